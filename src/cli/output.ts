@@ -1,0 +1,47 @@
+/**
+ * Shared CLI output: colour that respects NO_COLOR and non-TTY output, one
+ * JSON object per line for --json, progress on stderr, and error reporting.
+ */
+
+export const useColor = (): boolean =>
+  process.env.NO_COLOR === undefined && process.env.FORCE_COLOR !== '0' && Boolean(process.stdout.isTTY);
+
+const paint = (code: number) => (s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const red = paint(31);
+export const green = paint(32);
+export const yellow = paint(33);
+export const bold = paint(1);
+export const dim = paint(2);
+
+/** An error meant for the user: printed without a stack, with an exit status. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Prints one JSON object on its own line (bigints as decimal strings). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+}
+
+/** Progress for long work: on stderr, only when it is a terminal. */
+export function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`${dim(message)}\n`);
+}
+
+/**
+ * Prints an error for the user and returns the exit status. Errors from the
+ * library carry their own position (file:line:col, section+offset); only an
+ * unexpected error gets a stack, and only with TSBPF_DEBUG=1.
+ */
+export function reportError(e: unknown): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`${red('error')}: ${err.message}\n`);
+  if (process.env.TSBPF_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
+  return err instanceof CliError ? err.exitCode : 1;
+}
