@@ -1,0 +1,47 @@
+/**
+ * Native memory with a stable address. bpf() takes pointers inside its attr
+ * (keys, values, logs, instructions) as 64-bit addresses, which JS buffers
+ * cannot give; a NativeBuffer is allocated outside the JS heap, viewed from
+ * JS without copying, and knows its size so that every call can check that
+ * the kernel will not read or write past it.
+ */
+import { koffi } from './libc.js';
+
+export class NativeBuffer {
+  /** koffi's pointer object, for passing as `void *`. */
+  readonly pointer: unknown;
+  /** The address, for pointer fields inside bpf_attr. */
+  readonly address: bigint;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  #freed = false;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`native buffer size must be a positive integer, got ${size}`);
+    this.pointer = koffi.alloc('uint8_t', size);
+    this.address = BigInt(koffi.address(this.pointer));
+    const ab = koffi.view(this.pointer, size) as ArrayBuffer;
+    this.bytes = new Uint8Array(ab);
+    this.view = new DataView(ab);
+    registry.register(this, this.pointer, this);
+  }
+
+  /** Throws unless `length` bytes fit; call before handing the address to the kernel. */
+  ensure(length: number, what: string): void {
+    if (this.#freed) throw new Error(`${what}: native buffer already freed`);
+    if (length > this.size) throw new RangeError(`${what}: the kernel would access ${length} bytes but the buffer holds ${this.size}`);
+  }
+
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    registry.unregister(this);
+    koffi.free(this.pointer);
+  }
+
+  [Symbol.dispose](): void {
+    this.free();
+  }
+}
+
+const registry = new FinalizationRegistry<unknown>((pointer) => koffi.free(pointer));
