@@ -1,0 +1,77 @@
+/**
+ * `npm run bench`: runs every benchmark side by side with its anchor (libbpf
+ * built with gcc, clang, llvm-mc/llvm-objdump, bpftrace) and prints each
+ * figure as a ratio. Each bench module exports one function returning rows.
+ * Pass names to run a subset: `npm run bench -- asm maps`.
+ */
+import { existsSync } from 'node:fs';
+
+export interface BenchRow {
+  name: string;
+  ours: number;
+  anchor: number;
+  ratio: number;
+  unit: string;
+  /** What the anchor is, e.g. 'libbpf btf__parse'. */
+  anchorName?: string;
+  /** The target, e.g. '<= 1.0'. */
+  target?: string;
+}
+
+const suites: Array<{ name: string; file: string; fn: string }> = [
+  { name: 'asm', file: './asm.ts', fn: 'benchAsm' },
+  { name: 'btf', file: './btf.ts', fn: 'benchBtf' },
+  { name: 'maps', file: './maps.ts', fn: 'benchMaps' },
+  { name: 'ringbuf', file: './ringbuf.ts', fn: 'benchRingbuf' },
+  { name: 'dsl', file: './dsl.ts', fn: 'benchDsl' },
+  { name: 'run', file: './run-start.ts', fn: 'benchRunStart' },
+];
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const json = process.argv.includes('--json');
+  const rows: Array<BenchRow & { suite: string }> = [];
+  for (const s of suites) {
+    if (wanted.length && !wanted.includes(s.name)) continue;
+    const path = new URL(s.file, import.meta.url);
+    if (!existsSync(path)) {
+      process.stderr.write(`bench ${s.name}: not present, skipped\n`);
+      continue;
+    }
+    process.stderr.write(`bench ${s.name}: running...\n`);
+    try {
+      const mod = (await import(path.href)) as Record<string, () => Promise<BenchRow[]>>;
+      const fn = mod[s.fn];
+      if (!fn) throw new Error(`${s.file} does not export ${s.fn}`);
+      for (const r of await fn()) {
+        rows.push({ suite: s.name, ...r });
+        if (json) process.stdout.write(`${JSON.stringify({ suite: s.name, ...r })}\n`);
+      }
+    } catch (e) {
+      process.stderr.write(`bench ${s.name}: failed: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  }
+  if (json) return;
+  const header = ['suite', 'figure', 'tsbpf', 'anchor', 'ratio', 'target'];
+  const lines = rows.map((r) => [
+    r.suite,
+    r.name,
+    `${fmt(r.ours)} ${r.unit}`,
+    `${fmt(r.anchor)} ${r.unit}${r.anchorName ? ` (${r.anchorName})` : ''}`,
+    `${r.ratio.toFixed(2)}x`,
+    r.target ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const print = (cols: string[]) => process.stdout.write(`${cols.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+  print(header);
+  for (const l of lines) print(l);
+}
+
+function fmt(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(2)}k`;
+  return n.toFixed(n < 10 ? 3 : 1);
+}
+
+await main();
