@@ -1,0 +1,42 @@
+/* Static and global subprograms, bpf-to-bpf calls, several programs per section. */
+#include "common.h"
+
+__u64 trace[4];
+
+static __noinline __u64 square(__u64 x)
+{
+	return x * x;
+}
+
+static __noinline __u64 sum_of_squares(__u64 a, __u64 b)
+{
+	return square(a) + square(b);
+}
+
+/* A global function is verified on its own by the kernel. */
+__noinline int global_add(int a, int b)
+{
+	return a + b;
+}
+
+SEC("syscall")
+int first(void *ctx)
+{
+	trace[0] = sum_of_squares(3, 4);     /* 25 */
+	return global_add(20, 5);            /* 25 */
+}
+
+SEC("syscall")
+int second(void *ctx)
+{
+	trace[1] = square(9);                /* 81 */
+	return global_add((int)square(2), 1); /* 5 */
+}
+
+SEC("xdp")
+int xdp_calls(struct xdp_md *ctx)
+{
+	return sum_of_squares(1, 1) == 2 ? XDP_PASS : XDP_ABORTED;
+}
+
+char LICENSE[] SEC("license") = "GPL";
