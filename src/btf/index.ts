@@ -1,0 +1,12 @@
+/**
+ * tsbpf/btf: BTF parsing (lazy over kernel BTF), building and encoding,
+ * .BTF.ext, CO-RE relocation, sanitising, and C / TypeScript dumps.
+ * Pure code: Uint8Array in, data out; no Node modules.
+ */
+export { BtfError, formatLocation, type BtfLocation } from './errors.js';
+export { BTF_KIND, KIND_NAMES, LINKAGE, type BtfKindName, type Linkage } from './kinds.js';
+export * from './types.js';
+export { Btf, parseBtf, type BtfHeader, type BtfParseOptions } from './btf.js';
+export { BtfBuilder, encodeBtf, type BtfBuilderOptions, type NewType } from './builder.js';
+export { skipModifiers, skipModsAndTypedefs, sizeOf, alignOf, cTypeName } from './navigate.js';
+export { toRaw, rawTypeLines } from './dump-raw.js';
