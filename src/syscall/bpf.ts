@@ -3,6 +3,7 @@
  * and turns a failure into a typed SyscallError.
  */
 import { errnoName } from './errno.js';
+import { hintFor } from './hints.js';
 import { lastErrno, syscallPtr3 } from './libc.js';
 import type { NativeBuffer } from './memory.js';
 
@@ -15,7 +16,7 @@ export const SYS_BPF = NR_BPF[process.arch] ?? (() => {
 
 /** A failed system call: the command, the errno and its name, and a hint. */
 export class SyscallError extends Error {
-  override readonly name = 'SyscallError';
+  override readonly name: string = 'SyscallError';
   readonly errnoName: string;
   constructor(
     readonly command: string,
@@ -28,6 +29,11 @@ export class SyscallError extends Error {
     super(`${command}: ${en}${hint ? ` (${hint})` : ''}`);
     this.errnoName = en;
   }
+
+  /** The errno name, as the error's code (e.g. 'ENOENT'). */
+  get code(): string {
+    return this.errnoName;
+  }
 }
 
 /**
@@ -39,12 +45,12 @@ export function bpfSyscall(cmd: number, attr: NativeBuffer | Uint8Array, size: n
   if (attr instanceof Uint8Array) {
     if (size > attr.byteLength) throw new RangeError(`${name}: attr size ${size} exceeds its buffer (${attr.byteLength})`);
     const r = syscallPtr3(SYS_BPF, cmd, attr, size) as number;
-    if (r < 0) throw new SyscallError(name, lastErrno());
+    if (r < 0) throw syscallError(name, lastErrno());
     return r;
   }
   attr.ensure(size, name);
   const r = syscallPtr3(SYS_BPF, cmd, attr.pointer, size) as number;
-  if (r < 0) throw new SyscallError(name, lastErrno());
+  if (r < 0) throw syscallError(name, lastErrno());
   return r;
 }
 
@@ -58,4 +64,9 @@ export function bpfSyscallRaw(cmd: number, attr: NativeBuffer | Uint8Array, size
   attr.ensure(size, 'bpf');
   const r = syscallPtr3(SYS_BPF, cmd, attr.pointer, size) as number;
   return r < 0 ? -lastErrno() : r;
+}
+
+/** A SyscallError for a bpf() command with the usual hint for its errno. */
+export function syscallError(command: string, errno: number, detail?: string): SyscallError {
+  return new SyscallError(command, errno, hintFor(command, errno), detail);
 }

@@ -45,3 +45,19 @@ export class NativeBuffer {
 }
 
 const registry = new FinalizationRegistry<unknown>((pointer) => koffi.free(pointer));
+
+/** A NativeBuffer holding a copy of `bytes` (at least one byte long). */
+export function nativeCopy(bytes: Uint8Array): NativeBuffer {
+  const b = new NativeBuffer(Math.max(1, bytes.byteLength));
+  b.bytes.set(bytes);
+  return b;
+}
+
+/** A NativeBuffer holding `text` as a NUL-terminated UTF-8 C string. */
+export function nativeCString(text: string): NativeBuffer {
+  const encoded = new TextEncoder().encode(text);
+  if (encoded.includes(0)) throw new RangeError(`string contains a NUL byte: ${JSON.stringify(text)}`);
+  const b = new NativeBuffer(encoded.byteLength + 1);
+  b.bytes.set(encoded);
+  return b;
+}

@@ -1,0 +1,15 @@
+/**
+ * tsbpf: the runtime. Live kernel objects (maps, programs, links, readers),
+ * pinning, object info, feature probes and enumeration.
+ */
+export { BpfMap, mapTypeName, type MapSpec, type MapTypeName, type BatchChunk } from './map.js';
+export { Program, progTypeName, resolveProgType, resolveAttachType, type ProgramSpec, type ProgramBtf, type TestRunOptions, type TestRunResult, type ProgTypeName, type AttachTypeName } from './program.js';
+export { VerifierError } from './verifier-error.js';
+export { ObjectClosedError, OwnedFd } from './owned-fd.js';
+export { mapInfoByFd, progInfoByFd, btfInfoByFd, linkInfoByFd, type MapInfo, type ProgInfo, type BtfInfo, type LinkInfoBase, type ProgInfoOptions } from './info.js';
+export { allIds, nextId, fdById, type ObjectKind } from './ids.js';
+export { pinFd, openPinnedFd, unpin } from './pin.js';
+export { ensureBpffs, ensureTracefs, bpffsContaining, isMounted, MountError, BPFFS_PATH, TRACEFS_PATH } from './fs-mounts.js';
+export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from './cpus.js';
+export * as codec from './codec.js';
+export { SyscallError, MapType, ProgType, AttachType, LinkType, BpfCommand, HelperId, UpdateFlags, MapFlags, ProgFlags, TestRunFlags, XdpAction } from '../syscall/index.js';

@@ -1,0 +1,557 @@
+/**
+ * A live BPF map. Keys and values are bytes (Uint8Array) checked against the
+ * map's key_size and value_size before the kernel sees them; typed access is
+ * layered on top with codecs (see typed-map.ts).
+ *
+ * Hot path: each map owns native buffers for its attr, key, value and next
+ * key, allocated once, with the key/value addresses written into the attr
+ * once. A lookup is a copy in, one bpf() call and a copy out.
+ */
+import { writeName } from '../syscall/attr.js';
+import { SYS_BPF, syscallError } from '../syscall/bpf.js';
+import { Errno } from '../syscall/errno.js';
+import { MapFlags, OBJ_NAME_LEN, OpenFlags, UpdateFlags } from '../syscall/flags.js';
+import { Attr, BpfCommand, MapType } from '../syscall/layouts.generated.js';
+import { lastErrno, syscallPtr3 } from '../syscall/libc.js';
+import { MappedMemory, MapFlags as MmapFlags, Prot, pageSize } from '../syscall/mman.js';
+import { NativeBuffer } from '../syscall/memory.js';
+import { bpfCommand } from './bpf-call.js';
+import { possibleCpuCount } from './cpus.js';
+import { fdById } from './ids.js';
+import { type MapInfo, mapInfoByFd } from './info.js';
+import { OwnedFd } from './owned-fd.js';
+import { openPinnedFd, pinFd } from './pin.js';
+
+export type MapTypeName = keyof typeof MapType;
+
+export interface MapSpec {
+  type: MapTypeName | number;
+  keySize?: number;
+  valueSize?: number;
+  maxEntries?: number;
+  /** map_flags (MapFlags bits). */
+  flags?: number;
+  /** Up to 15 characters of [A-Za-z0-9_.]. */
+  name?: string;
+  /** For ARRAY_OF_MAPS / HASH_OF_MAPS: a map of the inner shape. */
+  innerMap?: BpfMap;
+  numaNode?: number;
+  /** map_extra: bloom filter hash count, arena address. */
+  mapExtra?: bigint;
+  ifindex?: number;
+  btfFd?: number;
+  btfKeyTypeId?: number;
+  btfValueTypeId?: number;
+  btfVmlinuxValueTypeId?: number;
+  valueTypeBtfObjFd?: number;
+}
+
+const PER_CPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+const FD_VALUE_TYPES = new Set<number>([MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH, MapType.REUSEPORT_SOCKARRAY, MapType.XSKMAP]);
+
+export const mapTypeName = (type: number): string => Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? `type ${type}`;
+
+function resolveMapType(type: MapTypeName | number): number {
+  if (typeof type === 'number') return type;
+  const t = MapType[type];
+  if (t === undefined) throw new RangeError(`unknown map type '${type}' (known: ${Object.keys(MapType).join(', ')})`);
+  return t;
+}
+
+const CMD_LOOKUP = BpfCommand.MAP_LOOKUP_ELEM;
+const CMD_UPDATE = BpfCommand.MAP_UPDATE_ELEM;
+const CMD_DELETE = BpfCommand.MAP_DELETE_ELEM;
+const CMD_NEXT_KEY = BpfCommand.MAP_GET_NEXT_KEY;
+const CMD_LOOKUP_AND_DELETE = BpfCommand.MAP_LOOKUP_AND_DELETE_ELEM;
+const E = Attr.mapElem;
+const B = Attr.batch;
+
+/** One chunk of a batch operation: `count` keys and values, packed. */
+export interface BatchChunk {
+  count: number;
+  keys: Uint8Array;
+  values: Uint8Array;
+}
+
+export class BpfMap {
+  readonly #fd: OwnedFd;
+  readonly type: number;
+  readonly keySize: number;
+  /** value_size as the kernel knows it (one CPU's value for per-CPU maps). */
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly name: string;
+  readonly isPerCpu: boolean;
+  /** Bytes of a value as user space sees it: per-CPU maps hold round_up(value_size, 8) per possible CPU. */
+  readonly userValueSize: number;
+  /** For per-CPU maps: bytes per CPU slot (value_size rounded up to 8). */
+  readonly perCpuStride: number;
+
+  // Hot-path native buffers: attr (mapElem layout), key, value, next key.
+  readonly #attr: NativeBuffer;
+  readonly #key: NativeBuffer;
+  readonly #value: NativeBuffer;
+  readonly #nextKey: NativeBuffer;
+  readonly #attrView: DataView;
+  #mapped: MappedMemory | undefined;
+
+  private constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.name = info.name;
+    this.isPerCpu = PER_CPU_TYPES.has(info.type);
+    this.perCpuStride = this.isPerCpu ? Math.ceil(info.valueSize / 8) * 8 : info.valueSize;
+    this.userValueSize = this.isPerCpu ? this.perCpuStride * possibleCpuCount() : info.valueSize;
+    this.#fd = new OwnedFd(fd, `map ${info.name || mapTypeName(info.type)}`);
+    this.#attr = new NativeBuffer(E.size);
+    this.#key = new NativeBuffer(Math.max(8, this.keySize));
+    this.#value = new NativeBuffer(Math.max(8, this.userValueSize));
+    this.#nextKey = new NativeBuffer(Math.max(8, this.keySize));
+    this.#attrView = this.#attr.view;
+    this.#attrView.setUint32(E.map_fd, fd, true);
+  }
+
+  /** Creates a map (BPF_MAP_CREATE). */
+  static create(spec: MapSpec): BpfMap {
+    const type = resolveMapType(spec.type);
+    const keySize = spec.keySize ?? 0;
+    const valueSize = spec.valueSize ?? 0;
+    const maxEntries = spec.maxEntries ?? 0;
+    const flags = spec.flags ?? 0;
+    const name = spec.name ?? '';
+    if (!/^[A-Za-z0-9_.]*$/.test(name) || name.length >= OBJ_NAME_LEN) {
+      throw new RangeError(`map name '${name}' must be at most ${OBJ_NAME_LEN - 1} characters of [A-Za-z0-9_.]`);
+    }
+    for (const [k, v] of [['keySize', keySize], ['valueSize', valueSize], ['maxEntries', maxEntries]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`map ${k} must be a u32, got ${v}`);
+    }
+    const C = Attr.mapCreate;
+    const fd = bpfCommand('MAP_CREATE', C.size, (a) => {
+      const v = a.view;
+      v.setUint32(C.map_type, type, true);
+      v.setUint32(C.key_size, keySize, true);
+      v.setUint32(C.value_size, valueSize, true);
+      v.setUint32(C.max_entries, maxEntries, true);
+      v.setUint32(C.map_flags, flags | (spec.numaNode !== undefined ? MapFlags.NUMA_NODE : 0), true);
+      if (spec.innerMap) v.setUint32(C.inner_map_fd, spec.innerMap.fd, true);
+      if (spec.numaNode !== undefined) v.setUint32(C.numa_node, spec.numaNode, true);
+      writeName(a, C.map_name, name);
+      if (spec.ifindex) v.setUint32(C.map_ifindex, spec.ifindex, true);
+      if (spec.btfFd !== undefined) {
+        v.setUint32(C.btf_fd, spec.btfFd, true);
+        v.setUint32(C.btf_key_type_id, spec.btfKeyTypeId ?? 0, true);
+        v.setUint32(C.btf_value_type_id, spec.btfValueTypeId ?? 0, true);
+        v.setUint32(C.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId ?? 0, true);
+      }
+      if (spec.mapExtra !== undefined) v.setBigUint64(C.map_extra, spec.mapExtra, true);
+      if (spec.valueTypeBtfObjFd !== undefined) v.setInt32(C.value_type_btf_obj_fd, spec.valueTypeBtfObjFd, true);
+    }, `${mapTypeName(type)}${name ? ` '${name}'` : ''}`);
+    return new BpfMap(fd, { type, keySize, valueSize, maxEntries, flags, name });
+  }
+
+  /** Takes ownership of an existing map fd and reads its shape from the kernel. */
+  static fromFd(fd: number): BpfMap {
+    let info: MapInfo;
+    try {
+      info = mapInfoByFd(fd);
+    } catch (e) {
+      new OwnedFd(fd, 'map').close();
+      throw e;
+    }
+    return new BpfMap(fd, info);
+  }
+
+  /** Opens the map with this id (BPF_MAP_GET_FD_BY_ID). */
+  static fromId(id: number, options: { readOnly?: boolean } = {}): BpfMap {
+    return BpfMap.fromFd(fdById('MAP', id, options.readOnly ? OpenFlags.RDONLY : 0));
+  }
+
+  /** Opens a map pinned in bpffs. */
+  static openPinned(path: string, options: { readOnly?: boolean } = {}): BpfMap {
+    return BpfMap.fromFd(openPinnedFd(path, options.readOnly ? OpenFlags.RDONLY : 0));
+  }
+
+  /** The map's fd (throws ObjectClosedError after close()). */
+  get fd(): number {
+    return this.#fd.value;
+  }
+
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  get typeName(): string {
+    return mapTypeName(this.type);
+  }
+
+  // ---- checks ----
+
+  #checkKey(key: Uint8Array | undefined, op: string): void {
+    if (this.#fd.closed) this.#fd.value; // throws ObjectClosedError
+    if (this.keySize === 0) {
+      if (key !== undefined && key.byteLength !== 0) throw new RangeError(`${op}: ${this.typeName} map has no keys (key_size 0), got ${key.byteLength} bytes`);
+      return;
+    }
+    if (key === undefined) throw new RangeError(`${op}: ${this.typeName} map needs a ${this.keySize}-byte key`);
+    if (key.byteLength !== this.keySize) throw new RangeError(`${op}: key is ${key.byteLength} bytes but the map's key_size is ${this.keySize}`);
+  }
+
+  #checkValue(value: Uint8Array, op: string): void {
+    if (value.byteLength !== this.userValueSize) {
+      const what = this.isPerCpu ? `${this.perCpuStride} bytes × ${possibleCpuCount()} possible CPUs = ${this.userValueSize}` : `value_size ${this.valueSize}`;
+      throw new RangeError(`${op}: value is ${value.byteLength} bytes but the map needs ${what}`);
+    }
+  }
+
+  #call(cmd: number): number {
+    const r = syscallPtr3(SYS_BPF, cmd, this.#attr.pointer, E.size) as number;
+    return r < 0 ? -lastErrno() : r;
+  }
+
+  #setKey(key: Uint8Array | undefined): void {
+    const v = this.#attrView;
+    if (this.keySize === 0 || key === undefined) {
+      v.setBigUint64(E.key, 0n, true);
+    } else {
+      this.#key.bytes.set(key);
+      v.setBigUint64(E.key, this.#key.address, true);
+    }
+  }
+
+  #fail(cmd: string, errno: number): never {
+    throw syscallError(`BPF_${cmd} on ${this.typeName} map${this.name ? ` '${this.name}'` : ''}`, errno);
+  }
+
+  // ---- element operations ----
+
+  /**
+   * Copies the value for `key` into `out` (userValueSize bytes); false when
+   * there is no such key. Allocation-free. `flags` may be UpdateFlags.F_LOCK.
+   */
+  lookupInto(key: Uint8Array | undefined, out: Uint8Array, flags = 0): boolean {
+    this.#checkKey(key, 'lookup');
+    this.#checkValue(out, 'lookup');
+    this.#setKey(key);
+    const v = this.#attrView;
+    v.setBigUint64(E.value, this.#value.address, true);
+    v.setBigUint64(E.flags, BigInt(flags), true);
+    const r = this.#call(CMD_LOOKUP);
+    if (r < 0) {
+      if (r === -Errno.ENOENT) return false;
+      this.#fail('MAP_LOOKUP_ELEM', -r);
+    }
+    out.set(this.#value.bytes.subarray(0, this.userValueSize));
+    return true;
+  }
+
+  /** The value for `key` (a copy), or undefined. */
+  lookup(key?: Uint8Array, flags = 0): Uint8Array | undefined {
+    const out = new Uint8Array(this.userValueSize);
+    return this.lookupInto(key, out, flags) ? out : undefined;
+  }
+
+  /** Sets `key` to `value`. flags: UpdateFlags.ANY / NOEXIST / EXIST, | F_LOCK. */
+  update(key: Uint8Array | undefined, value: Uint8Array, flags: number = UpdateFlags.ANY): void {
+    this.#checkKey(key, 'update');
+    this.#checkValue(value, 'update');
+    this.#setKey(key);
+    this.#value.bytes.set(value);
+    const v = this.#attrView;
+    v.setBigUint64(E.value, this.#value.address, true);
+    v.setBigUint64(E.flags, BigInt(flags), true);
+    const r = this.#call(CMD_UPDATE);
+    if (r < 0) this.#fail('MAP_UPDATE_ELEM', -r);
+  }
+
+  /** Deletes `key`; false when it was not there. */
+  delete(key: Uint8Array): boolean {
+    this.#checkKey(key, 'delete');
+    this.#setKey(key);
+    this.#attrView.setBigUint64(E.flags, 0n, true);
+    const r = this.#call(CMD_DELETE);
+    if (r < 0) {
+      if (r === -Errno.ENOENT) return false;
+      this.#fail('MAP_DELETE_ELEM', -r);
+    }
+    return true;
+  }
+
+  /** Removes and returns the value for `key` (or, for queue/stack, the next element). */
+  lookupAndDelete(key?: Uint8Array, flags = 0): Uint8Array | undefined {
+    this.#checkKey(key, 'lookupAndDelete');
+    this.#setKey(key);
+    const v = this.#attrView;
+    v.setBigUint64(E.value, this.#value.address, true);
+    v.setBigUint64(E.flags, BigInt(flags), true);
+    const r = this.#call(CMD_LOOKUP_AND_DELETE);
+    if (r < 0) {
+      if (r === -Errno.ENOENT) return undefined;
+      this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', -r);
+    }
+    return this.#value.bytes.slice(0, this.userValueSize);
+  }
+
+  /** The key after `key` (the first key when undefined), or undefined at the end. */
+  nextKey(key?: Uint8Array): Uint8Array | undefined {
+    if (key !== undefined) this.#checkKey(key, 'nextKey');
+    else if (this.#fd.closed) this.#fd.value;
+    this.#setKey(key);
+    this.#attrView.setBigUint64(E.next_key, this.#nextKey.address, true);
+    const r = this.#call(CMD_NEXT_KEY);
+    if (r < 0) {
+      if (r === -Errno.ENOENT) return undefined;
+      this.#fail('MAP_GET_NEXT_KEY', -r);
+    }
+    return this.#nextKey.bytes.slice(0, this.keySize);
+  }
+
+  /** Every key, by BPF_MAP_GET_NEXT_KEY. */
+  *keys(): Generator<Uint8Array> {
+    let key = this.nextKey();
+    while (key !== undefined) {
+      yield key;
+      key = this.nextKey(key);
+    }
+  }
+
+  /** Every [key, value] pair; keys deleted meanwhile are skipped. */
+  *entries(): Generator<[Uint8Array, Uint8Array]> {
+    for (const key of this.keys()) {
+      const value = this.lookup(key);
+      if (value !== undefined) yield [key, value];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[Uint8Array, Uint8Array]> {
+    return this.entries();
+  }
+
+  // ---- queue / stack / bloom filter ----
+
+  /** Queue/stack push (bloom filter: add). flags: UpdateFlags.EXIST overwrites the oldest when full. */
+  push(value: Uint8Array, flags: number = UpdateFlags.ANY): void {
+    this.update(undefined, value, flags);
+  }
+
+  /** Queue/stack pop: removes and returns the next element. */
+  pop(): Uint8Array | undefined {
+    return this.lookupAndDelete(undefined);
+  }
+
+  /** Queue/stack peek (bloom filter: true membership test through `contains`). */
+  peek(): Uint8Array | undefined {
+    return this.lookup(undefined);
+  }
+
+  /** Bloom filter membership: false means definitely absent. */
+  contains(value: Uint8Array): boolean {
+    this.#checkValue(value, 'contains');
+    this.#value.bytes.set(value);
+    const v = this.#attrView;
+    v.setBigUint64(E.key, 0n, true);
+    v.setBigUint64(E.value, this.#value.address, true);
+    v.setBigUint64(E.flags, 0n, true);
+    const r = this.#call(CMD_LOOKUP);
+    if (r < 0) {
+      if (r === -Errno.ENOENT) return false;
+      this.#fail('MAP_LOOKUP_ELEM', -r);
+    }
+    return true;
+  }
+
+  // ---- per-CPU ----
+
+  /** Splits a per-CPU value into one Uint8Array (value_size bytes) per possible CPU. */
+  splitPerCpu(value: Uint8Array): Uint8Array[] {
+    if (!this.isPerCpu) return [value];
+    this.#checkValue(value, 'splitPerCpu');
+    const out: Uint8Array[] = [];
+    for (let at = 0; at < value.byteLength; at += this.perCpuStride) out.push(value.slice(at, at + this.valueSize));
+    return out;
+  }
+
+  /** Joins per-CPU values (value_size bytes each, one per possible CPU) into the kernel's layout. */
+  joinPerCpu(values: Uint8Array[]): Uint8Array {
+    const cpus = possibleCpuCount();
+    if (values.length !== cpus) throw new RangeError(`per-CPU value needs ${cpus} entries (one per possible CPU), got ${values.length}`);
+    const out = new Uint8Array(this.userValueSize);
+    values.forEach((v, i) => {
+      if (v.byteLength !== this.valueSize) throw new RangeError(`per-CPU value ${i} is ${v.byteLength} bytes, value_size is ${this.valueSize}`);
+      out.set(v, i * this.perCpuStride);
+    });
+    return out;
+  }
+
+  /** Per-CPU lookup: one value per possible CPU. */
+  lookupPerCpu(key: Uint8Array): Uint8Array[] | undefined {
+    const v = this.lookup(key);
+    return v === undefined ? undefined : this.splitPerCpu(v);
+  }
+
+  updatePerCpu(key: Uint8Array, values: Uint8Array[], flags: number = UpdateFlags.ANY): void {
+    this.update(key, this.joinPerCpu(values), flags);
+  }
+
+  // ---- batch operations ----
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH), in chunks of up to
+   * `chunkSize` elements. The yielded arrays are fresh copies.
+   */
+  *lookupBatch(options: { chunkSize?: number; andDelete?: boolean; elemFlags?: number } = {}): Generator<BatchChunk> {
+    const chunk = Math.max(1, options.chunkSize ?? Math.min(Math.max(this.maxEntries, 1), 4096));
+    const cmd = options.andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
+    // Hash maps use a 4-byte bucket cursor; arrays a key-sized one.
+    const cursorSize = Math.max(8, this.keySize);
+    const inBatch = new NativeBuffer(cursorSize);
+    const outBatch = new NativeBuffer(cursorSize);
+    const keys = new NativeBuffer(Math.max(1, chunk * this.keySize));
+    const values = new NativeBuffer(Math.max(1, chunk * this.userValueSize));
+    const attr = new NativeBuffer(B.size);
+    try {
+      let first = true;
+      for (;;) {
+        attr.bytes.fill(0);
+        const v = attr.view;
+        v.setBigUint64(B.in_batch, first ? 0n : inBatch.address, true);
+        v.setBigUint64(B.out_batch, outBatch.address, true);
+        v.setBigUint64(B.keys, keys.address, true);
+        v.setBigUint64(B.values, values.address, true);
+        v.setUint32(B.count, chunk, true);
+        v.setUint32(B.map_fd, this.fd, true);
+        v.setBigUint64(B.elem_flags, BigInt(options.elemFlags ?? 0), true);
+        const r = syscallPtr3(SYS_BPF, BpfCommand[cmd], attr.pointer, B.size) as number;
+        const errno = r < 0 ? lastErrno() : 0;
+        if (r < 0 && errno !== Errno.ENOENT) this.#fail(cmd, errno);
+        const count = v.getUint32(B.count, true);
+        if (count > 0) {
+          yield { count, keys: keys.bytes.slice(0, count * this.keySize), values: values.bytes.slice(0, count * this.userValueSize) };
+        }
+        if (errno === Errno.ENOENT) return;
+        inBatch.bytes.set(outBatch.bytes);
+        first = false;
+      }
+    } finally {
+      inBatch.free();
+      outBatch.free();
+      keys.free();
+      values.free();
+      attr.free();
+    }
+  }
+
+  /**
+   * Reads the whole map with batch lookups into two packed arrays. Much
+   * faster than iterating with next-key for large maps.
+   */
+  dump(options: { chunkSize?: number } = {}): BatchChunk {
+    const parts: BatchChunk[] = [];
+    let total = 0;
+    for (const c of this.lookupBatch(options)) {
+      parts.push(c);
+      total += c.count;
+    }
+    if (parts.length === 1) return parts[0]!;
+    const keys = new Uint8Array(total * this.keySize);
+    const values = new Uint8Array(total * this.userValueSize);
+    let k = 0;
+    let val = 0;
+    for (const p of parts) {
+      keys.set(p.keys, k);
+      values.set(p.values, val);
+      k += p.keys.byteLength;
+      val += p.values.byteLength;
+    }
+    return { count: total, keys, values };
+  }
+
+  /** BPF_MAP_UPDATE_BATCH: `keys` and `values` packed, `count` elements. Returns how many were updated. */
+  updateBatch(keys: Uint8Array, values: Uint8Array, options: { elemFlags?: number } = {}): number {
+    const count = this.keySize === 0 ? 0 : keys.byteLength / this.keySize;
+    if (!Number.isInteger(count) || count === 0) throw new RangeError(`updateBatch: keys must be a non-empty multiple of key_size ${this.keySize} bytes, got ${keys.byteLength}`);
+    if (values.byteLength !== count * this.userValueSize) throw new RangeError(`updateBatch: ${count} keys need ${count * this.userValueSize} bytes of values, got ${values.byteLength}`);
+    return this.#batchWrite('MAP_UPDATE_BATCH', keys, values, count, options.elemFlags ?? 0);
+  }
+
+  /** BPF_MAP_DELETE_BATCH: deletes the packed `keys`. Returns how many were deleted. */
+  deleteBatch(keys: Uint8Array): number {
+    const count = this.keySize === 0 ? 0 : keys.byteLength / this.keySize;
+    if (!Number.isInteger(count) || count === 0) throw new RangeError(`deleteBatch: keys must be a non-empty multiple of key_size ${this.keySize} bytes, got ${keys.byteLength}`);
+    return this.#batchWrite('MAP_DELETE_BATCH', keys, undefined, count, 0);
+  }
+
+  #batchWrite(cmd: 'MAP_UPDATE_BATCH' | 'MAP_DELETE_BATCH', keys: Uint8Array, values: Uint8Array | undefined, count: number, elemFlags: number): number {
+    using k = new NativeBuffer(keys.byteLength);
+    k.bytes.set(keys);
+    using val = new NativeBuffer(Math.max(1, values?.byteLength ?? 1));
+    if (values) val.bytes.set(values);
+    using attr = new NativeBuffer(B.size);
+    const v = attr.view;
+    v.setBigUint64(B.keys, k.address, true);
+    if (values) v.setBigUint64(B.values, val.address, true);
+    v.setUint32(B.count, count, true);
+    v.setUint32(B.map_fd, this.fd, true);
+    v.setBigUint64(B.elem_flags, BigInt(elemFlags), true);
+    const r = syscallPtr3(SYS_BPF, BpfCommand[cmd], attr.pointer, B.size) as number;
+    if (r < 0) this.#fail(cmd, lastErrno());
+    return v.getUint32(B.count, true);
+  }
+
+  // ---- whole-map operations ----
+
+  /** Makes the map read-only for user space (BPF_MAP_FREEZE). */
+  freeze(): void {
+    bpfCommand('MAP_FREEZE', Attr.mapElem.size, (a) => a.view.setUint32(E.map_fd, this.fd, true), this.name || this.typeName);
+  }
+
+  /**
+   * Maps the map's memory (BPF_F_MMAPABLE arrays, arena). The view stays
+   * valid until the map is closed; after that it reads zeros.
+   */
+  memory(options: { writable?: boolean; length?: number } = {}): ArrayBuffer {
+    if (this.#mapped && !this.#mapped.closed) return this.#mapped.buffer;
+    let length = options.length;
+    if (length === undefined) {
+      if (this.type === MapType.ARENA) length = this.maxEntries * pageSize();
+      else length = Math.ceil((this.maxEntries * Math.ceil(this.valueSize / 8) * 8) / pageSize()) * pageSize();
+    }
+    const writable = options.writable ?? !(this.flags & MapFlags.RDONLY_PROG);
+    this.#mapped = new MappedMemory(length, Prot.READ | (writable ? Prot.WRITE : 0), MmapFlags.SHARED, this.fd, 0, `mmap ${this.typeName} map`);
+    return this.#mapped.buffer;
+  }
+
+  pin(path: string): void {
+    pinFd(this.fd, path);
+  }
+
+  info(): MapInfo {
+    return mapInfoByFd(this.fd);
+  }
+
+  get id(): number {
+    return this.info().id;
+  }
+
+  /** True for maps whose values are fds of other objects (prog array, map-in-map, sockmap...). */
+  get holdsFds(): boolean {
+    return FD_VALUE_TYPES.has(this.type);
+  }
+
+  close(): void {
+    if (this.#fd.closed) return;
+    this.#mapped?.close();
+    this.#fd.close();
+    this.#attr.free();
+    this.#key.free();
+    this.#value.free();
+    this.#nextKey.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

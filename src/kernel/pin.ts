@@ -1,0 +1,30 @@
+/**
+ * Pinning: BPF_OBJ_PIN puts an object in bpffs under a path, BPF_OBJ_GET
+ * opens it again. Paths must be inside a mounted bpffs (ensureBpffs()).
+ */
+import { rmSync } from 'node:fs';
+import { Attr } from '../syscall/layouts.generated.js';
+import { nativeCString } from '../syscall/memory.js';
+import { bpfCommand } from './bpf-call.js';
+
+export function pinFd(fd: number, path: string): void {
+  using p = nativeCString(path);
+  bpfCommand('OBJ_PIN', Attr.objPin.size, (a) => {
+    a.view.setBigUint64(Attr.objPin.pathname, p.address, true);
+    a.view.setUint32(Attr.objPin.bpf_fd, fd, true);
+  }, path);
+}
+
+/** Opens a pinned object; the caller owns the returned fd. */
+export function openPinnedFd(path: string, fileFlags = 0): number {
+  using p = nativeCString(path);
+  return bpfCommand('OBJ_GET', Attr.objPin.size, (a) => {
+    a.view.setBigUint64(Attr.objPin.pathname, p.address, true);
+    a.view.setUint32(Attr.objPin.file_flags, fileFlags, true);
+  }, path);
+}
+
+/** Removes a pin (the object lives on while other references exist). */
+export function unpin(path: string): void {
+  rmSync(path, { force: true });
+}
