@@ -1,0 +1,25 @@
+/**
+ * tsbpf/interp: a userspace eBPF interpreter (RFC 9669, ISA v1–v4 and the
+ * legacy packet loads) with in-memory maps and a pluggable helper table.
+ *
+ *   const { r0 } = await run(bytes, { mem });
+ */
+import { type DecodedProgram, decodeProgram } from './program.js';
+import { type RunOptions, type RunResult, execute } from './machine.js';
+
+export { InterpError, type InterpErrorCode } from './errors.js';
+export { type DecodedProgram, decodeProgram } from './program.js';
+export { DEFAULT_BUDGET, MAX_CALL_FRAMES, STACK_SIZE, type RunOptions, type RunResult } from './machine.js';
+export { Memory, type Region, type RegionOptions } from './memory.js';
+export { type Helper, type HelperContext, type HelperTable, HelperId, defaultHelpers, formatTrace } from './helpers.js';
+export { ArrayMap, Errno, HashMap, type InterpMap, type MapSpec, UpdateFlags, createMap, mapKinds } from './maps.js';
+
+/** Runs a program (raw 8-byte slots, or one decoded with decodeProgram) to its exit. Throws InterpError. */
+export function runSync(program: Uint8Array | DecodedProgram, options: RunOptions = {}): RunResult {
+  return execute(program instanceof Uint8Array ? decodeProgram(program) : program, options);
+}
+
+/** Asynchronous form of runSync (the contract of tsbpf/interp). */
+export async function run(program: Uint8Array | DecodedProgram, options: RunOptions = {}): Promise<RunResult> {
+  return runSync(program, options);
+}

@@ -1,0 +1,593 @@
+/**
+ * The execution loop: RFC 9669 semantics for every v1–v4 instruction plus the
+ * legacy packet loads. Registers live in one BigUint64Array with 32-bit
+ * views over the same bytes, so 32-bit ALU and JMP32 work on plain numbers
+ * and 64-bit results wrap simply by being stored.
+ */
+import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source, sizeBytes } from '../asm/opcodes.js';
+import { InterpError } from './errors.js';
+import { type Helper, type HelperContext, type HelperTable, defaultHelpers } from './helpers.js';
+import type { InterpMap } from './maps.js';
+import { Memory, type Region } from './memory.js';
+import type { DecodedProgram } from './program.js';
+
+export const STACK_SIZE = 512;
+/** The kernel's limit on nested bpf-to-bpf call frames (MAX_CALL_FRAMES). */
+export const MAX_CALL_FRAMES = 8;
+export const DEFAULT_BUDGET = 1_000_000;
+
+export interface RunOptions {
+  /** Input memory: r1 points at it and r2 holds its length (the conformance convention); also the packet of ld_abs/ld_ind. */
+  mem?: Uint8Array;
+  /** Helpers by id, added to (or replacing) the default table. */
+  helpers?: HelperTable;
+  /** Maps by the fd/index an lddw names (src 1/2 use the fd, src 5/6 the index). */
+  maps?: readonly InterpMap[] | ReadonlyMap<number, InterpMap>;
+  /** Maximum number of instructions to execute (default 1,000,000). */
+  budget?: number;
+  /** Called for every bpf_trace_printk line (they are also collected in the result). */
+  onTrace?: (line: string) => void;
+  /** Clock for ktime helpers, in nanoseconds (default: a counter starting at 1e9 ticking 1000 per call). */
+  now?: () => bigint;
+  /** Random source for bpf_get_prandom_u32 (default: a fixed-seed xorshift, so runs are reproducible). */
+  random?: () => number;
+  /** The CPU number bpf_get_smp_processor_id returns (default 0). */
+  cpu?: number;
+}
+
+export interface RunResult {
+  r0: bigint;
+  /** r0..r10 at exit. */
+  registers: bigint[];
+  /** Instructions executed. */
+  instructions: number;
+  /** bpf_trace_printk output, one entry per call. */
+  trace: string[];
+  /** The address space, for inspecting memory after the run. */
+  memory: Memory;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = 1 - LO;
+
+const bswap16 = (x: number): number => ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
+const bswap32 = (x: number): number => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+
+interface Frame {
+  returnPc: number;
+  saved: BigUint64Array; // r6..r10
+}
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}
+
+/** Executes a decoded program to its final exit. */
+export function execute(p: DecodedProgram, options: RunOptions = {}): RunResult {
+  const memory = new Memory();
+  const budget = options.budget ?? DEFAULT_BUDGET;
+  const helpers: HelperTable = options.helpers ? { ...defaultHelpers, ...options.helpers } : defaultHelpers;
+  const trace: string[] = [];
+  let clock = 1_000_000_000n;
+  const now = options.now ?? (() => (clock += 1000n));
+  const random = options.random ?? xorshift(0x2545f491);
+
+  const R = new BigUint64Array(11);
+  const RS = new BigInt64Array(R.buffer);
+  const W = new Uint32Array(R.buffer);
+  const WS = new Int32Array(R.buffer);
+
+  const stacks: Region[] = [];
+  const stackTop = (depth: number): bigint => {
+    let s = stacks[depth];
+    if (!s) {
+      s = memory.add(new Uint8Array(STACK_SIZE), { name: depth === 0 ? 'stack' : `stack[frame ${depth}]` });
+      stacks[depth] = s;
+    } else {
+      s.bytes.fill(0);
+    }
+    return s.base + BigInt(STACK_SIZE);
+  };
+  const frames: Frame[] = [];
+
+  let packet: Region | undefined;
+  if (options.mem) {
+    packet = memory.add(options.mem, { name: 'mem' });
+    R[1] = packet.base;
+    R[2] = BigInt(options.mem.length);
+  }
+  R[10] = stackTop(0);
+
+  // Map handles: a zero-length region per map, tagged with the map, so a map pointer is recognisable and not dereferenceable.
+  const mapHandles = new Map<InterpMap, bigint>();
+  const mapByKey = (key: number, pc: number): InterpMap => {
+    const maps = options.maps;
+    const m = maps === undefined ? undefined : Array.isArray(maps) ? (maps as readonly InterpMap[])[key] : (maps as ReadonlyMap<number, InterpMap>).get(key);
+    if (!m) throw new InterpError('E_UNKNOWN_MAP', `lddw refers to map ${key}, which this run was not given`, pc);
+    return m;
+  };
+  const handleOf = (m: InterpMap): bigint => {
+    let h = mapHandles.get(m);
+    if (h === undefined) {
+      h = memory.add(new Uint8Array(0), { name: `${m.type} map`, writable: false, tag: m }).base;
+      mapHandles.set(m, h);
+    }
+    return h;
+  };
+
+  let pc = 0;
+  const ctx: HelperContext = {
+    memory,
+    get pc() {
+      return pc;
+    },
+    map(handle: bigint): InterpMap {
+      const region = memory.regionAt(handle);
+      const tag = region && handle === region.base ? region.tag : undefined;
+      if (tag === undefined || typeof (tag as InterpMap).lookup !== 'function') {
+        throw new InterpError('E_HELPER', `0x${handle.toString(16)} is not a map pointer`, pc);
+      }
+      return tag as InterpMap;
+    },
+    pointerTo: (bytes, name) => memory.add(bytes, { name: name ?? 'helper memory' }).base,
+    trace(line) {
+      trace.push(line);
+      options.onTrace?.(line);
+    },
+    now,
+    random,
+    cpu: options.cpu ?? 0,
+  };
+
+  const callHelper = (id: number, kind: string): void => {
+    const fn: Helper | undefined = helpers[id];
+    if (!fn) throw new InterpError('E_UNKNOWN_HELPER', `call to unknown ${kind} ${id}`, pc);
+    R[0] = fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!);
+  };
+
+  const invalid = (why = ''): never => {
+    throw new InterpError('E_INVALID_INSTRUCTION', `invalid instruction (opcode 0x${p.opcode[pc]!.toString(16).padStart(2, '0')})${why ? `: ${why}` : ''}`, pc);
+  };
+
+  const n = p.length;
+  const { opcode: OP, dst: DST, src: SRC, off: OFF, imm: IMM, imm64: IMM64, offBig: OFFB } = p;
+  const IMM64S = new BigInt64Array(IMM64.buffer, IMM64.byteOffset, IMM64.length);
+  let count = 0;
+
+  for (;;) {
+    if (pc < 0 || pc >= n) {
+      throw new InterpError('E_PC_OUT_OF_RANGE', pc === n ? 'ran off the end of the program without exit' : `jump to slot ${pc}, outside the program (${n} slots)`, pc);
+    }
+    if (++count > budget) throw new InterpError('E_BUDGET', `instruction budget of ${budget} exhausted (runaway loop?)`, pc);
+    const op = OP[pc]!;
+    const d = DST[pc]!;
+    const s = SRC[pc]!;
+    if (d > 10 || (s > 10 && (op & 0x07) !== Class.LD && !((op & 0x07) === Class.JMP && (op & 0xf0) === JmpOp.CALL))) invalid('register out of range');
+
+    switch (op & 0x07) {
+      case Class.ALU: {
+        const dl = d * 2 + LO;
+        const dv = W[dl]!;
+        const sv = op & Source.X ? W[s * 2 + LO]! : IMM[pc]! >>> 0;
+        const off = OFF[pc]!;
+        let r: number;
+        switch (op & 0xf0) {
+          case AluOp.ADD:
+            r = (dv + sv) >>> 0;
+            break;
+          case AluOp.SUB:
+            r = (dv - sv) >>> 0;
+            break;
+          case AluOp.MUL:
+            r = Math.imul(dv, sv) >>> 0;
+            break;
+          case AluOp.DIV:
+            if (off === 0) r = sv === 0 ? 0 : Math.floor(dv / sv);
+            else if (off === 1) r = sv === 0 ? 0 : (dv | 0) === -0x80000000 && (sv | 0) === -1 ? 0x80000000 : Math.trunc((dv | 0) / (sv | 0)) >>> 0;
+            else return invalid('div offset must be 0 or 1');
+            break;
+          case AluOp.MOD:
+            if (off === 0) r = sv === 0 ? dv : dv % sv;
+            else if (off === 1) r = sv === 0 ? dv : ((dv | 0) % (sv | 0)) >>> 0;
+            else return invalid('mod offset must be 0 or 1');
+            break;
+          case AluOp.OR:
+            r = (dv | sv) >>> 0;
+            break;
+          case AluOp.AND:
+            r = (dv & sv) >>> 0;
+            break;
+          case AluOp.XOR:
+            r = (dv ^ sv) >>> 0;
+            break;
+          case AluOp.LSH:
+            r = (dv << (sv & 31)) >>> 0;
+            break;
+          case AluOp.RSH:
+            r = dv >>> (sv & 31);
+            break;
+          case AluOp.ARSH:
+            r = ((dv | 0) >> (sv & 31)) >>> 0;
+            break;
+          case AluOp.NEG:
+            if (op & Source.X) invalid('neg takes no source register');
+            r = -dv >>> 0;
+            break;
+          case AluOp.MOV:
+            if (off === 0) r = sv;
+            else if (!(op & Source.X)) return invalid('movsx needs a source register');
+            else if (off === 8) r = ((sv << 24) >> 24) >>> 0;
+            else if (off === 16) r = ((sv << 16) >> 16) >>> 0;
+            else return invalid('mov32 sign-extension offset must be 8 or 16');
+            break;
+          case AluOp.END: {
+            const width = IMM[pc]!;
+            const toBig = (op & Source.X) !== 0;
+            if (width === 64) {
+              if (toBig) {
+                const lo = W[dl]!;
+                W[dl] = bswap32(W[d * 2 + HI]!);
+                W[d * 2 + HI] = bswap32(lo);
+              }
+              pc++;
+              continue;
+            }
+            if (width === 32) r = toBig ? bswap32(dv) : dv;
+            else if (width === 16) r = toBig ? bswap16(dv & 0xffff) : dv & 0xffff;
+            else return invalid(`byte swap width must be 16, 32 or 64, not ${width}`);
+            break;
+          }
+          default:
+            return invalid();
+        }
+        W[dl] = r;
+        W[d * 2 + HI] = 0;
+        pc++;
+        continue;
+      }
+
+      case Class.ALU64: {
+        const x = (op & Source.X) !== 0;
+        const sv = x ? R[s]! : IMM64[pc]!;
+        const off = OFF[pc]!;
+        switch (op & 0xf0) {
+          case AluOp.ADD:
+            R[d] = R[d]! + sv;
+            break;
+          case AluOp.SUB:
+            R[d] = R[d]! - sv;
+            break;
+          case AluOp.MUL:
+            R[d] = R[d]! * sv;
+            break;
+          case AluOp.DIV:
+            if (off === 0) R[d] = sv === 0n ? 0n : R[d]! / sv;
+            else if (off === 1) {
+              const ss = x ? RS[s]! : IMM64S[pc]!;
+              R[d] = ss === 0n ? 0n : RS[d]! / ss; // INT64_MIN / -1 = 2^63 wraps to INT64_MIN when stored
+            } else invalid('div offset must be 0 or 1');
+            break;
+          case AluOp.MOD:
+            if (off === 0) {
+              if (sv !== 0n) R[d] = R[d]! % sv;
+            } else if (off === 1) {
+              const ss = x ? RS[s]! : IMM64S[pc]!;
+              if (ss !== 0n) R[d] = RS[d]! % ss;
+            } else invalid('mod offset must be 0 or 1');
+            break;
+          case AluOp.OR:
+            R[d] = R[d]! | sv;
+            break;
+          case AluOp.AND:
+            R[d] = R[d]! & sv;
+            break;
+          case AluOp.XOR:
+            R[d] = R[d]! ^ sv;
+            break;
+          case AluOp.LSH:
+            R[d] = R[d]! << (sv & 63n);
+            break;
+          case AluOp.RSH:
+            R[d] = R[d]! >> (sv & 63n);
+            break;
+          case AluOp.ARSH:
+            R[d] = RS[d]! >> (sv & 63n);
+            break;
+          case AluOp.NEG:
+            if (x) invalid('neg takes no source register');
+            R[d] = -R[d]!;
+            break;
+          case AluOp.MOV:
+            if (off === 0) R[d] = sv;
+            else if (!x) invalid('movsx needs a source register');
+            else if (off === 8) R[d] = BigInt((W[s * 2 + LO]! << 24) >> 24);
+            else if (off === 16) R[d] = BigInt((W[s * 2 + LO]! << 16) >> 16);
+            else if (off === 32) R[d] = BigInt(WS[s * 2 + LO]!);
+            else invalid('movsx offset must be 8, 16 or 32');
+            break;
+          case AluOp.END: {
+            if (x) invalid('bswap uses source bit 0');
+            const width = IMM[pc]!;
+            const lo = W[d * 2 + LO]!;
+            if (width === 16) R[d] = BigInt(bswap16(lo & 0xffff));
+            else if (width === 32) R[d] = BigInt(bswap32(lo));
+            else if (width === 64) {
+              W[d * 2 + LO] = bswap32(W[d * 2 + HI]!);
+              W[d * 2 + HI] = bswap32(lo);
+            } else invalid(`byte swap width must be 16, 32 or 64, not ${width}`);
+            break;
+          }
+          default:
+            invalid();
+        }
+        pc++;
+        continue;
+      }
+
+      case Class.JMP: {
+        const code = op & 0xf0;
+        const x = (op & Source.X) !== 0;
+        let taken: boolean;
+        switch (code) {
+          case JmpOp.JA:
+            if (x) invalid();
+            pc += OFF[pc]! + 1;
+            continue;
+          case JmpOp.CALL:
+            if (x) {
+              // callx: the register holds the helper id (the conformance convention).
+              const target = R[d]!;
+              if (target > 0x7fffffffn) throw new InterpError('E_UNKNOWN_HELPER', `callx to 0x${target.toString(16)}, which is not a helper id`, pc);
+              callHelper(Number(target), 'helper (callx)');
+            } else if (s === PseudoCall.HELPER) {
+              callHelper(IMM[pc]!, 'helper');
+            } else if (s === PseudoCall.CALL) {
+              if (frames.length + 1 >= MAX_CALL_FRAMES) throw new InterpError('E_CALL_DEPTH', `more than ${MAX_CALL_FRAMES} nested call frames`, pc);
+              frames.push({ returnPc: pc + 1, saved: R.slice(6, 11) });
+              R[10] = stackTop(frames.length);
+              pc += IMM[pc]! + 1;
+              continue;
+            } else if (s === PseudoCall.KFUNC_CALL) {
+              throw new InterpError('E_UNKNOWN_HELPER', `kfunc calls (BTF id ${IMM[pc]}) are not supported by the interpreter`, pc);
+            } else invalid(`call with src ${s}`);
+            pc++;
+            continue;
+          case JmpOp.EXIT: {
+            if (x) invalid();
+            const frame = frames.pop();
+            if (!frame) {
+              return { r0: R[0]!, registers: Array.from(R), instructions: count, trace, memory };
+            }
+            R.set(frame.saved, 6);
+            pc = frame.returnPc;
+            continue;
+          }
+          default: {
+            const dv = R[d]!;
+            const sv = x ? R[s]! : IMM64[pc]!;
+            switch (code) {
+              case JmpOp.JEQ:
+                taken = dv === sv;
+                break;
+              case JmpOp.JNE:
+                taken = dv !== sv;
+                break;
+              case JmpOp.JGT:
+                taken = dv > sv;
+                break;
+              case JmpOp.JGE:
+                taken = dv >= sv;
+                break;
+              case JmpOp.JLT:
+                taken = dv < sv;
+                break;
+              case JmpOp.JLE:
+                taken = dv <= sv;
+                break;
+              case JmpOp.JSET:
+                taken = (dv & sv) !== 0n;
+                break;
+              default: {
+                const a = RS[d]!;
+                const b = x ? RS[s]! : IMM64S[pc]!;
+                if (code === JmpOp.JSGT) taken = a > b;
+                else if (code === JmpOp.JSGE) taken = a >= b;
+                else if (code === JmpOp.JSLT) taken = a < b;
+                else if (code === JmpOp.JSLE) taken = a <= b;
+                else return invalid();
+              }
+            }
+          }
+        }
+        pc += taken ? OFF[pc]! + 1 : 1;
+        continue;
+      }
+
+      case Class.JMP32: {
+        const code = op & 0xf0;
+        const x = (op & Source.X) !== 0;
+        if (code === JmpOp.JA) {
+          if (x) invalid();
+          pc += IMM[pc]! + 1;
+          continue;
+        }
+        const dv = W[d * 2 + LO]!;
+        const sv = x ? W[s * 2 + LO]! : IMM[pc]! >>> 0;
+        let taken: boolean;
+        switch (code) {
+          case JmpOp.JEQ:
+            taken = dv === sv;
+            break;
+          case JmpOp.JNE:
+            taken = dv !== sv;
+            break;
+          case JmpOp.JGT:
+            taken = dv > sv;
+            break;
+          case JmpOp.JGE:
+            taken = dv >= sv;
+            break;
+          case JmpOp.JLT:
+            taken = dv < sv;
+            break;
+          case JmpOp.JLE:
+            taken = dv <= sv;
+            break;
+          case JmpOp.JSET:
+            taken = (dv & sv) !== 0;
+            break;
+          case JmpOp.JSGT:
+            taken = (dv | 0) > (sv | 0);
+            break;
+          case JmpOp.JSGE:
+            taken = (dv | 0) >= (sv | 0);
+            break;
+          case JmpOp.JSLT:
+            taken = (dv | 0) < (sv | 0);
+            break;
+          case JmpOp.JSLE:
+            taken = (dv | 0) <= (sv | 0);
+            break;
+          default:
+            return invalid();
+        }
+        pc += taken ? OFF[pc]! + 1 : 1;
+        continue;
+      }
+
+      case Class.LDX: {
+        const mode = op & 0xe0;
+        const size = sizeBytes(op & 0x18);
+        const addr = R[s]! + OFFB[pc]!;
+        if (mode === Mode.MEM) R[d] = memory.load(addr, size, pc);
+        else if (mode === Mode.MEMSX && size < 8) R[d] = BigInt.asIntN(size * 8, memory.load(addr, size, pc));
+        else invalid();
+        pc++;
+        continue;
+      }
+
+      case Class.ST: {
+        if ((op & 0xe0) !== Mode.MEM) invalid();
+        memory.store(R[d]! + OFFB[pc]!, sizeBytes(op & 0x18), IMM64[pc]!, pc);
+        pc++;
+        continue;
+      }
+
+      case Class.STX: {
+        const mode = op & 0xe0;
+        const size = sizeBytes(op & 0x18);
+        const addr = R[d]! + OFFB[pc]!;
+        if (mode === Mode.MEM) memory.store(addr, size, R[s]!, pc);
+        else if (mode === Mode.ATOMIC) atomic(memory, R, pc, IMM[pc]!, OFFB[pc]!, size, d, s, invalid);
+        else invalid();
+        pc++;
+        continue;
+      }
+
+      case Class.LD: {
+        if (op === (Class.LD | Size.DW | Mode.IMM)) {
+          R[d] = wideLoad(s, IMM[pc]!, p.immHigh[pc]!, IMM64[pc]!);
+          pc += 2;
+          continue;
+        }
+        const mode = op & 0xe0;
+        const size = sizeBytes(op & 0x18);
+        if ((mode !== Mode.ABS && mode !== Mode.IND) || size === 8) invalid();
+        // Legacy packet access: big-endian load from the packet; out of bounds ends the program with 0, as in the kernel.
+        const offset = (mode === Mode.IND ? WS[s * 2 + LO]! : 0) + IMM[pc]!;
+        if (!packet || offset < 0 || offset + size > packet.bytes.length) {
+          return { r0: 0n, registers: Array.from(R, (v, i) => (i === 0 ? 0n : v)), instructions: count, trace, memory };
+        }
+        const v = packet.view;
+        R[0] = BigInt(size === 1 ? v.getUint8(offset) : size === 2 ? v.getUint16(offset, false) : v.getUint32(offset, false));
+        pc++;
+        continue;
+      }
+
+      default:
+        invalid();
+    }
+  }
+
+  function wideLoad(src: number, fdOrIndex: number, high: number, value: bigint): bigint {
+    switch (src) {
+      case PseudoLoad.IMM:
+        return value;
+      case PseudoLoad.MAP_FD:
+      case PseudoLoad.MAP_IDX:
+        return handleOf(mapByKey(fdOrIndex, pc));
+      case PseudoLoad.MAP_VALUE:
+      case PseudoLoad.MAP_IDX_VALUE: {
+        // A direct pointer into the value of key 0 (array maps, global data), at offset `high`.
+        const m = mapByKey(fdOrIndex, pc);
+        const value0 = m.lookup(new Uint8Array(m.keySize));
+        if (!value0) throw new InterpError('E_UNKNOWN_MAP', `map ${fdOrIndex} has no value for direct access`, pc);
+        if (high < 0 || high >= value0.length) throw new InterpError('E_OUT_OF_BOUNDS', `map value offset ${high} outside a ${value0.length}-byte value`, pc);
+        return memory.add(value0, { name: `${m.type} map value` }).base + BigInt(high);
+      }
+      default:
+        throw new InterpError('E_INVALID_INSTRUCTION', `lddw with src ${src} (BTF ids and function pointers) is not supported by the interpreter`, pc);
+    }
+  }
+}
+
+/** Atomic read-modify-write on 4 or 8 bytes, plus load-acquire / store-release. */
+function atomic(
+  memory: Memory,
+  R: BigUint64Array,
+  pc: number,
+  imm: number,
+  off: bigint,
+  size: number,
+  d: number,
+  s: number,
+  invalid: (why?: string) => never,
+): void {
+  if (imm === LOAD_ACQUIRE) {
+    // dst = *(src + off): the one atomic that reads through src.
+    R[d] = memory.load(R[s]! + off, size, pc);
+    return;
+  }
+  const addr = R[d]! + off;
+  if (imm === STORE_RELEASE) {
+    memory.store(addr, size, R[s]!, pc);
+    return;
+  }
+  if (size !== 4 && size !== 8) invalid('atomic read-modify-write needs a 32- or 64-bit size');
+  const mask = size === 8 ? 0xffffffffffffffffn : 0xffffffffn;
+  const old = memory.load(addr, size, pc);
+  const operand = R[s]! & mask;
+  const op = imm & ~AtomicOp.FETCH;
+  let next: bigint;
+  switch (imm) {
+    case AtomicOp.XCHG:
+      memory.store(addr, size, operand, pc);
+      R[s] = old;
+      return;
+    case AtomicOp.CMPXCHG:
+      if ((R[0]! & mask) === old) memory.store(addr, size, operand, pc);
+      R[0] = old;
+      return;
+    default:
+      if (op === AtomicOp.ADD) next = old + operand;
+      else if (op === AtomicOp.OR) next = old | operand;
+      else if (op === AtomicOp.AND) next = old & operand;
+      else if (op === AtomicOp.XOR) next = old ^ operand;
+      else return invalid(`unknown atomic operation 0x${imm.toString(16)}`);
+  }
+  memory.store(addr, size, next, pc);
+  if (imm & AtomicOp.FETCH) R[s] = old;
+}
+
+/** Kernel atomic modes beyond RFC 9669 (BPF_LOAD_ACQ, BPF_STORE_REL). */
+const LOAD_ACQUIRE = 0x100;
+const STORE_RELEASE = 0x110;
