@@ -1,0 +1,27 @@
+/** Typed errors of attaching programs: a code, the target, and a hint. */
+
+export type LinkErrorCode =
+  | 'ENOTSUP' // the operation does not exist for this kind of attachment
+  | 'ENOKPROBES' // the kernel was built without CONFIG_KPROBES
+  | 'ENOTRACEPOINT' // no such tracepoint in tracefs
+  | 'ENOIFACE' // no such network interface
+  | 'ENOBINARY' // the file to probe does not exist
+  | 'ENOSYM' // the symbol is not in the file
+  | 'ENOCGROUP' // the cgroup path does not exist
+  | 'ENOITER' // no bpf_iter target of that name
+  | 'EBADARG' // an argument out of range
+  | 'EATTACH'; // the kernel refused the attachment (see cause)
+
+export class LinkError extends Error {
+  override readonly name = 'LinkError';
+  constructor(
+    readonly code: LinkErrorCode,
+    message: string,
+    /** What was being attached to (tracepoint, interface, path ...). */
+    readonly target?: string,
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${message}${hint ? ` (${hint})` : ''}`, options);
+  }
+}

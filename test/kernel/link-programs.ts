@@ -1,0 +1,96 @@
+/**
+ * Tiny hand-written BPF programs for the link and reader tests: a counter
+ * in an array map (optionally only for this process), packet counters for
+ * XDP/tc/socket filters, and ring/perf buffer emitters. Plain instructions,
+ * so the tests depend only on src/asm's Instruction.
+ */
+import { instruction, wideLoad, type Instruction } from '../../src/asm/instruction.js';
+
+export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10;
+
+export const op = {
+  mov: (dst: number, imm: number) => instruction(0xb7, dst, 0, 0, imm),
+  movr: (dst: number, src: number) => instruction(0xbf, dst, src),
+  add: (dst: number, imm: number) => instruction(0x07, dst, 0, 0, imm),
+  addr: (dst: number, src: number) => instruction(0x0f, dst, src),
+  rsh: (dst: number, imm: number) => instruction(0x77, dst, 0, 0, imm),
+  and: (dst: number, imm: number) => instruction(0x57, dst, 0, 0, imm),
+  ldxw: (dst: number, src: number, off: number) => instruction(0x61, dst, src, off),
+  ldxh: (dst: number, src: number, off: number) => instruction(0x69, dst, src, off),
+  ldxb: (dst: number, src: number, off: number) => instruction(0x71, dst, src, off),
+  ldxdw: (dst: number, src: number, off: number) => instruction(0x79, dst, src, off),
+  stw: (dst: number, off: number, imm: number) => instruction(0x62, dst, 0, off, imm),
+  stdw: (dst: number, off: number, imm: number) => instruction(0x7a, dst, 0, off, imm),
+  stxw: (dst: number, off: number, src: number) => instruction(0x63, dst, src, off),
+  stxdw: (dst: number, off: number, src: number) => instruction(0x7b, dst, src, off),
+  atomicAdd: (dst: number, off: number, src: number) => instruction(0xdb, dst, src, off, 0),
+  jeq: (dst: number, imm: number, off: number) => instruction(0x15, dst, 0, off, imm),
+  jne: (dst: number, imm: number, off: number) => instruction(0x55, dst, 0, off, imm),
+  jgtr: (dst: number, src: number, off: number) => instruction(0x2d, dst, src, off),
+  ja: (off: number) => instruction(0x05, 0, 0, off),
+  call: (helper: number) => instruction(0x85, 0, 0, 0, helper),
+  exit: () => instruction(0x95),
+  mapFd: (dst: number, fd: number) => wideLoad(dst, fd, 1),
+};
+
+export const Helpers = { mapLookup: 1, ktimeNs: 5, pidTgid: 14, perfEventOutput: 25, ringbufOutput: 130, ringbufReserve: 131, ringbufSubmit: 132, ringbufDiscard: 133, seqWrite: 127, loop: 181 } as const;
+
+/** map[key 0] += 1 (u64, atomic), clobbers r0-r5. */
+export function incrementSlot0(mapFd: number): Instruction[] {
+  return [
+    op.stw(R10, -4, 0),
+    op.mapFd(R1, mapFd),
+    op.movr(R2, R10),
+    op.add(R2, -4),
+    op.call(Helpers.mapLookup),
+    op.jeq(R0, 0, 2),
+    op.mov(R1, 1),
+    op.atomicAdd(R0, 0, R1),
+  ];
+}
+
+/** A program that counts its runs in slot 0 of `mapFd` when the current tgid is `pid`, and returns `ret`. */
+export function countForPid(mapFd: number, pid: number, ret = 0): Instruction[] {
+  const body = incrementSlot0(mapFd);
+  return [
+    op.call(Helpers.pidTgid),
+    op.rsh(R0, 32),
+    op.jne(R0, pid, body.length + 1), // lddw takes two slots
+    ...body,
+    op.mov(R0, ret),
+    op.exit(),
+  ];
+}
+
+/** A program that counts every run and returns `ret`. */
+export function countAll(mapFd: number, ret = 0): Instruction[] {
+  return [...incrementSlot0(mapFd), op.mov(R0, ret), op.exit()];
+}
+
+/**
+ * Packet counter for XDP (ctxData=0, ctxEnd=4) or __sk_buff (76, 80):
+ * counts IPv4/UDP packets to `udpPort` (network order compared in host
+ * order after loading the big-endian half) and returns `ret`.
+ */
+export function countUdpToPort(mapFd: number, udpPort: number, ret: number, ctxData: number, ctxEnd: number): Instruction[] {
+  const body = incrementSlot0(mapFd);
+  const portBe = ((udpPort & 0xff) << 8) | (udpPort >> 8); // ldxh reads little-endian
+  const tail = body.length + 1; // lddw is 2 slots
+  const prog: Instruction[] = [
+    op.ldxw(R2, R1, ctxData),
+    op.ldxw(R3, R1, ctxEnd),
+    op.movr(R4, R2),
+    op.add(R4, 14 + 20 + 8),
+    op.jgtr(R4, R3, 6 + tail),
+    op.ldxh(R5, R2, 12), // ethertype
+    op.jne(R5, 0x0008, 4 + tail), // 0x0800 big-endian
+    op.ldxb(R5, R2, 14 + 9), // ip protocol
+    op.jne(R5, 17, 2 + tail),
+    op.ldxh(R5, R2, 14 + 20 + 2), // udp dest port (assumes no IP options)
+    op.jne(R5, portBe, tail),
+    ...body,
+    op.mov(R0, ret),
+    op.exit(),
+  ];
+  return prog;
+}

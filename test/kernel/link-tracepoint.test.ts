@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { syscall6 } from '../../src/syscall/libc.js';
+import { BpfMap } from '../../src/kernel/map.js';
+import { Program } from '../../src/kernel/program.js';
+import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
+import { attachRawTracepoint } from '../../src/kernel/link-raw-tracepoint.js';
+import { LinkError } from '../../src/kernel/link-error.js';
+import { ObjectClosedError } from '../../src/kernel/owned-fd.js';
+import { LinkType } from '../../src/syscall/layouts.generated.js';
+import { needKernel } from '../support/kernel.js';
+import { countForPid } from './link-programs.js';
+
+const NR_GETPID = process.arch === 'arm64' ? 172 : 39;
+const getpid = (): number => Number(syscall6(NR_GETPID, 0, 0, 0, 0, 0, 0));
+
+function counter(): BpfMap {
+  return BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
+}
+function readCount(map: BpfMap): bigint {
+  const v = map.lookup(new Uint8Array(4))!;
+  return new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true);
+}
+
+describe('kernel: tracepoint and raw tracepoint links', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('a tracepoint program counts exactly the getpid calls this process makes', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'TRACEPOINT', instructions: countForPid(map.fd, process.pid), name: 'tp_count' });
+    const link = attachTracepoint(prog, 'syscalls/sys_enter_getpid');
+    for (let i = 0; i < 25; i++) expect(getpid()).to.equal(process.pid);
+    expect(readCount(map)).to.equal(25n);
+
+    const info = link.info();
+    expect(info.typeName).to.equal('PERF_EVENT');
+    expect(info.name).to.equal('sys_enter_getpid');
+    expect(info.progId).to.be.greaterThan(0);
+
+    link.close();
+    for (let i = 0; i < 5; i++) getpid();
+    expect(readCount(map)).to.equal(25n, 'no counting after close');
+    expect(() => link.info()).to.throw(ObjectClosedError);
+    link.close(); // idempotent
+  });
+
+  it('update() on a perf event link is a clear ENOTSUP', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
+    using link = attachTracepoint(prog, 'syscalls/sys_enter_getpid');
+    expect(() => link.update(prog)).to.throw(LinkError).with.property('code', 'ENOTSUP');
+  });
+
+  it('a missing tracepoint is a typed error with a hint', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
+    expect(() => attachTracepoint(prog, 'syscalls/sys_enter_nonexistent_xyz')).to.throw(LinkError).with.property('code', 'ENOTRACEPOINT');
+    expect(() => attachTracepoint(prog, 'nocategory')).to.throw(LinkError).with.property('code', 'EBADARG');
+  });
+
+  it('a raw tracepoint program on sys_enter counts this process\'s syscalls', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'RAW_TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
+    const link = attachRawTracepoint(prog, 'sys_enter');
+    for (let i = 0; i < 10; i++) getpid();
+    link.close();
+    const n = readCount(map);
+    expect(n >= 10n, `counted ${n}`).to.equal(true);
+    for (let i = 0; i < 10; i++) getpid();
+    expect(readCount(map)).to.equal(n);
+    expect(() => attachRawTracepoint(prog, 'no_such_raw_tp_xyz')).to.throw(LinkError).with.property('code', 'ENOTRACEPOINT');
+  });
+
+  it('a raw tracepoint link reports its name and type', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'RAW_TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
+    using link = attachRawTracepoint(prog, 'sys_enter');
+    const info = link.info();
+    expect(info.type).to.equal(LinkType.RAW_TRACEPOINT);
+    expect(info.name).to.equal('sys_enter');
+  });
+});
