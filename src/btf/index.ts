@@ -10,3 +10,15 @@ export { Btf, parseBtf, type BtfHeader, type BtfParseOptions } from './btf.js';
 export { BtfBuilder, encodeBtf, type BtfBuilderOptions, type NewType } from './builder.js';
 export { skipModifiers, skipModsAndTypedefs, sizeOf, alignOf, cTypeName } from './navigate.js';
 export { toRaw, rawTypeLines } from './dump-raw.js';
+export {
+  parseBtfExt,
+  encodeBtfExt,
+  CORE_RELO_KIND,
+  CORE_RELO_KIND_NAMES,
+  type BtfExt,
+  type ExtSection,
+  type FuncInfo,
+  type LineInfo,
+  type CoreRelo,
+  type CoreReloKind,
+} from './ext.js';
