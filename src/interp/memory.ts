@@ -62,7 +62,7 @@ export class Memory {
     const region = this.regionAt(addr);
     const offset = Number(addr & OFFSET_MASK);
     if (region === undefined || offset + size > region.bytes.length) {
-      const where = region ? `${region.name}+${offset} (size ${region.bytes.length})` : `0x${BigInt.asUintN(64, addr).toString(16)}`;
+      const where = region ? `${region.name}+${offset} (a ${region.bytes.length}-byte region)` : `0x${BigInt.asUintN(64, addr).toString(16)}`;
       throw new InterpError('E_OUT_OF_BOUNDS', `${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at ${where} is out of bounds`, pc);
     }
     if (write && !region.writable) throw new InterpError('E_READ_ONLY', `write to read-only ${region.name}+${offset}`, pc);

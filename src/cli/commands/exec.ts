@@ -1,0 +1,179 @@
+/**
+ * `tsbpf exec`: run one program and print r0, in the interpreter or in the
+ * kernel. Input is a conformance `.data` file, assembler text or raw bytes.
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { decode, encode } from '../../asm/codec.js';
+import { parseConformanceFile, parseHexBytes, rawSlotsToBytes } from '../../asm/conformance-file.js';
+import { AsmError } from '../../asm/errors.js';
+import type { Instruction } from '../../asm/instruction.js';
+import { parseUbpf } from '../../asm/ubpf.js';
+import { InterpError, runSync } from '../../interp/index.js';
+import { CliError, printJson } from '../output.js';
+
+export const help = `usage: tsbpf exec IN [--syntax ubpf|llvm] [--mem HEX] [--engine interp|kernel] [--budget N] [--check] [--json]
+
+Runs an eBPF program and prints r0 as 0x followed by 16 hex digits.
+
+IN is one of:
+  NAME.data        a bpf_conformance test file: its '-- asm' (ubpf syntax) or
+                   '-- raw' section is the program, its '-- mem' the input memory
+  NAME.bin/.raw    raw little-endian 8-byte instruction slots
+  anything else    assembler text; the syntax is --syntax if given, else ubpf
+                   when the text uses %rN registers, else llvm (llvm-mc syntax)
+                   Files that are not text (contain NUL bytes) are taken as raw.
+
+options:
+  --syntax ubpf|llvm       assembler syntax of a text input
+  --mem HEX                input memory as hex digits (spaces allowed, e.g. "00 11 22");
+                           r1 points at it and r2 holds its length. Overrides '-- mem'.
+  --engine interp|kernel   where to run: the userspace interpreter (default) or the
+                           running kernel through BPF_PROG_TEST_RUN (needs root)
+  --budget N               interpreter instruction limit (default 1000000)
+  --check                  compare r0 with the '-- result' of a .data file; exit 1 if different
+  --json                   print {"r0": "0x...", ...} as one JSON line
+`;
+
+interface KernelRunner {
+  runInKernel(insns: Instruction[], mem: Uint8Array | undefined): Promise<bigint>;
+}
+
+interface LlvmAssembler {
+  assemble(source: string, options: { syntax: 'llvm' | 'ubpf' }): { bytes: Uint8Array };
+}
+
+const hex64 = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16).padStart(16, '0')}`;
+
+interface LoadedProgram {
+  bytes: Uint8Array;
+  mem?: Uint8Array;
+  expected?: bigint;
+}
+
+async function assembleLlvm(source: string, file: string): Promise<Uint8Array> {
+  // Held in a variable: the LLVM-syntax assembler lives in src/asm/index.ts, which may not exist in every build.
+  const specifier = '../../asm/index.js';
+  let mod: LlvmAssembler;
+  try {
+    mod = (await import(specifier)) as LlvmAssembler;
+  } catch (e) {
+    throw new CliError(`${file}: the llvm-syntax assembler is not available in this build (${(e as Error).message}); try --syntax ubpf`);
+  }
+  return mod.assemble(source, { syntax: 'llvm' }).bytes;
+}
+
+function isText(data: Uint8Array): boolean {
+  return !data.includes(0);
+}
+
+async function loadProgram(file: string, data: Uint8Array, syntax: string | undefined): Promise<LoadedProgram> {
+  const ext = extname(file).toLowerCase();
+  const text = () => new TextDecoder().decode(data);
+  if (ext === '.data') {
+    const test = parseConformanceFile(text(), file);
+    if (test.raw) return { bytes: rawSlotsToBytes(test.raw), mem: test.mem, expected: test.result };
+    if (test.asm === undefined) throw new CliError(`${file}: no '-- asm' or '-- raw' section`);
+    const bytes = syntax === 'llvm' ? await assembleLlvm(test.asm, file) : encode(parseUbpf(test.asm, file));
+    return { bytes, mem: test.mem, expected: test.result };
+  }
+  if (ext === '.bin' || ext === '.raw' || (syntax === undefined && !isText(data))) {
+    if (data.length >= 4 && data[0] === 0x7f && data[1] === 0x45 && data[2] === 0x4c && data[3] === 0x46) {
+      throw new CliError(`${file}: is an ELF object; exec runs raw instructions or assembler text`);
+    }
+    return { bytes: data };
+  }
+  const source = text();
+  const chosen = syntax ?? (/%r\d/i.test(source) ? 'ubpf' : 'llvm');
+  return { bytes: chosen === 'ubpf' ? encode(parseUbpf(source, file)) : await assembleLlvm(source, file) };
+}
+
+const options = {
+  syntax: { type: 'string' },
+  mem: { type: 'string' },
+  engine: { type: 'string', default: 'interp' },
+  budget: { type: 'string' },
+  check: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+} as const;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\n\n${help}`, 2);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (positionals.length !== 1) throw new CliError(`expected one input file, got ${positionals.length}\n\n${help}`, 2);
+  const file = positionals[0]!;
+  if (values.syntax !== undefined && values.syntax !== 'ubpf' && values.syntax !== 'llvm') {
+    throw new CliError(`--syntax must be ubpf or llvm, not '${values.syntax}'`, 2);
+  }
+  const engine = values.engine;
+  if (engine !== 'interp' && engine !== 'kernel') throw new CliError(`--engine must be interp or kernel, not '${engine}'`, 2);
+  let budget: number | undefined;
+  if (values.budget !== undefined) {
+    budget = Number(values.budget);
+    if (!Number.isSafeInteger(budget) || budget <= 0) throw new CliError(`--budget must be a positive integer, not '${values.budget}'`, 2);
+  }
+
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(await readFile(file));
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+
+  let program: LoadedProgram;
+  try {
+    program = await loadProgram(file, data, values.syntax);
+  } catch (e) {
+    // AsmError from text carries file:line:col already; from bytes it carries the slot.
+    if (e instanceof AsmError && !e.position) throw new CliError(`${file}: ${e.message}`);
+    throw e;
+  }
+  let mem = program.mem;
+  if (values.mem !== undefined) {
+    try {
+      mem = parseHexBytes(values.mem);
+    } catch (e) {
+      throw new CliError(`--mem: ${(e as Error).message}`, 2);
+    }
+  }
+
+  let r0: bigint;
+  let instructions: number | undefined;
+  try {
+    if (engine === 'kernel') {
+      const insns = decode(program.bytes);
+      const specifier = '../exec-kernel.js';
+      const mod = (await import(specifier)) as KernelRunner;
+      r0 = await mod.runInKernel(insns, mem);
+    } else {
+      const result = runSync(program.bytes, { mem, budget });
+      r0 = result.r0;
+      instructions = result.instructions;
+    }
+  } catch (e) {
+    if (e instanceof InterpError || e instanceof AsmError) throw new CliError(`${file}: ${e.message}`);
+    throw e;
+  }
+
+  if (values.json) {
+    printJson({ file, engine, r0: hex64(r0), ...(instructions !== undefined ? { instructions } : {}), ...(program.expected !== undefined ? { expected: hex64(program.expected) } : {}) });
+  } else {
+    process.stdout.write(`${hex64(r0)}\n`);
+  }
+  if (values.check) {
+    if (program.expected === undefined) throw new CliError(`${file}: --check needs a '-- result' section`, 2);
+    if (BigInt.asUintN(64, r0) !== program.expected) {
+      process.stderr.write(`${file}: r0 is ${hex64(r0)}, expected ${hex64(program.expected)}\n`);
+      return 1;
+    }
+  }
+  return 0;
+}
