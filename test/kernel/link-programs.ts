@@ -94,3 +94,42 @@ export function countUdpToPort(mapFd: number, udpPort: number, ret: number, ctxD
   ];
   return prog;
 }
+
+/**
+ * An XDP program (for BPF_PROG_TEST_RUN) that emits one `size`-byte event per
+ * run into a ring buffer (ringbuf_output) or a perf event array
+ * (perf_event_output, BPF_F_CURRENT_CPU): the event starts with a u64
+ * sequence number taken from slot 0 of `seqMapFd`, then filler words 0xffffffffabababab.
+ * Returns XDP_PASS.
+ */
+export function emitSequencedEvents(seqMapFd: number, outMapFd: number, kind: 'ringbuf' | 'perf', size = 64): Instruction[] {
+  if (size % 8 !== 0 || size < 8 || size > 256) throw new RangeError('event size must be a multiple of 8 in [8, 256]');
+  const base = -8 - size; // event at [r10 + base, r10 - 8)
+  const fill: Instruction[] = [];
+  for (let o = base + 8; o < -8; o += 8) fill.push(op.stdw(R10, o, -0x54545455)); // filler 0xffffffffabababab (imm is sign-extended)
+  const emit: Instruction[] = kind === 'ringbuf'
+    ? [op.mapFd(R1, outMapFd), op.movr(R2, R10), op.add(R2, base), op.mov(R3, size), op.mov(R4, 0), op.call(Helpers.ringbufOutput)]
+    : [op.movr(R1, R6), op.mapFd(R2, outMapFd), wideLoad(R3, 0xffffffffn), op.movr(R4, R10), op.add(R4, base), op.mov(R5, size), op.call(Helpers.perfEventOutput)];
+  const after: Instruction[] = [
+    op.ldxdw(R7, R0, 0),
+    op.movr(R1, R7),
+    op.add(R1, 1),
+    op.stxdw(R0, 0, R1),
+    op.stxdw(R10, base, R7),
+    ...fill,
+    ...emit,
+  ];
+  const slots = (list: Instruction[]): number => list.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0);
+  return [
+    op.movr(R6, R1),
+    op.stw(R10, -4, 0),
+    op.mapFd(R1, seqMapFd),
+    op.movr(R2, R10),
+    op.add(R2, -4),
+    op.call(Helpers.mapLookup),
+    op.jeq(R0, 0, slots(after)),
+    ...after,
+    op.mov(R0, 2),
+    op.exit(),
+  ];
+}

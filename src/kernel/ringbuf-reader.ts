@@ -1,0 +1,239 @@
+/**
+ * BPF_MAP_TYPE_RINGBUF consumer.
+ *
+ * The map is mmap'd as the kernel lays it out: the consumer page read-write
+ * at offset 0, then the producer page and the data area read-only, where the
+ * data area is mapped twice back to back so a record that wraps around the
+ * end is still contiguous in our view. Each record has an 8-byte header
+ * (u32 length with the BUSY and DISCARD bits, u32 page offset) and is
+ * padded to 8 bytes.
+ *
+ * Memory ordering: the producer position and each record header are read
+ * with Atomics.load (sequentially consistent, so at least acquire), and the
+ * consumer position is published with Atomics.store (release) once per
+ * batch. Positions are kept as JS numbers (exact up to 2^53 bytes consumed);
+ * the consumer position is stored as its low 32-bit word, and with a single
+ * 64-bit store whenever the high word changes, so the kernel never sees a
+ * torn value.
+ *
+ * Wakeups: epoll on the map fd (EPOLLIN). The kernel only notifies when the
+ * consumer has caught up, so waiting always follows a full drain.
+ */
+import { closeFd } from '../syscall/fd.js';
+import {
+  EpollEventBuffer, EpollEvents, EpollOp, epollCreate, epollCtl, epollWaitAsync, eventfdCreate, eventfdDrain, eventfdSignal,
+} from '../syscall/epoll.js';
+import { MapType } from '../syscall/layouts.generated.js';
+import { MappedMemory, MapFlags, Prot, pageSize } from '../syscall/mman.js';
+import { ObjectClosedError } from './owned-fd.js';
+
+const BUSY = 0x80000000;
+const DISCARD = 0x40000000;
+const LENGTH_MASK = 0x3fffffff;
+const HEADER = 8;
+const TWO_32 = 2 ** 32;
+
+/** What a reader needs from the map: its fd and size (a BpfMap has both). */
+export interface RingBufMapLike {
+  readonly fd: number;
+  readonly maxEntries: number;
+  readonly type?: number;
+}
+
+/** A sample callback over the data area: the record is bytes[offset, offset + length). */
+export type RawSampleCallback = (bytes: Uint8Array, offset: number, length: number) => void;
+
+export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
+  /** Ring size in bytes (a power of two). */
+  readonly size: number;
+  readonly #mask: number;
+  readonly #consumerPage: MappedMemory;
+  readonly #producer: MappedMemory;
+  /** The data area, mapped twice: 2 * size bytes. */
+  readonly #data: Uint8Array;
+  readonly #headers: Int32Array;
+  readonly #consLo: Uint32Array;
+  readonly #consFull: BigUint64Array;
+  readonly #prodLo: Uint32Array;
+  #cons: number;
+  #epfd: number;
+  #wakeFd: number;
+  readonly #events: EpollEventBuffer;
+  #pending: Promise<number> | undefined;
+  #closed = false;
+
+  constructor(map: RingBufMapLike) {
+    if (map.type !== undefined && map.type !== MapType.RINGBUF) {
+      throw new TypeError(`RingBufReader needs a RINGBUF map, got map type ${map.type}`);
+    }
+    const size = map.maxEntries;
+    if (!Number.isInteger(size) || size <= 0 || (size & (size - 1)) !== 0 || size % pageSize() !== 0) {
+      throw new RangeError(`ring buffer size ${size} must be a power of two and a multiple of the page size`);
+    }
+    this.size = size;
+    this.#mask = size - 1;
+    const page = pageSize();
+    this.#consumerPage = new MappedMemory(page, Prot.READ | Prot.WRITE, MapFlags.SHARED, map.fd, 0, 'mmap ringbuf consumer page');
+    try {
+      this.#producer = new MappedMemory(page + 2 * size, Prot.READ, MapFlags.SHARED, map.fd, page, 'mmap ringbuf producer page and data');
+    } catch (err) {
+      this.#consumerPage.close();
+      throw err;
+    }
+    this.#data = new Uint8Array(this.#producer.buffer, page, 2 * size);
+    this.#headers = new Int32Array(this.#producer.buffer, page, (2 * size) >> 2);
+    this.#prodLo = new Uint32Array(this.#producer.buffer, 0, 2);
+    this.#consLo = new Uint32Array(this.#consumerPage.buffer, 0, 2);
+    this.#consFull = new BigUint64Array(this.#consumerPage.buffer, 0, 1);
+    this.#cons = Number(Atomics.load(this.#consFull, 0));
+    this.#epfd = epollCreate();
+    this.#wakeFd = eventfdCreate();
+    epollCtl(this.#epfd, EpollOp.ADD, map.fd, EpollEvents.IN, 0);
+    epollCtl(this.#epfd, EpollOp.ADD, this.#wakeFd, EpollEvents.IN, 1);
+    this.#events = new EpollEventBuffer(2);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes produced but not yet consumed (committed, busy and discarded records alike). */
+  get available(): number {
+    this.#ensureOpen('available');
+    return (Atomics.load(this.#prodLo, 0) - this.#cons) >>> 0;
+  }
+
+  /**
+   * Hands every ready record to `cb` as (dataArea, offset, length), without
+   * allocating: the fastest path. The bytes are only valid during the call.
+   * Returns the number of records delivered (discarded ones are skipped).
+   */
+  consumeRaw(cb: RawSampleCallback, limit = Infinity): number {
+    this.#ensureOpen('consume');
+    const data = this.#data;
+    const headers = this.#headers;
+    const mask = this.#mask;
+    let cons = this.#cons;
+    let count = 0;
+    outer: for (;;) {
+      const prodLo = Atomics.load(this.#prodLo, 0);
+      if (((prodLo - cons) >>> 0) === 0) break;
+      let avail = (prodLo - cons) >>> 0;
+      while (avail > 0) {
+        const off = cons & mask;
+        const len = Atomics.load(headers, off >> 2);
+        if (len & BUSY) break outer;
+        const sampleLen = len & LENGTH_MASK;
+        const total = (sampleLen + HEADER + 7) & ~7;
+        if (!(len & DISCARD)) {
+          cb(data, off + HEADER, sampleLen);
+          count++;
+        }
+        cons += total;
+        avail -= total;
+        if (count >= limit) {
+          this.#publish(cons);
+          break outer;
+        }
+      }
+      this.#publish(cons);
+    }
+    this.#publish(cons);
+    return count;
+  }
+
+  /**
+   * Hands every ready record to `cb` as a subarray view (no copy) of the
+   * mapped ring. A view is valid only until `cb` returns: the kernel reuses
+   * the space afterwards; copy it (`view.slice()`) to keep it.
+   */
+  consume(cb: (view: Uint8Array) => void, limit = Infinity): number {
+    const data = this.#data;
+    return this.consumeRaw((_bytes, offset, length) => cb(data.subarray(offset, offset + length)), limit);
+  }
+
+  /**
+   * Resolves when records may be ready (true) or after `timeoutMs` (false;
+   * -1 waits forever). Waits on koffi's worker pool, so the event loop runs.
+   */
+  async wait(timeoutMs = -1): Promise<boolean> {
+    this.#ensureOpen('wait');
+    if (this.available > 0) return true;
+    if (this.#pending) await this.#pending;
+    else {
+      this.#pending = epollWaitAsync(this.#epfd, this.#events, timeoutMs);
+      try {
+        await this.#pending;
+      } finally {
+        this.#pending = undefined;
+      }
+    }
+    if (this.#closed) return false;
+    eventfdDrain(this.#wakeFd);
+    return this.available > 0;
+  }
+
+  /**
+   * Consumes what is ready, or waits up to `timeoutMs` for more and then
+   * consumes. Resolves with the number of records delivered.
+   */
+  async poll(cb: (view: Uint8Array) => void, timeoutMs = -1): Promise<number> {
+    const n = this.consume(cb);
+    if (n > 0 || this.#closed) return n;
+    if (!(await this.wait(timeoutMs))) return 0;
+    return this.consume(cb);
+  }
+
+  /**
+   * `for await (const event of reader)`: each record as its own copy (safe
+   * to keep), in order, until the reader is closed.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    const batch: Uint8Array[] = [];
+    const push = (view: Uint8Array): void => {
+      batch.push(view.slice());
+    };
+    while (!this.#closed) {
+      batch.length = 0;
+      this.consume(push);
+      if (batch.length > 0) {
+        for (const event of batch) yield event;
+        continue;
+      }
+      await this.wait();
+    }
+  }
+
+  /** Unmaps the ring and releases the epoll fds; a pending wait resolves false. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#consumerPage.close();
+    this.#producer.close();
+    const release = (): void => {
+      closeFd(this.#epfd);
+      closeFd(this.#wakeFd);
+      this.#events.free();
+    };
+    if (this.#pending) {
+      eventfdSignal(this.#wakeFd);
+      this.#pending.then(release, release);
+    } else release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #publish(cons: number): void {
+    if (cons === this.#cons) return;
+    const hiChanged = Math.floor(cons / TWO_32) !== Math.floor(this.#cons / TWO_32);
+    this.#cons = cons;
+    if (hiChanged) Atomics.store(this.#consFull, 0, BigInt(cons));
+    else Atomics.store(this.#consLo, 0, cons >>> 0);
+  }
+
+  #ensureOpen(what: string): void {
+    if (this.#closed) throw new ObjectClosedError(`${what}: ring buffer reader`);
+  }
+}
