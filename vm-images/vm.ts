@@ -1,0 +1,211 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * tsbpf dev VMs: boot Debian kernels under qemu and run tsbpf inside.
+ *   node --import tsx vm-images/vm.ts <kernels|image|run|test|shell|clean|list> [options]
+ * The Makefile targets in vm-images/vm.mk call this; see vm-images/README.md.
+ */
+import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { VmError } from './errors.js';
+import { modulesLayer, projectLayer, runtimeLayer, shQuote, type RunSpec } from './image.js';
+import { cachedKernel, ensureKernel } from './kernel-store.js';
+import { kernels, selectKernels, type KernelSpec } from './kernels.js';
+import { cacheDir } from './paths.js';
+import { pickCompression } from './compress.js';
+import { runGuest } from './guest-run.js';
+import { formatTable, outcomeOk, totalsLine, type KernelOutcome } from './results-table.js';
+import { qemuBinary } from './qemu.js';
+
+export const usage = `usage: vm <command> [options]
+
+commands:
+  list                 the kernels this knows (kernel name → Debian package)
+  kernels              download and unpack the kernels (cached in vm-images/cache)
+  image                build the guest image layers
+  run -- <command>     boot one kernel and run a shell command in the project folder;
+                       exits with the command's exit status
+  test                 run the kernel test suite on each kernel; prints kernel × pass/fail/skip
+  shell                an interactive guest (Ctrl-A X quits qemu)
+  clean                remove vm-images/cache
+
+options:
+  -k, --kernel LIST    kernel names, comma-separated, or 'all' (default: all; run/shell: the first)
+  -c, --cmd TEXT       the command for 'run' (instead of arguments after --)
+  -t, --timeout S      kill a guest after S seconds (run: 600, test: 3600, shell: 86400)
+      --tests LIST     test files or globs for 'test' (default: test/kernel/**/*.test.ts)
+      --memory MB      guest memory (default 2048)
+      --json           'test': one JSON object per kernel on stdout
+environment: TSBPF_VM_ACCEL=kvm|tcg forces the accelerator, TSBPF_VM_CACHE moves the cache,
+             TSBPF_VM_MIRROR replaces the Debian mirror, TSBPF_VM_QEMU names the qemu binary.
+`;
+
+const DEFAULT_TESTS = 'test/kernel/**/*.test.ts';
+const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        kernel: { type: 'string', short: 'k' },
+        cmd: { type: 'string', short: 'c' },
+        timeout: { type: 'string', short: 't' },
+        tests: { type: 'string' },
+        memory: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new VmError('BAD_USAGE', `${(e as Error).message}\n\n${usage}`, 2);
+  }
+}
+
+function positiveNumber(text: string | undefined, what: string, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new VmError('BAD_USAGE', `${what} must be a positive number, not '${text}'`, 2);
+  return n;
+}
+
+const firstKernel = (list: string | undefined): KernelSpec => selectKernels(list)[0]!;
+
+async function cmdList(): Promise<number> {
+  for (const k of kernels) {
+    const c = cachedKernel(k.name);
+    process.stdout.write(`${k.name.padEnd(6)} ${k.metaPackage} from ${k.suites.join(', ')}${c ? `  [cached: ${c.packageName} ${c.packageVersion}]` : ''}\n`);
+  }
+  return 0;
+}
+
+async function cmdKernels(list: string | undefined): Promise<number> {
+  for (const spec of selectKernels(list)) {
+    const k = await ensureKernel(spec);
+    process.stdout.write(`${spec.name.padEnd(6)} ${k.packageName} ${k.packageVersion} (uname -r: ${k.release})\n`);
+  }
+  return 0;
+}
+
+async function cmdImage(list: string | undefined): Promise<number> {
+  qemuBinary(); // an image nobody can boot is no use: say so now
+  const specs = selectKernels(list);
+  const ks = [];
+  for (const spec of specs) ks.push(await ensureKernel(spec));
+  const started = Date.now();
+  const runtime = await runtimeLayer(pickCompression(true));
+  for (const k of ks) modulesLayer(k);
+  const project = projectLayer();
+  say(`image ready: ${runtime} + modules for ${specs.map((s) => s.name).join(', ')} + project layer (${(project.length / 1024 / 1024).toFixed(1)} MB, rebuilt each run) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+const toStdout = (c: Buffer): void => void process.stdout.write(c.toString('utf8').replace(/\r\n/g, '\n'));
+
+async function cmdRun(list: string | undefined, command: string, timeoutSeconds: number, memoryMb: number | undefined): Promise<number> {
+  if (command.trim() === '') throw new VmError('BAD_USAGE', "no command: use CMD='...' (make) or --cmd / -- <command>", 2);
+  qemuBinary();
+  let worst = 0;
+  for (const spec of selectKernels(list ?? kernels[0]!.name)) {
+    const run: RunSpec = { mode: 'run', command, env: {} };
+    const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: toStdout });
+    const boot = o.boot.readySeconds === undefined ? '' : `, command started ${o.boot.readySeconds.toFixed(1)} s after qemu`;
+    if (o.exitStatus === 0) say(`kernel ${spec.name} (${o.kernel.release}): exit status 0${boot}, ${o.boot.seconds.toFixed(1)} s in all`);
+    else say(`kernel ${spec.name} (${o.kernel.release}): the command FAILED in the guest with exit status ${o.exitStatus}`);
+    worst = worst || o.exitStatus;
+  }
+  return worst;
+}
+
+async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: number, memoryMb: number | undefined, json: boolean): Promise<number> {
+  qemuBinary();
+  const specs = selectKernels(list);
+  const color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
+  const files = tests.split(/[\s,]+/).filter((t) => t !== '').map(shQuote).join(' ');
+  const command = `node --import tsx node_modules/mocha/bin/mocha.js --config vm-images/guest/mocharc.json ${color ? '--color' : '--no-color'} ${files}`;
+  const outcomes: KernelOutcome[] = [];
+  for (const spec of specs) {
+    say(`kernel ${spec.name}: running ${tests}`);
+    const run: RunSpec = { mode: 'test', command, env: { TSBPF_REQUIRE_KERNEL: '1', TSBPF_VM_RESULTS: '/dev/ttyS1' } };
+    const started = Date.now();
+    let outcome: KernelOutcome;
+    try {
+      const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: toStdout });
+      const t = o.report.tests;
+      outcome = {
+        kernel: spec.name,
+        release: o.kernel.release,
+        passes: t?.passes,
+        failures: t?.failures,
+        pending: t?.pending,
+        seconds: o.boot.seconds,
+        bootSeconds: o.boot.readySeconds,
+      };
+      if (t === undefined) outcome.problem = `no test summary (mocha exited ${o.exitStatus})`;
+      else if (o.exitStatus !== 0 && t.failures === 0) outcome.problem = `mocha exited ${o.exitStatus}`;
+      if (t) for (const f of t.tests.filter((x) => x.state === 'failed')) say(`kernel ${spec.name}: FAILED ${f.title} (${f.file}): ${f.error ?? ''}`);
+    } catch (e) {
+      if (!(e instanceof VmError) || e.code === 'NO_QEMU' || e.code === 'UNKNOWN_KERNEL') throw e;
+      say(`kernel ${spec.name}: ${e.message}`);
+      outcome = { kernel: spec.name, release: cachedKernel(spec.name)?.release, seconds: (Date.now() - started) / 1000, problem: e.code };
+    }
+    outcomes.push(outcome);
+    if (json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
+  }
+  if (!json) process.stdout.write(`\n${formatTable(outcomes)}`);
+  process.stdout.write(`${totalsLine(outcomes)}\n`);
+  return outcomes.every(outcomeOk) ? 0 : 1;
+}
+
+async function cmdShell(list: string | undefined, memoryMb: number | undefined, timeoutSeconds: number): Promise<number> {
+  qemuBinary();
+  const spec = firstKernel(list ?? kernels[0]!.name);
+  const o = await runGuest(spec, { mode: 'shell', command: 'sh', env: {} }, { timeoutSeconds, memoryMb, interactive: true });
+  return o.exitStatus;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parse(rest);
+  if (command === undefined || command === 'help' || command === '--help' || values.help) {
+    process.stdout.write(usage);
+    return command === undefined ? 2 : 0;
+  }
+  const memoryMb = values.memory === undefined ? undefined : positiveNumber(values.memory, '--memory', 2048);
+  const kernelList = values.kernel === '' ? undefined : values.kernel;
+  switch (command) {
+    case 'list':
+      return cmdList();
+    case 'kernels':
+      return cmdKernels(kernelList);
+    case 'image':
+      return cmdImage(kernelList);
+    case 'run':
+      return cmdRun(kernelList, values.cmd ?? positionals.join(' '), positiveNumber(values.timeout, '--timeout', 600), memoryMb);
+    case 'test':
+      return cmdTest(kernelList, values.tests || DEFAULT_TESTS, positiveNumber(values.timeout, '--timeout', 3600), memoryMb, values.json ?? false);
+    case 'shell':
+      return cmdShell(kernelList, memoryMb, positiveNumber(values.timeout, '--timeout', 86400));
+    case 'clean':
+      rmSync(cacheDir(), { recursive: true, force: true });
+      say(`removed ${cacheDir()}`);
+      return 0;
+    default:
+      throw new VmError('BAD_USAGE', `unknown command '${command}'\n\n${usage}`, 2);
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      process.stderr.write(`vm: error: ${err.message}\n`);
+      if (process.env.TSBPF_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = e instanceof VmError ? e.exitCode : 1;
+    },
+  );
+}
