@@ -71,3 +71,8 @@ export function ensureTracefs(path = TRACEFS_PATH): string {
   if (path === TRACEFS_PATH && existsSync(`${debugTracing}/events`) && isMounted(debugTracing, 'tracefs')) return debugTracing;
   return ensure(path, 'tracefs', 'tracefs', `sudo mount -t tracefs tracefs ${path}`);
 }
+
+/** The cgroup v2 mount point (e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified), if any. */
+export function cgroup2Path(): string | undefined {
+  return mounts().find((m) => m.fstype === 'cgroup2')?.target;
+}

@@ -20,6 +20,8 @@ import { possibleCpuCount } from './cpus.js';
 import { fdById } from './ids.js';
 import { type MapInfo, mapInfoByFd } from './info.js';
 import { OwnedFd } from './owned-fd.js';
+import type { Codec } from './codec.js';
+import { TypedMap } from './typed-map.js';
 import { openPinnedFd, pinFd } from './pin.js';
 
 export type MapTypeName = keyof typeof MapType;
@@ -271,6 +273,8 @@ export class BpfMap {
   delete(key: Uint8Array): boolean {
     this.#checkKey(key, 'delete');
     this.#setKey(key);
+    // DELETE_ELEM's last field is `key`: the kernel wants zeros after it.
+    this.#attrView.setBigUint64(E.value, 0n, true);
     this.#attrView.setBigUint64(E.flags, 0n, true);
     const r = this.#call(CMD_DELETE);
     if (r < 0) {
@@ -301,6 +305,7 @@ export class BpfMap {
     else if (this.#fd.closed) this.#fd.value;
     this.#setKey(key);
     this.#attrView.setBigUint64(E.next_key, this.#nextKey.address, true);
+    this.#attrView.setBigUint64(E.flags, 0n, true);
     const r = this.#call(CMD_NEXT_KEY);
     if (r < 0) {
       if (r === -Errno.ENOENT) return undefined;
@@ -528,6 +533,11 @@ export class BpfMap {
     pinFd(this.fd, path);
   }
 
+  /** Typed access with codecs for key and value: map.typed(u32, u64).get(1). */
+  typed<K, V>(key: Codec<K>, value: Codec<V>): TypedMap<K, V> {
+    return new TypedMap(this, key, value);
+  }
+
   info(): MapInfo {
     return mapInfoByFd(this.fd);
   }
@@ -555,3 +565,4 @@ export class BpfMap {
     this.close();
   }
 }
+

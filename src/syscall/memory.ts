@@ -23,6 +23,8 @@ export class NativeBuffer {
     const ab = koffi.view(this.pointer, size) as ArrayBuffer;
     this.bytes = new Uint8Array(ab);
     this.view = new DataView(ab);
+    // koffi.alloc does not zero; the kernel rejects attrs with stray bytes.
+    this.bytes.fill(0);
     registry.register(this, this.pointer, this);
   }
 

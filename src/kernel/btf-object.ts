@@ -1,0 +1,85 @@
+/**
+ * A BTF object in the kernel (BPF_BTF_LOAD): maps and programs reference
+ * their types through its fd. On failure the kernel's BTF log is fetched
+ * and shown, like a verifier log.
+ */
+import { readName } from '../syscall/attr.js';
+import { SyscallError } from '../syscall/bpf.js';
+import { Errno } from '../syscall/errno.js';
+import { hintFor } from '../syscall/hints.js';
+import { Attr } from '../syscall/layouts.generated.js';
+import { NativeBuffer, nativeCopy } from '../syscall/memory.js';
+import { bpfCommand } from './bpf-call.js';
+import { fdById } from './ids.js';
+import { type BtfInfo, btfInfoByFd } from './info.js';
+import { OwnedFd } from './owned-fd.js';
+
+/** The kernel rejected a BTF blob; `log` holds its reason. */
+export class BtfLoadError extends SyscallError {
+  override readonly name: string = 'BtfLoadError';
+  constructor(errno: number, readonly log: string) {
+    super('BPF_BTF_LOAD', errno, hintFor('BTF_LOAD', errno), log);
+    const lines = log.split('\n').filter((l) => l.trim());
+    if (lines.length) this.message += `\nBTF log, last lines:\n  ${lines.slice(-10).join('\n  ')}`;
+  }
+}
+
+export class BtfObject {
+  readonly #fd: OwnedFd;
+
+  private constructor(fd: number) {
+    this.#fd = new OwnedFd(fd, 'BTF object');
+  }
+
+  /** Loads raw BTF (header + types + strings) into the kernel. */
+  static load(bytes: Uint8Array): BtfObject {
+    using blob = nativeCopy(bytes);
+    const L = Attr.btfLoad;
+    const attempt = (log?: NativeBuffer): number =>
+      bpfCommand('BTF_LOAD', L.size, (a) => {
+        a.view.setBigUint64(L.btf, blob.address, true);
+        a.view.setUint32(L.btf_size, bytes.byteLength, true);
+        if (log) {
+          a.view.setBigUint64(L.btf_log_buf, log.address, true);
+          a.view.setUint32(L.btf_log_size, log.size, true);
+          a.view.setUint32(L.btf_log_level, 1, true);
+        }
+      });
+    try {
+      return new BtfObject(attempt());
+    } catch (e) {
+      if (!(e instanceof SyscallError) || e.errno === Errno.EPERM) throw e;
+      using log = new NativeBuffer(1 << 20);
+      try {
+        return new BtfObject(attempt(log));
+      } catch (e2) {
+        if (!(e2 instanceof SyscallError)) throw e2;
+        throw new BtfLoadError(e2.errno, readName(log.bytes, 0, log.size));
+      }
+    }
+  }
+
+  static fromId(id: number): BtfObject {
+    return new BtfObject(fdById('BTF', id));
+  }
+
+  get fd(): number {
+    return this.#fd.value;
+  }
+
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  info(): BtfInfo {
+    return btfInfoByFd(this.fd);
+  }
+
+  close(): void {
+    this.#fd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
