@@ -146,7 +146,8 @@ class UbpfParser {
 
   private expectOperands(mnemonic: Token, ops: Token[], count: number): void {
     if (ops.length !== count) {
-      const where = ops.length > count ? ops[count]!.column : mnemonic.column + mnemonic.text.length;
+      const last = ops.length > 0 ? ops[ops.length - 1]! : mnemonic;
+      const where = ops.length > count ? ops[count]!.column : last.column + last.text.length;
       this.fail('E_OPERANDS', `'${mnemonic.text}' takes ${count} operand${count === 1 ? '' : 's'}, got ${ops.length}`, where);
     }
   }
@@ -269,7 +270,9 @@ class UbpfParser {
   /** `call N` / `call helper N` (helper), `call local label`, `call runtime N` (kfunc), `call %rN` (callx). */
   private call(mn: Token, ops: Token[]): Instruction {
     if (ops.length === 1 && this.isRegister(ops[0]!)) return instruction(CALLX, this.register(ops[0]!));
-    if (ops.length === 1) return instruction(CALL, 0, PseudoCall.HELPER, 0, this.imm32(ops[0]!));
+    if (ops.length === 1 && !/^(local|helper|runtime|kfunc)$/i.test(ops[0]!.text)) {
+      return instruction(CALL, 0, PseudoCall.HELPER, 0, this.imm32(ops[0]!));
+    }
     this.expectOperands(mn, ops, 2);
     const mode = ops[0]!.text.toLowerCase();
     if (mode === 'local') {
