@@ -1,0 +1,40 @@
+# Dev VMs: boot Debian kernels under qemu and run tsbpf inside (see vm-images/README.md).
+# Included by the top-level Makefile. The logic is in vm-images/vm.ts; these targets only pass variables.
+#   make vm-kernels                 fetch the kernels (KERNELS=6.1,6.12; default all)
+#   make vm-image                   build the guest image layers
+#   make vm-run KERNEL=6.1 CMD='npx tsbpf run examples/...'
+#   make vm-test [KERNELS=6.1] [VM_TESTS='test/kernel/**/*.test.ts'] [VM_TIMEOUT=3600]
+#   make vm-shell [KERNEL=6.12]
+#   make vm-clean
+VM := node --import tsx vm-images/vm.ts
+KERNELS ?= all
+KERNEL ?=
+CMD ?=
+VM_TESTS ?=
+VM_TIMEOUT ?=
+
+.PHONY: vm-kernels vm-image vm-run vm-test vm-shell vm-clean vm-list
+
+# CMD, KERNEL... reach the script through the environment, so any quoting in CMD survives make.
+export CMD KERNEL KERNELS VM_TESTS VM_TIMEOUT
+
+vm-list: node_modules
+	@$(VM) list
+
+vm-kernels: node_modules
+	@$(VM) kernels --kernel "$${KERNEL:-$$KERNELS}"
+
+vm-image: node_modules
+	@$(VM) image --kernel "$${KERNEL:-$$KERNELS}"
+
+vm-run: node_modules
+	@$(VM) run --kernel "$${KERNEL:-6.1}" --timeout "$${VM_TIMEOUT:-600}" --cmd "$$CMD"
+
+vm-test: node_modules
+	@$(VM) test --kernel "$${KERNEL:-$$KERNELS}" --timeout "$${VM_TIMEOUT:-3600}" --tests "$$VM_TESTS"
+
+vm-shell: node_modules
+	@$(VM) shell --kernel "$${KERNEL:-6.1}"
+
+vm-clean:
+	rm -rf vm-images/cache
