@@ -49,7 +49,7 @@ export class Btf {
   private readonly offsets: Uint32Array;
   private readonly typeStart: number;
   private readonly cache: Array<BtfType | undefined>;
-  private nameIndex: Map<string, number[]> | undefined;
+  private nameIndex: Map<number, number[]> | undefined;
   private scans = 0;
 
   constructor(
@@ -354,16 +354,17 @@ export class Btf {
     if (this.base) out.push(...this.base.findAllByName(name, kind, firstOnly));
     if (firstOnly && out.length) return out;
     if (!this.nameIndex && ++this.scans > SCANS_BEFORE_INDEX) this.buildNameIndex();
+    const want = encodeUtf8(name);
     if (this.nameIndex) {
-      for (const id of this.nameIndex.get(name) ?? []) {
+      for (const id of this.nameIndex.get(hashBytes(want, 0, want.length)) ?? []) {
         if (kindNo >= 0 && this.kindNumber(id) !== kindNo) continue;
+        if (!this.stringEquals(this.view.getUint32(this.offsets[id - this.firstId]!, this.littleEndian), want)) continue;
         out.push(id);
         if (firstOnly) break;
       }
       return out;
     }
     // A byte scan: no string is decoded.
-    const want = encodeUtf8(name);
     const v = this.view;
     const le = this.littleEndian;
     const offsets = this.offsets;
@@ -378,30 +379,62 @@ export class Btf {
     return out;
   }
 
-  /** Decodes every own name once into a map; later lookups are O(1). */
+  /**
+   * Hashes every own name's bytes (no string is decoded) into a map from
+   * hash to ids; lookups then compare bytes of the few ids sharing a hash.
+   */
   private buildNameIndex(): void {
-    const index = new Map<string, number[]>();
-    for (let i = 0; i < this.ownCount; i++) {
-      const id = this.firstId + i;
-      let name: string;
-      try {
-        name = this.nameOf(id);
-      } catch {
-        continue;
-      }
-      if (name === '') continue;
-      const list = index.get(name);
+    const index = new Map<number, number[]>();
+    this.forEachName((id, bytes, start, end) => {
+      const h = hashBytes(bytes, start, end);
+      const list = index.get(h);
       if (list) list.push(id);
-      else index.set(name, [id]);
-    }
+      else index.set(h, [id]);
+    });
     this.nameIndex = index;
   }
 
-  /** Names of own types → ids (builds the index if needed). */
-  names(): ReadonlyMap<string, readonly number[]> {
-    if (!this.nameIndex) this.buildNameIndex();
-    return this.nameIndex!;
+  /**
+   * Calls `fn` with the UTF-8 bytes [start, end) of each named own type's
+   * name. Types whose name offset is invalid are skipped.
+   */
+  forEachName(fn: (id: number, bytes: Uint8Array, start: number, end: number) => void): void {
+    const v = this.view;
+    const le = this.littleEndian;
+    const baseLen = this.base ? this.base.stringsLength : 0;
+    const own = this.strings.bytes;
+    const baseBytes = this.base ? this.base.flatStrings() : undefined;
+    for (let i = 0; i < this.ownCount; i++) {
+      let off = v.getUint32(this.offsets[i]!, le);
+      if (off === 0) continue;
+      let b = own;
+      if (off < baseLen) {
+        if (!baseBytes) continue;
+        b = baseBytes;
+      } else off -= baseLen;
+      if (off >= b.length) continue;
+      const end = b.indexOf(0, off);
+      if (end <= off) continue;
+      fn(this.firstId + i, b, off, end);
+    }
   }
+
+  /** All string bytes addressable here, base first (for split BTF lookups). */
+  flatStrings(): Uint8Array {
+    if (!this.base) return this.strings.bytes;
+    const b = this.base.flatStrings();
+    const out = new Uint8Array(b.length + this.strings.length);
+    out.set(b);
+    out.set(this.strings.bytes, b.length);
+    return out;
+  }
+}
+
+/** FNV-1a over bytes [start, end). */
+export function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 /** Parses a BTF blob (raw, as in /sys/kernel/btf/* or an ELF's .BTF section). */

@@ -22,3 +22,9 @@ export {
   type CoreRelo,
   type CoreReloKind,
 } from './ext.js';
+export { essentialName, essentialNameLength } from './core/names.js';
+export { parseSpec, describeSpec, type CoreSpec, type Accessor } from './core/spec.js';
+export { CoreTarget, type Candidate } from './core/candidates.js';
+export { fieldsCompat, typesCompat, typesMatch } from './core/compat.js';
+export { resolveCoreRelo, resolveCoreReloStrict, matchSpec, type CoreResult } from './core/resolve.js';
+export { applyCoreRelocation, POISON_HELPER_ID, type CoreInsn } from './core/apply.js';

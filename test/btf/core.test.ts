@@ -1,0 +1,252 @@
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { decode } from '../../src/asm/codec.js';
+import type { Instruction } from '../../src/asm/instruction.js';
+import { readElf } from '../../src/elf/reader.js';
+import {
+  BtfBuilder,
+  BtfError,
+  CoreTarget,
+  POISON_HELPER_ID,
+  applyCoreRelocation,
+  essentialName,
+  parseBtf,
+  parseBtfExt,
+  resolveCoreRelo,
+  resolveCoreReloStrict,
+  sizeOf,
+  type Btf,
+  type CoreRelo,
+  type StructType,
+} from '../../src/btf/index.js';
+
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+
+function loadObject(path: string) {
+  const elf = readElf(readFileSync(path));
+  const btf = parseBtf(elf.section('.BTF')!.data);
+  const ext = parseBtfExt(elf.section('.BTF.ext')!.data, btf);
+  return { elf, btf, ext };
+}
+
+/** Index of the instruction at byte offset `off` (lddw takes two slots). */
+function insnAt(insns: Instruction[], off: number): number {
+  let slot = 0;
+  let i = 0;
+  while (slot < off / 8) slot += insns[i++]!.opcode === 0x18 ? 2 : 1;
+  return i;
+}
+
+function member(btf: Btf, structName: string, field: string) {
+  const t = btf.type(btf.findByName(structName, 'struct')!) as StructType;
+  return t.members.find((m) => m.name === field)!;
+}
+
+describe('btf: CO-RE', function () {
+  let vmlinux: Btf;
+  let target: CoreTarget;
+  before(function () {
+    if (!existsSync(VMLINUX)) this.skip();
+    vmlinux = parseBtf(readFileSync(VMLINUX));
+    target = new CoreTarget(vmlinux);
+  });
+
+  it('applies the ___flavor rule', function () {
+    expect(essentialName('task_struct___x')).to.equal('task_struct');
+    expect(essentialName('task_struct___v2___x')).to.equal('task_struct___v2');
+    expect(essentialName('__x___')).to.equal('__x___');
+    expect(essentialName('a____b')).to.equal('a____b');
+    expect(essentialName('plain')).to.equal('plain');
+  });
+
+  it('relocates every kind in a clang-built object against vmlinux', function () {
+    const { elf, btf, ext } = loadObject(new URL('./fixtures/core_kinds.bpf.o', import.meta.url).pathname);
+    const tgid = member(vmlinux, 'task_struct', 'tgid');
+    const comm = member(vmlinux, 'task_struct', 'comm');
+    const children = member(vmlinux, 'task_struct', 'children');
+    const prev = member(vmlinux, 'list_head', 'prev');
+    const bit = member(vmlinux, 'task_struct', 'sched_contributes_to_load');
+    const bitByteOff = Math.floor(bit.bitOffset / 32) * 4;
+    const taskId = vmlinux.findByName('task_struct', 'struct')!;
+    const ringbuf = (() => {
+      for (const id of vmlinux.findAllByName('bpf_map_type', 'enum')) {
+        const t = vmlinux.type(id);
+        if (t.kind === 'enum') return t.values.find((v) => v.name === 'BPF_MAP_TYPE_RINGBUF')!.value;
+      }
+      throw new Error('no bpf_map_type');
+    })();
+    const expected: Record<string, bigint | 'poison'> = {
+      'fieldByteOffset struct task_struct___x.tgid': BigInt(tgid.bitOffset / 8),
+      'fieldByteSize struct task_struct___x.comm': 16n,
+      'fieldExists struct task_struct___x.not_in_the_kernel': 0n,
+      'fieldExists struct task_struct___x.real_parent': 1n,
+      'fieldByteOffset struct task_struct___x.sched_contributes_to_load': BigInt(bitByteOff),
+      'fieldByteSize struct task_struct___x.sched_contributes_to_load': 4n,
+      'fieldLshiftU64 struct task_struct___x.sched_contributes_to_load': BigInt(64 - (bit.bitOffset + 1 - bitByteOff * 8)),
+      'fieldRshiftU64 struct task_struct___x.sched_contributes_to_load': 63n,
+      'fieldSigned struct task_struct___x.sched_contributes_to_load': 0n,
+      'fieldByteOffset struct task_struct___x.comm[3]': BigInt(comm.bitOffset / 8 + 3),
+      'fieldByteOffset struct task_struct___x.children.prev': BigInt((children.bitOffset + prev.bitOffset) / 8),
+      'typeExists struct task_struct___x': 1n,
+      'typeSize struct task_struct___x': BigInt(sizeOf(vmlinux, taskId)),
+      'typeIdTarget struct task_struct___x': BigInt(taskId),
+      'enumvalExists enum bpf_map_type___x::BPF_MAP_TYPE_RINGBUF___x': 1n,
+      'enumvalExists enum bpf_map_type___x::NOT_A_MAP_TYPE___x': 0n,
+      'enumvalValue enum bpf_map_type___x::BPF_MAP_TYPE_RINGBUF___x': BigInt(ringbuf),
+      'typeSize u32___x': 4n,
+      'fieldByteOffset struct task_struct___x.not_in_the_kernel': 'poison',
+    };
+    const seen = new Set<string>();
+    for (const sec of ext.coreRelos) {
+      const insns = decode(elf.section(sec.section)!.data);
+      for (const relo of sec.records) {
+        const res = resolveCoreRelo(relo, btf, target);
+        const key = `${relo.kind} ${res.path}`;
+        seen.add(key);
+        const i = insnAt(insns, relo.insnOff);
+        const [patched] = applyCoreRelocation(insns[i]!, res, i);
+        if (relo.kind === 'typeIdLocal') {
+          expect(res.targetValue, key).to.equal(BigInt(relo.typeId));
+          continue;
+        }
+        expect(expected, key).to.have.property(key);
+        if (expected[key] === 'poison') {
+          expect(res.poison, key).to.equal(true);
+          expect(res.reason).to.equal(`${res.path}: no candidate`);
+          expect(patched).to.include({ opcode: 0x85, imm: POISON_HELPER_ID, src: 0, dst: 0, off: 0 });
+          continue;
+        }
+        expect(res.poison, key).to.equal(false);
+        expect(res.targetValue, key).to.equal(expected[key]);
+        // The patched instruction carries the new value where the old one was.
+        const cls = insns[i]!.opcode & 7;
+        if (cls === 1) expect(BigInt(patched!.off), key).to.equal(res.targetValue);
+        else if (insns[i]!.opcode === 0x18) expect(patched!.imm64, key).to.equal(res.targetValue);
+        else expect(BigInt(patched!.imm), key).to.equal(res.targetValue);
+      }
+    }
+    for (const k of Object.keys(expected)) expect(seen.has(k), `relocation '${k}' present in the object`).to.equal(true);
+  });
+
+  it('relocates bpf-tests/core.bpf.o: task_struct.pid lands where BTF says', function () {
+    const path = new URL('../../bpf-tests/core.bpf.o', import.meta.url).pathname;
+    if (!existsSync(path)) this.skip();
+    const { btf, ext } = loadObject(path);
+    const pid = member(vmlinux, 'task_struct', 'pid');
+    let checked = 0;
+    for (const sec of ext.coreRelos)
+      for (const relo of sec.records) {
+        const res = resolveCoreRelo(relo, btf, target);
+        if (res.path === 'struct task_struct.pid' && relo.kind === 'fieldByteOffset') {
+          expect(res.targetValue).to.equal(BigInt(pid.bitOffset / 8));
+          checked++;
+        }
+        if (res.path === 'struct task_struct___local.made_up_field') expect(res.targetValue).to.equal(0n);
+      }
+    expect(checked).to.be.greaterThan(0);
+  });
+
+  describe('with hand-built local BTF', function () {
+    function local(build: (b: BtfBuilder, int: number, uint: number) => void) {
+      const b = new BtfBuilder();
+      const int = b.int('int', 4, true);
+      const uint = b.int('unsigned int', 4);
+      build(b, int, uint);
+      return parseBtf(b.encode());
+    }
+    const relo = (typeId: number, accessString: string, kind: CoreRelo['kind']): CoreRelo => ({ insnOff: 0, typeId, accessString, kind });
+
+    it('names the type and field path when nothing matches', function () {
+      const btf = local((b, int) => {
+        const pid = b.struct('pid_link', 8, [{ name: 'pid', type: int, bitOffset: 0, bitfieldSize: 0 }]);
+        const arr = b.array(pid, 3, int);
+        b.struct('task_struct', 24, [{ name: 'pids', type: arr, bitOffset: 0, bitfieldSize: 0 }]);
+      });
+      const id = btf.findByName('task_struct', 'struct')!;
+      const res = resolveCoreRelo(relo(id, '0:0:0:0', 'fieldByteOffset'), btf, target);
+      expect(res.poison).to.equal(true);
+      expect(res.reason).to.equal('struct task_struct.pids[0].pid: no candidate');
+      expect(() => resolveCoreReloStrict(relo(id, '0:0:0:0', 'fieldByteOffset'), btf, target))
+        .to.throw(BtfError, 'struct task_struct.pids[0].pid: no candidate')
+        .with.property('code', 'CORE_RELO');
+      // A relocation on a type the kernel lacks entirely.
+      const none = local((b, int) => void b.struct('no_such_kernel_struct', 4, [{ name: 'x', type: int, bitOffset: 0, bitfieldSize: 0 }]));
+      const nid = none.findByName('no_such_kernel_struct')!;
+      expect(resolveCoreRelo(relo(nid, '0:0', 'fieldByteOffset'), none, target).reason).to.equal('struct no_such_kernel_struct.x: no candidate');
+      expect(resolveCoreRelo(relo(nid, '0', 'typeExists'), none, target)).to.include({ poison: false, targetValue: 0n });
+    });
+
+    it('rejects malformed access strings with a typed error', function () {
+      const btf = local((b, int) => void b.struct('task_struct', 4, [{ name: 'pid', type: int, bitOffset: 0, bitfieldSize: 0 }]));
+      const id = btf.findByName('task_struct')!;
+      for (const s of ['0:5', 'x', '0:0:0', '', '0::1'])
+        expect(() => resolveCoreRelo(relo(id, s, 'fieldByteOffset'), btf, target), s).to.throw(BtfError);
+      expect(() => resolveCoreRelo(relo(id, '1', 'typeSize'), btf, target)).to.throw(BtfError);
+      expect(() => resolveCoreRelo(relo(9999, '0', 'typeSize'), btf, target)).to.throw(BtfError);
+    });
+
+    it('reports ambiguous candidates', function () {
+      const tb = new BtfBuilder();
+      const int = tb.int('int', 4, true);
+      tb.struct('thing', 8, [{ name: 'a', type: int, bitOffset: 0, bitfieldSize: 0 }]);
+      tb.struct('thing___v2', 8, [{ name: 'a', type: int, bitOffset: 32, bitfieldSize: 0 }]);
+      const fake = new CoreTarget(parseBtf(tb.encode()));
+      const btf = local((b, i) => void b.struct('thing', 4, [{ name: 'a', type: i, bitOffset: 0, bitfieldSize: 0 }]));
+      expect(() => resolveCoreRelo(relo(btf.findByName('thing')!, '0:0', 'fieldByteOffset'), btf, fake)).to.throw(BtfError, /ambiguity/);
+    });
+
+    it('decides type matches like bpf_core_type_matches', function () {
+      const btf = local((b, int, uint) => {
+        b.struct('list_head', 16, [
+          { name: 'next', type: b.ptr(0), bitOffset: 0, bitfieldSize: 0 },
+          { name: 'prev', type: b.ptr(0), bitOffset: 64, bitfieldSize: 0 },
+        ]);
+        b.struct('list_head___bad', 8, [{ name: 'next', type: uint, bitOffset: 0, bitfieldSize: 0 }]);
+        void int;
+      });
+      // next/prev are pointers to struct list_head in the kernel; here void * does not match.
+      const good = resolveCoreRelo(relo(btf.findByName('list_head')!, '0', 'typeMatches'), btf, target);
+      const bad = resolveCoreRelo(relo(btf.findByName('list_head___bad')!, '0', 'typeMatches'), btf, target);
+      expect(good.targetValue).to.equal(0n);
+      expect(bad.targetValue).to.equal(0n);
+      const ok = local((b) => {
+        const fwd = b.add({ kind: 'fwd', name: 'list_head', union: false });
+        const p = b.ptr(fwd);
+        b.struct('list_head___ok', 16, [
+          { name: 'next', type: p, bitOffset: 0, bitfieldSize: 0 },
+          { name: 'prev', type: p, bitOffset: 64, bitfieldSize: 0 },
+        ]);
+      });
+      expect(resolveCoreRelo(relo(ok.findByName('list_head___ok')!, '0', 'typeMatches'), ok, target).targetValue).to.equal(1n);
+    });
+
+    it('adjusts load sizes for unsigned fields and poisons signed ones', function () {
+      const btf = local((b, int) => {
+        const u64 = b.int('long long unsigned int', 8);
+        const s64 = b.int('long long int', 8, true);
+        b.struct('task_struct___y', 16, [
+          { name: 'flags', type: u64, bitOffset: 0, bitfieldSize: 0 },
+          { name: 'pid', type: s64, bitOffset: 64, bitfieldSize: 0 },
+        ]);
+        void int;
+      });
+      const id = btf.findByName('task_struct___y')!;
+      const ldxdw = { opcode: 0x79, dst: 1, src: 2, off: 0, imm: 0 };
+      const flags = resolveCoreRelo(relo(id, '0:0', 'fieldByteOffset'), btf, target);
+      const [patched] = applyCoreRelocation(ldxdw, flags);
+      expect(patched!.off).to.equal(member(vmlinux, 'task_struct', 'flags').bitOffset / 8);
+      expect(patched!.opcode).to.equal(0x61); // ldxw: the kernel's flags is 4 bytes
+      const pid = resolveCoreRelo(relo(id, '0:1', 'fieldByteOffset'), btf, target);
+      expect(pid.failMemSizeAdjust).to.equal(true);
+      expect(applyCoreRelocation({ ...ldxdw, off: 8 }, pid)[0]).to.include({ opcode: 0x85, imm: POISON_HELPER_ID });
+      // A poisoned lddw keeps its two slots.
+      const gone = local((b, int) => void b.struct('no_such_kernel_struct', 4, [{ name: 'x', type: int, bitOffset: 0, bitfieldSize: 0 }]));
+      const r = resolveCoreRelo(relo(gone.findByName('no_such_kernel_struct')!, '0:0', 'fieldByteOffset'), gone, target);
+      const out = applyCoreRelocation({ opcode: 0x18, dst: 1, src: 0, off: 0, imm: 0, imm64: 0n }, r);
+      expect(out).to.have.length(2);
+      expect(out.every((x) => x.opcode === 0x85 && x.imm === POISON_HELPER_ID)).to.equal(true);
+      // An instruction that does not carry the compiled value is refused.
+      expect(() => applyCoreRelocation({ ...ldxdw, off: 3 }, flags)).to.throw(BtfError, /unexpected memory offset/);
+    });
+  });
+});
