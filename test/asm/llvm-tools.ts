@@ -1,0 +1,34 @@
+/** Running LLVM 14's tools (llvm-mc, llvm-objdump) as oracles, for tests and the benchmark. */
+import { execFileSync } from 'node:child_process';
+
+/** The first of `names` that runs, or null. */
+export function findTool(...names: string[]): string | null {
+  for (const name of names) {
+    try {
+      execFileSync(name, ['--version'], { stdio: 'ignore' });
+      return name;
+    } catch {
+      // try the next name
+    }
+  }
+  return null;
+}
+
+/** `.quad` lines for raw bytes, so llvm-mc copies them unchanged. */
+export function quads(bytes: Uint8Array): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.length; at += 8) lines.push(`.quad 0x${view.getBigUint64(at, true).toString(16)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The instruction text of `llvm-objdump -d` output, without address, hex and `<sym+off>`. */
+export function objdumpText(output: string): string[] {
+  const out: string[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^\s*\d+:\t[0-9a-f ]+\t(.*)$/.exec(line);
+    if (m) out.push(m[1]!.replace(/ <[^<>]*>$/, ''));
+  }
+  return out;
+}
+
