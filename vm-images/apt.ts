@@ -3,7 +3,7 @@
  * (its own sources list, package lists and cache under vm-images/cache/apt),
  * so the host's apt state is never read for pins nor changed.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmError } from './errors.js';
 import { archives, type KernelSpec } from './kernels.js';
@@ -74,6 +74,15 @@ export async function resolveImagePackage(spec: KernelSpec): Promise<{ name: str
     throw new VmError(
       'FETCH_FAILED',
       `cannot fetch Debian's package lists for kernel ${spec.name} (apt-get update exited ${status}); is the network or the mirror reachable?`,
+    );
+  }
+  // apt-get update exits 0 when an index could not be fetched ("W: Failed to fetch"): check each suite's list is there.
+  const lists = readdirSync(join(dir, 'lists'));
+  const missing = spec.suites.filter((suite) => !lists.some((f) => f.includes(`_dists_${suite}_`) && /_Packages(\.\w+)?$/.test(f)));
+  if (missing.length > 0) {
+    throw new VmError(
+      'FETCH_FAILED',
+      `cannot fetch Debian's package lists for ${missing.join(', ')} (kernel ${spec.name}): no network, or the mirror is unreachable (see apt's messages above)`,
     );
   }
   const show = capture(aptCache, [...aptOptions(dir), 'show', '--no-all-versions', spec.metaPackage]);

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { VmError } from './errors.js';
 import { requireTool } from './process.js';
 
@@ -69,11 +70,12 @@ export function boot(o: BootOptions): Promise<BootResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(qemu, qemuArgs(o), { stdio: o.interactive ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
     let consoleText = '';
+    const decoder = new StringDecoder('utf8');
     let stderr = '';
     let timedOut = false;
     let readySeconds: number | undefined;
     child.stdout?.on('data', (c: Buffer) => {
-      consoleText += c.toString('utf8');
+      consoleText += decoder.write(c);
       if (consoleText.length > 64 * 1024 * 1024) consoleText = consoleText.slice(-32 * 1024 * 1024);
       o.onConsole?.(c);
     });

@@ -15,8 +15,10 @@ VM_TIMEOUT ?=
 
 .PHONY: vm-kernels vm-image vm-run vm-test vm-shell vm-clean vm-list
 
-# CMD, KERNEL... reach the script through the environment, so any quoting in CMD survives make.
-export CMD KERNEL KERNELS VM_TESTS VM_TIMEOUT
+# The variables reach the script through the environment, so quoting in CMD survives make;
+# $(value CMD) keeps a '$' in CMD for the guest's shell instead of expanding it as a make variable.
+TSBPF_VM_CMD := $(value CMD)
+export TSBPF_VM_CMD KERNEL KERNELS VM_TESTS VM_TIMEOUT
 
 vm-list: node_modules
 	@$(VM) list
@@ -28,7 +30,7 @@ vm-image: node_modules
 	@$(VM) image --kernel "$${KERNEL:-$$KERNELS}"
 
 vm-run: node_modules
-	@$(VM) run --kernel "$${KERNEL:-6.1}" --timeout "$${VM_TIMEOUT:-600}" --cmd "$$CMD"
+	@$(VM) run --kernel "$${KERNEL:-6.1}" --timeout "$${VM_TIMEOUT:-600}" --cmd "$$TSBPF_VM_CMD"
 
 vm-test: node_modules
 	@$(VM) test --kernel "$${KERNEL:-$$KERNELS}" --timeout "$${VM_TIMEOUT:-3600}" --tests "$$VM_TESTS"

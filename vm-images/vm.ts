@@ -5,6 +5,7 @@
  * The Makefile targets in vm-images/vm.mk call this; see vm-images/README.md.
  */
 import { rmSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { VmError } from './errors.js';
 import { modulesLayer, projectLayer, runtimeLayer, shQuote, type RunSpec } from './image.js';
@@ -100,7 +101,17 @@ async function cmdImage(list: string | undefined): Promise<number> {
   return 0;
 }
 
-const toStdout = (c: Buffer): void => void process.stdout.write(c.toString('utf8').replace(/\r\n/g, '\n'));
+/** Console bytes to our stdout; one decoder per boot, so a character split across chunks stays whole. */
+function consoleToStdout(): (c: Buffer) => void {
+  const decoder = new StringDecoder('utf8');
+  let heldCr = ''; // a CR at the end of a chunk may be half of a CRLF
+  return (c) => {
+    let text = heldCr + decoder.write(c);
+    heldCr = text.endsWith('\r') ? '\r' : '';
+    if (heldCr) text = text.slice(0, -1);
+    process.stdout.write(text.replace(/\r\n/g, '\n'));
+  };
+}
 
 async function cmdRun(list: string | undefined, command: string, timeoutSeconds: number, memoryMb: number | undefined): Promise<number> {
   if (command.trim() === '') throw new VmError('BAD_USAGE', "no command: use CMD='...' (make) or --cmd / -- <command>", 2);
@@ -108,7 +119,7 @@ async function cmdRun(list: string | undefined, command: string, timeoutSeconds:
   let worst = 0;
   for (const spec of selectKernels(list ?? kernels[0]!.name)) {
     const run: RunSpec = { mode: 'run', command, env: {} };
-    const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: toStdout });
+    const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: consoleToStdout() });
     const boot = o.boot.readySeconds === undefined ? '' : `, command started ${o.boot.readySeconds.toFixed(1)} s after qemu`;
     if (o.exitStatus === 0) say(`kernel ${spec.name} (${o.kernel.release}): exit status 0${boot}, ${o.boot.seconds.toFixed(1)} s in all`);
     else say(`kernel ${spec.name} (${o.kernel.release}): the command FAILED in the guest with exit status ${o.exitStatus}`);
@@ -130,7 +141,7 @@ async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: 
     const started = Date.now();
     let outcome: KernelOutcome;
     try {
-      const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: toStdout });
+      const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: consoleToStdout() });
       const t = o.report.tests;
       outcome = {
         kernel: spec.name,

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { chooseAccel } from '../../vm-images/accel.js';
 import { imagePackageFromShow, aptOptions, sourcesList } from '../../vm-images/apt.js';
 import { VmError } from '../../vm-images/errors.js';
 import { consoleTail, verdict } from '../../vm-images/guest-run.js';
@@ -198,5 +199,28 @@ describe('vm: image helpers', () => {
     expect(args).to.include('-no-reboot');
     expect(args.join(' ')).to.contain('-serial stdio -serial file:/c').and.to.contain('panic=-1').and.to.contain('tcg');
     expect(qemuArgs({ vmlinuz: '/k', initrd: '/i', controlFile: '/c', accel: 'kvm', timeoutSeconds: 1 }).join(' ')).to.contain('-accel kvm');
+  });
+});
+
+describe('vm: accelerator choice', () => {
+  const kernel = { name: '6.1', packageName: 'p', packageVersion: 'v', release: 'r', vmlinuz: '/nonexistent', modulesDir: '/nonexistent', config: '/nonexistent' };
+  const saved = process.env.TSBPF_VM_ACCEL;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TSBPF_VM_ACCEL;
+    else process.env.TSBPF_VM_ACCEL = saved;
+  });
+
+  it('TSBPF_VM_ACCEL forces kvm or tcg and refuses anything else', async () => {
+    process.env.TSBPF_VM_ACCEL = 'tcg';
+    expect(await chooseAccel(kernel)).to.equal('tcg');
+    process.env.TSBPF_VM_ACCEL = 'kvm';
+    expect(await chooseAccel(kernel)).to.equal('kvm');
+    process.env.TSBPF_VM_ACCEL = 'hvf';
+    const e = await chooseAccel(kernel).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).to.be.instanceOf(VmError);
+    expect((e as VmError).code).to.equal('BAD_USAGE');
   });
 });
