@@ -502,6 +502,7 @@ export function execute(p: DecodedProgram, options: RunOptions = {}): RunResult 
         const mode = op & 0xe0;
         const size = sizeBytes(op & 0x18);
         if ((mode !== Mode.ABS && mode !== Mode.IND) || size === 8) invalid();
+        if (mode === Mode.IND && s > 10) invalid('register out of range');
         // Legacy packet access: big-endian load from the packet; out of bounds ends the program with 0, as in the kernel.
         const offset = (mode === Mode.IND ? WS[s * 2 + LO]! : 0) + IMM[pc]!;
         if (!packet || offset < 0 || offset + size > packet.bytes.length) {

@@ -126,6 +126,10 @@ describe('interp', () => {
       expect(r0('ldabsw 0\nexit', { mem })).to.equal(0x12345678n);
       expect(r0('mov %r3, 2\nldindb %r3, 2\nexit', { mem })).to.equal(0x9an);
     });
+    it('rejects ld_ind through a register above r10 and ld_abs of 8 bytes', () => {
+      fails(new Uint8Array([0x50, 0xb0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), 'E_INVALID_INSTRUCTION', { mem });
+      fails(new Uint8Array([0x38, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), 'E_INVALID_INSTRUCTION', { mem });
+    });
     it('an out-of-bounds packet load ends the program with 0, as in the kernel', () => {
       expect(r0('mov %r0, 5\nldabsw 2\nmov %r0, 9\nexit', { mem })).to.equal(0n);
       expect(r0('mov %r3, -1\nldindb %r3, 0\nmov %r0, 9\nexit', { mem })).to.equal(0n);
@@ -270,7 +274,7 @@ describe('interp', () => {
   });
 
   it('random valid-looking instructions only ever raise InterpError', () => {
-    const slot = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 10 }), fc.integer({ min: -4, max: 4 }), fc.oneof(fc.integer({ min: -3, max: 70 }), fc.integer()));
+    const slot = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 11 }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: -4, max: 4 }), fc.oneof(fc.integer({ min: -3, max: 70 }), fc.integer()));
     fc.assert(
       fc.property(fc.array(slot, { minLength: 1, maxLength: 12 }), (slots) => {
         const insns = slots.map(([opcode, dst, src, off, imm]) => ({ opcode, dst, src, off, imm }));
