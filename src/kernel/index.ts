@@ -15,3 +15,8 @@ export * as codec from './codec.js';
 export { SyscallError, MapType, ProgType, AttachType, LinkType, BpfCommand, HelperId, UpdateFlags, MapFlags, ProgFlags, TestRunFlags, XdpAction } from '../syscall/index.js';
 export { BtfObject, BtfLoadError } from './btf-object.js';
 export { TypedMap } from './typed-map.js';
+export { listPrograms, listMaps, listLinks, listBtf } from './enumerate.js';
+export {
+  MissingFeatureError, haveProgType, haveMapType, haveHelper, haveIsa, haveBpfLinks, haveBpfCookie, haveRingBuf, haveTestRun,
+  requireProgType, requireMapType, requireHelper, featureReport, clearFeatureCache, type FeatureReport,
+} from './features.js';

@@ -5,7 +5,7 @@
 import { encode } from '../asm/codec.js';
 import type { Instruction } from '../asm/instruction.js';
 import { readName, writeName } from '../syscall/attr.js';
-import { SyscallError, SYS_BPF } from '../syscall/bpf.js';
+import { SYS_BPF, syscallError } from '../syscall/bpf.js';
 import { Errno } from '../syscall/errno.js';
 import { OBJ_NAME_LEN, OpenFlags } from '../syscall/flags.js';
 import { Attr, AttachType, BpfCommand, ProgType } from '../syscall/layouts.generated.js';
@@ -198,7 +198,7 @@ export class Program {
       if (r >= 0) return new Program(r, type, name);
       const firstErrno = -r;
       if (firstErrno === Errno.EPERM || firstErrno === Errno.E2BIG || firstErrno === Errno.EBADF || firstErrno === Errno.EFAULT) {
-        throw new SyscallError(`BPF_PROG_LOAD (${label})`, firstErrno, undefined);
+        throw syscallError(`BPF_PROG_LOAD (${label})`, firstErrno);
       }
       // Reload with a log that grows until the whole log fits.
       let size = LOG_START;

@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { BpfMap, BtfObject, Program, listBtf, listMaps, listPrograms } from '../../src/kernel/index.js';
+import { needKernel } from '../support/kernel.js';
+import { returnConst, smallBtf } from './helpers.js';
+
+describe('kernel: enumeration', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('lists the programs, maps and BTF objects this test created, with their info', () => {
+    using m = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 4, maxEntries: 7, name: 'enum_map' });
+    using p = Program.load({ type: 'XDP', instructions: returnConst(2), name: 'enum_prog' });
+    using b = BtfObject.load(smallBtf().bytes);
+    const maps = listMaps();
+    const mine = maps.find((x) => x.id === m.id);
+    expect(mine).to.include({ name: 'enum_map', maxEntries: 7, keySize: 4 });
+    const progs = listPrograms();
+    expect(progs.find((x) => x.id === p.id)).to.include({ name: 'enum_prog', type: 6 });
+    const btfs = listBtf();
+    expect(btfs.find((x) => x.name === 'vmlinux' && x.kernelBtf)).to.not.equal(undefined);
+    expect(btfs.find((x) => x.id === b.info().id)).to.include({ kernelBtf: false });
+    // Ids come in increasing order, like bpftool's.
+    const ids = maps.map((x) => x.id);
+    expect(ids).to.deep.equal([...ids].sort((a, b2) => a - b2));
+  });
+
+  it('objects closed before listing are gone', async () => {
+    const m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1, name: 'enum_gone' });
+    const id = m.id;
+    m.close();
+    // The kernel frees maps asynchronously (RCU); wait until it has.
+    const deadline = Date.now() + 5000;
+    while (listMaps().some((x) => x.id === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(listMaps().some((x) => x.id === id)).to.equal(false);
+  });
+});
