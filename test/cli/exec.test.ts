@@ -56,6 +56,17 @@ describe('tsbpf exec', () => {
     expect(r).to.deep.include({ code: 0, out: `0x${(0x1234 + 4).toString(16).padStart(16, '0')}\n` });
   });
 
+  it('assembles LLVM-syntax text (chosen when the text has no %rN registers)', async () => {
+    const file = join(dir, 'prog.s');
+    writeFileSync(file, 'r0 = 5\nr1 = 7\nr0 += r1\nexit\n');
+    expect(await exec(file)).to.deep.include({ code: 0, out: '0x000000000000000c\n' });
+    const bad = join(dir, 'bad.s');
+    writeFileSync(bad, 'r0 = 5\nr0 +== 1\nexit\n');
+    const r = await exec(bad);
+    expect(r.code).to.equal(1);
+    expect(r.err).to.contain(`${bad}:2:`);
+  });
+
   it('runs raw bytes (.bin) and prints --json', async () => {
     const file = join(dir, 'prog.bin');
     writeFileSync(file, encode(parseUbpf('lddw %r0, 0xfedcba9876543210\nexit')));

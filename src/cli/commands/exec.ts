@@ -41,7 +41,7 @@ interface KernelRunner {
 }
 
 interface LlvmAssembler {
-  assemble(source: string, options: { syntax: 'llvm' | 'ubpf' }): { bytes: Uint8Array };
+  assemble(source: string, options: { syntax: 'llvm' | 'ubpf'; file?: string }): { bytes: Uint8Array };
 }
 
 const hex64 = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16).padStart(16, '0')}`;
@@ -61,7 +61,7 @@ async function assembleLlvm(source: string, file: string): Promise<Uint8Array> {
   } catch (e) {
     throw new CliError(`${file}: the llvm-syntax assembler is not available in this build (${(e as Error).message}); try --syntax ubpf`);
   }
-  return mod.assemble(source, { syntax: 'llvm' }).bytes;
+  return mod.assemble(source, { syntax: 'llvm', file }).bytes;
 }
 
 function isText(data: Uint8Array): boolean {
