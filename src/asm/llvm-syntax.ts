@@ -501,8 +501,9 @@ class LlvmParser {
 
   private lock(): Instruction {
     this.expectPunct('*');
+    const typeColumn = this.columns[this.at + 1]!;
     const [size] = this.pointerType(false);
-    if (size !== Size.W && size !== Size.DW) this.fail('E_SYNTAX', 'atomic operations are 32 or 64 bits wide');
+    if (size !== Size.W && size !== Size.DW) this.fail('E_SYNTAX', 'atomic operations are 32 or 64 bits wide', typeColumn);
     const [dst, off] = this.address(true);
     const op = this.kind() === PUNCT ? ATOMIC_OPS[this.value() as string] : undefined;
     if (op === undefined) this.fail('E_SYNTAX', `expected one of += |= &= ^=, found ${this.describe()}`);
@@ -603,8 +604,9 @@ class LlvmParser {
     const fetchOp = ATOMIC_FETCH[name];
     if (fetchOp !== undefined) {
       this.expectPunct('(');
+      const typeColumn = this.columns[this.at + 1]!;
       const [size] = this.pointerType(false);
-      if (size !== Size.W && size !== Size.DW) this.fail('E_SYNTAX', 'atomic operations are 32 or 64 bits wide');
+      if (size !== Size.W && size !== Size.DW) this.fail('E_SYNTAX', 'atomic operations are 32 or 64 bits wide', typeColumn);
       const [base, off] = this.address(true);
       this.expectPunct(',');
       const column = this.columns[this.at]!;
