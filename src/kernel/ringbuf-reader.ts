@@ -32,6 +32,13 @@ const DISCARD = 0x40000000;
 const LENGTH_MASK = 0x3fffffff;
 const HEADER = 8;
 const TWO_32 = 2 ** 32;
+/**
+ * On x86 (TSO) every load already has acquire semantics, and V8 keeps typed
+ * array loads in program order after the Atomics.load of the producer
+ * position, so record headers are read with plain loads there (Atomics.load
+ * costs ~6 ns per record in V8). Elsewhere headers use Atomics.load.
+ */
+const ORDERED_LOADS = process.arch === 'x64' || process.arch === 'ia32';
 
 /** What a reader needs from the map: its fd and size (a BpfMap has both). */
 export interface RingBufMapLike {
@@ -116,26 +123,30 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     let cons = this.#cons;
     let count = 0;
     outer: for (;;) {
-      const prodLo = Atomics.load(this.#prodLo, 0);
-      if (((prodLo - cons) >>> 0) === 0) break;
-      let avail = (prodLo - cons) >>> 0;
-      while (avail > 0) {
-        const off = cons & mask;
-        const len = Atomics.load(headers, off >> 2);
-        if (len & BUSY) break outer;
+      const avail = (Atomics.load(this.#prodLo, 0) - cons) >>> 0;
+      if (avail === 0) break;
+      // Offsets in the double-mapped area: a batch never runs past 2 * size.
+      const start = cons & mask;
+      const end = start + avail;
+      let pos = start;
+      while (pos < end) {
+        const len = ORDERED_LOADS ? headers[pos >> 2]! : Atomics.load(headers, pos >> 2);
+        if (len & BUSY) {
+          cons += pos - start;
+          break outer;
+        }
         const sampleLen = len & LENGTH_MASK;
-        const total = (sampleLen + HEADER + 7) & ~7;
         if (!(len & DISCARD)) {
-          cb(data, off + HEADER, sampleLen);
+          cb(data, pos + HEADER, sampleLen);
           count++;
         }
-        cons += total;
-        avail -= total;
+        pos += (sampleLen + HEADER + 7) & ~7;
         if (count >= limit) {
-          this.#publish(cons);
+          cons += pos - start;
           break outer;
         }
       }
+      cons += pos - start;
       this.#publish(cons);
     }
     this.#publish(cons);
@@ -148,8 +159,10 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * the space afterwards; copy it (`view.slice()`) to keep it.
    */
   consume(cb: (view: Uint8Array) => void, limit = Infinity): number {
-    const data = this.#data;
-    return this.consumeRaw((_bytes, offset, length) => cb(data.subarray(offset, offset + length)), limit);
+    // new Uint8Array(buffer, ...) skips subarray()'s species lookup: several times faster.
+    const buffer = this.#data.buffer;
+    const base = this.#data.byteOffset;
+    return this.consumeRaw((_bytes, offset, length) => cb(new Uint8Array(buffer, base + offset, length)), limit);
   }
 
   /**
