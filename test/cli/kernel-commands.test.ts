@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BpfMap, Program } from '../../src/kernel/index.js';
+import { needKernel } from '../support/kernel.js';
+import { returnConst } from '../kernel/helpers.js';
+
+const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+describe('cli: prog list, map list, feature', function () {
+  this.timeout(60000);
+  before(function () {
+    needKernel(this);
+  });
+
+  it('prog list shows a program this test loaded (text and --json)', () => {
+    using p = Program.load({ type: 'XDP', instructions: returnConst(2), name: 'cli_prog' });
+    const id = p.id;
+    const text = tsbpf('prog', 'list');
+    expect(text.status, text.stderr).to.equal(0);
+    expect(text.stdout).to.match(new RegExp(`^${id}: xdp  name cli_prog  tag [0-9a-f]{16}  gpl$`, 'm'));
+    const json = tsbpf('prog', 'list', '--json');
+    const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; name: string; type: string; verified_insns: number });
+    expect(rows.find((r) => r.id === id)).to.include({ name: 'cli_prog', type: 'xdp', verified_insns: 2 });
+  });
+
+  it('map list shows a map this test created (text and --json)', () => {
+    using m = BpfMap.create({ type: 'LRU_HASH', keySize: 8, valueSize: 16, maxEntries: 33, name: 'cli_map' });
+    const text = tsbpf('map', 'list');
+    expect(text.status, text.stderr).to.equal(0);
+    expect(text.stdout).to.include(`${m.id}: lru_hash  name cli_map  flags 0x0\n\tkey 8B  value 16B  max_entries 33`);
+    const rows = tsbpf('map', 'list', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number });
+    expect(rows.find((r) => r.id === m.id)).to.deep.include({ name: 'cli_map', type: 'lru_hash', bytes_key: 8, bytes_value: 16, max_entries: 33 });
+    const bad = tsbpf('map', 'nope');
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.match(/unknown 'map' subcommand 'nope'/);
+  });
+
+  it('feature prints the probe results (text and --json)', () => {
+    const text = tsbpf('feature');
+    expect(text.status, text.stderr).to.equal(0);
+    expect(text.stdout).to.match(/^  xdp +yes$/m);
+    expect(text.stdout).to.match(/^  ringbuf +yes$/m);
+    const json = JSON.parse(tsbpf('feature', '--json').stdout) as { programTypes: Record<string, boolean>; isa: { v3: boolean } };
+    expect(json.programTypes.XDP).to.equal(true);
+    expect(json.isa.v3).to.equal(true);
+  });
+});
