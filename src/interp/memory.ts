@@ -17,12 +17,18 @@ export interface Region {
   readonly base: bigint;
   /** Anything the owner wants to find again from a pointer (e.g. the map behind a map handle). */
   readonly tag?: unknown;
+  /**
+   * Context fields the kernel rewrites into pointers (xdp_md.data, __sk_buff.data_end...):
+   * a 4-byte load at one of these offsets yields the full 64-bit pointer.
+   */
+  readonly pointerFields?: ReadonlyMap<number, bigint>;
 }
 
 export interface RegionOptions {
   name?: string;
   writable?: boolean;
   tag?: unknown;
+  pointerFields?: ReadonlyMap<number, bigint>;
 }
 
 const REGION_SHIFT = 32n;
@@ -45,6 +51,7 @@ export class Memory {
       writable: options.writable ?? true,
       base: BigInt(id) << REGION_SHIFT,
       tag: options.tag,
+      pointerFields: options.pointerFields,
     };
     this.regions.push(region);
     this.byBytes.set(bytes, region);
@@ -78,6 +85,10 @@ export class Memory {
       case 2:
         return BigInt(r.view.getUint16(o, true));
       case 4:
+        if (r.pointerFields !== undefined) {
+          const pointer = r.pointerFields.get(o);
+          if (pointer !== undefined) return pointer;
+        }
         return BigInt(r.view.getUint32(o, true));
       default:
         return r.view.getBigUint64(o, true);

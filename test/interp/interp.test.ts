@@ -119,6 +119,47 @@ describe('interp', () => {
     });
   });
 
+  describe('program contexts', () => {
+    const frame = new Uint8Array(60);
+    frame.set([0x08, 0x00], 12); // IPv4 ethertype
+    const parseEth = [
+      'ldxw %r2, [%r1+0]', // data
+      'ldxw %r3, [%r1+4]', // data_end
+      'mov %r4, %r2',
+      'add %r4, 14',
+      'jgt %r4, %r3, short',
+      'ldxh %r0, [%r2+12]',
+      'stb [%r2+0], 0xee', // packets are writable
+      'exit',
+      'short:',
+      'mov %r0, 1',
+      'exit',
+    ].join('\n');
+
+    it('xdp: data/data_end are pointers into the packet, which the program may change', () => {
+      const packet = frame.slice();
+      expect(r0(parseEth, { xdp: { packet } })).to.equal(0x0008n);
+      expect(packet[0]).to.equal(0xee);
+      expect(r0(parseEth, { xdp: { packet: new Uint8Array(10) } })).to.equal(1n);
+      fails(asm('ldxw %r2, [%r1+0]\nldxb %r0, [%r2+60]\nexit'), 'E_OUT_OF_BOUNDS', { xdp: { packet: frame.slice() } });
+      fails(asm('stw [%r1+12], 1\nexit'), 'E_READ_ONLY', { xdp: { packet: frame.slice() } });
+    });
+
+    it('skb: __sk_buff has len, protocol and data/data_end at the uapi offsets', () => {
+      const skbParse = parseEth.replace('[%r1+0]', '[%r1+76]').replace('[%r1+4]', '[%r1+80]');
+      expect(r0(skbParse, { skb: { packet: frame.slice() } })).to.equal(0x0008n);
+      expect(r0('ldxw %r0, [%r1+0]\nexit', { skb: { packet: frame } })).to.equal(60n);
+      expect(r0('ldxw %r0, [%r1+16]\nexit', { skb: { packet: frame } })).to.equal(0x0008n);
+      expect(r0('stw [%r1+8], 7\nldxw %r0, [%r1+8]\nexit', { skb: { packet: frame } })).to.equal(7n);
+      expect(r0('ldabsh 12\nexit', { skb: { packet: frame } })).to.equal(0x0800n);
+    });
+
+    it('ctx: r1 points at the given bytes', () => {
+      expect(r0('ldxdw %r0, [%r1+8]\nexit', { ctx: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]) })).to.equal(5n);
+      expect(() => runSync(asm('exit'), { ctx: new Uint8Array(1), mem: new Uint8Array(1) })).to.throw(RangeError);
+    });
+  });
+
   describe('legacy packet loads', () => {
     const mem = new Uint8Array([0x12, 0x34, 0x56, 0x78, 0x9a]);
     it('ld_abs and ld_ind load big-endian from the packet', () => {
