@@ -54,6 +54,7 @@ export function kernelBtfBytes(spec: ObjectSpec): Uint8Array | undefined {
           if (proto?.kind === 'func_proto' && proto.params.some((p) => p.name === '')) {
             b.set(vt.type, { ...proto, params: proto.params.map((p) => (p.name === '' && p.type !== 0 ? { ...p, name: DUMMY_KSYM } : p)) } as FuncProtoType);
           }
+          b.set(v.type, { ...vt, linkage: 'global' });
           v.type = dummyVarId;
         } else if (vt?.kind === 'var') {
           b.set(v.type, { ...vt, type: fourByteInt(), linkage: 'global' });

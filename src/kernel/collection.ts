@@ -1,0 +1,349 @@
+/**
+ * The loader: an ObjectSpec becomes live maps and programs. Maps are made
+ * first (inner maps for map-in-map, initial data written, .rodata frozen,
+ * pinned-by-name maps reused), then each program's relocations are done
+ * against them (map fds, map values, kernel symbols, kfuncs, CO-RE against
+ * the running kernel's BTF) and it is loaded with its BTF, func_info and
+ * line_info; finally prog arrays and map-in-map slots get their initial values.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Instruction } from '../asm/instruction.js';
+import { LDDW, PseudoCall, PseudoLoad } from '../asm/opcodes.js';
+import { type Btf, type BtfType, CoreTarget, type CoreResult, applyCoreRelocation, resolveCoreRelo } from '../btf/index.js';
+import { fillKconfig } from '../elf/kconfig.js';
+import { kernelBtfBytes } from '../elf/kernel-btf.js';
+import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from '../elf/object-spec.js';
+import { setVariable } from '../elf/variables.js';
+import { ProgFlags } from '../syscall/flags.js';
+import { MapType } from '../syscall/layouts.generated.js';
+import { BtfObject } from './btf-object.js';
+import { possibleCpuCount } from './cpus.js';
+import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs } from './kernel-symbols.js';
+import { BpfMap } from './map.js';
+import { Program, type ProgTypeName, type AttachTypeName } from './program.js';
+import { VerifierError } from './verifier-error.js';
+
+export interface LoadCollectionOptions {
+  /** Directory for maps with `pinning = LIBBPF_PIN_BY_NAME` (default /sys/fs/bpf). */
+  pinPath?: string;
+  /** Global variables to set before load (see setVariable), by name. */
+  variables?: Record<string, Uint8Array | number | bigint | string>;
+  /** Kernel BTF for CO-RE, kfuncs and attach points (default: the running kernel's). */
+  kernelBtf?: Btf;
+  /** Verifier log level for every program (the log is then kept on Program.verifierLog). */
+  logLevel?: number;
+}
+
+/** Loading failed; says which map or program and why. */
+export class LoadError extends Error {
+  override readonly name = 'LoadError';
+  constructor(readonly code: string, message: string, readonly object?: string, override readonly cause?: unknown) {
+    super(object ? `${object}: ${message}` : message);
+  }
+}
+
+/** Maps whose creation must not pass BTF key/value types (libbpf's list). */
+const NO_BTF_TYPES = new Set<number>([
+  MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRACE, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.DEVMAP,
+  MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH, MapType.QUEUE, MapType.STACK, MapType.RINGBUF,
+]);
+
+/** Live maps and programs of one object, by name. */
+export class Collection {
+  constructor(
+    readonly spec: ObjectSpec,
+    readonly maps: ReadonlyMap<string, BpfMap>,
+    readonly programs: ReadonlyMap<string, Program>,
+    readonly btf: BtfObject | undefined,
+  ) {}
+
+  map(name: string): BpfMap {
+    const m = this.maps.get(name);
+    if (!m) throw new LoadError('E_NO_MAP', `no map '${name}' (have: ${[...this.maps.keys()].join(', ')})`);
+    return m;
+  }
+
+  program(name: string): Program {
+    const p = this.programs.get(name);
+    if (!p) throw new LoadError('E_NO_PROGRAM', `no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
+    return p;
+  }
+
+  close(): void {
+    for (const p of this.programs.values()) p.close();
+    for (const m of this.maps.values()) m.close();
+    this.btf?.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions = {}): Collection {
+  const maps = new Map<string, BpfMap>();
+  const programs = new Map<string, Program>();
+  let btfObject: BtfObject | undefined;
+  const ctx = new KernelContext(options.kernelBtf);
+  try {
+    if (options.variables) applyVariables(spec, options.variables);
+    btfObject = loadObjectBtf(spec);
+    const kconfig = spec.maps.find((m) => m.kind === 'kconfig');
+    if (kconfig?.data) {
+      fillKconfig(spec, kconfig.data, { config: kernelConfig(), release: kernelRelease(), features: { LINUX_HAS_BPF_COOKIE: true, LINUX_HAS_SYSCALL_WRAPPER: true } });
+    }
+    for (const m of spec.maps) maps.set(m.name, createMap(m, btfObject, options.pinPath));
+    for (const m of spec.maps) {
+      for (const iv of m.initialValues) {
+        if (iv.map === undefined) continue;
+        const inner = maps.get(iv.map)!;
+        maps.get(m.name)!.update(u32(iv.index), u32(inner.fd));
+      }
+    }
+    for (const p of spec.programs) programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options));
+    for (const m of spec.maps) {
+      for (const iv of m.initialValues) {
+        if (iv.program === undefined) continue;
+        maps.get(m.name)!.update(u32(iv.index), u32(programs.get(iv.program)!.fd));
+      }
+    }
+    return new Collection(spec, maps, programs, btfObject);
+  } catch (e) {
+    for (const p of programs.values()) p.close();
+    for (const m of maps.values()) m.close();
+    btfObject?.close();
+    throw e;
+  }
+}
+
+const u32 = (v: number): Uint8Array => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+};
+
+function applyVariables(spec: ObjectSpec, values: NonNullable<LoadCollectionOptions['variables']>): void {
+  for (const [name, value] of Object.entries(values)) setVariable(spec, name, value);
+}
+
+function loadObjectBtf(spec: ObjectSpec): BtfObject | undefined {
+  const bytes = kernelBtfBytes(spec);
+  if (!bytes) return undefined;
+  try {
+    return BtfObject.load(bytes);
+  } catch (e) {
+    // libbpf goes on without BTF when the kernel rejects it; so do we, unless a program needs it.
+    if (spec.programs.some((p) => p.attachBtf) || spec.externs.some((x) => x.kind === 'kfunc')) {
+      throw new LoadError('E_BTF', `the kernel rejected the object's BTF: ${(e as Error).message}`, spec.name, e);
+    }
+    return undefined;
+  }
+}
+
+function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = '/sys/fs/bpf'): BpfMap {
+  const pinned = m.pinning === 'byName' ? join(pinPath, m.name) : undefined;
+  if (pinned && existsSync(pinned)) {
+    const existing = BpfMap.openPinned(pinned);
+    const same = existing.type === m.type && existing.keySize === m.keySize && existing.valueSize === m.valueSize
+      && existing.maxEntries === mapMaxEntries(m) && existing.flags === m.flags;
+    if (!same) {
+      existing.close();
+      throw new LoadError('E_PIN_MISMATCH', `pinned map at ${pinned} has a different definition`, m.name);
+    }
+    return existing;
+  }
+  let inner: BpfMap | undefined;
+  try {
+    if (m.inner) inner = createMap({ ...m.inner, pinning: 'none' }, btf);
+    const base = {
+      type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: mapMaxEntries(m), flags: m.flags, name: m.kernelName,
+      ...(m.numaNode ? { numaNode: m.numaNode } : {}), ...(m.mapExtra ? { mapExtra: m.mapExtra } : {}), ...(inner ? { innerMap: inner } : {}),
+    };
+    const withBtf = btf && !NO_BTF_TYPES.has(m.type) && (m.btfKeyTypeId || m.btfValueTypeId)
+      ? { ...base, btfFd: btf.fd, btfKeyTypeId: m.btfKeyTypeId, btfValueTypeId: m.btfValueTypeId } : undefined;
+    let map: BpfMap;
+    try {
+      map = BpfMap.create(withBtf ?? base);
+    } catch (e) {
+      if (!withBtf) throw new LoadError('E_MAP_CREATE', (e as Error).message, m.name, e);
+      map = BpfMap.create(base); // libbpf retries without BTF
+    }
+    try {
+      if (m.data && m.data.length > 0) map.update(u32(0), m.data);
+      if (m.freeze) map.freeze();
+      if (pinned) map.pin(pinned);
+    } catch (e) {
+      map.close();
+      throw new LoadError('E_MAP_INIT', (e as Error).message, m.name, e);
+    }
+    return map;
+  } finally {
+    inner?.close();
+  }
+}
+
+function mapMaxEntries(m: MapSpec): number {
+  if (m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0) return possibleCpuCount();
+  return m.maxEntries;
+}
+
+/** Kernel BTF and the CO-RE target over it, made on first use. */
+class KernelContext {
+  #target: CoreTarget | undefined;
+  constructor(readonly override?: Btf) {}
+
+  get btf(): Btf {
+    return this.override ?? kernelBtf();
+  }
+
+  get coreTarget(): CoreTarget {
+    this.#target ??= new CoreTarget(this.btf, this.override ? [] : moduleBtfs());
+    return this.#target;
+  }
+
+  find(name: string, kind: BtfType['kind']): number | undefined {
+    return this.btf.findByName(name, kind);
+  }
+}
+
+function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>, btf: BtfObject | undefined, ctx: KernelContext, options: LoadCollectionOptions): Program {
+  const insns: Instruction[] = p.instructions.map((i) => ({ ...i }));
+  const poisoned: string[] = [];
+  const replaced = new Map<number, Instruction[]>();
+  for (const r of p.relocations) {
+    const ins = insns[r.insn]!;
+    switch (r.kind) {
+      case 'map': {
+        const m = maps.get(r.map)!;
+        ins.src = PseudoLoad.MAP_FD;
+        setLddw(ins, m.fd, 0);
+        break;
+      }
+      case 'mapValue': {
+        const m = maps.get(r.map);
+        if (!m) throw new LoadError('E_RELOCATION', `no map '${r.map}' for a data reference`, p.name);
+        ins.src = PseudoLoad.MAP_VALUE;
+        setLddw(ins, m.fd, r.offset);
+        break;
+      }
+      case 'ksym': {
+        const ext = externNamed(spec, r.extern);
+        resolveKsym(ext, ins, ctx, p.name);
+        break;
+      }
+      case 'kfunc': {
+        const ext = externNamed(spec, r.extern);
+        const id = ctx.find(ext.name, 'func');
+        if (id === undefined) {
+          if (!ext.weak) throw new LoadError('E_KFUNC', `kernel function '${ext.name}' not found in kernel BTF`, p.name);
+          ins.src = PseudoCall.KFUNC_CALL;
+          ins.imm = 0;
+          ins.off = 0;
+        } else {
+          ins.src = PseudoCall.KFUNC_CALL;
+          ins.imm = id;
+          ins.off = 0;
+        }
+        break;
+      }
+      case 'core': {
+        if (!spec.btf) throw new LoadError('E_CORE', 'CO-RE relocation without object BTF', p.name);
+        let result: CoreResult;
+        try {
+          result = resolveCoreRelo(r.relo, spec.btf, ctx.coreTarget);
+        } catch (e) {
+          throw new LoadError('E_CORE', `CO-RE relocation at instruction ${r.insn}: ${(e as Error).message}`, p.name, e);
+        }
+        if (result.poison) poisoned.push(`instruction ${r.insn}: ${result.reason ?? result.path}`);
+        replaced.set(r.insn, applyCoreRelocation(replaced.get(r.insn)?.[0] ?? ins, result, r.insn));
+        break;
+      }
+    }
+  }
+  const finalInsns = replaced.size ? insns.flatMap((ins, i) => replaced.get(i) ?? [ins]) : insns;
+
+  let attachBtfId: number | undefined;
+  if (p.attachBtf) {
+    attachBtfId = ctx.find(p.attachBtf.name, p.attachBtf.kind);
+    if (attachBtfId === undefined) throw new LoadError('E_ATTACH_BTF', `${p.attachBtf.kind} '${p.attachBtf.name}' not found in kernel BTF`, p.name);
+  }
+  const flags = (p.sleepable ? ProgFlags.SLEEPABLE : 0) | (p.xdpFrags ? ProgFlags.XDP_HAS_FRAGS : 0);
+  try {
+    return Program.load({
+      type: p.type as ProgTypeName,
+      name: p.name.slice(0, 15),
+      instructions: finalInsns,
+      license: p.license,
+      ...(p.attachType ? { expectedAttachType: p.attachType as AttachTypeName } : {}),
+      ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+      ...(flags ? { flags } : {}),
+      kernVersion: p.kernelVersion,
+      ...(btf ? { btf: { fd: btf.fd, funcInfo: encodeFuncInfo(p), funcInfoRecSize: 8, lineInfo: encodeLineInfo(p), lineInfoRecSize: 16 } } : {}),
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    });
+  } catch (e) {
+    if (e instanceof VerifierError && poisoned.length) {
+      throw new LoadError('E_CORE', `the verifier rejected the program; CO-RE relocations that could not be satisfied:\n  ${poisoned.join('\n  ')}\n${e.message}`, p.name, e);
+    }
+    throw e;
+  }
+}
+
+function setLddw(ins: Instruction, lo: number, hi: number): void {
+  if (ins.opcode !== LDDW) throw new LoadError('E_RELOCATION', 'map reference on an instruction that is not lddw');
+  ins.imm = lo | 0;
+  ins.imm64 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+function externNamed(spec: ObjectSpec, name: string): ExternSpec {
+  const e = spec.externs.find((x) => x.name === name);
+  if (!e) throw new LoadError('E_EXTERN', `no extern '${name}'`, spec.name);
+  return e;
+}
+
+function resolveKsym(ext: ExternSpec, ins: Instruction, ctx: KernelContext, program: string): void {
+  if (ext.typed) {
+    const id = ctx.find(ext.name, 'var');
+    if (id !== undefined) {
+      ins.src = PseudoLoad.BTF_ID;
+      setLddwKeepSrc(ins, id, 0);
+      return;
+    }
+    if (!ext.weak) throw new LoadError('E_KSYM', `kernel variable '${ext.name}' not found in kernel BTF`, program);
+    setLddwKeepSrc(ins, 0, 0);
+    return;
+  }
+  const addr = kallsymsAddress(ext.name);
+  if (addr === undefined && !ext.weak) throw new LoadError('E_KSYM', `kernel symbol '${ext.name}' not found in /proc/kallsyms`, program);
+  const a = addr ?? 0n;
+  setLddwKeepSrc(ins, Number(a & 0xffffffffn), Number(a >> 32n));
+}
+
+function setLddwKeepSrc(ins: Instruction, lo: number, hi: number): void {
+  const src = ins.src;
+  setLddw(ins, lo, hi);
+  ins.src = src;
+}
+
+function encodeFuncInfo(p: ProgramSpec): Uint8Array {
+  const out = new Uint8Array(p.funcInfo.length * 8);
+  const v = new DataView(out.buffer);
+  p.funcInfo.forEach((f, i) => {
+    v.setUint32(i * 8, f.insnOff, true);
+    v.setUint32(i * 8 + 4, f.typeId, true);
+  });
+  return out;
+}
+
+function encodeLineInfo(p: ProgramSpec): Uint8Array {
+  const out = new Uint8Array(p.lineInfo.length * 16);
+  const v = new DataView(out.buffer);
+  p.lineInfo.forEach((l, i) => {
+    v.setUint32(i * 16, l.insnOff, true);
+    v.setUint32(i * 16 + 4, l.fileNameOff ?? 0, true);
+    v.setUint32(i * 16 + 8, l.lineOff ?? 0, true);
+    v.setUint32(i * 16 + 12, (l.lineNumber << 10) | (l.column & 0x3ff), true);
+  });
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * What the loader needs to know about the running kernel: its BTF (vmlinux
+ * and modules, parsed once per process), its config and release, and
+ * kallsyms. Each source is read lazily and only when an object needs it.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import { type Btf, parseBtf } from '../btf/index.js';
+import { parseKernelConfig } from '../elf/kconfig.js';
+
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+
+let vmlinux: Btf | undefined;
+let modules: Btf[] | undefined;
+let config: Map<string, string> | undefined;
+let kallsyms: Map<string, bigint> | undefined;
+
+/** The running kernel's BTF. */
+export function kernelBtf(): Btf {
+  vmlinux ??= parseBtf(new Uint8Array(readFileSync(VMLINUX)), { section: VMLINUX });
+  return vmlinux;
+}
+
+/** BTF of every loaded module that has one, split on top of vmlinux. */
+export function moduleBtfs(): Btf[] {
+  if (modules) return modules;
+  const base = kernelBtf();
+  modules = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync('/sys/kernel/btf').filter((n) => n !== 'vmlinux').sort();
+  } catch {
+    // No BTF directory: no modules.
+  }
+  for (const n of names) {
+    try {
+      modules.push(parseBtf(new Uint8Array(readFileSync(`/sys/kernel/btf/${n}`)), { base, section: `/sys/kernel/btf/${n}` }));
+    } catch {
+      // A module whose BTF we cannot read is skipped, as libbpf does.
+    }
+  }
+  return modules;
+}
+
+/** The running kernel's config, from /proc/config.gz or /boot/config-$(uname -r). */
+export function kernelConfig(): Map<string, string> {
+  if (config) return config;
+  let text: string | undefined;
+  if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
+  if (text === undefined) throw new Error('kernel config not found (neither /proc/config.gz nor /boot/config-$(uname -r))');
+  config = parseKernelConfig(text);
+  return config;
+}
+
+export const kernelRelease = (): string => release();
+
+/** Address of a kernel symbol from /proc/kallsyms (0 when hidden by kptr_restrict). */
+export function kallsymsAddress(name: string): bigint | undefined {
+  if (!kallsyms) {
+    kallsyms = new Map();
+    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+      const sp1 = line.indexOf(' ');
+      const sp2 = line.indexOf(' ', sp1 + 1);
+      if (sp1 < 0 || sp2 < 0) continue;
+      const end = line.indexOf('\t', sp2 + 1);
+      const sym = end < 0 ? line.slice(sp2 + 1) : line.slice(sp2 + 1, end);
+      if (!kallsyms.has(sym)) kallsyms.set(sym, BigInt(`0x${line.slice(0, sp1)}`));
+    }
+  }
+  return kallsyms.get(name);
+}
