@@ -28,3 +28,4 @@ export { CoreTarget, type Candidate } from './core/candidates.js';
 export { fieldsCompat, typesCompat, typesMatch } from './core/compat.js';
 export { resolveCoreRelo, resolveCoreReloStrict, matchSpec, type CoreResult } from './core/resolve.js';
 export { applyCoreRelocation, POISON_HELPER_ID, type CoreInsn } from './core/apply.js';
+export { toCHeader, type CHeaderOptions } from './dump-c.js';

@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readElf } from '../../src/elf/reader.js';
+import { parseBtf, toCHeader, type Btf } from '../../src/btf/index.js';
+
+const run = promisify(execFile);
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+const haveClang = (() => {
+  try {
+    execFileSync('clang', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Whether a type holds a va_list by value (its size differs between x86 and the BPF target). */
+function holdsVaList(btf: Btf, id: number, seen = new Set<number>()): boolean {
+  if (seen.has(id) || id === 0) return false;
+  seen.add(id);
+  const t = btf.type(id);
+  if (t.kind === 'struct' && t.name === '__va_list_tag') return true;
+  if (t.kind === 'struct' || t.kind === 'union') return t.members.some((m) => holdsVaList(btf, m.type, seen));
+  if (t.kind === 'typedef' || t.kind === 'const' || t.kind === 'volatile' || t.kind === 'array') return holdsVaList(btf, t.type, seen);
+  return false;
+}
+
+/** _Static_asserts that every uniquely named struct/union has BTF's size and member offsets. */
+function layoutAsserts(btf: Btf): { text: string; count: number } {
+  const counts = new Map<string, number>();
+  for (let id = 1; id < btf.typeCount; id++) {
+    const t = btf.type(id);
+    if ((t.kind === 'struct' || t.kind === 'union' || t.kind === 'enum' || t.kind === 'enum64' || t.kind === 'fwd') && t.name)
+      counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  }
+  const lines: string[] = [];
+  for (let id = 1; id < btf.typeCount; id++) {
+    const t = btf.type(id);
+    if ((t.kind !== 'struct' && t.kind !== 'union') || !t.name || counts.get(t.name) !== 1 || holdsVaList(btf, id)) continue;
+    const T = `${t.kind} ${t.name}`;
+    lines.push(`_Static_assert(sizeof(${T}) == ${t.size}, "sizeof ${T}");`);
+    for (const m of t.members)
+      if (m.name && !m.bitfieldSize)
+        lines.push(`_Static_assert(__builtin_offsetof(${T}, ${m.name}) == ${m.bitOffset / 8}, "offsetof ${T}.${m.name}");`);
+  }
+  return { text: lines.join('\n'), count: lines.length };
+}
+
+describe('btf: C header dump', function () {
+  this.timeout(120000);
+  let dir: string;
+  before(function () {
+    if (!haveClang) this.skip();
+    dir = mkdtempSync(join(tmpdir(), 'tsbpf-btf-'));
+  });
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  it('reproduces the sizes and offsets of a clang-built object with awkward layouts', async function () {
+    const btf = parseBtf(readElf(readFileSync(new URL('./fixtures/layouts.bpf.o', import.meta.url))).section('.BTF')!.data);
+    const header = toCHeader(btf, { guard: 'LAYOUTS_H' });
+    expect(header).to.include('__attribute__((packed))');
+    expect(header).to.include('void (*handlers[3])(struct node *);');
+    expect(header).to.include('typedef int (*callback_t)(void *, int, ...);');
+    writeFileSync(join(dir, 'layouts.h'), header);
+    const { text, count } = layoutAsserts(btf);
+    expect(count).to.be.greaterThan(20);
+    writeFileSync(join(dir, 'layouts.c'), `#include "layouts.h"\n${text}\n`);
+    await run('clang', ['-target', 'bpf', '-fsyntax-only', '-Werror', join(dir, 'layouts.c')]);
+  });
+
+  describe('of /sys/kernel/btf/vmlinux', function () {
+    let vmlinux: Btf;
+    before(function () {
+      if (!existsSync(VMLINUX)) this.skip();
+      vmlinux = parseBtf(readFileSync(VMLINUX));
+      const header = toCHeader(vmlinux);
+      expect(header).to.match(/^#ifndef __VMLINUX_H__/);
+      expect(header).to.include('#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)');
+      expect(header).to.include('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX');
+      writeFileSync(join(dir, 'vmlinux.h'), header);
+    });
+
+    it('compiles a CO-RE program using task_struct with clang -target bpf -O2', async function () {
+      writeFileSync(
+        join(dir, 'prog.c'),
+        `#include "vmlinux.h"\n` +
+          `int get_pid(struct task_struct *t) { return t->pid + t->real_parent->tgid; }\n` +
+          `int cpu_of(struct task_struct *t) { return t->thread_info.cpu; }\n`,
+      );
+      await run('clang', ['-target', 'bpf', '-O2', '-g', '-c', join(dir, 'prog.c'), '-o', join(dir, 'prog.o')]);
+      // preserve_access_index is in effect: the object carries CO-RE relocations.
+      const sections = readElf(readFileSync(join(dir, 'prog.o'))).sections.map((s) => s.name);
+      expect(sections).to.include('.BTF.ext');
+    });
+
+    it('lays out every uniquely named struct and union as BTF says (sizeof and offsetof)', async function () {
+      const { text, count } = layoutAsserts(vmlinux);
+      expect(count).to.be.greaterThan(10000);
+      writeFileSync(join(dir, 'asserts.c'), `#include "vmlinux.h"\n${text}\n`);
+      await run('clang', ['-target', 'bpf', '-fsyntax-only', join(dir, 'asserts.c')], { maxBuffer: 1 << 26 });
+    });
+
+    it('builds every bpf-tests program in place of bpftool\'s header', async function () {
+      const testsDir = new URL('../../bpf-tests/', import.meta.url).pathname;
+      if (!existsSync(testsDir)) this.skip();
+      const sources = readdirSync(testsDir).filter((f) => f.endsWith('.bpf.c'));
+      expect(sources.length).to.be.greaterThan(0);
+      const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+      // Two at a time: the machine has two cores.
+      for (let i = 0; i < sources.length; i += 2)
+        await Promise.all(
+          sources.slice(i, i + 2).map((f) =>
+            run('clang', ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', testsDir, '-I', dir, '-Wall', '-Wno-unused-function',
+              '-c', join(testsDir, f), '-o', join(dir, f.replace(/\.c$/, '.o'))]),
+          ),
+        );
+    });
+
+    it('limits the header to what --root types need', function () {
+      const header = toCHeader(vmlinux, { roots: ['task_struct'] });
+      expect(header).to.include('struct task_struct {');
+      expect(header.length).to.be.lessThan(toCHeader(vmlinux).length);
+      const small = toCHeader(vmlinux, { roots: ['list_head'] });
+      expect(small).to.include('struct list_head {');
+      expect(small).not.to.include('struct task_struct {');
+    });
+  });
+});
