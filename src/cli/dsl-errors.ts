@@ -1,0 +1,45 @@
+/**
+ * Mapping a verifier log back to TypeScript: the failing instruction is the
+ * last "N: (op) …" line of the log; its source span came from the compiler.
+ */
+import type { CompiledProgram } from '../dsl/compiler/compile.js';
+
+export interface SourcePoint {
+  file: string;
+  line: number;
+  column: number;
+  text?: string;
+}
+
+/** The slot index of the instruction the verifier stopped at. */
+export function failingSlot(log: string): number | undefined {
+  let last: number | undefined;
+  for (const line of log.split('\n')) {
+    const m = /^(\d+): \([0-9a-f]{2}\)/.exec(line);
+    if (m) last = Number(m[1]);
+  }
+  return last;
+}
+
+/** The TypeScript position of the instruction at a slot index. */
+export function sourceAtSlot(p: CompiledProgram, slot: number): SourcePoint | undefined {
+  let at = 0;
+  for (const ins of p.instructions) {
+    const width = ins.imm64 !== undefined ? 2 : 1;
+    if (slot >= at && slot < at + width) return ins.source;
+    at += width;
+  }
+  return undefined;
+}
+
+export function sourceOfFailure(p: CompiledProgram, log: string): SourcePoint | undefined {
+  const slot = failingSlot(log);
+  return slot === undefined ? undefined : sourceAtSlot(p, slot);
+}
+
+/** A code frame: the line with a caret under the column. */
+export function sourceFrame(s: SourcePoint): string {
+  if (s.text === undefined) return `  ${s.file}:${s.line}:${s.column}`;
+  const gutter = `${s.line} | `;
+  return `${gutter}${s.text}\n${' '.repeat(gutter.length + s.column - 1)}^`;
+}

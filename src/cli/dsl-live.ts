@@ -1,0 +1,98 @@
+/**
+ * Puts a compiled module into the kernel: creates its maps and global data
+ * maps, resolves the map references of lddw, loads every program. A thin
+ * path from the compiler's output to src/kernel (objects written to disk go
+ * through the ELF loader instead); it also maps verifier failures back to
+ * the TypeScript source.
+ */
+import type { Instruction } from '../asm/instruction.js';
+import { PseudoLoad } from '../asm/opcodes.js';
+import type { CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';
+import { BpfMap } from '../kernel/map.js';
+import { Program } from '../kernel/program.js';
+import { VerifierError } from '../kernel/verifier-error.js';
+import { sourceFrame, sourceOfFailure } from './dsl-errors.js';
+
+export interface LiveModule extends Disposable {
+  maps: Map<string, BpfMap>;
+  programs: Map<string, Program>;
+  close(): void;
+}
+
+/** A kernel rejection of a compiled program, pointing at the TypeScript line. */
+export class DslVerifierError extends Error {
+  override readonly name = 'DslVerifierError';
+  readonly code = 'E_VERIFIER';
+  constructor(
+    readonly program: string,
+    readonly verifier: VerifierError,
+    readonly source: { file: string; line: number; column: number; text?: string } | undefined,
+  ) {
+    const where = source ? `${source.file}:${source.line}:${source.column}: ` : '';
+    super(`${where}the kernel rejected program ${program}\n${source ? `${sourceFrame(source)}\n` : ''}verifier: ${verifier.lastLines.slice(-8).join('\n  ')}`);
+  }
+}
+
+/** Relocates map references: lddw of a map becomes its fd, a global becomes fd + offset. */
+export function relocate(p: CompiledProgram, maps: ReadonlyMap<string, BpfMap>): Instruction[] {
+  return p.instructions.map((ins) => {
+    if (ins.reference === undefined || ins.imm64 === undefined) return ins;
+    const m = maps.get(ins.reference);
+    if (!m) throw new Error(`program ${p.name} refers to unknown map ${ins.reference}`);
+    const offset = ins.src === PseudoLoad.MAP_VALUE ? BigInt(ins.imm64 & 0xffffffffn) : 0n;
+    const imm64 = (offset << 32n) | BigInt(m.fd);
+    const { reference: _r, ...rest } = ins;
+    return { ...rest, imm: m.fd, imm64 };
+  });
+}
+
+/**
+ * Creates the module's maps and loads its programs. `rodata` overrides
+ * global values by name before the .rodata map is frozen.
+ */
+export function loadCompiledModule(mod: CompiledModule, options: { rodata?: Record<string, bigint | number>; only?: string[] } = {}): LiveModule {
+  const maps = new Map<string, BpfMap>();
+  const programs = new Map<string, Program>();
+  const close = () => {
+    for (const p of programs.values()) p.close();
+    for (const m of maps.values()) m.close();
+    programs.clear();
+    maps.clear();
+  };
+  try {
+    for (const m of mod.maps) {
+      maps.set(m.name, BpfMap.create({ type: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name.slice(0, 15) }));
+    }
+    for (const d of mod.data) {
+      const bytes = d.bytes.slice();
+      if (d.name === '.rodata' && options.rodata) {
+        for (const [name, value] of Object.entries(options.rodata)) {
+          const v = d.variables.find((x) => x.name === name);
+          if (!v) throw new Error(`no rodata variable ${name} (have: ${d.variables.map((x) => x.name).join(', ')})`);
+          const u = BigInt.asUintN(v.size * 8, BigInt(value));
+          for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+        }
+      }
+      const map = BpfMap.create({ type: 2, keySize: 4, valueSize: bytes.length, maxEntries: 1, name: d.name, flags: d.name === '.rodata' ? 0x80 /* BPF_F_RDONLY_PROG */ : 0 });
+      map.update(new Uint8Array(4), bytes);
+      if (d.name === '.rodata') map.freeze();
+      maps.set(d.name, map);
+    }
+    for (const p of mod.programs) {
+      if (options.only && !options.only.includes(p.name)) continue;
+      try {
+        programs.set(p.name, Program.load({
+          type: p.progType, name: p.name.slice(0, 15), license: mod.license, instructions: relocate(p, maps),
+          ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
+        }));
+      } catch (e) {
+        if (e instanceof VerifierError) throw new DslVerifierError(p.name, e, sourceOfFailure(p, e.log));
+        throw e;
+      }
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return { maps, programs, close, [Symbol.dispose]: close };
+}

@@ -1,0 +1,249 @@
+/**
+ * The compiler's entry point: a ts-morph project holding the DSL and the
+ * module in memory, TypeScript's own diagnostics, discovery, lowering of
+ * every program, the IR passes, register allocation, stack layout and
+ * emission. Pure: files come from the host.
+ */
+import { Project, ts, type SourceFile } from 'ts-morph';
+import type { Instruction } from '../../asm/instruction.js';
+import { CompilerContext, type CompileHostHooks, type DslRef } from './context.js';
+import { type CType, sizeOf } from './ctypes.js';
+import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
+import { emitFunction, layoutStack } from './emit.js';
+import { formatIr, type IrFunction } from './ir.js';
+import { FunctionLowering } from './lower.js';
+import { type MapKind, ModuleModel } from './module-model.js';
+import { optimize } from './passes.js';
+import { expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
+import { allocateRegisters } from './regalloc.js';
+import './visitors.js';
+
+export interface CompileHost extends CompileHostHooks {
+  /** Reads a source file; undefined when it does not exist. */
+  readFile(path: string): string | undefined;
+}
+
+export interface CompileOptions {
+  /** Absolute path of the module's entry file. */
+  entry: string;
+  host: CompileHost;
+  /** Directory holding the DSL's index.ts and net.ts (resolved for `tsbpf/dsl` imports). */
+  dslRoot: string;
+}
+
+export interface CompiledProgram {
+  name: string;
+  kind: ProgramKind;
+  section: string;
+  progType: number;
+  expectedAttachType?: number;
+  target?: string;
+  binary?: string;
+  instructions: Instruction[];
+  /** Instruction indexes of packet data/data_end context loads. */
+  packetLoads: Array<{ index: number; field: 'data' | 'data_end' }>;
+  stackSize: number;
+  ir: string;
+}
+
+export interface CompiledMap {
+  name: string;
+  kind: MapKind;
+  mapType: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  key?: CType;
+  value: CType;
+  pinByName?: boolean;
+}
+
+export interface CompiledVariable {
+  name: string;
+  offset: number;
+  size: number;
+  signed: boolean;
+  type: CType;
+}
+
+export interface CompiledDataSection {
+  name: '.rodata' | '.data';
+  bytes: Uint8Array;
+  variables: CompiledVariable[];
+}
+
+export interface CompiledModule {
+  entry: string;
+  programs: CompiledProgram[];
+  maps: CompiledMap[];
+  data: CompiledDataSection[];
+  license: string;
+}
+
+export const MAP_TYPE_IDS: Record<MapKind, number> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
+
+const STACK_LIMIT = 512;
+
+let shared: { project: Project; dslRoot: string; dsl: Map<SourceFile, DslRef['module']>; dslText: string } | undefined;
+
+function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFile, DslRef['module']> } {
+  const root = opts.dslRoot.replace(/\/$/, '');
+  const indexText = opts.host.readFile(`${root}/index.ts`) ?? opts.host.readFile(`${root}/index.d.ts`);
+  const netText = opts.host.readFile(`${root}/net.ts`) ?? opts.host.readFile(`${root}/net.d.ts`);
+  if (indexText === undefined || netText === undefined) throw new Error(`the DSL declarations are not readable under ${root}`);
+  if (shared && shared.dslRoot === root && shared.dslText === indexText + netText) {
+    for (const sf of shared.project.getSourceFiles()) if (!shared.dsl.has(sf)) shared.project.removeSourceFile(sf);
+    return shared;
+  }
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    compilerOptions: {
+      strict: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ['lib.es2022.d.ts'],
+      types: [],
+      noEmit: true,
+      skipLibCheck: true,
+      allowImportingTsExtensions: true,
+      baseUrl: '/',
+      paths: { 'tsbpf/dsl': [`${root}/index.ts`], 'tsbpf/dsl/net': [`${root}/net.ts`] },
+    },
+  });
+  const dsl = new Map<SourceFile, DslRef['module']>();
+  dsl.set(project.createSourceFile(`${root}/index.ts`, indexText, { overwrite: true }), 'index');
+  dsl.set(project.createSourceFile(`${root}/net.ts`, netText, { overwrite: true }), 'net');
+  shared = { project, dslRoot: root, dsl, dslText: indexText + netText };
+  return shared;
+}
+
+const dirname = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
+
+function normalize(path: string): string {
+  const parts: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/** Adds the entry and every module it imports relatively. */
+function loadModules(project: Project, entry: string, host: CompileHost): SourceFile {
+  const text = host.readFile(entry);
+  if (text === undefined) throw new CompileError([{ file: entry, line: 1, column: 1, code: 'TSBPF_NOT_FOUND', message: `cannot read ${entry}` }]);
+  const entryFile = project.createSourceFile(entry, text, { overwrite: true });
+  const queue = [entryFile];
+  while (queue.length) {
+    const sf = queue.pop()!;
+    const specs = [...sf.getImportDeclarations(), ...sf.getExportDeclarations()].map((d) => d.getModuleSpecifierValue()).filter((s): s is string => s !== undefined && s.startsWith('.'));
+    for (const spec of specs) {
+      const base = normalize(`${dirname(sf.getFilePath())}/${spec}`);
+      const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, `${base}/index.ts`, base];
+      for (const c of candidates) {
+        if (project.getSourceFile(c)) break;
+        const t = host.readFile(c);
+        if (t !== undefined) {
+          queue.push(project.createSourceFile(c, t, { overwrite: true }));
+          break;
+        }
+      }
+    }
+  }
+  return entryFile;
+}
+
+function tsDiagnostics(project: Project, files: SourceFile[]): DslDiagnostic[] {
+  const program = project.getProgram().compilerObject;
+  const out: DslDiagnostic[] = [];
+  for (const sf of files) {
+    const raw = sf.compilerNode;
+    for (const d of [...program.getSyntacticDiagnostics(raw), ...program.getSemanticDiagnostics(raw)]) {
+      if (d.category !== ts.DiagnosticCategory.Error) continue;
+      const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
+      out.push({
+        file: sf.getFilePath(),
+        line: pos.line + 1,
+        column: pos.character + 1,
+        code: `TS${d.code}`,
+        message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+        text: sf.getFullText().split('\n')[pos.line] ?? '',
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles a module. Throws CompileError with every diagnostic when the
+ * module has problems; never throws anything else for bad input.
+ */
+export function compile(opts: CompileOptions): CompiledModule {
+  const { project, dsl } = projectFor(opts);
+  const entry = loadModules(project, normalize(opts.entry), opts.host);
+  const userFiles = project.getSourceFiles().filter((sf) => !dsl.has(sf));
+  const cx = new CompilerContext(project, dsl, opts.host);
+  cx.diagnostics.push(...tsDiagnostics(project, userFiles));
+  const model = new ModuleModel(cx);
+  const programs: CompiledProgram[] = [];
+  try {
+    model.discover(entry);
+  } catch (e) {
+    if (!(e instanceof Abandon)) cx.report(entry, 'TSBPF_INTERNAL', `internal compiler error: ${(e as Error).message}`);
+  }
+  for (const p of model.programs) {
+    try {
+      const lowering = new FunctionLowering(cx, model, p);
+      const fn: IrFunction = lowering.lower();
+      optimize(fn);
+      const ir = formatIr(fn);
+      const alloc = allocateRegisters(fn);
+      const stackSize = layoutStack(fn);
+      if (stackSize > STACK_LIMIT) cx.report(p.body, 'TSBPF_STACK', `program ${p.name} needs ${stackSize} bytes of stack; the limit is ${STACK_LIMIT}`);
+      const { instructions, packetLoads } = emitFunction(fn, alloc);
+      const info = PROGRAM_KINDS[p.kind];
+      const attach = expectedAttachType(p.kind, p.target);
+      programs.push({
+        name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, packetLoads, stackSize, ir,
+        ...(attach !== undefined ? { expectedAttachType: attach } : {}),
+        ...(p.target !== undefined ? { target: p.target } : {}),
+        ...(p.binary !== undefined ? { binary: p.binary } : {}),
+      });
+    } catch (e) {
+      if (e instanceof Abandon) continue;
+      cx.report(p.body, 'TSBPF_INTERNAL', `internal compiler error: ${(e as Error).message}`);
+      if (typeof process !== 'undefined' && process.env?.TSBPF_DEBUG === '1') console.error(e);
+    }
+  }
+  if (cx.diagnostics.length > 0) {
+    cx.diagnostics.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1));
+    throw new CompileError(cx.diagnostics);
+  }
+  const maps: CompiledMap[] = [...model.maps.values()].map((m) => ({
+    name: m.name, kind: m.kind, mapType: MAP_TYPE_IDS[m.kind],
+    keySize: m.kind === 'ringbuf' ? 0 : sizeOf(m.key!),
+    valueSize: m.kind === 'ringbuf' ? 0 : sizeOf(m.value),
+    maxEntries: m.maxEntries, value: m.value,
+    ...(m.key && m.kind !== 'ringbuf' ? { key: m.key } : {}),
+    ...(m.pinByName ? { pinByName: true } : {}),
+  }));
+  const data: CompiledDataSection[] = [];
+  for (const name of ['.rodata', '.data'] as const) {
+    const size = model.sectionSize(name);
+    if (size === 0) continue;
+    const bytes = new Uint8Array(Math.ceil(size / 8) * 8);
+    const view = new DataView(bytes.buffer);
+    const variables: CompiledVariable[] = [];
+    for (const g of model.globals.values()) {
+      if (g.section !== name) continue;
+      const sz = g.type.bits / 8;
+      const v = BigInt.asUintN(g.type.bits, g.initial);
+      for (let i = 0; i < sz; i++) view.setUint8(g.offset + i, Number((v >> BigInt(8 * i)) & 0xffn));
+      variables.push({ name: g.name, offset: g.offset, size: sz, signed: g.type.signed, type: g.type });
+    }
+    data.push({ name, bytes, variables });
+  }
+  return { entry: entry.getFilePath(), programs, maps, data, license: 'GPL' };
+}

@@ -1,0 +1,156 @@
+/**
+ * State shared by every part of one compilation: the ts-morph project and
+ * type checker, the diagnostics, how DSL declarations are recognised (by
+ * symbol, so aliases and re-exports work), and the C types of TS types.
+ */
+import { Node, type Project, type SourceFile, type TypeChecker, type TypeNode, type Symbol as TsSymbol, ts } from 'ts-morph';
+import { Abandon, type DslDiagnostic } from './diagnostics.js';
+import { type CType, INT_TYPES, makeStruct, type StructType, U64 } from './ctypes.js';
+
+export interface DslRef {
+  module: 'index' | 'net';
+  name: string;
+}
+
+export interface CompileHostHooks {
+  /** The text of /sys/kernel/tracing/events/<group>/<name>/format, when available. */
+  tracepointFormat?(group: string, name: string): string | undefined;
+}
+
+export class CompilerContext {
+  readonly diagnostics: DslDiagnostic[] = [];
+  readonly checker: TypeChecker;
+  readonly structs = new Map<Node, StructType>();
+
+  constructor(
+    readonly project: Project,
+    readonly dslFiles: Map<SourceFile, DslRef['module']>,
+    readonly hooks: CompileHostHooks,
+  ) {
+    this.checker = project.getTypeChecker();
+  }
+
+  /** Records a diagnostic at a node. */
+  report(node: Node, code: string, message: string): void {
+    const sf = node.getSourceFile();
+    const start = node.getStart();
+    const { line, column } = sf.getLineAndColumnAtPos(start);
+    const text = sf.getFullText().split('\n')[line - 1]?.replace(/\r$/, '');
+    if (this.diagnostics.some((d) => d.file === sf.getFilePath() && d.line === line && d.column === column && d.code === code)) return;
+    this.diagnostics.push({ file: sf.getFilePath(), line, column, code, message, ...(text !== undefined ? { text } : {}) });
+  }
+
+  /** Reports and abandons the current construct. */
+  fail(node: Node, code: string, message: string): never {
+    this.report(node, code, message);
+    throw new Abandon(message);
+  }
+
+  /** The symbol a node refers to, through import aliases and re-exports. */
+  resolvedSymbol(node: Node): TsSymbol | undefined {
+    let sym = this.checker.getSymbolAtLocation(node);
+    if (sym && (sym.getFlags() & ts.SymbolFlags.Alias) !== 0) sym = this.checker.getAliasedSymbol(sym) ?? sym;
+    return sym;
+  }
+
+  /** The DSL declaration a symbol is, or undefined for user code. */
+  dslOfSymbol(sym: TsSymbol | undefined): DslRef | undefined {
+    if (!sym) return undefined;
+    for (const decl of sym.getDeclarations()) {
+      const module = this.dslFiles.get(decl.getSourceFile());
+      if (module) return { module, name: sym.getName() };
+    }
+    return undefined;
+  }
+
+  /** The DSL declaration an expression or type name refers to. */
+  dslRef(node: Node): DslRef | undefined {
+    return this.dslOfSymbol(this.resolvedSymbol(node));
+  }
+
+  /** The declaration a name refers to (following aliases). */
+  declarationOf(node: Node): Node | undefined {
+    const sym = this.resolvedSymbol(node);
+    return sym?.getValueDeclaration() ?? sym?.getDeclarations()[0];
+  }
+
+  /** The C type of a TS type annotation; reports unsupported types. */
+  ctypeOf(node: TypeNode): CType {
+    if (Node.isTypeReference(node)) {
+      const name = node.getTypeName();
+      const ref = this.dslRef(name);
+      const args = node.getTypeArguments();
+      if (ref?.module === 'index') {
+        const int = INT_TYPES[ref.name];
+        if (int) return int;
+        if (ref.name === 'FixedArray' || ref.name === 'CStr') {
+          const elem = ref.name === 'CStr' ? INT_TYPES.u8! : args[0] ? this.ctypeOf(args[0]) : INT_TYPES.u8!;
+          const lenNode = ref.name === 'CStr' ? args[0] : args[1];
+          const len = lenNode ? this.checker.getTypeAtLocation(lenNode).getLiteralValue() : undefined;
+          if (typeof len !== 'number' || !Number.isInteger(len) || len <= 0) this.fail(node, 'TSBPF_TYPE', `${ref.name} needs a positive literal length`);
+          return { kind: 'array', element: elem, length: len, ...(ref.name === 'CStr' ? { cstr: true } : {}) };
+        }
+      }
+      const decls = this.resolvedSymbol(name)?.getDeclarations() ?? [];
+      const iface = decls.find((d) => Node.isInterfaceDeclaration(d));
+      if (iface) return this.structOf(iface);
+      const decl = decls[0];
+      if (decl && Node.isTypeAliasDeclaration(decl) && !this.dslFiles.has(decl.getSourceFile())) {
+        const t = decl.getTypeNode();
+        if (t) return this.ctypeOf(t);
+      }
+    }
+    if (node.getKind() === ts.SyntaxKind.BooleanKeyword) return INT_TYPES.bool!;
+    if (node.getKind() === ts.SyntaxKind.NumberKeyword) return U64;
+    return this.fail(node, 'TSBPF_TYPE', `type '${node.getText()}' has no C layout (use u8…u64, i8…i64, bool, be16/be32, CStr<N>, FixedArray<T, N> or an interface)`);
+  }
+
+  /** An interface as a C struct (fields in declaration order, natural alignment). */
+  structOf(decl: Node): StructType {
+    const cached = this.structs.get(decl);
+    if (cached) return cached;
+    if (!Node.isInterfaceDeclaration(decl)) return this.fail(decl, 'TSBPF_TYPE', 'only interfaces describe structs');
+    if (decl.getExtends().length > 0 || decl.getMethods().length > 0) this.fail(decl, 'TSBPF_TYPE', `interface ${decl.getName()} must be plain data (no extends, no methods)`);
+    const fields = decl.getProperties().map((p) => {
+      const t = p.getTypeNode();
+      if (!t) return this.fail(p, 'TSBPF_TYPE', `field ${p.getName()} needs a type`);
+      return { name: p.getName(), type: this.ctypeOf(t) };
+    });
+    const s = makeStruct(decl.getName(), fields);
+    this.structs.set(decl, s);
+    return s;
+  }
+
+  /** A compile-time integer, or undefined. */
+  constantOf(node: Node): bigint | undefined {
+    if (Node.isNumericLiteral(node)) {
+      const v = node.getLiteralValue();
+      return Number.isInteger(v) ? BigInt(v) : undefined;
+    }
+    if (Node.isBigIntLiteral(node)) return BigInt(node.getLiteralText().replace(/n$/, '').replace(/_/g, ''));
+    if (Node.isParenthesizedExpression(node)) return this.constantOf(node.getExpression());
+    if (Node.isPrefixUnaryExpression(node) && node.getOperatorToken() === ts.SyntaxKind.MinusToken) {
+      const v = this.constantOf(node.getOperand());
+      return v === undefined ? undefined : -v;
+    }
+    if (Node.isBinaryExpression(node)) {
+      const a = this.constantOf(node.getLeft());
+      const b = this.constantOf(node.getRight());
+      if (a === undefined || b === undefined) return undefined;
+      switch (node.getOperatorToken().getKind()) {
+        case ts.SyntaxKind.PlusToken: return a + b;
+        case ts.SyntaxKind.MinusToken: return a - b;
+        case ts.SyntaxKind.AsteriskToken: return a * b;
+        case ts.SyntaxKind.SlashToken: return b === 0n ? undefined : a / b;
+        case ts.SyntaxKind.LessThanLessThanToken: return a << b;
+        case ts.SyntaxKind.BarToken: return a | b;
+        case ts.SyntaxKind.AmpersandToken: return a & b;
+        default: return undefined;
+      }
+    }
+    const t = this.checker.getTypeAtLocation(node);
+    const lit = t.getLiteralValue();
+    if (typeof lit === 'number' && Number.isInteger(lit)) return BigInt(lit);
+    return undefined;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The C view of module types: integers with width and signedness, fixed
+ * arrays and structs with natural alignment. Layout is computed here once.
+ */
+
+export interface IntType {
+  kind: 'int';
+  bits: 8 | 16 | 32 | 64;
+  signed: boolean;
+  /** Network byte order (be16/be32): the bits are stored swapped. */
+  bigEndian?: boolean;
+  /** The DSL name (u8, be16, bool…), for BTF and messages. */
+  name: string;
+}
+
+export interface ArrayType {
+  kind: 'array';
+  element: CType;
+  length: number;
+  /** A CStr<N>: printed as a string in user space. */
+  cstr?: boolean;
+}
+
+export interface StructField {
+  name: string;
+  type: CType;
+  offset: number;
+}
+
+export interface StructType {
+  kind: 'struct';
+  name: string;
+  fields: StructField[];
+  size: number;
+  align: number;
+}
+
+export type CType = IntType | ArrayType | StructType;
+
+const int = (name: string, bits: IntType['bits'], signed: boolean, bigEndian = false): IntType => ({ kind: 'int', name, bits, signed, ...(bigEndian ? { bigEndian } : {}) });
+
+/** The DSL's integer type names. */
+export const INT_TYPES: Record<string, IntType> = {
+  u8: int('u8', 8, false),
+  u16: int('u16', 16, false),
+  u32: int('u32', 32, false),
+  u64: int('u64', 64, false),
+  i8: int('i8', 8, true),
+  i16: int('i16', 16, true),
+  i32: int('i32', 32, true),
+  i64: int('i64', 64, true),
+  bool: int('bool', 8, false),
+  be16: int('be16', 16, false, true),
+  be32: int('be32', 32, false, true),
+};
+
+export const U32 = INT_TYPES.u32!;
+export const U64 = INT_TYPES.u64!;
+export const I32 = INT_TYPES.i32!;
+export const I64 = INT_TYPES.i64!;
+export const BOOL = INT_TYPES.bool!;
+
+export function sizeOf(t: CType): number {
+  if (t.kind === 'int') return t.bits / 8;
+  if (t.kind === 'array') return sizeOf(t.element) * t.length;
+  return t.size;
+}
+
+export function alignOf(t: CType): number {
+  if (t.kind === 'int') return t.bits / 8;
+  if (t.kind === 'array') return alignOf(t.element);
+  return t.align;
+}
+
+/** Lays out fields in declaration order with natural alignment. */
+export function makeStruct(name: string, fields: Array<{ name: string; type: CType }>): StructType {
+  let offset = 0;
+  let align = 1;
+  const laid: StructField[] = [];
+  for (const f of fields) {
+    const a = alignOf(f.type);
+    offset = Math.ceil(offset / a) * a;
+    laid.push({ name: f.name, type: f.type, offset });
+    offset += sizeOf(f.type);
+    align = Math.max(align, a);
+  }
+  return { kind: 'struct', name, fields: laid, size: Math.ceil(offset / align) * align || 0, align };
+}
+
+export function typeName(t: CType): string {
+  if (t.kind === 'int') return t.name;
+  if (t.kind === 'array') return t.cstr ? `CStr<${t.length}>` : `${typeName(t.element)}[${t.length}]`;
+  return t.name;
+}
+
+/** The range of values an integer type holds. */
+export function intRange(t: IntType): [bigint, bigint] {
+  const b = BigInt(t.bits);
+  return t.signed ? [-(1n << (b - 1n)), (1n << (b - 1n)) - 1n] : [0n, (1n << b) - 1n];
+}

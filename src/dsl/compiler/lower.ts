@@ -1,0 +1,1292 @@
+/**
+ * Lowering of one program body to IR. One visitor per syntax kind (tables
+ * `statementVisitors` and `expressionVisitors`); anything without a visitor
+ * is a coded diagnostic. Module functions are inlined at their call sites.
+ */
+import { type Block, type CallExpression, type Expression, Node, type SourceFile, ts } from 'ts-morph';
+import type { SourceSpan } from '../../asm/instruction.js';
+import type { CompilerContext } from './context.js';
+import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, type StructType, typeName, U32, U64 } from './ctypes.js';
+import { Abandon } from './diagnostics.js';
+import { Helper, HELPER_PROGRAMS } from './helpers.js';
+import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
+import type { GlobalInfo, MapInfo, ModuleModel, ProgramInfo } from './module-model.js';
+import { PROGRAM_KINDS } from './program-kinds.js';
+import { parseTracepointFormat, type TracepointField } from './tracepoint-format.js';
+import type { Place, Space, Value } from './values.js';
+
+type Binding = { k: 'var'; reg: VReg; t: IntType } | { k: 'value'; value: Value };
+
+interface Frame {
+  kind: 'program' | 'inline';
+  decl: Node;
+  end: string;
+  result?: VReg;
+  resultType?: IntType;
+  resultPtr?: { to: CType; space: Space };
+}
+
+interface LoopTarget {
+  breakLabel: string;
+  continueLabel?: string;
+}
+
+const SK = ts.SyntaxKind;
+
+const intType = (bits: 32 | 64, signed: boolean): IntType => (bits === 64 ? (signed ? I64 : U64) : signed ? I32 : U32);
+
+/** The type a bare literal gets before it meets a typed operand. */
+function literalType(v: bigint): IntType {
+  if (v >= -(1n << 31n) && v < 1n << 31n) return I32;
+  if (v >= -(1n << 63n) && v < 1n << 63n) return I64;
+  return U64;
+}
+
+/** Wraps a constant to what a register of type t would hold (mathematical value). */
+function wrapTo(v: bigint, t: IntType): bigint {
+  return t.signed ? BigInt.asIntN(t.bits, v) : BigInt.asUintN(t.bits, v);
+}
+
+export class FunctionLowering {
+  readonly ops: SpannedOp[] = [];
+  readonly slots: StackSlot[] = [];
+  #vregs = 0;
+  #labels = 0;
+  #span: SourceSpan | undefined;
+  readonly #bindings = new Map<Node, Binding>();
+  readonly #frames: Frame[] = [];
+  readonly #loops: LoopTarget[] = [];
+  #tracepointFields: Map<string, TracepointField> | undefined;
+
+  constructor(
+    readonly cx: CompilerContext,
+    readonly model: ModuleModel,
+    readonly program: ProgramInfo,
+  ) {}
+
+  // ------------------------------------------------------------ plumbing
+
+  newReg(): VReg {
+    return this.#vregs++;
+  }
+
+  newLabel(hint = 'L'): string {
+    return `${hint}${this.#labels++}`;
+  }
+
+  emit(op: Op): void {
+    this.ops.push(this.#span ? { ...op, span: this.#span } : op);
+  }
+
+  label(l: string): void {
+    this.emit({ op: 'label', label: l });
+  }
+
+  slot(size: number, align = 8): number {
+    this.slots.push({ size: Math.ceil(size / 8) * 8, align });
+    return this.slots.length - 1;
+  }
+
+  /** Sets the span later operations carry. */
+  #at(node: Node): void {
+    const sf = node.getSourceFile();
+    const { line, column } = sf.getLineAndColumnAtPos(node.getStart());
+    const text = sf.getFullText().split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
+    this.#span = { file: sf.getFilePath(), line, column, text };
+  }
+
+  fail(node: Node, code: string, message: string): never {
+    return this.cx.fail(node, code, message);
+  }
+
+  // ------------------------------------------------------------ entry
+
+  lower(): IrFunction {
+    const body = this.program.body;
+    if (!(Node.isArrowFunction(body) || Node.isFunctionExpression(body))) throw new Error('program body');
+    this.#at(body);
+    const params = body.getParameters();
+    if (params.length > 1) this.cx.report(params[1]!, 'TSBPF_PARAMS', 'a program takes one parameter, its context');
+    const ctxReg = this.newReg();
+    this.emit({ op: 'mov', dst: ctxReg, src: { kind: 'reg', reg: -1 }, bits: 64 });
+    const ctxParam = params[0];
+    if (ctxParam) {
+      if (!Node.isIdentifier(ctxParam.getNameNode())) this.cx.report(ctxParam, 'TSBPF_DESTRUCTURE', 'destructuring the context is not supported; name it (ctx) and use ctx.field');
+      this.#bindings.set(ctxParam, { k: 'value', value: { k: 'ctx' } });
+    }
+    this.#ctxReg = ctxReg;
+    const end = this.newLabel('exit');
+    this.#frames.push({ kind: 'program', decl: body, end });
+    this.#lowerFunctionBody(body.getBody());
+    // Falling off the end of a program returns 0.
+    this.emit({ op: 'ret', value: imm(0) });
+    this.label(end);
+    return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs };
+  }
+
+  #ctxReg: VReg = -1;
+
+  #lowerFunctionBody(body: Node | undefined): void {
+    if (!body) return;
+    if (Node.isBlock(body)) this.block(body);
+    else this.#return(body as Expression, body);
+  }
+
+  // ------------------------------------------------------------ statements
+
+  block(b: Block): void {
+    for (const s of b.getStatements()) this.statement(s);
+  }
+
+  statement(node: Node): void {
+    this.#at(node);
+    const visit = statementVisitors[node.getKind()];
+    try {
+      if (!visit) this.fail(node, unsupportedCode(node), `${describeKind(node)} is not supported in BPF programs`);
+      visit(this, node);
+    } catch (e) {
+      if (!(e instanceof Abandon)) throw e;
+    }
+  }
+
+  #return(expr: Expression | undefined, node: Node): void {
+    const frame = this.#frames[this.#frames.length - 1]!;
+    if (frame.kind === 'program') {
+      if (!expr) {
+        this.emit({ op: 'ret', value: imm(0) });
+        return;
+      }
+      const v = this.int(expr);
+      this.emit({ op: 'ret', value: this.convert(v, intType(v.t.bits === 64 ? 64 : 32, v.t.signed), expr).op });
+      return;
+    }
+    if (expr) {
+      const v = this.expr(expr);
+      if (v.k === 'ptr' || v.k === 'null') {
+        if (frame.resultType) this.fail(node, 'TSBPF_RETURN', 'a function returns either integers or references, not both');
+        if (v.k === 'ptr') frame.resultPtr ??= { to: v.to, space: v.space };
+        frame.result ??= this.newReg();
+        this.emit({ op: 'mov', dst: frame.result, src: v.k === 'ptr' ? reg(v.reg) : imm(0), bits: 64 });
+      } else {
+        const iv = this.intOf(v, expr);
+        frame.resultType ??= iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
+        frame.result ??= this.newReg();
+        this.#assignReg(frame.result, this.convert(iv, frame.resultType, expr));
+      }
+    }
+    this.emit({ op: 'jmp', target: frame.end });
+  }
+
+  // ------------------------------------------------------------ expressions
+
+  expr(node: Node): Value {
+    const saved = this.#span;
+    this.#at(node);
+    try {
+      const visit = expressionVisitors[node.getKind()];
+      if (!visit) return this.fail(node, unsupportedCode(node), `${describeKind(node)} is not supported in BPF programs`);
+      return visit(this, node);
+    } finally {
+      this.#span = saved;
+    }
+  }
+
+  /** An expression that must be an integer. */
+  int(node: Node): Extract<Value, { k: 'int' }> {
+    return this.intOf(this.expr(node), node);
+  }
+
+  intOf(v: Value, node: Node): Extract<Value, { k: 'int' }> {
+    if (v.k === 'int') return v;
+    if (v.k === 'ptr' && v.to.kind === 'int') return this.load(v.reg, 0, v.to);
+    if (v.k === 'global') return this.readPlace({ k: 'global', global: v.global });
+    return this.fail(node, 'TSBPF_NOT_INTEGER', `expected an integer here, got ${describeValue(v)}`);
+  }
+
+  /** Puts an integer in a register (constants are materialised). */
+  toReg(v: Extract<Value, { k: 'int' }>): VReg {
+    if (v.op.kind === 'reg') return v.op.reg;
+    const r = this.newReg();
+    this.emit({ op: 'mov', dst: r, src: imm(wrapTo(v.op.value, v.t)), bits: v.t.bits === 64 ? 64 : 32 });
+    return r;
+  }
+
+  #assignReg(dst: VReg, v: Extract<Value, { k: 'int' }>): void {
+    this.emit({ op: 'mov', dst, src: v.op.kind === 'imm' ? imm(wrapTo(v.op.value, v.t)) : v.op, bits: v.t.bits === 64 || v.op.kind === 'reg' ? 64 : 32 });
+  }
+
+  /** Loads an integer of type t from memory, with C sign extension. */
+  load(base: VReg, off: number, t: CType): Extract<Value, { k: 'int' }> {
+    if (t.kind !== 'int') throw new Error('load of non-integer');
+    const dst = this.newReg();
+    this.emit({ op: 'load', dst, base, off, size: (t.bits / 8) as 1 | 2 | 4 | 8 });
+    if (t.signed && t.bits < 32) {
+      this.emit({ op: 'alu', alu: 'lsh', bits: 32, dst, a: reg(dst), b: imm(32 - t.bits) });
+      this.emit({ op: 'alu', alu: 'arsh', bits: 32, dst, a: reg(dst), b: imm(32 - t.bits) });
+    }
+    return { k: 'int', op: reg(dst), t };
+  }
+
+  /** Converts between integer types with C semantics (truncation, sign or zero extension). */
+  convert(v: Extract<Value, { k: 'int' }>, to: IntType, _node: Node): Extract<Value, { k: 'int' }> {
+    if (v.op.kind === 'imm') return { k: 'int', op: imm(wrapTo(v.op.value, to)), t: to };
+    const from = v.t;
+    const src = v.op.reg;
+    if (from.bits === to.bits || (from.bits < to.bits && to.bits <= 32)) return { k: 'int', op: v.op, t: to };
+    const dst = this.newReg();
+    if (to.bits === 64) {
+      if (from.signed) {
+        this.emit({ op: 'alu', alu: 'lsh', bits: 64, dst, a: reg(src), b: imm(32) });
+        this.emit({ op: 'alu', alu: 'arsh', bits: 64, dst, a: reg(dst), b: imm(32) });
+      } else {
+        return { k: 'int', op: v.op, t: to };
+      }
+    } else if (to.bits === 32) {
+      this.emit({ op: 'mov', dst, src: reg(src), bits: 32 });
+    } else if (to.signed) {
+      this.emit({ op: 'alu', alu: 'lsh', bits: 32, dst, a: reg(src), b: imm(32 - to.bits) });
+      this.emit({ op: 'alu', alu: 'arsh', bits: 32, dst, a: reg(dst), b: imm(32 - to.bits) });
+    } else {
+      this.emit({ op: 'alu', alu: 'and', bits: 32, dst, a: reg(src), b: imm(to.bits === 8 ? 0xff : 0xffff) });
+    }
+    return { k: 'int', op: reg(dst), t: to };
+  }
+
+  /** Converts for an assignment to a declared type: literals are range-checked, narrowing must be explicit. */
+  coerce(v: Extract<Value, { k: 'int' }>, to: IntType, node: Node): Extract<Value, { k: 'int' }> {
+    if (v.op.kind === 'imm' && v.literal) {
+      const [lo, hi] = intRange(to);
+      const val = v.op.value;
+      if (val < lo || val > hi) this.fail(node, 'TSBPF_LITERAL_RANGE', `${val} does not fit in ${to.name} (${lo}…${hi})`);
+      return { k: 'int', op: v.op, t: to };
+    }
+    if (v.op.kind === 'reg' && v.t.bits > to.bits) {
+      this.fail(node, 'TSBPF_NARROWING', `${v.t.name} does not fit in ${to.name}; truncate explicitly with ${to.name}(…)`);
+    }
+    return this.convert(v, to, node);
+  }
+
+  /** The common type of a binary operation (C's usual arithmetic conversions, simplified). */
+  commonType(a: Extract<Value, { k: 'int' }>, b: Extract<Value, { k: 'int' }>): IntType {
+    if (a.literal && !b.literal) return intType(b.t.bits === 64 || a.t.bits === 64 ? 64 : 32, b.t.signed);
+    if (b.literal && !a.literal) return intType(a.t.bits === 64 || b.t.bits === 64 ? 64 : 32, a.t.signed);
+    return intType(a.t.bits === 64 || b.t.bits === 64 ? 64 : 32, a.t.signed && b.t.signed);
+  }
+
+  arith(alu: AluName, a: Extract<Value, { k: 'int' }>, b: Extract<Value, { k: 'int' }>, node: Node): Extract<Value, { k: 'int' }> {
+    const t = this.commonType(a, b);
+    const literal = Boolean(a.literal && b.literal);
+    if (a.op.kind === 'imm' && b.op.kind === 'imm') {
+      const folded = foldAlu(alu, a.op.value, b.op.value, t);
+      if (folded === undefined) this.fail(node, 'TSBPF_DIV_ZERO', 'division by zero');
+      return { k: 'int', op: imm(literal ? folded : wrapTo(folded, t)), t: literal ? literalType(folded) : t, ...(literal ? { literal } : {}) };
+    }
+    if ((alu === 'div' || alu === 'mod') && b.op.kind === 'imm' && b.op.value === 0n) this.fail(node, 'TSBPF_DIV_ZERO', 'division by zero');
+    const ca = this.convert(a, t, node);
+    const cb = this.convert(b, t, node);
+    let op = alu;
+    if (t.signed && alu === 'div') op = 'sdiv';
+    if (t.signed && alu === 'mod') op = 'smod';
+    if (t.signed && alu === 'rsh') op = 'arsh';
+    const dst = this.newReg();
+    this.emit({ op: 'alu', alu: op, bits: t.bits === 64 ? 64 : 32, dst, a: ca.op.kind === 'imm' ? reg(this.toReg(ca)) : ca.op, b: cb.op });
+    return { k: 'int', op: reg(dst), t };
+  }
+
+  // ------------------------------------------------------------ conditions
+
+  /** Jumps to `target` when the condition's truth equals `when`; falls through otherwise. */
+  branch(node: Node, target: string, when: boolean): void {
+    if (Node.isParenthesizedExpression(node)) return this.branch(node.getExpression(), target, when);
+    if (Node.isPrefixUnaryExpression(node) && node.getOperatorToken() === SK.ExclamationToken) return this.branch(node.getOperand(), target, !when);
+    if (Node.isBinaryExpression(node)) {
+      const k = node.getOperatorToken().getKind();
+      if (k === SK.AmpersandAmpersandToken || k === SK.BarBarToken) {
+        const isAnd = k === SK.AmpersandAmpersandToken;
+        if (isAnd !== when) {
+          // (a && b) false: either false; (a || b) true: either true.
+          this.branch(node.getLeft(), target, when);
+          this.branch(node.getRight(), target, when);
+        } else {
+          const skip = this.newLabel();
+          this.branch(node.getLeft(), skip, !when);
+          this.branch(node.getRight(), target, when);
+          this.label(skip);
+        }
+        return;
+      }
+      const cmp = COMPARISONS[k];
+      if (cmp) return this.#compareBranch(node, cmp, target, when);
+    }
+    const v = this.expr(node);
+    this.#at(node);
+    if (v.k === 'null') {
+      if (!when) this.emit({ op: 'jmp', target });
+      return;
+    }
+    if (v.k === 'ptr') {
+      this.emit({ op: 'br', cmp: when ? 'ne' : 'eq', bits: 64, a: v.reg, b: imm(0), target });
+      return;
+    }
+    const iv = this.intOf(v, node);
+    if (iv.op.kind === 'imm') {
+      if ((iv.op.value !== 0n) === when) this.emit({ op: 'jmp', target });
+      return;
+    }
+    this.emit({ op: 'br', cmp: when ? 'ne' : 'eq', bits: iv.t.bits === 64 ? 64 : 32, a: iv.op.reg, b: imm(0), target });
+  }
+
+  #compareBranch(node: Node & { getLeft(): Node; getRight(): Node }, cmp: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', target: string, when: boolean): void {
+    const left = this.expr(node.getLeft());
+    const right = this.expr(node.getRight());
+    this.#at(node);
+    const effective = when ? cmp : NEGATE[cmp];
+    // Pointer against null.
+    if (left.k === 'null' || right.k === 'null') {
+      const other = left.k === 'null' ? right : left;
+      if (other.k === 'null') {
+        if ((cmp === 'eq') === when) this.emit({ op: 'jmp', target });
+        return;
+      }
+      if (other.k !== 'ptr') this.fail(node, 'TSBPF_NULL_COMPARE', 'only references (lookup, reserve, packet.at results) can be compared with null');
+      if (effective !== 'eq' && effective !== 'ne') this.fail(node, 'TSBPF_NULL_COMPARE', 'compare references with === or !== null');
+      this.emit({ op: 'br', cmp: effective, bits: 64, a: other.reg, b: imm(0), target });
+      return;
+    }
+    const a = this.intOf(left, node.getLeft());
+    const b = this.intOf(right, node.getRight());
+    const t = this.commonType(a, b);
+    if (a.op.kind === 'imm' && b.op.kind === 'imm') {
+      if (evalCompare(effective, wrapTo(a.op.value, t), wrapTo(b.op.value, t))) this.emit({ op: 'jmp', target });
+      return;
+    }
+    let ca = this.convert(a, t, node);
+    let cb = this.convert(b, t, node);
+    let c: string = effective;
+    if (ca.op.kind === 'imm') {
+      [ca, cb] = [cb, ca];
+      c = MIRROR[effective];
+    }
+    const signedCmp = t.signed && c !== 'eq' && c !== 'ne' ? (`s${c}` as CmpName) : (c as CmpName);
+    this.emit({ op: 'br', cmp: signedCmp, bits: t.bits === 64 ? 64 : 32, a: (ca.op as { reg: VReg }).reg, b: cb.op, target });
+  }
+
+  /** A condition as a 0/1 value. */
+  boolValue(node: Node): Extract<Value, { k: 'int' }> {
+    const dst = this.newReg();
+    const done = this.newLabel();
+    this.emit({ op: 'mov', dst, src: imm(1), bits: 64 });
+    this.branch(node, done, true);
+    this.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
+    this.label(done);
+    return { k: 'int', op: reg(dst), t: INT_TYPES.bool! };
+  }
+
+  // ------------------------------------------------------------ names and places
+
+  bind(decl: Node, b: Binding): void {
+    this.#bindings.set(decl, b);
+  }
+
+  identifier(node: Node): Value {
+    const decl = this.cx.declarationOf(node);
+    if (!decl) {
+      if (node.getText() === 'undefined') return this.fail(node, 'TSBPF_UNDEFINED', 'undefined has no value in BPF programs; use null or 0');
+      return this.fail(node, 'TSBPF_UNKNOWN_NAME', `cannot resolve '${node.getText()}'`);
+    }
+    const b = this.#bindings.get(decl);
+    if (b) return b.k === 'var' ? { k: 'int', op: reg(b.reg), t: b.t } : b.value;
+    const lit = this.#literalTypeValue(node);
+    if (lit) return lit;
+    const factory = this.model.factoryOf(decl);
+    if (factory?.name === 'header') {
+      const target = factory.call.getTypeArguments()[0];
+      if (!target) return this.fail(node, 'TSBPF_HEADER', 'header<T>() needs its interface as a type argument');
+      return { k: 'header', struct: this.cx.ctypeOf(target) };
+    }
+    const dsl = this.cx.dslRef(node);
+    if (dsl) return this.#dslValue(dsl.name, node);
+    const map = this.model.mapOf(decl);
+    if (map) return { k: 'map', map };
+    const global = this.model.globalOf(decl);
+    if (global) return { k: 'global', global };
+    if (Node.isVariableDeclaration(decl)) {
+      const list = decl.getVariableStatement();
+      const isConst = list ? list.getDeclarationKind() === 'const' : (decl.getParent()?.getFlags() ?? 0) & ts.NodeFlags.Const;
+      if (!isConst) return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is mutable state outside the program; use global() for shared mutable values`);
+      const init = decl.getInitializer();
+      const typeNode = decl.getTypeNode();
+      const c = init ? this.cx.constantOf(init) : undefined;
+      if (c !== undefined) {
+        const t = typeNode ? this.cx.ctypeOf(typeNode) : undefined;
+        if (t && t.kind === 'int') return { k: 'int', op: imm(wrapTo(c, t)), t };
+        return { k: 'int', op: imm(c), t: literalType(c), literal: true };
+      }
+      if (init && this.model.factoryOf(decl)) return this.fail(node, 'TSBPF_PROGRAM_REF', 'programs cannot be used as values inside programs');
+      return this.fail(node, 'TSBPF_CLOSURE', `'${node.getText()}' is not a compile-time constant, map or global`);
+    }
+    if (Node.isFunctionDeclaration(decl)) return this.fail(node, 'TSBPF_FUNCTION_VALUE', 'functions can only be called, not used as values');
+    if (Node.isParameterDeclaration(decl)) return this.fail(node, 'TSBPF_CLOSURE', `'${node.getText()}' belongs to an enclosing function; closures are not supported`);
+    return this.fail(node, 'TSBPF_UNSUPPORTED', `'${node.getText()}' cannot be used in a BPF program`);
+  }
+
+  #literalTypeValue(node: Node): Value | undefined {
+    const lit = this.cx.checker.getTypeAtLocation(node).getLiteralValue();
+    if (typeof lit === 'number') {
+      if (!Number.isInteger(lit)) this.fail(node, 'TSBPF_FLOAT', 'floating-point numbers are not supported');
+      return { k: 'int', op: imm(BigInt(lit)), t: literalType(BigInt(lit)), literal: true };
+    }
+    return undefined;
+  }
+
+  #dslValue(name: string, node: Node): Value {
+    if (name === 'bpf') return { k: 'dsl', name: 'bpf' };
+    return { k: 'dsl', name };
+  }
+
+  /** Where an assignment writes. */
+  place(node: Node): Place {
+    if (Node.isParenthesizedExpression(node)) return this.place(node.getExpression());
+    if (Node.isIdentifier(node)) {
+      const decl = this.cx.declarationOf(node);
+      const b = decl ? this.#bindings.get(decl) : undefined;
+      if (b?.k === 'var') return { k: 'var', reg: b.reg, t: b.t };
+      if (b) this.fail(node, 'TSBPF_ASSIGN', `'${node.getText()}' cannot be assigned`);
+      return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is not a local variable of this program; use global() for shared mutable values`);
+    }
+    if (Node.isPropertyAccessExpression(node) || Node.isElementAccessExpression(node)) {
+      const v = this.expr(node);
+      if (v.k === 'ptr' && v.to.kind === 'int') {
+        if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
+        return { k: 'mem', base: v.reg, off: 0, t: v.to };
+      }
+      return this.fail(node, 'TSBPF_ASSIGN', 'only integer fields can be assigned (copy structs field by field)');
+    }
+    return this.fail(node, 'TSBPF_ASSIGN', 'this expression cannot be assigned');
+  }
+
+  readPlace(p: Place): Extract<Value, { k: 'int' }> {
+    if (p.k === 'var') return { k: 'int', op: reg(p.reg), t: p.t };
+    if (p.k === 'mem') return this.load(p.base, p.off, p.t);
+    const base = this.newReg();
+    this.emit({ op: 'map', dst: base, map: p.global.section, valueOffset: p.global.offset });
+    return this.load(base, 0, p.global.type);
+  }
+
+  writePlace(p: Place, v: Extract<Value, { k: 'int' }>, node: Node): void {
+    if (p.k === 'var') {
+      this.#assignReg(p.reg, this.coerce(v, p.t, node));
+      return;
+    }
+    const t = p.k === 'mem' ? p.t : p.global.type;
+    if (p.k === 'global' && p.global.section === '.rodata') this.fail(node, 'TSBPF_RODATA_WRITE', `${p.global.name} is rodata: set it from user space before load`);
+    const value = v.op.kind === 'imm' && v.literal ? this.coerce(v, t, node) : this.convert(v, t, node);
+    let base: VReg;
+    let off = 0;
+    if (p.k === 'mem') {
+      base = p.base;
+      off = p.off;
+    } else {
+      base = this.newReg();
+      this.emit({ op: 'map', dst: base, map: p.global.section, valueOffset: p.global.offset });
+    }
+    this.emit({ op: 'store', base, off, size: (t.bits / 8) as 1 | 2 | 4 | 8, value: value.op });
+  }
+
+  /** A pointer `base + off` as a new register (no-op for 0). */
+  offsetPtr(base: VReg, off: number): VReg {
+    if (off === 0) return base;
+    const dst = this.newReg();
+    this.emit({ op: 'alu', alu: 'add', bits: 64, dst, a: reg(base), b: imm(off) });
+    return dst;
+  }
+
+  /** Member access on a struct pointer. */
+  member(v: Extract<Value, { k: 'ptr' }>, name: string, node: Node): Value {
+    if (v.to.kind !== 'struct') return this.fail(node, 'TSBPF_MEMBER', `${typeName(v.to)} has no fields`);
+    const f = v.to.fields.find((x) => x.name === name);
+    if (!f) return this.fail(node, 'TSBPF_MEMBER', `${v.to.name} has no field ${name}`);
+    return { k: 'ptr', reg: this.offsetPtr(v.reg, f.offset), to: f.type, space: v.space };
+  }
+
+  // ------------------------------------------------------------ memory for helpers
+
+  /** Stack memory holding a value of type t built from an expression (for keys, values, events). */
+  materialize(node: Node, t: CType): VReg {
+    if (Node.isObjectLiteralExpression(node)) {
+      if (t.kind !== 'struct') this.fail(node, 'TSBPF_TYPE', `an object literal cannot be a ${typeName(t)}`);
+      return this.structLiteral(node, t);
+    }
+    const v = this.expr(node);
+    if (v.k === 'ptr' && sameType(v.to, t)) return v.reg;
+    if (t.kind !== 'int') return this.fail(node, 'TSBPF_TYPE', `expected a ${typeName(t)} here, got ${describeValue(v)}`);
+    const iv = this.coerceLoose(this.intOf(v, node), t, node);
+    const s = this.slot(8);
+    const p = this.newReg();
+    this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
+    this.emit({ op: 'store', base: p, off: 0, size: (t.bits / 8) as 1 | 2 | 4 | 8, value: iv.op });
+    return p;
+  }
+
+  /** Like coerce, but accepts any integer expression (values stored into typed memory). */
+  coerceLoose(v: Extract<Value, { k: 'int' }>, t: IntType, node: Node): Extract<Value, { k: 'int' }> {
+    return v.op.kind === 'imm' && v.literal ? this.coerce(v, t, node) : this.convert(v, t, node);
+  }
+
+  /** A struct built on the stack from an object literal; padding and missing fields are zero. */
+  structLiteral(node: Node, t: StructType): VReg {
+    if (!Node.isObjectLiteralExpression(node)) return this.fail(node, 'TSBPF_TYPE', 'expected an object literal');
+    const s = this.slot(t.size, 8);
+    const p = this.newReg();
+    this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
+    for (let o = 0; o < this.slots[s]!.size; o += 8) this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(0) });
+    for (const prop of node.getProperties()) {
+      let name: string;
+      let init: Node;
+      if (Node.isPropertyAssignment(prop)) {
+        name = prop.getName();
+        init = prop.getInitializerOrThrow();
+      } else if (Node.isShorthandPropertyAssignment(prop)) {
+        name = prop.getName();
+        init = prop.getNameNode();
+      } else {
+        this.fail(prop, 'TSBPF_OBJECT', 'only plain properties are supported in struct literals');
+      }
+      const f = t.fields.find((x) => x.name === name);
+      if (!f) this.fail(prop, 'TSBPF_MEMBER', `${t.name} has no field ${name}`);
+      if (f.type.kind === 'int') {
+        const v = this.coerceLoose(this.int(init), f.type, init);
+        this.#at(prop);
+        this.emit({ op: 'store', base: p, off: f.offset, size: (f.type.bits / 8) as 1 | 2 | 4 | 8, value: v.op });
+      } else if (f.type.kind === 'struct' && Node.isObjectLiteralExpression(init)) {
+        const inner = this.structLiteral(init, f.type);
+        this.#copy(p, f.offset, inner, sizeOf(f.type));
+      } else {
+        this.fail(init, 'TSBPF_OBJECT', `field ${name} (${typeName(f.type)}) cannot be set in a literal; fill it after creating the struct`);
+      }
+    }
+    return p;
+  }
+
+  #copy(dst: VReg, dstOff: number, src: VReg, size: number): void {
+    for (let o = 0; o < size; ) {
+      const n = size - o >= 8 ? 8 : size - o >= 4 ? 4 : size - o >= 2 ? 2 : 1;
+      const t = this.newReg();
+      this.emit({ op: 'load', dst: t, base: src, off: o, size: n as 1 | 2 | 4 | 8 });
+      this.emit({ op: 'store', base: dst, off: dstOff + o, size: n as 1 | 2 | 4 | 8, value: reg(t) });
+      o += n;
+    }
+  }
+
+  call(helper: number, args: Operand[], node: Node, withResult = true): VReg | undefined {
+    this.#at(node);
+    const dst = withResult ? this.newReg() : undefined;
+    this.emit({ op: 'call', helper, args, ...(dst !== undefined ? { dst } : {}) });
+    return dst;
+  }
+
+  mapFd(map: MapInfo): VReg {
+    const r = this.newReg();
+    this.emit({ op: 'map', dst: r, map: map.name });
+    return r;
+  }
+
+  // ------------------------------------------------------------ calls
+
+  callExpression(node: CallExpression): Value {
+    const callee = node.getExpression();
+    const args = node.getArguments();
+    if (Node.isPropertyAccessExpression(callee)) {
+      const objNode = callee.getExpression();
+      const method = callee.getName();
+      const obj = this.expr(objNode);
+      if (obj.k === 'map') return this.mapMethod(obj.map, method, args, node);
+      if (obj.k === 'dsl' && obj.name === 'bpf') return this.helperCall(method, args, node);
+      if (obj.k === 'packet') return this.packetMethod(method, args, node);
+      if (obj.k === 'ctx') return this.ctxMethod(method, args, node);
+      if (obj.k === 'global') {
+        if (method === 'get') return this.readPlace({ k: 'global', global: obj.global });
+        if (method === 'set') {
+          this.writePlace({ k: 'global', global: obj.global }, this.int(args[0]!), node);
+          return { k: 'void' };
+        }
+      }
+      return this.fail(callee, 'TSBPF_METHOD', `method '${method}' is not supported on ${describeValue(obj)}`);
+    }
+    const dsl = this.cx.dslRef(callee);
+    if (dsl) return this.dslFunction(dsl.name, args, node);
+    const decl = this.cx.declarationOf(callee);
+    if (decl) {
+      let fn: Node | undefined = decl;
+      if (Node.isVariableDeclaration(decl)) fn = decl.getInitializer();
+      if (fn && (Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) return this.inline(fn, decl, args, node);
+    }
+    return this.fail(callee, 'TSBPF_CALL', `'${callee.getText()}' cannot be called from a BPF program`);
+  }
+
+  dslFunction(name: string, args: Node[], node: Node): Value {
+    const int = INT_TYPES[name];
+    if (int && name !== 'bool' && name !== 'be16' && name !== 'be32') {
+      const a = args[0];
+      if (!a) return this.fail(node, 'TSBPF_ARGS', `${name}() needs a value`);
+      if (Node.isBigIntLiteral(a)) return { k: 'int', op: imm(wrapTo(this.cx.constantOf(a)!, int)), t: int };
+      return this.convert(this.int(a), int, node);
+    }
+    if (name === 'htons' || name === 'ntohs' || name === 'htonl' || name === 'ntohl') {
+      const bits = name.endsWith('s') ? 16 : 32;
+      const v = this.int(args[0]!);
+      const t = bits === 16 ? (name === 'htons' ? INT_TYPES.be16! : INT_TYPES.u16!) : name === 'htonl' ? INT_TYPES.be32! : INT_TYPES.u32!;
+      if (v.op.kind === 'imm') return { k: 'int', op: imm(swapBytes(BigInt.asUintN(bits, v.op.value), bits)), t };
+      const dst = this.newReg();
+      this.emit({ op: 'bswap', dst, src: v.op, bits });
+      return { k: 'int', op: reg(dst), t };
+    }
+    if (name === 'range') return this.fail(node, 'TSBPF_RANGE', 'range() is only allowed as the iterable of a for…of loop');
+    return this.fail(node, 'TSBPF_CALL', `${name}() cannot be called inside a program`);
+  }
+
+  #inlining: Node[] = [];
+
+  inline(fn: Node, decl: Node, args: Node[], node: Node): Value {
+    if (!(Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) return this.fail(node, 'TSBPF_CALL', 'not a function');
+    if (this.#inlining.includes(fn)) return this.fail(node, 'TSBPF_RECURSION', `recursive call to '${Node.isCallExpression(node) ? node.getExpression().getText() : 'function'}': BPF programs cannot recurse`);
+    if (fn.isAsync()) return this.fail(fn, 'TSBPF_ASYNC', 'async functions are not supported');
+    if (Node.isFunctionDeclaration(fn) && fn.isGenerator()) return this.fail(fn, 'TSBPF_GENERATOR', 'generators are not supported');
+    if (this.#inlining.length > 16) return this.fail(node, 'TSBPF_INLINE_DEPTH', 'functions nest too deeply');
+    const params = fn.getParameters();
+    // Arguments are evaluated in the caller, before the callee's bindings exist.
+    const values: Value[] = [];
+    params.forEach((p, i) => {
+      const a = args[i];
+      if (!a) {
+        const init = p.getInitializer();
+        if (init) values.push(this.expr(init));
+        else this.fail(node, 'TSBPF_ARGS', `missing argument ${p.getName()}`);
+        return;
+      }
+      const typeNode = p.getTypeNode();
+      const t = typeNode && !isContextType(this.cx, typeNode) ? this.cx.ctypeOf(typeNode) : undefined;
+      if (t?.kind === 'struct' && Node.isObjectLiteralExpression(a)) values.push({ k: 'ptr', reg: this.structLiteral(a, t), to: t, space: 'stack' });
+      else values.push(this.expr(a));
+    });
+    this.#inlining.push(fn);
+    const frame: Frame = { kind: 'inline', decl, end: this.newLabel('ret') };
+    try {
+      params.forEach((p, i) => {
+        if (!Node.isIdentifier(p.getNameNode())) this.fail(p, 'TSBPF_DESTRUCTURE', 'destructuring parameters is not supported');
+        const v = values[i]!;
+        const typeNode = p.getTypeNode();
+        const t = typeNode && !isContextType(this.cx, typeNode) ? this.cx.ctypeOf(typeNode) : undefined;
+        if (t?.kind === 'int' || (!t && v.k === 'int')) {
+          const iv = this.intOf(v, args[i] ?? p);
+          const ty = t?.kind === 'int' ? t : iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
+          const r = this.newReg();
+          this.#assignReg(r, this.coerceLoose(iv, ty, args[i] ?? p));
+          this.bind(p, { k: 'var', reg: r, t: ty });
+        } else {
+          this.bind(p, { k: 'value', value: v });
+        }
+      });
+      const rt = fn.getReturnTypeNode();
+      if (rt && rt.getKind() !== SK.VoidKeyword) {
+        const t = this.#tryCtype(rt);
+        if (t?.kind === 'int') frame.resultType = t;
+      }
+      this.#frames.push(frame);
+      this.#lowerFunctionBody(fn.getBody());
+      this.label(frame.end);
+    } finally {
+      this.#frames.pop();
+      this.#inlining.pop();
+    }
+    if (frame.result === undefined) return { k: 'void' };
+    if (frame.resultPtr) return { k: 'ptr', reg: frame.result, to: frame.resultPtr.to, space: frame.resultPtr.space };
+    return { k: 'int', op: reg(frame.result), t: frame.resultType ?? I64 };
+  }
+
+  #tryCtype(node: import('ts-morph').TypeNode): CType | undefined {
+    const before = this.cx.diagnostics.length;
+    try {
+      return this.cx.ctypeOf(node);
+    } catch (e) {
+      if (!(e instanceof Abandon)) throw e;
+      this.cx.diagnostics.length = before;
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------ maps
+
+  mapMethod(map: MapInfo, method: string, args: Node[], node: Node): Value {
+    const need = (n: number) => {
+      if (args.length < n) this.fail(node, 'TSBPF_ARGS', `${method} needs ${n} argument(s)`);
+    };
+    if (map.kind === 'ringbuf') {
+      switch (method) {
+        case 'reserve': {
+          const r = this.call(Helper.ringbuf_reserve, [reg(this.mapFd(map)), imm(sizeOf(map.value)), imm(0)], node)!;
+          return { k: 'ptr', reg: r, to: map.value, space: 'ringbuf' };
+        }
+        case 'submit':
+        case 'discard': {
+          need(1);
+          const v = this.expr(args[0]!);
+          if (v.k !== 'ptr' || v.space !== 'ringbuf') this.fail(args[0]!, 'TSBPF_RINGBUF', `${method} takes the reference returned by reserve()`);
+          this.call(method === 'submit' ? Helper.ringbuf_submit : Helper.ringbuf_discard, [reg(v.reg), imm(0)], node, false);
+          return { k: 'void' };
+        }
+        case 'output': {
+          need(1);
+          const p = this.materialize(args[0]!, map.value);
+          const r = this.call(Helper.ringbuf_output, [reg(this.mapFd(map)), reg(p), imm(sizeOf(map.value)), imm(0)], node)!;
+          return { k: 'int', op: reg(r), t: I64 };
+        }
+        default:
+          return this.fail(node, 'TSBPF_METHOD', `ring buffers have reserve, submit, discard and output, not ${method}`);
+      }
+    }
+    const key = map.key!;
+    switch (method) {
+      case 'lookup': {
+        need(1);
+        const k = this.materialize(args[0]!, key);
+        const r = this.call(Helper.map_lookup_elem, [reg(this.mapFd(map)), reg(k)], node)!;
+        return { k: 'ptr', reg: r, to: map.value, space: 'map' };
+      }
+      case 'update': {
+        need(2);
+        const k = this.materialize(args[0]!, key);
+        const v = this.materialize(args[1]!, map.value);
+        const flags = args[2] ? this.int(args[2]).op : imm(0);
+        const r = this.call(Helper.map_update_elem, [reg(this.mapFd(map)), reg(k), reg(v), flags], node)!;
+        return { k: 'int', op: reg(r), t: I64 };
+      }
+      case 'delete': {
+        need(1);
+        const k = this.materialize(args[0]!, key);
+        const r = this.call(Helper.map_delete_elem, [reg(this.mapFd(map)), reg(k)], node)!;
+        return { k: 'int', op: reg(r), t: I64 };
+      }
+      case 'increment':
+        need(1);
+        this.#increment(map, args, node);
+        return { k: 'void' };
+      default:
+        return this.fail(node, 'TSBPF_METHOD', `maps have lookup, update, delete and increment, not ${method}`);
+    }
+  }
+
+  #increment(map: MapInfo, args: Node[], node: Node): void {
+    const vt = map.value;
+    if (vt.kind !== 'int') this.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
+    const by = this.coerceLoose(args[1] ? this.int(args[1]) : { k: 'int', op: imm(1), t: I32, literal: true }, vt, args[1] ?? node);
+    const k = this.materialize(args[0]!, map.key!);
+    const size = (vt.bits / 8) as 1 | 2 | 4 | 8;
+    const insert = this.newLabel('insert');
+    const done = this.newLabel('done');
+    const addTo = (p: VReg) => {
+      if ((size === 8 || size === 4) && (map.kind === 'hash' || map.kind === 'array' || map.kind === 'lru_hash')) {
+        const byReg = by.op.kind === 'reg' ? by.op.reg : this.toReg(by);
+        this.emit({ op: 'atomicAdd', base: p, off: 0, size, value: byReg });
+      } else {
+        const cur = this.load(p, 0, vt);
+        const sum = this.arith('add', cur, by, node);
+        this.emit({ op: 'store', base: p, off: 0, size, value: sum.op });
+      }
+    };
+    this.#at(node);
+    const p = this.call(Helper.map_lookup_elem, [reg(this.mapFd(map)), reg(k)], node)!;
+    this.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: insert });
+    addTo(p);
+    this.emit({ op: 'jmp', target: done });
+    this.label(insert);
+    const s = this.slot(8);
+    const vp = this.newReg();
+    this.emit({ op: 'frame', dst: vp, slot: s, off: 0 });
+    this.emit({ op: 'store', base: vp, off: 0, size, value: by.op });
+    const r = this.call(Helper.map_update_elem, [reg(this.mapFd(map)), reg(k), reg(vp), imm(1)], node)!;
+    // Lost a race with another CPU inserting the key: add to its value.
+    this.emit({ op: 'br', cmp: 'eq', bits: 64, a: r, b: imm(0), target: done });
+    const again = this.call(Helper.map_lookup_elem, [reg(this.mapFd(map)), reg(k)], node)!;
+    this.emit({ op: 'br', cmp: 'eq', bits: 64, a: again, b: imm(0), target: done });
+    addTo(again);
+    this.label(done);
+  }
+
+  // ------------------------------------------------------------ packets and context
+
+  packetMethod(method: string, args: Node[], node: Node): Value {
+    const info = PROGRAM_KINDS[this.program.kind];
+    if (method === 'at') {
+      if (args.length < 2) this.fail(node, 'TSBPF_ARGS', 'packet.at(Header, offset)');
+      const h = this.expr(args[0]!);
+      if (h.k !== 'header') return this.fail(args[0]!, 'TSBPF_HEADER', 'packet.at needs a header type made by header<T>() (EthHdr, IpHdr, …)');
+      const hType = h.struct;
+      const off = this.int(args[1]!);
+      return this.packetAt(hType, off, node);
+    }
+    if (method === 'byte') {
+      const off = this.int(args[0]!);
+      const p = this.packetAt(INT_TYPES.u8!, off, node);
+      if (p.k !== 'ptr') throw new Error('unreachable');
+      const dst = this.newReg();
+      const done = this.newLabel();
+      this.emit({ op: 'mov', dst, src: imm(-1), bits: 64 });
+      this.emit({ op: 'br', cmp: 'eq', bits: 64, a: p.reg, b: imm(0), target: done });
+      this.emit({ op: 'load', dst, base: p.reg, off: 0, size: 1 });
+      this.label(done);
+      return { k: 'int', op: reg(dst), t: I64 };
+    }
+    void info;
+    return this.fail(node, 'TSBPF_METHOD', `packets have at() and byte(), not ${method}`);
+  }
+
+  /** The packet bytes at `off` viewed as `t`, or null: emits the bounds check the verifier needs. */
+  packetAt(t: CType, off: Extract<Value, { k: 'int' }>, node: Node): Value {
+    const info = PROGRAM_KINDS[this.program.kind];
+    const size = sizeOf(t);
+    const result = this.newReg();
+    const done = this.newLabel('pkt');
+    this.#at(node);
+    if (info.packet === 'loadBytes') {
+      const s = this.slot(size);
+      const buf = this.newReg();
+      this.emit({ op: 'frame', dst: buf, slot: s, off: 0 });
+      const r = this.call(Helper.skb_load_bytes, [reg(this.#ctxReg), this.convert(off, U32, node).op, reg(buf), imm(size)], node)!;
+      this.emit({ op: 'mov', dst: result, src: imm(0), bits: 64 });
+      this.emit({ op: 'br', cmp: 'ne', bits: 64, a: r, b: imm(0), target: done });
+      this.emit({ op: 'mov', dst: result, src: reg(buf), bits: 64 });
+      this.label(done);
+      return { k: 'ptr', reg: result, to: t, space: 'stack' };
+    }
+    if (!info.packet) return this.fail(node, 'TSBPF_PACKET', `${this.program.kind} programs have no packet`);
+    const data = this.newReg();
+    const end = this.newReg();
+    this.emit({ op: 'load', dst: data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
+    this.emit({ op: 'load', dst: end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
+    const p = this.newReg();
+    const o = this.convert(off, U64, node);
+    this.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: o.op });
+    const q = this.newReg();
+    this.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
+    this.emit({ op: 'mov', dst: result, src: imm(0), bits: 64 });
+    this.emit({ op: 'br', cmp: 'gt', bits: 64, a: q, b: reg(end), target: done });
+    this.emit({ op: 'mov', dst: result, src: reg(p), bits: 64 });
+    this.label(done);
+    return { k: 'ptr', reg: result, to: t, space: 'packet' };
+  }
+
+  packetLength(node: Node): Value {
+    const info = PROGRAM_KINDS[this.program.kind];
+    if (info.packet === 'loadBytes' || !info.packet) {
+      if (!('len' in info.fields)) return this.fail(node, 'TSBPF_PACKET', `${this.program.kind} programs have no packet`);
+      return this.load(this.#ctxReg, 0, U32);
+    }
+    const data = this.newReg();
+    const end = this.newReg();
+    this.emit({ op: 'load', dst: data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
+    this.emit({ op: 'load', dst: end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
+    const dst = this.newReg();
+    this.emit({ op: 'alu', alu: 'sub', bits: 64, dst, a: reg(end), b: reg(data) });
+    return { k: 'int', op: reg(dst), t: U32 };
+  }
+
+  ctxMethod(method: string, args: Node[], node: Node): Value {
+    const info = PROGRAM_KINDS[this.program.kind];
+    if (method === 'arg' && info.args) {
+      const n = args[0] ? this.cx.constantOf(args[0]) : undefined;
+      if (n === undefined || n < 0n || n >= BigInt(info.args.length)) this.fail(args[0] ?? node, 'TSBPF_ARG_INDEX', `argument index must be a constant 0…${info.args.length - 1}`);
+      return this.load(this.#ctxReg, info.args[Number(n)]!, U64);
+    }
+    if (method === 'ret' && info.ret !== undefined) {
+      if (this.program.kind !== 'kretprobe' && this.program.kind !== 'uretprobe') this.fail(node, 'TSBPF_RET', 'ctx.ret() is only available in kretprobe and uretprobe programs');
+      return this.load(this.#ctxReg, info.ret, U64);
+    }
+    return this.fail(node, 'TSBPF_METHOD', `the ${this.program.kind} context has no method ${method}`);
+  }
+
+  ctxField(name: string, node: Node): Value {
+    const info = PROGRAM_KINDS[this.program.kind];
+    if (name === 'packet' && info.packet) return { k: 'packet' };
+    const f = info.fields[name];
+    if (f) {
+      const t = name === 'protocol' ? INT_TYPES.be16! : f.size === 8 ? U64 : U32;
+      const dst = this.newReg();
+      this.emit({ op: 'load', dst, base: this.#ctxReg, off: f.offset, size: f.size });
+      return { k: 'int', op: reg(dst), t };
+    }
+    if (this.program.kind === 'tracepoint') {
+      const fields = this.#tracepoint(node);
+      const tf = fields.get(name);
+      if (!tf) return this.fail(node, 'TSBPF_TP_FIELD', `tracepoint ${this.program.target} has no field '${name}' (fields: ${[...fields.keys()].join(', ')})`);
+      if (tf.size !== 1 && tf.size !== 2 && tf.size !== 4 && tf.size !== 8) return this.fail(node, 'TSBPF_TP_FIELD', `field '${name}' is ${tf.size} bytes; only integer and pointer fields can be read`);
+      const t = INT_TYPES[`${tf.signed ? 'i' : 'u'}${tf.size * 8}`]!;
+      return this.load(this.#ctxReg, tf.offset, t);
+    }
+    return this.fail(node, 'TSBPF_CTX_FIELD', `the ${this.program.kind} context has no field '${name}'`);
+  }
+
+  #tracepoint(node: Node): Map<string, TracepointField> {
+    if (this.#tracepointFields) return this.#tracepointFields;
+    const [group, name] = (this.program.target ?? '').split('/');
+    const text = this.cx.hooks.tracepointFormat?.(group ?? '', name ?? '');
+    if (text === undefined) return this.fail(node, 'TSBPF_TRACEPOINT', `the format of tracepoint ${this.program.target} is not available (is tracefs mounted, and does the tracepoint exist?)`);
+    this.#tracepointFields = parseTracepointFormat(text);
+    return this.#tracepointFields;
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  helperCall(name: string, args: Node[], node: Node): Value {
+    const allowed = HELPER_PROGRAMS[name];
+    if (!allowed) return this.fail(node, 'TSBPF_HELPER', `bpf.${name} is not a helper`);
+    if (!allowed.includes(this.program.kind)) return this.fail(node, 'TSBPF_HELPER_PROGRAM_TYPE', `bpf.${name} is not available in ${this.program.kind} programs`);
+    const intArg = (i: number, t: IntType = U64) => (args[i] ? this.coerceLoose(this.int(args[i]!), t, args[i]!).op : imm(0));
+    const ptrArg = (i: number): Extract<Value, { k: 'ptr' }> => {
+      const v = args[i] ? this.expr(args[i]!) : undefined;
+      if (!v || v.k !== 'ptr') return this.fail(args[i] ?? node, 'TSBPF_HELPER_ARG', `bpf.${name} needs a struct, array or CStr to write into`);
+      return v;
+    };
+    const ctxArg = (i: number) => {
+      const v = args[i] ? this.expr(args[i]!) : undefined;
+      if (!v || v.k !== 'ctx') this.fail(args[i] ?? node, 'TSBPF_HELPER_ARG', `bpf.${name} takes the program's ctx first`);
+      return reg(this.#ctxReg);
+    };
+    const result = (r: VReg | undefined, t: IntType): Value => ({ k: 'int', op: reg(r!), t });
+    switch (name) {
+      case 'ktimeNs': return result(this.call(Helper.ktime_get_ns, [], node), U64);
+      case 'random': return result(this.call(Helper.get_prandom_u32, [], node), U32);
+      case 'cpu': return result(this.call(Helper.get_smp_processor_id, [], node), U32);
+      case 'pidTgid': return result(this.call(Helper.get_current_pid_tgid, [], node), U64);
+      case 'pid':
+      case 'tgid':
+      case 'gid': {
+        const r = this.call(name === 'gid' ? Helper.get_current_uid_gid : Helper.get_current_pid_tgid, [], node)!;
+        const dst = this.newReg();
+        this.emit({ op: 'alu', alu: 'rsh', bits: 64, dst, a: reg(r), b: imm(32) });
+        return { k: 'int', op: reg(dst), t: U32 };
+      }
+      case 'tid':
+      case 'uid': {
+        const r = this.call(name === 'uid' ? Helper.get_current_uid_gid : Helper.get_current_pid_tgid, [], node)!;
+        const dst = this.newReg();
+        this.emit({ op: 'mov', dst, src: reg(r), bits: 32 });
+        return { k: 'int', op: reg(dst), t: U32 };
+      }
+      case 'currentComm': {
+        const p = ptrArg(0);
+        return result(this.call(Helper.get_current_comm, [reg(p.reg), imm(sizeOf(p.to))], node), I64);
+      }
+      case 'probeReadKernel':
+      case 'probeReadUser':
+      case 'probeReadKernelStr':
+      case 'probeReadUserStr': {
+        const p = ptrArg(0);
+        const src = intArg(1);
+        const id = { probeReadKernel: Helper.probe_read_kernel, probeReadUser: Helper.probe_read_user, probeReadKernelStr: Helper.probe_read_kernel_str, probeReadUserStr: Helper.probe_read_user_str }[name];
+        return result(this.call(id, [reg(p.reg), imm(sizeOf(p.to)), src], node), I64);
+      }
+      case 'redirect': return result(this.call(Helper.redirect, [intArg(0, U32), intArg(1)], node), I64);
+      case 'xdpAdjustHead':
+      case 'xdpAdjustTail':
+        return result(this.call(name === 'xdpAdjustHead' ? Helper.xdp_adjust_head : Helper.xdp_adjust_tail, [ctxArg(0), intArg(1, I32)], node), I64);
+      case 'skbChangeTail': return result(this.call(Helper.skb_change_tail, [ctxArg(0), intArg(1, U32), intArg(2)], node), I64);
+      case 'l3CsumReplace':
+      case 'l4CsumReplace':
+        return result(this.call(name === 'l3CsumReplace' ? Helper.l3_csum_replace : Helper.l4_csum_replace, [ctxArg(0), intArg(1, U32), intArg(2), intArg(3), intArg(4)], node), I64);
+      case 'printk': return this.#printk(args, node);
+      case 'unsafeLoad': {
+        const addr = this.toReg(this.convert(this.int(args[0]!), U64, node));
+        const size = args[1] ? this.cx.constantOf(args[1]) : 8n;
+        if (size !== 1n && size !== 2n && size !== 4n && size !== 8n) this.fail(args[1] ?? node, 'TSBPF_ARGS', 'size must be 1, 2, 4 or 8');
+        const dst = this.newReg();
+        this.#at(node);
+        this.emit({ op: 'load', dst, base: addr, off: 0, size: Number(size) as 1 | 2 | 4 | 8 });
+        return { k: 'int', op: reg(dst), t: U64 };
+      }
+      default: return this.fail(node, 'TSBPF_HELPER', `bpf.${name} is not supported yet`);
+    }
+  }
+
+  #printk(args: Node[], node: Node): Value {
+    const fmt = args[0];
+    if (!fmt || !(Node.isStringLiteral(fmt) || Node.isNoSubstitutionTemplateLiteral(fmt))) return this.fail(fmt ?? node, 'TSBPF_PRINTK', 'printk needs a string literal format');
+    if (args.length > 4) this.fail(args[4]!, 'TSBPF_PRINTK', 'printk takes at most three values');
+    const bytes = new TextEncoder().encode(fmt.getLiteralValue());
+    const size = bytes.length + 1;
+    const values = args.slice(1).map((a) => this.convert(this.int(a), U64, a).op);
+    const s = this.slot(size);
+    const p = this.newReg();
+    this.#at(node);
+    this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
+    for (let o = 0; o < this.slots[s]!.size; o += 8) {
+      let word = 0n;
+      for (let i = 7; i >= 0; i--) word = (word << 8n) | BigInt(bytes[o + i] ?? 0);
+      const lo = BigInt.asIntN(32, word);
+      if (word === BigInt.asUintN(64, lo)) this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(lo) });
+      else {
+        const t = this.newReg();
+        this.emit({ op: 'mov', dst: t, src: imm(word), bits: 64 });
+        this.emit({ op: 'store', base: p, off: o, size: 8, value: reg(t) });
+      }
+    }
+    const r = this.call(Helper.trace_printk, [reg(p), imm(size), ...values], node)!;
+    return { k: 'int', op: reg(r), t: I64 };
+  }
+
+  // ------------------------------------------------------------ statement helpers used by visitors
+
+  declareVariable(decl: import('ts-morph').VariableDeclaration, isConst: boolean): void {
+    const nameNode = decl.getNameNode();
+    if (!Node.isIdentifier(nameNode)) this.fail(nameNode, 'TSBPF_DESTRUCTURE', 'destructuring is not supported');
+    const init = decl.getInitializer();
+    const typeNode = decl.getTypeNode();
+    const t = typeNode ? this.cx.ctypeOf(typeNode) : undefined;
+    if (!init) {
+      if (!t || t.kind === 'int') {
+        if (!t) this.fail(decl, 'TSBPF_TYPE', 'a variable without an initializer needs an integer type annotation');
+        const r = this.newReg();
+        this.emit({ op: 'mov', dst: r, src: imm(0), bits: 64 });
+        this.bind(decl, { k: 'var', reg: r, t: t as IntType });
+        return;
+      }
+      // A struct or array local, zero-filled on the stack.
+      const s = this.slot(sizeOf(t));
+      const p = this.newReg();
+      this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
+      for (let o = 0; o < this.slots[s]!.size; o += 8) this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(0) });
+      this.bind(decl, { k: 'value', value: { k: 'ptr', reg: p, to: t, space: 'stack' } });
+      return;
+    }
+    if (t && t.kind === 'struct') {
+      this.bind(decl, { k: 'value', value: { k: 'ptr', reg: this.materialize(init, t), to: t, space: 'stack' } });
+      return;
+    }
+    if (Node.isObjectLiteralExpression(init)) this.fail(init, 'TSBPF_OBJECT', 'an object literal needs a struct type annotation (const k: Key = { … })');
+    const v = this.expr(init);
+    if (v.k === 'int') {
+      const iv = t?.kind === 'int' ? this.coerce(v, t, init) : v;
+      if (isConst && iv.op.kind === 'imm') {
+        this.bind(decl, { k: 'value', value: iv });
+        return;
+      }
+      const ty = iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
+      const r = this.newReg();
+      this.#assignReg(r, { ...iv, t: ty });
+      this.bind(decl, { k: 'var', reg: r, t: ty });
+      return;
+    }
+    if (v.k === 'void') this.fail(init, 'TSBPF_VOID', 'this expression has no value');
+    if (!isConst && v.k === 'ptr') this.fail(decl, 'TSBPF_LET_REF', 'references must be const');
+    this.bind(decl, { k: 'value', value: v });
+  }
+
+  returnStatement(expr: Expression | undefined, node: Node): void {
+    this.#return(expr, node);
+  }
+
+  ifStatement(node: import('ts-morph').IfStatement): void {
+    const elseLabel = this.newLabel('else');
+    this.branch(node.getExpression(), elseLabel, false);
+    this.statement(node.getThenStatement());
+    const elseStmt = node.getElseStatement();
+    if (elseStmt) {
+      const end = this.newLabel('endif');
+      this.emit({ op: 'jmp', target: end });
+      this.label(elseLabel);
+      this.statement(elseStmt);
+      this.label(end);
+    } else {
+      this.label(elseLabel);
+    }
+  }
+
+  forOf(node: import('ts-morph').ForOfStatement): void {
+    const iter = node.getExpression();
+    if (!Node.isCallExpression(iter) || this.cx.dslRef(iter.getExpression())?.name !== 'range') {
+      this.fail(iter, 'TSBPF_LOOP', 'only `for (const i of range(n))` loops are supported (bounded loops)');
+    }
+    if (node.isAwaited()) this.fail(node, 'TSBPF_ASYNC', 'for await is not supported');
+    const args = iter.getArguments();
+    const bounds = args.map((a) => this.cx.constantOf(a));
+    if (args.length === 0 || bounds.some((b) => b === undefined)) this.fail(iter, 'TSBPF_RANGE_BOUND', 'range() bounds must be compile-time constants so the verifier can prove the loop ends');
+    const [start, end] = bounds.length === 1 ? [0n, bounds[0]!] : [bounds[0]!, bounds[1]!];
+    if (start < 0n || end > 1n << 20n) this.fail(iter, 'TSBPF_RANGE_BOUND', 'range() bounds must lie in 0…1048576');
+    const init = node.getInitializer();
+    const decl = Node.isVariableDeclarationList(init) ? init.getDeclarations()[0] : undefined;
+    if (!decl || !Node.isIdentifier(decl.getNameNode())) return this.fail(node, 'TSBPF_LOOP', 'declare the loop variable: for (const i of range(n))');
+    const i = this.newReg();
+    this.emit({ op: 'mov', dst: i, src: imm(start), bits: 64 });
+    this.bind(decl, { k: 'var', reg: i, t: U32 });
+    const head = this.newLabel('loop');
+    const cont = this.newLabel('next');
+    const exit = this.newLabel('endloop');
+    this.label(head);
+    this.emit({ op: 'br', cmp: 'ge', bits: 64, a: i, b: imm(end), target: exit });
+    this.#loops.push({ breakLabel: exit, continueLabel: cont });
+    try {
+      this.statement(node.getStatement());
+    } finally {
+      this.#loops.pop();
+    }
+    this.label(cont);
+    this.emit({ op: 'alu', alu: 'add', bits: 64, dst: i, a: reg(i), b: imm(1) });
+    this.emit({ op: 'jmp', target: head });
+    this.label(exit);
+  }
+
+  switchStatement(node: import('ts-morph').SwitchStatement): void {
+    const subject = this.int(node.getExpression());
+    const r = this.toReg(subject);
+    const end = this.newLabel('endswitch');
+    const clauses = node.getCaseBlock().getClauses();
+    const labels = clauses.map(() => this.newLabel('case'));
+    let defaultLabel: string | undefined;
+    clauses.forEach((c, i) => {
+      if (Node.isDefaultClause(c)) {
+        defaultLabel = labels[i];
+        return;
+      }
+      const v = this.cx.constantOf(c.getExpression());
+      if (v === undefined) this.fail(c.getExpression(), 'TSBPF_CASE', 'case labels must be compile-time constants');
+      this.emit({ op: 'br', cmp: 'eq', bits: subject.t.bits === 64 ? 64 : 32, a: r, b: imm(wrapTo(v, subject.t)), target: labels[i]! });
+    });
+    this.emit({ op: 'jmp', target: defaultLabel ?? end });
+    this.#loops.push({ breakLabel: end });
+    try {
+      clauses.forEach((c, i) => {
+        this.label(labels[i]!);
+        for (const s of c.getStatements()) this.statement(s);
+      });
+    } finally {
+      this.#loops.pop();
+    }
+    this.label(end);
+  }
+
+  jumpOut(kind: 'break' | 'continue', node: Node): void {
+    for (let i = this.#loops.length - 1; i >= 0; i--) {
+      const l = this.#loops[i]!;
+      const target = kind === 'break' ? l.breakLabel : l.continueLabel;
+      if (target) {
+        this.emit({ op: 'jmp', target });
+        return;
+      }
+    }
+    this.fail(node, 'TSBPF_JUMP', `${kind} outside a loop`);
+  }
+
+  get sourceFile(): SourceFile {
+    return this.program.body.getSourceFile();
+  }
+}
+
+// ------------------------------------------------------------ tables
+
+const COMPARISONS: Partial<Record<number, 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'>> = {
+  [SK.EqualsEqualsEqualsToken]: 'eq', [SK.EqualsEqualsToken]: 'eq', [SK.ExclamationEqualsEqualsToken]: 'ne', [SK.ExclamationEqualsToken]: 'ne',
+  [SK.LessThanToken]: 'lt', [SK.LessThanEqualsToken]: 'le', [SK.GreaterThanToken]: 'gt', [SK.GreaterThanEqualsToken]: 'ge',
+};
+const NEGATE = { eq: 'ne', ne: 'eq', lt: 'ge', ge: 'lt', gt: 'le', le: 'gt' } as const;
+const MIRROR = { eq: 'eq', ne: 'ne', lt: 'gt', gt: 'lt', le: 'ge', ge: 'le' } as const;
+
+export const ARITH_TOKENS: Partial<Record<number, AluName>> = {
+  [SK.PlusToken]: 'add', [SK.MinusToken]: 'sub', [SK.AsteriskToken]: 'mul', [SK.SlashToken]: 'div', [SK.PercentToken]: 'mod',
+  [SK.AmpersandToken]: 'and', [SK.BarToken]: 'or', [SK.CaretToken]: 'xor', [SK.LessThanLessThanToken]: 'lsh',
+  [SK.GreaterThanGreaterThanToken]: 'rsh', [SK.GreaterThanGreaterThanGreaterThanToken]: 'rsh',
+};
+
+export const COMPOUND_TOKENS: Partial<Record<number, AluName>> = {
+  [SK.PlusEqualsToken]: 'add', [SK.MinusEqualsToken]: 'sub', [SK.AsteriskEqualsToken]: 'mul', [SK.SlashEqualsToken]: 'div',
+  [SK.PercentEqualsToken]: 'mod', [SK.AmpersandEqualsToken]: 'and', [SK.BarEqualsToken]: 'or', [SK.CaretEqualsToken]: 'xor',
+  [SK.LessThanLessThanEqualsToken]: 'lsh', [SK.GreaterThanGreaterThanEqualsToken]: 'rsh', [SK.GreaterThanGreaterThanGreaterThanEqualsToken]: 'rsh',
+};
+
+export { COMPARISONS };
+
+function evalCompare(c: string, a: bigint, b: bigint): boolean {
+  switch (c) {
+    case 'eq': return a === b;
+    case 'ne': return a !== b;
+    case 'lt': return a < b;
+    case 'le': return a <= b;
+    case 'gt': return a > b;
+    default: return a >= b;
+  }
+}
+
+export function foldAlu(alu: AluName, a: bigint, b: bigint, t: IntType): bigint | undefined {
+  switch (alu) {
+    case 'add': return a + b;
+    case 'sub': return a - b;
+    case 'mul': return a * b;
+    case 'div': case 'sdiv': return b === 0n ? undefined : a / b;
+    case 'mod': case 'smod': return b === 0n ? undefined : a % b;
+    case 'and': return a & b;
+    case 'or': return a | b;
+    case 'xor': return a ^ b;
+    case 'lsh': return wrapTo(a << (b & BigInt(t.bits - 1)), t);
+    case 'rsh': case 'arsh': return wrapTo(a, t) >> (b & BigInt(t.bits - 1));
+    case 'neg': return -a;
+  }
+}
+
+function swapBytes(v: bigint, bits: number): bigint {
+  let out = 0n;
+  for (let i = 0; i < bits / 8; i++) out = (out << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+function sameType(a: CType, b: CType): boolean {
+  if (a === b) return true;
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'int' && b.kind === 'int') return a.bits === b.bits;
+  if (a.kind === 'array' && b.kind === 'array') return a.length === b.length && sameType(a.element, b.element);
+  if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name && a.size === b.size;
+  return false;
+}
+
+function isContextType(cx: CompilerContext, node: Node): boolean {
+  if (!Node.isTypeReference(node)) return false;
+  const ref = cx.dslRef(node.getTypeName());
+  return ref !== undefined && /Context$/.test(ref.name);
+}
+
+export function describeValue(v: Value): string {
+  switch (v.k) {
+    case 'int': return `an integer (${v.t.name})`;
+    case 'ptr': return `a reference to ${typeName(v.to)}`;
+    case 'null': return 'null';
+    case 'void': return 'nothing (void)';
+    case 'ctx': return 'the context';
+    case 'packet': return 'the packet';
+    case 'map': return `map ${v.map.name}`;
+    case 'global': return `global ${v.global.name}`;
+    case 'header': return 'a header type';
+    case 'dsl': return v.name;
+  }
+}
+
+function describeKind(node: Node): string {
+  return node.getKindName().replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** The diagnostic code for a construct the compiler does not lower. */
+function unsupportedCode(node: Node): string {
+  switch (node.getKind()) {
+    case SK.ClassDeclaration: case SK.ClassExpression: case SK.ThisKeyword: case SK.NewExpression: return node.getKind() === SK.NewExpression ? 'TSBPF_HEAP' : 'TSBPF_CLASS';
+    case SK.TryStatement: case SK.ThrowStatement: return 'TSBPF_EXCEPTION';
+    case SK.AwaitExpression: return 'TSBPF_ASYNC';
+    case SK.StringLiteral: case SK.TemplateExpression: case SK.NoSubstitutionTemplateLiteral: return 'TSBPF_STRING';
+    case SK.ArrayLiteralExpression: case SK.ObjectLiteralExpression: return 'TSBPF_HEAP';
+    case SK.WhileStatement: case SK.DoStatement: case SK.ForStatement: case SK.ForInStatement: return 'TSBPF_LOOP';
+    case SK.ArrowFunction: case SK.FunctionExpression: case SK.FunctionDeclaration: return 'TSBPF_CLOSURE';
+    case SK.YieldExpression: return 'TSBPF_GENERATOR';
+    default: return 'TSBPF_UNSUPPORTED';
+  }
+}
+
+// Visitor tables are filled by visitors.ts (kept apart so each syntax kind has one small function).
+export const statementVisitors: Partial<Record<number, (l: FunctionLowering, n: Node) => void>> = {};
+export const expressionVisitors: Partial<Record<number, (l: FunctionLowering, n: Node) => Value>> = {};
+export { wrapTo, literalType };

@@ -1,0 +1,216 @@
+/**
+ * The module's kernel-side objects, found through the checker: programs
+ * (exported factory calls), the maps and globals they use (exported or not),
+ * each keyed by its declaration so that aliases resolve to one object.
+ */
+import { type CallExpression, Node, type SourceFile, ts } from 'ts-morph';
+import type { CompilerContext } from './context.js';
+import { type CType, INT_TYPES, type IntType, sizeOf, U64 } from './ctypes.js';
+import { type ProgramKind, sectionName } from './program-kinds.js';
+
+export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf';
+
+export interface MapInfo {
+  name: string;
+  kind: MapKind;
+  key?: CType;
+  value: CType;
+  maxEntries: number;
+  /** Set when `pinning: 'byName'`. */
+  pinByName?: boolean;
+  decl: Node;
+}
+
+export interface GlobalInfo {
+  name: string;
+  section: '.rodata' | '.data';
+  type: IntType;
+  offset: number;
+  initial: bigint;
+  decl: Node;
+}
+
+export interface ProgramInfo {
+  name: string;
+  kind: ProgramKind;
+  section: string;
+  target?: string;
+  binary?: string;
+  body: Node;
+  decl: Node;
+}
+
+const MAP_FACTORIES: Record<string, MapKind> = {
+  hashMap: 'hash', arrayMap: 'array', perCpuHash: 'percpu_hash', perCpuArray: 'percpu_array', lruHash: 'lru_hash', ringBuf: 'ringbuf',
+};
+const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
+  xdp: 'xdp', tc: 'tc', socketFilter: 'socket_filter', cgroupSkb: 'cgroup_skb', tracepoint: 'tracepoint', rawTracepoint: 'raw_tracepoint',
+  kprobe: 'kprobe', kretprobe: 'kretprobe', uprobe: 'uprobe', uretprobe: 'uretprobe', perfEvent: 'perf_event',
+};
+
+export class ModuleModel {
+  readonly maps = new Map<Node, MapInfo>();
+  readonly globals = new Map<Node, GlobalInfo>();
+  readonly programs: ProgramInfo[] = [];
+  #sectionSize = { '.rodata': 0, '.data': 0 };
+
+  constructor(readonly cx: CompilerContext) {}
+
+  /** Which DSL factory a variable declaration's initializer calls. */
+  factoryOf(decl: Node): { name: string; call: CallExpression } | undefined {
+    if (!Node.isVariableDeclaration(decl)) return undefined;
+    const init = decl.getInitializer();
+    if (!init || !Node.isCallExpression(init)) return undefined;
+    const ref = this.cx.dslRef(init.getExpression());
+    return ref?.module === 'index' ? { name: ref.name, call: init } : undefined;
+  }
+
+  /** Finds exported programs of the entry file (re-exports included). */
+  discover(entry: SourceFile): void {
+    for (const [exportName, decls] of entry.getExportedDeclarations()) {
+      for (const decl of decls) {
+        const f = this.factoryOf(decl);
+        if (!f) continue;
+        if (f.name in PROGRAM_FACTORIES) this.#addProgram(exportName, PROGRAM_FACTORIES[f.name]!, f.call, decl);
+        else if (f.name in MAP_FACTORIES) this.mapOf(decl);
+        else if (f.name === 'rodata' || f.name === 'global') this.globalOf(decl);
+      }
+    }
+    if (this.programs.length === 0) this.cx.report(entry, 'TSBPF_NO_PROGRAMS', 'the module exports no programs (export const p = xdp(…), tracepoint(…), …)');
+  }
+
+  #addProgram(name: string, kind: ProgramKind, call: CallExpression, decl: Node): void {
+    const args = call.getArguments();
+    const body = args[args.length - 1];
+    if (!body || !(Node.isArrowFunction(body) || Node.isFunctionExpression(body))) {
+      this.cx.report(call, 'TSBPF_PROGRAM_BODY', 'the last argument of a program factory must be an arrow function or function expression');
+      return;
+    }
+    const str = (n: Node | undefined): string | undefined => {
+      if (!n) return undefined;
+      if (Node.isStringLiteral(n) || Node.isNoSubstitutionTemplateLiteral(n)) return n.getLiteralValue();
+      const lit = this.cx.checker.getTypeAtLocation(n).getLiteralValue();
+      if (typeof lit === 'string') return lit;
+      this.cx.report(n, 'TSBPF_CONST_STRING', 'this argument must be a string known at compile time');
+      return undefined;
+    };
+    let target: string | undefined;
+    let binary: string | undefined;
+    if (kind === 'uprobe' || kind === 'uretprobe') {
+      binary = str(args[0]);
+      target = str(args[1]);
+    } else if (args.length > 1) {
+      target = str(args[0]);
+    }
+    if (kind === 'tracepoint' && target !== undefined && !/^[\w-]+\/[\w-]+$/.test(target)) {
+      this.cx.report(args[0]!, 'TSBPF_TRACEPOINT', `tracepoint name '${target}' must be 'group/name'`);
+    }
+    if ((kind === 'tc' || kind === 'cgroup_skb') && target !== 'ingress' && target !== 'egress') {
+      this.cx.report(args[0]!, 'TSBPF_DIRECTION', `direction must be 'ingress' or 'egress'`);
+    }
+    this.programs.push({
+      name, kind, body, decl,
+      section: sectionName(kind, target, binary),
+      ...(target !== undefined ? { target } : {}),
+      ...(binary !== undefined ? { binary } : {}),
+    });
+  }
+
+  #nameOf(decl: Node): string {
+    return Node.isVariableDeclaration(decl) ? decl.getName() : 'anonymous';
+  }
+
+  #options(call: CallExpression): Map<string, Node> {
+    const out = new Map<string, Node>();
+    const arg = call.getArguments()[0];
+    if (arg && Node.isObjectLiteralExpression(arg)) {
+      for (const p of arg.getProperties()) {
+        if (Node.isPropertyAssignment(p)) {
+          const init = p.getInitializer();
+          if (init) out.set(p.getName(), init);
+        }
+      }
+    } else {
+      this.cx.report(call, 'TSBPF_MAP_OPTIONS', 'map options must be an object literal');
+    }
+    return out;
+  }
+
+  /** The map a declaration makes (created on first use). */
+  mapOf(decl: Node): MapInfo | undefined {
+    const known = this.maps.get(decl);
+    if (known) return known;
+    const f = this.factoryOf(decl);
+    if (!f || !(f.name in MAP_FACTORIES)) return undefined;
+    const kind = MAP_FACTORIES[f.name]!;
+    const typeArgs = f.call.getTypeArguments();
+    const opts = this.#options(f.call);
+    const num = (key: string): number | undefined => {
+      const n = opts.get(key);
+      if (!n) return undefined;
+      const v = this.cx.constantOf(n);
+      if (v === undefined || v <= 0n || v > 0xffffffffn) {
+        this.cx.report(n, 'TSBPF_MAP_OPTIONS', `${key} must be a positive constant`);
+        return undefined;
+      }
+      return Number(v);
+    };
+    const info: MapInfo = { name: this.#nameOf(decl), kind, value: U64, maxEntries: 1, decl };
+    const pin = opts.get('pinning');
+    if (pin && Node.isStringLiteral(pin) && pin.getLiteralValue() === 'byName') info.pinByName = true;
+    try {
+      if (kind === 'ringbuf') {
+        const size = num('size') ?? 4096;
+        if ((size & (size - 1)) !== 0 || size % 4096 !== 0) this.cx.report(opts.get('size') ?? f.call, 'TSBPF_MAP_OPTIONS', 'ring buffer size must be a power of two and a multiple of 4096');
+        info.maxEntries = size;
+        if (!typeArgs[0]) this.cx.fail(f.call, 'TSBPF_MAP_TYPE', 'ringBuf needs its event type: ringBuf<Event>({ size })');
+        info.value = this.cx.ctypeOf(typeArgs[0]!);
+      } else {
+        info.maxEntries = num('maxEntries') ?? 1;
+        const keyed = kind === 'hash' || kind === 'percpu_hash' || kind === 'lru_hash';
+        const kNode = keyed ? typeArgs[0] : undefined;
+        const vNode = keyed ? typeArgs[1] : typeArgs[0];
+        if (!vNode || (keyed && !kNode)) this.cx.fail(f.call, 'TSBPF_MAP_TYPE', `${f.name} needs explicit type arguments: ${keyed ? `${f.name}<Key, Value>` : `${f.name}<Value>`}(…)`);
+        info.key = kNode ? this.cx.ctypeOf(kNode) : INT_TYPES.u32!;
+        info.value = this.cx.ctypeOf(vNode!);
+        if (sizeOf(info.value) === 0 || sizeOf(info.key) === 0) this.cx.report(f.call, 'TSBPF_MAP_TYPE', 'map keys and values must not be empty');
+      }
+    } catch (e) {
+      if (!(e instanceof Error && e.name === 'Abandon')) throw e;
+    }
+    this.maps.set(decl, info);
+    return info;
+  }
+
+  /** The global a declaration makes (laid out on first use). */
+  globalOf(decl: Node): GlobalInfo | undefined {
+    const known = this.globals.get(decl);
+    if (known) return known;
+    const f = this.factoryOf(decl);
+    if (!f || (f.name !== 'rodata' && f.name !== 'global')) return undefined;
+    const section = f.name === 'rodata' ? '.rodata' : '.data';
+    const tNode = f.call.getTypeArguments()[0];
+    let type: IntType = U64;
+    if (tNode) {
+      const t = this.cx.ctypeOf(tNode);
+      if (t.kind === 'int') type = t;
+      else this.cx.report(tNode, 'TSBPF_TYPE', 'globals hold integers');
+    }
+    const initNode = f.call.getArguments()[0];
+    const initial = initNode ? this.cx.constantOf(initNode) : 0n;
+    if (initial === undefined) this.cx.report(initNode ?? f.call, 'TSBPF_CONST', 'a global\'s initial value must be a constant');
+    const size = type.bits / 8;
+    const offset = Math.ceil(this.#sectionSize[section] / size) * size;
+    this.#sectionSize[section] = offset + size;
+    const info: GlobalInfo = { name: this.#nameOf(decl), section, type, offset, initial: initial ?? 0n, decl };
+    this.globals.set(decl, info);
+    return info;
+  }
+
+  sectionSize(section: '.rodata' | '.data'): number {
+    return this.#sectionSize[section];
+  }
+}
+
+export const isFunctionLike = (n: Node): boolean =>
+  Node.isFunctionDeclaration(n) || Node.isArrowFunction(n) || Node.isFunctionExpression(n) || n.getKind() === ts.SyntaxKind.MethodDeclaration;

@@ -1,0 +1,229 @@
+/**
+ * IR passes: constant propagation and folding, then dead code removal
+ * (unreachable ops, jumps to the next op, unused labels, unused results).
+ * Liveness is shared with the register allocator.
+ */
+import { I64, U64 } from './ctypes.js';
+import { def, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
+import { foldAlu } from './lower.js';
+
+/** Successor op indexes of each op. */
+export function successors(ops: readonly SpannedOp[]): number[][] {
+  const labels = new Map<string, number>();
+  ops.forEach((op, i) => {
+    if (op.op === 'label') labels.set(op.label, i);
+  });
+  return ops.map((op, i) => {
+    if (op.op === 'ret') return [];
+    if (op.op === 'jmp') return [labels.get(op.target)!];
+    const next = i + 1 < ops.length ? [i + 1] : [];
+    if (op.op === 'br') return [...next, labels.get(op.target)!];
+    return next;
+  });
+}
+
+/** Live-in and live-out sets (as bitsets) of each op. */
+export interface Liveness {
+  liveIn: Uint32Array[];
+  liveOut: Uint32Array[];
+  has(set: Uint32Array, v: VReg): boolean;
+}
+
+export function liveness(fn: IrFunction): Liveness {
+  const n = fn.ops.length;
+  const words = Math.ceil(fn.vregCount / 32) || 1;
+  const liveIn = Array.from({ length: n }, () => new Uint32Array(words));
+  const liveOut = Array.from({ length: n }, () => new Uint32Array(words));
+  const succ = successors(fn.ops);
+  const useSets = fn.ops.map(uses);
+  const defs = fn.ops.map(def);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let i = n - 1; i >= 0; i--) {
+      const out = liveOut[i]!;
+      for (const s of succ[i]!) {
+        const sin = liveIn[s]!;
+        for (let w = 0; w < words; w++) {
+          const merged = out[w]! | sin[w]!;
+          if (merged !== out[w]) {
+            out[w] = merged;
+            changed = true;
+          }
+        }
+      }
+      const inn = liveIn[i]!;
+      const next = out.slice();
+      const d = defs[i];
+      if (d !== undefined) next[d >> 5]! &= ~(1 << (d & 31));
+      for (const u of useSets[i]!) next[u >> 5]! |= 1 << (u & 31);
+      for (let w = 0; w < words; w++) {
+        if (next[w] !== inn[w]) {
+          inn[w] = next[w]!;
+          changed = true;
+        }
+      }
+    }
+  }
+  return { liveIn, liveOut, has: (set, v) => (set[v >> 5]! & (1 << (v & 31))) !== 0 };
+}
+
+/** Replaces uses of registers that always hold one constant by that constant, and folds. */
+export function propagateConstants(fn: IrFunction): boolean {
+  const defCount = new Map<VReg, number>();
+  const constant = new Map<VReg, { value: bigint; bits: 32 | 64 }>();
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d === undefined) continue;
+    defCount.set(d, (defCount.get(d) ?? 0) + 1);
+    if (op.op === 'mov' && op.src.kind === 'imm') constant.set(d, { value: op.src.value, bits: op.bits });
+  }
+  for (const [r] of constant) if (defCount.get(r) !== 1) constant.delete(r);
+  // A constant's register value as 64 bits: 32-bit moves zero-extend.
+  const valueOf = (r: VReg): bigint | undefined => {
+    const c = constant.get(r);
+    if (!c) return undefined;
+    return c.bits === 32 ? BigInt.asUintN(32, c.value) : BigInt.asIntN(64, c.value);
+  };
+  const sub = (x: Operand): Operand => {
+    if (x.kind !== 'reg') return x;
+    const v = valueOf(x.reg);
+    return v === undefined ? x : imm(v);
+  };
+  let changed = false;
+  fn.ops = fn.ops.map((op) => {
+    let out: SpannedOp = op;
+    switch (op.op) {
+      case 'mov': {
+        const src = sub(op.src);
+        if (src !== op.src) out = { ...op, src };
+        break;
+      }
+      case 'alu': {
+        const b = sub(op.b);
+        const a = sub(op.a);
+        if (a.kind === 'imm' && b.kind === 'imm') {
+          const t = op.bits === 64 ? (op.alu === 'sdiv' || op.alu === 'smod' || op.alu === 'arsh' ? I64 : U64) : op.alu === 'sdiv' || op.alu === 'smod' || op.alu === 'arsh' ? { ...I64, bits: 32 as const, signed: true } : { ...U64, bits: 32 as const };
+          const av = t.signed ? BigInt.asIntN(t.bits, a.value) : BigInt.asUintN(t.bits, a.value);
+          const bv = t.signed ? BigInt.asIntN(t.bits, b.value) : BigInt.asUintN(t.bits, b.value);
+          const f = op.alu === 'neg' ? -av : foldAlu(op.alu, av, bv, t);
+          if (f !== undefined) out = { op: 'mov', dst: op.dst, src: imm(BigInt.asUintN(op.bits, f)), bits: op.bits, ...(op.span ? { span: op.span } : {}) };
+        } else if (b !== op.b && b.kind === 'imm' && fitsImm32(b.value, op.bits)) {
+          out = { ...op, b };
+        }
+        break;
+      }
+      case 'store': {
+        const value = sub(op.value);
+        if (value !== op.value && value.kind === 'imm' && fitsImm32(value.value, op.size === 8 ? 64 : 32)) out = { ...op, value };
+        break;
+      }
+      case 'call': {
+        const args = op.args.map(sub);
+        if (args.some((a, i) => a !== op.args[i])) out = { ...op, args };
+        break;
+      }
+      case 'br': {
+        const b = sub(op.b);
+        const av = valueOf(op.a);
+        if (av !== undefined && b.kind === 'imm') {
+          if (compareConst(op.cmp, op.bits, av, b.value)) out = { op: 'jmp', target: op.target, ...(op.span ? { span: op.span } : {}) };
+          else out = { op: 'label', label: `__dead${Math.random().toString(36).slice(2)}` };
+        } else if (b !== op.b && b.kind === 'imm' && fitsImm32(b.value, op.bits)) out = { ...op, b };
+        break;
+      }
+      case 'ret': {
+        const value = sub(op.value);
+        if (value !== op.value) out = { ...op, value };
+        break;
+      }
+      default: break;
+    }
+    if (out !== op) changed = true;
+    return out;
+  });
+  return changed;
+}
+
+/** Whether an immediate can be encoded in the 32-bit imm field for an operation of `bits`. */
+export function fitsImm32(v: bigint, bits: 32 | 64): boolean {
+  if (bits === 32) return BigInt.asIntN(32, v) === BigInt.asIntN(32, BigInt.asUintN(32, v)) && (v >= -(1n << 31n) && v < 1n << 32n);
+  const s = BigInt.asIntN(64, v);
+  return s >= -(1n << 31n) && s < 1n << 31n;
+}
+
+function compareConst(cmp: string, bits: 32 | 64, a: bigint, b: bigint): boolean {
+  const u = (x: bigint) => BigInt.asUintN(bits, x);
+  const s = (x: bigint) => BigInt.asIntN(bits, x);
+  switch (cmp) {
+    case 'eq': return u(a) === u(b);
+    case 'ne': return u(a) !== u(b);
+    case 'gt': return u(a) > u(b);
+    case 'ge': return u(a) >= u(b);
+    case 'lt': return u(a) < u(b);
+    case 'le': return u(a) <= u(b);
+    case 'sgt': return s(a) > s(b);
+    case 'sge': return s(a) >= s(b);
+    case 'slt': return s(a) < s(b);
+    case 'sle': return s(a) <= s(b);
+    default: return (u(a) & u(b)) !== 0n;
+  }
+}
+
+/** Removes unreachable ops, redundant jumps, unused labels and unused pure results. */
+export function removeDeadCode(fn: IrFunction): boolean {
+  let changed = false;
+  // Unreachable: walk the CFG from the entry.
+  const succ = successors(fn.ops);
+  const reached = new Uint8Array(fn.ops.length);
+  const stack = fn.ops.length ? [0] : [];
+  while (stack.length) {
+    const i = stack.pop()!;
+    if (reached[i]) continue;
+    reached[i] = 1;
+    for (const s of succ[i]!) if (s !== undefined && !reached[s]) stack.push(s);
+  }
+  let ops = fn.ops.filter((_, i) => reached[i]);
+  if (ops.length !== fn.ops.length) changed = true;
+  // Jumps to the label right after them.
+  ops = ops.filter((op, i) => {
+    if (op.op !== 'jmp' && op.op !== 'br') return true;
+    for (let j = i + 1; j < ops.length; j++) {
+      const n = ops[j]!;
+      if (n.op !== 'label') break;
+      if (n.label === op.target) {
+        changed = true;
+        return op.op === 'br' && false;
+      }
+    }
+    return true;
+  });
+  const referenced = new Set<string>();
+  for (const op of ops) if (op.op === 'jmp' || op.op === 'br') referenced.add(op.target);
+  const before = ops.length;
+  ops = ops.filter((op) => op.op !== 'label' || referenced.has(op.label));
+  if (ops.length !== before) changed = true;
+  fn.ops = ops;
+  // Pure results nobody reads.
+  const live = liveness(fn);
+  const kept = fn.ops.filter((op, i) => {
+    const d = def(op);
+    if (d === undefined || hasSideEffects(op)) return true;
+    if (op.op === 'mov' && op.src.kind === 'reg' && op.src.reg < 0) return true;
+    return live.has(live.liveOut[i]!, d);
+  });
+  if (kept.length !== fn.ops.length) {
+    fn.ops = kept;
+    changed = true;
+  }
+  return changed;
+}
+
+/** Runs the IR passes to a fixed point. */
+export function optimize(fn: IrFunction): void {
+  for (let round = 0; round < 8; round++) {
+    const a = propagateConstants(fn);
+    const b = removeDeadCode(fn);
+    if (!a && !b) break;
+  }
+}

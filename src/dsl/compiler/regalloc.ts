@@ -1,0 +1,99 @@
+/**
+ * Linear-scan register allocation over live intervals. The eBPF calling
+ * convention shapes the pools: r1-r5 are clobbered by helper calls, so a
+ * value live across a call goes to r6-r9 (callee-saved) or to the stack;
+ * r0 and r5 stay free as scratch for the emitter; r10 is the frame pointer.
+ */
+import { def, type IrFunction, uses, type VReg } from './ir.js';
+import { liveness } from './passes.js';
+
+export type Location = { kind: 'reg'; reg: number } | { kind: 'spill'; slot: number };
+
+export interface Allocation {
+  locations: Map<VReg, Location>;
+  /** Callee-saved registers used (for statistics). */
+  spills: number;
+}
+
+interface Interval {
+  vreg: VReg;
+  start: number;
+  end: number;
+  crossesCall: boolean;
+}
+
+const CALLER_SAVED = [1, 2, 3, 4];
+const CALLEE_SAVED = [6, 7, 8, 9];
+
+export function allocateRegisters(fn: IrFunction): Allocation {
+  const live = liveness(fn);
+  const start = new Map<VReg, number>();
+  const end = new Map<VReg, number>();
+  const touch = (v: VReg, i: number) => {
+    if (!start.has(v) || start.get(v)! > i) start.set(v, i);
+    if (!end.has(v) || end.get(v)! < i) end.set(v, i);
+  };
+  const calls: number[] = [];
+  fn.ops.forEach((op, i) => {
+    const d = def(op);
+    if (d !== undefined) touch(d, i);
+    for (const u of uses(op)) touch(u, i);
+    if (op.op === 'call') calls.push(i);
+    // Live through this op: extend over it (covers loops through back edges).
+    const out = live.liveOut[i]!;
+    for (let w = 0; w < out.length; w++) {
+      let bits = out[w]!;
+      while (bits) {
+        const b = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        touch(w * 32 + b, i);
+      }
+    }
+  });
+  const intervals: Interval[] = [...start.keys()].map((v) => ({
+    vreg: v,
+    start: start.get(v)!,
+    end: end.get(v)!,
+    crossesCall: calls.some((c) => live.has(live.liveOut[c]!, v) && def(fn.ops[c]!) !== v),
+  }));
+  intervals.sort((a, b) => a.start - b.start || a.vreg - b.vreg);
+
+  const locations = new Map<VReg, Location>();
+  const active: Array<Interval & { reg: number }> = [];
+  const free = new Set([...CALLER_SAVED, ...CALLEE_SAVED]);
+  let spills = 0;
+  const spill = (v: VReg) => {
+    fn.slots.push({ size: 8, align: 8 });
+    locations.set(v, { kind: 'spill', slot: fn.slots.length - 1 });
+    spills++;
+  };
+  for (const iv of intervals) {
+    // Expire intervals that ended strictly before this one starts.
+    for (let i = active.length - 1; i >= 0; i--) {
+      if (active[i]!.end < iv.start) {
+        free.add(active[i]!.reg);
+        active.splice(i, 1);
+      }
+    }
+    const pool = iv.crossesCall ? CALLEE_SAVED : [...CALLER_SAVED, ...CALLEE_SAVED];
+    const r = pool.find((p) => free.has(p));
+    if (r !== undefined) {
+      free.delete(r);
+      active.push({ ...iv, reg: r });
+      locations.set(iv.vreg, { kind: 'reg', reg: r });
+      continue;
+    }
+    // Spill whichever interval in this pool ends last.
+    let victim: (Interval & { reg: number }) | undefined;
+    for (const a of active) if (pool.includes(a.reg) && (!victim || a.end > victim.end)) victim = a;
+    if (victim && victim.end > iv.end) {
+      active.splice(active.indexOf(victim), 1);
+      spill(victim.vreg);
+      active.push({ ...iv, reg: victim.reg });
+      locations.set(iv.vreg, { kind: 'reg', reg: victim.reg });
+    } else {
+      spill(iv.vreg);
+    }
+  }
+  return { locations, spills };
+}

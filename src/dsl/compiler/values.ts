@@ -1,0 +1,28 @@
+/**
+ * What an expression lowers to: an integer (in a register or constant), a
+ * pointer to typed memory, or one of the DSL's special objects.
+ */
+import type { CType, IntType } from './ctypes.js';
+import type { Operand, VReg } from './ir.js';
+import type { GlobalInfo, MapInfo } from './module-model.js';
+
+/** Where a pointer points: the verifier treats each differently. */
+export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf';
+
+export type Value =
+  | { k: 'int'; op: Operand; t: IntType; literal?: boolean }
+  | { k: 'ptr'; reg: VReg; to: CType; space: Space }
+  | { k: 'null' }
+  | { k: 'void' }
+  | { k: 'ctx' }
+  | { k: 'packet' }
+  | { k: 'map'; map: MapInfo }
+  | { k: 'global'; global: GlobalInfo }
+  | { k: 'header'; struct: CType }
+  | { k: 'dsl'; name: string };
+
+/** A place that can be read and written. */
+export type Place =
+  | { k: 'var'; reg: VReg; t: IntType }
+  | { k: 'mem'; base: VReg; off: number; t: IntType }
+  | { k: 'global'; global: GlobalInfo };

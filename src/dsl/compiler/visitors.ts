@@ -1,0 +1,250 @@
+/**
+ * One visitor per syntax kind, registered in the tables of lower.ts. A kind
+ * without a visitor is reported as unsupported with its own code.
+ */
+import { Node, ts } from 'ts-morph';
+import { I32, INT_TYPES, sizeOf, typeName } from './ctypes.js';
+import { imm, reg } from './ir.js';
+import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
+import type { Value } from './values.js';
+
+const SK = ts.SyntaxKind;
+
+// ------------------------------------------------------------ statements
+
+S[SK.Block] = (l, n) => {
+  if (Node.isBlock(n)) l.block(n);
+};
+S[SK.EmptyStatement] = () => {};
+S[SK.VariableStatement] = (l, n) => {
+  if (!Node.isVariableStatement(n)) return;
+  const kind = n.getDeclarationKind();
+  if (kind === 'var') l.fail(n, 'TSBPF_VAR', 'use const or let, not var');
+  for (const d of n.getDeclarations()) l.declareVariable(d, kind === 'const');
+};
+S[SK.ExpressionStatement] = (l, n) => {
+  if (Node.isExpressionStatement(n)) l.expr(n.getExpression());
+};
+S[SK.ReturnStatement] = (l, n) => {
+  if (Node.isReturnStatement(n)) l.returnStatement(n.getExpression(), n);
+};
+S[SK.IfStatement] = (l, n) => {
+  if (Node.isIfStatement(n)) l.ifStatement(n);
+};
+S[SK.ForOfStatement] = (l, n) => {
+  if (Node.isForOfStatement(n)) l.forOf(n);
+};
+S[SK.SwitchStatement] = (l, n) => {
+  if (Node.isSwitchStatement(n)) l.switchStatement(n);
+};
+S[SK.BreakStatement] = (l, n) => {
+  if (Node.isBreakStatement(n) && n.getLabel()) l.fail(n, 'TSBPF_LABEL', 'labelled break is not supported');
+  l.jumpOut('break', n);
+};
+S[SK.ContinueStatement] = (l, n) => {
+  if (Node.isContinueStatement(n) && n.getLabel()) l.fail(n, 'TSBPF_LABEL', 'labelled continue is not supported');
+  l.jumpOut('continue', n);
+};
+// Type-only declarations inside a body have no code.
+S[SK.InterfaceDeclaration] = () => {};
+S[SK.TypeAliasDeclaration] = () => {};
+S[SK.FunctionDeclaration] = (l, n) => l.fail(n, 'TSBPF_NESTED_FUNCTION', 'declare helper functions at module level');
+
+// ------------------------------------------------------------ expressions
+
+E[SK.NumericLiteral] = (l, n) => {
+  if (!Node.isNumericLiteral(n)) throw new Error('kind');
+  const v = n.getLiteralValue();
+  if (!Number.isInteger(v)) l.fail(n, 'TSBPF_FLOAT', 'floating-point numbers are not supported');
+  if (!Number.isSafeInteger(v)) l.fail(n, 'TSBPF_LITERAL_RANGE', `${n.getText()} is not exact as a number; write a bigint with u64(…n)`);
+  return { k: 'int', op: imm(v), t: literalType(BigInt(v)), literal: true };
+};
+E[SK.BigIntLiteral] = (l, n) => {
+  const v = l.cx.constantOf(n)!;
+  if (v < -(1n << 63n) || v >= 1n << 64n) l.fail(n, 'TSBPF_LITERAL_RANGE', `${n.getText()} does not fit in 64 bits`);
+  return { k: 'int', op: imm(v), t: literalType(v), literal: true };
+};
+E[SK.TrueKeyword] = () => ({ k: 'int', op: imm(1), t: INT_TYPES.bool! });
+E[SK.FalseKeyword] = () => ({ k: 'int', op: imm(0), t: INT_TYPES.bool! });
+E[SK.NullKeyword] = () => ({ k: 'null' });
+E[SK.Identifier] = (l, n) => l.identifier(n);
+E[SK.ParenthesizedExpression] = (l, n) => l.expr((n as import('ts-morph').ParenthesizedExpression).getExpression());
+E[SK.AsExpression] = (l, n) => l.expr((n as import('ts-morph').AsExpression).getExpression());
+E[SK.NonNullExpression] = (l, n) => l.expr((n as import('ts-morph').NonNullExpression).getExpression());
+E[SK.SatisfiesExpression] = (l, n) => l.expr((n as import('ts-morph').SatisfiesExpression).getExpression());
+E[SK.CallExpression] = (l, n) => {
+  if (!Node.isCallExpression(n)) throw new Error('kind');
+  if (n.getQuestionDotTokenNode()) l.fail(n, 'TSBPF_OPTIONAL', 'optional calls are not supported');
+  return l.callExpression(n);
+};
+
+E[SK.PropertyAccessExpression] = (l, n) => {
+  if (!Node.isPropertyAccessExpression(n)) throw new Error('kind');
+  if (n.hasQuestionDotToken()) l.fail(n, 'TSBPF_OPTIONAL', 'optional chaining is not supported; compare with null first');
+  const objNode = n.getExpression();
+  // Constants such as XdpAction.PASS or a user `as const` table fold through their literal type.
+  if (Node.isIdentifier(objNode) || Node.isPropertyAccessExpression(objNode)) {
+    const lit = l.cx.checker.getTypeAtLocation(n).getLiteralValue();
+    const objDecl = l.cx.declarationOf(objNode);
+    const local = objDecl && Node.isParameterDeclaration(objDecl);
+    if (typeof lit === 'number' && !local) {
+      if (!Number.isInteger(lit)) l.fail(n, 'TSBPF_FLOAT', 'floating-point numbers are not supported');
+      return { k: 'int', op: imm(lit), t: literalType(BigInt(lit)), literal: true };
+    }
+  }
+  const obj = l.expr(objNode);
+  const name = n.getName();
+  switch (obj.k) {
+    case 'ctx': return l.ctxField(name, n);
+    case 'packet':
+      if (name === 'length') return l.packetLength(n);
+      return l.fail(n, 'TSBPF_MEMBER', `packet has no property ${name}`);
+    case 'ptr':
+      if (obj.to.kind === 'array' && name === 'length') return { k: 'int', op: imm(obj.to.length), t: I32, literal: true };
+      return l.member(obj, name, n);
+    case 'header':
+      if (name === 'size') return { k: 'int', op: imm(sizeOf(obj.struct)), t: I32, literal: true };
+      return l.fail(n, 'TSBPF_MEMBER', `header types have only .size`);
+    case 'dsl':
+      return l.fail(n, 'TSBPF_MEMBER', `${obj.name}.${name} cannot be used as a value`);
+    default:
+      return l.fail(n, 'TSBPF_MEMBER', `${describeValue(obj)} has no property ${name}`);
+  }
+};
+
+E[SK.ElementAccessExpression] = (l, n) => {
+  if (!Node.isElementAccessExpression(n)) throw new Error('kind');
+  const obj = l.expr(n.getExpression());
+  const argNode = n.getArgumentExpressionOrThrow();
+  if (obj.k !== 'ptr' || obj.to.kind !== 'array') return l.fail(n, 'TSBPF_INDEX', `only fixed arrays can be indexed, not ${describeValue(obj)}`);
+  const elem = obj.to.element;
+  const esize = elem.kind === 'int' ? elem.bits / 8 : elem.kind === 'array' ? 0 : elem.size;
+  const c = l.cx.constantOf(argNode);
+  if (c !== undefined) {
+    if (c < 0n || c >= BigInt(obj.to.length)) l.fail(argNode, 'TSBPF_INDEX_RANGE', `index ${c} is outside ${typeName(obj.to)}`);
+    return { k: 'ptr', reg: l.offsetPtr(obj.reg, Number(c) * esize), to: elem, space: obj.space };
+  }
+  if (elem.kind !== 'int') return l.fail(argNode, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
+  // A variable index: clamp so the verifier sees a bounded offset; out of range reads element 0.
+  const idx = l.toReg(l.convert(l.int(argNode), INT_TYPES.u64!, argNode));
+  const safe = l.newReg();
+  const ok = l.newLabel('idx');
+  l.emit({ op: 'mov', dst: safe, src: imm(0), bits: 64 });
+  l.emit({ op: 'br', cmp: 'ge', bits: 64, a: idx, b: imm(obj.to.length), target: ok });
+  l.emit({ op: 'mov', dst: safe, src: reg(idx), bits: 64 });
+  l.label(ok);
+  if (esize > 1) l.emit({ op: 'alu', alu: 'mul', bits: 64, dst: safe, a: reg(safe), b: imm(esize) });
+  const p = l.newReg();
+  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(obj.reg), b: reg(safe) });
+  return { k: 'ptr', reg: p, to: elem, space: obj.space };
+};
+
+E[SK.PrefixUnaryExpression] = (l, n) => {
+  if (!Node.isPrefixUnaryExpression(n)) throw new Error('kind');
+  const tok = n.getOperatorToken();
+  const operand = n.getOperand();
+  switch (tok) {
+    case SK.ExclamationToken: return l.boolValue(n);
+    case SK.MinusToken: {
+      const v = l.int(operand);
+      if (v.op.kind === 'imm') return { ...v, op: imm(-v.op.value), ...(v.literal ? { t: literalType(-v.op.value) } : {}) };
+      return l.arith('sub', { k: 'int', op: imm(0), t: v.t, literal: true }, v, n);
+    }
+    case SK.TildeToken: {
+      const v = l.int(operand);
+      return l.arith('xor', v, { k: 'int', op: imm(-1), t: v.t, literal: true }, n);
+    }
+    case SK.PlusPlusToken:
+    case SK.MinusMinusToken: {
+      const p = l.place(operand);
+      const cur = l.readPlace(p);
+      const next = l.arith(tok === SK.PlusPlusToken ? 'add' : 'sub', cur, { k: 'int', op: imm(1), t: I32, literal: true }, n);
+      const t = p.k === 'global' ? p.global.type : p.t;
+      l.writePlace(p, l.convert(next, t, n), n);
+      return l.readPlace(p);
+    }
+    default:
+      return l.fail(n, 'TSBPF_OPERATOR', `operator ${n.getText()[0]} is not supported`);
+  }
+};
+
+E[SK.PostfixUnaryExpression] = (l, n) => {
+  if (!Node.isPostfixUnaryExpression(n)) throw new Error('kind');
+  const p = l.place(n.getOperand());
+  const cur = l.readPlace(p);
+  const old = l.newReg();
+  l.emit({ op: 'mov', dst: old, src: cur.op, bits: 64 });
+  const next = l.arith(n.getOperatorToken() === SK.PlusPlusToken ? 'add' : 'sub', cur, { k: 'int', op: imm(1), t: I32, literal: true }, n);
+  const t = p.k === 'global' ? p.global.type : p.t;
+  l.writePlace(p, l.convert(next, t, n), n);
+  return { k: 'int', op: reg(old), t: cur.t };
+};
+
+E[SK.BinaryExpression] = (l, n) => {
+  if (!Node.isBinaryExpression(n)) throw new Error('kind');
+  const tok = n.getOperatorToken().getKind();
+  if (tok === SK.EqualsToken) {
+    const p = l.place(n.getLeft());
+    const v = l.int(n.getRight());
+    l.writePlace(p, v, n.getRight());
+    return v;
+  }
+  const compound = COMPOUND_TOKENS[tok];
+  if (compound) {
+    const p = l.place(n.getLeft());
+    const cur = l.readPlace(p);
+    const next = l.arith(compound, cur, l.int(n.getRight()), n);
+    const t = p.k === 'global' ? p.global.type : p.t;
+    // Compound assignment truncates to the target's type, as in C.
+    l.writePlace(p, l.convert(next, t, n), n);
+    return next;
+  }
+  if (COMPARISONS[tok] || tok === SK.AmpersandAmpersandToken || tok === SK.BarBarToken) return l.boolValue(n);
+  const alu = ARITH_TOKENS[tok];
+  if (alu) {
+    const a = l.int(n.getLeft());
+    const b = l.int(n.getRight());
+    if (tok === SK.GreaterThanGreaterThanGreaterThanToken && a.t.signed) {
+      return l.arith('rsh', { ...a, t: { ...a.t, signed: false } }, b, n);
+    }
+    return l.arith(alu, a, b, n);
+  }
+  if (tok === SK.CommaToken) {
+    l.expr(n.getLeft());
+    return l.expr(n.getRight());
+  }
+  return l.fail(n.getOperatorToken(), 'TSBPF_OPERATOR', `operator ${n.getOperatorToken().getText()} is not supported`);
+};
+
+E[SK.ConditionalExpression] = (l, n) => {
+  if (!Node.isConditionalExpression(n)) throw new Error('kind');
+  const elseLabel = l.newLabel('else');
+  const end = l.newLabel('endcond');
+  const dst = l.newReg();
+  l.branch(n.getCondition(), elseLabel, false);
+  const a = l.expr(n.getWhenTrue());
+  const assign = (v: Value, node: Node): Value => {
+    if (v.k === 'ptr' || v.k === 'null') {
+      l.emit({ op: 'mov', dst, src: v.k === 'ptr' ? reg(v.reg) : imm(0), bits: 64 });
+      return v;
+    }
+    const iv = l.intOf(v, node);
+    l.emit({ op: 'mov', dst, src: iv.op.kind === 'imm' ? imm(wrapTo(iv.op.value, iv.t)) : iv.op, bits: iv.op.kind === 'imm' && iv.t.bits < 64 ? 32 : 64 });
+    return iv;
+  };
+  const ra = assign(a, n.getWhenTrue());
+  l.emit({ op: 'jmp', target: end });
+  l.label(elseLabel);
+  const rb = assign(l.expr(n.getWhenFalse()), n.getWhenFalse());
+  l.label(end);
+  const ptr = ra.k === 'ptr' ? ra : rb.k === 'ptr' ? rb : undefined;
+  if (ptr) return { ...ptr, reg: dst };
+  if (ra.k === 'int' && rb.k === 'int') {
+    const t = l.commonType(ra, rb);
+    return { k: 'int', op: reg(dst), t };
+  }
+  return { k: 'null' };
+};
+
+E[SK.TypeOfExpression] = (l, n) => l.fail(n, 'TSBPF_UNSUPPORTED', 'typeof is not supported in BPF programs');
+E[SK.DeleteExpression] = (l, n) => l.fail(n, 'TSBPF_HEAP', 'delete is not supported (there is no heap)');

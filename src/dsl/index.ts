@@ -1,0 +1,307 @@
+/**
+ * tsbpf/dsl: the module author's surface. A `.bpf.ts` module imports these
+ * declarations; the compiler (tsbpf/compiler) recognises them by symbol and
+ * lowers their uses to eBPF. At run time in Node the factories only return
+ * plain descriptors, so ordinary code can import a module to get typed
+ * handles on its programs and maps; the program bodies never run in Node.
+ */
+
+// ---------------------------------------------------------------- integers
+
+/** Unsigned 8-bit integer. */
+export type u8 = number;
+/** Unsigned 16-bit integer. */
+export type u16 = number;
+/** Unsigned 32-bit integer. */
+export type u32 = number;
+/** Unsigned 64-bit integer (values above 2^53 come from `u64(…n)`). */
+export type u64 = number;
+/** Signed 8-bit integer. */
+export type i8 = number;
+/** Signed 16-bit integer. */
+export type i16 = number;
+/** Signed 32-bit integer. */
+export type i32 = number;
+/** Signed 64-bit integer. */
+export type i64 = number;
+/** A boolean stored as one byte in structs. */
+export type bool = boolean;
+/** 16-bit value in network byte order (convert with ntohs/htons). */
+export type be16 = number;
+/** 32-bit value in network byte order (convert with ntohl/htonl). */
+export type be32 = number;
+
+const wrap = (bits: number, signed: boolean) => (v: number | bigint): number => {
+  const b = BigInt(typeof v === 'number' ? Math.trunc(v) : v);
+  return Number(signed ? BigInt.asIntN(bits, b) : BigInt.asUintN(bits, b));
+};
+
+/** Explicit truncation / conversion to u8 (also a cast inside programs). */
+export const u8 = wrap(8, false);
+export const u16 = wrap(16, false);
+export const u32 = wrap(32, false);
+/** u64 conversion; a bigint literal gives a full 64-bit constant: `u64(0xffff_ffff_ffff_ffffn)`. */
+export const u64 = wrap(64, false);
+export const i8 = wrap(8, true);
+export const i16 = wrap(16, true);
+export const i32 = wrap(32, true);
+export const i64 = wrap(64, true);
+
+/** A fixed-length array embedded in a struct (`FixedArray<u8, 6>`). */
+export interface FixedArray<T, N extends number> {
+  [index: number]: T;
+  readonly length: N;
+}
+
+/** A NUL-terminated string stored in N bytes (for comm, filenames…). */
+export interface CStr<N extends number> extends FixedArray<u8, N> {
+  readonly __cstr?: N;
+}
+
+// ------------------------------------------------------------- byte order
+
+const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
+const swap32 = (v: number): number => (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+
+/** Host to network order, 16 bits (folded at compile time for constants). */
+export const htons = (v: u16): be16 => swap16(v);
+export const ntohs = (v: be16): u16 => swap16(v);
+export const htonl = (v: u32): be32 => swap32(v);
+export const ntohl = (v: be32): u32 => swap32(v);
+
+// ------------------------------------------------------------------- loops
+
+/** Bounded loop: `for (const i of range(n))` with a constant n. */
+export function range(end: number): Iterable<u32>;
+export function range(start: number, end: number): Iterable<u32>;
+export function* range(a: number, b?: number): Iterable<u32> {
+  const [start, end] = b === undefined ? [0, a] : [a, b];
+  for (let i = start; i < end; i++) yield i;
+}
+
+// ------------------------------------------------------------------- maps
+
+/** Options common to every map. */
+export interface MapOptions {
+  maxEntries: number;
+  /** Pin by name under /sys/fs/bpf when loaded. */
+  pinning?: 'byName';
+}
+
+/** What the runtime descriptor of a map holds. */
+export interface MapDescriptor {
+  readonly kind: 'map';
+  readonly mapType: MapKind;
+  readonly options: Readonly<Partial<MapOptions> & { size?: number }>;
+}
+
+export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf';
+
+/** Update flags as in the kernel: ANY, NOEXIST, EXIST. */
+export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
+
+declare const mapBrand: unique symbol;
+
+/** A key/value map usable from programs; `lookup` gives a reference into the map or null. */
+export interface KeyValueMap<K, V> extends MapDescriptor {
+  readonly [mapBrand]?: [K, V];
+  /** A reference to the stored value (writes go to the map), or null. */
+  lookup(key: K): V | null;
+  update(key: K, value: V, flags?: number): i64;
+  delete(key: K): i64;
+  /** Adds `by` (default 1) to an integer value, inserting 0 first when missing. */
+  increment(key: K, by?: number): void;
+}
+
+export interface HashMap<K, V> extends KeyValueMap<K, V> {}
+export interface ArrayMap<V> extends KeyValueMap<u32, V> {}
+export interface PerCpuHash<K, V> extends KeyValueMap<K, V> {}
+export interface PerCpuArray<V> extends KeyValueMap<u32, V> {}
+export interface LruHash<K, V> extends KeyValueMap<K, V> {}
+
+/** A ring buffer carrying events of type T to user space. */
+export interface RingBuf<T> extends MapDescriptor {
+  readonly [mapBrand]?: [T];
+  /** Space for one event, or null when the buffer is full; submit or discard it on every path. */
+  reserve(): T | null;
+  submit(event: T): void;
+  discard(event: T): void;
+  /** Copies a whole event into the buffer. */
+  output(event: T): i64;
+}
+
+const mapFactory = (mapType: MapKind) => (options: Partial<MapOptions> & { size?: number }) => ({ kind: 'map', mapType, options }) as never;
+
+export const hashMap: <K, V>(options: MapOptions) => HashMap<K, V> = mapFactory('hash');
+export const arrayMap: <V>(options: MapOptions) => ArrayMap<V> = mapFactory('array');
+export const perCpuHash: <K, V>(options: MapOptions) => PerCpuHash<K, V> = mapFactory('percpu_hash');
+export const perCpuArray: <V>(options: MapOptions) => PerCpuArray<V> = mapFactory('percpu_array');
+export const lruHash: <K, V>(options: MapOptions) => LruHash<K, V> = mapFactory('lru_hash');
+/** `size` in bytes: a power of two, multiple of the page size. */
+export const ringBuf: <T>(options: { size: number }) => RingBuf<T> = mapFactory('ringbuf');
+
+// ---------------------------------------------------------------- globals
+
+declare const globalBrand: unique symbol;
+
+/** A module global: `rodata` values are set by user space before load; `global` values are mutable. */
+export interface Global<T> {
+  readonly kind: 'global';
+  readonly section: 'rodata' | 'data';
+  readonly initial: T;
+  readonly [globalBrand]?: T;
+  /** Reads the value inside a program. */
+  get(): T;
+  /** Writes the value inside a program (only for mutable globals). */
+  set(value: T): void;
+}
+
+/** Read-only configuration, frozen after user space sets it. */
+export const rodata = <T extends number>(initial: T): Global<T> => ({ kind: 'global', section: 'rodata', initial }) as Global<T>;
+/** A mutable global variable shared by all programs of the module. */
+export const global = <T extends number>(initial: T): Global<T> => ({ kind: 'global', section: 'data', initial }) as Global<T>;
+
+// ---------------------------------------------------------------- packets
+
+declare const headerBrand: unique symbol;
+
+/** A header layout usable with `ctx.packet.at`; `size` is its size in bytes. */
+export interface HeaderType<T> {
+  readonly kind: 'header';
+  readonly name: string;
+  readonly size: number;
+  readonly [headerBrand]?: T;
+}
+
+/** Declares a header type from an interface: `export const MyHdr = header<MyHdr>('MyHdr', 8)`. */
+export const header = <T>(name: string, size: number): HeaderType<T> => ({ kind: 'header', name, size }) as HeaderType<T>;
+
+/** Packet data of packet programs. */
+export interface Packet {
+  /** The header at `offset`, or null when the packet is too short (the bounds check is emitted for you). */
+  at<T>(header: HeaderType<T>, offset: number): T | null;
+  /** The byte at `offset`, or -1 when the packet is too short. */
+  byte(offset: number): i32;
+  /** Packet length (data_end - data). */
+  readonly length: u32;
+}
+
+export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+export const TcAction = { UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2, PIPE: 3, STOLEN: 4, QUEUED: 5, REPEAT: 6, REDIRECT: 7 } as const;
+export const CgroupAction = { DROP: 0, ALLOW: 1 } as const;
+
+export interface XdpContext {
+  readonly packet: Packet;
+  readonly ingressIfindex: u32;
+  readonly rxQueueIndex: u32;
+}
+
+/** The __sk_buff context of tc, socket filter and cgroup skb programs. */
+export interface SkbContext {
+  readonly packet: Packet;
+  readonly len: u32;
+  readonly pktType: u32;
+  readonly mark: u32;
+  readonly queueMapping: u32;
+  readonly protocol: be16;
+  readonly vlanPresent: u32;
+  readonly vlanTci: u32;
+  readonly priority: u32;
+  readonly ingressIfindex: u32;
+  readonly ifindex: u32;
+  readonly hash: u32;
+}
+
+/** Tracepoint fields by name, typed from the tracepoint's format at compile time. */
+export type TracepointContext<F> = F & { readonly [field: string]: u64 };
+
+/** Raw tracepoint and probe arguments. */
+export interface ArgsContext {
+  /** Argument n (0-based). */
+  arg(n: number): u64;
+}
+
+export interface ProbeContext extends ArgsContext {
+  /** The return value (kretprobe/uretprobe). */
+  ret(): u64;
+}
+
+export interface PerfEventContext {
+  readonly samplePeriod: u64;
+  readonly addr: u64;
+}
+
+// ---------------------------------------------------------------- programs
+
+export type ProgramKind =
+  | 'xdp' | 'tc' | 'socket_filter' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kretprobe'
+  | 'uprobe' | 'uretprobe' | 'perf_event' | 'cgroup_skb';
+
+/** Runtime descriptor of a program: where it attaches. */
+export interface ProgramDescriptor<C = unknown> {
+  readonly kind: 'program';
+  readonly programType: ProgramKind;
+  readonly target?: string;
+  readonly options?: Readonly<Record<string, string | number | undefined>>;
+  readonly __context?: C;
+}
+
+type Body<C> = (ctx: C) => number;
+
+const program = <C>(programType: ProgramKind, target?: string, options?: Record<string, string | number | undefined>): ProgramDescriptor<C> =>
+  ({ kind: 'program', programType, target, options }) as ProgramDescriptor<C>;
+
+export const xdp = (_body: Body<XdpContext>): ProgramDescriptor<XdpContext> => program('xdp');
+/** tcx program on ingress (default) or egress. */
+export const tc = (direction: 'ingress' | 'egress', _body: Body<SkbContext>): ProgramDescriptor<SkbContext> => program('tc', direction);
+export const socketFilter = (_body: Body<SkbContext>): ProgramDescriptor<SkbContext> => program('socket_filter');
+export const cgroupSkb = (direction: 'ingress' | 'egress', _body: Body<SkbContext>): ProgramDescriptor<SkbContext> => program('cgroup_skb', direction);
+export const tracepoint = <F = {}>(name: string, _body: Body<TracepointContext<F>>): ProgramDescriptor<TracepointContext<F>> => program('tracepoint', name);
+export const rawTracepoint = (name: string, _body: Body<ArgsContext>): ProgramDescriptor<ArgsContext> => program('raw_tracepoint', name);
+export const kprobe = (fn: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('kprobe', fn);
+export const kretprobe = (fn: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('kretprobe', fn);
+export const uprobe = (binary: string, symbol: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('uprobe', symbol, { binary });
+export const uretprobe = (binary: string, symbol: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('uretprobe', symbol, { binary });
+export const perfEvent = (_body: Body<PerfEventContext>): ProgramDescriptor<PerfEventContext> => program('perf_event');
+
+// ---------------------------------------------------------------- helpers
+
+const onlyInPrograms = (): never => {
+  throw new Error('tsbpf/dsl: helpers run only inside compiled programs');
+};
+
+/** Kernel helpers with TypeScript names; each is checked against the program type it is used in. */
+export const bpf = {
+  /** bpf_ktime_get_ns */
+  ktimeNs: onlyInPrograms as () => u64,
+  /** Process id (tgid, upper half of bpf_get_current_pid_tgid). */
+  pid: onlyInPrograms as () => u32,
+  /** Same as pid(): the thread group id. */
+  tgid: onlyInPrograms as () => u32,
+  /** Thread id (lower half of bpf_get_current_pid_tgid). */
+  tid: onlyInPrograms as () => u32,
+  pidTgid: onlyInPrograms as () => u64,
+  uid: onlyInPrograms as () => u32,
+  gid: onlyInPrograms as () => u32,
+  /** Copies the current task's comm into `dst`. */
+  currentComm: onlyInPrograms as (dst: CStr<16>) => i64,
+  cpu: onlyInPrograms as () => u32,
+  random: onlyInPrograms as () => u32,
+  probeReadKernel: onlyInPrograms as <T>(dst: T, src: u64) => i64,
+  probeReadUser: onlyInPrograms as <T>(dst: T, src: u64) => i64,
+  probeReadKernelStr: onlyInPrograms as <N extends number>(dst: CStr<N>, src: u64) => i64,
+  probeReadUserStr: onlyInPrograms as <N extends number>(dst: CStr<N>, src: u64) => i64,
+  redirect: onlyInPrograms as (ifindex: u32, flags?: u64) => i64,
+  xdpAdjustHead: onlyInPrograms as (ctx: XdpContext, delta: i32) => i64,
+  xdpAdjustTail: onlyInPrograms as (ctx: XdpContext, delta: i32) => i64,
+  skbChangeTail: onlyInPrograms as (ctx: SkbContext, len: u32, flags?: u64) => i64,
+  l3CsumReplace: onlyInPrograms as (ctx: SkbContext, offset: u32, from: u64, to: u64, size: u64) => i64,
+  l4CsumReplace: onlyInPrograms as (ctx: SkbContext, offset: u32, from: u64, to: u64, flags: u64) => i64,
+  /** Appends to the trace pipe; format and up to three integer arguments. */
+  printk: onlyInPrograms as (format: string, ...args: number[]) => i64,
+  /**
+   * Escape hatch: reads `size` (1, 2, 4, 8) bytes at a raw address with a
+   * plain load. The verifier decides whether that is allowed.
+   */
+  unsafeLoad: onlyInPrograms as (address: u64, size: 1 | 2 | 4 | 8) => u64,
+};

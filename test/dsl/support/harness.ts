@@ -1,0 +1,292 @@
+/**
+ * Test support for DSL modules: compile a module from a string, run one of
+ * its programs in the interpreter and in the kernel (BPF_PROG_TEST_RUN),
+ * and dump maps in one comparable shape.
+ */
+import { nodeHost, dslRoot } from '../../../src/cli/dsl-host.js';
+import { loadCompiledModule, relocate } from '../../../src/cli/dsl-live.js';
+import { encode } from '../../../src/asm/codec.js';
+import { compile, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
+import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
+import { createMap, type HelperTable, type InterpMap, runSync } from '../../../src/interp/index.js';
+import type { BpfMap } from '../../../src/kernel/map.js';
+
+export const MODULE_DIR = '/virtual/modules';
+
+/** A host serving in-memory modules under MODULE_DIR and everything else from disk. */
+export function memoryHost(files: Record<string, string>): CompileHost {
+  return {
+    readFile: (path) => (path.startsWith(`${MODULE_DIR}/`) ? files[path.slice(MODULE_DIR.length + 1)] : nodeHost.readFile(path)),
+    tracepointFormat: nodeHost.tracepointFormat!,
+  };
+}
+
+/** Compiles `source` as MODULE_DIR/m.bpf.ts (other files may be given too). */
+export function compileSource(source: string, extra: Record<string, string> = {}): CompiledModule {
+  return compile({ entry: `${MODULE_DIR}/m.bpf.ts`, host: memoryHost({ 'm.bpf.ts': source, ...extra }), dslRoot });
+}
+
+/** The diagnostics a module produces (empty when it compiles). */
+export function diagnosticsOf(source: string, extra: Record<string, string> = {}): DslDiagnostic[] {
+  try {
+    compileSource(source, extra);
+    return [];
+  } catch (e) {
+    if (e instanceof CompileError) return e.diagnostics;
+    throw e;
+  }
+}
+
+export type MapDump = Record<string, Record<string, string>>;
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+function sumPerCpu(m: BpfMap, value: Uint8Array): Uint8Array {
+  const parts = m.splitPerCpu(value);
+  const size = m.valueSize;
+  if (size !== 4 && size !== 8) return parts.find((p) => p.some((x) => x !== 0)) ?? parts[0]!;
+  let sum = 0n;
+  for (const p of parts) sum += size === 8 ? new DataView(p.buffer, p.byteOffset).getBigUint64(0, true) : BigInt(new DataView(p.buffer, p.byteOffset).getUint32(0, true));
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  if (size === 8) v.setBigUint64(0, BigInt.asUintN(64, sum), true);
+  else v.setUint32(0, Number(BigInt.asUintN(32, sum)), true);
+  return out;
+}
+
+/** Non-zero entries of every key/value map (per-CPU values summed), keyed by hex. */
+export function dumpKernelMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>): MapDump {
+  const out: MapDump = {};
+  for (const spec of mod.maps) {
+    if (spec.kind === 'ringbuf') continue;
+    const m = maps.get(spec.name)!;
+    const entries: Record<string, string> = {};
+    for (const [k, v] of m) {
+      const value = m.isPerCpu ? sumPerCpu(m, v) : v.slice(0, spec.valueSize);
+      if (value.some((x) => x !== 0)) entries[hex(k)] = hex(value);
+    }
+    out[spec.name] = entries;
+  }
+  return out;
+}
+
+export interface RunOutcome {
+  retval: number;
+  maps: MapDump;
+  /** Ring buffer events by map name, in order. */
+  events: Record<string, string[]>;
+  /** The packet after the program ran (packet programs). */
+  packet?: string;
+}
+
+export type PacketKind = 'xdp' | 'skb';
+
+/** Runs a packet program in the kernel with BPF_PROG_TEST_RUN. */
+export function runKernel(mod: CompiledModule, program: string, packet: Uint8Array, options: { repeat?: number; rodata?: Record<string, number | bigint> } = {}): RunOutcome {
+  const live = loadCompiledModule(mod, { only: [program], ...(options.rodata ? { rodata: options.rodata } : {}) });
+  try {
+    let retval = 0;
+    let out: Uint8Array | undefined;
+    for (let i = 0; i < (options.repeat ?? 1); i++) {
+      const r = live.programs.get(program)!.testRun({ data: packet });
+      retval = r.retval;
+      out = r.dataOut;
+    }
+    return { retval, maps: dumpKernelMaps(mod, live.maps), events: {}, ...(out ? { packet: hex(out) } : {}) };
+  } finally {
+    live.close();
+  }
+}
+
+/** Helper mocks for what the interpreter lacks (ring buffers, task helpers, skb loads). */
+function extraHelpers(events: Record<string, string[]>, ringNames: Map<InterpMap, string>, packet: Uint8Array | undefined, task: TaskMock): HelperTable {
+  const reserved = new Map<bigint, { map: string; bytes: Uint8Array }>();
+  return {
+    14: () => (BigInt(task.tgid) << 32n) | BigInt(task.pid),
+    15: () => (BigInt(task.gid) << 32n) | BigInt(task.uid),
+    16: (ctx, buf, size) => {
+      const b = ctx.memory.slice(buf, Number(size), ctx.pc, true);
+      b.fill(0);
+      b.set(new TextEncoder().encode(task.comm).subarray(0, Number(size) - 1));
+      return 0n;
+    },
+    26: (ctx, _skb, off, to, len) => {
+      if (!packet || Number(off) + Number(len) > packet.length) return BigInt.asUintN(64, -14n);
+      ctx.memory.slice(to, Number(len), ctx.pc, true).set(packet.subarray(Number(off), Number(off) + Number(len)));
+      return 0n;
+    },
+    130: (ctx, map, data, size) => {
+      const name = ringNames.get(ctx.map(map))!;
+      (events[name] ??= []).push(hex(ctx.memory.slice(data, Number(size), ctx.pc)));
+      return 0n;
+    },
+    131: (ctx, map, size) => {
+      const name = ringNames.get(ctx.map(map))!;
+      const bytes = new Uint8Array(Number(size));
+      const p = ctx.pointerTo(bytes, 'ringbuf sample');
+      reserved.set(p, { map: name, bytes });
+      return p;
+    },
+    132: (_ctx, p) => {
+      const r = reserved.get(p);
+      if (r) (events[r.map] ??= []).push(hex(r.bytes));
+      reserved.delete(p);
+      return 0n;
+    },
+    133: (_ctx, p) => {
+      reserved.delete(p);
+      return 0n;
+    },
+  };
+}
+
+export interface TaskMock {
+  pid: number;
+  tgid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+}
+
+const DEFAULT_TASK: TaskMock = { pid: 4242, tgid: 4242, uid: 0, gid: 0, comm: 'tsbpf-test' };
+
+/** Interpreter-side maps of a module (per-CPU kinds are single-CPU here). */
+export class InterpMaps {
+  readonly byName = new Map<string, InterpMap>();
+  readonly byFd = new Map<number, InterpMap>();
+  readonly fds = new Map<string, number>();
+  readonly ringNames = new Map<InterpMap, string>();
+
+  constructor(readonly mod: CompiledModule, rodata: Record<string, number | bigint> = {}) {
+    let fd = 100;
+    for (const m of mod.maps) {
+      const type = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : 'hash';
+      const im = m.kind === 'ringbuf' ? createMap({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 }) : createMap({ type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
+      if (m.kind === 'ringbuf') this.ringNames.set(im, m.name);
+      this.add(m.name, im, fd++);
+    }
+    for (const d of mod.data) {
+      const im = createMap({ type: 'array', keySize: 4, valueSize: d.bytes.length, maxEntries: 1 });
+      const bytes = d.bytes.slice();
+      for (const [name, value] of Object.entries(rodata)) {
+        const v = d.variables.find((x) => x.name === name);
+        if (!v) continue;
+        const u = BigInt.asUintN(v.size * 8, BigInt(value));
+        for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+      }
+      im.update(new Uint8Array(4), bytes, 0n);
+      this.add(d.name, im, fd++);
+    }
+  }
+
+  add(name: string, m: InterpMap, fd: number): void {
+    this.byName.set(name, m);
+    this.byFd.set(fd, m);
+    this.fds.set(name, fd);
+  }
+
+  dump(): MapDump {
+    const out: MapDump = {};
+    for (const spec of this.mod.maps) {
+      if (spec.kind === 'ringbuf') continue;
+      const m = this.byName.get(spec.name)!;
+      const entries: Record<string, string> = {};
+      for (const k of m.keys()) {
+        const v = m.lookup(k)!;
+        if (v.some((x) => x !== 0)) entries[hex(k)] = hex(v);
+      }
+      out[spec.name] = entries;
+    }
+    return out;
+  }
+}
+
+/** Runs a program in the interpreter: packet programs get xdp_md/__sk_buff, others a raw context. */
+export function runInterp(
+  mod: CompiledModule,
+  program: string,
+  input: { packet?: Uint8Array; ctx?: Uint8Array },
+  options: { repeat?: number; task?: Partial<TaskMock>; rodata?: Record<string, number | bigint>; maps?: InterpMaps } = {},
+): RunOutcome & { trace: string[] } {
+  const p = mod.programs.find((x) => x.name === program);
+  if (!p) throw new Error(`no program ${program}`);
+  const maps = options.maps ?? new InterpMaps(mod, options.rodata);
+  const fakeMaps = new Map<string, { fd: number }>([...maps.fds].map(([n, fd]) => [n, { fd }]));
+  const bytes = encode(relocate(p, fakeMaps as unknown as Map<string, BpfMap>));
+  const events: Record<string, string[]> = {};
+  // Socket filters and cgroup skb programs see the packet from the network header, as in the kernel's test run.
+  const l3 = p.kind === 'socket_filter' || p.kind === 'cgroup_skb';
+  const packet = input.packet && l3 ? input.packet.slice(14) : input.packet?.slice();
+  const helpers = extraHelpers(events, maps.ringNames, packet, { ...DEFAULT_TASK, ...options.task });
+  let retval = 0;
+  const trace: string[] = [];
+  for (let i = 0; i < (options.repeat ?? 1); i++) {
+    const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
+    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, helpers });
+    retval = Number(BigInt.asUintN(32, r.r0));
+    trace.push(...r.trace);
+  }
+  return { retval, maps: maps.dump(), events, trace, ...(packet && !l3 ? { packet: hex(packet) } : {}) };
+}
+
+// ------------------------------------------------------------ packets
+
+export function ipv4(bytes: number[] | string): number[] {
+  return typeof bytes === 'string' ? bytes.split('.').map(Number) : bytes;
+}
+
+/** Ethernet + IPv4 + UDP/TCP/ICMP packet with a payload. */
+export function packet(opts: { proto?: 'udp' | 'tcp' | 'icmp' | number; src?: string; dst?: string; sport?: number; dport?: number; payload?: number[]; ethType?: number; ttl?: number; vlan?: number; tcpFlags?: number }): Uint8Array {
+  const proto = opts.proto === undefined || opts.proto === 'udp' ? 17 : opts.proto === 'tcp' ? 6 : opts.proto === 'icmp' ? 1 : opts.proto;
+  const payload = opts.payload ?? [1, 2, 3, 4];
+  const l4 = proto === 17 ? [(opts.sport ?? 1234) >> 8, (opts.sport ?? 1234) & 0xff, (opts.dport ?? 53) >> 8, (opts.dport ?? 53) & 0xff, 0, 8 + payload.length, 0, 0]
+    : proto === 6 ? [(opts.sport ?? 1234) >> 8, (opts.sport ?? 1234) & 0xff, (opts.dport ?? 80) >> 8, (opts.dport ?? 80) & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, opts.tcpFlags ?? 0x02, 0xff, 0xff, 0, 0, 0, 0]
+    : proto === 1 ? [8, 0, 0, 0, 0, 1, 0, 1] : [];
+  const totLen = 20 + l4.length + payload.length;
+  const ip = [0x45, 0, totLen >> 8, totLen & 0xff, 0, 1, 0, 0, opts.ttl ?? 64, proto, 0, 0, ...ipv4(opts.src ?? '10.0.0.1'), ...ipv4(opts.dst ?? '10.0.0.2')];
+  const ethType = opts.ethType ?? 0x0800;
+  const vlan = opts.vlan !== undefined ? [0x81, 0x00, opts.vlan >> 8, opts.vlan & 0xff] : [];
+  const eth = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, ...vlan, ethType >> 8, ethType & 0xff];
+  return Uint8Array.from([...eth, ...ip, ...l4, ...payload]);
+}
+
+export interface SequenceOutcome {
+  retvals: number[];
+  maps: MapDump;
+  packets: string[];
+  events: Record<string, string[]>;
+}
+
+/** Runs packets one after another through a program in the interpreter (maps persist). */
+export function interpSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, number | bigint>): SequenceOutcome {
+  const maps = new InterpMaps(mod, rodata);
+  const retvals: number[] = [];
+  const outs: string[] = [];
+  const events: Record<string, string[]> = {};
+  for (const pkt of packets) {
+    const r = runInterp(mod, program, { packet: pkt }, { maps });
+    retvals.push(r.retval);
+    if (r.packet) outs.push(r.packet);
+    for (const [k, v] of Object.entries(r.events)) (events[k] ??= []).push(...v);
+  }
+  return { retvals, maps: maps.dump(), packets: outs, events };
+}
+
+/** Runs packets one after another through a program in the kernel (BPF_PROG_TEST_RUN; maps persist). */
+export function kernelSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, number | bigint>): SequenceOutcome {
+  const live = loadCompiledModule(mod, { only: [program], ...(rodata ? { rodata } : {}) });
+  try {
+    const prog = live.programs.get(program)!;
+    const l3 = mod.programs.find((p) => p.name === program)!.kind;
+    const retvals: number[] = [];
+    const outs: string[] = [];
+    for (const pkt of packets) {
+      const r = prog.testRun({ data: pkt });
+      retvals.push(r.retval);
+      if (r.dataOut && l3 !== 'socket_filter' && l3 !== 'cgroup_skb') outs.push(hex(r.dataOut));
+    }
+    return { retvals, maps: dumpKernelMaps(mod, live.maps), packets: outs, events: {} };
+  } finally {
+    live.close();
+  }
+}
