@@ -66,6 +66,9 @@ const CMD_DELETE = BpfCommand.MAP_DELETE_ELEM;
 const CMD_NEXT_KEY = BpfCommand.MAP_GET_NEXT_KEY;
 const CMD_LOOKUP_AND_DELETE = BpfCommand.MAP_LOOKUP_AND_DELETE_ELEM;
 const E = Attr.mapElem;
+const VALUE_NONE = 0;
+const VALUE_BUF = 1;
+const VALUE_NEXT_KEY = 2;
 const B = Attr.batch;
 
 /** One chunk of a batch operation: `count` keys and values, packed. */
@@ -96,6 +99,12 @@ export class BpfMap {
   readonly #value: NativeBuffer;
   readonly #nextKey: NativeBuffer;
   readonly #attrView: DataView;
+  /** The value buffer's first userValueSize bytes (made once: no per-call subarray). */
+  readonly #valueOut: Uint8Array;
+  // What the attr's key/value/flags fields hold now, so unchanged fields are not rewritten.
+  #keyState = -1;
+  #valueState = -1;
+  #flagsState = -1;
   #mapped: MappedMemory | undefined;
 
   private constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
@@ -114,6 +123,7 @@ export class BpfMap {
     this.#value = new NativeBuffer(Math.max(8, this.userValueSize));
     this.#nextKey = new NativeBuffer(Math.max(8, this.keySize));
     this.#attrView = this.#attr.view;
+    this.#valueOut = this.#value.bytes.subarray(0, this.userValueSize);
     this.#attrView.setUint32(E.map_fd, fd, true);
   }
 
@@ -214,13 +224,32 @@ export class BpfMap {
     return r < 0 ? -lastErrno() : r;
   }
 
-  #setKey(key: Uint8Array | undefined): void {
+  /**
+   * Points the attr at the key (copied into native memory), at the value,
+   * next-key or no buffer (VALUE_NONE/VALUE_BUF/VALUE_NEXT_KEY), with `flags`.
+   */
+  #prepare(key: Uint8Array | undefined, valueState: number, flags: number): void {
     const v = this.#attrView;
-    if (this.keySize === 0 || key === undefined) {
-      v.setBigUint64(E.key, 0n, true);
+    if (key === undefined || this.keySize === 0) {
+      if (this.#keyState !== 0) {
+        v.setBigUint64(E.key, 0n, true);
+        this.#keyState = 0;
+      }
     } else {
       this.#key.bytes.set(key);
-      v.setBigUint64(E.key, this.#key.address, true);
+      if (this.#keyState !== 1) {
+        v.setBigUint64(E.key, this.#key.address, true);
+        this.#keyState = 1;
+      }
+    }
+    if (valueState !== this.#valueState) {
+      v.setBigUint64(E.value, valueState === VALUE_BUF ? this.#value.address : valueState === VALUE_NEXT_KEY ? this.#nextKey.address : 0n, true);
+      this.#valueState = valueState;
+    }
+    if (flags !== this.#flagsState) {
+      v.setUint32(E.flags, flags >>> 0, true);
+      v.setUint32(E.flags + 4, 0, true);
+      this.#flagsState = flags;
     }
   }
 
@@ -237,16 +266,13 @@ export class BpfMap {
   lookupInto(key: Uint8Array | undefined, out: Uint8Array, flags = 0): boolean {
     this.#checkKey(key, 'lookup');
     this.#checkValue(out, 'lookup');
-    this.#setKey(key);
-    const v = this.#attrView;
-    v.setBigUint64(E.value, this.#value.address, true);
-    v.setBigUint64(E.flags, BigInt(flags), true);
+    this.#prepare(key, VALUE_BUF, flags);
     const r = this.#call(CMD_LOOKUP);
     if (r < 0) {
       if (r === -Errno.ENOENT) return false;
       this.#fail('MAP_LOOKUP_ELEM', -r);
     }
-    out.set(this.#value.bytes.subarray(0, this.userValueSize));
+    out.set(this.#valueOut);
     return true;
   }
 
@@ -260,11 +286,8 @@ export class BpfMap {
   update(key: Uint8Array | undefined, value: Uint8Array, flags: number = UpdateFlags.ANY): void {
     this.#checkKey(key, 'update');
     this.#checkValue(value, 'update');
-    this.#setKey(key);
     this.#value.bytes.set(value);
-    const v = this.#attrView;
-    v.setBigUint64(E.value, this.#value.address, true);
-    v.setBigUint64(E.flags, BigInt(flags), true);
+    this.#prepare(key, VALUE_BUF, flags);
     const r = this.#call(CMD_UPDATE);
     if (r < 0) this.#fail('MAP_UPDATE_ELEM', -r);
   }
@@ -272,10 +295,8 @@ export class BpfMap {
   /** Deletes `key`; false when it was not there. */
   delete(key: Uint8Array): boolean {
     this.#checkKey(key, 'delete');
-    this.#setKey(key);
     // DELETE_ELEM's last field is `key`: the kernel wants zeros after it.
-    this.#attrView.setBigUint64(E.value, 0n, true);
-    this.#attrView.setBigUint64(E.flags, 0n, true);
+    this.#prepare(key, VALUE_NONE, 0);
     const r = this.#call(CMD_DELETE);
     if (r < 0) {
       if (r === -Errno.ENOENT) return false;
@@ -287,10 +308,7 @@ export class BpfMap {
   /** Removes and returns the value for `key` (or, for queue/stack, the next element). */
   lookupAndDelete(key?: Uint8Array, flags = 0): Uint8Array | undefined {
     this.#checkKey(key, 'lookupAndDelete');
-    this.#setKey(key);
-    const v = this.#attrView;
-    v.setBigUint64(E.value, this.#value.address, true);
-    v.setBigUint64(E.flags, BigInt(flags), true);
+    this.#prepare(key, VALUE_BUF, flags);
     const r = this.#call(CMD_LOOKUP_AND_DELETE);
     if (r < 0) {
       if (r === -Errno.ENOENT) return undefined;
@@ -303,9 +321,7 @@ export class BpfMap {
   nextKey(key?: Uint8Array): Uint8Array | undefined {
     if (key !== undefined) this.#checkKey(key, 'nextKey');
     else if (this.#fd.closed) this.#fd.value;
-    this.#setKey(key);
-    this.#attrView.setBigUint64(E.next_key, this.#nextKey.address, true);
-    this.#attrView.setBigUint64(E.flags, 0n, true);
+    this.#prepare(key, VALUE_NEXT_KEY, 0);
     const r = this.#call(CMD_NEXT_KEY);
     if (r < 0) {
       if (r === -Errno.ENOENT) return undefined;
@@ -356,10 +372,7 @@ export class BpfMap {
   contains(value: Uint8Array): boolean {
     this.#checkValue(value, 'contains');
     this.#value.bytes.set(value);
-    const v = this.#attrView;
-    v.setBigUint64(E.key, 0n, true);
-    v.setBigUint64(E.value, this.#value.address, true);
-    v.setBigUint64(E.flags, 0n, true);
+    this.#prepare(undefined, VALUE_BUF, 0);
     const r = this.#call(CMD_LOOKUP);
     if (r < 0) {
       if (r === -Errno.ENOENT) return false;
