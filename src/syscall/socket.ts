@@ -34,3 +34,33 @@ export function ifNameToIndex(name: string): number {
   if (name.length === 0 || name.length >= 16 || name.includes('\0')) return 0;
   return ifNameToIndexRaw(name) as number;
 }
+
+const bindRaw = libc.func('int bind(int fd, void *addr, unsigned int len)');
+const getsocknameRaw = libc.func('int getsockname(int fd, void *addr, _Inout_ unsigned int *len)');
+const recvRaw = libc.func('long recv(int fd, void *buf, unsigned long len, int flags)');
+
+export const MSG_DONTWAIT = 0x40;
+
+/** bind(fd, 127.0.0.1-style IPv4 address, port); port 0 picks a free one. Returns the bound port. */
+export function bindInet4(fd: number, address: string, port: number): number {
+  const octets = address.split('.').map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) throw new RangeError(`bad IPv4 address '${address}'`);
+  const sa = new Uint8Array(16);
+  const v = new DataView(sa.buffer);
+  v.setUint16(0, AddressFamily.INET, true);
+  v.setUint16(2, port, false);
+  sa.set(octets, 4);
+  if ((bindRaw(fd, sa, 16) as number) < 0) throw new SyscallError(`bind ${address}:${port}`, lastErrno());
+  const len = [16];
+  if ((getsocknameRaw(fd, sa, len) as number) < 0) throw new SyscallError('getsockname', lastErrno());
+  return v.getUint16(2, false);
+}
+
+/** recv(fd, buf, MSG_DONTWAIT): bytes received, or -1 when nothing is waiting (EAGAIN). */
+export function recvNonBlocking(fd: number, buf: Uint8Array): number {
+  const n = Number(recvRaw(fd, buf, buf.byteLength, MSG_DONTWAIT));
+  if (n >= 0) return n;
+  const errno = lastErrno();
+  if (errno === 11) return -1;
+  throw new SyscallError('recv', errno);
+}
