@@ -25,7 +25,7 @@ export const GUEST_PROJECT = '/work/tsbpf';
 /** Optional host tools copied in when present (tests may call them). */
 const OPTIONAL_TOOLS = ['ip', 'tc', 'bpftool'];
 /** Folders and files of the checkout the guest gets. */
-const PROJECT_ENTRIES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', '.mocharc.json', 'src', 'test', 'examples', 'bpf-tests', 'dist', 'vm-images/guest'];
+const PROJECT_ENTRIES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', '.mocharc.json', 'src', 'test', 'examples', 'bpf-tests', 'dist', 'vm-images'];
 const LAYER_FORMAT = 3; // bump when what goes into a layer changes
 
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
@@ -196,7 +196,8 @@ export function projectLayer(): Uint8Array {
   for (const entry of PROJECT_ENTRIES) {
     const host = join(projectDir, entry);
     if (!existsSync(host)) continue;
-    if (statSync(host).isDirectory()) addTree(w, host, `${g}/${entry}`);
+    // vm-images/cache holds the kernels and this very image: never inside the guest.
+    if (statSync(host).isDirectory()) addTree(w, host, `${g}/${entry}`, (rel) => entry !== 'vm-images' || !/^cache(\/|$)/.test(rel));
     else w.add({ kind: 'file', path: `${g}/${entry}`, data: readFileSync(host) });
   }
   const shared = join(projectDir, '../shared');
