@@ -29,7 +29,7 @@ int read_config(void *ctx)
 	jit = CONFIG_BPF_JIT;
 	missing = CONFIG_TSBPF_DOES_NOT_EXIST;
 	schedule_addr = (__u64)&schedule;
-	struct task_struct *t = bpf_task_from_pid(1);
+	struct task_struct *t = bpf_task_from_pid(bpf_get_current_pid_tgid() >> 32);
 	if (t) {
 		found_pid = t->pid;
 		bpf_task_release(t);

@@ -1,0 +1,31 @@
+/** Loading the bpf-tests objects in kernel tests. */
+import { objectNameFromPath } from '../../src/elf/map-types.js';
+import type { ObjectSpec } from '../../src/elf/object-spec.js';
+import { parseObject } from '../../src/elf/parse-object.js';
+import { type Collection, type LoadCollectionOptions, loadCollection } from '../../src/kernel/collection.js';
+import { readBpfTestObject } from '../elf/objects.js';
+
+export function bpfTestSpec(file: string): ObjectSpec {
+  return parseObject(readBpfTestObject(file), { name: objectNameFromPath(file) });
+}
+
+export function loadBpfTest(file: string, options: LoadCollectionOptions = {}): Collection {
+  return loadCollection(bpfTestSpec(file), options);
+}
+
+export const u32 = (v: number): Uint8Array => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+};
+
+export const readU32 = (b: Uint8Array, off = 0): number => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
+export const readU64 = (b: Uint8Array, off = 0): bigint => new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(off, true);
+
+/** An Ethernet + IPv4 + UDP packet (protocol byte settable), 64 bytes. */
+export function ipv4Packet(protocol = 17): Uint8Array {
+  const p = new Uint8Array(64);
+  p.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00], 0);
+  p.set([0x45, 0, 0, 50, 0, 0, 0, 0, 64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
+  return p;
+}

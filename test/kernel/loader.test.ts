@@ -1,0 +1,171 @@
+/**
+ * Every bpf-tests object loads with the tsbpf loader and its programs do
+ * what their C source says, in the running kernel.
+ */
+import { expect } from 'chai';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+import { attachRawTracepoint } from '../../src/kernel/link-raw-tracepoint.js';
+import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
+import { kernelVersionCode } from '../../src/elf/kconfig.js';
+import { LoadError } from '../../src/kernel/collection.js';
+import { needKernel, uniqueName } from '../support/kernel.js';
+import { bpfTestSpec, ipv4Packet, loadBpfTest, readU32, readU64, u32 } from './loader-helpers.js';
+
+const XDP_DROP = 1;
+const XDP_PASS = 2;
+const XDP_TX = 3;
+
+describe('kernel: loader (bpf-tests objects)', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('maps.bpf.o: creates every map kind and a program fills them', () => {
+    using c = loadBpfTest('maps.bpf.o');
+    const run = c.program('fill_maps').testRun({ data: ipv4Packet() });
+    expect(run.retval).to.equal(1); // the bloom filter saw the pushed value
+    const pair = c.map('hash_map').lookup(u32(7))!;
+    expect(readU32(pair, 0)).to.equal(42);
+    expect(readU64(pair, 8)).to.equal(0x1122334455667788n);
+    expect(readU64(c.map('array_map').lookup(u32(3))!)).to.equal(12345n);
+    expect(c.map('lru_hash').lookup(new Uint8Array([99, 0, 0, 0, 0, 0, 0, 0]))).to.deep.equal(u32(7));
+    expect(readU32(c.map('queue').pop()!)).to.equal(5);
+    expect(readU32(c.map('stack').pop()!)).to.equal(6);
+    const lpmKey = new Uint8Array([32, 0, 0, 0, 10, 0, 1, 77]);
+    expect(readU32(c.map('lpm').lookup(lpmKey)!)).to.equal(24);
+    expect(c.map('perf_events').maxEntries).to.be.greaterThan(0);
+    expect(c.map('bloom').info().mapExtra ?? 3n).to.equal(3n);
+    expect(c.map('flagged_hash').flags & 1).to.equal(1);
+  });
+
+  it('maps.bpf.o: the XDP program counts into a per-CPU array', () => {
+    using c = loadBpfTest('maps.bpf.o');
+    const prog = c.program('count_packets');
+    expect(prog.testRun({ data: ipv4Packet(), repeat: 5 }).retval).to.equal(XDP_PASS);
+    const perCpu = c.map('percpu_array').lookupPerCpu(u32(0))!;
+    expect(perCpu.reduce((s, v) => s + readU64(v), 0n)).to.equal(5n);
+  });
+
+  it('global_data.bpf.o: .rodata set before load, .data and .bss written by the program', () => {
+    const spec = bpfTestSpec('global_data.bpf.o');
+    using c = loadBpfTest('global_data.bpf.o', { variables: { multiplier: 5 } });
+    const run = c.program('use_globals').testRun();
+    expect(run.retval).to.equal(5);
+    const v = (name: string) => spec.variables.find((x) => x.name === name)!;
+    const bss = c.map('.bss').lookup(u32(0))!;
+    expect(readU32(bss, v('zeroed').offset + 4)).to.equal(35); // multiplier * 7
+    expect(readU32(bss, v('zeroed').offset + 8)).to.equal('h'.charCodeAt(0));
+    expect(readU32(bss, v('zeroed').offset + 12)).to.equal(4 + 88); // table[2] + custom_ro
+    expect(readU64(bss, v('result').offset)).to.equal(11n * 5n); // (counter + 1) * multiplier
+    expect(readU64(c.map('.data').lookup(u32(0))!, v('counter').offset)).to.equal(11n);
+    expect(readU32(c.map('.data.custom').lookup(u32(0))!)).to.equal(78);
+    // .rodata is frozen: user space cannot write it any more.
+    expect(() => c.map('.rodata').update(u32(0), new Uint8Array(c.map('.rodata').valueSize))).to.throw();
+    expect(c.map('.rodata').name).to.equal('global_d.rodata');
+    expect(c.program('xdp_reads_rodata').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_DROP); // multiplier != 3
+  });
+
+  it('subprogs.bpf.o: static and global subprograms, several programs per section', () => {
+    using c = loadBpfTest('subprogs.bpf.o');
+    expect(c.program('first').testRun().retval).to.equal(25);
+    expect(c.program('second').testRun().retval).to.equal(5);
+    expect(c.program('xdp_calls').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
+    const trace = c.map('.bss').lookup(u32(0))!;
+    expect(readU64(trace, 0)).to.equal(25n);
+    expect(readU64(trace, 8)).to.equal(81n);
+  });
+
+  it('core.bpf.o: CO-RE reads of task_struct give the pid, tgid, parent and comm the kernel reports', () => {
+    using c = loadBpfTest('core.bpf.o', { variables: { target_tgid: process.pid } });
+    using tp = attachTracepoint(c.program('on_getppid'), 'syscalls/sys_enter_getppid');
+    using raw = attachRawTracepoint(c.program('on_sys_enter'), 'sys_enter');
+    const ppid = process.ppid; // getppid(2): fires both tracepoints
+    void tp;
+    void raw;
+    const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+    for (const slot of [0, 1]) {
+      const s = c.map('snapshots').lookup(u32(slot))!;
+      expect(readU64(s, 56), `slot ${slot} calls`).to.be.greaterThan(0n);
+      expect(readU32(s, 0)).to.equal(process.pid); // main thread: pid == tgid
+      expect(readU32(s, 4)).to.equal(process.pid);
+      expect(readU32(s, 8)).to.equal(ppid);
+      expect(readU32(s, 12)).to.equal(16);
+      expect(new TextDecoder().decode(s.subarray(16, 32)).replace(/\0.*$/s, '')).to.equal(comm);
+      expect(readU32(s, 32)).to.equal(1); // task_struct.pid exists
+      expect(readU32(s, 36)).to.equal(0); // the made-up field does not
+      expect(readU32(s, 40)).to.equal(1); // struct task_struct exists
+      expect(readU32(s, 44)).to.equal(27); // BPF_MAP_TYPE_RINGBUF
+      expect(Number(readU64(s, 48))).to.be.greaterThan(0); // offsetof(task_struct, pid) in this kernel
+    }
+    expect(c.program('on_sys_enter_btf').info().attachBtfId).to.be.greaterThan(0);
+  });
+
+  it('kconfig.bpf.o: kconfig values, an untyped ksym from kallsyms and kfunc calls', () => {
+    using c = loadBpfTest('kconfig.bpf.o');
+    expect(c.program('read_config').testRun().retval).to.equal(0);
+    const spec = c.spec;
+    const bss = c.map('.bss').lookup(u32(0))!;
+    const at = (n: string) => readU64(bss, spec.variables.find((v) => v.name === n)!.offset);
+    expect(at('kernel_version')).to.equal(BigInt(kernelVersionCode(release())));
+    const hz = /CONFIG_HZ=(\d+)/.exec(configText())![1]!;
+    expect(at('hz')).to.equal(BigInt(hz));
+    expect(at('bpf_syscall')).to.equal(1n);
+    expect(at('missing')).to.equal(0n);
+    const kallsyms = readFileSync('/proc/kallsyms', 'utf8');
+    const addr = /^([0-9a-f]+) [Tt] schedule$/m.exec(kallsyms)![1]!;
+    expect(at('schedule_addr')).to.equal(BigInt(`0x${addr}`));
+    expect(at('found_pid')).to.equal(BigInt(process.pid)); // bpf_task_from_pid(own tgid)->pid
+  });
+
+  it('map_in_map.bpf.o: inner maps in their slots, written through the outer maps', () => {
+    using c = loadBpfTest('map_in_map.bpf.o');
+    expect(c.program('write_inner').testRun().retval).to.equal(2); // outer_hash starts empty
+    expect(readU32(c.map('inner_a').lookup(u32(1))!)).to.equal(111);
+    expect(readU32(c.map('inner_b').lookup(u32(1))!)).to.equal(222);
+    expect(c.map('outer_array').lookup(u32(1))).to.equal(undefined);
+  });
+
+  it('tailcall.bpf.o: a prog array filled from initial values routes the tail calls', () => {
+    using c = loadBpfTest('tailcall.bpf.o');
+    expect(c.program('entry').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_TX);
+    expect(readU64(c.map('.bss').lookup(u32(0))!)).to.equal(7n);
+  });
+
+  it('net.bpf.o: XDP, tc and socket programs over packets', () => {
+    using c = loadBpfTest('net.bpf.o');
+    expect(c.program('xdp_count').testRun({ data: ipv4Packet(17) }).retval).to.equal(XDP_DROP);
+    expect(c.program('xdp_count').testRun({ data: ipv4Packet(6) }).retval).to.equal(XDP_PASS);
+    expect(readU64(c.map('by_proto').lookup(u32(17))!)).to.equal(1n);
+    expect(readU64(c.map('by_proto').lookup(u32(6))!)).to.equal(1n);
+    expect(c.program('tc_drop_udp').testRun({ data: ipv4Packet(17) }).retval).to.equal(2);
+    expect(c.program('tc_drop_udp').testRun({ data: ipv4Packet(6) }).retval).to.equal(0);
+    expect(c.program('sock_len').testRun({ data: ipv4Packet() }).retval).to.equal(64 - 14); // skb->len after the Ethernet header is pulled
+    expect(c.program('xdp_frags_pass').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
+  });
+
+  it('pinning.bpf.o: a map pinned by name is reused by the next load', () => {
+    const dir = `/sys/fs/bpf/${uniqueName('tsbpf_pin')}`;
+    mkdirSync(dir);
+    try {
+      {
+        using c = loadBpfTest('pinning.bpf.o', { pinPath: dir });
+        expect(c.program('bump').testRun().retval).to.equal(1);
+      }
+      using again = loadBpfTest('pinning.bpf.o', { pinPath: dir });
+      expect(again.program('bump').testRun().retval).to.equal(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unknown variable is a typed error', () => {
+    expect(() => loadBpfTest('global_data.bpf.o', { variables: { nope: 1 } })).to.throw(/no global variable 'nope'/);
+    expect(LoadError).to.be.a('function');
+  });
+});
+
+function configText(): string {
+  return new TextDecoder().decode(gunzipSync(readFileSync('/proc/config.gz')));
+}
