@@ -10,3 +10,12 @@ export function mount(source: string, target: string, fstype: string, flags = 0,
     throw new SyscallError(`mount ${fstype} on ${target}`, errno, errno === 1 ? 'mounting needs root (CAP_SYS_ADMIN)' : errno === 19 ? `this kernel has no ${fstype} filesystem` : undefined);
   }
 }
+
+const umount2Raw = libc.func('int umount2(const char *target, int flags)');
+
+/** MNT_DETACH: lazy unmount. */
+export const MNT_DETACH = 2;
+
+export function umount(target: string, flags = 0): void {
+  if ((umount2Raw(target, flags) as number) < 0) throw new SyscallError(`umount ${target}`, lastErrno());
+}

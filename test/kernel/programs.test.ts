@@ -136,3 +136,44 @@ describe('kernel: programs', function () {
     }
   });
 });
+
+describe('kernel: programs with BTF func_info and line_info', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('the verifier log quotes the source lines given in line_info', async () => {
+    const { BtfBuilder } = await import('../../src/btf/index.js');
+    const { BtfObject } = await import('../../src/kernel/index.js');
+    const b = new BtfBuilder();
+    const int = b.add({ kind: 'int', name: 'int', size: 4, signed: true, char: false, bool: false, bitOffset: 0, bits: 32 });
+    const ctxStruct = b.add({ kind: 'struct', name: 'xdp_md', size: 0, members: [] });
+    const ctxPtr = b.add({ kind: 'ptr', name: '', type: ctxStruct });
+    const proto = b.add({ kind: 'func_proto', name: '', returnType: int, params: [{ name: 'ctx', type: ctxPtr }] });
+    const func = b.add({ kind: 'func', name: 'prog_main', type: proto, linkage: 'global' });
+    const file = b.addString('module.bpf.ts');
+    const line1 = b.addString('const x = 1;');
+    const line2 = b.addString('return undefinedThing; // r0 never set');
+    using btf = BtfObject.load(b.encode());
+    const funcInfo = new Uint8Array(8);
+    new DataView(funcInfo.buffer).setUint32(4, func, true);
+    const lineInfo = new Uint8Array(32);
+    const lv = new DataView(lineInfo.buffer);
+    // bpf_line_info { insn_off, file_name_off, line_off, line_col = line << 10 | col }
+    [[0, line1, 1], [1, line2, 2]].forEach(([insn, text, line], i) => {
+      lv.setUint32(i * 16, insn!, true);
+      lv.setUint32(i * 16 + 4, file, true);
+      lv.setUint32(i * 16 + 8, text!, true);
+      lv.setUint32(i * 16 + 12, (line! << 10) | 1, true);
+    });
+    let err: VerifierError | undefined;
+    try {
+      Program.load({ type: 'XDP', instructions: [movImm(1, 1), exit()], btf: { fd: btf.fd, funcInfo, funcInfoRecSize: 8, lineInfo, lineInfoRecSize: 16 } });
+    } catch (e) {
+      err = e as VerifierError;
+    }
+    expect(err).to.be.instanceOf(VerifierError);
+    expect(err!.log).to.include('return undefinedThing; // r0 never set');
+    expect(err!.message).to.include('R0 !read_ok');
+  });
+});
