@@ -3,9 +3,21 @@
  * run's context and r1..r5 and returns r0. The default table has the common
  * helpers; pass `helpers` to `run` to add or replace entries by id.
  */
-import { InterpError } from './errors.js';
 import type { InterpMap } from './maps.js';
 import type { Memory } from './memory.js';
+import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate } from './helpers-map.js';
+import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
+import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
+import { tracePrintk } from './helpers-trace.js';
+
+/** The task a program pretends to run in (bpf_get_current_*). */
+export interface TaskInfo {
+  pid: number;
+  tgid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+}
 
 export interface HelperContext {
   readonly memory: Memory;
@@ -23,6 +35,7 @@ export interface HelperContext {
   random(): number;
   /** The CPU number reported to the program. */
   readonly cpu: number;
+  readonly task: TaskInfo;
 }
 
 export type Helper = (ctx: HelperContext, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
@@ -34,79 +47,60 @@ export const HelperId = {
   MAP_LOOKUP_ELEM: 1,
   MAP_UPDATE_ELEM: 2,
   MAP_DELETE_ELEM: 3,
+  PROBE_READ: 4,
   KTIME_GET_NS: 5,
   TRACE_PRINTK: 6,
   GET_PRANDOM_U32: 7,
   GET_SMP_PROCESSOR_ID: 8,
+  TAIL_CALL: 12,
+  GET_CURRENT_PID_TGID: 14,
+  GET_CURRENT_UID_GID: 15,
+  GET_CURRENT_COMM: 16,
+  PROBE_READ_STR: 45,
+  MAP_PUSH_ELEM: 87,
+  MAP_POP_ELEM: 88,
+  MAP_PEEK_ELEM: 89,
+  PROBE_READ_USER: 112,
+  PROBE_READ_KERNEL: 113,
+  PROBE_READ_USER_STR: 114,
+  PROBE_READ_KERNEL_STR: 115,
   KTIME_GET_BOOT_NS: 125,
+  RINGBUF_OUTPUT: 130,
+  RINGBUF_RESERVE: 131,
+  RINGBUF_SUBMIT: 132,
+  RINGBUF_DISCARD: 133,
+  RINGBUF_QUERY: 134,
   KTIME_GET_COARSE_NS: 160,
 } as const;
-
-const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
-
-const mapLookup: Helper = (ctx, map, key) => {
-  const m = ctx.map(map);
-  const value = m.lookup(ctx.memory.slice(key, m.keySize, ctx.pc));
-  return value === undefined ? 0n : ctx.pointerTo(value, `${m.type} map value`);
-};
-
-const mapUpdate: Helper = (ctx, map, key, value, flags) => {
-  const m = ctx.map(map);
-  return u64(BigInt(m.update(ctx.memory.slice(key, m.keySize, ctx.pc), ctx.memory.slice(value, m.valueSize, ctx.pc), flags)));
-};
-
-const mapDelete: Helper = (ctx, map, key) => {
-  const m = ctx.map(map);
-  return u64(BigInt(m.delete(ctx.memory.slice(key, m.keySize, ctx.pc))));
-};
-
-/** Formats bpf_trace_printk's format with up to three arguments, the kernel's way. */
-export function formatTrace(ctx: HelperContext, fmt: string, args: readonly bigint[]): string {
-  let next = 0;
-  const take = (): bigint => {
-    if (next >= args.length) throw new InterpError('E_HELPER', 'bpf_trace_printk: more than 3 conversions', ctx.pc);
-    return args[next++]!;
-  };
-  return fmt.replace(/%(l{0,2})([diuxXcsp%])/g, (_all, length: string, conv: string) => {
-    if (conv === '%') return '%';
-    const bits = length === '' ? 32 : 64;
-    const v = take();
-    switch (conv) {
-      case 'd':
-      case 'i':
-        return BigInt.asIntN(bits, v).toString();
-      case 'u':
-        return BigInt.asUintN(bits, v).toString();
-      case 'x':
-        return BigInt.asUintN(bits, v).toString(16);
-      case 'X':
-        return BigInt.asUintN(bits, v).toString(16).toUpperCase();
-      case 'c':
-        return String.fromCharCode(Number(v & 0xffn));
-      case 's':
-        return ctx.memory.cString(v, 256, ctx.pc);
-      default:
-        return `0x${u64(v).toString(16)}`;
-    }
-  });
-}
-
-const tracePrintk: Helper = (ctx, fmt, size, a1, a2, a3) => {
-  const n = Number(size > 4096n ? 4096n : size);
-  const text = ctx.memory.cString(fmt, n, ctx.pc);
-  const line = formatTrace(ctx, text, [a1, a2, a3]);
-  ctx.trace(line.endsWith('\n') ? line.slice(0, -1) : line);
-  return BigInt(line.length);
-};
 
 export const defaultHelpers: HelperTable = {
   [HelperId.MAP_LOOKUP_ELEM]: mapLookup,
   [HelperId.MAP_UPDATE_ELEM]: mapUpdate,
   [HelperId.MAP_DELETE_ELEM]: mapDelete,
+  [HelperId.MAP_PUSH_ELEM]: mapPush,
+  [HelperId.MAP_POP_ELEM]: mapPop,
+  [HelperId.MAP_PEEK_ELEM]: mapPeek,
   [HelperId.KTIME_GET_NS]: (ctx) => ctx.now(),
   [HelperId.KTIME_GET_BOOT_NS]: (ctx) => ctx.now(),
   [HelperId.KTIME_GET_COARSE_NS]: (ctx) => ctx.now(),
   [HelperId.TRACE_PRINTK]: tracePrintk,
   [HelperId.GET_PRANDOM_U32]: (ctx) => BigInt(ctx.random() >>> 0),
   [HelperId.GET_SMP_PROCESSOR_ID]: (ctx) => BigInt(ctx.cpu),
+  [HelperId.GET_CURRENT_PID_TGID]: currentPidTgid,
+  [HelperId.GET_CURRENT_UID_GID]: currentUidGid,
+  [HelperId.GET_CURRENT_COMM]: currentComm,
+  [HelperId.PROBE_READ]: probeRead,
+  [HelperId.PROBE_READ_USER]: probeRead,
+  [HelperId.PROBE_READ_KERNEL]: probeRead,
+  [HelperId.PROBE_READ_STR]: probeReadStr,
+  [HelperId.PROBE_READ_USER_STR]: probeReadStr,
+  [HelperId.PROBE_READ_KERNEL_STR]: probeReadStr,
+  [HelperId.RINGBUF_OUTPUT]: ringbufOutput,
+  [HelperId.RINGBUF_RESERVE]: ringbufReserve,
+  [HelperId.RINGBUF_SUBMIT]: ringbufSubmit,
+  [HelperId.RINGBUF_DISCARD]: ringbufDiscard,
+  [HelperId.RINGBUF_QUERY]: ringbufQuery,
 };
+
+/** A negative errno as the u64 a helper returns. */
+export const errno = (e: number): bigint => BigInt.asUintN(64, BigInt(-e));

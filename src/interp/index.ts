@@ -9,10 +9,16 @@ import { type RunOptions, type RunResult, execute } from './machine.js';
 
 export { InterpError, type InterpErrorCode } from './errors.js';
 export { type DecodedProgram, decodeProgram } from './program.js';
-export { DEFAULT_BUDGET, MAX_CALL_FRAMES, STACK_SIZE, type RunOptions, type RunResult } from './machine.js';
+export { DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE, type RunOptions, type RunResult } from './machine.js';
 export { Memory, type Region, type RegionOptions } from './memory.js';
-export { type Helper, type HelperContext, type HelperTable, HelperId, defaultHelpers, formatTrace } from './helpers.js';
-export { ArrayMap, Errno, HashMap, type InterpMap, type MapSpec, UpdateFlags, createMap, mapKinds } from './maps.js';
+export { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers, errno } from './helpers.js';
+export { formatTrace } from './helpers-trace.js';
+export { ArrayMap, Errno, HashMap, type InterpMap, LruHashMap, type MapSpec, UpdateFlags } from './maps.js';
+export { PerCpuArrayMap, PerCpuHashMap } from './percpu-maps.js';
+export { QueueMap, StackMap } from './queue-maps.js';
+export { RingBufMap } from './ringbuf.js';
+export { ProgArrayMap } from './prog-array.js';
+export { createMap, mapKinds } from './map-kinds.js';
 
 /** Runs a program (raw 8-byte slots, or one decoded with decodeProgram) to its exit. Throws InterpError. */
 export function runSync(program: Uint8Array | DecodedProgram, options: RunOptions = {}): RunResult {

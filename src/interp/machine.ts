@@ -6,15 +6,18 @@
  */
 import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source, sizeBytes } from '../asm/opcodes.js';
 import { InterpError } from './errors.js';
-import { type Helper, type HelperContext, type HelperTable, defaultHelpers } from './helpers.js';
+import { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers } from './helpers.js';
 import type { InterpMap } from './maps.js';
 import { Memory, type Region } from './memory.js';
+import { ProgArrayMap } from './prog-array.js';
 import type { DecodedProgram } from './program.js';
 
 export const STACK_SIZE = 512;
 /** The kernel's limit on nested bpf-to-bpf call frames (MAX_CALL_FRAMES). */
 export const MAX_CALL_FRAMES = 8;
 export const DEFAULT_BUDGET = 1_000_000;
+/** The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT). */
+export const MAX_TAIL_CALLS = 33;
 
 export interface RunOptions {
   /** Input memory: r1 points at it and r2 holds its length (the conformance convention); also the packet of ld_abs/ld_ind. */
@@ -37,8 +40,10 @@ export interface RunOptions {
   now?: () => bigint;
   /** Random source for bpf_get_prandom_u32 (default: a fixed-seed xorshift, so runs are reproducible). */
   random?: () => number;
-  /** The CPU number bpf_get_smp_processor_id returns (default 0). */
+  /** The CPU the program runs on: bpf_get_smp_processor_id and per-CPU maps (default 0). */
   cpu?: number;
+  /** The task bpf_get_current_pid_tgid/uid_gid/comm report (default pid = tgid = 1000, uid = gid = 0, comm "tsbpf"). */
+  task?: Partial<TaskInfo>;
 }
 
 export interface RunResult {
@@ -78,7 +83,7 @@ function xorshift(seed: number): () => number {
 }
 
 /** Executes a decoded program to its final exit. */
-export function execute(p: DecodedProgram, options: RunOptions = {}): RunResult {
+export function execute(program: DecodedProgram, options: RunOptions = {}): RunResult {
   const memory = new Memory();
   const budget = options.budget ?? DEFAULT_BUDGET;
   const helpers: HelperTable = options.helpers ? { ...defaultHelpers, ...options.helpers } : defaultHelpers;
@@ -147,6 +152,7 @@ export function execute(p: DecodedProgram, options: RunOptions = {}): RunResult 
     now,
     random,
     cpu: options.cpu ?? 0,
+    task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task },
   };
 
   const callHelper = (id: number, kind: string): void => {
@@ -159,10 +165,40 @@ export function execute(p: DecodedProgram, options: RunOptions = {}): RunResult 
     throw new InterpError('E_INVALID_INSTRUCTION', `invalid instruction (opcode 0x${p.opcode[pc]!.toString(16).padStart(2, '0')})${why ? `: ${why}` : ''}`, pc);
   };
 
-  const n = p.length;
-  const { opcode: OP, dst: DST, src: SRC, off: OFF, imm: IMM, imm64: IMM64, offBig: OFFB } = p;
-  const IMM64S = new BigInt64Array(IMM64.buffer, IMM64.byteOffset, IMM64.length);
+  // The program's arrays, rebound when a tail call replaces the program.
+  let p = program;
+  let n = 0;
+  let OP = p.opcode;
+  let DST = p.dst;
+  let SRC = p.src;
+  let OFF = p.off;
+  let IMM = p.imm;
+  let IMM64 = p.imm64;
+  let OFFB = p.offBig;
+  let IMM64S: BigInt64Array = new BigInt64Array(0);
+  const enter = (q: DecodedProgram) => {
+    p = q;
+    n = q.length;
+    ({ opcode: OP, dst: DST, src: SRC, off: OFF, imm: IMM, imm64: IMM64, offBig: OFFB } = q);
+    IMM64S = new BigInt64Array(IMM64.buffer, IMM64.byteOffset, IMM64.length);
+  };
+  enter(program);
   let count = 0;
+  let tailCalls = 0;
+  const builtinTailCall = options.helpers?.[HelperId.TAIL_CALL] === undefined;
+
+  /** bpf_tail_call(ctx, prog_array, index): on success the target replaces the program, keeping r1 and the stack. */
+  const tailCall = (): boolean => {
+    const m = ctx.map(R[2]!);
+    if (!(m instanceof ProgArrayMap)) throw new InterpError('E_HELPER', `bpf_tail_call needs a prog_array map, got ${m.type}`, pc);
+    const target = m.program(Number(R[3]! & 0xffffffffn));
+    if (!target || tailCalls >= MAX_TAIL_CALLS) return false; // the kernel falls through to the next instruction
+    if (frames.length > 0) throw new InterpError('E_HELPER', 'tail calls from bpf-to-bpf subprograms are not supported by the interpreter', pc);
+    tailCalls++;
+    enter(target);
+    pc = 0;
+    return true;
+  };
 
   for (;;) {
     if (pc < 0 || pc >= n) {
@@ -350,7 +386,9 @@ export function execute(p: DecodedProgram, options: RunOptions = {}): RunResult 
               if (target > 0x7fffffffn) throw new InterpError('E_UNKNOWN_HELPER', `callx to 0x${target.toString(16)}, which is not a helper id`, pc);
               callHelper(Number(target), 'helper (callx)');
             } else if (s === PseudoCall.HELPER) {
-              callHelper(IMM[pc]!, 'helper');
+              if (IMM[pc] === HelperId.TAIL_CALL && builtinTailCall) {
+                if (tailCall()) continue;
+              } else callHelper(IMM[pc]!, 'helper');
             } else if (s === PseudoCall.CALL) {
               if (frames.length + 1 >= MAX_CALL_FRAMES) throw new InterpError('E_CALL_DEPTH', `more than ${MAX_CALL_FRAMES} nested call frames`, pc);
               frames.push({ returnPc: pc + 1, saved: R.slice(6, 11) });

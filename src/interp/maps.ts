@@ -1,11 +1,11 @@
 /**
- * In-memory maps for the interpreter. A map kind is a class implementing
- * InterpMap; `mapKinds` maps the kernel's type names to constructors so
- * that others can register more kinds (per-CPU, LRU, ring buffer...).
+ * The interpreter's map model: the InterpMap interface every in-memory map
+ * implements, errno/flag constants, and the two basic kinds (array, hash).
+ * Other kinds live in their own files; map-kinds.ts registers them by name.
  */
 
 /** Errno values helpers return, negated, as the kernel does. */
-export const Errno = { ENOENT: 2, E2BIG: 7, EEXIST: 17, EINVAL: 22 } as const;
+export const Errno = { ENOENT: 2, E2BIG: 7, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, ENOTSUPP: 524 } as const;
 
 /** Update flags of bpf_map_update_elem. */
 export const UpdateFlags = { ANY: 0n, NOEXIST: 1n, EXIST: 2n } as const;
@@ -15,24 +15,56 @@ export interface MapSpec {
   keySize: number;
   valueSize: number;
   maxEntries: number;
+  /** Number of CPUs of per-CPU kinds (default 1). */
+  cpus?: number;
 }
 
+/**
+ * An in-memory map. Key-value operations take the CPU a program runs on
+ * (per-CPU kinds use it, others ignore it). Kinds without key-value access
+ * (queue, ring buffer...) return -EINVAL / undefined from these.
+ */
 export interface InterpMap extends MapSpec {
   /** The live value storage for `key` (writes through it change the map), or undefined. */
-  lookup(key: Uint8Array): Uint8Array | undefined;
+  lookup(key: Uint8Array, cpu?: number): Uint8Array | undefined;
   /** 0 or a negative errno. `value` is copied. */
-  update(key: Uint8Array, value: Uint8Array, flags: bigint): number;
+  update(key: Uint8Array, value: Uint8Array, flags: bigint, cpu?: number): number;
   /** 0 or a negative errno. */
   delete(key: Uint8Array): number;
   /** Every key, in iteration order (for tests and dumps). */
   keys(): Iterable<Uint8Array>;
 }
 
-function checkSpec(spec: MapSpec, keySize?: number): void {
-  if (!Number.isInteger(spec.valueSize) || spec.valueSize <= 0) throw new RangeError(`map value size must be a positive integer, got ${spec.valueSize}`);
-  if (!Number.isInteger(spec.maxEntries) || spec.maxEntries <= 0) throw new RangeError(`map max entries must be a positive integer, got ${spec.maxEntries}`);
-  if (keySize !== undefined && spec.keySize !== keySize) throw new RangeError(`${spec.type} map key size must be ${keySize}, got ${spec.keySize}`);
-  if (!Number.isInteger(spec.keySize) || spec.keySize <= 0) throw new RangeError(`map key size must be a positive integer, got ${spec.keySize}`);
+/** Checks the sizes of a spec; `key`/`value` of 0 mean "must be 0" (queues, ring buffers). */
+export function checkSpec(spec: MapSpec, rules: { keySize?: number; valueSize?: number } = {}): void {
+  const positive = (what: string, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${spec.type} map ${what} must be a positive integer, got ${v}`);
+  };
+  const exactly = (what: string, v: number, want: number) => {
+    if (v !== want) throw new RangeError(`${spec.type} map ${what} must be ${want}, got ${v}`);
+  };
+  if (rules.keySize !== undefined) exactly('key size', spec.keySize, rules.keySize);
+  else positive('key size', spec.keySize);
+  if (rules.valueSize !== undefined) exactly('value size', spec.valueSize, rules.valueSize);
+  else positive('value size', spec.valueSize);
+  positive('max entries', spec.maxEntries);
+  if (spec.cpus !== undefined) positive('cpus', spec.cpus);
+}
+
+/** A little-endian u32 key. */
+export const u32Key = (key: Uint8Array): number => (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
+
+export function u32KeyBytes(i: number): Uint8Array {
+  const k = new Uint8Array(4);
+  new DataView(k.buffer).setUint32(0, i, true);
+  return k;
+}
+
+/** A string form of key bytes, for use as a JS Map key. */
+export function keyString(key: Uint8Array): string {
+  let s = '';
+  for (const b of key) s += String.fromCharCode(b);
+  return s;
 }
 
 /** BPF_MAP_TYPE_ARRAY: u32 keys 0..maxEntries-1, all present, zero-initialised, no delete. */
@@ -45,7 +77,7 @@ export class ArrayMap implements InterpMap {
   private readonly values: Uint8Array[];
 
   constructor(spec: Omit<MapSpec, 'type' | 'keySize'> & Partial<MapSpec>) {
-    checkSpec({ type: 'array', keySize: 4, ...spec }, 4);
+    checkSpec({ type: 'array', keySize: 4, ...spec }, { keySize: 4 });
     this.valueSize = spec.valueSize;
     this.maxEntries = spec.maxEntries;
     this.storage = new Uint8Array(this.valueSize * this.maxEntries);
@@ -53,16 +85,12 @@ export class ArrayMap implements InterpMap {
     this.values = Array.from({ length: this.maxEntries }, (_, i) => this.storage.subarray(i * this.valueSize, (i + 1) * this.valueSize));
   }
 
-  private index(key: Uint8Array): number {
-    return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
-  }
-
   lookup(key: Uint8Array): Uint8Array | undefined {
-    return this.values[this.index(key)];
+    return this.values[u32Key(key)];
   }
 
   update(key: Uint8Array, value: Uint8Array, flags: bigint): number {
-    const slot = this.values[this.index(key)];
+    const slot = this.values[u32Key(key)];
     if (slot === undefined) return -Errno.E2BIG;
     if (flags === UpdateFlags.NOEXIST) return -Errno.EEXIST;
     if (flags > UpdateFlags.EXIST) return -Errno.EINVAL;
@@ -75,19 +103,9 @@ export class ArrayMap implements InterpMap {
   }
 
   *keys(): Iterable<Uint8Array> {
-    for (let i = 0; i < this.maxEntries; i++) {
-      const k = new Uint8Array(4);
-      new DataView(k.buffer).setUint32(0, i, true);
-      yield k;
-    }
+    for (let i = 0; i < this.maxEntries; i++) yield u32KeyBytes(i);
   }
 }
-
-const keyString = (key: Uint8Array): string => {
-  let s = '';
-  for (const b of key) s += String.fromCharCode(b);
-  return s;
-};
 
 /** BPF_MAP_TYPE_HASH: arbitrary fixed-size keys, up to maxEntries of them. */
 export class HashMap implements InterpMap {
@@ -95,7 +113,7 @@ export class HashMap implements InterpMap {
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
-  private readonly entries = new Map<string, { key: Uint8Array; value: Uint8Array }>();
+  protected readonly entries = new Map<string, { key: Uint8Array; value: Uint8Array }>();
 
   constructor(spec: Omit<MapSpec, 'type'> & Partial<MapSpec>) {
     checkSpec({ type: 'hash', ...spec });
@@ -122,9 +140,14 @@ export class HashMap implements InterpMap {
       return 0;
     }
     if (flags === UpdateFlags.EXIST) return -Errno.ENOENT;
-    if (this.entries.size >= this.maxEntries) return -Errno.E2BIG;
+    if (this.entries.size >= this.maxEntries && !this.makeRoom()) return -Errno.E2BIG;
     this.entries.set(k, { key: key.slice(0, this.keySize), value: value.slice(0, this.valueSize) });
     return 0;
+  }
+
+  /** Called when full; kinds that evict (LRU) free an entry and return true. */
+  protected makeRoom(): boolean {
+    return false;
   }
 
   delete(key: Uint8Array): number {
@@ -136,15 +159,25 @@ export class HashMap implements InterpMap {
   }
 }
 
-/** Map kinds by kernel type name; add entries to support more kinds. */
-export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
-  array: (spec) => new ArrayMap(spec),
-  hash: (spec) => new HashMap(spec),
-};
+/** BPF_MAP_TYPE_LRU_HASH: a hash that evicts the least recently used entry when full. */
+export class LruHashMap extends HashMap {
+  override readonly type: string = 'lru_hash';
 
-/** Makes an in-memory map of a registered kind. */
-export function createMap(spec: MapSpec): InterpMap {
-  const make = mapKinds[spec.type];
-  if (!make) throw new RangeError(`no interpreter support for map type '${spec.type}' (known: ${Object.keys(mapKinds).join(', ')})`);
-  return make(spec);
+  override lookup(key: Uint8Array): Uint8Array | undefined {
+    const k = keyString(key.subarray(0, this.keySize));
+    const e = this.entries.get(k);
+    if (e) {
+      // JS Maps iterate in insertion order: re-inserting marks the entry most recently used.
+      this.entries.delete(k);
+      this.entries.set(k, e);
+    }
+    return e?.value;
+  }
+
+  protected override makeRoom(): boolean {
+    const oldest = this.entries.keys().next();
+    if (oldest.done) return false;
+    this.entries.delete(oldest.value);
+    return true;
+  }
 }

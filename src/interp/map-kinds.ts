@@ -1,0 +1,28 @@
+/**
+ * Map kinds by the kernel's type name (the BPF_MAP_TYPE_ suffix, lower
+ * case). Register more with `mapKinds.name = (spec) => new MyMap(spec)`.
+ */
+import { ArrayMap, HashMap, type InterpMap, LruHashMap, type MapSpec } from './maps.js';
+import { PerCpuArrayMap, PerCpuHashMap } from './percpu-maps.js';
+import { ProgArrayMap } from './prog-array.js';
+import { QueueMap, StackMap } from './queue-maps.js';
+import { RingBufMap } from './ringbuf.js';
+
+export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
+  array: (spec) => new ArrayMap(spec),
+  hash: (spec) => new HashMap(spec),
+  lru_hash: (spec) => new LruHashMap(spec),
+  percpu_array: (spec) => new PerCpuArrayMap(spec),
+  percpu_hash: (spec) => new PerCpuHashMap(spec),
+  queue: (spec) => new QueueMap(spec),
+  stack: (spec) => new StackMap(spec),
+  ringbuf: (spec) => new RingBufMap(spec),
+  prog_array: (spec) => new ProgArrayMap(spec),
+};
+
+/** Makes an in-memory map of a registered kind. */
+export function createMap(spec: MapSpec): InterpMap {
+  const make = mapKinds[spec.type];
+  if (!make) throw new RangeError(`no interpreter support for map type '${spec.type}' (known: ${Object.keys(mapKinds).join(', ')})`);
+  return make(spec);
+}

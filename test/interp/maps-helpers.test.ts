@@ -1,0 +1,204 @@
+import { expect } from 'chai';
+import { encode } from '../../src/asm/codec.js';
+import { type Instruction, wideLoad } from '../../src/asm/instruction.js';
+import { PseudoLoad } from '../../src/asm/opcodes.js';
+import { parseUbpf } from '../../src/asm/ubpf.js';
+import {
+  ArrayMap,
+  Errno,
+  HashMap,
+  InterpError,
+  LruHashMap,
+  MAX_TAIL_CALLS,
+  PerCpuArrayMap,
+  PerCpuHashMap,
+  ProgArrayMap,
+  QueueMap,
+  RingBufMap,
+  StackMap,
+  UpdateFlags,
+  createMap,
+  mapKinds,
+  runSync,
+  type InterpMap,
+  type RunOptions,
+} from '../../src/interp/index.js';
+
+/** `lddw %rN, map fd K` in front of ubpf text. */
+const withMaps = (text: string, ...fds: [reg: number, fd: number][]): Uint8Array =>
+  encode([...fds.map(([reg, fd]): Instruction => wideLoad(reg, fd, PseudoLoad.MAP_FD)), ...parseUbpf(text)]);
+const u64 = (bytes: Uint8Array | undefined) => new DataView(bytes!.buffer, bytes!.byteOffset, bytes!.byteLength).getBigUint64(0, true);
+const key32 = (i: number) => new Uint8Array([i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, i >>> 24]);
+const neg = (e: number) => BigInt.asUintN(64, BigInt(-e));
+const run = (bytes: Uint8Array, maps: InterpMap[], options: RunOptions = {}) => runSync(bytes, { maps, ...options });
+
+/** Adds r6 (a value pointer from map_lookup_elem of key r7) ... : increments the u64 at key 0 of map fd 0. */
+const incrementKey0 = ['stw [%r10-4], 0', 'mov %r2, %r10', 'add %r2, -4', 'call 1', 'jeq %r0, 0, +3', 'ldxdw %r1, [%r0]', 'add %r1, 1', 'stxdw [%r0], %r1', 'mov %r0, 0', 'exit'].join('\n');
+
+describe('interp: map kinds and helpers', () => {
+  it('createMap knows every registered kind and rejects others', () => {
+    for (const type of Object.keys(mapKinds)) {
+      const spec = {
+        type,
+        keySize: ['queue', 'stack', 'ringbuf'].includes(type) ? 0 : 4,
+        valueSize: type === 'ringbuf' ? 0 : type === 'prog_array' ? 4 : 8,
+        maxEntries: type === 'ringbuf' ? 4096 : 4,
+      };
+      expect(createMap(spec).type).to.equal(type);
+    }
+    expect(() => createMap({ type: 'bloom_filter', keySize: 0, valueSize: 4, maxEntries: 1 })).to.throw(RangeError, /bloom_filter/);
+    expect(() => new ArrayMap({ keySize: 8, valueSize: 4, maxEntries: 1 })).to.throw(RangeError, /key size must be 4/);
+    expect(() => new HashMap({ keySize: 4, valueSize: 0, maxEntries: 1 })).to.throw(RangeError, /value size/);
+  });
+
+  it('lru_hash evicts the least recently used entry', () => {
+    const m = new LruHashMap({ keySize: 4, valueSize: 8, maxEntries: 2 });
+    const v = new Uint8Array(8);
+    m.update(key32(1), v, UpdateFlags.ANY);
+    m.update(key32(2), v, UpdateFlags.ANY);
+    m.lookup(key32(1)); // 2 is now the least recently used
+    expect(m.update(key32(3), v, UpdateFlags.ANY)).to.equal(0);
+    expect([...m.keys()].map((k) => k[0])).to.have.members([1, 3]);
+    const plain = new HashMap({ keySize: 4, valueSize: 8, maxEntries: 1 });
+    plain.update(key32(1), v, UpdateFlags.ANY);
+    expect(plain.update(key32(2), v, UpdateFlags.ANY)).to.equal(-Errno.E2BIG);
+  });
+
+  it('percpu_array: a program updates the value of the CPU it runs on', () => {
+    const m = new PerCpuArrayMap({ valueSize: 8, maxEntries: 1, cpus: 3 });
+    const program = withMaps(incrementKey0, [1, 0]);
+    run(program, [m], { cpu: 1 });
+    run(program, [m], { cpu: 1 });
+    run(program, [m], { cpu: 2 });
+    expect(m.lookupAll(key32(0))!.map(u64)).to.deep.equal([0n, 2n, 1n]);
+  });
+
+  it('percpu_hash: an update from a CPU leaves the others zeroed', () => {
+    const m = new PerCpuHashMap({ keySize: 4, valueSize: 8, maxEntries: 4, cpus: 2 });
+    const text = ['stw [%r10-4], 9', 'stdw [%r10-16], 77', 'mov %r2, %r10', 'add %r2, -4', 'mov %r3, %r10', 'add %r3, -16', 'mov %r4, 0', 'call 2', 'exit'].join('\n');
+    expect(run(withMaps(text, [1, 0]), [m], { cpu: 1 }).r0).to.equal(0n);
+    expect(m.lookupAll(key32(9))!.map(u64)).to.deep.equal([0n, 77n]);
+    expect(u64(m.lookup(key32(9), 1))).to.equal(77n);
+  });
+
+  it('queue and stack through push/pop/peek helpers', () => {
+    // push 1, 2, 3 (the third fails: full), then peek and pop into r6/r7
+    const text = [
+      'mov %r6, %r1',
+      ...[1, 2, 3].flatMap((v) => [`stdw [%r10-8], ${v}`, 'mov %r1, %r6', 'mov %r2, %r10', 'add %r2, -8', 'mov %r3, 0', 'call 87', 'mov %r8, %r0']),
+      'mov %r1, %r6', 'mov %r2, %r10', 'add %r2, -16', 'call 89', // peek
+      'ldxdw %r7, [%r10-16]',
+      'mov %r1, %r6', 'mov %r2, %r10', 'add %r2, -16', 'call 88', // pop
+      'ldxdw %r0, [%r10-16]',
+      'lsh %r7, 8',
+      'or %r0, %r7',
+      'exit',
+    ].join('\n');
+    const queue = new QueueMap({ valueSize: 8, maxEntries: 2 });
+    const fifo = run(withMaps(text, [1, 0]), [queue]);
+    expect(fifo.r0).to.equal((1n << 8n) | 1n);
+    expect(fifo.registers[8]).to.equal(neg(Errno.E2BIG));
+    expect(queue.size).to.equal(1);
+    const stack = new StackMap({ valueSize: 8, maxEntries: 2 });
+    expect(run(withMaps(text, [1, 0]), [stack]).r0).to.equal((2n << 8n) | 2n);
+    expect(u64(stack.pop())).to.equal(1n);
+    expect(stack.pop()).to.equal(undefined);
+    const full = new QueueMap({ valueSize: 1, maxEntries: 1 });
+    full.push(new Uint8Array([1]), UpdateFlags.ANY);
+    expect(full.push(new Uint8Array([2]), UpdateFlags.EXIST)).to.equal(0); // BPF_EXIST drops the oldest
+    expect(Array.from(full.peek()!)).to.deep.equal([2]);
+    const empty = run(withMaps('mov %r2, %r10\nadd %r2, -8\ncall 88\nexit', [1, 0]), [new QueueMap({ valueSize: 8, maxEntries: 1 })]);
+    expect(empty.r0).to.equal(neg(Errno.ENOENT));
+  });
+
+  it('ringbuf: reserve, write, submit or discard; drain in order', () => {
+    const rb = new RingBufMap({ maxEntries: 64 });
+    const text = [
+      'mov %r6, %r1',
+      'mov %r2, 8', 'mov %r3, 0', 'call 131', // reserve 8
+      'jeq %r0, 0, fail',
+      'stdw [%r0], 0x1234',
+      'mov %r1, %r0', 'mov %r2, 0', 'call 132', // submit
+      'mov %r1, %r6', 'mov %r2, 4', 'mov %r3, 0', 'call 131', // reserve 4
+      'mov %r1, %r0', 'mov %r2, 0', 'call 133', // discard
+      'stdw [%r10-8], 0x5678',
+      'mov %r1, %r6', 'mov %r2, %r10', 'add %r2, -8', 'mov %r3, 8', 'mov %r4, 0', 'call 130', // output 8
+      'mov %r7, %r0',
+      'mov %r1, %r6', 'mov %r2, 100', 'mov %r3, 0', 'call 131', // too big: NULL
+      'exit',
+      'fail:',
+      'mov %r0, -1',
+      'exit',
+    ].join('\n');
+    const result = run(withMaps(text, [1, 0]), [rb]);
+    expect(result.r0).to.equal(0n);
+    expect(result.registers[7]).to.equal(0n);
+    expect(rb.drain().map(u64)).to.deep.equal([0x1234n, 0x5678n]);
+    expect(rb.usedBytes).to.equal(0);
+  });
+
+  it('ringbuf: a pending record holds back later ones; bad submits are typed errors', () => {
+    const rb = new RingBufMap({ maxEntries: 4096 });
+    const first = rb.reserve(4)!;
+    expect(rb.output(new Uint8Array([1]))).to.equal(0);
+    expect(rb.drain()).to.deep.equal([]);
+    rb.commit(first);
+    expect(rb.drain()).to.have.length(2);
+    const bad = withMaps('mov %r1, %r10\nadd %r1, -8\nmov %r2, 0\ncall 132\nexit');
+    expect(() => run(bad, [rb])).to.throw(InterpError, /not a pending ring buffer record/);
+  });
+
+  it('tail calls jump to the program in a prog_array and stop after 33', () => {
+    const progs = new ProgArrayMap({ maxEntries: 2 });
+    const counter = new ArrayMap({ valueSize: 8, maxEntries: 1 });
+    // prog 0: count, tail call itself (index 0); when that fails, return the count
+    const self = withMaps(
+      [
+        'mov %r6, %r1',
+        'stw [%r10-4], 0', 'mov %r1, %r8', 'mov %r2, %r10', 'add %r2, -4', 'call 1',
+        'ldxdw %r1, [%r0]', 'add %r1, 1', 'stxdw [%r0], %r1',
+        'mov %r1, %r6', 'mov %r2, %r9', 'mov %r3, 0', 'call 12',
+        'stw [%r10-4], 0', 'mov %r1, %r8', 'mov %r2, %r10', 'add %r2, -4', 'call 1',
+        'ldxdw %r0, [%r0]',
+        'exit',
+      ].join('\n'),
+      [8, 1],
+      [9, 0],
+    );
+    progs.set(0, self);
+    progs.set(1, withMaps('mov %r0, 42\nexit'));
+    expect(run(self, [progs, counter]).r0).to.equal(BigInt(MAX_TAIL_CALLS + 1));
+    const jump = withMaps('mov %r2, %r9\nmov %r3, 1\ncall 12\nmov %r0, 1\nexit', [9, 0]);
+    expect(run(jump, [progs]).r0).to.equal(42n);
+    const missing = withMaps('mov %r2, %r9\nmov %r3, 7\ncall 12\nmov %r0, 1\nexit', [9, 0]);
+    expect(run(missing, [progs]).r0).to.equal(1n);
+  });
+
+  it('current task helpers report the configured task', () => {
+    const text = ['call 14', 'mov %r6, %r0', 'call 15', 'mov %r7, %r0', 'mov %r1, %r10', 'add %r1, -16', 'mov %r2, 16', 'call 16', 'ldxdw %r0, [%r10-16]', 'exit'].join('\n');
+    const result = runSync(encode(parseUbpf(text)), { task: { pid: 7, tgid: 5, uid: 1000, gid: 100, comm: 'nginx' } });
+    expect(result.registers[6]).to.equal((5n << 32n) | 7n);
+    expect(result.registers[7]).to.equal((100n << 32n) | 1000n);
+    expect(result.r0).to.equal(0x786e69676en); // "nginx" little-endian
+  });
+
+  it('probe_read copies or faults with -EFAULT; probe_read_str stops at NUL', () => {
+    const mem = new TextEncoder().encode('hello\0world');
+    const read = ['mov %r3, %r1', 'mov %r1, %r10', 'add %r1, -8', 'mov %r2, 4', 'call 113', 'ldxw %r0, [%r10-8]', 'exit'].join('\n');
+    expect(runSync(encode(parseUbpf(read)), { mem }).r0).to.equal(0x6c6c6568n);
+    const fault = read.replace('mov %r3, %r1', 'mov %r3, 0');
+    const r = runSync(encode(parseUbpf(fault.replace('ldxw %r0, [%r10-8]', 'mov %r6, %r0\nldxw %r0, [%r10-8]'))), { mem });
+    expect(r.r0).to.equal(0n);
+    expect(r.registers[6]).to.equal(neg(Errno.EFAULT));
+    const str = ['mov %r3, %r1', 'mov %r1, %r10', 'add %r1, -16', 'mov %r2, 16', 'call 115', 'exit'].join('\n');
+    expect(runSync(encode(parseUbpf(str)), { mem }).r0).to.equal(6n);
+    expect(runSync(encode(parseUbpf(str.replace('mov %r2, 16', 'mov %r2, 3'))), { mem }).r0).to.equal(3n);
+  });
+
+  it('map helpers on the wrong kind of map are errors, not crashes', () => {
+    const array = new ArrayMap({ valueSize: 8, maxEntries: 1 });
+    expect(run(withMaps('mov %r2, %r10\nadd %r2, -8\ncall 87\nexit', [1, 0]), [array]).r0).to.equal(neg(Errno.EINVAL));
+    expect(() => run(withMaps('mov %r2, 8\nmov %r3, 0\ncall 131\nexit', [1, 0]), [array])).to.throw(InterpError, /not a ring buffer/);
+    expect(() => run(withMaps('mov %r2, %r1\nmov %r3, 0\ncall 12\nexit', [1, 0]), [array])).to.throw(InterpError, /prog_array/);
+  });
+});
