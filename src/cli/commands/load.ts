@@ -1,0 +1,96 @@
+/**
+ * `tsbpf load x.o [--pin DIR]`: what `bpftool prog loadall x.o DIR pinmaps
+ * DIR/maps` does, through tsbpf's own loader.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { objectNameFromPath } from '../../elf/map-types.js';
+import { parseObject } from '../../elf/parse-object.js';
+import { loadCollection } from '../../kernel/collection.js';
+import { pinCollection } from '../../kernel/collection-pin.js';
+import { mapTypeName } from '../../kernel/map.js';
+import { progTypeName } from '../../kernel/program.js';
+import { lowerName } from '../kernel-format.js';
+import { CliError, bold, dim, printJson } from '../output.js';
+
+export const help = `usage: tsbpf load OBJECT.o [--pin DIR] [--pinmaps DIR] [--set NAME=VALUE]... [--json]
+
+Loads every program and map of a BPF ELF object (as clang or tsbpf build
+writes it) into the kernel, with libbpf's conventions: BTF-defined maps,
+global data, kconfig and ksym externs, CO-RE relocations.
+
+options:
+  --pin DIR        pin programs as DIR/<program> and maps as DIR/maps/<map>
+                   (like bpftool prog loadall OBJ DIR pinmaps DIR/maps)
+  --pinmaps DIR    pin maps here instead of DIR/maps
+  --pin-root DIR   where maps with pinning=LIBBPF_PIN_BY_NAME live (default /sys/fs/bpf)
+  --set NAME=VAL   set a global variable (.rodata/.data/.bss) before loading;
+                   VAL is an integer (0x.. allowed) or a "string"
+  --log-level N    keep the verifier log (1 or 2) and print it
+  --json           one JSON object per program and map
+
+Without --pin the objects are released when the command exits.
+`;
+
+function parseSetting(s: string): [string, number | bigint | string] {
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new CliError(`--set wants NAME=VALUE, got '${s}'`, 2);
+  const name = s.slice(0, eq);
+  const raw = s.slice(eq + 1);
+  if (/^".*"$/.test(raw)) return [name, raw.slice(1, -1)];
+  try {
+    return [name, BigInt(raw)];
+  } catch {
+    throw new CliError(`--set ${name}: '${raw}' is neither an integer nor a "string"`, 2);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      pin: { type: 'string' },
+      pinmaps: { type: 'string' },
+      'pin-root': { type: 'string' },
+      set: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) throw new CliError('tsbpf load wants exactly one object file', 2);
+  const file = positionals[0]!;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const spec = parseObject(bytes, { name: objectNameFromPath(file) });
+  const variables = Object.fromEntries((values.set ?? []).map(parseSetting));
+  const logLevel = values['log-level'] !== undefined ? Number(values['log-level']) : undefined;
+  using c = loadCollection(spec, {
+    variables, ...(values['pin-root'] ? { pinPath: values['pin-root'] } : {}), ...(logLevel ? { logLevel } : {}),
+  });
+  const pinned = values.pin ? pinCollection(c, values.pin, values.pinmaps) : undefined;
+  for (const [name, p] of c.programs) {
+    const info = p.info();
+    if (values.json) {
+      printJson({ kind: 'program', name, id: info.id, type: lowerName(progTypeName(info.type)), tag: info.tag, xlated_insns: info.xlatedProgLen / 8, ...(pinned ? { pinned: pinned.programs[name] } : {}) });
+    } else {
+      process.stdout.write(`${bold(`prog ${info.id}:`)} ${name} ${lowerName(progTypeName(info.type))} tag ${info.tag} ${info.xlatedProgLen / 8} insns${pinned ? ` ${dim(`pinned ${pinned.programs[name]}`)}` : ''}\n`);
+      if (p.verifierLog) process.stdout.write(`${p.verifierLog}\n`);
+    }
+  }
+  for (const m of spec.maps) {
+    const map = c.map(m.name);
+    const id = map.info().id;
+    if (values.json) {
+      printJson({ kind: 'map', name: m.name, id, type: lowerName(mapTypeName(map.type)), kernel_name: map.name, bytes_key: map.keySize, bytes_value: map.valueSize, max_entries: map.maxEntries, flags: map.flags, ...(pinned ? { pinned: pinned.maps[m.name] } : {}) });
+    } else {
+      process.stdout.write(`${bold(`map ${id}:`)} ${m.name} ${lowerName(mapTypeName(map.type))} key ${map.keySize}B value ${map.valueSize}B max_entries ${map.maxEntries}${pinned ? ` ${dim(`pinned ${pinned.maps[m.name]}`)}` : ''}\n`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,93 @@
+/**
+ * Differential test against bpftool/libbpf: the same object loaded by
+ * `bpftool prog loadall` and by tsbpf gives the same maps (names, types,
+ * sizes, flags) and the same programs (the kernel's translated instruction
+ * count and tag: the same instructions after relocation).
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpfMap } from '../../src/kernel/map.js';
+import { Program } from '../../src/kernel/program.js';
+import { pinCollection } from '../../src/kernel/collection-pin.js';
+import { bpfTestObjects, bpfTestsDir } from '../elf/objects.js';
+import { needKernel, uniqueName } from '../support/kernel.js';
+import { loadBpfTest } from './loader-helpers.js';
+
+interface Loaded {
+  programs: Record<string, { tag: string; xlated: number; type: number }>;
+  maps: Record<string, { name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }>;
+}
+
+/** Reads what is pinned under DIR (programs) and DIR/maps (maps). */
+function readPinned(dir: string): Loaded {
+  const out: Loaded = { programs: {}, maps: {} };
+  for (const f of readdirSync(dir)) {
+    if (f === 'maps') continue;
+    using p = Program.openPinned(join(dir, f));
+    const info = p.info();
+    out.programs[f] = { tag: info.tag, xlated: info.xlatedProgLen / 8, type: info.type };
+  }
+  for (const f of readdirSync(join(dir, 'maps'))) {
+    using m = BpfMap.openPinned(join(dir, 'maps', f));
+    out.maps[f] = { name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags };
+  }
+  return out;
+}
+
+function haveBpftool(): boolean {
+  try {
+    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('kernel: loader vs bpftool prog loadall', function () {
+  before(function () {
+    needKernel(this, haveBpftool() ? null : 'bpftool not installed');
+  });
+
+  // pinning.bpf.o pins by name under /sys/fs/bpf, shared by every loader: its own test covers it.
+  for (const file of bpfTestObjects().filter((f) => f !== 'pinning.bpf.o')) {
+    it(`${file}: same maps and program tags`, () => {
+      const root = `/sys/fs/bpf/${uniqueName('tsbpf_diff')}`;
+      const theirs = join(root, 'bpftool');
+      const ours = join(root, 'tsbpf');
+      mkdirSync(theirs, { recursive: true });
+      try {
+        execFileSync('bpftool', ['prog', 'loadall', join(bpfTestsDir, file), theirs, 'pinmaps', join(theirs, 'maps')], { stdio: 'pipe' });
+        {
+          using c = loadBpfTest(file);
+          pinCollection(c, ours);
+        }
+        const a = readPinned(theirs);
+        const b = readPinned(ours);
+        expect(Object.keys(b.programs).sort()).to.deep.equal(Object.keys(a.programs).sort());
+        for (const name of Object.keys(a.programs)) expect(b.programs[name], `program ${name}`).to.deep.equal(a.programs[name]);
+        expect(b.maps).to.deep.equal(a.maps);
+        expect(Object.keys(a.programs).length).to.be.greaterThan(0);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('tsbpf load --pin (the CLI) pins what bpftool pins', () => {
+    const root = `/sys/fs/bpf/${uniqueName('tsbpf_cli')}`;
+    try {
+      const out = execFileSync('npx', ['tsx', 'src/cli/bin.ts', 'load', join(bpfTestsDir, 'net.bpf.o'), '--pin', root, '--json'], {
+        cwd: join(bpfTestsDir, '..'), encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' },
+      });
+      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; name: string; tag?: string; pinned: string });
+      expect(lines.filter((l) => l.kind === 'program').map((l) => l.name).sort()).to.deep.equal(['cls_mark', 'sock_len', 'tc_drop_udp', 'xdp_count', 'xdp_frags_pass']);
+      const pinned = readPinned(root);
+      expect(Object.keys(pinned.maps)).to.deep.equal(['by_proto']);
+      for (const l of lines.filter((x) => x.kind === 'program')) expect(pinned.programs[l.name]!.tag).to.equal(l.tag);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
