@@ -8,7 +8,7 @@
  * once. A lookup is a copy in, one bpf() call and a copy out.
  */
 import { writeName } from '../syscall/attr.js';
-import { SYS_BPF, syscallError } from '../syscall/bpf.js';
+import { SYS_BPF, SyscallError, syscallError } from '../syscall/bpf.js';
 import { Errno } from '../syscall/errno.js';
 import { MapFlags, OBJ_NAME_LEN, OpenFlags, UpdateFlags } from '../syscall/flags.js';
 import { Attr, BpfCommand, MapType } from '../syscall/layouts.generated.js';
@@ -66,6 +66,8 @@ const CMD_DELETE = BpfCommand.MAP_DELETE_ELEM;
 const CMD_NEXT_KEY = BpfCommand.MAP_GET_NEXT_KEY;
 const CMD_LOOKUP_AND_DELETE = BpfCommand.MAP_LOOKUP_AND_DELETE_ELEM;
 const E = Attr.mapElem;
+/** Errnos meaning "this map type has no batch operations". */
+const BATCH_UNSUPPORTED = new Set<number>([Errno.EINVAL, Errno.EOPNOTSUPP, Errno.ENOTSUPP]);
 const VALUE_NONE = 0;
 const VALUE_BUF = 1;
 const VALUE_NEXT_KEY = 2;
@@ -76,6 +78,15 @@ export interface BatchChunk {
   count: number;
   keys: Uint8Array;
   values: Uint8Array;
+}
+
+interface BatchCursor {
+  /** Native views of the chunk's keys and values. */
+  keys: Uint8Array;
+  values: Uint8Array;
+  /** Fetches the next chunk: its element count, or -1 when the map is done. */
+  next(): number;
+  free(): void;
 }
 
 export class BpfMap {
@@ -417,12 +428,14 @@ export class BpfMap {
   // ---- batch operations ----
 
   /**
-   * BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH), in chunks of up to
-   * `chunkSize` elements. The yielded arrays are fresh copies.
+   * A batch cursor over the map (BPF_MAP_LOOKUP_BATCH or
+   * LOOKUP_AND_DELETE_BATCH) with native buffers for `chunk` elements:
+   * `next()` fills them and returns the count, or -1 when the map is done.
    */
-  *lookupBatch(options: { chunkSize?: number; andDelete?: boolean; elemFlags?: number } = {}): Generator<BatchChunk> {
-    const chunk = Math.max(1, options.chunkSize ?? Math.min(Math.max(this.maxEntries, 1), 4096));
-    const cmd = options.andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
+  #batchCursor(chunk: number, andDelete: boolean, elemFlags: number): BatchCursor {
+    const cmd = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
+    const cmdNumber = BpfCommand[cmd];
+    const fd = this.fd;
     // Hash maps use a 4-byte bucket cursor; arrays a key-sized one.
     const cursorSize = Math.max(8, this.keySize);
     const inBatch = new NativeBuffer(cursorSize);
@@ -430,61 +443,108 @@ export class BpfMap {
     const keys = new NativeBuffer(Math.max(1, chunk * this.keySize));
     const values = new NativeBuffer(Math.max(1, chunk * this.userValueSize));
     const attr = new NativeBuffer(B.size);
-    try {
-      let first = true;
-      for (;;) {
-        attr.bytes.fill(0);
-        const v = attr.view;
-        v.setBigUint64(B.in_batch, first ? 0n : inBatch.address, true);
-        v.setBigUint64(B.out_batch, outBatch.address, true);
-        v.setBigUint64(B.keys, keys.address, true);
-        v.setBigUint64(B.values, values.address, true);
-        v.setUint32(B.count, chunk, true);
-        v.setUint32(B.map_fd, this.fd, true);
-        v.setBigUint64(B.elem_flags, BigInt(options.elemFlags ?? 0), true);
-        const r = syscallPtr3(SYS_BPF, BpfCommand[cmd], attr.pointer, B.size) as number;
-        const errno = r < 0 ? lastErrno() : 0;
-        if (r < 0 && errno !== Errno.ENOENT) this.#fail(cmd, errno);
-        const count = v.getUint32(B.count, true);
-        if (count > 0) {
-          yield { count, keys: keys.bytes.slice(0, count * this.keySize), values: values.bytes.slice(0, count * this.userValueSize) };
+    const v = attr.view;
+    v.setBigUint64(B.out_batch, outBatch.address, true);
+    v.setBigUint64(B.keys, keys.address, true);
+    v.setBigUint64(B.values, values.address, true);
+    v.setUint32(B.map_fd, fd, true);
+    v.setUint32(B.elem_flags, elemFlags >>> 0, true);
+    let done = false;
+    let first = true;
+    return {
+      keys: keys.bytes,
+      values: values.bytes,
+      next: (): number => {
+        if (done) return -1;
+        if (!first) {
+          inBatch.bytes.set(outBatch.bytes);
+          v.setBigUint64(B.in_batch, inBatch.address, true);
         }
-        if (errno === Errno.ENOENT) return;
-        inBatch.bytes.set(outBatch.bytes);
         first = false;
+        v.setUint32(B.count, chunk, true);
+        const r = syscallPtr3(SYS_BPF, cmdNumber, attr.pointer, B.size) as number;
+        if (r < 0) {
+          const errno = lastErrno();
+          if (errno !== Errno.ENOENT) this.#fail(cmd, errno);
+          done = true; // ENOENT: this was the last chunk (possibly empty)
+        }
+        const count = v.getUint32(B.count, true);
+        return count === 0 && done ? -1 : count;
+      },
+      free: (): void => {
+        inBatch.free();
+        outBatch.free();
+        keys.free();
+        values.free();
+        attr.free();
+      },
+    };
+  }
+
+  #defaultChunk(chunkSize?: number): number {
+    return Math.max(1, chunkSize ?? Math.min(Math.max(this.maxEntries, 1), 4096));
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH), in chunks of up to
+   * `chunkSize` elements. The yielded arrays are fresh copies.
+   */
+  *lookupBatch(options: { chunkSize?: number; andDelete?: boolean; elemFlags?: number } = {}): Generator<BatchChunk> {
+    const cursor = this.#batchCursor(this.#defaultChunk(options.chunkSize), options.andDelete ?? false, options.elemFlags ?? 0);
+    try {
+      for (let count = cursor.next(); count >= 0; count = cursor.next()) {
+        if (count > 0) yield { count, keys: cursor.keys.slice(0, count * this.keySize), values: cursor.values.slice(0, count * this.userValueSize) };
       }
     } finally {
-      inBatch.free();
-      outBatch.free();
-      keys.free();
-      values.free();
-      attr.free();
+      cursor.free();
     }
   }
 
   /**
-   * Reads the whole map with batch lookups into two packed arrays. Much
-   * faster than iterating with next-key for large maps.
+   * Reads the whole map into two packed arrays: with batch lookups where
+   * the map type has them, else by next-key iteration. For large maps batch
+   * lookups are far faster (one syscall per chunk instead of two per entry).
    */
   dump(options: { chunkSize?: number } = {}): BatchChunk {
-    const parts: BatchChunk[] = [];
+    const ks = this.keySize;
+    const vs = this.userValueSize;
+    let capacity = Math.max(16, Math.min(this.maxEntries, 1 << 20));
+    let keys = new Uint8Array(capacity * ks);
+    let values = new Uint8Array(capacity * vs);
     let total = 0;
-    for (const c of this.lookupBatch(options)) {
-      parts.push(c);
-      total += c.count;
+    const append = (k: Uint8Array, v: Uint8Array, count: number): void => {
+      if (total + count > capacity) {
+        while (total + count > capacity) capacity *= 2;
+        const nk = new Uint8Array(capacity * ks);
+        nk.set(keys.subarray(0, total * ks));
+        const nv = new Uint8Array(capacity * vs);
+        nv.set(values.subarray(0, total * vs));
+        keys = nk;
+        values = nv;
+      }
+      keys.set(k.subarray(0, count * ks), total * ks);
+      values.set(v.subarray(0, count * vs), total * vs);
+      total += count;
+    };
+    let cursor: BatchCursor | undefined;
+    try {
+      cursor = this.#batchCursor(this.#defaultChunk(options.chunkSize), false, 0);
+      let count: number;
+      try {
+        count = cursor.next();
+      } catch (e) {
+        // Map types without batch operations: iterate instead.
+        if (e instanceof SyscallError && BATCH_UNSUPPORTED.has(e.errno)) {
+          for (const [k, v] of this.entries()) append(k, v, 1);
+          return { count: total, keys: keys.subarray(0, total * ks), values: values.subarray(0, total * vs) };
+        }
+        throw e;
+      }
+      for (; count >= 0; count = cursor.next()) append(cursor.keys, cursor.values, count);
+    } finally {
+      cursor?.free();
     }
-    if (parts.length === 1) return parts[0]!;
-    const keys = new Uint8Array(total * this.keySize);
-    const values = new Uint8Array(total * this.userValueSize);
-    let k = 0;
-    let val = 0;
-    for (const p of parts) {
-      keys.set(p.keys, k);
-      values.set(p.values, val);
-      k += p.keys.byteLength;
-      val += p.values.byteLength;
-    }
-    return { count: total, keys, values };
+    return { count: total, keys: keys.subarray(0, total * ks), values: values.subarray(0, total * vs) };
   }
 
   /** BPF_MAP_UPDATE_BATCH: `keys` and `values` packed, `count` elements. Returns how many were updated. */

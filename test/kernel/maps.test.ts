@@ -321,3 +321,25 @@ describe('kernel: maps', function () {
     expectErrno(() => BpfMap.fromId(0x7fffffff), 'ENOENT');
   });
 });
+
+describe('kernel: map dump', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('dumps with batches, and by iteration for types without batch support (LPM trie)', () => {
+    using h = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 4, maxEntries: 10 });
+    for (let i = 0; i < 10; i++) h.update(u32le(i), u32le(i * 2));
+    const d = h.dump({ chunkSize: 3 });
+    expect(d.count).to.equal(10);
+    expect(d.keys.byteLength).to.equal(40);
+    for (let i = 0; i < 10; i++) expect(readU32(d.values, i * 4)).to.equal(readU32(d.keys, i * 4) * 2);
+    using lpm = BpfMap.create({ type: 'LPM_TRIE', keySize: 8, valueSize: 4, maxEntries: 16, flags: MapFlags.NO_PREALLOC });
+    lpm.update(new Uint8Array([8, 0, 0, 0, 10, 0, 0, 0]), u32le(1));
+    lpm.update(new Uint8Array([16, 0, 0, 0, 10, 1, 0, 0]), u32le(2));
+    const l = lpm.dump();
+    expect(l.count).to.equal(2);
+    using empty = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 4, maxEntries: 10 });
+    expect(empty.dump().count).to.equal(0);
+  });
+});
