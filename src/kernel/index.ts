@@ -20,3 +20,20 @@ export {
   MissingFeatureError, haveProgType, haveMapType, haveHelper, haveIsa, haveBpfLinks, haveBpfCookie, haveRingBuf, haveTestRun,
   requireProgType, requireMapType, requireHelper, featureReport, clearFeatureCache, type FeatureReport,
 } from './features.js';
+export { FdLink, type Link, type LinkKind, type ProgramLike } from './link.js';
+export { LinkError, type LinkErrorCode } from './link-error.js';
+export { readLinkInfo, PerfEventLinkType, type LinkInfo } from './link-info.js';
+export { attachToPerfEvent, type PerfEventAttachOptions } from './link-perf-event.js';
+export { attachTracepoint } from './link-tracepoint.js';
+export { attachRawTracepoint } from './link-raw-tracepoint.js';
+export { attachKprobe, attachKprobeMulti, kernelHasKprobes, type KprobeOptions } from './link-kprobe.js';
+export { attachUprobe, attachUprobeMulti, resolveUprobeOffset, type UprobeTarget, type UprobeOptions } from './link-uprobe.js';
+export { attachPerfEvent, PerfEventGroupLink, type PerfSampleOptions } from './link-perf-sample.js';
+export { attachXdp, attachTcx, interfaceIndex, XdpMode, MprogFlags, type XdpOptions, type TcxOptions } from './link-netdev.js';
+export { attachCgroup, CgroupAttachPoint, type CgroupAttachName } from './link-cgroup.js';
+export { attachNetns, type NetnsAttachPoint } from './link-netns.js';
+export { attachSocketFilter } from './link-socket-filter.js';
+export { attachIter, iterTargetBtfId, IterLink, type IterOptions } from './link-iter.js';
+export { ElfSymbols, ElfSymbolError, type ElfFunctionSymbol } from './elf-symbols.js';
+export { RingBufReader, type RingBufMapLike, type RawSampleCallback } from './ringbuf-reader.js';
+export { PerfBufferReader, type PerfBufferRecord, type PerfReaderOptions, type PerfEventArrayLike } from './perf-reader.js';
