@@ -29,6 +29,15 @@ export interface BtfHeader {
   strLen: number;
 }
 
+/** Words after the 3-word header: a fixed part plus a per-vlen part, by kind. */
+const FIXED_WORDS = new Uint8Array(32);
+const WORDS_PER_VLEN = new Uint8Array(32);
+for (const k of [BTF_KIND.int, BTF_KIND.var, BTF_KIND.decl_tag]) FIXED_WORDS[k] = 1;
+FIXED_WORDS[BTF_KIND.array] = 3;
+for (const k of [BTF_KIND.struct, BTF_KIND.union, BTF_KIND.datasec, BTF_KIND.enum64]) WORDS_PER_VLEN[k] = 3;
+for (const k of [BTF_KIND.enum, BTF_KIND.func_proto]) WORDS_PER_VLEN[k] = 2;
+
+const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const VOID: BtfType = { kind: 'void', name: '' };
 /** After this many scans for a name, build the full name index instead. */
 const SCANS_BEFORE_INDEX = 16;
@@ -40,15 +49,19 @@ export class Btf {
   readonly base: Btf | undefined;
   /** First type id defined by this blob (1 for base BTF). */
   readonly firstId: number;
-  /** Number of types defined by this blob itself. */
-  readonly ownCount: number;
   readonly section: string;
 
   private readonly view: DataView;
-  /** Absolute byte offset (in `bytes`) of each own type record. */
-  private readonly offsets: Uint32Array;
+  /** Absolute byte offset (in `bytes`) of each own type record indexed so far. */
+  private offsets: Uint32Array;
+  private indexed = 0;
+  private indexDone = false;
+  /** Where the index walk continues. */
+  private scanPos: number;
   private readonly typeStart: number;
-  private readonly cache: Array<BtfType | undefined>;
+  private readonly typeEnd: number;
+  private words: Uint32Array | undefined;
+  private readonly cache = new Map<number, BtfType>();
   private nameIndex: Map<number, number[]> | undefined;
   private scans = 0;
 
@@ -97,42 +110,100 @@ export class Btf {
     this.strings = new StringTable(strBytes, strStart, sec);
     this.typeStart = typeStart;
     this.firstId = this.base ? this.base.typeCount : 1;
-    this.offsets = this.indexTypes(typeStart, typeStart + h.typeLen);
-    this.ownCount = this.offsets.length;
-    this.cache = new Array(this.ownCount);
+    this.typeEnd = typeStart + h.typeLen;
+    this.scanPos = typeStart;
+    // Records average ~40 bytes in kernel BTF; the array grows if needed.
+    this.offsets = new Uint32Array(Math.max(16, Math.floor(h.typeLen / 32)));
+    const abs = bytes.byteOffset + typeStart;
+    if (this.littleEndian && hostLittleEndian && abs % 4 === 0) this.words = new Uint32Array(bytes.buffer, abs, h.typeLen >>> 2);
+    if (h.typeLen === 0) this.finishIndex();
   }
 
-  /** One pass over the type section: where each record starts. */
-  private indexTypes(start: number, end: number): Uint32Array {
+  /**
+   * The record index is built incrementally: a lookup of an early type (or a
+   * name scan that stops at its first hit) only walks the records before it.
+   * Anything that needs the count (typeCount, iteration, name indexes)
+   * completes it. Malformed records are reported when the walk reaches them.
+   */
+  private indexUpTo(want: number): void {
+    if (this.indexDone || this.indexed >= want) return;
+    if (this.words) this.indexAligned(this.words, want);
+    else this.indexAny(want);
+  }
+
+  private push(off: number): void {
+    if (this.indexed === this.offsets.length) {
+      const next = new Uint32Array(this.offsets.length * 2);
+      next.set(this.offsets);
+      this.offsets = next;
+    }
+    this.offsets[this.indexed++] = off;
+  }
+
+  /** The fast path: native-order words, no DataView calls. */
+  private indexAligned(words: Uint32Array, want: number): void {
+    const start = this.typeStart;
+    const end = words.length;
+    let w = (this.scanPos - start) >>> 2;
+    while (w < end && this.indexed < want) {
+      if (w + 3 > end) this.truncated(start + w * 4, this.indexed);
+      const info = words[w + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      if (kind === 0 || kind > 19) this.badKind(start + w * 4, this.indexed, kind);
+      const next = w + 3 + FIXED_WORDS[kind]! + WORDS_PER_VLEN[kind]! * (info & 0xffff);
+      if (next > end) this.overrun(start + w * 4, this.indexed, kind);
+      this.push(start + w * 4);
+      w = next;
+    }
+    this.scanPos = start + w * 4;
+    if (w >= end) this.finishIndex();
+  }
+
+  private indexAny(want: number): void {
     const v = this.view;
     const le = this.littleEndian;
-    // Every record is at least 12 bytes, which bounds the count.
-    let offsets = new Uint32Array(Math.floor((end - start) / 12));
-    let n = 0;
-    let off = start;
-    while (off < end) {
-      if (off + 12 > end)
-        throw new BtfError('TRUNCATED', `type record [${this.firstId + n}] truncated`, {
-          section: this.section,
-          offset: off,
-          typeId: this.firstId + n,
-        });
+    const end = this.typeEnd;
+    let off = this.scanPos;
+    while (off < end && this.indexed < want) {
+      if (off + 12 > end) this.truncated(off, this.indexed);
       const info = v.getUint32(off + 4, le);
       const kind = (info >>> 24) & 0x1f;
-      if (!isKnownKind(kind))
-        throw new BtfError('BAD_KIND', `unknown kind ${kind}`, { section: this.section, offset: off, typeId: this.firstId + n });
+      if (!isKnownKind(kind)) this.badKind(off, this.indexed, kind);
       const next = off + 12 + extraRecordSize(kind, info & 0xffff);
-      if (next > end)
-        throw new BtfError('TRUNCATED', `${KIND_NAMES[kind]} record runs past the type section`, {
-          section: this.section,
-          offset: off,
-          typeId: this.firstId + n,
-        });
-      offsets[n++] = off;
+      if (next > end) this.overrun(off, this.indexed, kind);
+      this.push(off);
       off = next;
     }
-    if (n !== offsets.length) offsets = offsets.slice(0, n);
-    return offsets;
+    this.scanPos = off;
+    if (off >= end) this.finishIndex();
+  }
+
+  private finishIndex(): void {
+    this.indexDone = true;
+    this.words = undefined;
+  }
+
+  /** Number of types defined by this blob itself (completes the index). */
+  get ownCount(): number {
+    this.indexUpTo(Infinity);
+    return this.indexed;
+  }
+
+  private truncated(off: number, n: number): never {
+    const typeId = this.firstId + n;
+    throw new BtfError('TRUNCATED', `type record [${typeId}] truncated`, { section: this.section, offset: off, typeId });
+  }
+
+  private badKind(off: number, n: number, kind: number): never {
+    throw new BtfError('BAD_KIND', `unknown kind ${kind}`, { section: this.section, offset: off, typeId: this.firstId + n });
+  }
+
+  private overrun(off: number, n: number, kind: number): never {
+    throw new BtfError('TRUNCATED', `${KIND_NAMES[kind]} record runs past the type section`, {
+      section: this.section,
+      offset: off,
+      typeId: this.firstId + n,
+    });
   }
 
   /** One past the highest valid type id (counting void and base types). */
@@ -168,8 +239,9 @@ export class Btf {
   }
 
   private ownIndex(id: number): number {
-    if (!Number.isInteger(id) || id < this.firstId || id >= this.typeCount)
-      throw new BtfError('BAD_TYPE_ID', `type id ${id} out of range [0, ${this.typeCount})`, { section: this.section });
+    if (Number.isInteger(id) && id >= this.firstId) this.indexUpTo(id - this.firstId + 1);
+    if (!Number.isInteger(id) || id < this.firstId || id >= this.firstId + this.indexed)
+      throw new BtfError('BAD_TYPE_ID', `type id ${id} out of range [0, ${this.firstId + this.indexed})`, { section: this.section });
     return id - this.firstId;
   }
 
@@ -208,10 +280,10 @@ export class Btf {
     if (id === 0) return VOID;
     if (id < this.firstId && this.base) return this.base.type(id);
     const i = this.ownIndex(id);
-    let t = this.cache[i];
+    let t = this.cache.get(i);
     if (!t) {
       t = this.decode(this.offsets[i]!, id);
-      this.cache[i] = t;
+      this.cache.set(i, t);
     }
     return t;
   }
@@ -367,9 +439,13 @@ export class Btf {
     // A byte scan: no string is decoded.
     const v = this.view;
     const le = this.littleEndian;
-    const offsets = this.offsets;
-    for (let i = 0; i < offsets.length; i++) {
-      const off = offsets[i]!;
+    for (let i = 0; ; i++) {
+      if (i >= this.indexed) {
+        if (this.indexDone) break;
+        this.indexUpTo(i + 1024);
+        if (i >= this.indexed) break;
+      }
+      const off = this.offsets[i]!;
       const nameOff = v.getUint32(off, le);
       if (nameOff === 0 || !this.stringEquals(nameOff, want)) continue;
       if (kindNo >= 0 && ((v.getUint32(off + 4, le) >>> 24) & 0x1f) !== kindNo) continue;
@@ -404,7 +480,8 @@ export class Btf {
     const baseLen = this.base ? this.base.stringsLength : 0;
     const own = this.strings.bytes;
     const baseBytes = this.base ? this.base.flatStrings() : undefined;
-    for (let i = 0; i < this.ownCount; i++) {
+    const count = this.ownCount;
+    for (let i = 0; i < count; i++) {
       let off = v.getUint32(this.offsets[i]!, le);
       if (off === 0) continue;
       let b = own;

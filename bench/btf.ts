@@ -1,0 +1,112 @@
+/**
+ * BTF parsing: tsbpf vs libbpf (bench/c/btf_parse.c, gcc -O2 -lbpf, built
+ * into bench/build/), side by side in one run: open /sys/kernel/btf/vmlinux
+ * (read the file, parse) and look up one struct by name, N times, in
+ * alternating rounds. libbpf's
+ * btf__parse validates and indexes every type; ours indexes record offsets
+ * (incrementally: a lookup walks records only up to its hit) and decodes on
+ * demand. Two lookups: task_struct (early in vmlinux) and the last struct
+ * (both sides walk every record). Figure: best round's median ms per iteration; ratio = ours /
+ * libbpf (target ≤ 1.0).
+ *
+ * Run directly: npx tsx bench/btf.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBtf } from '../src/btf/index.js';
+
+const FILE = '/sys/kernel/btf/vmlinux';
+const NAME = 'task_struct';
+const ITERATIONS = 25;
+/** Rounds alternate anchor and ours; each side's best round median counts (the machine is shared). */
+const ROUNDS = 5;
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+export interface BtfBenchRow {
+  name: string;
+  ours: number;
+  anchor: number;
+  ratio: number;
+  unit: string;
+  anchorName?: string;
+  target?: string;
+}
+
+/** Builds bench/build/btf_parse from bench/c/btf_parse.c when missing or stale. */
+function anchorBinary(): string {
+  const src = join(here, 'c', 'btf_parse.c');
+  const bin = join(here, 'build', 'btf_parse');
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    mkdirSync(join(here, 'build'), { recursive: true });
+    execFileSync('gcc', ['-O2', '-Wall', src, '-lbpf', '-o', bin], { stdio: 'inherit' });
+  }
+  return bin;
+}
+
+function anchorMs(name: string): number {
+  const out = execFileSync(anchorBinary(), [FILE, String(ITERATIONS), name], { encoding: 'utf8' });
+  const r = JSON.parse(out.trim()) as { median_ns: number; types: number };
+  if (r.types <= 0) throw new Error(`libbpf did not find struct ${name}`);
+  return r.median_ns / 1e6;
+}
+
+function oursMs(name: string): number {
+  const times: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    const start = process.hrtime.bigint();
+    const btf = parseBtf(readFileSync(FILE));
+    const id = btf.findByName(name, 'struct');
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    if (id === undefined) throw new Error(`tsbpf did not find struct ${name}`);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** The struct with the highest id: finding it walks the whole type section. */
+function lastStructName(): string {
+  const btf = parseBtf(readFileSync(FILE));
+  for (let id = btf.typeCount - 1; id > 0; id--) {
+    const t = btf.type(id);
+    if (t.kind === 'struct' && t.name && btf.findByName(t.name, 'struct') === id) return t.name;
+  }
+  throw new Error('no named struct');
+}
+
+function measure(name: string): { ours: number; anchor: number } {
+  let anchor = Infinity;
+  let ours = Infinity;
+  for (let r = 0; r < ROUNDS; r++) {
+    anchor = Math.min(anchor, anchorMs(name));
+    ours = Math.min(ours, oursMs(name));
+  }
+  return { ours, anchor };
+}
+
+export async function benchBtf(): Promise<BtfBenchRow[]> {
+  if (!existsSync(FILE)) throw new Error(`${FILE} not present`);
+  // Warm up the JIT the way a long-running process would be.
+  for (let i = 0; i < 10; i++) parseBtf(readFileSync(FILE)).findByName(NAME, 'struct');
+  const rows: BtfBenchRow[] = [];
+  // task_struct is early in vmlinux; the last struct makes both sides walk every type.
+  for (const name of [NAME, lastStructName()]) {
+    const { ours, anchor } = measure(name);
+    rows.push({
+      name: `parse vmlinux BTF + find struct ${name}`,
+      ours,
+      anchor,
+      ratio: ours / anchor,
+      unit: 'ms',
+      anchorName: 'libbpf btf__parse + btf__find_by_name_kind',
+      target: '<= 1.0',
+    });
+  }
+  return rows;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const r of await benchBtf())
+    process.stdout.write(`${r.name}: tsbpf ${r.ours.toFixed(2)} ${r.unit}, ${r.anchorName} ${r.anchor.toFixed(2)} ${r.unit}, ratio ${r.ratio.toFixed(2)}x (target ${r.target})\n`);
+}
