@@ -310,7 +310,7 @@ describe('interp', () => {
           if (!(e instanceof InterpError)) throw e;
         }
       }),
-      { numRuns: 5000 },
+      { numRuns: 2000 },
     );
   });
 
@@ -325,7 +325,7 @@ describe('interp', () => {
           if (!(e instanceof InterpError)) throw e;
         }
       }),
-      { numRuns: 5000 },
+      { numRuns: 2000 },
     );
   });
 });
