@@ -8,7 +8,10 @@ import { parseConformanceFile, rawSlotsToBytes } from '../../src/asm/conformance
 import { parseUbpf } from '../../src/asm/ubpf.js';
 import { runSync } from '../../src/interp/index.js';
 
-const dir = fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
+// ../shared/conformance beside the checkout (see ARCHITECTURE.md), or TSBPF_CONFORMANCE_DIR.
+const dir = process.env.TSBPF_CONFORMANCE_DIR
+  ? `${process.env.TSBPF_CONFORMANCE_DIR.replace(/\/$/, '')}/`
+  : fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.data'))
   .sort();
