@@ -6,3 +6,10 @@ export { Errno, errnoName } from './errno.js';
 export { NativeBuffer, nativeCopy, nativeCString } from './memory.js';
 export { scratchAttr, writeName, readName } from './attr.js';
 export { hintFor } from './hints.js';
+export { closeFd } from './fd.js';
+export { MappedMemory, mmapPointer, pageSize, Prot, MapFlags as MmapFlags } from './mman.js';
+export {
+  perfEventOpen, encodePerfEventAttr, ioctl, PerfType, PerfSwConfig, PerfSample, PerfAttrFlag, PerfRecord, PerfIoctl, PERF_ATTR_SIZE, type PerfEventAttr,
+} from './perf-event.js';
+export { epollCreate, epollCtl, epollWait, epollWaitAsync, EpollEventBuffer, EpollOp, EpollEvents, eventfdCreate, eventfdSignal, eventfdDrain } from './epoll.js';
+export { socket, setsockoptInt, ifNameToIndex, bindInet4, recvNonBlocking, AddressFamily, SocketType, SocketOption, SOL_SOCKET } from './socket.js';
