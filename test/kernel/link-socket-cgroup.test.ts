@@ -7,6 +7,7 @@ import { Program } from '../../src/kernel/program.js';
 import { attachSocketFilter } from '../../src/kernel/link-socket-filter.js';
 import { attachCgroup } from '../../src/kernel/link-cgroup.js';
 import { LinkError } from '../../src/kernel/link-error.js';
+import { cgroup2Path } from '../../src/kernel/fs-mounts.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
 import { SyscallError } from '../../src/syscall/bpf.js';
 import { closeFd } from '../../src/syscall/fd.js';
@@ -17,11 +18,6 @@ import { countAll, op } from './link-programs.js';
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
 const readCount = (map: BpfMap): number => Number(new DataView(map.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true));
 const deny = [op.mov(0, 0), op.exit()];
-
-const CGROUP2_ROOTS = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'];
-function cgroup2Root(): string | undefined {
-  return CGROUP2_ROOTS.find((p) => existsSync(`${p}/cgroup.procs`) && existsSync(`${p}/cgroup.controllers`));
-}
 
 /** Runs `script` with node in a child process moved into `cgroup` first; returns its stdout. */
 function runInCgroup(cgroup: string, script: string): string {
@@ -80,7 +76,7 @@ describe('kernel: socket filter and cgroup links', function () {
     let root: string | undefined;
     let cgroup = '';
     before(function () {
-      root = cgroup2Root();
+      root = cgroup2Path();
       needKernel(this, root ? null : 'no cgroup v2 hierarchy');
       cgroup = `${root}/${uniqueName('tsbcg')}`;
       mkdirSync(cgroup);
