@@ -12,7 +12,7 @@ import { SYS_BPF, SyscallError, syscallError } from '../syscall/bpf.js';
 import { Errno } from '../syscall/errno.js';
 import { MapFlags, OBJ_NAME_LEN, OpenFlags, UpdateFlags } from '../syscall/flags.js';
 import { Attr, BpfCommand, MapType } from '../syscall/layouts.generated.js';
-import { lastErrno, syscallPtr3 } from '../syscall/libc.js';
+import { lastErrno, syscall4 } from '../syscall/libc.js';
 import { MappedMemory, MapFlags as MmapFlags, Prot, pageSize } from '../syscall/mman.js';
 import { NativeBuffer } from '../syscall/memory.js';
 import { bpfCommand } from './bpf-call.js';
@@ -110,6 +110,7 @@ export class BpfMap {
   readonly #value: NativeBuffer;
   readonly #nextKey: NativeBuffer;
   readonly #attrView: DataView;
+  readonly #attrAddress: number;
   /** The value buffer's first userValueSize bytes (made once: no per-call subarray). */
   readonly #valueOut: Uint8Array;
   // What the attr's key/value/flags fields hold now, so unchanged fields are not rewritten.
@@ -134,6 +135,7 @@ export class BpfMap {
     this.#value = new NativeBuffer(Math.max(8, this.userValueSize));
     this.#nextKey = new NativeBuffer(Math.max(8, this.keySize));
     this.#attrView = this.#attr.view;
+    this.#attrAddress = this.#attr.addressNumber;
     this.#valueOut = this.#value.bytes.subarray(0, this.userValueSize);
     this.#attrView.setUint32(E.map_fd, fd, true);
   }
@@ -231,7 +233,7 @@ export class BpfMap {
   }
 
   #call(cmd: number): number {
-    const r = syscallPtr3(SYS_BPF, cmd, this.#attr.pointer, E.size) as number;
+    const r = syscall4(SYS_BPF, cmd, this.#attrAddress, E.size) as number;
     return r < 0 ? -lastErrno() : r;
   }
 
@@ -462,7 +464,7 @@ export class BpfMap {
         }
         first = false;
         v.setUint32(B.count, chunk, true);
-        const r = syscallPtr3(SYS_BPF, cmdNumber, attr.pointer, B.size) as number;
+        const r = syscall4(SYS_BPF, cmdNumber, attr.addressNumber, B.size) as number;
         if (r < 0) {
           const errno = lastErrno();
           if (errno !== Errno.ENOENT) this.#fail(cmd, errno);
@@ -574,7 +576,7 @@ export class BpfMap {
     v.setUint32(B.count, count, true);
     v.setUint32(B.map_fd, this.fd, true);
     v.setBigUint64(B.elem_flags, BigInt(elemFlags), true);
-    const r = syscallPtr3(SYS_BPF, BpfCommand[cmd], attr.pointer, B.size) as number;
+    const r = syscall4(SYS_BPF, BpfCommand[cmd], attr.addressNumber, B.size) as number;
     if (r < 0) this.#fail(cmd, lastErrno());
     return v.getUint32(B.count, true);
   }

@@ -12,6 +12,8 @@ export class NativeBuffer {
   readonly pointer: unknown;
   /** The address, for pointer fields inside bpf_attr. */
   readonly address: bigint;
+  /** The address as a number (user-space addresses fit in 53 bits), for integer-typed syscall arguments. */
+  readonly addressNumber: number;
   readonly bytes: Uint8Array;
   readonly view: DataView;
   #freed = false;
@@ -20,6 +22,8 @@ export class NativeBuffer {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`native buffer size must be a positive integer, got ${size}`);
     this.pointer = koffi.alloc('uint8_t', size);
     this.address = BigInt(koffi.address(this.pointer));
+    this.addressNumber = Number(this.address);
+    if (!Number.isSafeInteger(this.addressNumber)) throw new RangeError('native buffer address does not fit in 53 bits');
     const ab = koffi.view(this.pointer, size) as ArrayBuffer;
     this.bytes = new Uint8Array(ab);
     this.view = new DataView(ab);
