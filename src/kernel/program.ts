@@ -214,7 +214,10 @@ export class Program {
           continue;
         }
         const errno = r2 === -Errno.ENOSPC ? firstErrno : -r2;
-        throw new VerifierError(label, errno, readLog(log), r2 === -Errno.ENOSPC);
+        const text = readLog(log);
+        // No log at all: refused before verification (unknown type, bad attribute), not by the verifier.
+        if (text.trim() === '') throw syscallError(`BPF_PROG_LOAD (${label})`, errno);
+        throw new VerifierError(label, errno, text, r2 === -Errno.ENOSPC);
       }
     } finally {
       insns.free();

@@ -47,3 +47,20 @@ describe('cli: prog list, map list, feature', function () {
     expect(json.isa.v3).to.equal(true);
   });
 });
+
+describe('cli: prog show', function () {
+  this.timeout(60000);
+  before(function () {
+    needKernel(this);
+  });
+
+  it('shows one program by id, and names a missing id', () => {
+    using p = Program.load({ type: 'SOCKET_FILTER', instructions: returnConst(0), name: 'cli_show' });
+    const r = tsbpf('prog', 'show', String(p.id), '--json');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.include({ id: p.id, name: 'cli_show', type: 'socket_filter' });
+    const missing = tsbpf('prog', 'show', '2147483647');
+    expect(missing.status).to.equal(1);
+    expect(missing.stderr).to.match(/no program with id 2147483647/);
+  });
+});

@@ -1,13 +1,15 @@
 /** `tsbpf prog list`: the programs loaded in the kernel, like `bpftool prog list`. */
 import { parseArgs } from 'node:util';
-import { listPrograms, progTypeName } from '../../kernel/index.js';
+import { Program, SyscallError, listPrograms, progTypeName, type ProgInfo } from '../../kernel/index.js';
 import { bootTimeToDate, formatTime, lowerName } from '../kernel-format.js';
 import { CliError, bold, dim, printJson } from '../output.js';
 
 export const help = `usage: tsbpf prog [list] [--json]
+       tsbpf prog show ID [--json]
 
-Lists every BPF program loaded in the kernel (needs root or CAP_BPF):
-id, type, name, tag, load time, sizes, verified instructions and maps.
+Lists every BPF program loaded in the kernel (needs root or CAP_BPF), or
+the one with id ID: id, type, name, tag, load time, sizes, verified
+instructions and maps.
 
 options:
   --json    one JSON object per program, one per line
@@ -17,8 +19,22 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   const sub = positionals[0] ?? 'list';
   if (sub !== 'list' && sub !== 'show') throw new CliError(`unknown 'prog' subcommand '${sub}' (try: list)`, 2);
-  if (positionals.length > 1) throw new CliError(`unexpected argument '${positionals[1]}'`, 2);
-  for (const p of listPrograms()) {
+  if (positionals.length > (sub === 'show' ? 2 : 1)) throw new CliError(`unexpected argument '${positionals.at(-1)}'`, 2);
+  let programs: ProgInfo[];
+  if (sub === 'show') {
+    const id = Number(positionals[1]);
+    if (!Number.isInteger(id) || id <= 0) throw new CliError(`prog show needs a program id, got '${positionals[1] ?? ''}'`, 2);
+    try {
+      using p = Program.fromId(id);
+      programs = [p.info()];
+    } catch (e) {
+      if (e instanceof SyscallError && e.errnoName === 'ENOENT') throw new CliError(`no program with id ${id}`);
+      throw e;
+    }
+  } else {
+    programs = listPrograms();
+  }
+  for (const p of programs) {
     const type = lowerName(progTypeName(p.type));
     const loadedAt = formatTime(bootTimeToDate(p.loadTime));
     if (values.json) {
