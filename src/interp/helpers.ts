@@ -9,6 +9,7 @@ import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate } from './hel
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
 import { tracePrintk } from './helpers-trace.js';
+import { forEachMapElem, loop } from './helpers-callback.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
 export interface TaskInfo {
@@ -36,6 +37,8 @@ export interface HelperContext {
   /** The CPU number reported to the program. */
   readonly cpu: number;
   readonly task: TaskInfo;
+  /** Calls a bpf function (a pointer from lddw of a function, as callbacks are passed) and returns its r0. */
+  call(fn: bigint, ...args: bigint[]): bigint;
 }
 
 export type Helper = (ctx: HelperContext, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
@@ -71,6 +74,8 @@ export const HelperId = {
   RINGBUF_DISCARD: 133,
   RINGBUF_QUERY: 134,
   KTIME_GET_COARSE_NS: 160,
+  FOR_EACH_MAP_ELEM: 164,
+  LOOP: 181,
 } as const;
 
 export const defaultHelpers: HelperTable = {
@@ -100,6 +105,8 @@ export const defaultHelpers: HelperTable = {
   [HelperId.RINGBUF_SUBMIT]: ringbufSubmit,
   [HelperId.RINGBUF_DISCARD]: ringbufDiscard,
   [HelperId.RINGBUF_QUERY]: ringbufQuery,
+  [HelperId.FOR_EACH_MAP_ELEM]: forEachMapElem,
+  [HelperId.LOOP]: loop,
 };
 
 /** A negative errno as the u64 a helper returns. */

@@ -131,6 +131,9 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
   };
 
   let pc = 0;
+  // Function pointers (lddw src 4) point into this zero-length region, at the target slot.
+  let functions: Region | undefined;
+  let callFunction: (fn: bigint, args: readonly bigint[]) => bigint = () => 0n;
   const ctx: HelperContext = {
     memory,
     get pc() {
@@ -153,6 +156,7 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     random,
     cpu: options.cpu ?? 0,
     task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task },
+    call: (fn, ...args) => callFunction(fn, args),
   };
 
   const callHelper = (id: number, kind: string): void => {
@@ -200,363 +204,389 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     return true;
   };
 
-  for (;;) {
-    if (pc < 0 || pc >= n) {
-      throw new InterpError('E_PC_OUT_OF_RANGE', pc === n ? 'ran off the end of the program without exit' : `jump to slot ${pc}, outside the program (${n} slots)`, pc);
-    }
-    if (++count > budget) throw new InterpError('E_BUDGET', `instruction budget of ${budget} exhausted (runaway loop?)`, pc);
-    const op = OP[pc]!;
-    const d = DST[pc]!;
-    const s = SRC[pc]!;
-    if (d > 10 || (s > 10 && (op & 0x07) !== Class.LD && !((op & 0x07) === Class.JMP && (op & 0xf0) === JmpOp.CALL))) invalid('register out of range');
+  /**
+   * Runs from `pc` until the program's final exit, or (for a callback called
+   * by a helper) until the frame at depth `stopDepth + 1` returns.
+   */
+  const loop = (stopDepth: number): void => {
+    for (;;) {
+      if (pc < 0 || pc >= n) {
+        throw new InterpError('E_PC_OUT_OF_RANGE', pc === n ? 'ran off the end of the program without exit' : `jump to slot ${pc}, outside the program (${n} slots)`, pc);
+      }
+      if (++count > budget) throw new InterpError('E_BUDGET', `instruction budget of ${budget} exhausted (runaway loop?)`, pc);
+      const op = OP[pc]!;
+      const d = DST[pc]!;
+      const s = SRC[pc]!;
+      if (d > 10 || (s > 10 && (op & 0x07) !== Class.LD && !((op & 0x07) === Class.JMP && (op & 0xf0) === JmpOp.CALL))) invalid('register out of range');
 
-    switch (op & 0x07) {
-      case Class.ALU: {
-        const dl = d * 2 + LO;
-        const dv = W[dl]!;
-        const sv = op & Source.X ? W[s * 2 + LO]! : IMM[pc]! >>> 0;
-        const off = OFF[pc]!;
-        let r: number;
-        switch (op & 0xf0) {
-          case AluOp.ADD:
-            r = (dv + sv) >>> 0;
-            break;
-          case AluOp.SUB:
-            r = (dv - sv) >>> 0;
-            break;
-          case AluOp.MUL:
-            r = Math.imul(dv, sv) >>> 0;
-            break;
-          case AluOp.DIV:
-            if (off === 0) r = sv === 0 ? 0 : Math.floor(dv / sv);
-            else if (off === 1) r = sv === 0 ? 0 : (dv | 0) === -0x80000000 && (sv | 0) === -1 ? 0x80000000 : Math.trunc((dv | 0) / (sv | 0)) >>> 0;
-            else return invalid('div offset must be 0 or 1');
-            break;
-          case AluOp.MOD:
-            if (off === 0) r = sv === 0 ? dv : dv % sv;
-            else if (off === 1) r = sv === 0 ? dv : ((dv | 0) % (sv | 0)) >>> 0;
-            else return invalid('mod offset must be 0 or 1');
-            break;
-          case AluOp.OR:
-            r = (dv | sv) >>> 0;
-            break;
-          case AluOp.AND:
-            r = (dv & sv) >>> 0;
-            break;
-          case AluOp.XOR:
-            r = (dv ^ sv) >>> 0;
-            break;
-          case AluOp.LSH:
-            r = (dv << (sv & 31)) >>> 0;
-            break;
-          case AluOp.RSH:
-            r = dv >>> (sv & 31);
-            break;
-          case AluOp.ARSH:
-            r = ((dv | 0) >> (sv & 31)) >>> 0;
-            break;
-          case AluOp.NEG:
-            if (op & Source.X) invalid('neg takes no source register');
-            r = -dv >>> 0;
-            break;
-          case AluOp.MOV:
-            if (off === 0) r = sv;
-            else if (!(op & Source.X)) return invalid('movsx needs a source register');
-            else if (off === 8) r = ((sv << 24) >> 24) >>> 0;
-            else if (off === 16) r = ((sv << 16) >> 16) >>> 0;
-            else return invalid('mov32 sign-extension offset must be 8 or 16');
-            break;
-          case AluOp.END: {
-            const width = IMM[pc]!;
-            const toBig = (op & Source.X) !== 0;
-            if (width === 64) {
-              if (toBig) {
-                const lo = W[dl]!;
-                W[dl] = bswap32(W[d * 2 + HI]!);
-                W[d * 2 + HI] = bswap32(lo);
+      switch (op & 0x07) {
+        case Class.ALU: {
+          const dl = d * 2 + LO;
+          const dv = W[dl]!;
+          const sv = op & Source.X ? W[s * 2 + LO]! : IMM[pc]! >>> 0;
+          const off = OFF[pc]!;
+          let r: number;
+          switch (op & 0xf0) {
+            case AluOp.ADD:
+              r = (dv + sv) >>> 0;
+              break;
+            case AluOp.SUB:
+              r = (dv - sv) >>> 0;
+              break;
+            case AluOp.MUL:
+              r = Math.imul(dv, sv) >>> 0;
+              break;
+            case AluOp.DIV:
+              if (off === 0) r = sv === 0 ? 0 : Math.floor(dv / sv);
+              else if (off === 1) r = sv === 0 ? 0 : (dv | 0) === -0x80000000 && (sv | 0) === -1 ? 0x80000000 : Math.trunc((dv | 0) / (sv | 0)) >>> 0;
+              else return invalid('div offset must be 0 or 1');
+              break;
+            case AluOp.MOD:
+              if (off === 0) r = sv === 0 ? dv : dv % sv;
+              else if (off === 1) r = sv === 0 ? dv : ((dv | 0) % (sv | 0)) >>> 0;
+              else return invalid('mod offset must be 0 or 1');
+              break;
+            case AluOp.OR:
+              r = (dv | sv) >>> 0;
+              break;
+            case AluOp.AND:
+              r = (dv & sv) >>> 0;
+              break;
+            case AluOp.XOR:
+              r = (dv ^ sv) >>> 0;
+              break;
+            case AluOp.LSH:
+              r = (dv << (sv & 31)) >>> 0;
+              break;
+            case AluOp.RSH:
+              r = dv >>> (sv & 31);
+              break;
+            case AluOp.ARSH:
+              r = ((dv | 0) >> (sv & 31)) >>> 0;
+              break;
+            case AluOp.NEG:
+              if (op & Source.X) invalid('neg takes no source register');
+              r = -dv >>> 0;
+              break;
+            case AluOp.MOV:
+              if (off === 0) r = sv;
+              else if (!(op & Source.X)) return invalid('movsx needs a source register');
+              else if (off === 8) r = ((sv << 24) >> 24) >>> 0;
+              else if (off === 16) r = ((sv << 16) >> 16) >>> 0;
+              else return invalid('mov32 sign-extension offset must be 8 or 16');
+              break;
+            case AluOp.END: {
+              const width = IMM[pc]!;
+              const toBig = (op & Source.X) !== 0;
+              if (width === 64) {
+                if (toBig) {
+                  const lo = W[dl]!;
+                  W[dl] = bswap32(W[d * 2 + HI]!);
+                  W[d * 2 + HI] = bswap32(lo);
+                }
+                pc++;
+                continue;
               }
+              if (width === 32) r = toBig ? bswap32(dv) : dv;
+              else if (width === 16) r = toBig ? bswap16(dv & 0xffff) : dv & 0xffff;
+              else return invalid(`byte swap width must be 16, 32 or 64, not ${width}`);
+              break;
+            }
+            default:
+              return invalid();
+          }
+          W[dl] = r;
+          W[d * 2 + HI] = 0;
+          pc++;
+          continue;
+        }
+
+        case Class.ALU64: {
+          const x = (op & Source.X) !== 0;
+          const sv = x ? R[s]! : IMM64[pc]!;
+          const off = OFF[pc]!;
+          switch (op & 0xf0) {
+            case AluOp.ADD:
+              R[d] = R[d]! + sv;
+              break;
+            case AluOp.SUB:
+              R[d] = R[d]! - sv;
+              break;
+            case AluOp.MUL:
+              R[d] = R[d]! * sv;
+              break;
+            case AluOp.DIV:
+              if (off === 0) R[d] = sv === 0n ? 0n : R[d]! / sv;
+              else if (off === 1) {
+                const ss = x ? RS[s]! : IMM64S[pc]!;
+                R[d] = ss === 0n ? 0n : RS[d]! / ss; // INT64_MIN / -1 = 2^63 wraps to INT64_MIN when stored
+              } else invalid('div offset must be 0 or 1');
+              break;
+            case AluOp.MOD:
+              if (off === 0) {
+                if (sv !== 0n) R[d] = R[d]! % sv;
+              } else if (off === 1) {
+                const ss = x ? RS[s]! : IMM64S[pc]!;
+                if (ss !== 0n) R[d] = RS[d]! % ss;
+              } else invalid('mod offset must be 0 or 1');
+              break;
+            case AluOp.OR:
+              R[d] = R[d]! | sv;
+              break;
+            case AluOp.AND:
+              R[d] = R[d]! & sv;
+              break;
+            case AluOp.XOR:
+              R[d] = R[d]! ^ sv;
+              break;
+            case AluOp.LSH:
+              R[d] = R[d]! << (sv & 63n);
+              break;
+            case AluOp.RSH:
+              R[d] = R[d]! >> (sv & 63n);
+              break;
+            case AluOp.ARSH:
+              R[d] = RS[d]! >> (sv & 63n);
+              break;
+            case AluOp.NEG:
+              if (x) invalid('neg takes no source register');
+              R[d] = -R[d]!;
+              break;
+            case AluOp.MOV:
+              if (off === 0) R[d] = sv;
+              else if (!x) invalid('movsx needs a source register');
+              else if (off === 8) R[d] = BigInt((W[s * 2 + LO]! << 24) >> 24);
+              else if (off === 16) R[d] = BigInt((W[s * 2 + LO]! << 16) >> 16);
+              else if (off === 32) R[d] = BigInt(WS[s * 2 + LO]!);
+              else invalid('movsx offset must be 8, 16 or 32');
+              break;
+            case AluOp.END: {
+              if (x) invalid('bswap uses source bit 0');
+              const width = IMM[pc]!;
+              const lo = W[d * 2 + LO]!;
+              if (width === 16) R[d] = BigInt(bswap16(lo & 0xffff));
+              else if (width === 32) R[d] = BigInt(bswap32(lo));
+              else if (width === 64) {
+                W[d * 2 + LO] = bswap32(W[d * 2 + HI]!);
+                W[d * 2 + HI] = bswap32(lo);
+              } else invalid(`byte swap width must be 16, 32 or 64, not ${width}`);
+              break;
+            }
+            default:
+              invalid();
+          }
+          pc++;
+          continue;
+        }
+
+        case Class.JMP: {
+          const code = op & 0xf0;
+          const x = (op & Source.X) !== 0;
+          let taken: boolean;
+          switch (code) {
+            case JmpOp.JA:
+              if (x) invalid();
+              pc += OFF[pc]! + 1;
+              continue;
+            case JmpOp.CALL:
+              if (x) {
+                // callx: the register holds the helper id (the conformance convention).
+                const target = R[d]!;
+                if (target > 0x7fffffffn) throw new InterpError('E_UNKNOWN_HELPER', `callx to 0x${target.toString(16)}, which is not a helper id`, pc);
+                callHelper(Number(target), 'helper (callx)');
+              } else if (s === PseudoCall.HELPER) {
+                if (IMM[pc] === HelperId.TAIL_CALL && builtinTailCall) {
+                  if (tailCall()) continue;
+                } else callHelper(IMM[pc]!, 'helper');
+              } else if (s === PseudoCall.CALL) {
+                if (frames.length + 1 >= MAX_CALL_FRAMES) throw new InterpError('E_CALL_DEPTH', `more than ${MAX_CALL_FRAMES} nested call frames`, pc);
+                frames.push({ returnPc: pc + 1, saved: R.slice(6, 11) });
+                R[10] = stackTop(frames.length);
+                pc += IMM[pc]! + 1;
+                continue;
+              } else if (s === PseudoCall.KFUNC_CALL) {
+                throw new InterpError('E_UNKNOWN_HELPER', `kfunc calls (BTF id ${IMM[pc]}) are not supported by the interpreter`, pc);
+              } else invalid(`call with src ${s}`);
               pc++;
               continue;
-            }
-            if (width === 32) r = toBig ? bswap32(dv) : dv;
-            else if (width === 16) r = toBig ? bswap16(dv & 0xffff) : dv & 0xffff;
-            else return invalid(`byte swap width must be 16, 32 or 64, not ${width}`);
-            break;
-          }
-          default:
-            return invalid();
-        }
-        W[dl] = r;
-        W[d * 2 + HI] = 0;
-        pc++;
-        continue;
-      }
-
-      case Class.ALU64: {
-        const x = (op & Source.X) !== 0;
-        const sv = x ? R[s]! : IMM64[pc]!;
-        const off = OFF[pc]!;
-        switch (op & 0xf0) {
-          case AluOp.ADD:
-            R[d] = R[d]! + sv;
-            break;
-          case AluOp.SUB:
-            R[d] = R[d]! - sv;
-            break;
-          case AluOp.MUL:
-            R[d] = R[d]! * sv;
-            break;
-          case AluOp.DIV:
-            if (off === 0) R[d] = sv === 0n ? 0n : R[d]! / sv;
-            else if (off === 1) {
-              const ss = x ? RS[s]! : IMM64S[pc]!;
-              R[d] = ss === 0n ? 0n : RS[d]! / ss; // INT64_MIN / -1 = 2^63 wraps to INT64_MIN when stored
-            } else invalid('div offset must be 0 or 1');
-            break;
-          case AluOp.MOD:
-            if (off === 0) {
-              if (sv !== 0n) R[d] = R[d]! % sv;
-            } else if (off === 1) {
-              const ss = x ? RS[s]! : IMM64S[pc]!;
-              if (ss !== 0n) R[d] = RS[d]! % ss;
-            } else invalid('mod offset must be 0 or 1');
-            break;
-          case AluOp.OR:
-            R[d] = R[d]! | sv;
-            break;
-          case AluOp.AND:
-            R[d] = R[d]! & sv;
-            break;
-          case AluOp.XOR:
-            R[d] = R[d]! ^ sv;
-            break;
-          case AluOp.LSH:
-            R[d] = R[d]! << (sv & 63n);
-            break;
-          case AluOp.RSH:
-            R[d] = R[d]! >> (sv & 63n);
-            break;
-          case AluOp.ARSH:
-            R[d] = RS[d]! >> (sv & 63n);
-            break;
-          case AluOp.NEG:
-            if (x) invalid('neg takes no source register');
-            R[d] = -R[d]!;
-            break;
-          case AluOp.MOV:
-            if (off === 0) R[d] = sv;
-            else if (!x) invalid('movsx needs a source register');
-            else if (off === 8) R[d] = BigInt((W[s * 2 + LO]! << 24) >> 24);
-            else if (off === 16) R[d] = BigInt((W[s * 2 + LO]! << 16) >> 16);
-            else if (off === 32) R[d] = BigInt(WS[s * 2 + LO]!);
-            else invalid('movsx offset must be 8, 16 or 32');
-            break;
-          case AluOp.END: {
-            if (x) invalid('bswap uses source bit 0');
-            const width = IMM[pc]!;
-            const lo = W[d * 2 + LO]!;
-            if (width === 16) R[d] = BigInt(bswap16(lo & 0xffff));
-            else if (width === 32) R[d] = BigInt(bswap32(lo));
-            else if (width === 64) {
-              W[d * 2 + LO] = bswap32(W[d * 2 + HI]!);
-              W[d * 2 + HI] = bswap32(lo);
-            } else invalid(`byte swap width must be 16, 32 or 64, not ${width}`);
-            break;
-          }
-          default:
-            invalid();
-        }
-        pc++;
-        continue;
-      }
-
-      case Class.JMP: {
-        const code = op & 0xf0;
-        const x = (op & Source.X) !== 0;
-        let taken: boolean;
-        switch (code) {
-          case JmpOp.JA:
-            if (x) invalid();
-            pc += OFF[pc]! + 1;
-            continue;
-          case JmpOp.CALL:
-            if (x) {
-              // callx: the register holds the helper id (the conformance convention).
-              const target = R[d]!;
-              if (target > 0x7fffffffn) throw new InterpError('E_UNKNOWN_HELPER', `callx to 0x${target.toString(16)}, which is not a helper id`, pc);
-              callHelper(Number(target), 'helper (callx)');
-            } else if (s === PseudoCall.HELPER) {
-              if (IMM[pc] === HelperId.TAIL_CALL && builtinTailCall) {
-                if (tailCall()) continue;
-              } else callHelper(IMM[pc]!, 'helper');
-            } else if (s === PseudoCall.CALL) {
-              if (frames.length + 1 >= MAX_CALL_FRAMES) throw new InterpError('E_CALL_DEPTH', `more than ${MAX_CALL_FRAMES} nested call frames`, pc);
-              frames.push({ returnPc: pc + 1, saved: R.slice(6, 11) });
-              R[10] = stackTop(frames.length);
-              pc += IMM[pc]! + 1;
+            case JmpOp.EXIT: {
+              if (x) invalid();
+              const frame = frames.pop();
+              if (!frame) return;
+              R.set(frame.saved, 6);
+              pc = frame.returnPc;
+              if (frames.length === stopDepth) return;
               continue;
-            } else if (s === PseudoCall.KFUNC_CALL) {
-              throw new InterpError('E_UNKNOWN_HELPER', `kfunc calls (BTF id ${IMM[pc]}) are not supported by the interpreter`, pc);
-            } else invalid(`call with src ${s}`);
-            pc++;
-            continue;
-          case JmpOp.EXIT: {
-            if (x) invalid();
-            const frame = frames.pop();
-            if (!frame) {
-              return { r0: R[0]!, registers: Array.from(R), instructions: count, trace, memory };
             }
-            R.set(frame.saved, 6);
-            pc = frame.returnPc;
-            continue;
-          }
-          default: {
-            const dv = R[d]!;
-            const sv = x ? R[s]! : IMM64[pc]!;
-            switch (code) {
-              case JmpOp.JEQ:
-                taken = dv === sv;
-                break;
-              case JmpOp.JNE:
-                taken = dv !== sv;
-                break;
-              case JmpOp.JGT:
-                taken = dv > sv;
-                break;
-              case JmpOp.JGE:
-                taken = dv >= sv;
-                break;
-              case JmpOp.JLT:
-                taken = dv < sv;
-                break;
-              case JmpOp.JLE:
-                taken = dv <= sv;
-                break;
-              case JmpOp.JSET:
-                taken = (dv & sv) !== 0n;
-                break;
-              default: {
-                const a = RS[d]!;
-                const b = x ? RS[s]! : IMM64S[pc]!;
-                if (code === JmpOp.JSGT) taken = a > b;
-                else if (code === JmpOp.JSGE) taken = a >= b;
-                else if (code === JmpOp.JSLT) taken = a < b;
-                else if (code === JmpOp.JSLE) taken = a <= b;
-                else return invalid();
+            default: {
+              const dv = R[d]!;
+              const sv = x ? R[s]! : IMM64[pc]!;
+              switch (code) {
+                case JmpOp.JEQ:
+                  taken = dv === sv;
+                  break;
+                case JmpOp.JNE:
+                  taken = dv !== sv;
+                  break;
+                case JmpOp.JGT:
+                  taken = dv > sv;
+                  break;
+                case JmpOp.JGE:
+                  taken = dv >= sv;
+                  break;
+                case JmpOp.JLT:
+                  taken = dv < sv;
+                  break;
+                case JmpOp.JLE:
+                  taken = dv <= sv;
+                  break;
+                case JmpOp.JSET:
+                  taken = (dv & sv) !== 0n;
+                  break;
+                default: {
+                  const a = RS[d]!;
+                  const b = x ? RS[s]! : IMM64S[pc]!;
+                  if (code === JmpOp.JSGT) taken = a > b;
+                  else if (code === JmpOp.JSGE) taken = a >= b;
+                  else if (code === JmpOp.JSLT) taken = a < b;
+                  else if (code === JmpOp.JSLE) taken = a <= b;
+                  else return invalid();
+                }
               }
             }
           }
-        }
-        pc += taken ? OFF[pc]! + 1 : 1;
-        continue;
-      }
-
-      case Class.JMP32: {
-        const code = op & 0xf0;
-        const x = (op & Source.X) !== 0;
-        if (code === JmpOp.JA) {
-          if (x) invalid();
-          pc += IMM[pc]! + 1;
+          pc += taken ? OFF[pc]! + 1 : 1;
           continue;
         }
-        const dv = W[d * 2 + LO]!;
-        const sv = x ? W[s * 2 + LO]! : IMM[pc]! >>> 0;
-        let taken: boolean;
-        switch (code) {
-          case JmpOp.JEQ:
-            taken = dv === sv;
-            break;
-          case JmpOp.JNE:
-            taken = dv !== sv;
-            break;
-          case JmpOp.JGT:
-            taken = dv > sv;
-            break;
-          case JmpOp.JGE:
-            taken = dv >= sv;
-            break;
-          case JmpOp.JLT:
-            taken = dv < sv;
-            break;
-          case JmpOp.JLE:
-            taken = dv <= sv;
-            break;
-          case JmpOp.JSET:
-            taken = (dv & sv) !== 0;
-            break;
-          case JmpOp.JSGT:
-            taken = (dv | 0) > (sv | 0);
-            break;
-          case JmpOp.JSGE:
-            taken = (dv | 0) >= (sv | 0);
-            break;
-          case JmpOp.JSLT:
-            taken = (dv | 0) < (sv | 0);
-            break;
-          case JmpOp.JSLE:
-            taken = (dv | 0) <= (sv | 0);
-            break;
-          default:
-            return invalid();
-        }
-        pc += taken ? OFF[pc]! + 1 : 1;
-        continue;
-      }
 
-      case Class.LDX: {
-        const mode = op & 0xe0;
-        const size = sizeBytes(op & 0x18);
-        const addr = R[s]! + OFFB[pc]!;
-        if (mode === Mode.MEM) R[d] = memory.load(addr, size, pc);
-        else if (mode === Mode.MEMSX && size < 8) R[d] = BigInt.asIntN(size * 8, memory.load(addr, size, pc));
-        else invalid();
-        pc++;
-        continue;
-      }
-
-      case Class.ST: {
-        if ((op & 0xe0) !== Mode.MEM) invalid();
-        memory.store(R[d]! + OFFB[pc]!, sizeBytes(op & 0x18), IMM64[pc]!, pc);
-        pc++;
-        continue;
-      }
-
-      case Class.STX: {
-        const mode = op & 0xe0;
-        const size = sizeBytes(op & 0x18);
-        const addr = R[d]! + OFFB[pc]!;
-        if (mode === Mode.MEM) memory.store(addr, size, R[s]!, pc);
-        else if (mode === Mode.ATOMIC) atomic(memory, R, pc, IMM[pc]!, OFFB[pc]!, size, d, s, invalid);
-        else invalid();
-        pc++;
-        continue;
-      }
-
-      case Class.LD: {
-        if (op === (Class.LD | Size.DW | Mode.IMM)) {
-          R[d] = wideLoad(s, IMM[pc]!, p.immHigh[pc]!, IMM64[pc]!);
-          pc += 2;
+        case Class.JMP32: {
+          const code = op & 0xf0;
+          const x = (op & Source.X) !== 0;
+          if (code === JmpOp.JA) {
+            if (x) invalid();
+            pc += IMM[pc]! + 1;
+            continue;
+          }
+          const dv = W[d * 2 + LO]!;
+          const sv = x ? W[s * 2 + LO]! : IMM[pc]! >>> 0;
+          let taken: boolean;
+          switch (code) {
+            case JmpOp.JEQ:
+              taken = dv === sv;
+              break;
+            case JmpOp.JNE:
+              taken = dv !== sv;
+              break;
+            case JmpOp.JGT:
+              taken = dv > sv;
+              break;
+            case JmpOp.JGE:
+              taken = dv >= sv;
+              break;
+            case JmpOp.JLT:
+              taken = dv < sv;
+              break;
+            case JmpOp.JLE:
+              taken = dv <= sv;
+              break;
+            case JmpOp.JSET:
+              taken = (dv & sv) !== 0;
+              break;
+            case JmpOp.JSGT:
+              taken = (dv | 0) > (sv | 0);
+              break;
+            case JmpOp.JSGE:
+              taken = (dv | 0) >= (sv | 0);
+              break;
+            case JmpOp.JSLT:
+              taken = (dv | 0) < (sv | 0);
+              break;
+            case JmpOp.JSLE:
+              taken = (dv | 0) <= (sv | 0);
+              break;
+            default:
+              return invalid();
+          }
+          pc += taken ? OFF[pc]! + 1 : 1;
           continue;
         }
-        const mode = op & 0xe0;
-        const size = sizeBytes(op & 0x18);
-        if ((mode !== Mode.ABS && mode !== Mode.IND) || size === 8) invalid();
-        if (mode === Mode.IND && s > 10) invalid('register out of range');
-        // Legacy packet access: big-endian load from the packet; out of bounds ends the program with 0, as in the kernel.
-        const offset = (mode === Mode.IND ? WS[s * 2 + LO]! : 0) + IMM[pc]!;
-        if (!packet || offset < 0 || offset + size > packet.bytes.length) {
-          return { r0: 0n, registers: Array.from(R, (v, i) => (i === 0 ? 0n : v)), instructions: count, trace, memory };
-        }
-        const v = packet.view;
-        R[0] = BigInt(size === 1 ? v.getUint8(offset) : size === 2 ? v.getUint16(offset, false) : v.getUint32(offset, false));
-        pc++;
-        continue;
-      }
 
-      default:
-        invalid();
+        case Class.LDX: {
+          const mode = op & 0xe0;
+          const size = sizeBytes(op & 0x18);
+          const addr = R[s]! + OFFB[pc]!;
+          if (mode === Mode.MEM) R[d] = memory.load(addr, size, pc);
+          else if (mode === Mode.MEMSX && size < 8) R[d] = BigInt.asIntN(size * 8, memory.load(addr, size, pc));
+          else invalid();
+          pc++;
+          continue;
+        }
+
+        case Class.ST: {
+          if ((op & 0xe0) !== Mode.MEM) invalid();
+          memory.store(R[d]! + OFFB[pc]!, sizeBytes(op & 0x18), IMM64[pc]!, pc);
+          pc++;
+          continue;
+        }
+
+        case Class.STX: {
+          const mode = op & 0xe0;
+          const size = sizeBytes(op & 0x18);
+          const addr = R[d]! + OFFB[pc]!;
+          if (mode === Mode.MEM) memory.store(addr, size, R[s]!, pc);
+          else if (mode === Mode.ATOMIC) atomic(memory, R, pc, IMM[pc]!, OFFB[pc]!, size, d, s, invalid);
+          else invalid();
+          pc++;
+          continue;
+        }
+
+        case Class.LD: {
+          if (op === (Class.LD | Size.DW | Mode.IMM)) {
+            R[d] = wideLoad(s, IMM[pc]!, p.immHigh[pc]!, IMM64[pc]!);
+            pc += 2;
+            continue;
+          }
+          const mode = op & 0xe0;
+          const size = sizeBytes(op & 0x18);
+          if ((mode !== Mode.ABS && mode !== Mode.IND) || size === 8) invalid();
+          if (mode === Mode.IND && s > 10) invalid('register out of range');
+          // Legacy packet access: big-endian load from the packet; out of bounds ends the program with 0, as in the kernel.
+          const offset = (mode === Mode.IND ? WS[s * 2 + LO]! : 0) + IMM[pc]!;
+          if (!packet || offset < 0 || offset + size > packet.bytes.length) throw ABORT;
+          const v = packet.view;
+          R[0] = BigInt(size === 1 ? v.getUint8(offset) : size === 2 ? v.getUint16(offset, false) : v.getUint32(offset, false));
+          pc++;
+          continue;
+        }
+
+        default:
+          invalid();
+      }
     }
+  };
+
+  /** Calls the bpf function at `fn` (from lddw of a function) with r1..r5 = args, in a new frame; returns its r0. */
+  callFunction = (fn: bigint, args: readonly bigint[]): bigint => {
+    const region = memory.regionAt(fn);
+    if (!region || region !== functions) throw new InterpError('E_HELPER', `0x${fn.toString(16)} is not a function pointer`, pc);
+    if (frames.length + 1 >= MAX_CALL_FRAMES) throw new InterpError('E_CALL_DEPTH', `more than ${MAX_CALL_FRAMES} nested call frames`, pc);
+    const depth = frames.length;
+    frames.push({ returnPc: pc, saved: R.slice(6, 11) });
+    R[10] = stackTop(frames.length);
+    for (let i = 0; i < 5; i++) R[1 + i] = args[i] ?? 0n;
+    pc = Number(fn - region.base);
+    loop(depth);
+    return R[0]!;
+  };
+
+  try {
+    loop(-1);
+  } catch (e) {
+    if (e !== ABORT) throw e;
+    // A legacy packet load out of bounds: the kernel ends the program with r0 = 0.
+    R[0] = 0n;
   }
+  return { r0: R[0]!, registers: Array.from(R), instructions: count, trace, memory };
 
   function wideLoad(src: number, fdOrIndex: number, high: number, value: bigint): bigint {
     switch (src) {
@@ -565,6 +595,12 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
       case PseudoLoad.MAP_FD:
       case PseudoLoad.MAP_IDX:
         return handleOf(mapByKey(fdOrIndex, pc));
+      case PseudoLoad.FUNC: {
+        const target = pc + fdOrIndex + 1;
+        if (target < 0 || target >= n) throw new InterpError('E_PC_OUT_OF_RANGE', `function pointer to slot ${target}, outside the program`, pc);
+        functions ??= memory.add(new Uint8Array(0), { name: 'functions', writable: false });
+        return functions.base + BigInt(target);
+      }
       case PseudoLoad.MAP_VALUE:
       case PseudoLoad.MAP_IDX_VALUE: {
         // A direct pointer into the value of key 0 (array maps, global data), at offset `high`.
@@ -579,6 +615,9 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     }
   }
 }
+
+/** Thrown to end the whole program at once (a legacy packet load out of bounds). */
+const ABORT = Symbol('abort');
 
 /** struct xdp_md and struct __sk_buff (uapi bpf.h): sizes and the offsets the interpreter fills in. */
 const XDP_MD = { size: 24, data: 0, dataEnd: 4, dataMeta: 8, ingressIfindex: 12, rxQueueIndex: 16 } as const;

@@ -202,3 +202,45 @@ describe('interp: map kinds and helpers', () => {
     expect(() => run(withMaps('mov %r2, %r1\nmov %r3, 0\ncall 12\nexit', [1, 0]), [array])).to.throw(InterpError, /prog_array/);
   });
 });
+
+describe('interp: callbacks (bpf_loop, bpf_for_each_map_elem)', () => {
+  /** main, then `cb:` — with `lddw %r2, cb` placed first (slots 0-1). */
+  function withCallback(main: string, callback: string): Uint8Array {
+    const body = parseUbpf(main);
+    const slots = 2 + body.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0);
+    return encode([wideLoad(2, slots - 1, PseudoLoad.FUNC), ...body, ...parseUbpf(callback)]);
+  }
+
+  it('bpf_loop calls the callback with the index until nr or a return of 1', () => {
+    const main = ['stdw [%r10-8], 0', 'mov %r3, %r10', 'add %r3, -8', 'mov %r1, 5', 'mov %r4, 0', 'mov %r6, 66', 'call 181', 'ldxdw %r1, [%r10-8]', 'lsh %r0, 16', 'or %r0, %r1', 'add %r0, %r6', 'exit'].join('\n');
+    const sum = ['ldxdw %r3, [%r2]', 'add %r3, %r1', 'stxdw [%r2], %r3', 'mov %r6, 0', 'mov %r0, 0', 'exit'].join('\n');
+    // 5 calls, sum 0+1+2+3+4 = 10, r6 preserved across the callbacks
+    expect(runSync(withCallback(main, sum)).r0).to.equal((5n << 16n) + 10n + 66n);
+    const stopAt2 = ['ldxdw %r3, [%r2]', 'add %r3, %r1', 'stxdw [%r2], %r3', 'mov %r0, 0', 'jne %r1, 2, +1', 'mov %r0, 1', 'exit'].join('\n');
+    expect(runSync(withCallback(main, stopAt2)).r0).to.equal((3n << 16n) + 3n + 66n);
+  });
+
+  it('bpf_for_each_map_elem visits every element with key and value pointers', () => {
+    const h = new HashMap({ keySize: 4, valueSize: 8, maxEntries: 8 });
+    for (const [k, v] of [[1, 10n], [2, 20n], [3, 30n]] as const) {
+      const value = new Uint8Array(8);
+      new DataView(value.buffer).setBigUint64(0, v, true);
+      h.update(key32(k), value, UpdateFlags.ANY);
+    }
+    // ctx accumulates sum(key * value)
+    const main = ['stdw [%r10-8], 0', 'mov %r3, %r10', 'add %r3, -8', 'mov %r1, %r9', 'mov %r4, 0', 'call 164', 'ldxdw %r1, [%r10-8]', 'lsh %r0, 16', 'or %r0, %r1', 'exit'].join('\n');
+    const cb = ['ldxw %r5, [%r2]', 'ldxdw %r6, [%r3]', 'mul %r5, %r6', 'ldxdw %r6, [%r4]', 'add %r6, %r5', 'stxdw [%r4], %r6', 'mov %r0, 0', 'exit'].join('\n');
+    const program = withCallback(main, cb);
+    const withMap = encode([wideLoad(9, 0, PseudoLoad.MAP_FD)]);
+    // the map load goes in front, so the function pointer's relative offset is unchanged
+    const bytes = new Uint8Array([...withMap, ...program]);
+    expect(runSync(bytes, { maps: [h] }).r0).to.equal((3n << 16n) + 10n + 40n + 90n);
+    const writesKey = withCallback(main, 'stw [%r2], 0\nmov %r0, 0\nexit');
+    expect(() => runSync(new Uint8Array([...withMap, ...writesKey]), { maps: [h] })).to.throw(InterpError, /read-only/);
+  });
+
+  it('a callback that is not a function pointer is a typed error', () => {
+    const bytes = encode(parseUbpf('mov %r1, 3\nmov %r2, %r10\nmov %r3, 0\nmov %r4, 0\ncall 181\nexit'));
+    expect(() => runSync(bytes)).to.throw(InterpError, /not a function pointer/);
+  });
+});
