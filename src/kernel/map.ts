@@ -364,6 +364,15 @@ export class BpfMap {
     return this.entries();
   }
 
+  /** Map-in-map: opens the inner map stored under `key` (user space reads its id), or undefined. */
+  innerMap(key: Uint8Array): BpfMap | undefined {
+    if (this.type !== MapType.ARRAY_OF_MAPS && this.type !== MapType.HASH_OF_MAPS) throw new TypeError(`innerMap: ${this.typeName} is not a map of maps`);
+    const v = this.lookup(key);
+    if (v === undefined) return undefined;
+    const id = new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true);
+    return BpfMap.fromId(id);
+  }
+
   // ---- queue / stack / bloom filter ----
 
   /** Queue/stack push (bloom filter: add). flags: UpdateFlags.EXIST overwrites the oldest when full. */
@@ -438,22 +447,27 @@ export class BpfMap {
     const cmd = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
     const cmdNumber = BpfCommand[cmd];
     const fd = this.fd;
+    const ks = this.keySize;
+    const vs = this.userValueSize;
     // Hash maps use a 4-byte bucket cursor; arrays a key-sized one.
-    const cursorSize = Math.max(8, this.keySize);
+    const cursorSize = Math.max(8, ks);
     const inBatch = new NativeBuffer(cursorSize);
     const outBatch = new NativeBuffer(cursorSize);
-    const keys = new NativeBuffer(Math.max(1, chunk * this.keySize));
-    const values = new NativeBuffer(Math.max(1, chunk * this.userValueSize));
     const attr = new NativeBuffer(B.size);
     const v = attr.view;
+    let keys = new NativeBuffer(Math.max(1, chunk * ks));
+    let values = new NativeBuffer(Math.max(1, chunk * vs));
+    const setBuffers = (): void => {
+      v.setBigUint64(B.keys, keys.address, true);
+      v.setBigUint64(B.values, values.address, true);
+    };
     v.setBigUint64(B.out_batch, outBatch.address, true);
-    v.setBigUint64(B.keys, keys.address, true);
-    v.setBigUint64(B.values, values.address, true);
+    setBuffers();
     v.setUint32(B.map_fd, fd, true);
     v.setUint32(B.elem_flags, elemFlags >>> 0, true);
     let done = false;
     let first = true;
-    return {
+    const cursor: BatchCursor = {
       keys: keys.bytes,
       values: values.bytes,
       next: (): number => {
@@ -463,12 +477,28 @@ export class BpfMap {
           v.setBigUint64(B.in_batch, inBatch.address, true);
         }
         first = false;
-        v.setUint32(B.count, chunk, true);
-        const r = syscall4(SYS_BPF, cmdNumber, attr.addressNumber, B.size) as number;
-        if (r < 0) {
+        for (;;) {
+          v.setUint32(B.count, chunk, true);
+          const r = syscall4(SYS_BPF, cmdNumber, attr.addressNumber, B.size) as number;
+          if (r >= 0) break;
           const errno = lastErrno();
-          if (errno !== Errno.ENOENT) this.#fail(cmd, errno);
-          done = true; // ENOENT: this was the last chunk (possibly empty)
+          if (errno === Errno.ENOENT) {
+            done = true; // this was the last chunk (possibly empty)
+            break;
+          }
+          // A hash bucket holds more elements than fit in a chunk: grow the chunk and retry.
+          if (errno === Errno.ENOSPC && chunk < 1 << 24) {
+            chunk *= 2;
+            keys.free();
+            values.free();
+            keys = new NativeBuffer(Math.max(1, chunk * ks));
+            values = new NativeBuffer(Math.max(1, chunk * vs));
+            cursor.keys = keys.bytes;
+            cursor.values = values.bytes;
+            setBuffers();
+            continue;
+          }
+          this.#fail(cmd, errno);
         }
         const count = v.getUint32(B.count, true);
         return count === 0 && done ? -1 : count;
@@ -481,6 +511,7 @@ export class BpfMap {
         attr.free();
       },
     };
+    return cursor;
   }
 
   #defaultChunk(chunkSize?: number): number {

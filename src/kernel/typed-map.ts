@@ -46,7 +46,7 @@ export class TypedMap<K, V> {
   }
 
   setPerCpu(k: K, values: V[], flags = 0): void {
-    this.map.updatePerCpu(k === undefined ? new Uint8Array(0) : this.#encodeKey(k)!.slice(), values.map((v) => {
+    this.map.updatePerCpu(this.#encodeKey(k)!, values.map((v) => {
       const b = new Uint8Array(this.value.size);
       this.value.encode(v, b);
       return b;
@@ -54,7 +54,7 @@ export class TypedMap<K, V> {
   }
 
   delete(k: K): boolean {
-    return this.map.delete(this.#encodeKey(k)!.slice());
+    return this.map.delete(this.#encodeKey(k)!);
   }
 
   *keys(): Generator<K> {
