@@ -124,7 +124,7 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
   const handleOf = (m: InterpMap): bigint => {
     let h = mapHandles.get(m);
     if (h === undefined) {
-      h = memory.add(new Uint8Array(0), { name: `${m.type} map`, writable: false, tag: m }).base;
+      h = memory.add(new Uint8Array(0), { name: `${m.type} map`, writable: false, tag: new MapHandle(m) }).base;
       mapHandles.set(m, h);
     }
     return h;
@@ -142,10 +142,8 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     map(handle: bigint): InterpMap {
       const region = memory.regionAt(handle);
       const tag = region && handle === region.base ? region.tag : undefined;
-      if (tag === undefined || typeof (tag as InterpMap).lookup !== 'function') {
-        throw new InterpError('E_HELPER', `0x${handle.toString(16)} is not a map pointer`, pc);
-      }
-      return tag as InterpMap;
+      if (!(tag instanceof MapHandle)) throw new InterpError('E_HELPER', `0x${handle.toString(16)} is not a map pointer`, pc);
+      return tag.map;
     },
     pointerTo: (bytes, name) => memory.add(bytes, { name: name ?? 'helper memory' }).base,
     trace(line) {
@@ -614,6 +612,11 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
         throw new InterpError('E_INVALID_INSTRUCTION', `lddw with src ${src} (BTF ids and function pointers) is not supported by the interpreter`, pc);
     }
   }
+}
+
+/** The tag of a map pointer's region (distinct from other regions that carry a map, like ring buffer records). */
+class MapHandle {
+  constructor(readonly map: InterpMap) {}
 }
 
 /** Thrown to end the whole program at once (a legacy packet load out of bounds). */

@@ -244,3 +244,11 @@ describe('interp: callbacks (bpf_loop, bpf_for_each_map_elem)', () => {
     expect(() => runSync(bytes)).to.throw(InterpError, /not a function pointer/);
   });
 });
+
+describe('interp: map pointers', () => {
+  it('a ring buffer record is not a map pointer', () => {
+    const rb = new RingBufMap({ maxEntries: 4096 });
+    const text = ['mov %r6, %r1', 'mov %r2, 8', 'mov %r3, 0', 'call 131', 'mov %r1, %r0', 'mov %r2, 8', 'mov %r3, 0', 'call 131', 'exit'].join('\n');
+    expect(() => runSync(withMaps(text, [1, 0]), { maps: [rb] })).to.throw(InterpError, /not a map pointer/);
+  });
+});
