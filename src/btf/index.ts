@@ -29,3 +29,4 @@ export { fieldsCompat, typesCompat, typesMatch } from './core/compat.js';
 export { resolveCoreRelo, resolveCoreReloStrict, matchSpec, type CoreResult } from './core/resolve.js';
 export { applyCoreRelocation, POISON_HELPER_ID, type CoreInsn } from './core/apply.js';
 export { toCHeader, type CHeaderOptions } from './dump-c.js';
+export { toTypeScript, type TypeScriptOptions } from './dump-ts.js';

@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const BIN = new URL('../../src/cli/bin.ts', import.meta.url).pathname;
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+const OBJ = new URL('./fixtures/layouts.bpf.o', import.meta.url).pathname;
+
+async function tsbpf(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', BIN, ...args], { maxBuffer: 1 << 28, env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('btf: tsbpf btf dump', function () {
+  this.timeout(60000);
+
+  it('dumps an ELF object\'s .BTF as raw text, JSON lines, C and TypeScript', async function () {
+    const raw = await tsbpf('btf', 'dump', OBJ);
+    expect(raw.code).to.equal(0);
+    expect(raw.stdout).to.match(/^\[1\] /);
+    expect(raw.stdout).to.include("STRUCT 'node' size=88");
+    const json = await tsbpf('btf', 'dump', OBJ, '--json');
+    const first = JSON.parse(json.stdout.split('\n')[0]!);
+    expect(first).to.have.property('id', 1);
+    const c = await tsbpf('btf', 'dump', OBJ, '--format', 'c', '--root', 'uses_all');
+    expect(c.stdout).to.include('struct uses_all {');
+    const t = await tsbpf('btf', 'dump', OBJ, '--format', 'ts');
+    expect(t.stdout).to.include('export interface node {');
+  });
+
+  it('reads the kernel BTF with --kernel', async function () {
+    if (!existsSync(VMLINUX)) this.skip();
+    const r = await tsbpf('btf', 'dump', '--kernel', '--format', 'c', '--root', 'xdp_md');
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.include('struct xdp_md {');
+  });
+
+  it('reports bad input and usage errors without a stack', async function () {
+    const bad = await tsbpf('btf', 'dump', new URL('./fixtures/core_kinds.bpf.c', import.meta.url).pathname);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.match(/error: .*\.BTF\+0x0: bad magic/);
+    expect(bad.stderr).not.to.include('    at ');
+    expect((await tsbpf('btf', 'dump', OBJ, '--format', 'yaml')).code).to.equal(2);
+    expect((await tsbpf('btf', 'dump', OBJ, '--root', 'no_such_type')).stderr).to.include("no type named 'no_such_type'");
+  });
+});
