@@ -4,8 +4,9 @@
  * Node modules, runs in a browser.
  */
 import { encode } from './codec.js';
+import { AsmError } from './errors.js';
 import type { Instruction } from './instruction.js';
-import { parseLlvm } from './llvm-syntax.js';
+import { assembleLlvm } from './llvm-syntax.js';
 import { parseUbpf } from './ubpf.js';
 
 export * from './opcodes.js';
@@ -17,7 +18,8 @@ export * from './helpers.js';
 export * from './validate.js';
 export * from './disasm.js';
 export * from './builder.js';
-export { parseLlvm } from './llvm-syntax.js';
+export { assembleLlvm, parseLlvm } from './llvm-syntax.js';
+export { InstructionColumns } from './instruction-columns.js';
 export { parseUbpf } from './ubpf.js';
 
 export type AsmSyntax = 'llvm' | 'ubpf';
@@ -38,6 +40,8 @@ export interface Assembled {
 /** Assembles text in the LLVM or the ubpf/conformance syntax. */
 export function assemble(source: string, options: AssembleOptions = {}): Assembled {
   const syntax = options.syntax ?? 'llvm';
-  const instructions = syntax === 'ubpf' ? parseUbpf(source, options.file) : parseLlvm(source, options.file);
+  if (syntax === 'llvm') return assembleLlvm(source, options.file);
+  if (syntax !== 'ubpf') throw new AsmError('E_SYNTAX_NAME', `unknown assembler syntax '${String(syntax)}' (llvm or ubpf)`);
+  const instructions = parseUbpf(source, options.file);
   return { bytes: encode(instructions), instructions };
 }

@@ -16,9 +16,16 @@
  */
 import { AsmError, type SourcePosition } from './errors.js';
 import type { Instruction } from './instruction.js';
-import { AluOp, AtomicOp, CALL, CALLX, Class, EXIT, JA, JA32, JmpOp, LDDW, Mode, PseudoCall, PseudoLoad, Size, Source } from './opcodes.js';
+import { InstructionColumns } from './instruction-columns.js';
+import * as op from './opcodes.js';
 import { PSEUDO_LOAD_NAME } from './disasm.js';
-import { ADDR_SPACE_CAST_OFF, ATOMIC_LOAD_ACQ, ATOMIC_STORE_REL, MAY_GOTO } from './validate.js';
+import * as rules from './validate.js';
+
+// Read once into module locals: an imported binding can cost a getter call per
+// use under CommonJS interop (tsx), and these are used on every line.
+const { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } = op;
+const { CALL, CALLX, EXIT, JA, JA32, LDDW } = op;
+const { ADDR_SPACE_CAST_OFF, ATOMIC_LOAD_ACQ, ATOMIC_STORE_REL, MAY_GOTO } = rules;
 
 // Token kinds.
 const END = 0;
@@ -82,15 +89,29 @@ const SWAPS: Record<string, [number, number]> = {
 
 const PSEUDO_KIND = new Map<string, number>(PSEUDO_LOAD_NAME.map((name, i) => [name, i]));
 
-/** Punctuation, longest first within each leading character. */
-const PUNCTS = ['<<=', '>>=', '==', '!=', '>=', '<=', '+=', '-=', '*=', '/=', '%=', '|=', '&=', '^=', '=', '<', '>', '&', '*', '(', ')', '[', ']', '+', '-', ',', ':'];
-const PUNCT_BY_CHAR = new Map<number, string[]>();
-for (const p of PUNCTS) {
-  const c = p.charCodeAt(0);
-  const list = PUNCT_BY_CHAR.get(c) ?? [];
-  list.push(p);
-  PUNCT_BY_CHAR.set(c, list);
+/** Operators of the form `X=` by their first character. */
+const OP_EQ = new Map<number, string>(['==', '!=', '>=', '<=', '+=', '-=', '*=', '/=', '%=', '|=', '&=', '^='].map((p) => [p.charCodeAt(0), p]));
+/** One-character operators. */
+const OP_SINGLE = new Map<number, string>(['=', '<', '>', '&', '*', '+', '-'].map((p) => [p.charCodeAt(0), p]));
+
+/**
+ * Words that appear on most lines, returned without allocating a string:
+ * short identifiers are packed 7 bits per character into a number key.
+ */
+const WORDS = new Map<number, string>();
+function wordKey(s: string, from: number, to: number): number {
+  let key = 0;
+  for (let i = from; i < to; i++) key = key * 128 + (s.charCodeAt(i) & 0x7f);
+  return key * 8 + (to - from);
 }
+for (const w of ['goto', 'gotol', 'if', 'll', 'u8', 'u16', 'u32', 'u64', 's8', 's16', 's32', 'skb', 'lock', 'call', 'callx', 'exit', 'kfunc',
+  'le16', 'le32', 'le64', 'be16', 'be32', 'be64', 'bswap16', 'bswap32', 'bswap64', 'xchg_64', 'map_fd', 'func', 'map_idx']) {
+  WORDS.set(wordKey(w, 0, w.length), w);
+}
+function internWord(s: string, from: number, to: number): string {
+  return WORDS.get(wordKey(s, from, to)) ?? s.slice(from, to);
+}
+
 const SIGNED_OPS = ['s>>=', 's>=', 's<=', 's/=', 's%=', 's>', 's<'];
 
 const INT32_MIN = -0x80000000;
@@ -110,14 +131,15 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
 class LlvmParser {
   // The current line's tokens, as parallel arrays reused between lines.
-  private kinds: number[] = [];
+  private kinds = new Int32Array(64);
   private values: Array<string | number | bigint> = [];
-  private columns: number[] = [];
+  private columns = new Int32Array(64);
+  private count = 0;
   private at = 0;
   private line = 0;
   private inBlockComment = false;
 
-  private readonly out: Instruction[] = [];
+  private readonly out = new InstructionColumns();
   private slot = 0;
   private readonly labels = new Map<string, number>();
   private pendingLabels: string[] = [];
@@ -125,7 +147,7 @@ class LlvmParser {
 
   constructor(private readonly file: string | undefined) {}
 
-  parse(source: string): Instruction[] {
+  parse(source: string): InstructionColumns {
     let start = 0;
     const n = source.length;
     while (start <= n) {
@@ -140,6 +162,10 @@ class LlvmParser {
     return this.out;
   }
 
+  get fileName(): string {
+    return this.file ?? '<input>';
+  }
+
   private position(column: number): SourcePosition {
     return this.file === undefined ? { line: this.line, column } : { file: this.file, line: this.line, column };
   }
@@ -150,41 +176,86 @@ class LlvmParser {
 
   // ---- scanning ----
 
+  /** Appends a token; the arrays grow for very long lines. */
+  private push(kind: number, value: string | number | bigint, column: number): void {
+    const n = this.count++;
+    if (n >= this.kinds.length) {
+      const kinds = new Int32Array(n * 2);
+      kinds.set(this.kinds);
+      this.kinds = kinds;
+      const columns = new Int32Array(n * 2);
+      columns.set(this.columns);
+      this.columns = columns;
+    }
+    this.kinds[n] = kind;
+    this.values[n] = value;
+    this.columns[n] = column;
+  }
+
   private tokenize(s: string, start: number, end: number): void {
-    const kinds = this.kinds;
-    const values = this.values;
-    const columns = this.columns;
-    kinds.length = 0;
-    values.length = 0;
-    columns.length = 0;
+    this.count = 0;
     let i = start;
     if (this.inBlockComment) {
       const close = s.indexOf('*/', i);
-      if (close < 0 || close >= end) return;
+      if (close < 0 || close >= end) {
+        this.push(END, '', end - start + 1);
+        return;
+      }
       this.inBlockComment = false;
       i = close + 2;
     }
-    while (i < end) {
+    scan: while (i < end) {
       const c = s.charCodeAt(i);
-      if (c === 32 || c === 9 || c === 13) {
-        i++;
-        continue;
-      }
-      if (c === 35 || c === 59) break; // # ;
-      if (c === 47) {
-        const next = s.charCodeAt(i + 1);
-        if (next === 47) break; // //
-        if (next === 42) {
-          const close = s.indexOf('*/', i + 2);
-          if (close < 0 || close >= end) {
-            this.inBlockComment = true;
-            break;
-          }
-          i = close + 2;
-          continue;
-        }
-      }
       const column = i - start + 1;
+      switch (c) {
+        case 32: // space
+        case 9: // tab
+        case 13: // CR
+          i++;
+          continue;
+        case 35: // #
+        case 59: // ;
+          break scan;
+        case 47: {
+          // / : comment or /=
+          const next = s.charCodeAt(i + 1);
+          if (next === 47) break scan;
+          if (next === 42) {
+            const close = s.indexOf('*/', i + 2);
+            if (close < 0 || close >= end) {
+              this.inBlockComment = true;
+              break scan;
+            }
+            i = close + 2;
+            continue;
+          }
+          break;
+        }
+        case 40:
+          this.push(PUNCT, '(', column);
+          i++;
+          continue;
+        case 41:
+          this.push(PUNCT, ')', column);
+          i++;
+          continue;
+        case 44:
+          this.push(PUNCT, ',', column);
+          i++;
+          continue;
+        case 58:
+          this.push(PUNCT, ':', column);
+          i++;
+          continue;
+        case 91:
+          this.push(PUNCT, '[', column);
+          i++;
+          continue;
+        case 93:
+          this.push(PUNCT, ']', column);
+          i++;
+          continue;
+      }
       if (isDigit(c)) {
         i = this.scanNumber(s, i, end, column);
         continue;
@@ -194,9 +265,7 @@ class LlvmParser {
         if (next === 62 || next === 60 || next === 47 || next === 37) {
           const op = SIGNED_OPS.find((p) => s.startsWith(p, i));
           if (op) {
-            kinds.push(PUNCT);
-            values.push(op);
-            columns.push(column);
+            this.push(PUNCT, op, column);
             i += op.length;
             continue;
           }
@@ -205,28 +274,27 @@ class LlvmParser {
       if (isIdentStart(c)) {
         let j = i + 1;
         while (j < end && isIdentChar(s.charCodeAt(j))) j++;
-        if ((c === 114 || c === 119) && j - i >= 2 && j - i <= 3 && isDigit(s.charCodeAt(i + 1)) && (j - i === 2 || isDigit(s.charCodeAt(i + 2)))) {
-          kinds.push(c === 114 ? REG : WREG);
-          values.push(j - i === 2 ? s.charCodeAt(i + 1) - 48 : (s.charCodeAt(i + 1) - 48) * 10 + s.charCodeAt(i + 2) - 48);
+        const len = j - i;
+        if ((c === 114 || c === 119) && len <= 3 && len >= 2 && isDigit(s.charCodeAt(i + 1)) && (len === 2 || isDigit(s.charCodeAt(i + 2)))) {
+          const n = len === 2 ? s.charCodeAt(i + 1) - 48 : (s.charCodeAt(i + 1) - 48) * 10 + s.charCodeAt(i + 2) - 48;
+          this.push(c === 114 ? REG : WREG, n, column);
         } else {
-          kinds.push(IDENT);
-          values.push(s.slice(i, j));
+          this.push(IDENT, len <= 7 ? internWord(s, i, j) : s.slice(i, j), column);
         }
-        columns.push(column);
         i = j;
         continue;
       }
-      const candidates = PUNCT_BY_CHAR.get(c);
-      const p = candidates?.find((q) => q.length === 1 || s.startsWith(q, i));
+      // Operators: one character, or two/three ending in '=' (also == != <= >= <<= >>=).
+      let p: string | undefined;
+      const c1 = s.charCodeAt(i + 1);
+      if (c1 === 61 /* = */ && OP_EQ.has(c)) p = OP_EQ.get(c);
+      else if ((c === 60 || c === 62) && c1 === c && s.charCodeAt(i + 2) === 61) p = c === 60 ? '<<=' : '>>=';
+      else p = OP_SINGLE.get(c);
       if (p === undefined) this.fail('E_SYNTAX', `unexpected character '${s[i]}'`, column);
-      kinds.push(PUNCT);
-      values.push(p);
-      columns.push(column);
+      this.push(PUNCT, p, column);
       i += p.length;
     }
-    kinds.push(END);
-    values.push('');
-    columns.push(end - start + 1);
+    this.push(END, '', end - start + 1);
   }
 
   private scanNumber(s: string, i: number, end: number, column: number): number {
@@ -249,9 +317,7 @@ class LlvmParser {
       if (j < end && isIdentChar(s.charCodeAt(j))) this.fail('E_SYNTAX', `bad number '${s.slice(i, j + 1)}'`, column);
       value = j - i <= 15 ? v : BigInt(s.slice(i, j));
     }
-    this.kinds.push(NUM);
-    this.values.push(value);
-    this.columns.push(column);
+    this.push(NUM, value, column);
     return j;
   }
 
@@ -399,12 +465,12 @@ class LlvmParser {
     const column = this.columns[this.at]!;
     const insn = this.statement();
     if (this.kind() !== END) this.fail('E_SYNTAX', `unexpected ${this.describe()} after the instruction`);
-    insn.source = { file: this.file ?? '<input>', line: this.line, column };
     if (this.pendingLabels.length) {
       insn.symbol = this.pendingLabels[0]!;
       this.pendingLabels = [];
     }
-    this.out.push(insn);
+    // The instruction object dies here; the columns keep its fields.
+    this.out.push(insn, this.line, column);
     this.slot += insn.opcode === LDDW ? 2 : 1;
   }
 
@@ -420,7 +486,7 @@ class LlvmParser {
     if (this.isPunct('*')) return this.store();
     if (k !== IDENT) this.fail('E_SYNTAX', `expected an instruction, found ${this.describe()}`);
     const word = this.values[this.at] as string;
-    const index = this.out.length;
+    const index = this.out.count;
     switch (word) {
       case 'exit':
         this.at++;
@@ -669,7 +735,7 @@ class LlvmParser {
   /** `rN = map_value(5, 8) ll`, `rN = map_fd(events) ll`, `rN = func(fn) ll`. */
   private pseudoLoad(dst: number, kind: number): Instruction {
     this.expectPunct('(');
-    const index = this.out.length;
+    const index = this.out.count;
     let lo = 0;
     let reference: string | undefined;
     if (this.kind() === IDENT) {
@@ -719,12 +785,12 @@ class LlvmParser {
   // ---- labels ----
 
   private resolve(): void {
+    const out = this.out;
     for (const f of this.fixups) {
       const target = this.labels.get(f.label);
-      const insn = this.out[f.index]!;
       if (target === undefined) {
         if (f.kind === 'call' || f.kind === 'func') {
-          insn.reference = f.label;
+          out.references.set(f.index, f.label);
           continue;
         }
         throw new AsmError('E_UNKNOWN_LABEL', `unknown label '${f.label}'`, f.position);
@@ -732,12 +798,10 @@ class LlvmParser {
       const delta = target - f.slot - 1;
       if (f.kind === 'jump16') {
         if (delta < -0x8000 || delta > 0x7fff) throw new AsmError('E_JUMP_RANGE', `label '${f.label}' is ${delta} slots away, beyond a 16-bit jump (use gotol)`, f.position);
-        insn.off = delta;
-      } else if (f.kind === 'func') {
-        insn.imm = delta;
-        insn.imm64 = BigInt.asUintN(32, BigInt(delta));
+        out.off[f.index] = delta;
       } else {
-        insn.imm = delta;
+        out.imm[f.index] = delta;
+        out.hi[f.index] = 0;
       }
     }
   }
@@ -753,5 +817,23 @@ function wide(dst: number, src: number, imm64: bigint): Instruction {
 
 /** Parses LLVM-syntax eBPF assembly. Errors are AsmErrors with file:line:col. */
 export function parseLlvm(source: string, file?: string): Instruction[] {
-  return new LlvmParser(file).parse(source);
+  const parser = new LlvmParser(file);
+  return parser.parse(source).toInstructions(parser.fileName);
+}
+
+/**
+ * Assembles LLVM-syntax text straight to bytes; `instructions` are made
+ * only when read (a million objects cost more than the parse).
+ */
+export function assembleLlvm(source: string, file?: string): { bytes: Uint8Array; readonly instructions: Instruction[] } {
+  const parser = new LlvmParser(file);
+  const columns = parser.parse(source);
+  let instructions: Instruction[] | undefined;
+  return {
+    bytes: columns.encode(),
+    get instructions(): Instruction[] {
+      instructions ??= columns.toInstructions(parser.fileName);
+      return instructions;
+    },
+  };
 }

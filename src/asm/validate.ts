@@ -4,7 +4,10 @@
  * trips exactly (the disassembler prints nothing for an unused field), and
  * what the kernel itself checks before it looks at semantics.
  */
-import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoLoad, Size, Source } from './opcodes.js';
+import * as op from './opcodes.js';
+
+// Read once into module locals (an imported binding can cost a getter call under CommonJS interop).
+const { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoLoad, Size, Source } = op;
 
 /** imm values of BPF_STX|BPF_ATOMIC beyond the RFC's: load-acquire / store-release (Linux 6.15). */
 export const ATOMIC_LOAD_ACQ = 0x100;

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { disassemble } from '../../asm/index.js';
+import { disassemble, disassembleText } from '../../asm/index.js';
 import { CliError, dim, printJson } from '../output.js';
 
 export const help = `usage: tsbpf disasm IN [--lenient] [--json]
@@ -77,9 +77,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const strict = !values.lenient;
   if (!isElf(bytes)) {
-    const lines = disassemble(bytes, { strict });
-    if (values.json) lines.forEach((text, index) => printJson({ index, text }));
-    else process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
+    if (values.json) disassemble(bytes, { strict }).forEach((text, index) => printJson({ index, text }));
+    else await new Promise<void>((resolve, reject) => process.stdout.write(disassembleText(bytes, { strict }), (e) => (e ? reject(e) : resolve())));
     return 0;
   }
   const readElf = await loadElfReader();
