@@ -6,6 +6,8 @@
 
 export interface Codec<T> {
   readonly size: number;
+  /** C alignment; defaults to the natural alignment of `size` (capped at 8). */
+  readonly align?: number;
   encode(value: T, out: Uint8Array): void;
   decode(bytes: Uint8Array): T;
 }
@@ -13,19 +15,23 @@ export interface Codec<T> {
 const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 function intCodec(size: 1 | 2 | 4, signed: boolean): Codec<number> {
+  // Byte arithmetic rather than a DataView per call: no allocation on hot paths.
+  const shift = 32 - size * 8;
   return {
     size,
     encode(v, out) {
-      const d = dv(out);
-      if (size === 1) d.setUint8(0, v & 0xff);
-      else if (size === 2) d.setUint16(0, v & 0xffff, true);
-      else d.setUint32(0, v >>> 0, true);
+      out[0] = v & 0xff;
+      if (size > 1) out[1] = (v >>> 8) & 0xff;
+      if (size > 2) {
+        out[2] = (v >>> 16) & 0xff;
+        out[3] = (v >>> 24) & 0xff;
+      }
     },
     decode(b) {
-      const d = dv(b);
-      if (size === 1) return signed ? d.getInt8(0) : d.getUint8(0);
-      if (size === 2) return signed ? d.getInt16(0, true) : d.getUint16(0, true);
-      return signed ? d.getInt32(0, true) : d.getUint32(0, true);
+      let v = b[0]!;
+      if (size > 1) v |= b[1]! << 8;
+      if (size > 2) v |= (b[2]! << 16) | (b[3]! << 24);
+      return signed ? (v << shift) >> shift : size === 4 ? v >>> 0 : v;
     },
   };
 }
@@ -55,6 +61,7 @@ export const i64 = bigCodec(true);
 export function bytes(size: number): Codec<Uint8Array> {
   return {
     size,
+    align: 1,
     encode(v, out) {
       if (v.length !== size) throw new RangeError(`expected ${size} bytes, got ${v.length}`);
       out.set(v);
@@ -69,6 +76,7 @@ export function bytes(size: number): Codec<Uint8Array> {
 export function array<T>(element: Codec<T>, length: number): Codec<T[]> {
   return {
     size: element.size * length,
+    align: alignmentOf(element),
     encode(v, out) {
       if (v.length !== length) throw new RangeError(`expected ${length} elements, got ${v.length}`);
       for (let i = 0; i < length; i++) element.encode(v[i]!, out.subarray(i * element.size, (i + 1) * element.size));
@@ -93,7 +101,7 @@ export function struct<F extends Fields>(fields: F): Codec<StructOf<F>> & { offs
   let at = 0;
   let maxAlign = 1;
   for (const [name, c] of Object.entries(fields)) {
-    const align = alignmentOf(c.size);
+    const align = alignmentOf(c);
     maxAlign = Math.max(maxAlign, align);
     at = Math.ceil(at / align) * align;
     offsets[name as keyof F] = at;
@@ -102,6 +110,7 @@ export function struct<F extends Fields>(fields: F): Codec<StructOf<F>> & { offs
   const size = Math.ceil(at / maxAlign) * maxAlign;
   return {
     size,
+    align: maxAlign,
     offsets,
     encode(v, out) {
       out.fill(0, 0, size);
@@ -121,8 +130,9 @@ export function struct<F extends Fields>(fields: F): Codec<StructOf<F>> & { offs
   };
 }
 
-function alignmentOf(size: number): number {
-  for (const a of [8, 4, 2]) if (size % a === 0) return a;
+function alignmentOf(c: Codec<unknown>): number {
+  if (c.align !== undefined) return c.align;
+  for (const a of [8, 4, 2]) if (c.size % a === 0) return a;
   return 1;
 }
 

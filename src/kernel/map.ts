@@ -170,8 +170,9 @@ export class BpfMap {
         v.setUint32(C.btf_fd, spec.btfFd, true);
         v.setUint32(C.btf_key_type_id, spec.btfKeyTypeId ?? 0, true);
         v.setUint32(C.btf_value_type_id, spec.btfValueTypeId ?? 0, true);
-        v.setUint32(C.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId ?? 0, true);
       }
+      // struct_ops maps name their kernel struct by vmlinux id, with or without a BTF fd.
+      v.setUint32(C.btf_vmlinux_value_type_id, spec.btfVmlinuxValueTypeId ?? 0, true);
       if (spec.mapExtra !== undefined) v.setBigUint64(C.map_extra, spec.mapExtra, true);
       if (spec.valueTypeBtfObjFd !== undefined) v.setInt32(C.value_type_btf_obj_fd, spec.valueTypeBtfObjFd, true);
     }, `${mapTypeName(type)}${name ? ` '${name}'` : ''}`);
