@@ -31,4 +31,6 @@ export type InterpErrorCode =
   /** lddw names a map the run was not given. */
   | 'E_UNKNOWN_MAP'
   /** A helper rejected its arguments. */
-  | 'E_HELPER';
+  | 'E_HELPER'
+  /** Something only a kernel can provide (CO-RE, kernel symbols, kfuncs). */
+  | 'E_UNSUPPORTED';

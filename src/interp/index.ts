@@ -19,6 +19,7 @@ export { QueueMap, StackMap } from './queue-maps.js';
 export { RingBufMap } from './ringbuf.js';
 export { ProgArrayMap } from './prog-array.js';
 export { createMap, mapKinds } from './map-kinds.js';
+export { InterpObject, UnsupportedMap, type ObjectInput, type ObjectMapInput, type ObjectProgramInput, type ObjectRelocationInput } from './object.js';
 
 /** Runs a program (raw 8-byte slots, or one decoded with decodeProgram) to its exit. Throws InterpError. */
 export function runSync(program: Uint8Array | DecodedProgram, options: RunOptions = {}): RunResult {
