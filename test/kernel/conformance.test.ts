@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { decode } from '../../src/asm/codec.js';
 import { parseConformanceFile, rawSlotsToBytes } from '../../src/asm/conformance-file.js';
 import { parseUbpf } from '../../src/asm/ubpf.js';
@@ -7,7 +8,10 @@ import { runInKernel } from '../../src/cli/exec-kernel.js';
 import { VerifierError } from '../../src/kernel/index.js';
 import { needKernel } from '../support/kernel.js';
 
-const DIR = '/work/shared/conformance/tests';
+// ../shared/conformance beside the checkout (see ARCHITECTURE.md), or TSBPF_CONFORMANCE_DIR.
+const DIR = process.env.TSBPF_CONFORMANCE_DIR
+  ? process.env.TSBPF_CONFORMANCE_DIR.replace(/\/$/, '')
+  : fileURLToPath(new URL('../../../shared/conformance/tests', import.meta.url));
 const files = readdirSync(DIR).filter((f) => f.endsWith('.data')).sort();
 
 /** Rejected by the 6.18 verifier by design (see the conformance README), with the verifier's words. */

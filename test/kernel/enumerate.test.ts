@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { BpfMap, BtfObject, Program, listBtf, listMaps, listPrograms } from '../../src/kernel/index.js';
+import { BpfMap, BtfObject, LinkType, Program, listBtf, listLinks, listMaps, listPrograms } from '../../src/kernel/index.js';
+import { attachRawTracepoint } from '../../src/kernel/link-raw-tracepoint.js';
 import { needKernel } from '../support/kernel.js';
 import { returnConst, smallBtf } from './helpers.js';
 
@@ -23,6 +24,16 @@ describe('kernel: enumeration', function () {
     // Ids come in increasing order, like bpftool's.
     const ids = maps.map((x) => x.id);
     expect(ids).to.deep.equal([...ids].sort((a, b2) => a - b2));
+  });
+
+  it('lists links with the program they hold', () => {
+    using p = Program.load({ type: 'RAW_TRACEPOINT', instructions: returnConst(0), name: 'enum_rawtp' });
+    using link = attachRawTracepoint(p, 'sys_enter');
+    const progId = p.id;
+    const mine = listLinks().filter((l) => l.progId === progId);
+    expect(mine).to.have.length(1);
+    expect(mine[0]!.type).to.equal(LinkType.RAW_TRACEPOINT);
+    expect(link).to.not.equal(undefined);
   });
 
   it('objects closed before listing are gone', async () => {
