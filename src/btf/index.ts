@@ -30,3 +30,4 @@ export { resolveCoreRelo, resolveCoreReloStrict, matchSpec, type CoreResult } fr
 export { applyCoreRelocation, POISON_HELPER_ID, type CoreInsn } from './core/apply.js';
 export { toCHeader, type CHeaderOptions } from './dump-c.js';
 export { toTypeScript, type TypeScriptOptions } from './dump-ts.js';
+export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures, type SanitizedBtf } from './sanitize.js';
