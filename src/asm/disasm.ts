@@ -476,7 +476,41 @@ export function formatInstruction(ins: Instruction, options: DisassembleOptions 
     const reason = invalidReason(ins.opcode, ins.dst, ins.src, ins.off, imm);
     if (reason !== null) throw invalid(ins.opcode, reason);
   }
-  return formatFields(ins.opcode, ins.dst, ins.src, ins.off, imm, hi) ?? UNKNOWN;
+  const text = formatFields(ins.opcode, ins.dst, ins.src, ins.off, imm, hi) ?? UNKNOWN;
+  return ins.reference === undefined ? text : withReference(text, ins.opcode, ins.src, ins.reference);
+}
+
+/**
+ * Puts a symbolic reference (label, map, function) in place of the number it
+ * stands for, in the spelling the LLVM-syntax parser reads back:
+ * `goto out`, `call fn`, `call kfunc(bpf_obj_new)`, `r1 = map_fd(events) ll`.
+ */
+function withReference(text: string, opcode: number, src: number, reference: string): string {
+  if (opcode === LDDW) {
+    if (src === 0) return text.replace(/= -?\d+ ll$/, `= ${reference} ll`);
+    return text.replace(/\((-?\d+)/, `(${reference}`);
+  }
+  if (opcode === (JMP | OP_CALL)) {
+    if (src === KFUNC_CALL) return text.replace(/\((-?\d+)/, `(${reference}`);
+    return src === LOCAL_CALL ? `call ${reference}` : text;
+  }
+  const cls = opcode & 0x07;
+  if (cls === JMP || cls === JMP32) return text.replace(/[+-]\d+$/, reference);
+  return text;
+}
+
+/**
+ * Formats instructions as a program the LLVM-syntax parser reads back to the
+ * same instructions: a `name:` line before each instruction that defines a
+ * symbol, references by name. For builder and compiler output.
+ */
+export function formatProgram(insns: readonly Instruction[], options: DisassembleOptions = {}): string[] {
+  const out: string[] = [];
+  for (const ins of insns) {
+    if (ins.symbol !== undefined) out.push(`${ins.symbol}:`);
+    out.push(`\t${formatInstruction(ins, options)}`);
+  }
+  return out;
 }
 
 /**

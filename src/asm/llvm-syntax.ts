@@ -523,6 +523,13 @@ class LlvmParser {
   private call(index: number): Instruction {
     if (this.isIdent('kfunc') && this.kinds[this.at + 1] === PUNCT && this.values[this.at + 1] === '(') {
       this.at += 2;
+      if (this.kind() === IDENT) {
+        // A kfunc by name, resolved against kernel BTF by the loader.
+        const r = ins(CALL, 0, PseudoCall.KFUNC_CALL, 0, 0);
+        r.reference = this.ident('a kernel function name');
+        this.expectPunct(')');
+        return r;
+      }
       const id = this.imm32();
       let off = 0;
       if (this.isPunct(',')) {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AsmError, Builder, disassemble, Helper, helperId, helperName, PseudoLoad, R0, R1, R2, R10 } from '../../src/asm/index.js';
+import { AsmError, Builder, disassemble, formatProgram, Helper, helperId, helperName, type Instruction, parseLlvm, PseudoLoad, R0, R1, R2, R10 } from '../../src/asm/index.js';
 
 describe('asm/builder', () => {
   it('builds a map lookup with labels, resolving jumps and leaving the map reference', () => {
@@ -102,5 +102,31 @@ describe('asm/builder', () => {
     expect(Object.keys(Helper)).to.have.length(212);
     expect(helperName(6)).to.equal('trace_printk');
     expect(helperId('bpf_get_current_pid_tgid')).to.equal(14);
+  });
+
+  it('prints a program with symbols and references that the LLVM parser reads back to the same instructions', () => {
+    const b = new Builder()
+      .label('entry')
+      .ldMapFd(R1, 'events')
+      .ldMapValue(R2, '.rodata', 16)
+      .callLocal('helper')
+      .callLocal('elsewhere')
+      .callKfuncNamed('bpf_obj_new_impl')
+      .ldFunc(R1, 'helper')
+      .jeq(R0, 0, 'done')
+      .mov64(R0, 1)
+      .label('done')
+      .exit()
+      .label('helper')
+      .mov64(R0, 2)
+      .exit();
+    const insns = b.instructions();
+    const text = formatProgram(insns);
+    expect(text).to.include('\tr1 = map_fd(events) ll');
+    expect(text).to.include('\tr2 = map_value(.rodata, 16) ll');
+    expect(text).to.include('\tcall elsewhere');
+    expect(text).to.include('\tcall kfunc(bpf_obj_new_impl)');
+    const strip = (i: Instruction) => ({ ...i, source: undefined });
+    expect(parseLlvm(text.join('\n')).map(strip)).to.deep.equal(insns.map(strip));
   });
 });
