@@ -22,11 +22,11 @@ import { capture, requireTool, which } from './process.js';
 
 /** Where the project lives in the guest; the command runs there. */
 export const GUEST_PROJECT = '/work/tsbpf';
-/** Optional host tools copied in when present (tests may call them). */
-const OPTIONAL_TOOLS = ['ip', 'tc', 'bpftool'];
+/** Host tools copied in when present, ahead of busybox's smaller applets on PATH: the kernel tests call them. */
+const OPTIONAL_TOOLS = ['ip', 'tc', 'bpftool', 'setpriv'];
 /** Folders and files of the checkout the guest gets. */
 const PROJECT_ENTRIES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', '.mocharc.json', 'src', 'test', 'examples', 'bpf-tests', 'dist', 'vm-images'];
-const LAYER_FORMAT = 3; // bump when what goes into a layer changes
+const LAYER_FORMAT = 5; // bump when what goes into a layer changes
 
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);
@@ -110,9 +110,12 @@ export async function runtimeLayer(compression: Compression, includeDev = true):
   const started = Date.now();
   say(`building the runtime layer (busybox, node, node_modules) → ${relative(projectDir, out)}`);
   const w = new CpioWriter();
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'run', 'root', 'mnt', 'etc', 'usr/local/bin', 'usr/sbin', 'sbin']) w.add({ kind: 'dir', path: d });
+  for (const d of ['proc', 'sys', 'dev', 'run', 'root', 'mnt', 'etc', 'usr/local/bin', 'usr/sbin', 'sbin']) w.add({ kind: 'dir', path: d });
+  w.add({ kind: 'dir', path: 'tmp', mode: 0o1777 }); // tests drop privileges (setpriv) and still write to /tmp
   w.add({ kind: 'chardev', path: 'dev/console', major: 5, minor: 1 });
   w.add({ kind: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 });
+  w.add({ kind: 'symlink', path: 'var/run', target: '../run' }); // ip netns keeps its files in /var/run/netns
+  w.add({ kind: 'dir', path: 'var/tmp', mode: 0o1777 });
   w.add({ kind: 'file', path: 'init', data: readFileSync(join(guestDir, 'init.sh')), mode: 0o755 });
   w.add({ kind: 'file', path: 'usr/local/bin/npx', data: readFileSync(join(guestDir, 'npx.sh')), mode: 0o755 });
   w.add({ kind: 'file', path: 'etc/passwd', data: new TextEncoder().encode('root:x:0:0:root:/root:/bin/sh\n') });
@@ -182,6 +185,8 @@ export function modulesLayer(kernel: CachedKernel, wanted: readonly string[] = g
   w.add({ kind: 'dir', path: base });
   for (const m of modules) w.add({ kind: 'file', path: `${base}/${m.name}.ko`, data: m.data });
   w.add({ kind: 'file', path: `${base}/load-order`, data: new TextEncoder().encode(modules.map((m) => `${m.name}\n`).join('')) });
+  // The loader resolves .kconfig externs from /boot/config-$(uname -r), as on a Debian host.
+  if (existsSync(kernel.config)) w.add({ kind: 'file', path: `boot/config-${kernel.release}`, data: readFileSync(kernel.config) });
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, gzipSync(w.finish(), { level: 6 }));
   say(`modules layer for ${kernel.name}: ${modules.map((m) => m.name).join(' ') || '(none)'}`);
