@@ -133,3 +133,40 @@ export function emitSequencedEvents(seqMapFd: number, outMapFd: number, kind: 'r
     op.exit(),
   ];
 }
+
+/**
+ * An XDP program that reserves a 64-byte ring buffer record per run, writes
+ * the u64 sequence number into it, and submits even sequence numbers but
+ * discards odd ones (so the ring holds DISCARD records between samples).
+ */
+export function reserveSubmitEvenDiscardOdd(seqMapFd: number, ringFd: number): Instruction[] {
+  return [
+    op.movr(R6, R1),
+    op.stw(R10, -4, 0),
+    op.mapFd(R1, seqMapFd),
+    op.movr(R2, R10),
+    op.add(R2, -4),
+    op.call(Helpers.mapLookup),
+    op.jeq(R0, 0, 19), // -> out
+    op.ldxdw(R7, R0, 0),
+    op.movr(R1, R7),
+    op.add(R1, 1),
+    op.stxdw(R0, 0, R1),
+    op.mapFd(R1, ringFd),
+    op.mov(R2, 64),
+    op.mov(R3, 0),
+    op.call(Helpers.ringbufReserve),
+    op.jeq(R0, 0, 9), // -> out
+    op.stxdw(R0, 0, R7),
+    op.movr(R1, R0),
+    op.mov(R2, 0),
+    op.movr(R3, R7),
+    op.and(R3, 1),
+    op.jeq(R3, 0, 2), // even -> submit
+    op.call(Helpers.ringbufDiscard),
+    op.ja(1),
+    op.call(Helpers.ringbufSubmit),
+    op.mov(R0, 2), // out
+    op.exit(),
+  ];
+}

@@ -4,7 +4,7 @@ import { Program } from '../../src/kernel/program.js';
 import { RingBufReader } from '../../src/kernel/ringbuf-reader.js';
 import { ObjectClosedError } from '../../src/kernel/owned-fd.js';
 import { needKernel } from '../support/kernel.js';
-import { emitSequencedEvents } from './link-programs.js';
+import { emitSequencedEvents, reserveSubmitEvenDiscardOdd } from './link-programs.js';
 
 const packet = new Uint8Array(64);
 
@@ -55,6 +55,20 @@ describe('kernel: ring buffer reader', function () {
     const rest = reader.consumeRaw((bytes, off) => seqs.push(bytes[off]! | (bytes[off + 1]! << 8)));
     expect(rest).to.equal(90);
     expect(seqs).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('skips records the program discarded', function () {
+    using seq = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
+    using ring = BpfMap.create({ type: 'RINGBUF', maxEntries: 4096 });
+    using prog = Program.load({ type: 'XDP', instructions: reserveSubmitEvenDiscardOdd(seq.fd, ring.fd) });
+    using reader = new RingBufReader(ring);
+    const got: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      prog.testRun({ data: packet, repeat: 50 }); // 50 * 72 bytes: the 4 KiB ring wraps every round
+      reader.consume((v) => got.push(seqOf(v)));
+    }
+    expect(got).to.deep.equal(Array.from({ length: 100 }, (_, i) => 2 * i));
+    expect(reader.available).to.equal(0);
   });
 
   it('a full ring drops new events in the kernel; the reader sees exactly what fit, in order', function () {
