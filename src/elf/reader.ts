@@ -277,7 +277,11 @@ export class ElfFile {
       if (s.size % entry !== 0) throw new ElfError('E_REL_SIZE', `relocation section size ${s.size} is not a multiple of ${entry}`, { section: s.name });
       if (s.info >= this.sections.length) throw new ElfError('E_REL_TARGET', `relocations target section ${s.info}, but there are ${this.sections.length}`, { section: s.name });
       const symtab = this.#linked(s, 'symbol table');
-      const symbolCount = symtab.type === SHT_SYMTAB && symtab === this.sections.find((x) => x.type === SHT_SYMTAB) ? this.symbols.length : Math.floor(symtab.size / SYMBOL_SIZE);
+      // Relocations index the one symbol table we read.
+      if (symtab !== this.sections.find((x) => x.type === SHT_SYMTAB)) {
+        throw new ElfError('E_REL_SYMTAB', `sh_link ${s.link} is not the object's symbol table`, { section: s.name });
+      }
+      const symbolCount = this.symbols.length;
       const view = this.viewOf(s);
       const relocations: ElfRelocation[] = [];
       for (let at = 0; at < s.size; at += entry) {
