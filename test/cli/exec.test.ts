@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,17 @@ async function capture(fn: () => Promise<number>): Promise<{ code: number; out: 
 }
 
 const exec = (...args: string[]) => capture(() => main(['exec', ...args]));
+
+/** Calls run() directly (main's own module instance of CliError may differ under the test loader) and returns a usage error's message. */
+async function usage(...args: string[]): Promise<string> {
+  const e = await run(args).then(
+    () => undefined,
+    (err: unknown) => err as { exitCode?: number; message: string },
+  );
+  expect(e, args.join(' ')).to.not.equal(undefined);
+  expect(e!.exitCode, e!.message).to.equal(2);
+  return e!.message;
+}
 
 describe('tsbpf exec', () => {
   let dir: string;
@@ -113,15 +124,6 @@ describe('tsbpf exec', () => {
   });
 
   it('rejects bad options with usage errors (exit status 2)', async () => {
-    const usage = async (...args: string[]) => {
-      const e = await run(args).then(
-        () => undefined,
-        (err: unknown) => err as { exitCode?: number; message: string },
-      );
-      expect(e, args.join(' ')).to.not.equal(undefined);
-      expect(e!.exitCode, e!.message).to.equal(2);
-      return e!.message;
-    };
     expect(await usage(join(conformance, 'add.data'), '--engine', 'jit')).to.contain('--engine');
     expect(await usage(join(conformance, 'add.data'), '--syntax', 'att')).to.contain('--syntax');
     expect(await usage(join(conformance, 'add.data'), '--mem', 'zz')).to.contain('--mem');
@@ -132,6 +134,40 @@ describe('tsbpf exec', () => {
     const missing = await exec(join(dir, 'nope.data'));
     expect(missing.code).to.equal(1);
     expect(missing.err).to.contain('no such file');
+  });
+
+  describe('ELF objects', () => {
+    const net = join(repo, 'bpf-tests/net.bpf.o');
+    const udp = '000000000000 000000000000 0800 45000000 00000000 0011 0000 00000000 00000000';
+
+    it('runs one program with --packet as its xdp or skb context', async () => {
+      expect(await exec(net, '--prog', 'xdp_count', '--packet', udp)).to.deep.include({ code: 0, out: '0x0000000000000001\n' });
+      const tc = await exec(net, '--prog', 'tc_drop_udp', '--packet', udp, '--json');
+      expect(JSON.parse(tc.out)).to.deep.include({ program: 'tc_drop_udp', r0: '0x0000000000000002' });
+      expect(await exec(net, '--prog', 'sock_len', '--packet', '00'.repeat(42))).to.deep.include({ code: 0, out: `0x${'2a'.padStart(16, '0')}\n` });
+    });
+
+    it('defaults to the first program and runs bpf-to-bpf calls', async () => {
+      expect(await exec(join(repo, 'bpf-tests/subprogs.bpf.o'))).to.deep.include({ code: 0, out: '0x0000000000000019\n' });
+    });
+
+    it('names the programs when --prog is wrong, and rejects misplaced options', async () => {
+      const r = await exec(net, '--prog', 'nope');
+      expect(r.code).to.equal(1);
+      expect(r.err).to.contain('xdp_count, xdp_frags_pass');
+      expect(await usage(join(repo, 'bpf-tests/subprogs.bpf.o'), '--prog', 'first', '--packet', '00')).to.contain('takes no packet');
+      expect(await usage(net, '--engine', 'kernel')).to.contain('tsbpf load');
+      expect(await usage(join(conformance, 'add.data'), '--prog', 'x')).to.contain('ELF objects only');
+      expect(await usage(net, '--packet', '00', '--ctx', '00')).to.contain('at most one');
+    });
+
+    it('reports a truncated object with file and offset', async () => {
+      const file = join(dir, 'trunc.o');
+      writeFileSync(file, readFileSync(net).subarray(0, 100));
+      const r = await exec(file);
+      expect(r.code).to.equal(1);
+      expect(r.err).to.contain(`${file}: `).and.contain('offset');
+    });
   });
 
   it('prints --help', async () => {

@@ -10,10 +10,12 @@ import { parseConformanceFile, parseHexBytes, rawSlotsToBytes } from '../../asm/
 import { AsmError } from '../../asm/errors.js';
 import type { Instruction } from '../../asm/instruction.js';
 import { parseUbpf } from '../../asm/ubpf.js';
-import { InterpError, runSync } from '../../interp/index.js';
+import { parseObject, objectNameFromPath } from '../../elf/index.js';
+import { InterpError, InterpObject, runSync } from '../../interp/index.js';
 import { CliError, printJson } from '../output.js';
 
 export const help = `usage: tsbpf exec IN [--syntax ubpf|llvm] [--mem HEX] [--engine interp|kernel] [--budget N] [--check] [--json]
+       tsbpf exec OBJECT.o [--prog NAME] [--packet HEX | --ctx HEX | --mem HEX] [--budget N] [--json]
 
 Runs an eBPF program and prints r0 as 0x followed by 16 hex digits.
 
@@ -21,6 +23,9 @@ IN is one of:
   NAME.data        a bpf_conformance test file: its '-- asm' (ubpf syntax) or
                    '-- raw' section is the program, its '-- mem' the input memory
   NAME.bin/.raw    raw little-endian 8-byte instruction slots
+  an ELF object    a BPF object (clang or tsbpf build): one program, --prog NAME
+                   (default: the first), run in the interpreter with the object's
+                   maps; CO-RE relocations keep their compiled offsets
   anything else    assembler text; the syntax is --syntax if given, else ubpf
                    when the text uses %rN registers, else llvm (llvm-mc syntax)
                    Files that are not text (contain NUL bytes) are taken as raw.
@@ -32,6 +37,10 @@ options:
   --engine interp|kernel   where to run: the userspace interpreter (default) or the
                            running kernel through BPF_PROG_TEST_RUN (needs root)
   --budget N               interpreter instruction limit (default 1000000)
+  --prog NAME              the program of an ELF object to run
+  --packet HEX             packet for xdp (struct xdp_md) and skb programs (struct __sk_buff:
+                           tc, socket filters, cgroup skb)
+  --ctx HEX                raw context bytes r1 points at (tracepoints and others)
   --check                  compare r0 with the '-- result' of a .data file; exit 1 if different
   --json                   print {"r0": "0x...", ...} as one JSON line
 `;
@@ -50,6 +59,28 @@ interface LoadedProgram {
   bytes: Uint8Array;
   mem?: Uint8Array;
   expected?: bigint;
+  /** Set for ELF input: the object and the program chosen in it. */
+  object?: { obj: InterpObject; name: string; type: string };
+}
+
+const isElf = (data: Uint8Array) => data.length >= 4 && data[0] === 0x7f && data[1] === 0x45 && data[2] === 0x4c && data[3] === 0x46;
+
+/** Program types whose context is a struct __sk_buff over a packet. */
+const SKB_TYPES = new Set(['socket_filter', 'sched_cls', 'sched_act', 'cgroup_skb', 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local', 'sk_skb']);
+
+function loadObject(file: string, data: Uint8Array, prog: string | undefined): LoadedProgram {
+  let spec: ReturnType<typeof parseObject>;
+  try {
+    spec = parseObject(data, { name: objectNameFromPath(file) });
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message}`);
+  }
+  const obj = new InterpObject(spec);
+  const names = obj.programNames;
+  if (names.length === 0) throw new CliError(`${file}: the object has no programs`);
+  const name = prog ?? names[0]!;
+  if (!names.includes(name)) throw new CliError(`${file}: no program '${name}' (programs: ${names.join(', ')})`);
+  return { bytes: new Uint8Array(0), object: { obj, name, type: (obj.programType(name) ?? '').toLowerCase() } };
 }
 
 async function assembleLlvm(source: string, file: string): Promise<Uint8Array> {
@@ -68,7 +99,7 @@ function isText(data: Uint8Array): boolean {
   return !data.includes(0);
 }
 
-async function loadProgram(file: string, data: Uint8Array, syntax: string | undefined): Promise<LoadedProgram> {
+async function loadProgram(file: string, data: Uint8Array, syntax: string | undefined, prog: string | undefined): Promise<LoadedProgram> {
   const ext = extname(file).toLowerCase();
   const text = () => new TextDecoder().decode(data);
   if (ext === '.data') {
@@ -78,12 +109,8 @@ async function loadProgram(file: string, data: Uint8Array, syntax: string | unde
     const bytes = syntax === 'llvm' ? await assembleLlvm(test.asm, file) : encode(parseUbpf(test.asm, file));
     return { bytes, mem: test.mem, expected: test.result };
   }
-  if (ext === '.bin' || ext === '.raw' || (syntax === undefined && !isText(data))) {
-    if (data.length >= 4 && data[0] === 0x7f && data[1] === 0x45 && data[2] === 0x4c && data[3] === 0x46) {
-      throw new CliError(`${file}: is an ELF object; exec runs raw instructions or assembler text`);
-    }
-    return { bytes: data };
-  }
+  if (isElf(data)) return loadObject(file, data, prog);
+  if (ext === '.bin' || ext === '.raw' || (syntax === undefined && !isText(data))) return { bytes: data };
   const source = text();
   const chosen = syntax ?? (/%r\d/i.test(source) ? 'ubpf' : 'llvm');
   return { bytes: chosen === 'ubpf' ? encode(parseUbpf(source, file)) : await assembleLlvm(source, file) };
@@ -94,6 +121,9 @@ const options = {
   mem: { type: 'string' },
   engine: { type: 'string', default: 'interp' },
   budget: { type: 'string' },
+  prog: { type: 'string' },
+  packet: { type: 'string' },
+  ctx: { type: 'string' },
   check: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
@@ -130,33 +160,62 @@ export async function run(argv: string[]): Promise<number> {
 
   let program: LoadedProgram;
   try {
-    program = await loadProgram(file, data, values.syntax);
+    program = await loadProgram(file, data, values.syntax, values.prog);
   } catch (e) {
     // AsmError from text carries file:line:col already; from bytes it carries the slot.
     if (e instanceof AsmError && !e.position) throw new CliError(`${file}: ${e.message}`);
     throw e;
   }
-  let mem = program.mem;
-  if (values.mem !== undefined) {
+  const hexOption = (name: 'mem' | 'packet' | 'ctx'): Uint8Array | undefined => {
+    const text = values[name];
+    if (text === undefined) return undefined;
     try {
-      mem = parseHexBytes(values.mem);
+      return parseHexBytes(text);
     } catch (e) {
-      throw new CliError(`--mem: ${(e as Error).message}`, 2);
+      throw new CliError(`--${name}: ${(e as Error).message}`, 2);
     }
+  };
+  const mem = hexOption('mem') ?? program.mem;
+  const packet = hexOption('packet');
+  const ctx = hexOption('ctx');
+  if ([values.mem, values.packet, values.ctx].filter((v) => v !== undefined).length > 1) {
+    throw new CliError('give at most one of --mem, --packet and --ctx', 2);
   }
+  if (values.prog !== undefined && !program.object) throw new CliError('--prog applies to ELF objects only', 2);
+  if ((packet || ctx) && !program.object) throw new CliError('--packet and --ctx apply to ELF objects; use --mem for raw programs', 2);
 
   let r0: bigint;
   let instructions: number | undefined;
+  let trace: string[] = [];
   try {
-    if (engine === 'kernel') {
+    if (program.object) {
+      if (engine === 'kernel') throw new CliError(`${file}: ELF objects run in the interpreter here; 'tsbpf load' puts them in the kernel`, 2);
+      const { obj, name, type } = program.object;
+      const isXdp = type === 'xdp';
+      const isSkb = SKB_TYPES.has(type);
+      if (packet && !isXdp && !isSkb) throw new CliError(`--packet: program '${name}' is of type ${type || 'unknown'}, which takes no packet; use --ctx`, 2);
+      const input = packet ?? (isXdp || isSkb ? (ctx ? undefined : new Uint8Array(0)) : undefined);
+      const result = obj.run(name, {
+        budget,
+        mem,
+        ctx,
+        xdp: isXdp && input ? { packet: input } : undefined,
+        skb: isSkb && input ? { packet: input } : undefined,
+        onTrace: values.json ? undefined : (line) => process.stderr.write(`trace: ${line}\n`),
+      });
+      r0 = result.r0;
+      instructions = result.instructions;
+      trace = result.trace;
+    } else if (engine === 'kernel') {
       const insns = decode(program.bytes);
       const specifier = '../exec-kernel.js';
       const mod = (await import(specifier)) as KernelRunner;
       r0 = await mod.runInKernel(insns, mem);
     } else {
-      const result = runSync(program.bytes, { mem, budget });
+      const result = runSync(program.bytes, { mem, budget, onTrace: values.json ? undefined : (line) => process.stderr.write(`trace: ${line}\n`) });
       r0 = result.r0;
       instructions = result.instructions;
+      trace = result.trace;
     }
   } catch (e) {
     if (e instanceof InterpError || e instanceof AsmError) throw new CliError(`${file}: ${e.message}`);
@@ -164,7 +223,15 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   if (values.json) {
-    printJson({ file, engine, r0: hex64(r0), ...(instructions !== undefined ? { instructions } : {}), ...(program.expected !== undefined ? { expected: hex64(program.expected) } : {}) });
+    printJson({
+      file,
+      engine,
+      ...(program.object ? { program: program.object.name } : {}),
+      r0: hex64(r0),
+      ...(instructions !== undefined ? { instructions } : {}),
+      ...(program.expected !== undefined ? { expected: hex64(program.expected) } : {}),
+      ...(trace.length > 0 ? { trace } : {}),
+    });
   } else {
     process.stdout.write(`${hex64(r0)}\n`);
   }
