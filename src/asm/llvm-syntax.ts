@@ -138,6 +138,8 @@ class LlvmParser {
   private at = 0;
   private line = 0;
   private inBlockComment = false;
+  /** False inside data sections, whose labels are not code labels. */
+  private inCode = true;
 
   private readonly out = new InstructionColumns();
   private slot = 0;
@@ -452,16 +454,17 @@ class LlvmParser {
   // ---- statements ----
 
   private parseLine(s: string, start: number, end: number): void {
+    if (!this.inBlockComment && this.directive(s, start, end)) return;
     this.tokenize(s, start, end);
     this.at = 0;
     const kinds = this.kinds;
     while (kinds[this.at] === IDENT && kinds[this.at + 1] === PUNCT && this.values[this.at + 1] === ':') {
-      this.defineLabel(this.values[this.at] as string, this.columns[this.at]!);
+      if (this.inCode) this.defineLabel(this.values[this.at] as string, this.columns[this.at]!);
       this.at += 2;
     }
     const k = kinds[this.at];
     if (k === END) return;
-    if (k === IDENT && (this.values[this.at] as string).charCodeAt(0) === 46) return; // directive
+    if (k === IDENT && (this.values[this.at] as string).charCodeAt(0) === 46) return; // directive after a label
     const column = this.columns[this.at]!;
     const insn = this.statement();
     if (this.kind() !== END) this.fail('E_SYNTAX', `unexpected ${this.describe()} after the instruction`);
@@ -472,6 +475,32 @@ class LlvmParser {
     // The instruction object dies here; the columns keep its fields.
     this.out.push(insn, this.line, column);
     this.slot += insn.opcode === LDDW ? 2 : 1;
+  }
+
+  /**
+   * Handles a directive line (`.text`, `.section xdp,"ax",@progbits`,
+   * `.globl f`, `.long 1`...): true when the line was one. Directives are
+   * skipped, except that section changes decide whether labels belong to
+   * code (data sections such as `.maps` or `license` define no code labels).
+   */
+  private directive(s: string, start: number, end: number): boolean {
+    let i = start;
+    while (i < end && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+    if (s.charCodeAt(i) !== 46) return false;
+    let j = i + 1;
+    while (j < end && isIdentChar(s.charCodeAt(j))) j++;
+    let k = j;
+    while (k < end && (s.charCodeAt(k) === 32 || s.charCodeAt(k) === 9)) k++;
+    if (s.charCodeAt(k) === 58) return false; // `.LBB0_1:` is a label
+    const name = s.slice(i, j);
+    if (name === '.text') this.inCode = true;
+    else if (name === '.data' || name === '.bss' || name === '.rodata') this.inCode = false;
+    else if (name === '.section') {
+      const args = s.slice(j, end);
+      const flags = /"([a-zA-Z]*)"/.exec(args);
+      this.inCode = flags ? flags[1]!.includes('x') : /^\s*\.text\b/.test(args);
+    }
+    return true;
   }
 
   private defineLabel(name: string, column: number): void {

@@ -82,4 +82,35 @@ describe('asm/llvm differential (LLVM 14)', function () {
     execFileSync(llvmObjcopy!, ['-O', 'binary', '--only-section=.text', join(dir, 'labels.o'), join(dir, 'labels.bin')]);
     expect(assemble(source.join('\n')).bytes).to.deep.equal(new Uint8Array(readFileSync(join(dir, 'labels.bin'))));
   });
+
+  it('reads clang -S output (sections, directives, data labels) to the bytes of clang -c', function () {
+    const clang = findTool('clang', 'clang-14');
+    if (!clang) {
+      console.log('      (skipped: clang not installed)');
+      this.skip();
+    }
+    const c = join(dir, 'prog.c');
+    writeFileSync(
+      c,
+      `typedef unsigned int u32; typedef unsigned long long u64;
+struct { int type; int max_entries; u32 *key; u64 *value; } counts __attribute__((section(".maps"), used));
+static void *(*map_lookup)(void *map, const void *key) = (void *)1;
+__attribute__((section("xdp"), used)) int prog(void *ctx) {
+  u32 k = 0; u64 *v = map_lookup(&counts, &k);
+  int s = 0;
+  for (int i = 0; i < 10; i++) s += i * (int)(long)ctx;
+  if (v) { __sync_fetch_and_add(v, 1); s += *v; }
+  return s > 100 ? 2 : 1;
+}
+char _license[] __attribute__((section("license"), used)) = "GPL";
+`,
+    );
+    execFileSync(clang!, ['-target', 'bpf', '-O2', '-mcpu=v3', '-S', '-o', join(dir, 'prog.s'), c]);
+    execFileSync(clang!, ['-target', 'bpf', '-O2', '-mcpu=v3', '-c', '-o', join(dir, 'prog.o'), c]);
+    execFileSync(llvmObjcopy!, ['-O', 'binary', '--only-section=xdp', join(dir, 'prog.o'), join(dir, 'prog.bin')]);
+    const { bytes, instructions } = assemble(readFileSync(join(dir, 'prog.s'), 'utf8'), { file: 'prog.s' });
+    expect(bytes).to.deep.equal(new Uint8Array(readFileSync(join(dir, 'prog.bin'))));
+    expect(instructions[0]!.symbol).to.equal('prog');
+    expect(instructions.find((i) => i.reference !== undefined)?.reference).to.equal('counts');
+  });
 });
