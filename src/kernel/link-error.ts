@@ -10,6 +10,7 @@ export type LinkErrorCode =
   | 'ENOCGROUP' // the cgroup path does not exist
   | 'ENOITER' // no bpf_iter target of that name
   | 'EBADARG' // an argument out of range
+  | 'EACCES' // the caller may not read what attaching needs (tracefs, a file)
   | 'EATTACH'; // the kernel refused the attachment (see cause)
 
 export class LinkError extends Error {
