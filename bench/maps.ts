@@ -15,12 +15,12 @@ import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../src/kernel/map.js';
 
 const ELEMENTS = 1000;
-const OPS = 200_000;
+const OPS = 100_000;
 const DUMP_ENTRIES = 100_000;
 const DUMP_CHUNK = 4096;
 /** Rounds inside one measurement (best taken), and alternations of anchor and ours (best taken). */
 const ROUNDS = 3;
-const ALTERNATIONS = 3;
+const ALTERNATIONS = 5;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 

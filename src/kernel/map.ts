@@ -66,6 +66,18 @@ const CMD_DELETE = BpfCommand.MAP_DELETE_ELEM;
 const CMD_NEXT_KEY = BpfCommand.MAP_GET_NEXT_KEY;
 const CMD_LOOKUP_AND_DELETE = BpfCommand.MAP_LOOKUP_AND_DELETE_ELEM;
 const E = Attr.mapElem;
+/**
+ * Copies `n` bytes; a plain loop beats TypedArray.prototype.set for the
+ * few bytes of a typical key or value (set has a large fixed cost).
+ */
+function copySmall(to: Uint8Array, from: Uint8Array, n: number): void {
+  if (n > 32) {
+    to.set(n === from.length ? from : from.subarray(0, n));
+    return;
+  }
+  for (let i = 0; i < n; i++) to[i] = from[i]!;
+}
+
 /** Errnos meaning "this map type has no batch operations". */
 const BATCH_UNSUPPORTED = new Set<number>([Errno.EINVAL, Errno.EOPNOTSUPP, Errno.ENOTSUPP]);
 const VALUE_NONE = 0;
@@ -111,6 +123,8 @@ export class BpfMap {
   readonly #nextKey: NativeBuffer;
   readonly #attrView: DataView;
   readonly #attrAddress: number;
+  readonly #keyBytes: Uint8Array;
+  readonly #valueBytes: Uint8Array;
   /** The value buffer's first userValueSize bytes (made once: no per-call subarray). */
   readonly #valueOut: Uint8Array;
   // What the attr's key/value/flags fields hold now, so unchanged fields are not rewritten.
@@ -118,6 +132,7 @@ export class BpfMap {
   #valueState = -1;
   #flagsState = -1;
   #mapped: MappedMemory | undefined;
+  #closed = false;
 
   private constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
     this.type = info.type;
@@ -136,6 +151,8 @@ export class BpfMap {
     this.#nextKey = new NativeBuffer(Math.max(8, this.keySize));
     this.#attrView = this.#attr.view;
     this.#attrAddress = this.#attr.addressNumber;
+    this.#keyBytes = this.#key.bytes;
+    this.#valueBytes = this.#value.bytes;
     this.#valueOut = this.#value.bytes.subarray(0, this.userValueSize);
     this.#attrView.setUint32(E.map_fd, fd, true);
   }
@@ -217,7 +234,7 @@ export class BpfMap {
   // ---- checks ----
 
   #checkKey(key: Uint8Array | undefined, op: string): void {
-    if (this.#fd.closed) this.#fd.value; // throws ObjectClosedError
+    if (this.#closed) this.#fd.value; // throws ObjectClosedError
     if (this.keySize === 0) {
       if (key !== undefined && key.byteLength !== 0) throw new RangeError(`${op}: ${this.typeName} map has no keys (key_size 0), got ${key.byteLength} bytes`);
       return;
@@ -250,7 +267,7 @@ export class BpfMap {
         this.#keyState = 0;
       }
     } else {
-      this.#key.bytes.set(key);
+      copySmall(this.#keyBytes, key, this.keySize);
       if (this.#keyState !== 1) {
         v.setBigUint64(E.key, this.#key.address, true);
         this.#keyState = 1;
@@ -286,7 +303,7 @@ export class BpfMap {
       if (r === -Errno.ENOENT) return false;
       this.#fail('MAP_LOOKUP_ELEM', -r);
     }
-    out.set(this.#valueOut);
+    copySmall(out, this.#valueOut, this.userValueSize);
     return true;
   }
 
@@ -300,7 +317,7 @@ export class BpfMap {
   update(key: Uint8Array | undefined, value: Uint8Array, flags: number = UpdateFlags.ANY): void {
     this.#checkKey(key, 'update');
     this.#checkValue(value, 'update');
-    this.#value.bytes.set(value);
+    copySmall(this.#valueBytes, value, this.userValueSize);
     this.#prepare(key, VALUE_BUF, flags);
     const r = this.#call(CMD_UPDATE);
     if (r < 0) this.#fail('MAP_UPDATE_ELEM', -r);
@@ -660,6 +677,7 @@ export class BpfMap {
 
   close(): void {
     if (this.#fd.closed) return;
+    this.#closed = true;
     this.#mapped?.close();
     this.#fd.close();
     this.#attr.free();
