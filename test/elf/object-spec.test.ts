@@ -33,7 +33,7 @@ describe('elf: object spec of the bpf-tests objects', () => {
     const m = (n: string) => s.maps.find((x) => x.name === n)!;
     // In the order of the .maps DATASEC, as libbpf creates them.
     expect(s.maps.filter((x) => x.kind === 'user').map((x) => x.name).sort()).to.deep.equal([
-      'array_map', 'bloom', 'events', 'flagged_hash', 'hash_map', 'lpm', 'lru_hash', 'perf_events', 'percpu_array', 'percpu_hash', 'queue', 'stack',
+      'array_map', 'bloom', 'events', 'flagged_hash', 'hash_map', 'lpm', 'lru_hash', 'percpu_array', 'percpu_hash', 'perf_events', 'queue', 'stack',
     ]);
     expect([m('hash_map').type, m('hash_map').keySize, m('hash_map').valueSize, m('hash_map').maxEntries]).to.deep.equal([1, 4, 16, 64]);
     expect([m('percpu_hash').keySize, m('percpu_hash').valueSize, m('percpu_hash').btfKeyTypeId]).to.deep.equal([4, 8, 0]);
