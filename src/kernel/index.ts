@@ -37,3 +37,4 @@ export { attachIter, iterTargetBtfId, IterLink, type IterOptions } from './link-
 export { ElfSymbols, ElfSymbolError, type ElfFunctionSymbol } from './elf-symbols.js';
 export { RingBufReader, type RingBufMapLike, type RawSampleCallback } from './ringbuf-reader.js';
 export { PerfBufferReader, type PerfBufferRecord, type PerfReaderOptions, type PerfEventArrayLike } from './perf-reader.js';
+export { linkFromFd, linkFromId, openPinnedLink } from './link-open.js';

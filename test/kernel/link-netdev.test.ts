@@ -8,6 +8,7 @@ import { attachNetns } from '../../src/kernel/link-netns.js';
 import { LinkError } from '../../src/kernel/link-error.js';
 import { ensureBpffs } from '../../src/kernel/fs-mounts.js';
 import { unpin } from '../../src/kernel/pin.js';
+import { linkFromId, openPinnedLink } from '../../src/kernel/link-open.js';
 import { ifNameToIndex } from '../../src/syscall/socket.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
@@ -68,13 +69,33 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
     const link = attachXdp(prog, net!.host);
     link.pin(path);
     expect(existsSync(path)).to.equal(true);
+    const id = link.info().id;
     link.close(); // our fd is gone, the pin keeps the link
     net!.sendUdpFromNs(3, net!.hostIp, port);
     expect(readCount(map)).to.equal(3);
+    const reopened = openPinnedLink(path);
+    expect(reopened.kind).to.equal('xdp');
+    expect(reopened.info().id).to.equal(id);
+    const byId = linkFromId(id);
+    expect(byId.info().ifindex).to.equal(ifNameToIndex(net!.host));
+    reopened.close();
+    byId.close();
     unpin(path); // the pin held the last reference: the kernel detaches the link
     expect(existsSync(path)).to.equal(false);
     net!.sendUdpFromNs(2, net!.hostIp, port);
     expect(readCount(map)).to.equal(3, 'detached once the pin is gone');
+  });
+
+  it('detach() unhooks the link while its fd stays open', function () {
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    using map = counter();
+    using prog = Program.load({ type: 'XDP', instructions: countUdpToPort(map.fd, port, XDP_PASS, 0, 4) });
+    using link = attachXdp(prog, net!.host);
+    net!.sendUdpFromNs(2, net!.hostIp, port);
+    link.detach();
+    net!.sendUdpFromNs(2, net!.hostIp, port);
+    expect(readCount(map)).to.equal(2);
+    expect(link.info().ifindex).to.equal(0, 'a detached XDP link has no interface');
   });
 
   it('tcx ingress counts the packets coming in, tcx egress the ones going out', async function () {
