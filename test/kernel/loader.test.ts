@@ -160,6 +160,18 @@ describe('kernel: loader (bpf-tests objects)', function () {
     }
   });
 
+  it('negative/core_missing_field.bpf.o: an unsatisfiable CO-RE relocation is an error naming the type and field path', () => {
+    try {
+      loadBpfTest('negative/core_missing_field.bpf.o').close();
+      expect.fail('the object must not load');
+    } catch (e) {
+      expect(e).to.be.instanceOf(LoadError);
+      expect((e as LoadError).code).to.equal('E_CORE');
+      expect((e as Error).message).to.contain('reads_missing_field');
+      expect((e as Error).message).to.contain('struct task_struct___fake.no_such_field');
+    }
+  });
+
   it('an unknown variable is a typed error', () => {
     expect(() => loadBpfTest('global_data.bpf.o', { variables: { nope: 1 } })).to.throw(/no global variable 'nope'/);
     expect(LoadError).to.be.a('function');
