@@ -37,6 +37,7 @@ interface ElfModule {
 }
 
 const SHT_PROGBITS = 1;
+const STT_SECTION = 3;
 const SHF_EXECINSTR = 0x4n;
 const STT_FUNC = 2;
 
@@ -93,6 +94,15 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** A relocation's symbol: its name, or for a section symbol the section's name. */
+function symbolName(elf: ElfFileLike, index: number): string {
+  const sym = elf.symbols[index];
+  if (!sym) return `symbol #${index}`;
+  if (sym.name) return sym.name;
+  if (sym.type === STT_SECTION) return elf.sections.find((s) => s.index === sym.sectionIndex)?.name ?? `section #${sym.sectionIndex}`;
+  return `symbol #${index}`;
+}
+
 function printSection(elf: ElfFileLike, section: ElfSectionLike, strict: boolean, json: boolean, out: string[]): void {
   const lines = disassemble(section.data, { strict });
   // Map instruction index → slot, for labels and relocations, which are byte offsets.
@@ -104,7 +114,7 @@ function printSection(elf: ElfFileLike, section: ElfSectionLike, strict: boolean
   }
   const relocs = new Map<number, string>();
   for (const rs of elf.relocationsFor(section.index)) {
-    for (const r of rs.relocations) relocs.set(Number(r.offset) / 8, elf.symbols[r.symbolIndex]?.name || `sym#${r.symbolIndex}`);
+    for (const r of rs.relocations) relocs.set(Number(r.offset) / 8, symbolName(elf, r.symbolIndex));
   }
   if (!json) out.push(`${out.length ? '\n' : ''}${dim(`# section ${section.name}`)}\n`);
   let slot = 0;
