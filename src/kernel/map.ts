@@ -14,7 +14,7 @@ import { MapFlags, OBJ_NAME_LEN, OpenFlags, UpdateFlags } from '../syscall/flags
 import { Attr, BpfCommand, MapType } from '../syscall/layouts.generated.js';
 import { lastErrno, syscall4 } from '../syscall/libc.js';
 import { MappedMemory, MapFlags as MmapFlags, Prot, pageSize } from '../syscall/mman.js';
-import { NativeBuffer } from '../syscall/memory.js';
+import { NativeBuffer, nativeArray } from '../syscall/memory.js';
 import { bpfCommand } from './bpf-call.js';
 import { possibleCpuCount } from './cpus.js';
 import { fdById } from './ids.js';
@@ -65,6 +65,7 @@ const CMD_UPDATE = BpfCommand.MAP_UPDATE_ELEM;
 const CMD_DELETE = BpfCommand.MAP_DELETE_ELEM;
 const CMD_NEXT_KEY = BpfCommand.MAP_GET_NEXT_KEY;
 const CMD_LOOKUP_AND_DELETE = BpfCommand.MAP_LOOKUP_AND_DELETE_ELEM;
+const CMD_LOOKUP_BATCH = BpfCommand.MAP_LOOKUP_BATCH;
 const E = Attr.mapElem;
 /**
  * Copies `n` bytes; a plain loop beats TypedArray.prototype.set for the
@@ -553,49 +554,65 @@ export class BpfMap {
 
   /**
    * Reads the whole map into two packed arrays: with batch lookups where
-   * the map type has them, else by next-key iteration. For large maps batch
-   * lookups are far faster (one syscall per chunk instead of two per entry).
+   * the map type has them (the kernel writes straight into the result, as
+   * a C caller's buffers), else by next-key iteration.
    */
   dump(options: { chunkSize?: number } = {}): BatchChunk {
     const ks = this.keySize;
     const vs = this.userValueSize;
-    let capacity = Math.max(16, Math.min(this.maxEntries, 1 << 20));
-    let keys = new Uint8Array(capacity * ks);
-    let values = new Uint8Array(capacity * vs);
+    const fd = this.fd;
+    // No map holds more than max_entries elements.
+    const capacity = Math.max(1, this.maxEntries);
+    const keys = nativeArray(Math.max(1, capacity * ks));
+    const values = nativeArray(Math.max(1, capacity * vs));
+    let chunk = this.#defaultChunk(options.chunkSize);
+    const cursorSize = Math.max(8, ks);
+    using inBatch = new NativeBuffer(cursorSize);
+    using outBatch = new NativeBuffer(cursorSize);
+    using attr = new NativeBuffer(B.size);
+    const v = attr.view;
+    v.setBigUint64(B.out_batch, outBatch.address, true);
+    v.setUint32(B.map_fd, fd, true);
     let total = 0;
-    const append = (k: Uint8Array, v: Uint8Array, count: number): void => {
-      if (total + count > capacity) {
-        while (total + count > capacity) capacity *= 2;
-        const nk = new Uint8Array(capacity * ks);
-        nk.set(keys.subarray(0, total * ks));
-        const nv = new Uint8Array(capacity * vs);
-        nv.set(values.subarray(0, total * vs));
-        keys = nk;
-        values = nv;
+    for (let first = true; total < capacity; first = false) {
+      if (!first) {
+        inBatch.bytes.set(outBatch.bytes);
+        v.setBigUint64(B.in_batch, inBatch.address, true);
       }
-      keys.set(k.subarray(0, count * ks), total * ks);
-      values.set(v.subarray(0, count * vs), total * vs);
-      total += count;
-    };
-    let cursor: BatchCursor | undefined;
-    try {
-      cursor = this.#batchCursor(this.#defaultChunk(options.chunkSize), false, 0);
-      let count: number;
-      try {
-        count = cursor.next();
-      } catch (e) {
-        // Map types without batch operations: iterate instead.
-        if (e instanceof SyscallError && BATCH_UNSUPPORTED.has(e.errno)) {
-          for (const [k, v] of this.entries()) append(k, v, 1);
-          return { count: total, keys: keys.subarray(0, total * ks), values: values.subarray(0, total * vs) };
+      let done = false;
+      for (;;) {
+        v.setBigUint64(B.keys, BigInt(keys.address + total * ks), true);
+        v.setBigUint64(B.values, BigInt(values.address + total * vs), true);
+        v.setUint32(B.count, Math.min(chunk, capacity - total), true);
+        const r = syscall4(SYS_BPF, CMD_LOOKUP_BATCH, attr.addressNumber, B.size) as number;
+        if (r >= 0) break;
+        const errno = lastErrno();
+        if (errno === Errno.ENOENT) {
+          done = true;
+          break;
         }
-        throw e;
+        if (errno === Errno.ENOSPC && chunk < capacity) {
+          chunk = Math.min(chunk * 2, capacity); // a hash bucket larger than the chunk
+          continue;
+        }
+        if (first && BATCH_UNSUPPORTED.has(errno)) return this.#dumpByIteration();
+        this.#fail('MAP_LOOKUP_BATCH', errno);
       }
-      for (; count >= 0; count = cursor.next()) append(cursor.keys, cursor.values, count);
-    } finally {
-      cursor?.free();
+      total += v.getUint32(B.count, true);
+      if (done) break;
     }
-    return { count: total, keys: keys.subarray(0, total * ks), values: values.subarray(0, total * vs) };
+    return { count: total, keys: keys.bytes.subarray(0, total * ks), values: values.bytes.subarray(0, total * vs) };
+  }
+
+  #dumpByIteration(): BatchChunk {
+    const pairs = [...this.entries()];
+    const keys = new Uint8Array(pairs.length * this.keySize);
+    const values = new Uint8Array(pairs.length * this.userValueSize);
+    pairs.forEach(([k, val], i) => {
+      keys.set(k, i * this.keySize);
+      values.set(val, i * this.userValueSize);
+    });
+    return { count: pairs.length, keys, values };
   }
 
   /** BPF_MAP_UPDATE_BATCH: `keys` and `values` packed, `count` elements. Returns how many were updated. */

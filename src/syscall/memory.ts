@@ -67,3 +67,20 @@ export function nativeCString(text: string): NativeBuffer {
   b.bytes.set(encoded);
   return b;
 }
+
+const arrayRegistry = new FinalizationRegistry<unknown>((pointer) => koffi.free(pointer));
+
+/**
+ * Native memory the kernel can write into directly and JS reads without a
+ * copy: the returned Uint8Array (and every subarray of it) keeps the memory
+ * alive; it is freed when the last view is garbage collected. Not zeroed.
+ */
+export function nativeArray(size: number): { bytes: Uint8Array; address: number } {
+  if (!Number.isInteger(size) || size <= 0) throw new RangeError(`native array size must be a positive integer, got ${size}`);
+  const pointer = koffi.alloc('uint8_t', size);
+  const ab = koffi.view(pointer, size) as ArrayBuffer;
+  arrayRegistry.register(ab, pointer);
+  const address = Number(koffi.address(pointer));
+  if (!Number.isSafeInteger(address)) throw new RangeError('native array address does not fit in 53 bits');
+  return { bytes: new Uint8Array(ab), address };
+}
