@@ -27,7 +27,7 @@ export { attachToPerfEvent, type PerfEventAttachOptions } from './link-perf-even
 export { attachTracepoint } from './link-tracepoint.js';
 export { attachRawTracepoint } from './link-raw-tracepoint.js';
 export { attachKprobe, attachKprobeMulti, kernelHasKprobes, type KprobeOptions } from './link-kprobe.js';
-export { attachUprobe, attachUprobeMulti, resolveUprobeOffset, type UprobeTarget, type UprobeOptions } from './link-uprobe.js';
+export { attachUprobe, attachUprobeMulti, resolveUprobeOffset, resolveBinaryPath, type UprobeTarget, type UprobeOptions } from './link-uprobe.js';
 export { attachPerfEvent, PerfEventGroupLink, type PerfSampleOptions } from './link-perf-sample.js';
 export { attachXdp, attachTcx, interfaceIndex, XdpMode, MprogFlags, type XdpOptions, type TcxOptions } from './link-netdev.js';
 export { attachCgroup, CgroupAttachPoint, type CgroupAttachName } from './link-cgroup.js';

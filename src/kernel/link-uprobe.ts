@@ -15,7 +15,7 @@ import { FdLink, type ProgramLike } from './link.js';
 import { dynamicPmuType, retprobeBit } from './tracefs.js';
 
 export interface UprobeTarget {
-  /** The binary or shared library. */
+  /** The binary or shared library: a path, or a bare name looked up in PATH (or the library directories for '*.so*'). */
   path: string;
   /** A function symbol in .symtab/.dynsym; or give `offset`. */
   symbol?: string;
@@ -31,7 +31,26 @@ export interface UprobeOptions extends PerfEventAttachOptions {
 
 const symbolCache = new Map<string, { mtimeMs: number; symbols: ElfSymbols }>();
 
-function checkedPath(path: string): string {
+const LIBRARY_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib', `/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`, `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`];
+
+/**
+ * A bare name is looked up as libbpf does: a name with ".so" in
+ * LD_LIBRARY_PATH and the usual library directories, any other in PATH.
+ */
+export function resolveBinaryPath(path: string): string {
+  if (path.includes('/')) return path;
+  const dirs = path.includes('.so')
+    ? [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBRARY_DIRS]
+    : (process.env.PATH ?? '').split(':').filter(Boolean);
+  for (const dir of dirs) {
+    const candidate = `${dir}/${path}`;
+    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
+  }
+  return path;
+}
+
+function checkedPath(given: string): string {
+  const path = resolveBinaryPath(given);
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new LinkError('ENOBINARY', `uprobe target '${path}' does not exist or is not a file`, path, 'give the full path of the binary or library');
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BpfMap } from '../../src/kernel/map.js';
 import { Program } from '../../src/kernel/program.js';
-import { attachUprobe, attachUprobeMulti, resolveUprobeOffset } from '../../src/kernel/link-uprobe.js';
+import { attachUprobe, attachUprobeMulti, resolveBinaryPath, resolveUprobeOffset } from '../../src/kernel/link-uprobe.js';
 import { attachKprobe, attachKprobeMulti, kernelHasKprobes } from '../../src/kernel/link-kprobe.js';
 import { attachPerfEvent } from '../../src/kernel/link-perf-sample.js';
 import { attachIter, iterTargetBtfId } from '../../src/kernel/link-iter.js';
@@ -110,6 +110,14 @@ describe('kernel: probe, perf event and iterator links', function () {
     expect(() => attachUprobe(prog, { path: join(dir, 'nope'), symbol: 'main' })).to.throw(LinkError).with.property('code', 'ENOBINARY');
     expect(() => attachUprobe(prog, { path: binary, symbol: 'no_such_function' })).to.throw(LinkError).with.property('code', 'ENOSYM');
     expect(() => attachUprobe(prog, { path: join(dir, 'target.c'), symbol: 'main' })).to.throw(LinkError).with.property('code', 'ENOBINARY');
+    expect(() => attachUprobe(prog, { path: 'no-such-program-xyz', symbol: 'main' })).to.throw(LinkError).with.property('code', 'ENOBINARY');
+  });
+
+  it('bare names resolve like libbpf: libraries in the library directories, programs in PATH', function () {
+    expect(resolveBinaryPath('libc.so.6')).to.match(/^\/.*\/libc\.so\.6$/);
+    expect(resolveBinaryPath('sh')).to.match(/^\/.*\/sh$/);
+    expect(resolveBinaryPath('/x/y')).to.equal('/x/y');
+    expect(resolveUprobeOffset('libc.so.6', 'getppid') > 0n).to.equal(true);
   });
 
   it('kprobes: this kernel has none, and attaching says so clearly', function () {
