@@ -241,7 +241,7 @@ export class Btf {
   private ownIndex(id: number): number {
     if (Number.isInteger(id) && id >= this.firstId) this.indexUpTo(id - this.firstId + 1);
     if (!Number.isInteger(id) || id < this.firstId || id >= this.firstId + this.indexed)
-      throw new BtfError('BAD_TYPE_ID', `type id ${id} out of range [0, ${this.firstId + this.indexed})`, { section: this.section });
+      throw new BtfError('BAD_TYPE_ID', `type id ${id} out of range [0, ${this.firstId + this.indexed})`, { section: this.section, typeId: id });
     return id - this.firstId;
   }
 
@@ -400,6 +400,56 @@ export class Btf {
 
   private badLinkage(off: number, id: number, linkage: number): never {
     throw new BtfError('BAD_LINKAGE', `linkage ${linkage} is not static, global or extern`, { section: this.section, offset: off, typeId: id });
+  }
+
+  /**
+   * Full check, as libbpf does when it opens BTF: every record decodes, every
+   * name is in the string section, every referenced type id exists.
+   * Throws BtfError naming the type; returns this for chaining.
+   */
+  validate(): this {
+    const count = this.typeCount;
+    for (let id = this.firstId; id < count; id++) {
+      const t = this.type(id);
+      const refs: number[] = [];
+      switch (t.kind) {
+        case 'ptr':
+        case 'typedef':
+        case 'volatile':
+        case 'const':
+        case 'restrict':
+        case 'type_tag':
+        case 'func':
+        case 'var':
+        case 'decl_tag':
+          refs.push(t.type);
+          break;
+        case 'array':
+          refs.push(t.type, t.indexType);
+          break;
+        case 'struct':
+        case 'union':
+          for (const m of t.members) refs.push(m.type);
+          break;
+        case 'func_proto':
+          refs.push(t.returnType);
+          for (const p of t.params) refs.push(p.type);
+          break;
+        case 'datasec':
+          for (const v of t.vars) refs.push(v.type);
+          break;
+        default:
+          break;
+      }
+      for (const r of refs)
+        if (r >= count)
+          throw new BtfError('BAD_TYPE_REF', `${t.kind} '${t.name}' refers to missing type [${r}]`, {
+            section: this.section,
+            offset: this.recordOffset(id),
+            typeId: id,
+          });
+    }
+    return this;
   }
 
   /** Byte offset of a type's record inside `bytes` (own types only). */

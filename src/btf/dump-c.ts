@@ -6,6 +6,7 @@
  * preserve_access_index pragma so that clang emits CO-RE relocations.
  */
 import type { Btf } from './btf.js';
+import { BtfError } from './errors.js';
 import { alignOf, sizeOf } from './navigate.js';
 import type { BtfType, EnumType, Enum64Type, StructType } from './types.js';
 
@@ -32,12 +33,16 @@ class CWriter {
   private readonly identNames = new Map<string, number>();
   private readonly typedefNames = new Map<number, string>();
   private readonly enumValueNames = new Map<string, string>();
+  private readonly inlineStack = new Set<number>();
+  private inlined = 0;
+  private readonly inlineBudget: number;
   /** Anonymous types that some other type embeds (emitted inline there). */
   readonly referenced: Uint8Array;
 
   constructor(private readonly btf: Btf) {
     this.state = new Uint8Array(btf.typeCount);
     this.referenced = new Uint8Array(btf.typeCount);
+    this.inlineBudget = 4 * btf.typeCount + 10000;
   }
 
   text(): string {
@@ -99,7 +104,7 @@ class CWriter {
           if (this.state[id] !== NONE) return;
           this.state[id] = BUSY;
           for (const m of t.members) this.ensure(m.type, true, depth + 1);
-          this.state[id] = NONE;
+          this.state[id] = DONE;
           return;
         }
         if (complete) return this.defineComposite(id, depth);
@@ -266,6 +271,13 @@ class CWriter {
     let cur = from;
     while (cur < to) {
       const gap = to - cur;
+      // Big holes as one byte array rather than thousands of bitfields.
+      if (cur % 8 === 0 && gap >= 8 * 4096) {
+        const bytes = Math.floor(gap / 8);
+        lines.push(`${pad}char __pad_${cur / 8}[${bytes}];`);
+        cur += bytes * 8;
+        continue;
+      }
       let unit: [string, number];
       if (cur % 64 === 0 && gap >= 64) unit = ['long', 64];
       else if (cur % 32 === 0 && gap >= 32) unit = ['int', 32];
@@ -336,9 +348,17 @@ class CWriter {
       case 'float':
         return t.name || 'double';
       case 'struct':
-      case 'union':
+      case 'union': {
         if (t.name !== '') return `${t.kind} ${this.tagName(id)}`;
-        return `${t.kind} ${this.body(id, t, indent)}${this.packed(id, t) ? ' __attribute__((packed))' : ''}`;
+        // Anonymous types are printed where used: guard against cycles and blow-up in broken BTF.
+        if (this.inlineStack.has(id)) throw new BtfError('TYPE_LOOP', `anonymous ${t.kind} contains itself`, { section: this.btf.section, typeId: id });
+        if (++this.inlined > this.inlineBudget)
+          throw new BtfError('TOO_COMPLEX', 'anonymous types are nested too often to print', { section: this.btf.section, typeId: id });
+        this.inlineStack.add(id);
+        const text = `${t.kind} ${this.body(id, t, indent)}${this.packed(id, t) ? ' __attribute__((packed))' : ''}`;
+        this.inlineStack.delete(id);
+        return text;
+      }
       case 'enum':
       case 'enum64':
         if (t.name !== '') return `enum ${this.tagName(id)}`;

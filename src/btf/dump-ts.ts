@@ -22,6 +22,7 @@
  * unless `followPointers` is set.
  */
 import type { Btf } from './btf.js';
+import { BtfError } from './errors.js';
 import type { BtfType, Enum64Type, EnumType, Member, StructType } from './types.js';
 
 export interface TypeScriptOptions {
@@ -94,6 +95,14 @@ class TsWriter {
   }
 
   private defs: Map<string, number> | undefined;
+  private readonly inlineStack = new Set<number>();
+  private inlined = 0;
+
+  /** Anonymous types print where used: bound the work on broken BTF. */
+  private spend(id: number): void {
+    if (++this.inlined > 4 * this.btf.typeCount + 10000)
+      throw new BtfError('TOO_COMPLEX', 'anonymous types are nested too often to print', { section: this.btf.section, typeId: id });
+  }
 
   /** First struct/union of each name. */
   private definitions(): Map<string, number> {
@@ -170,9 +179,15 @@ class TsWriter {
       case 'typedef':
         return this.typeName(id);
       case 'struct':
-      case 'union':
+      case 'union': {
         if (t.name) return this.typeName(id);
-        return this.body(t, indent, depth + 1);
+        this.spend(id);
+        if (this.inlineStack.has(id)) throw new BtfError('TYPE_LOOP', `anonymous ${t.kind} contains itself`, { section: this.btf.section, typeId: id });
+        this.inlineStack.add(id);
+        const text = this.body(t, indent, depth + 1);
+        this.inlineStack.delete(id);
+        return text;
+      }
       case 'enum':
       case 'enum64':
         if (t.name) return this.typeName(id);
@@ -200,9 +215,13 @@ class TsWriter {
   private fields(t: StructType, baseBits: number, out: Array<{ m: Member; bits: number }>, depth: number): void {
     for (const m of t.members) {
       if (m.name === '' && depth < MAX_DEPTH) {
-        const inner = this.btf.type(this.stripAll(m.type));
-        if (inner.kind === 'struct' || inner.kind === 'union') {
+        const innerId = this.stripAll(m.type);
+        const inner = this.btf.type(innerId);
+        if ((inner.kind === 'struct' || inner.kind === 'union') && !this.inlineStack.has(innerId)) {
+          this.spend(innerId);
+          this.inlineStack.add(innerId);
           this.fields(inner, baseBits + m.bitOffset, out, depth + 1);
+          this.inlineStack.delete(innerId);
           continue;
         }
       }

@@ -72,40 +72,65 @@ function checked(btf: Btf, id: number, n: number): number {
   return n;
 }
 
-/** Natural alignment in bytes (as a 64-bit target lays the type out). */
-export function alignOf(btf: Btf, id: number, depth = 0): number {
-  if (depth > MAX_RESOLVE_DEPTH) throw loop(btf, id);
+const alignments = new WeakMap<Btf, Map<number, number>>();
+
+/**
+ * Natural alignment in bytes (as a 64-bit target lays the type out). A
+ * struct with a misaligned member or a size that is not a multiple of its
+ * members' alignment is packed (1). Memoised per Btf: linear in the graph.
+ */
+export function alignOf(btf: Btf, id: number): number {
+  let memo = alignments.get(btf);
+  if (!memo) alignments.set(btf, (memo = new Map()));
+  return alignRec(btf, id, memo, new Set());
+}
+
+function alignRec(btf: Btf, id: number, memo: Map<number, number>, path: Set<number>): number {
+  const hit = memo.get(id);
+  if (hit !== undefined) return hit;
+  if (path.has(id) || path.size > MAX_RESOLVE_DEPTH * 4) throw loop(btf, id);
+  path.add(id);
   const t: BtfType = btf.type(id);
+  let a: number;
   switch (t.kind) {
     case 'int':
     case 'enum':
     case 'enum64':
     case 'float':
-      return Math.max(1, Math.min(t.size, 8));
+      a = Math.max(1, Math.min(t.size, 8));
+      break;
     case 'ptr':
-      return 8;
+      a = 8;
+      break;
     case 'typedef':
     case 'const':
     case 'volatile':
     case 'restrict':
     case 'type_tag':
     case 'array':
-      return alignOf(btf, t.type, depth + 1);
+      a = alignRec(btf, t.type, memo, path);
+      break;
     case 'struct':
     case 'union': {
-      let a = 1;
+      a = 1;
       for (const m of t.members) {
-        const ma = alignOf(btf, m.type, depth + 1);
+        const ma = alignRec(btf, m.type, memo, path);
         // A member that breaks natural alignment means the struct is packed.
-        if (m.bitfieldSize === 0 && m.bitOffset % (8 * ma) !== 0) return 1;
+        if (m.bitfieldSize === 0 && m.bitOffset % (8 * ma) !== 0) {
+          a = 0;
+          break;
+        }
         a = Math.max(a, ma);
       }
-      if (t.size % a !== 0) return 1;
-      return a;
+      a = a === 0 || t.size % a !== 0 ? 1 : a;
+      break;
     }
     default:
-      return 1;
+      a = 1;
   }
+  path.delete(id);
+  memo.set(id, a);
+  return a;
 }
 
 /** The name of a type as C would spell its head: `struct foo`, `int`, `void`. */

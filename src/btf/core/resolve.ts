@@ -51,19 +51,22 @@ function relErr(relo: CoreRelo, path: string, msg: string): BtfError {
 }
 
 /** Matches a local member accessor inside a target composite (recursing into anonymous members). */
-function matchMember(local: CoreSpec, acc: Accessor, tb: Btf, tid: number, spec: CoreSpec): { found: boolean; next: number } {
+function matchMember(local: CoreSpec, acc: Accessor, tb: Btf, tid: number, spec: CoreSpec, path = new Set<number>()): { found: boolean; next: number } {
   const lt = local.btf.type(acc.typeId) as StructType;
   const lm = lt.members[acc.idx]!;
   tid = skipModsAndTypedefs(tb, tid);
   const t = tb.type(tid);
   if (t.kind !== 'struct' && t.kind !== 'union') return { found: false, next: 0 };
+  // Anonymous members are searched depth-first; a type already on the path is a loop.
+  if (path.has(tid)) return { found: false, next: 0 };
+  path.add(tid);
   for (let i = 0; i < t.members.length; i++) {
     const m = t.members[i]!;
     if (spec.raw.length >= MAX_SPEC_LEN) throw new BtfError('CORE_RELO', 'struct nesting too deep', { section: '.BTF.ext core_relo' });
     spec.bitOffset += m.bitOffset;
     spec.raw.push(i);
     if (m.name === '') {
-      const r = matchMember(local, acc, tb, m.type, spec);
+      const r = matchMember(local, acc, tb, m.type, spec, path);
       if (r.found) return r;
     } else if (m.name === lm.name) {
       if (!fieldsCompat(local.btf, lm.type, tb, m.type)) return { found: false, next: 0 };
