@@ -12,6 +12,7 @@ import { runLayer, modulesLayer, projectLayer, runtimeLayer, writeInitrd, type R
 import { ensureKernel, type CachedKernel } from './kernel-store.js';
 import type { KernelSpec } from './kernels.js';
 import { runsDir } from './paths.js';
+import { toolchainLayer } from './toolchain.js';
 import { exitStatusFromConsole, parseControl, type GuestReport } from './protocol.js';
 import { boot, type BootResult } from './qemu.js';
 
@@ -70,14 +71,17 @@ export interface GuestOptions {
 export async function runGuest(spec: KernelSpec, run: RunSpec, o: GuestOptions): Promise<GuestOutcome> {
   const kernel = await ensureKernel(spec);
   const accel = await chooseAccel(kernel);
-  const runtime = await runtimeLayer(pickCompression(kernelHasZstd(kernel)));
+  const compression = pickCompression(kernelHasZstd(kernel));
+  const runtime = await runtimeLayer(compression);
+  // Tests build probe targets with gcc; a plain run does not need a compiler and boots faster without one.
+  const toolchain = run.mode === 'run' ? null : await toolchainLayer(compression);
   const modules = modulesLayer(kernel);
   project ??= projectLayer();
   const dir = join(runsDir(), `${spec.name}-${process.pid}-${counter++}`);
   mkdirSync(dir, { recursive: true });
   try {
     const initrd = join(dir, 'initrd.img');
-    writeInitrd(initrd, [runtime, modules, project, runLayer(run)]);
+    writeInitrd(initrd, [runtime, ...(toolchain ? [toolchain] : []), modules, project, runLayer(run)]);
     const r = await boot({
       vmlinuz: kernel.vmlinuz,
       initrd,

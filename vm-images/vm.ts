@@ -14,6 +14,7 @@ import { kernels, selectKernels, type KernelSpec } from './kernels.js';
 import { cacheDir } from './paths.js';
 import { pickCompression } from './compress.js';
 import { runGuest } from './guest-run.js';
+import { toolchainLayer } from './toolchain.js';
 import { formatTable, outcomeOk, totalsLine, type KernelOutcome } from './results-table.js';
 import { qemuBinary } from './qemu.js';
 
@@ -96,6 +97,7 @@ async function cmdImage(list: string | undefined): Promise<number> {
   for (const spec of specs) ks.push(await ensureKernel(spec));
   const started = Date.now();
   const runtime = await runtimeLayer(pickCompression(true));
+  await toolchainLayer(pickCompression(true));
   for (const k of ks) modulesLayer(k);
   const project = projectLayer();
   say(`image ready: ${runtime} + modules for ${specs.map((s) => s.name).join(', ')} + project layer (${(project.length / 1024 / 1024).toFixed(1)} MB, rebuilt each run) in ${((Date.now() - started) / 1000).toFixed(1)} s`);

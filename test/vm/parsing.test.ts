@@ -6,6 +6,7 @@ import { consoleTail, verdict } from '../../vm-images/guest-run.js';
 import { runLayer, shQuote } from '../../vm-images/image.js';
 import { findKernel, selectKernels } from '../../vm-images/kernels.js';
 import { parseLdd } from '../../vm-images/libs.js';
+import { isToolchainFile, packagesFromDpkgSearch } from '../../vm-images/toolchain.js';
 import { modinfoDepends } from '../../vm-images/modules.js';
 import { isRuntimeFile } from '../../vm-images/node-modules.js';
 import { exitStatusFromConsole, parseControl } from '../../vm-images/protocol.js';
@@ -176,6 +177,25 @@ describe('vm: image helpers', () => {
     expect(modinfoDepends(enc('\x7fELF....\0license=GPL\0depends=sch-ingress,nf_tables\0vermagic=6.1\0'))).to.deep.equal(['sch_ingress', 'nf_tables']);
     expect(modinfoDepends(enc('\0depends=\0name=veth\0'))).to.deep.equal([]);
     expect(modinfoDepends(enc('no modinfo here'))).to.deep.equal([]);
+  });
+
+  it('reads package names from dpkg -S output', () => {
+    const out = [
+      'libgcc-12-dev:amd64: /usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a',
+      'gcc-12: /usr/bin/x86_64-linux-gnu-gcc-12',
+      'diversion by dash from: /bin/sh',
+      'libc6-dev:amd64, libc6-dev:i386: /usr/include/stdio.h',
+      'dpkg-query: no path found matching pattern /nope',
+    ].join('\n');
+    expect(packagesFromDpkgSearch(out)).to.deep.equal(['gcc-12', 'libc6-dev', 'libgcc-12-dev']);
+  });
+
+  it('leaves docs and LTO out of the toolchain', () => {
+    expect(isToolchainFile('/usr/lib/gcc/x86_64-linux-gnu/12/cc1')).to.equal(true);
+    expect(isToolchainFile('/usr/include/stdio.h')).to.equal(true);
+    expect(isToolchainFile('/usr/share/doc/gcc-12/copyright')).to.equal(false);
+    expect(isToolchainFile('/usr/lib/gcc/x86_64-linux-gnu/12/lto1')).to.equal(false);
+    expect(isToolchainFile('/usr/bin/x86_64-linux-gnu-lto-dump-12')).to.equal(false);
   });
 
   it('keeps only files node loads from node_modules', () => {
