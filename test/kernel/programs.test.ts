@@ -177,3 +177,32 @@ describe('kernel: programs with BTF func_info and line_info', function () {
     expect(err!.message).to.include('R0 !read_ok');
   });
 });
+
+describe('kernel: program load attributes', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('fd_array: a map referenced by index (lddw src=5) is the one passed', async () => {
+    const { wideLoad } = await import('../../src/asm/instruction.js');
+    using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
+    m.update(u32le(0), u32le(77));
+    // r1 = map at fd_array[0]; r2 = &key(0) on the stack; r0 = lookup; return *r0 or 0
+    using p = Program.load({
+      type: 'XDP',
+      fdArray: [m.fd],
+      instructions: [
+        wideLoad(1, 0, 5), instruction(0x62, 10, 0, -4, 0), movReg(2, 10), instruction(0x07, 2, 0, 0, -4), call(1),
+        instruction(0x15, 0, 0, 2, 0), instruction(0x61, 0, 0, 0), exit(), movImm(0, 0), exit(),
+      ],
+    });
+    expect(p.testRun({ data: new Uint8Array(64) }).retval).to.equal(77);
+    expect(p.info().mapIds).to.deep.equal([m.id]);
+  });
+
+  it('expected attach type is passed (cgroup sock_addr needs one)', () => {
+    expect(() => Program.load({ type: 'CGROUP_SOCK_ADDR', instructions: returnConst(1) })).to.throw(SyscallError);
+    using p = Program.load({ type: 'CGROUP_SOCK_ADDR', expectedAttachType: 'CGROUP_INET4_CONNECT', instructions: returnConst(1) });
+    expect(p.typeName).to.equal('CGROUP_SOCK_ADDR');
+  });
+});
