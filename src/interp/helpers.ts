@@ -5,7 +5,7 @@
  */
 import type { InterpMap } from './maps.js';
 import type { Memory } from './memory.js';
-import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate } from './helpers-map.js';
+import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOutput } from './helpers-map.js';
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
 import { tracePrintk } from './helpers-trace.js';
@@ -26,6 +26,8 @@ export interface HelperContext {
   readonly pc: number;
   /** The map behind a map pointer (from lddw of a map); throws E_HELPER otherwise. */
   map(handle: bigint): InterpMap;
+  /** The pointer a program uses for `map` (what lddw of the map gives). */
+  mapPointer(map: InterpMap): bigint;
   /** Maps value storage returned by a map into the address space; returns its address. */
   pointerTo(bytes: Uint8Array, name?: string): bigint;
   /** Records one line of trace output (bpf_trace_printk). */
@@ -59,6 +61,7 @@ export const HelperId = {
   GET_CURRENT_PID_TGID: 14,
   GET_CURRENT_UID_GID: 15,
   GET_CURRENT_COMM: 16,
+  PERF_EVENT_OUTPUT: 25,
   PROBE_READ_STR: 45,
   MAP_PUSH_ELEM: 87,
   MAP_POP_ELEM: 88,
@@ -94,6 +97,7 @@ export const defaultHelpers: HelperTable = {
   [HelperId.GET_CURRENT_PID_TGID]: currentPidTgid,
   [HelperId.GET_CURRENT_UID_GID]: currentUidGid,
   [HelperId.GET_CURRENT_COMM]: currentComm,
+  [HelperId.PERF_EVENT_OUTPUT]: perfEventOutput,
   [HelperId.PROBE_READ]: probeRead,
   [HelperId.PROBE_READ_USER]: probeRead,
   [HelperId.PROBE_READ_KERNEL]: probeRead,

@@ -18,6 +18,10 @@ export { PerCpuArrayMap, PerCpuHashMap } from './percpu-maps.js';
 export { QueueMap, StackMap } from './queue-maps.js';
 export { RingBufMap } from './ringbuf.js';
 export { ProgArrayMap } from './prog-array.js';
+export { LpmTrieMap } from './lpm-trie.js';
+export { BloomFilterMap } from './bloom-filter.js';
+export { PerfEventArrayMap, type PerfRecord } from './perf-event-array.js';
+export { MapOfMaps } from './map-of-maps.js';
 export { createMap, mapKinds } from './map-kinds.js';
 export { InterpObject, UnsupportedMap, type ObjectInput, type ObjectMapInput, type ObjectProgramInput, type ObjectRelocationInput } from './object.js';
 

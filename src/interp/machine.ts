@@ -145,6 +145,7 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
       if (!(tag instanceof MapHandle)) throw new InterpError('E_HELPER', `0x${handle.toString(16)} is not a map pointer`, pc);
       return tag.map;
     },
+    mapPointer: (m) => handleOf(m),
     pointerTo: (bytes, name) => memory.add(bytes, { name: name ?? 'helper memory' }).base,
     trace(line) {
       trace.push(line);

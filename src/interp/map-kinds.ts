@@ -2,7 +2,11 @@
  * Map kinds by the kernel's type name (the BPF_MAP_TYPE_ suffix, lower
  * case). Register more with `mapKinds.name = (spec) => new MyMap(spec)`.
  */
+import { BloomFilterMap } from './bloom-filter.js';
+import { LpmTrieMap } from './lpm-trie.js';
+import { MapOfMaps } from './map-of-maps.js';
 import { ArrayMap, HashMap, type InterpMap, LruHashMap, type MapSpec } from './maps.js';
+import { PerfEventArrayMap } from './perf-event-array.js';
 import { PerCpuArrayMap, PerCpuHashMap } from './percpu-maps.js';
 import { ProgArrayMap } from './prog-array.js';
 import { QueueMap, StackMap } from './queue-maps.js';
@@ -18,6 +22,11 @@ export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   stack: (spec) => new StackMap(spec),
   ringbuf: (spec) => new RingBufMap(spec),
   prog_array: (spec) => new ProgArrayMap(spec),
+  lpm_trie: (spec) => new LpmTrieMap(spec),
+  bloom_filter: (spec) => new BloomFilterMap(spec),
+  perf_event_array: (spec) => new PerfEventArrayMap(spec),
+  array_of_maps: (spec) => new MapOfMaps({ ...spec, type: 'array_of_maps' }),
+  hash_of_maps: (spec) => new MapOfMaps({ ...spec, type: 'hash_of_maps' }),
 };
 
 /** Makes an in-memory map of a registered kind. */

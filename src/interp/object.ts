@@ -12,7 +12,8 @@ import { LDDW, PseudoLoad } from '../asm/opcodes.js';
 import { InterpError } from './errors.js';
 import { type RunOptions, type RunResult, execute } from './machine.js';
 import { createMap, mapKinds } from './map-kinds.js';
-import { Errno, type InterpMap, type MapSpec } from './maps.js';
+import { MapOfMaps } from './map-of-maps.js';
+import { Errno, type InterpMap, type MapSpec, u32KeyBytes } from './maps.js';
 import { ProgArrayMap } from './prog-array.js';
 import { type DecodedProgram, decodeProgram } from './program.js';
 
@@ -52,12 +53,17 @@ const MAP_TYPE_NAMES: Record<number, string> = {
   1: 'hash',
   2: 'array',
   3: 'prog_array',
+  4: 'perf_event_array',
   5: 'percpu_hash',
   6: 'percpu_array',
   9: 'lru_hash',
+  11: 'lpm_trie',
+  12: 'array_of_maps',
+  13: 'hash_of_maps',
   22: 'queue',
   23: 'stack',
   27: 'ringbuf',
+  30: 'bloom_filter',
 };
 
 /** A map kind the interpreter lacks: present so the object loads, inert when used. */
@@ -111,8 +117,14 @@ export class InterpObject {
     for (const p of object.programs) this.specs.set(p.name, p);
     for (const m of object.maps) {
       const map = this.maps.get(m.name);
-      if (!(map instanceof ProgArrayMap)) continue;
-      for (const v of m.initialValues ?? []) if (v.program) map.set(v.index, this.program(v.program));
+      for (const v of m.initialValues ?? []) {
+        if (map instanceof ProgArrayMap && v.program) map.set(v.index, this.program(v.program));
+        if (map instanceof MapOfMaps && v.map) {
+          const inner = this.maps.get(v.map);
+          if (!inner) throw new InterpError('E_UNKNOWN_MAP', `${m.name}: initial value names map '${v.map}', which the object does not define`);
+          map.set(u32KeyBytes(v.index), inner);
+        }
+      }
     }
   }
 

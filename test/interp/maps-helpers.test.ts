@@ -20,6 +20,10 @@ import {
   createMap,
   mapKinds,
   runSync,
+  LpmTrieMap,
+  BloomFilterMap,
+  PerfEventArrayMap,
+  MapOfMaps,
   type InterpMap,
   type RunOptions,
 } from '../../src/interp/index.js';
@@ -37,16 +41,18 @@ const incrementKey0 = ['stw [%r10-4], 0', 'mov %r2, %r10', 'add %r2, -4', 'call 
 
 describe('interp: map kinds and helpers', () => {
   it('createMap knows every registered kind and rejects others', () => {
+    const noKey = ['queue', 'stack', 'ringbuf', 'bloom_filter'];
+    const fourByteValue = ['prog_array', 'perf_event_array', 'array_of_maps', 'hash_of_maps'];
     for (const type of Object.keys(mapKinds)) {
       const spec = {
         type,
-        keySize: ['queue', 'stack', 'ringbuf'].includes(type) ? 0 : 4,
-        valueSize: type === 'ringbuf' ? 0 : type === 'prog_array' ? 4 : 8,
+        keySize: noKey.includes(type) ? 0 : type === 'lpm_trie' ? 8 : 4,
+        valueSize: type === 'ringbuf' ? 0 : fourByteValue.includes(type) ? 4 : 8,
         maxEntries: type === 'ringbuf' ? 4096 : 4,
       };
       expect(createMap(spec).type).to.equal(type);
     }
-    expect(() => createMap({ type: 'bloom_filter', keySize: 0, valueSize: 4, maxEntries: 1 })).to.throw(RangeError, /bloom_filter/);
+    expect(() => createMap({ type: 'arena', keySize: 0, valueSize: 4, maxEntries: 1 })).to.throw(RangeError, /arena/);
     expect(() => new ArrayMap({ keySize: 8, valueSize: 4, maxEntries: 1 })).to.throw(RangeError, /key size must be 4/);
     expect(() => new HashMap({ keySize: 4, valueSize: 0, maxEntries: 1 })).to.throw(RangeError, /value size/);
   });
@@ -250,5 +256,53 @@ describe('interp: map pointers', () => {
     const rb = new RingBufMap({ maxEntries: 4096 });
     const text = ['mov %r6, %r1', 'mov %r2, 8', 'mov %r3, 0', 'call 131', 'mov %r1, %r0', 'mov %r2, 8', 'mov %r3, 0', 'call 131', 'exit'].join('\n');
     expect(() => runSync(withMaps(text, [1, 0]), { maps: [rb] })).to.throw(InterpError, /not a map pointer/);
+  });
+});
+
+describe('interp: lpm_trie, bloom_filter, perf_event_array, map-in-map', () => {
+  const lpmKey = (prefix: number, a: number, b: number, c: number, d: number) => new Uint8Array([prefix, 0, 0, 0, a, b, c, d]);
+  const value32 = (v: number) => new Uint8Array([v, 0, 0, 0]);
+
+  it('lpm_trie: the longest matching prefix wins, bits past the prefix do not matter', () => {
+    const t = new LpmTrieMap({ keySize: 8, valueSize: 4, maxEntries: 8 });
+    expect(t.update(lpmKey(8, 10, 99, 99, 99), value32(8), UpdateFlags.ANY)).to.equal(0);
+    expect(t.update(lpmKey(24, 10, 0, 1, 0), value32(24), UpdateFlags.ANY)).to.equal(0);
+    expect(t.update(lpmKey(24, 10, 0, 1, 77), value32(99), UpdateFlags.NOEXIST)).to.equal(-Errno.EEXIST);
+    expect(t.lookup(lpmKey(32, 10, 0, 1, 5))![0]).to.equal(24);
+    expect(t.lookup(lpmKey(32, 10, 0, 2, 5))![0]).to.equal(8);
+    expect(t.lookup(lpmKey(16, 10, 0, 1, 5))![0]).to.equal(8); // the key's own prefix limits the match
+    expect(t.lookup(lpmKey(32, 11, 0, 1, 5))).to.equal(undefined);
+    expect(t.update(lpmKey(33, 0, 0, 0, 0), value32(1), UpdateFlags.ANY)).to.equal(-Errno.EINVAL);
+    expect(t.delete(lpmKey(24, 10, 0, 1, 0))).to.equal(0);
+    expect(t.lookup(lpmKey(32, 10, 0, 1, 5))![0]).to.equal(8);
+  });
+
+  it('bloom_filter: push then peek tests membership', () => {
+    const b = new BloomFilterMap({ valueSize: 4, maxEntries: 8 });
+    const text = ['stw [%r10-4], 5', 'mov %r6, %r1', 'mov %r2, %r10', 'add %r2, -4', 'mov %r3, 0', 'call 87', 'stw [%r10-4], 6', 'mov %r1, %r6', 'mov %r2, %r10', 'add %r2, -4', 'call 89', 'exit'].join('\n');
+    expect(runSync(withMaps(text, [1, 0]), { maps: [b] }).r0).to.equal(neg(Errno.ENOENT));
+    expect(b.test(value32(5))).to.equal(0);
+    expect(runSync(withMaps(text.replace('stw [%r10-4], 6', 'stw [%r10-4], 5'), [1, 0]), { maps: [b] }).r0).to.equal(0n);
+  });
+
+  it('perf_event_array: bpf_perf_event_output records data with the CPU', () => {
+    const p = new PerfEventArrayMap({ maxEntries: 0, cpus: 4 });
+    expect(p.maxEntries).to.equal(4);
+    const text = ['stdw [%r10-8], 0x4142', 'mov %r2, %r1', 'mov %r1, 0', 'lddw %r3, 0xffffffff', 'mov %r4, %r10', 'add %r4, -8', 'mov %r5, 2', 'call 25', 'exit'].join('\n');
+    // the map goes in r1 first; the program moves it to r2 (r1 is the context)
+    expect(runSync(withMaps(text, [1, 0]), { maps: [p], cpu: 3 }).r0).to.equal(0n);
+    expect(p.drain().map((r) => [r.cpu, Array.from(r.data)])).to.deep.equal([[3, [0x42, 0x41]]]);
+    const tooFar = text.replace('lddw %r3, 0xffffffff', 'mov %r3, 9');
+    expect(runSync(withMaps(tooFar, [1, 0]), { maps: [p] }).r0).to.equal(neg(Errno.E2BIG));
+  });
+
+  it('map-in-map: a lookup yields the inner map, usable with the map helpers', () => {
+    const outer = new MapOfMaps({ type: 'hash_of_maps', keySize: 4, valueSize: 4, maxEntries: 2 });
+    const inner = new ArrayMap({ valueSize: 8, maxEntries: 2 });
+    outer.set(key32(7), inner);
+    const text = ['stw [%r10-4], 7', 'mov %r2, %r10', 'add %r2, -4', 'call 1', 'jeq %r0, 0, +7', 'mov %r1, %r0', 'stw [%r10-4], 1', 'stdw [%r10-16], 55', 'mov %r3, %r10', 'add %r3, -16', 'mov %r4, 0', 'call 2', 'exit'].join('\n');
+    expect(runSync(withMaps(text, [1, 0]), { maps: [outer] }).r0).to.equal(0n);
+    expect(u64(inner.lookup(key32(1)))).to.equal(55n);
+    expect(runSync(withMaps(text.replace('stw [%r10-4], 7', 'stw [%r10-4], 8'), [1, 0]), { maps: [outer] }).r0).to.equal(0n);
   });
 });

@@ -2,7 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parseObject } from '../../src/elf/index.js';
-import { InterpError, InterpObject, PerCpuArrayMap, type ArrayMap } from '../../src/interp/index.js';
+import {
+  InterpError,
+  InterpObject,
+  type LpmTrieMap,
+  type MapOfMaps,
+  PerCpuArrayMap,
+  type QueueMap,
+  type RingBufMap,
+  createMap,
+  type ArrayMap,
+} from '../../src/interp/index.js';
 
 const object = (name: string, core: 'local' | 'error' = 'local') =>
   new InterpObject(parseObject(new Uint8Array(readFileSync(new URL(`../../bpf-tests/${name}.bpf.o`, import.meta.url))), { name }), { core });
@@ -63,10 +73,29 @@ describe('interp: clang-built objects', () => {
     expect(u64At(bss.storage, 0)).to.equal(7n);
   });
 
-  it('maps.bpf.o: every map kind is present; kinds without interpreter support are inert', () => {
+  it('maps.bpf.o: fill_maps writes every kind of map', () => {
     const obj = object('maps');
     expect(obj.maps.get('percpu_array')).to.be.instanceOf(PerCpuArrayMap);
-    expect(obj.maps.get('bloom')!.type).to.match(/^type /);
+    expect(obj.run('fill_maps', { skb: { packet: new Uint8Array(64) } }).r0).to.equal(1n); // the bloom filter saw its value
+    const key7 = new Uint8Array([7, 0, 0, 0]);
+    expect(u64At(obj.maps.get('hash_map')!.lookup(key7)!, 8)).to.equal(0x1122334455667788n);
+    expect(u64At((obj.maps.get('array_map') as ArrayMap).storage, 3 * 8)).to.equal(12345n);
+    const lpm = obj.maps.get('lpm') as LpmTrieMap;
+    expect(lpm.lookup(new Uint8Array([32, 0, 0, 0, 10, 0, 1, 200]))![0]).to.equal(24);
+    expect((obj.maps.get('queue') as QueueMap).size).to.equal(2);
+    expect(Array.from((obj.maps.get('stack') as QueueMap).pop()!)).to.deep.equal([6, 0, 0, 0]);
+    expect((obj.maps.get('events') as RingBufMap).drain().map((r) => Array.from(r))).to.deep.equal([[0xcd, 0xab, 0, 0]]);
+    expect(obj.run('count_packets', { xdp: { packet: new Uint8Array(14) }, cpu: 0 }).r0).to.equal(XDP.PASS);
+  });
+
+  it('map_in_map.bpf.o: outer maps hold the inner maps named by their initial values', () => {
+    const obj = object('map_in_map');
+    expect(obj.run('write_inner').r0).to.equal(2n);
+    (obj.maps.get('outer_hash') as MapOfMaps).set(new Uint8Array(4), createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: 4 }));
+    expect(obj.run('write_inner').r0).to.equal(3n);
+    const slot1 = new Uint8Array([1, 0, 0, 0]);
+    expect(Array.from(obj.maps.get('inner_a')!.lookup(slot1)!)).to.deep.equal([111, 0, 0, 0]);
+    expect(Array.from(obj.maps.get('inner_b')!.lookup(slot1)!)).to.deep.equal([222, 0, 0, 0]);
   });
 
   it('core.bpf.o: CO-RE relocations keep their compiled offsets, or are a typed error on request', () => {
