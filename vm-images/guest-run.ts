@@ -18,6 +18,7 @@ import { boot, type BootResult } from './qemu.js';
 
 export interface GuestOutcome {
   kernel: CachedKernel;
+  accel: 'kvm' | 'tcg';
   boot: BootResult;
   report: GuestReport;
   /** The command's exit status in the guest. */
@@ -93,7 +94,7 @@ export async function runGuest(spec: KernelSpec, run: RunSpec, o: GuestOptions):
       onConsole: o.onConsole,
     });
     const report = parseControl(r.control);
-    return { kernel, boot: r, report, exitStatus: verdict(spec.name, r, report, o.timeoutSeconds) };
+    return { kernel, accel, boot: r, report, exitStatus: verdict(spec.name, r, report, o.timeoutSeconds) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@
 #   make vm-run KERNEL=6.1 CMD='npx tsbpf run examples/...'
 #   make vm-test [KERNELS=6.1] [VM_TESTS='test/kernel/**/*.test.ts'] [VM_TIMEOUT=3600]
 #   make vm-shell [KERNEL=6.12]
+#   make vm-bench [VM_RUNS=3]        boot-to-command time per kernel
 #   make vm-clean
 VM := node --import tsx vm-images/vm.ts
 KERNELS ?= all
@@ -13,7 +14,7 @@ CMD ?=
 VM_TESTS ?=
 VM_TIMEOUT ?=
 
-.PHONY: vm-kernels vm-image vm-run vm-test vm-shell vm-clean vm-list
+.PHONY: vm-kernels vm-image vm-run vm-test vm-shell vm-clean vm-list vm-bench
 
 # The variables reach the script through the environment, so quoting in CMD survives make;
 # $(value CMD) keeps a '$' in CMD for the guest's shell instead of expanding it as a make variable.
@@ -34,6 +35,10 @@ vm-run: node_modules
 
 vm-test: node_modules
 	@$(VM) test --kernel "$${KERNEL:-$$KERNELS}" --timeout "$${VM_TIMEOUT:-3600}" --tests "$$VM_TESTS"
+
+# Boot-to-command time per kernel (VM_RUNS boots of 'true' each), as a markdown table.
+vm-bench: node_modules
+	@$(VM) bench --kernel "$${KERNEL:-$$KERNELS}" --runs "$${VM_RUNS:-3}"
 
 vm-shell: node_modules
 	@$(VM) shell --kernel "$${KERNEL:-6.1}"

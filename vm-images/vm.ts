@@ -28,6 +28,7 @@ commands:
                        exits with the command's exit status
   test                 run the kernel test suite on each kernel; prints kernel × pass/fail/skip
   shell                an interactive guest (Ctrl-A X quits qemu)
+  bench                boot-to-command time per kernel (--runs N boots of 'true'), as a markdown table
   clean                remove vm-images/cache
 
 options:
@@ -57,6 +58,7 @@ function parse(argv: string[]) {
         tests: { type: 'string' },
         memory: { type: 'string' },
         json: { type: 'boolean' },
+        runs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -171,6 +173,41 @@ async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: 
   return outcomes.every(outcomeOk) ? 0 : 1;
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** Boots each kernel `runs` times running `true`; reports host seconds to the command and guest uptime then. */
+async function cmdBench(list: string | undefined, runs: number, memoryMb: number | undefined): Promise<number> {
+  qemuBinary();
+  const rows: string[] = [];
+  for (const spec of selectKernels(list)) {
+    const host: number[] = [];
+    const guest: number[] = [];
+    const total: number[] = [];
+    let release = '?';
+    let accel = '?';
+    for (let i = 0; i < runs; i++) {
+      const o = await runGuest(spec, { mode: 'run', command: 'true', env: {} }, { timeoutSeconds: 300, memoryMb });
+      if (o.exitStatus !== 0 || o.boot.readySeconds === undefined || o.report.readyUptime === undefined) {
+        throw new VmError('GUEST_FAILED', `kernel ${spec.name}: 'true' did not run cleanly (exit ${o.exitStatus})`);
+      }
+      release = o.kernel.release;
+      accel = o.accel;
+      host.push(o.boot.readySeconds);
+      guest.push(o.report.readyUptime);
+      total.push(o.boot.seconds);
+      say(`kernel ${spec.name} run ${i + 1}/${runs}: command after ${o.boot.readySeconds.toFixed(2)} s (guest uptime ${o.report.readyUptime.toFixed(2)} s), ${o.boot.seconds.toFixed(2)} s in all`);
+    }
+    rows.push(`| ${spec.name} | ${release} | ${accel} | ${runs} | ${median(host).toFixed(1)} (${Math.min(...host).toFixed(1)}–${Math.max(...host).toFixed(1)}) | ${median(guest).toFixed(1)} | ${median(total).toFixed(1)} |`);
+  }
+  process.stdout.write('| kernel | release | accel | boots | host s to command, median (min–max) | guest uptime at command, s | boot + `true` + power-off, s |\n');
+  process.stdout.write('|---|---|---|---|---|---|---|\n');
+  for (const r of rows) process.stdout.write(`${r}\n`);
+  return 0;
+}
+
 async function cmdShell(list: string | undefined, memoryMb: number | undefined, timeoutSeconds: number): Promise<number> {
   qemuBinary();
   const spec = firstKernel(list ?? kernels[0]!.name);
@@ -200,6 +237,8 @@ export async function main(argv: string[]): Promise<number> {
       return cmdTest(kernelList, values.tests || DEFAULT_TESTS, positiveNumber(values.timeout, '--timeout', 3600), memoryMb, values.json ?? false);
     case 'shell':
       return cmdShell(kernelList, memoryMb, positiveNumber(values.timeout, '--timeout', 86400));
+    case 'bench':
+      return cmdBench(kernelList, positiveNumber(values.runs, '--runs', 3), memoryMb);
     case 'clean':
       rmSync(cacheDir(), { recursive: true, force: true });
       say(`removed ${cacheDir()}`);
