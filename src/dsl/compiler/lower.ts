@@ -232,7 +232,9 @@ export class FunctionLowering {
     if (v.op.kind === 'imm') return { k: 'int', op: imm(wrapTo(v.op.value, to)), t: to };
     const from = v.t;
     const src = v.op.reg;
-    if (from.bits === to.bits || (from.bits < to.bits && to.bits <= 32)) return { k: 'int', op: v.op, t: to };
+    // Registers hold values below 64 bits as 32-bit patterns (small signed types sign-extended to 32).
+    const same = from.bits === to.bits && (from.signed === to.signed || to.bits >= 32);
+    if (same || (from.bits < to.bits && to.bits === 32) || (from.bits < to.bits && !from.signed && to.bits < 32)) return { k: 'int', op: v.op, t: to };
     const dst = this.newReg();
     if (to.bits === 64) {
       if (from.signed) {
@@ -416,6 +418,8 @@ export class FunctionLowering {
       if (!isConst) return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is mutable state outside the program; use global() for shared mutable values`);
       const init = decl.getInitializer();
       const typeNode = decl.getTypeNode();
+      // An alias of another module-level name (const count = counter).
+      if (init && Node.isIdentifier(init) && !typeNode) return this.identifier(init);
       const c = init ? this.cx.constantOf(init) : undefined;
       if (c !== undefined) {
         const t = typeNode ? this.cx.ctypeOf(typeNode) : undefined;

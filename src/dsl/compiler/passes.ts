@@ -45,7 +45,7 @@ export function liveness(fn: IrFunction): Liveness {
       for (const s of succ[i]!) {
         const sin = liveIn[s]!;
         for (let w = 0; w < words; w++) {
-          const merged = out[w]! | sin[w]!;
+          const merged = (out[w]! | sin[w]!) >>> 0;
           if (merged !== out[w]) {
             out[w] = merged;
             changed = true;

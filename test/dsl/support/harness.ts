@@ -10,6 +10,7 @@ import { compile, type CompiledModule, type CompileHost } from '../../../src/dsl
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
 import { createMap, type HelperTable, type InterpMap, runSync } from '../../../src/interp/index.js';
 import type { BpfMap } from '../../../src/kernel/map.js';
+import { RingBufReader } from '../../../src/kernel/ringbuf-reader.js';
 
 export const MODULE_DIR = '/virtual/modules';
 
@@ -280,12 +281,19 @@ export function kernelSequence(mod: CompiledModule, program: string, packets: Ui
     const l3 = mod.programs.find((p) => p.name === program)!.kind;
     const retvals: number[] = [];
     const outs: string[] = [];
-    for (const pkt of packets) {
-      const r = prog.testRun({ data: pkt });
-      retvals.push(r.retval);
-      if (r.dataOut && l3 !== 'socket_filter' && l3 !== 'cgroup_skb') outs.push(hex(r.dataOut));
+    const events: Record<string, string[]> = {};
+    const readers = mod.maps.filter((m) => m.kind === 'ringbuf').map((m) => ({ name: m.name, reader: new RingBufReader(live.maps.get(m.name)!) }));
+    try {
+      for (const pkt of packets) {
+        const r = prog.testRun({ data: pkt });
+        retvals.push(r.retval);
+        if (r.dataOut && l3 !== 'socket_filter' && l3 !== 'cgroup_skb') outs.push(hex(r.dataOut));
+      }
+      for (const { name, reader } of readers) reader.consume((v) => (events[name] ??= []).push(hex(v)));
+    } finally {
+      for (const { reader } of readers) reader.close();
     }
-    return { retvals, maps: dumpKernelMaps(mod, live.maps), packets: outs, events: {} };
+    return { retvals, maps: dumpKernelMaps(mod, live.maps), packets: outs, events };
   } finally {
     live.close();
   }

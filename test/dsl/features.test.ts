@@ -1,0 +1,532 @@
+/**
+ * One module per language feature, compiled and run both in the interpreter
+ * and in the kernel (BPF_PROG_TEST_RUN with crafted packets). Each case
+ * asserts its own results and that the two engines agree exactly.
+ */
+import { expect } from 'chai';
+import { needKernel } from '../support/kernel.js';
+import { compileSource, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
+
+const IMPORTS = `
+import { xdp, tc, socketFilter, cgroupSkb, hashMap, arrayMap, perCpuHash, perCpuArray, lruHash, ringBuf, rodata, global, range, bpf,
+  htons, ntohs, htonl, ntohl, XdpAction, TcAction, CgroupAction, UpdateFlags, header,
+  u8, u16, u32, u64, i8, i16, i32, i64, type bool, type be16, type be32, type CStr, type FixedArray } from 'tsbpf/dsl';
+import { EthHdr, VlanHdr, IpHdr, Ipv6Hdr, TcpHdr, UdpHdr, IcmpHdr, ETH_P_IP, ETH_P_IPV6, ETH_P_8021Q, ETH_P_ARP,
+  IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, TCP_SYN, TCP_ACK } from 'tsbpf/dsl/net';
+`;
+
+/** An output array map most cases write their results into. */
+const OUT = `export const out = arrayMap<u64>({ maxEntries: 8 });\n`;
+
+interface Case {
+  name: string;
+  /** Module text after the imports; the program under test is exported as `p`. */
+  source: string;
+  packets: Uint8Array[];
+  retvals?: number[];
+  /** Expected map contents as decoded u64 values by key index (for `out`) or raw hex. */
+  out?: Record<number, bigint>;
+  maps?: Record<string, Record<string, string>>;
+  check?: (r: SequenceOutcome) => void;
+  rodata?: Record<string, number | bigint>;
+}
+
+const le64 = (v: bigint) => Buffer.from(new BigUint64Array([BigInt.asUintN(64, v)]).buffer).toString('hex');
+const le32 = (v: number) => Buffer.from(new Uint32Array([v >>> 0]).buffer).toString('hex');
+
+const UDP = packet({ proto: 'udp' });
+const TCP = packet({ proto: 'tcp' });
+const ICMP = packet({ proto: 'icmp' });
+const ARP = packet({ ethType: 0x0806 });
+
+const xdpProgram = (body: string, decls = OUT) => `${decls}\nexport const p = xdp((ctx) => {\n${body}\n});\n`;
+
+const cases: Case[] = [
+  { name: 'returns a constant action', source: xdpProgram('return XdpAction.DROP;', ''), packets: [UDP], retvals: [1] },
+  {
+    name: 'checks the ethertype through a bounds-checked header',
+    source: xdpProgram(`const eth = ctx.packet.at(EthHdr, 0);
+      if (eth === null || ctx.packet.at(IpHdr, EthHdr.size) === null) return XdpAction.ABORTED;
+      return eth.proto === htons(ETH_P_IP) ? XdpAction.PASS : XdpAction.DROP;`, ''),
+    packets: [UDP, ARP, new Uint8Array(20)], retvals: [2, 1, 0],
+  },
+  {
+    name: 'counts packets per IP protocol in a per-CPU array',
+    source: xdpProgram(`const eth = ctx.packet.at(EthHdr, 0);
+      if (eth === null || eth.proto !== htons(ETH_P_IP)) return XdpAction.PASS;
+      const ip = ctx.packet.at(IpHdr, EthHdr.size);
+      if (ip === null) return XdpAction.PASS;
+      byProto.increment(ip.protocol);
+      return XdpAction.PASS;`, 'export const byProto = perCpuArray<u64>({ maxEntries: 256 });'),
+    packets: [UDP, TCP, UDP, ICMP, ARP],
+    maps: { byProto: { [le32(1)]: le64(1n), [le32(6)]: le64(1n), [le32(17)]: le64(2n) } },
+  },
+  {
+    name: 'wraps u32 arithmetic like C',
+    source: xdpProgram(`const a: u32 = 0xffffffff;
+      const b: u32 = ctx.packet.length;
+      out.update(0, u32(a + b));
+      out.update(1, u32(b - 100));
+      out.update(2, u32(b * 0x10000000));
+      return 2;`),
+    packets: [UDP], out: { 0: BigInt(UDP.length - 1), 1: BigInt.asUintN(32, BigInt(UDP.length - 100)), 2: BigInt.asUintN(32, BigInt(UDP.length) * 0x10000000n) },
+  },
+  {
+    name: 'uses signed division, modulo and arithmetic shift for signed types',
+    source: xdpProgram(`const n: i32 = i32(ctx.packet.length) - 49;
+      out.update(0, i64(n / 2));
+      out.update(1, i64(n % 2));
+      out.update(2, i64(n >> 1));
+      out.update(3, u64(u32(n) >> 1));
+      return 2;`),
+    packets: [packet({ payload: [] })], // 42 bytes: n = -7
+    out: { 0: BigInt.asUintN(64, -3n), 1: BigInt.asUintN(64, -1n), 2: BigInt.asUintN(64, -4n), 3: BigInt.asUintN(32, -7n) >> 1n },
+  },
+  {
+    name: 'takes 64-bit constants from bigint literals',
+    source: xdpProgram(`const big: u64 = u64(0xffff_ffff_ffff_fff0n);
+      out.update(0, big + u64(ctx.packet.length));
+      out.update(1, u64(0x1_0000_0000n) * 3);
+      return 2;`),
+    packets: [packet({ payload: [] })], out: { 0: 0xfffffffffffffff0n + 42n, 1: 0x300000000n },
+  },
+  {
+    name: 'truncates and sign-extends explicitly',
+    source: xdpProgram(`const ip = ctx.packet.at(IpHdr, EthHdr.size);
+      if (ip === null) return 0;
+      out.update(0, u8(ip.ttl + 100));
+      out.update(1, i64(i8(ip.ttl)));
+      out.update(2, u16(0x12345));
+      out.update(3, i64(i16(0xffff)));
+      return 2;`),
+    packets: [packet({ ttl: 200 })], out: { 0: 44n, 1: BigInt.asUintN(64, -56n), 2: 0x2345n, 3: BigInt.asUintN(64, -1n) },
+  },
+  {
+    name: 'evaluates ternaries',
+    source: xdpProgram(`const ip = ctx.packet.at(IpHdr, 14);
+      if (ip === null) return 0;
+      const kind: u32 = ip.protocol === IPPROTO_TCP ? 1 : ip.protocol === IPPROTO_UDP ? 2 : 3;
+      return kind;`, ''),
+    packets: [TCP, UDP, ICMP], retvals: [1, 2, 3],
+  },
+  {
+    name: 'short-circuits && and ||',
+    source: xdpProgram(`const ip = ctx.packet.at(IpHdr, 14);
+      if (ip !== null && (ip.protocol === IPPROTO_TCP || ip.protocol === IPPROTO_ICMP) && ip.ttl > 10) return 1;
+      return 2;`, ''),
+    packets: [TCP, UDP, ICMP, packet({ proto: 'tcp', ttl: 5 })], retvals: [1, 2, 1, 2],
+  },
+  {
+    name: 'branches with switch, fallthrough and default',
+    source: xdpProgram(`const ip = ctx.packet.at(IpHdr, 14);
+      if (ip === null) return 0;
+      let r: u32 = 0;
+      switch (ip.protocol) {
+        case IPPROTO_TCP: r = 10; break;
+        case IPPROTO_UDP: r = 20;
+        case 99: r = r + 1; break;
+        default: r = 7;
+      }
+      return r;`, ''),
+    packets: [TCP, UDP, packet({ proto: 99 }), ICMP], retvals: [10, 21, 1, 7],
+  },
+  {
+    name: 'runs bounded loops over range()',
+    source: xdpProgram(`let sum: u32 = 0;
+      for (const i of range(10)) sum += i;
+      for (const i of range(5, 8)) sum += i * 100;
+      return sum;`, ''),
+    packets: [UDP], retvals: [45 + 1800],
+  },
+  {
+    name: 'supports break and continue in loops',
+    source: xdpProgram(`let sum: u32 = 0;
+      for (const i of range(100)) {
+        if (i % 2 === 0) continue;
+        if (i > 10) break;
+        sum += i;
+      }
+      return sum;`, ''),
+    packets: [UDP], retvals: [1 + 3 + 5 + 7 + 9],
+  },
+  {
+    name: 'inlines module functions with parameters and results',
+    source: `
+      function clamp(v: u32, lo: u32, hi: u32): u32 {
+        if (v < lo) return lo;
+        if (v > hi) return hi;
+        return v;
+      }
+      const twice = (x: u32): u32 => x * 2;
+      export const p = xdp((ctx) => twice(clamp(ctx.packet.length, 10, 40)) + clamp(5, 10, 40));`,
+    packets: [UDP, new Uint8Array(20)], retvals: [90, 50],
+  },
+  {
+    name: 'returns header references from functions',
+    source: `
+      import type { XdpContext } from 'tsbpf/dsl';
+      function ipOf(ctx: XdpContext) {
+        const eth = ctx.packet.at(EthHdr, 0);
+        if (eth === null || eth.proto !== htons(ETH_P_IP)) return null;
+        return ctx.packet.at(IpHdr, EthHdr.size);
+      }
+      export const p = xdp((ctx) => {
+        const ip = ipOf(ctx);
+        if (ip === null) return 99;
+        return ip.protocol;
+      });`,
+    packets: [UDP, ARP, TCP], retvals: [17, 99, 6],
+  },
+  {
+    name: 'keys a hash map by a struct',
+    source: `
+      export interface Flow { saddr: be32; daddr: be32; proto: u8 }
+      export const flows = hashMap<Flow, u64>({ maxEntries: 64 });
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, EthHdr.size);
+        if (ip === null) return XdpAction.PASS;
+        const key: Flow = { saddr: ip.saddr, daddr: ip.daddr, proto: ip.protocol };
+        flows.increment(key, ctx.packet.length);
+        return XdpAction.PASS;
+      });`,
+    packets: [UDP, UDP, TCP],
+    maps: { flows: { '0a0000010a00000211000000': le64(BigInt(UDP.length * 2)), '0a0000010a00000206000000': le64(BigInt(TCP.length)) } },
+  },
+  {
+    name: 'counts in an LRU hash',
+    source: `export const seen = lruHash<u32, u32>({ maxEntries: 16 });
+      export const p = xdp((ctx) => { seen.increment(ctx.packet.length); return 2; });`,
+    packets: [UDP, UDP, TCP], maps: { seen: { [le32(UDP.length)]: le32(2), [le32(TCP.length)]: le32(1) } },
+  },
+  {
+    name: 'sums bytes in a per-CPU hash',
+    source: `export const bytes = perCpuHash<u8, u64>({ maxEntries: 16 });
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, 14);
+        if (ip !== null) bytes.increment(ip.protocol, ctx.packet.length);
+        return 2;
+      });`,
+    packets: [UDP, TCP, TCP], maps: { bytes: { '11': le64(BigInt(UDP.length)), '06': le64(BigInt(TCP.length * 2)) } },
+  },
+  {
+    name: 'looks up, updates and deletes, narrowing lookups with === null',
+    source: `export const m = hashMap<u32, u64>({ maxEntries: 8 });
+      export const p = xdp((ctx) => {
+        const v = m.lookup(1);
+        if (v === null) { m.update(1, 100); return 1; }
+        if (v >= 102) { m.delete(1); return 3; }
+        m.update(1, v + 1, UpdateFlags.EXIST);
+        return 2;
+      });`,
+    packets: [UDP, UDP, UDP, UDP, UDP], retvals: [1, 2, 2, 3, 1], maps: { m: { [le32(1)]: le64(100n) } },
+  },
+  {
+    name: 'writes struct map values through the lookup reference',
+    source: `export interface Stats { packets: u64; bytes: u64; last: u16 }
+      export const stats = arrayMap<Stats>({ maxEntries: 1 });
+      export const p = xdp((ctx) => {
+        const s = stats.lookup(0);
+        if (s === null) return 0;
+        s.packets += 1;
+        s.bytes = s.bytes + ctx.packet.length;
+        s.last = u16(ctx.packet.length);
+        return 2;
+      });`,
+    packets: [UDP, TCP], maps: { stats: { [le32(0)]: le64(2n) + le64(BigInt(UDP.length + TCP.length)) + '3a00000000000000' } },
+  },
+  {
+    name: 'reads rodata set before load',
+    source: `export const limit = rodata<u32>(1000);
+      export const p = xdp((ctx) => (ctx.packet.length > limit.get() ? XdpAction.DROP : XdpAction.PASS));`,
+    packets: [UDP, packet({ payload: new Array(100).fill(0) })], rodata: { limit: 60 }, retvals: [2, 1],
+  },
+  {
+    name: 'keeps state in a mutable global',
+    source: `export const counter = global<u64>(5);
+      export const p = xdp(() => { counter.set(counter.get() + 1); return u32(counter.get()); });`,
+    packets: [UDP, UDP, UDP], retvals: [6, 7, 8],
+  },
+  {
+    name: 'converts byte order of ports',
+    source: xdpProgram(`const udp = ctx.packet.at(UdpHdr, 34);
+      if (udp === null) return 0;
+      const port = ntohs(udp.dest);
+      return port < 1024 ? port : 1;`, ''),
+    packets: [packet({ dport: 53 }), packet({ dport: 8080 })], retvals: [53, 1],
+  },
+  {
+    name: 'computes bitwise operations',
+    source: xdpProgram(`const x: u32 = ctx.packet.length;
+      out.update(0, x & 0xf0);
+      out.update(1, x | 0x100);
+      out.update(2, x ^ 0xff);
+      out.update(3, u32(~x));
+      out.update(4, x << 3);
+      out.update(5, x >> 2);
+      out.update(6, u64(x) << 40);
+      return 2;`),
+    packets: [UDP], out: (() => { const x = BigInt(UDP.length); return { 0: x & 0xf0n, 1: x | 0x100n, 2: x ^ 0xffn, 3: BigInt.asUintN(32, ~x), 4: x << 3n, 5: x >> 2n, 6: x << 40n }; })(),
+  },
+  {
+    name: 'writes packet bytes (TTL decrement)',
+    source: xdpProgram(`const ip = ctx.packet.at(IpHdr, 14);
+      if (ip === null) return XdpAction.PASS;
+      if (ip.ttl <= 1) return XdpAction.DROP;
+      ip.ttl -= 1;
+      return XdpAction.TX;`, ''),
+    packets: [packet({ ttl: 64 }), packet({ ttl: 1 })], retvals: [3, 1],
+    check: (r) => expect(r.packets[0]!.slice(44, 46)).to.equal('3f'),
+  },
+  {
+    name: 'parses VLAN tags',
+    source: xdpProgram(`const eth = ctx.packet.at(EthHdr, 0);
+      if (eth === null) return 0;
+      if (eth.proto !== htons(ETH_P_8021Q)) return 1;
+      const vlan = ctx.packet.at(VlanHdr, EthHdr.size);
+      if (vlan === null) return 0;
+      return u32(ntohs(vlan.tci) & 0xfff);`, ''),
+    packets: [packet({ vlan: 42 }), UDP], retvals: [42, 1],
+  },
+  {
+    name: 'reads IPv6 headers',
+    source: xdpProgram(`const eth = ctx.packet.at(EthHdr, 0);
+      if (eth === null || eth.proto !== htons(ETH_P_IPV6)) return 0;
+      const ip6 = ctx.packet.at(Ipv6Hdr, 14);
+      if (ip6 === null) return 1;
+      return ip6.nexthdr + ip6.daddr[15];`, ''),
+    packets: [Uint8Array.from([...new Array(12).fill(0), 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64, ...new Array(16).fill(1), ...new Array(15).fill(2), 9]), UDP],
+    retvals: [26, 0],
+  },
+  {
+    name: 'counts ICMP types',
+    source: `export const types = hashMap<u8, u64>({ maxEntries: 16 });
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, 14);
+        if (ip === null || ip.protocol !== IPPROTO_ICMP) return 2;
+        const icmp = ctx.packet.at(IcmpHdr, 34);
+        if (icmp !== null) types.increment(icmp.type);
+        return 2;
+      });`,
+    packets: [ICMP, ICMP, UDP], maps: { types: { '08': le64(2n) } },
+  },
+  {
+    name: 'tests TCP flags',
+    source: xdpProgram(`const tcp = ctx.packet.at(TcpHdr, 34);
+      if (tcp === null) return 0;
+      if ((tcp.flags & TCP_SYN) !== 0 && (tcp.flags & TCP_ACK) === 0) return 1;
+      return 2;`, ''),
+    packets: [packet({ proto: 'tcp', tcpFlags: 0x02 }), packet({ proto: 'tcp', tcpFlags: 0x12 }), UDP], retvals: [1, 2, 0],
+  },
+  {
+    name: 'reads single bytes with packet.byte()',
+    source: xdpProgram(`const b = ctx.packet.byte(23);
+      const missing = ctx.packet.byte(5000);
+      return b === 17 && missing === -1 ? 1 : 2;`, ''),
+    packets: [UDP, TCP], retvals: [1, 2],
+  },
+  {
+    name: 'sends ring buffer events with output()',
+    source: `export interface Ev { len: u32; proto: u8 }
+      export const events = ringBuf<Ev>({ size: 4096 });
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, 14);
+        if (ip === null) return 2;
+        const ev: Ev = { len: ctx.packet.length, proto: ip.protocol };
+        events.output(ev);
+        return 2;
+      });`,
+    packets: [UDP, TCP],
+    check: (r) => expect(r.events.events).to.deep.equal([le32(UDP.length) + '11000000', le32(TCP.length) + '06000000']),
+  },
+  {
+    name: 'reserves, fills and submits ring buffer events',
+    source: `export interface Ev { len: u64; mac: FixedArray<u8, 6> }
+      export const events = ringBuf<Ev>({ size: 4096 });
+      export const p = xdp((ctx) => {
+        const eth = ctx.packet.at(EthHdr, 0);
+        if (eth === null) return 2;
+        const ev = events.reserve();
+        if (ev === null) return 2;
+        if (ctx.packet.length > 100) { events.discard(ev); return 1; }
+        ev.len = ctx.packet.length;
+        for (const i of range(6)) ev.mac[i] = eth.src[i];
+        events.submit(ev);
+        return 2;
+      });`,
+    packets: [UDP, packet({ payload: new Array(100).fill(0) })], retvals: [2, 1],
+    check: (r) => expect(r.events.events).to.deep.equal([le64(BigInt(UDP.length)) + '0200000000010000']),
+  },
+  {
+    name: 'runs compound assignments and increments',
+    source: xdpProgram(`let x: u32 = 10;
+      x += 5; x -= 3; x *= 4; x <<= 1; x >>= 2; x |= 0x100; x &= 0x1ff; x ^= 1;
+      let y: u32 = x++;
+      ++y;
+      const z = x-- + --y;
+      out.update(0, x); out.update(1, y); out.update(2, z);
+      return 2;`),
+    packets: [UDP], out: { 0: 0x119n, 1: 0x119n, 2: 0x11an + 0x119n },
+  },
+  {
+    name: 'uses boolean locals and negation',
+    source: xdpProgram(`const ip = ctx.packet.at(IpHdr, 14);
+      const isIp = ip !== null;
+      const big: bool = ctx.packet.length > 60;
+      if (!isIp) return 0;
+      return !big ? 1 : 2;`, ''),
+    packets: [UDP, packet({ payload: new Array(50).fill(0) }), new Uint8Array(20)], retvals: [1, 2, 0],
+  },
+  {
+    name: 'folds constants from user tables (as const) and enums',
+    source: `const Verdict = { keep: 2, drop: 1 } as const;
+      enum Proto { Tcp = 6, Udp = 17 }
+      const LIMIT = 3 * 10;
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, 14);
+        if (ip === null || ctx.packet.length < LIMIT) return Verdict.drop;
+        return ip.protocol === Proto.Udp ? Verdict.keep : Verdict.drop;
+      });`,
+    packets: [UDP, TCP, new Uint8Array(20)], retvals: [2, 1, 1],
+  },
+  {
+    name: 'finds programs and maps through re-exports and aliases',
+    source: `export { counter as renamedCounter } from './lib.js';
+      import { counter } from './lib.js';
+      import { xdp as entry } from 'tsbpf/dsl';
+      const count = counter;
+      export const p = entry(() => { count.increment(7); return 2; });`,
+    packets: [UDP, UDP], maps: { counter: { [le32(7)]: le64(2n) } },
+  },
+  {
+    name: 'indexes fixed arrays with constants and loop variables',
+    source: xdpProgram(`const eth = ctx.packet.at(EthHdr, 0);
+      if (eth === null) return 0;
+      let sum: u32 = 0;
+      for (const i of range(6)) sum += eth.dst[i];
+      return sum * 10 + eth.src[5];`, ''),
+    packets: [UDP], retvals: [40 + 1],
+  },
+  {
+    name: 'zero-initialises struct locals and copies them into maps',
+    source: `export interface Rec { a: u8; b: u32; c: u64 }
+      export const recs = arrayMap<Rec>({ maxEntries: 2 });
+      export const p = xdp((ctx) => {
+        const rec: Rec = { a: 0, b: ctx.packet.length, c: 0 };
+        rec.c = 0xabcdef;
+        recs.update(1, rec);
+        return 2;
+      });`,
+    packets: [UDP], maps: { recs: { [le32(1)]: '00000000' + le32(UDP.length) + le64(0xabcdefn) } },
+  },
+  {
+    name: 'compares signed 64-bit values',
+    source: xdpProgram(`const a: i64 = i64(ctx.packet.length) - 1000;
+      const b: i64 = -5;
+      if (a < b) return 1;
+      return 2;`, ''),
+    packets: [UDP], retvals: [1],
+  },
+  {
+    name: 'calls time and random helpers',
+    source: xdpProgram(`const t = bpf.ktimeNs();
+      const r = bpf.random();
+      const c = bpf.cpu();
+      return t > 0 && (r & 0) === 0 && c < 4096 ? 1 : 2;`, ''),
+    packets: [UDP], retvals: [1],
+  },
+  {
+    name: 'drops a UDP port in a tc program',
+    source: `export const blocked = rodata<u16>(53);
+      export const p = tc('ingress', (ctx) => {
+        const eth = ctx.packet.at(EthHdr, 0);
+        if (eth === null || eth.proto !== htons(ETH_P_IP)) return TcAction.OK;
+        const ip = ctx.packet.at(IpHdr, EthHdr.size);
+        if (ip === null || ip.protocol !== IPPROTO_UDP) return TcAction.OK;
+        const udp = ctx.packet.at(UdpHdr, EthHdr.size + IpHdr.size);
+        if (udp === null) return TcAction.OK;
+        return ntohs(udp.dest) === blocked.get() ? TcAction.SHOT : TcAction.OK;
+      });`,
+    packets: [packet({ dport: 53 }), packet({ dport: 54 }), TCP], retvals: [2, 0, 0],
+  },
+  {
+    name: 'reads __sk_buff fields in tc',
+    source: `export const p = tc('ingress', (ctx) => (ctx.protocol === htons(ETH_P_IP) ? ctx.len : 1));`,
+    packets: [UDP, ARP], retvals: [UDP.length, 1],
+  },
+  {
+    name: 'filters sockets with skb loads',
+    source: `export const p = socketFilter((ctx) => {
+        const ip = ctx.packet.at(IpHdr, 0);
+        if (ip === null) return 0;
+        return ip.protocol === IPPROTO_UDP ? ctx.len : 0;
+      });`,
+    packets: [UDP, TCP], retvals: [UDP.length - 14, 0],
+  },
+  {
+    name: 'allows or drops in cgroup skb programs',
+    source: `export const p = cgroupSkb('ingress', (ctx) => {
+        const ip = ctx.packet.at(IpHdr, 0);
+        if (ip === null) return CgroupAction.ALLOW;
+        return ip.protocol === IPPROTO_ICMP ? CgroupAction.DROP : CgroupAction.ALLOW;
+      });`,
+    packets: [UDP, ICMP], retvals: [1, 0],
+  },
+  {
+    name: 'spills values across helper calls when registers run out',
+    source: xdpProgram(`const l = ctx.packet.length;
+      const a = l + 1; const b = l + 2; const c = l + 3; const d = l + 4; const e = l + 5; const f = l + 6;
+      out.update(0, a);
+      out.update(1, a + b + c + d + e + f);
+      return u32(a * b - c * d + e * f);`),
+    packets: [UDP], check: (r) => {
+      const l = UDP.length;
+      expect(r.retvals[0]).to.equal((l + 1) * (l + 2) - (l + 3) * (l + 4) + (l + 5) * (l + 6));
+    },
+    out: { 0: BigInt(UDP.length + 1), 1: BigInt(6 * UDP.length + 21) },
+  },
+  {
+    name: 'prints with printk',
+    source: xdpProgram(`bpf.printk("len %d proto %d\\n", ctx.packet.length, 17);
+      return 2;`, ''),
+    packets: [UDP], retvals: [2],
+  },
+  {
+    name: 'increments u32 values by a variable amount',
+    source: `export const sizes = hashMap<u16, u32>({ maxEntries: 8 });
+      export const p = xdp((ctx) => {
+        const udp = ctx.packet.at(UdpHdr, 34);
+        if (udp === null) return 2;
+        sizes.increment(ntohs(udp.dest), ntohs(udp.len));
+        return 2;
+      });`,
+    packets: [packet({ dport: 7 }), packet({ dport: 7 }), packet({ dport: 9 })],
+    maps: { sizes: { '0700': le32(24), '0900': le32(12) } },
+  },
+];
+
+const EXTRA_FILES: Record<string, string> = {
+  'lib.ts': `import { hashMap, type u32, type u64 } from 'tsbpf/dsl';\nexport const counter = hashMap<u32, u64>({ maxEntries: 8 });\n`,
+};
+
+function outMap(values: Record<number, bigint>): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (v !== 0n) o[le32(Number(k))] = le64(v);
+  return o;
+}
+
+describe('dsl features: interpreter and kernel agree', function () {
+  this.timeout(60000);
+  for (const c of cases) {
+    it(c.name, function () {
+      const mod = compileSource(IMPORTS + c.source, EXTRA_FILES);
+      const interp = interpSequence(mod, 'p', c.packets, c.rodata);
+      if (c.retvals) expect(interp.retvals, 'interpreter return values').to.deep.equal(c.retvals);
+      if (c.out) expect(interp.maps.out, 'interpreter out map').to.deep.equal(outMap(c.out));
+      if (c.maps) for (const [name, entries] of Object.entries(c.maps)) expect(interp.maps[name], `interpreter map ${name}`).to.deep.equal(entries);
+      c.check?.(interp);
+      needKernel(this);
+      const kernel = kernelSequence(mod, 'p', c.packets, c.rodata);
+      expect(kernel, 'kernel and interpreter').to.deep.equal(interp);
+    });
+  }
+});
