@@ -5,11 +5,15 @@
  *
  * Labels (`name:`, also `.LBB0_1:`) may precede an instruction on its line.
  * Comments: `#`, `//`, `;` to the end of the line and `/* ... *\/` blocks.
- * Directives (`.text`, `.globl f`, `.section ...`, ...) are ignored: the
- * result is the flat instruction stream. Jump targets are `+N`/`-N` slots or
- * labels; `call name` with a name not defined here is left as a reference
- * (`imm` -1, src 1) for the linker, as is `r1 = name ll` (src 0) and
- * `r1 = map_fd(name) ll`.
+ * Directives (`.text`, `.globl f`, `.section ...`, ...) are skipped: the
+ * result is the flat instruction stream of the code sections (labels in data
+ * sections such as `.maps` are not code labels), so `clang -S` output reads.
+ *
+ * Jump targets are `+N`/`-N` slots or labels. `call N` is a helper call,
+ * `call +N`/`call -N` a bpf-to-bpf call (src 1), `call name` a bpf-to-bpf
+ * call to a label here or, if there is none, a reference (imm -1) left for
+ * the linker, like `r1 = name ll`, `r1 = map_fd(name) ll` and
+ * `call kfunc(name)`.
  *
  * Hand-written scanner over char codes: it must keep up with llvm-mc on a
  * million lines.
