@@ -124,6 +124,10 @@ export class Program {
     if (!code || code.byteLength === 0) throw new RangeError('Program.load needs instructions or bytes');
     if (code.byteLength % 8 !== 0) throw new RangeError(`program bytes must be a multiple of 8, got ${code.byteLength}`);
     const label = name || progTypeName(type);
+    for (const [what, rec, bytes] of [['func_info', spec.btf?.funcInfoRecSize ?? 8, spec.btf?.funcInfo], ['line_info', spec.btf?.lineInfoRecSize ?? 16, spec.btf?.lineInfo]] as const) {
+      if (!Number.isInteger(rec) || rec <= 0 || rec > 0xffff) throw new RangeError(`${what} record size must be a positive integer, got ${rec}`);
+      if (bytes && bytes.byteLength % rec !== 0) throw new RangeError(`${what} is ${bytes.byteLength} bytes, not a multiple of its record size ${rec}`);
+    }
 
     const insns = nativeCopy(code);
     const license = nativeCString(spec.license ?? 'GPL');
