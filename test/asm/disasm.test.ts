@@ -8,7 +8,7 @@ const i = (opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction => (
  * llvm-objdump by the differential test; the others use newer LLVM's
  * spellings or ours (see src/asm/disasm.ts).
  */
-export const TABLE: Array<[Instruction, string]> = [
+const TABLE: Array<[Instruction, string]> = [
   // ALU64, immediate and register
   [i(0x07, 1, 0, 0, 5), 'r1 += 5'],
   [i(0x0f, 1, 2), 'r1 += r2'],
