@@ -1,0 +1,98 @@
+/**
+ * Invalid modules: each must be answered by its diagnostic code at the
+ * position marked `⟨⟩` in the source (the marker is removed before compiling).
+ */
+import { expect } from 'chai';
+import { diagnosticsOf, MODULE_DIR } from './support/harness.js';
+
+const HEAD = `import { xdp, tracepoint, kprobe, hashMap, arrayMap, ringBuf, rodata, global, range, bpf, htons, u8, u32, type u64, type i64, XdpAction } from 'tsbpf/dsl';
+import { EthHdr, IpHdr } from 'tsbpf/dsl/net';
+export const m = hashMap<u32, u64>({ maxEntries: 4 });
+`;
+
+interface Bad {
+  name: string;
+  code: string;
+  /** Module text after HEAD; ⟨⟩ marks where the diagnostic must point. */
+  source: string;
+  /** Compile the source alone, without the shared imports. */
+  noHead?: boolean;
+}
+
+const prog = (body: string) => `export const p = xdp((ctx) => {\n${body}\n});`;
+
+const bad: Bad[] = [
+  { name: 'float literal', code: 'TSBPF_FLOAT', source: prog('const x = ⟨⟩1.5;\nreturn 2;') },
+  { name: 'string outside printk', code: 'TSBPF_STRING', source: prog('const s = ⟨⟩"hello";\nreturn 2;') },
+  { name: 'template string', code: 'TSBPF_STRING', source: prog('const n = 1;\nconst s = ⟨⟩`n=${n}`;\nreturn 2;') },
+  { name: 'array literal (heap)', code: 'TSBPF_HEAP', source: prog('const a = ⟨⟩[1, 2, 3];\nreturn 2;') },
+  { name: 'new expression (heap)', code: 'TSBPF_HEAP', source: prog('const d = ⟨⟩new Uint8Array(4);\nreturn 2;') },
+  { name: 'object literal without struct type', code: 'TSBPF_OBJECT', source: prog('const o = ⟨⟩{ a: 1 };\nreturn 2;') },
+  { name: 'try/catch', code: 'TSBPF_EXCEPTION', source: prog('⟨⟩try { return 1; } catch { return 2; }') },
+  { name: 'throw', code: 'TSBPF_EXCEPTION', source: prog('if (ctx.packet.length > 10) ⟨⟩throw 1;\nreturn 2;') },
+  { name: 'while loop', code: 'TSBPF_LOOP', source: prog('let i: u32 = 0;\n⟨⟩while (i < 10) i++;\nreturn 2;') },
+  { name: 'classic for loop', code: 'TSBPF_LOOP', source: prog('⟨⟩for (let i = 0; i < 3; i++) {}\nreturn 2;') },
+  { name: 'for-of over something else', code: 'TSBPF_LOOP', source: prog('const xs = [1];\nfor (const x of ⟨⟩xs) {}\nreturn 2;') },
+  { name: 'range bound not constant', code: 'TSBPF_RANGE_BOUND', source: prog('for (const i of ⟨⟩range(ctx.packet.length)) {}\nreturn 2;') },
+  { name: 'recursion', code: 'TSBPF_RECURSION', source: `function f(n: u32): u32 { return n === 0 ? 0 : ⟨⟩f(n - 1); }\n${prog('return f(3);')}` },
+  { name: 'closure over mutable module state', code: 'TSBPF_CLOSURE_MUTABLE', source: `let hits = 0;\n${prog('return ⟨⟩hits;')}` },
+  { name: 'class declaration', code: 'TSBPF_CLASS', source: prog('⟨⟩class A {}\nreturn 2;') },
+  { name: 'this', code: 'TSBPF_CLASS', source: `export const p = xdp(function (ctx) {\nreturn ⟨⟩this.x;\n});` },
+  { name: 'await', code: 'TSBPF_ASYNC', source: `async function g() { return 1; }\nexport const p = xdp((ctx) => {\nconst v = ⟨⟩await g();\nreturn 2;\n});` },
+  { name: 'nested function', code: 'TSBPF_NESTED_FUNCTION', source: prog('⟨⟩function inner() { return 1; }\nreturn 2;') },
+  { name: 'literal out of range for its type', code: 'TSBPF_LITERAL_RANGE', source: prog('const x: u8 = ⟨⟩300;\nreturn x;') },
+  { name: 'implicit narrowing', code: 'TSBPF_NARROWING', source: prog('const big: u64 = bpf.ktimeNs();\nconst small: u32 = ⟨⟩big;\nreturn small;') },
+  { name: 'division by constant zero', code: 'TSBPF_DIV_ZERO', source: prog('const x: u32 = ctx.packet.length;\nreturn ⟨⟩x / 0;') },
+  { name: 'helper not allowed in program type', code: 'TSBPF_HELPER_PROGRAM_TYPE', source: prog('const c = ⟨⟩bpf.currentComm;\nreturn 2;').replace('⟨⟩bpf.currentComm;', '0;\nconst pid = ⟨⟩bpf.pid();') },
+  { name: 'unknown tracepoint field', code: 'TSBPF_TP_FIELD', source: `export const t = tracepoint('syscalls/sys_enter_execve', (ctx) => {\nreturn u32(⟨⟩ctx.nosuchfield);\n});` },
+  { name: 'tracepoint name without group', code: 'TSBPF_TRACEPOINT', source: `export const t = tracepoint(⟨⟩'sys_enter_execve', (ctx) => 0);` },
+  { name: 'stack over 512 bytes', code: 'TSBPF_STACK', source: `export interface Big { a: u64; b: u64; c: u64; d: u64; e: u64; f: u64; g: u64; h: u64 }
+export const big = hashMap<Big, u64>({ maxEntries: 4 });
+export const p = xdp(⟨⟩(ctx) => {
+${Array.from({ length: 9 }, (_, i) => `big.update({ a: ${i}, b: 0, c: 0, d: 0, e: 0, f: 0, g: 0, h: 0 }, ${i});`).join('\n')}
+return 2;
+});` },
+  { name: 'map without type arguments', code: 'TSBPF_MAP_TYPE', source: `export const bad = ⟨⟩arrayMap({ maxEntries: 4 });\n${prog('bad.lookup(0);\nreturn 2;')}` },
+  { name: 'map option not constant', code: 'TSBPF_MAP_OPTIONS', source: `const n = Math.random();\nexport const bad = arrayMap<u64>({ maxEntries: ⟨⟩n });\n${prog('bad.lookup(0);\nreturn 2;')}` },
+  { name: 'ring buffer size not a power of two', code: 'TSBPF_MAP_OPTIONS', source: `export const rb = ringBuf<u64>({ size: ⟨⟩5000 });\n${prog('rb.output(1);\nreturn 2;')}` },
+  { name: 'writing rodata', code: 'TSBPF_RODATA_WRITE', source: `export const cfg = rodata<u32>(1);\n${prog('⟨⟩cfg.set(2);\nreturn 2;')}` },
+  { name: 'struct field of unsupported type', code: 'TSBPF_TYPE', source: `export interface Ev { name: ⟨⟩string }\nexport const evs = hashMap<u32, Ev>({ maxEntries: 4 });\n${prog('evs.lookup(1);\nreturn 2;')}` },
+  { name: 'no programs exported', code: 'TSBPF_NO_PROGRAMS', source: `⟨⟩export const only = 1;`, noHead: true },
+  { name: 'TypeScript type error', code: 'TS2322', source: prog('const x: u32 = 1;\nconst y: XdpAction = 3;\nconst ⟨⟩z: boolean = x;\nreturn 2;').replace('const y: XdpAction = 3;\n', '') },
+  { name: 'unknown map method', code: 'TS2339', source: prog('m.⟨⟩frobnicate(1);\nreturn 2;') },
+  { name: 'possibly null lookup used directly', code: 'TS18047', source: prog('const v = m.lookup(1);\nreturn u32(⟨⟩v + 1);') },
+  { name: 'constant array index out of range', code: 'TSBPF_INDEX_RANGE', source: prog('const eth = ctx.packet.at(EthHdr, 0);\nif (eth === null) return 0;\nreturn eth.dst[⟨⟩6];') },
+  { name: 'null compared with an integer', code: 'TSBPF_NULL_COMPARE', source: prog('const x: u32 = ctx.packet.length;\nif (⟨⟩x === null) return 1;\nreturn 2;') },
+  { name: 'optional chaining', code: 'TSBPF_OPTIONAL', source: prog('const ip = ctx.packet.at(IpHdr, 14);\nreturn u32(⟨⟩ip?.ttl);') },
+  { name: 'destructured context', code: 'TSBPF_DESTRUCTURE', source: `export const p = xdp((⟨⟩{ packet }) => 2);` },
+  { name: 'ctx.ret outside return probes', code: 'TSBPF_RET', source: `export const k = kprobe('do_sys_open', (ctx) => u32(⟨⟩ctx.ret()));` },
+  { name: 'argument index not constant', code: 'TSBPF_ARG_INDEX', source: `export const k = kprobe('do_sys_open', (ctx) => {\nconst n: u32 = 1;\nlet i: u32 = n;\ni += 1;\nreturn u32(ctx.arg(⟨⟩i));\n});` },
+  { name: 'packet in a probe', code: 'TS2339', source: `export const k = kprobe('do_sys_open', (ctx) => {\nreturn ctx.⟨⟩packet.length;\n});` },
+  { name: 'var declarations', code: 'TSBPF_VAR', source: prog('⟨⟩var x = 1;\nreturn 2;') },
+];
+
+function locate(source: string): { text: string; line: number; column: number } {
+  const at = source.indexOf('⟨⟩');
+  if (at < 0) throw new Error('no marker');
+  const before = source.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  return { text: source.replace('⟨⟩', ''), line, column };
+}
+
+describe('dsl diagnostics: invalid modules', () => {
+  for (const b of bad) {
+    it(`${b.name} → ${b.code}`, () => {
+      const { text, line, column } = locate((b.noHead ? '' : HEAD) + b.source);
+      const diags = diagnosticsOf(text);
+      const hit = diags.find((d) => d.code === b.code);
+      expect(hit, `expected ${b.code}; got ${diags.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join(' | ') || 'no diagnostics'}`).to.not.equal(undefined);
+      expect({ file: hit!.file, line: hit!.line, column: hit!.column }).to.deep.equal({ file: `${MODULE_DIR}/m.bpf.ts`, line, column });
+    });
+  }
+
+  it('collects several diagnostics in one run', () => {
+    const diags = diagnosticsOf(`${HEAD}${prog('const a = 1.5;\nconst s = "x";\nconst o = [1];\nreturn 2;')}`);
+    expect(diags.map((d) => d.code)).to.include.members(['TSBPF_FLOAT', 'TSBPF_STRING', 'TSBPF_HEAP']);
+  });
+});
