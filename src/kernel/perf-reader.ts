@@ -14,7 +14,6 @@
  * Ordering: data_head is read with Atomics.load (acquire) and data_tail is
  * published with Atomics.store (release) after a batch, as the perf ABI asks.
  */
-import { closeFd } from '../syscall/fd.js';
 import {
   EpollEventBuffer, EpollEvents, EpollOp, epollCreate, epollCtl, epollWaitAsync, eventfdCreate, eventfdDrain, eventfdSignal,
 } from '../syscall/epoll.js';
@@ -22,7 +21,7 @@ import { MapType } from '../syscall/layouts.generated.js';
 import { MappedMemory, MapFlags, Prot, pageSize } from '../syscall/mman.js';
 import { PerfRecord, PerfSample, PerfSwConfig, PerfType, PerfAttrFlag, ioctl, PerfIoctl, perfEventOpen } from '../syscall/perf-event.js';
 import { onlineCpus } from './cpus.js';
-import { ObjectClosedError } from './owned-fd.js';
+import { ObjectClosedError, OwnedFd } from './owned-fd.js';
 
 const DATA_HEAD = 1024;
 const DATA_TAIL = 1032;
@@ -58,9 +57,9 @@ class CpuRing {
   readonly dataSize: number;
   pos: number;
 
-  constructor(readonly cpu: number, readonly fd: number, pages: number) {
+  constructor(readonly cpu: number, readonly fd: OwnedFd, pages: number) {
     const page = pageSize();
-    this.memory = new MappedMemory((pages + 1) * page, Prot.READ | Prot.WRITE, MapFlags.SHARED, fd, 0, `mmap perf ring cpu ${cpu}`);
+    this.memory = new MappedMemory((pages + 1) * page, Prot.READ | Prot.WRITE, MapFlags.SHARED, fd.value, 0, `mmap perf ring cpu ${cpu}`);
     this.head = new BigUint64Array(this.memory.buffer, DATA_HEAD, 1);
     this.tail = new BigUint64Array(this.memory.buffer, DATA_TAIL, 1);
     this.dataSize = pages * page;
@@ -76,8 +75,8 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
   readonly #onLost: ((cpu: number, count: number) => void) | undefined;
   #lost = 0;
   #scratch = new Uint8Array(256);
-  #epfd = -1;
-  #wakeFd = -1;
+  #epfd: OwnedFd | undefined;
+  #wakeFd: OwnedFd | undefined;
   #events: EpollEventBuffer | undefined;
   #pending: Promise<number> | undefined;
   #closed = false;
@@ -91,33 +90,33 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
     this.#map = map;
     this.#onLost = options.onLost;
     try {
-      this.#epfd = epollCreate();
-      this.#wakeFd = eventfdCreate();
-      epollCtl(this.#epfd, EpollOp.ADD, this.#wakeFd, EpollEvents.IN, -1 >>> 0);
+      this.#epfd = new OwnedFd(epollCreate(), 'perf buffer epoll');
+      this.#wakeFd = new OwnedFd(eventfdCreate(), 'perf buffer wakeup eventfd');
+      epollCtl(this.#epfd.value, EpollOp.ADD, this.#wakeFd.value, EpollEvents.IN, -1 >>> 0);
       const key = new Uint8Array(4);
       const value = new Uint8Array(4);
       for (const cpu of onlineCpus()) {
         if (cpu >= map.maxEntries) break;
-        const fd = perfEventOpen({
+        const fd = new OwnedFd(perfEventOpen({
           type: PerfType.SOFTWARE,
           config: BigInt(PerfSwConfig.BPF_OUTPUT),
           sampleType: PerfSample.RAW,
           samplePeriod: 1n,
           wakeupEvents: options.wakeupEvents ?? 1,
           flags: PerfAttrFlag.DISABLED,
-        }, -1, cpu, -1, 0, `perf_event_open BPF_OUTPUT cpu ${cpu}`);
+        }, -1, cpu, -1, 0, `perf_event_open BPF_OUTPUT cpu ${cpu}`), `perf event cpu ${cpu}`);
         let ring: CpuRing;
         try {
           ring = new CpuRing(cpu, fd, pages);
         } catch (err) {
-          closeFd(fd);
+          fd.close();
           throw err;
         }
         this.#rings.push(ring);
-        ioctl(fd, PerfIoctl.ENABLE, 0, `PERF_EVENT_IOC_ENABLE cpu ${cpu}`);
-        epollCtl(this.#epfd, EpollOp.ADD, fd, EpollEvents.IN, cpu);
+        ioctl(fd.value, PerfIoctl.ENABLE, 0, `PERF_EVENT_IOC_ENABLE cpu ${cpu}`);
+        epollCtl(this.#epfd.value, EpollOp.ADD, fd.value, EpollEvents.IN, cpu);
         new DataView(key.buffer).setUint32(0, cpu, true);
-        new DataView(value.buffer).setUint32(0, fd, true);
+        new DataView(value.buffer).setUint32(0, fd.value, true);
         map.update(key, value);
       }
       this.#events = new EpollEventBuffer(Math.max(2, this.#rings.length + 1));
@@ -202,7 +201,7 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
     if (this.#rings.some((r) => Number(Atomics.load(r.head, 0)) !== r.pos)) return true;
     if (this.#pending) await this.#pending;
     else {
-      this.#pending = epollWaitAsync(this.#epfd, this.#events!, timeoutMs);
+      this.#pending = epollWaitAsync(this.#epfd!.value, this.#events!, timeoutMs);
       try {
         await this.#pending;
       } finally {
@@ -210,7 +209,7 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
       }
     }
     if (this.#closed) return false;
-    eventfdDrain(this.#wakeFd);
+    eventfdDrain(this.#wakeFd!.value);
     return this.#rings.some((r) => Number(Atomics.load(r.head, 0)) !== r.pos);
   }
 
@@ -247,15 +246,15 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
         // The map may be closed already; the kernel drops the entry with it.
       }
       ring.memory.close();
-      closeFd(ring.fd);
+      ring.fd.close();
     }
     const release = (): void => {
-      if (this.#epfd >= 0) closeFd(this.#epfd);
-      if (this.#wakeFd >= 0) closeFd(this.#wakeFd);
+      this.#epfd?.close();
+      this.#wakeFd?.close();
       this.#events?.free();
     };
     if (this.#pending) {
-      eventfdSignal(this.#wakeFd);
+      eventfdSignal(this.#wakeFd!.value);
       this.#pending.then(release, release);
     } else release();
   }

@@ -19,13 +19,12 @@
  * Wakeups: epoll on the map fd (EPOLLIN). The kernel only notifies when the
  * consumer has caught up, so waiting always follows a full drain.
  */
-import { closeFd } from '../syscall/fd.js';
 import {
   EpollEventBuffer, EpollEvents, EpollOp, epollCreate, epollCtl, epollWaitAsync, eventfdCreate, eventfdDrain, eventfdSignal,
 } from '../syscall/epoll.js';
 import { MapType } from '../syscall/layouts.generated.js';
 import { MappedMemory, MapFlags, Prot, pageSize } from '../syscall/mman.js';
-import { ObjectClosedError } from './owned-fd.js';
+import { ObjectClosedError, OwnedFd } from './owned-fd.js';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -63,8 +62,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   readonly #consFull: BigUint64Array;
   readonly #prodLo: Uint32Array;
   #cons: number;
-  #epfd: number;
-  #wakeFd: number;
+  readonly #epfd: OwnedFd;
+  readonly #wakeFd: OwnedFd;
   readonly #events: EpollEventBuffer;
   #pending: Promise<number> | undefined;
   #closed = false;
@@ -93,10 +92,10 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     this.#consLo = new Uint32Array(this.#consumerPage.buffer, 0, 2);
     this.#consFull = new BigUint64Array(this.#consumerPage.buffer, 0, 1);
     this.#cons = Number(Atomics.load(this.#consFull, 0));
-    this.#epfd = epollCreate();
-    this.#wakeFd = eventfdCreate();
-    epollCtl(this.#epfd, EpollOp.ADD, map.fd, EpollEvents.IN, 0);
-    epollCtl(this.#epfd, EpollOp.ADD, this.#wakeFd, EpollEvents.IN, 1);
+    this.#epfd = new OwnedFd(epollCreate(), 'ring buffer epoll');
+    this.#wakeFd = new OwnedFd(eventfdCreate(), 'ring buffer wakeup eventfd');
+    epollCtl(this.#epfd.value, EpollOp.ADD, map.fd, EpollEvents.IN, 0);
+    epollCtl(this.#epfd.value, EpollOp.ADD, this.#wakeFd.value, EpollEvents.IN, 1);
     this.#events = new EpollEventBuffer(2);
   }
 
@@ -174,7 +173,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     if (this.available > 0) return true;
     if (this.#pending) await this.#pending;
     else {
-      this.#pending = epollWaitAsync(this.#epfd, this.#events, timeoutMs);
+      this.#pending = epollWaitAsync(this.#epfd.value, this.#events, timeoutMs);
       try {
         await this.#pending;
       } finally {
@@ -182,7 +181,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
       }
     }
     if (this.#closed) return false;
-    eventfdDrain(this.#wakeFd);
+    eventfdDrain(this.#wakeFd.value);
     return this.available > 0;
   }
 
@@ -224,12 +223,12 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     this.#consumerPage.close();
     this.#producer.close();
     const release = (): void => {
-      closeFd(this.#epfd);
-      closeFd(this.#wakeFd);
+      this.#epfd.close();
+      this.#wakeFd.close();
       this.#events.free();
     };
     if (this.#pending) {
-      eventfdSignal(this.#wakeFd);
+      eventfdSignal(this.#wakeFd.value);
       this.#pending.then(release, release);
     } else release();
   }
