@@ -19,6 +19,13 @@ __noinline int global_add(int a, int b)
 	return a + b;
 }
 
+/* A hidden global function: libbpf (and tsbpf) make it static in the BTF
+ * given to the kernel, so it is verified with its caller's context. */
+__hidden __noinline int hidden_twice(int x)
+{
+	return x * 2;
+}
+
 SEC("syscall")
 int first(void *ctx)
 {
@@ -30,7 +37,7 @@ SEC("syscall")
 int second(void *ctx)
 {
 	trace[1] = square(9);                /* 81 */
-	return global_add((int)square(2), 1); /* 5 */
+	return global_add(hidden_twice((int)square(2)) - 4, 1); /* 5 */
 }
 
 SEC("xdp")

@@ -29,8 +29,10 @@ export function kernelBtfBytes(spec: ObjectSpec): Uint8Array | undefined {
     return (intId = b.int('int', 4, true));
   };
 
+  const hidden = new Set(spec.hiddenFunctions);
   for (let id = btf.firstId; id < btf.typeCount; id++) {
     const t = btf.type(id);
+    if (t.kind === 'func' && t.linkage === 'global' && hidden.has(t.name)) b.set(id, { ...t, linkage: 'static' });
     if (t.kind !== 'datasec') continue;
     const vars: DatasecVar[] = t.vars.map((v) => ({ ...v }));
     let size = t.size;

@@ -132,4 +132,6 @@ export interface ObjectSpec {
   /** DATASEC sizes and variable offsets as the ELF says (for the BTF handed to the kernel). */
   dataSections: { name: string; size: number }[];
   symbolOffsets: Map<string, number>;
+  /** Global functions with hidden visibility: their BTF FUNCs become static for the kernel, as libbpf does. */
+  hiddenFunctions: string[];
 }

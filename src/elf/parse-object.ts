@@ -9,7 +9,9 @@ import { CALL, LDDW } from '../asm/opcodes.js';
 import { AsmError } from '../asm/errors.js';
 import { type Btf, type BtfExt, type CoreRelo, parseBtf, parseBtfExt } from '../btf/index.js';
 import { parseBtfMaps } from './btf-maps.js';
-import { EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION } from './constants.js';
+import {
+  EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STV_HIDDEN,
+} from './constants.js';
 import { ElfError } from './errors.js';
 import { KCONFIG_SECTION, collectExterns } from './externs.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_ARRAY, internalMapName } from './map-types.js';
@@ -167,7 +169,8 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
   if (mapsSection) resolveInitialValues(elf, mapsSection, btfMaps, programs);
 
   const dataSections = elf.sections.filter((s) => s.name !== '').map((s) => ({ name: s.name, size: s.size }));
-  return { name, license, kernelVersion, programs, maps, variables, externs: externs as ExternSpec[], ...(btf ? { btf } : {}), dataSections, symbolOffsets };
+  const hiddenFunctions = elf.symbols.filter((x) => x.type === STT_FUNC && x.binding === STB_GLOBAL && x.visibility === STV_HIDDEN).map((x) => x.name);
+  return { name, license, kernelVersion, programs, maps, variables, externs: externs as ExternSpec[], ...(btf ? { btf } : {}), dataSections, symbolOffsets, hiddenFunctions };
 }
 
 function readLicense(elf: ElfFile): string {

@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Instruction } from '../asm/instruction.js';
 import { LDDW, PseudoCall, PseudoLoad } from '../asm/opcodes.js';
-import { type Btf, type BtfType, CoreTarget, type CoreResult, applyCoreRelocation, resolveCoreRelo } from '../btf/index.js';
+import {
+  ALL_BTF_FEATURES, type Btf, type BtfFeatures, type BtfType, CoreTarget, type CoreResult, applyCoreRelocation, parseBtf, resolveCoreRelo, sanitizeBtf,
+} from '../btf/index.js';
 import { fillKconfig } from '../elf/kconfig.js';
 import { kernelBtfBytes } from '../elf/kernel-btf.js';
 import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from '../elf/object-spec.js';
@@ -127,18 +129,43 @@ function applyVariables(spec: ObjectSpec, values: NonNullable<LoadCollectionOpti
   for (const [name, value] of Object.entries(values)) setVariable(spec, name, value);
 }
 
+/**
+ * Feature sets from newest to oldest kernel: when BTF_LOAD rejects the
+ * object's BTF, the next step down rewrites what that kernel lacks (as
+ * libbpf's sanitising does), keeping type ids so .BTF.ext stays valid.
+ */
+const BTF_FEATURE_LADDER: Array<Partial<BtfFeatures>> = [
+  { enum64: false },
+  { enum64: false, typeTag: false },
+  { enum64: false, typeTag: false, declTag: false },
+  { enum64: false, typeTag: false, declTag: false, float: false },
+  { enum64: false, typeTag: false, declTag: false, float: false, funcGlobal: false },
+];
+
 function loadObjectBtf(spec: ObjectSpec): BtfObject | undefined {
   const bytes = kernelBtfBytes(spec);
   if (!bytes) return undefined;
+  let firstError: unknown;
   try {
     return BtfObject.load(bytes);
   } catch (e) {
-    // libbpf goes on without BTF when the kernel rejects it; so do we, unless a program needs it.
-    if (spec.programs.some((p) => p.attachBtf) || spec.externs.some((x) => x.kind === 'kfunc')) {
-      throw new LoadError('E_BTF', `the kernel rejected the object's BTF: ${(e as Error).message}`, spec.name, e);
-    }
-    return undefined;
+    firstError = e;
   }
+  const parsed = parseBtf(bytes);
+  for (const step of BTF_FEATURE_LADDER) {
+    const sanitized = sanitizeBtf(parsed, { ...ALL_BTF_FEATURES, ...step });
+    if (!sanitized.changed) continue;
+    try {
+      return BtfObject.load(sanitized.bytes);
+    } catch {
+      // try an older kernel's feature set
+    }
+  }
+  // libbpf goes on without BTF when the kernel rejects it; so do we, unless a program needs it.
+  if (spec.programs.some((p) => p.attachBtf) || spec.externs.some((x) => x.kind === 'kfunc')) {
+    throw new LoadError('E_BTF', `the kernel rejected the object's BTF: ${(firstError as Error).message}`, spec.name, firstError);
+  }
+  return undefined;
 }
 
 function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = '/sys/fs/bpf'): BpfMap {
