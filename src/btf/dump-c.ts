@@ -425,10 +425,13 @@ function safeSize(btf: Btf, id: number): number {
 /** The whole header. */
 export function toCHeader(btf: Btf, options: CHeaderOptions = {}): string {
   const w = new CWriter(btf);
-  w.markReferences();
   if (options.roots && options.roots.length) {
     for (const name of options.roots) for (const id of btf.findAllByName(name)) w.ensure(id, true);
-  } else for (let id = 1; id < btf.typeCount; id++) w.topLevel(id);
+  } else {
+    // Anonymous enums nobody embeds are printed at top level (their constants).
+    w.markReferences();
+    for (let id = 1; id < btf.typeCount; id++) w.topLevel(id);
+  }
   const guard = options.guard ?? '__VMLINUX_H__';
   const pai = options.preserveAccessIndex !== false;
   const head = `#ifndef ${guard}\n#define ${guard}\n\n` + (pai ? '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n' : '');

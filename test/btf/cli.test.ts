@@ -8,6 +8,36 @@ const BIN = new URL('../../src/cli/bin.ts', import.meta.url).pathname;
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const OBJ = new URL('./fixtures/layouts.bpf.o', import.meta.url).pathname;
 
+/** Runs the command in this process (fast), capturing what it writes. */
+async function inProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const capture = (sink: (s: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      sink(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write;
+  process.stdout.write = capture((s) => (stdout += s));
+  process.stderr.write = capture((s) => (stderr += s));
+  const noColor = process.env.NO_COLOR;
+  process.env.NO_COLOR = '1';
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    if (noColor === undefined) delete process.env.NO_COLOR;
+    else process.env.NO_COLOR = noColor;
+  }
+}
+
+/** Runs the real binary in a child process. */
 async function tsbpf(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await run(process.execPath, ['--import', 'tsx', BIN, ...args], { maxBuffer: 1 << 28, env: { ...process.env, NO_COLOR: '1' } });
@@ -26,18 +56,18 @@ describe('btf: tsbpf btf dump', function () {
     expect(raw.code).to.equal(0);
     expect(raw.stdout).to.match(/^\[1\] /);
     expect(raw.stdout).to.include("STRUCT 'node' size=88");
-    const json = await tsbpf('btf', 'dump', OBJ, '--json');
+    const json = await inProcess('btf', 'dump', OBJ, '--json');
     const first = JSON.parse(json.stdout.split('\n')[0]!);
     expect(first).to.have.property('id', 1);
-    const c = await tsbpf('btf', 'dump', OBJ, '--format', 'c', '--root', 'uses_all');
+    const c = await inProcess('btf', 'dump', OBJ, '--format', 'c', '--root', 'uses_all');
     expect(c.stdout).to.include('struct uses_all {');
-    const t = await tsbpf('btf', 'dump', OBJ, '--format', 'ts');
+    const t = await inProcess('btf', 'dump', OBJ, '--format', 'ts');
     expect(t.stdout).to.include('export interface node {');
   });
 
   it('reads the kernel BTF with --kernel', async function () {
     if (!existsSync(VMLINUX)) this.skip();
-    const r = await tsbpf('btf', 'dump', '--kernel', '--format', 'c', '--root', 'xdp_md');
+    const r = await inProcess('btf', 'dump', '--kernel', '--format', 'c', '--root', 'xdp_md');
     expect(r.code).to.equal(0);
     expect(r.stdout).to.include('struct xdp_md {');
   });
@@ -47,7 +77,7 @@ describe('btf: tsbpf btf dump', function () {
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.match(/error: .*\.BTF\+0x0: bad magic/);
     expect(bad.stderr).not.to.include('    at ');
-    expect((await tsbpf('btf', 'dump', OBJ, '--format', 'yaml')).code).to.equal(2);
-    expect((await tsbpf('btf', 'dump', OBJ, '--root', 'no_such_type')).stderr).to.include("no type named 'no_such_type'");
+    expect((await inProcess('btf', 'dump', OBJ, '--format', 'yaml')).code).to.equal(2);
+    expect((await inProcess('btf', 'dump', OBJ, '--root', 'no_such_type')).stderr).to.include("no type named 'no_such_type'");
   });
 });
