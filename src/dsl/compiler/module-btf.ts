@@ -1,0 +1,160 @@
+/**
+ * The BTF of a compiled module: integer typedefs with the DSL's names,
+ * structs, BTF-defined map definitions in `.maps`, global data sections,
+ * one FUNC per program, and the .BTF.ext func_info / line_info whose lines
+ * are the TypeScript source (so the verifier log quotes TypeScript).
+ */
+import { BtfBuilder } from '../../btf/builder.js';
+import type { FuncInfo, LineInfo } from '../../btf/ext.js';
+import type { CompiledModule, CompiledProgram } from './compile.js';
+import { type CType, sizeOf } from './ctypes.js';
+
+export interface ModuleBtf {
+  builder: BtfBuilder;
+  /** Map name → type id of its VAR in .maps. */
+  mapVars: Map<string, number>;
+  /** Offsets of each map in the .maps section, and the section size. */
+  mapOffsets: Map<string, number>;
+  mapsSize: number;
+  /** Program name → FUNC type id. */
+  funcs: Map<string, number>;
+  /** Map name → key / value type ids (for BTF-annotated map creation). */
+  keyValue: Map<string, { key: number; value: number }>;
+  funcInfo(p: CompiledProgram): FuncInfo[];
+  lineInfo(p: CompiledProgram): LineInfo[];
+}
+
+const C_INT: Record<string, [string, boolean]> = {
+  u8: ['unsigned char', false], u16: ['unsigned short', false], u32: ['unsigned int', false], u64: ['unsigned long long', false],
+  i8: ['signed char', true], i16: ['short', true], i32: ['int', true], i64: ['long long', true], bool: ['_Bool', false],
+  be16: ['unsigned short', false], be32: ['unsigned int', false],
+};
+
+/** Context struct each program kind receives (a forward declaration is enough). */
+const CTX_STRUCT: Record<string, string | undefined> = {
+  xdp: 'xdp_md', tc: '__sk_buff', socket_filter: '__sk_buff', cgroup_skb: '__sk_buff', kprobe: 'pt_regs', kretprobe: 'pt_regs',
+  uprobe: 'pt_regs', uretprobe: 'pt_regs', raw_tracepoint: 'bpf_raw_tracepoint_args', perf_event: 'bpf_perf_event_data',
+};
+
+export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
+  const b = new BtfBuilder();
+  const cInts = new Map<string, number>();
+  const cInt = (cname: string, size: number, signed: boolean) => {
+    let id = cInts.get(cname);
+    if (id === undefined) {
+      id = cname === '_Bool' ? b.add({ kind: 'int', name: cname, size: 1, signed: false, char: false, bool: true, bitOffset: 0, bits: 8 }) : b.int(cname, size, signed);
+      cInts.set(cname, id);
+    }
+    return id;
+  };
+  const typedefs = new Map<string, number>();
+  const structIds = new Map<string, number>();
+  const typeId = (t: CType): number => {
+    if (t.kind === 'int') {
+      let id = typedefs.get(t.name);
+      if (id === undefined) {
+        const [cname, signed] = C_INT[t.name] ?? ['unsigned long long', false];
+        id = b.typedef(t.name, cInt(cname, t.bits / 8, signed));
+        typedefs.set(t.name, id);
+      }
+      return id;
+    }
+    if (t.kind === 'array') return b.array(typeId(t.element), t.length, cInt('int', 4, true));
+    const known = structIds.get(t.name);
+    if (known !== undefined) return known;
+    const id = b.reserve();
+    structIds.set(t.name, id);
+    b.set(id, { kind: 'struct', name: t.name, size: t.size, members: t.fields.map((f) => ({ name: f.name, type: typeId(f.type), bitOffset: f.offset * 8, bitfieldSize: 0 })) });
+    return id;
+  };
+  const intId = cInt('int', 4, true);
+  // `int (*name)[N]`: how BTF-defined maps encode numbers.
+  const numberPtr = (n: number) => b.ptr(b.array(intId, n, intId));
+
+  const mapVars = new Map<string, number>();
+  const mapOffsets = new Map<string, number>();
+  const keyValue = new Map<string, { key: number; value: number }>();
+  const secVars: Array<{ type: number; offset: number; size: number }> = [];
+  let offset = 0;
+  for (const m of mod.maps) {
+    const members: Array<{ name: string; type: number }> = [
+      { name: 'type', type: numberPtr(m.mapType) },
+      { name: 'max_entries', type: numberPtr(m.maxEntries) },
+    ];
+    if (m.key) {
+      const key = typeId(m.key);
+      const value = typeId(m.value);
+      keyValue.set(m.name, { key, value });
+      members.push({ name: 'key', type: b.ptr(key) }, { name: 'value', type: b.ptr(value) });
+    }
+    if (m.pinByName) members.push({ name: 'pinning', type: numberPtr(1) });
+    const size = members.length * 8;
+    const def = b.struct('', size, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
+    const v = b.variable(m.name, def, 'global');
+    mapVars.set(m.name, v);
+    mapOffsets.set(m.name, offset);
+    secVars.push({ type: v, offset, size });
+    offset += size;
+  }
+  if (mod.maps.length) b.datasec('.maps', offset, secVars);
+
+  for (const d of mod.data) {
+    const vars = d.variables.map((v) => ({ type: b.variable(v.name, typeId(v.type), 'global'), offset: v.offset, size: v.size }));
+    b.datasec(d.name, d.bytes.length, vars);
+  }
+
+  const funcs = new Map<string, number>();
+  for (const p of mod.programs) {
+    const ctxName = CTX_STRUCT[p.kind];
+    const ctxType = ctxName ? b.ptr(b.add({ kind: 'fwd', name: ctxName, union: false })) : b.ptr(0);
+    const proto = b.funcProto(intId, [{ name: 'ctx', type: ctxType }]);
+    funcs.set(p.name, b.func(p.name, proto, 'global'));
+  }
+
+  return {
+    builder: b, mapVars, mapOffsets, mapsSize: offset, funcs, keyValue,
+    funcInfo: (p) => [{ insnOff: 0, typeId: funcs.get(p.name)! }],
+    lineInfo: (p) => {
+      const out: LineInfo[] = [];
+      let slot = 0;
+      let last = '';
+      for (const ins of p.instructions) {
+        const s = ins.source;
+        if (s) {
+          const key = `${s.file}:${s.line}:${s.column}`;
+          if (key !== last) {
+            out.push({ insnOff: slot * 8, fileName: s.file, line: s.text ?? '', lineNumber: s.line, column: Math.min(s.column, 0x3ff) });
+            last = key;
+          }
+        }
+        slot += ins.imm64 !== undefined ? 2 : 1;
+      }
+      // The kernel wants line info to start at the first instruction.
+      if (out.length && out[0]!.insnOff !== 0) out.unshift({ ...out[0]!, insnOff: 0 });
+      return out;
+    },
+  };
+}
+
+/** Packs func_info / line_info records as bpf_prog_load expects them (string offsets resolved by the builder). */
+export function packProgramExt(btf: ModuleBtf, p: CompiledProgram): { funcInfo: Uint8Array; lineInfo: Uint8Array } {
+  const fi = btf.funcInfo(p);
+  const li = btf.lineInfo(p);
+  const funcInfo = new Uint8Array(fi.length * 8);
+  const fv = new DataView(funcInfo.buffer);
+  fi.forEach((r, i) => {
+    fv.setUint32(i * 8, r.insnOff / 8, true);
+    fv.setUint32(i * 8 + 4, r.typeId, true);
+  });
+  const lineInfo = new Uint8Array(li.length * 16);
+  const lv = new DataView(lineInfo.buffer);
+  li.forEach((r, i) => {
+    lv.setUint32(i * 16, r.insnOff / 8, true);
+    lv.setUint32(i * 16 + 4, btf.builder.addString(r.fileName), true);
+    lv.setUint32(i * 16 + 8, btf.builder.addString(r.line), true);
+    lv.setUint32(i * 16 + 12, ((r.lineNumber << 10) | (r.column & 0x3ff)) >>> 0, true);
+  });
+  return { funcInfo, lineInfo };
+}
+
+export { sizeOf };

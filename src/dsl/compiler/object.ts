@@ -1,0 +1,71 @@
+/**
+ * Writes a compiled module as a relocatable BPF ELF object in libbpf's
+ * conventions (through src/elf's writer and src/btf's builder): one section
+ * per program under its SEC name, BTF-defined `.maps`, `.rodata`/`.data`,
+ * `license`, `.BTF` and `.BTF.ext`, and R_BPF_64_64 relocations for every
+ * map or global reference.
+ */
+import { encode } from '../../asm/codec.js';
+import { PseudoLoad } from '../../asm/opcodes.js';
+import { encodeBtfExt } from '../../btf/ext.js';
+import { R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
+import { ElfWriter } from '../../elf/writer.js';
+import type { CompiledModule } from './compile.js';
+import { buildModuleBtf } from './module-btf.js';
+
+export function writeObject(mod: CompiledModule): Uint8Array {
+  const btf = buildModuleBtf(mod);
+  const w = new ElfWriter();
+  const symbols = new Map<string, number>();
+
+  const progSections: Array<{ index: number; name: string }> = [];
+  // Programs with the same section name would clash; libbpf allows several per section, we keep one each.
+  for (const p of mod.programs) {
+    const instructions = p.instructions.map((ins) => {
+      if (ins.reference === undefined || ins.imm64 === undefined) return ins;
+      // In an object file the lddw carries only the offset; the relocation names the map or section.
+      const isValue = ins.src === PseudoLoad.MAP_VALUE;
+      const offset = isValue ? ins.imm64 & 0xffffffffn : 0n;
+      return { ...ins, src: 0, imm: Number(offset), imm64: offset };
+    });
+    const code = encode(instructions);
+    const index = w.addSection({ name: p.section, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: code, addralign: 8 });
+    w.addSymbol({ name: p.name, section: index, value: 0, size: code.length, type: STT_FUNC, binding: STB_GLOBAL });
+    progSections.push({ index, name: p.name });
+  }
+
+  if (mod.maps.length) {
+    const maps = w.addSection({ name: '.maps', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: new Uint8Array(btf.mapsSize), addralign: 8 });
+    for (const m of mod.maps) {
+      symbols.set(m.name, w.addSymbol({ name: m.name, section: maps, value: btf.mapOffsets.get(m.name)!, size: (m.key ? 4 : 2) * 8 + (m.pinByName ? 8 : 0), type: STT_OBJECT, binding: STB_GLOBAL }));
+    }
+  }
+  for (const d of mod.data) {
+    const index = w.addSection({ name: d.name, type: SHT_PROGBITS, flags: d.name === '.rodata' ? SHF_ALLOC : SHF_ALLOC | SHF_WRITE, data: d.bytes, addralign: 8 });
+    symbols.set(d.name, w.addSymbol({ name: d.name, section: index, type: STT_SECTION }));
+    for (const v of d.variables) w.addSymbol({ name: v.name, section: index, value: v.offset, size: v.size, type: STT_OBJECT, binding: STB_GLOBAL });
+  }
+  const license = w.addSection({ name: 'license', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: new TextEncoder().encode(`${mod.license}\0`), addralign: 1 });
+  w.addSymbol({ name: '_license', section: license, size: mod.license.length + 1, type: STT_OBJECT, binding: STB_GLOBAL });
+
+  mod.programs.forEach((p, i) => {
+    let at = 0;
+    for (const ins of p.instructions) {
+      if (ins.reference !== undefined && ins.imm64 !== undefined) {
+        const sym = symbols.get(ins.reference);
+        if (sym === undefined) throw new Error(`program ${p.name} refers to unknown map ${ins.reference}`);
+        w.addRelocation(progSections[i]!.index, { offset: at, symbol: sym, type: R_BPF_64_64 });
+      }
+      at += ins.imm64 !== undefined ? 16 : 8;
+    }
+  });
+
+  const ext = encodeBtfExt({
+    funcInfo: mod.programs.map((p) => ({ section: p.section, records: btf.funcInfo(p) })),
+    lineInfo: mod.programs.map((p) => ({ section: p.section, records: btf.lineInfo(p) })).filter((s) => s.records.length > 0),
+    coreRelos: [],
+  }, btf.builder);
+  w.addSection({ name: '.BTF', type: SHT_PROGBITS, data: btf.builder.encode(), addralign: 4 });
+  w.addSection({ name: '.BTF.ext', type: SHT_PROGBITS, data: ext, addralign: 4 });
+  return w.toBytes();
+}
