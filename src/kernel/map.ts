@@ -4,8 +4,9 @@
  * layered on top with codecs (see typed-map.ts).
  *
  * Hot path: each map owns native buffers for its attr, key, value and next
- * key, allocated once, with the key/value addresses written into the attr
- * once. A lookup is a copy in, one bpf() call and a copy out.
+ * key, allocated once; the attr's pointer and flag fields are rewritten only
+ * when they change. A lookup is a copy in, one bpf() call and a copy out,
+ * with no allocation (lookupInto).
  */
 import { writeName } from '../syscall/attr.js';
 import { SYS_BPF, SyscallError, syscallError } from '../syscall/bpf.js';
@@ -67,6 +68,7 @@ const CMD_NEXT_KEY = BpfCommand.MAP_GET_NEXT_KEY;
 const CMD_LOOKUP_AND_DELETE = BpfCommand.MAP_LOOKUP_AND_DELETE_ELEM;
 const CMD_LOOKUP_BATCH = BpfCommand.MAP_LOOKUP_BATCH;
 const E = Attr.mapElem;
+
 /**
  * Copies `n` bytes; a plain loop beats TypedArray.prototype.set for the
  * few bytes of a typical key or value (set has a large fixed cost).
