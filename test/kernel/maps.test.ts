@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { openSync, closeSync } from 'node:fs';
 import { syscall6 } from '../../src/syscall/libc.js';
 import { closeFd } from '../../src/syscall/fd.js';
+import { AddressFamily, SocketType, bindInet4, socket } from '../../src/syscall/socket.js';
 import {
   BpfMap, BtfObject, MapFlags, cgroup2Path, ObjectClosedError, Program, SyscallError, UpdateFlags, codec, ensureBpffs, possibleCpuCount, unpin,
 } from '../../src/kernel/index.js';
@@ -292,6 +293,28 @@ describe('kernel: maps', function () {
       expect(readU64(ts.lookup(u32le(pidfd))!)).to.equal(31337n);
     } finally {
       closeFd(pidfd);
+    }
+  });
+
+  it('sockmap and sockhash hold a socket (user space reads its cookie); socket and inode storage are keyed by fd', () => {
+    const fd = socket(AddressFamily.INET, SocketType.DGRAM, 0);
+    try {
+      bindInet4(fd, '127.0.0.1', 0);
+      for (const type of ['SOCKMAP', 'SOCKHASH'] as const) {
+        using m = BpfMap.create({ type, keySize: 4, valueSize: 8, maxEntries: 4 });
+        m.update(u32le(1), u64le(fd));
+        expect(readU64(m.lookup(u32le(1))!), type).to.be.greaterThan(0n);
+        expect(m.delete(u32le(1))).to.equal(true);
+      }
+      const b = smallBtf();
+      using btf = BtfObject.load(b.bytes);
+      for (const type of ['SK_STORAGE', 'INODE_STORAGE'] as const) {
+        using m = BpfMap.create({ type, keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlags.NO_PREALLOC, btfFd: btf.fd, btfKeyTypeId: b.int, btfValueTypeId: b.long });
+        m.update(u32le(fd), u64le(4321));
+        expect(readU64(m.lookup(u32le(fd))!), type).to.equal(4321n);
+      }
+    } finally {
+      closeFd(fd);
     }
   });
 
