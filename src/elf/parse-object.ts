@@ -9,6 +9,7 @@ import { CALL, LDDW } from '../asm/opcodes.js';
 import { AsmError } from '../asm/errors.js';
 import { type Btf, type BtfExt, type CoreRelo, parseBtf, parseBtfExt } from '../btf/index.js';
 import { parseBtfMaps } from './btf-maps.js';
+import { parseLegacyMaps } from './legacy-maps.js';
 import {
   EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STV_HIDDEN,
 } from './constants.js';
@@ -57,7 +58,9 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
   const maps: MapSpec[] = [];
   const mapsSection = elf.section('.maps');
   const btfMaps = mapsSection ? parseMapsSection(elf, mapsSection, btf, symbolOffsets) : [];
-  maps.push(...btfMaps.map((m) => m.spec));
+  const legacySection = elf.sections.find((s) => s.name === 'maps' && s.type === SHT_PROGBITS);
+  const legacyMaps = legacySection ? parseLegacyMaps(elf, legacySection) : [];
+  maps.push(...legacyMaps.map((m) => m.spec), ...btfMaps.map((m) => m.spec));
 
   const variables: VariableSpec[] = [];
   const dataMapBySection = new Map<number, MapSpec>();
@@ -142,6 +145,12 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
     }
     if (ins.opcode !== LDDW) throw new ElfError('E_RELOCATION', `relocation against '${sym.name}' on an instruction that is not lddw`, where);
     if (mapsSection && sym.sectionIndex === mapsSection.index) return { kind: 'map', map: mapBySymbol(sym, ins, where).name };
+    if (legacySection && sym.sectionIndex === legacySection.index) {
+      const at = Number(sym.value) + (sym.type === STT_SECTION ? ins.imm : 0);
+      const m = legacyMaps.find((x) => x.offset === at);
+      if (!m) throw new ElfError('E_RELOCATION', `relocation against '${sym.name || 'maps'}' does not name a legacy map`, where);
+      return { kind: 'map', map: m.spec.name };
+    }
     const data = dataMapBySection.get(sym.sectionIndex);
     if (data) return { kind: 'mapValue', map: data.name, offset: ins.imm + Number(sym.value) };
     const target = elf.sections[sym.sectionIndex];

@@ -12,7 +12,7 @@ import { parseObject } from '../../src/elf/parse-object.js';
 import { sectionProgramType } from '../../src/elf/section-types.js';
 import { getVariable, setVariable } from '../../src/elf/variables.js';
 import { ElfWriter } from '../../src/elf/writer.js';
-import { bpfTestObjects, readBpfTestObject } from './objects.js';
+import { bpfTestObjects, legacyMapsObject, readBpfTestObject } from './objects.js';
 
 const spec = (file: string) => parseObject(readBpfTestObject(file), { name: objectNameFromPath(file) });
 
@@ -218,6 +218,12 @@ describe('elf: specs of objects written with ElfWriter', () => {
       expect((e as ElfError).offset).to.equal(0);
     }
     expect(bytes.length).to.be.greaterThan(0);
+  });
+
+  it('reads legacy SEC("maps") definitions', () => {
+    const s = parseObject(legacyMapsObject(), { name: 'legacy' });
+    expect(s.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.section])).to.deep.equal([['counters', 2, 4, 4, 1, 'maps']]);
+    expect(s.programs[0]!.relocations).to.deep.equal([{ kind: 'map', map: 'counters', insn: 3 }]);
   });
 
   it('an unknown program section is a typed error', () => {

@@ -9,7 +9,9 @@ import { gunzipSync } from 'node:zlib';
 import { attachRawTracepoint } from '../../src/kernel/link-raw-tracepoint.js';
 import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
 import { kernelVersionCode } from '../../src/elf/kconfig.js';
-import { LoadError } from '../../src/kernel/collection.js';
+import { LoadError, loadCollection } from '../../src/kernel/collection.js';
+import { parseObject } from '../../src/elf/parse-object.js';
+import { legacyMapsObject } from '../elf/objects.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { bpfTestSpec, ipv4Packet, loadBpfTest, readU32, readU64, u32 } from './loader-helpers.js';
 
@@ -170,6 +172,12 @@ describe('kernel: loader (bpf-tests objects)', function () {
       expect((e as Error).message).to.contain('reads_missing_field');
       expect((e as Error).message).to.contain('struct task_struct___fake.no_such_field');
     }
+  });
+
+  it('an object with a legacy SEC("maps") definition (written with ElfWriter) loads and runs', () => {
+    using c = loadCollection(parseObject(legacyMapsObject(), { name: 'legacy' }));
+    expect(c.map('counters').type).to.equal(2);
+    expect(c.program('legacy_prog').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
   });
 
   it('an unknown variable is a typed error', () => {
