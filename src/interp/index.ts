@@ -2,7 +2,17 @@
  * tsbpf/interp: a userspace eBPF interpreter (RFC 9669, ISA v1–v4 and the
  * legacy packet loads) with in-memory maps and a pluggable helper table.
  *
- *   const { r0 } = await run(bytes, { mem });
+ *   const { r0 } = await run(bytes, { mem });                 // conformance style: r1 = mem, r2 = length
+ *   runSync(bytes, { xdp: { packet } });                      // r1 = struct xdp_md over the packet
+ *   runSync(bytes, { maps: [new HashMap({ keySize: 4, valueSize: 8, maxEntries: 64 })] });
+ *   new InterpObject(parseObject(elfBytes)).run('xdp_prog', { xdp: { packet } });
+ *
+ * Programs refer to maps with lddw src 1/5 (fd/index into `maps`) or 2/6
+ * (direct value pointer). Errors are InterpError with a code and the pc.
+ *
+ * Extending: a helper is `(ctx, r1..r5) => r0`, passed in `helpers` by id
+ * (it replaces the default of that id); a map kind is a class implementing
+ * InterpMap, registered in `mapKinds` under the kernel's type name.
  */
 import { type DecodedProgram, decodeProgram } from './program.js';
 import { type RunOptions, type RunResult, execute } from './machine.js';

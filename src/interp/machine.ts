@@ -30,6 +30,8 @@ export interface RunOptions {
   skb?: { packet: Uint8Array; ifindex?: number; mark?: number; priority?: number };
   /** Helpers by id, added to (or replacing) the default table. */
   helpers?: HelperTable;
+  /** Kernel functions by BTF id, for kfunc calls (call with src 2); there are none by default. */
+  kfuncs?: HelperTable;
   /** Maps by the fd/index an lddw names (src 1/2 use the fd, src 5/6 the index). */
   maps?: readonly InterpMap[] | ReadonlyMap<number, InterpMap>;
   /** Maximum number of instructions to execute (default 1,000,000). */
@@ -404,7 +406,9 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
                 pc += IMM[pc]! + 1;
                 continue;
               } else if (s === PseudoCall.KFUNC_CALL) {
-                throw new InterpError('E_UNKNOWN_HELPER', `kfunc calls (BTF id ${IMM[pc]}) are not supported by the interpreter`, pc);
+                const fn = options.kfuncs?.[IMM[pc]!];
+                if (!fn) throw new InterpError('E_UNKNOWN_HELPER', `call to kfunc with BTF id ${IMM[pc]}, which the run was not given (RunOptions.kfuncs)`, pc);
+                R[0] = fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!);
               } else invalid(`call with src ${s}`);
               pc++;
               continue;

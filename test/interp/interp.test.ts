@@ -293,6 +293,12 @@ describe('interp', () => {
       expect(r0('call 8\nexit', { cpu: 3 })).to.equal(3n);
     });
 
+    it('kfuncs are called by BTF id when the run provides them', () => {
+      const kfunc = encode([{ opcode: 0x85, dst: 0, src: 2, off: 0, imm: 777 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
+      expect(runSync(kfunc, { kfuncs: { 777: () => 9n } }).r0).to.equal(9n);
+      expect(() => runSync(kfunc)).to.throw(InterpError, /kfunc with BTF id 777/);
+    });
+
     it('helpers can be added and replaced; callx calls by the id in a register', () => {
       const helpers = { 1000: (_ctx: unknown, r1: bigint) => r1 * 2n, [HelperId.GET_SMP_PROCESSOR_ID]: () => 42n };
       expect(r0('mov %r1, 21\ncall 1000\nexit', { helpers })).to.equal(42n);
