@@ -176,6 +176,29 @@ describe('btf: CO-RE', function () {
       expect(resolveCoreRelo(relo(nid, '0', 'typeExists'), none, target)).to.include({ poison: false, targetValue: 0n });
     });
 
+    it('finds candidates in module BTF only when vmlinux has none', function () {
+      const mb = new BtfBuilder({ base: vmlinux });
+      const u32 = vmlinux.findByName('u32', 'typedef')!;
+      const modType = mb.struct('tsbpf_test_module_state', 16, [
+        { name: 'pad', type: u32, bitOffset: 0, bitfieldSize: 0 },
+        { name: 'count', type: u32, bitOffset: 96, bitfieldSize: 0 },
+      ]);
+      // A module's own task_struct must not be used: vmlinux has one.
+      mb.struct('task_struct', 8, [{ name: 'pid', type: u32, bitOffset: 32, bitfieldSize: 0 }]);
+      const moduleBtf = parseBtf(mb.encode(), { base: vmlinux });
+      const withModule = new CoreTarget(vmlinux, [moduleBtf]);
+      const btf = local((b, int) => {
+        b.struct('tsbpf_test_module_state', 4, [{ name: 'count', type: int, bitOffset: 0, bitfieldSize: 0 }]);
+        b.struct('task_struct', 4, [{ name: 'pid', type: int, bitOffset: 0, bitfieldSize: 0 }]);
+      });
+      const m = resolveCoreRelo(relo(btf.findByName('tsbpf_test_module_state')!, '0:0', 'fieldByteOffset'), btf, withModule);
+      expect(m).to.include({ poison: false, targetValue: 12n });
+      expect(m.target).to.deep.equal({ btf: moduleBtf, typeId: modType });
+      const t = resolveCoreRelo(relo(btf.findByName('task_struct')!, '0:0', 'fieldByteOffset'), btf, withModule);
+      expect(t.targetValue).to.equal(BigInt(member(vmlinux, 'task_struct', 'pid').bitOffset / 8));
+      expect(t.target!.btf).to.equal(vmlinux);
+    });
+
     it('rejects malformed access strings with a typed error', function () {
       const btf = local((b, int) => void b.struct('task_struct', 4, [{ name: 'pid', type: int, bitOffset: 0, bitfieldSize: 0 }]));
       const id = btf.findByName('task_struct')!;
