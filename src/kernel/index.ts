@@ -38,3 +38,5 @@ export { ElfSymbols, ElfSymbolError, type ElfFunctionSymbol } from './elf-symbol
 export { RingBufReader, type RingBufMapLike, type RawSampleCallback } from './ringbuf-reader.js';
 export { PerfBufferReader, type PerfBufferRecord, type PerfReaderOptions, type PerfEventArrayLike } from './perf-reader.js';
 export { linkFromFd, linkFromId, openPinnedLink } from './link-open.js';
+export { attachTracing } from './link-tracing.js';
+export { autoAttach, type AttachSpec, type AutoAttachOptions } from './auto-attach.js';

@@ -13,6 +13,7 @@ import { openPinnedFd } from './pin.js';
 function kindOf(type: number, perfType?: number): LinkKind {
   switch (type) {
     case LinkType.RAW_TRACEPOINT: return 'raw-tracepoint';
+    case LinkType.TRACING: return 'tracing';
     case LinkType.CGROUP: return 'cgroup';
     case LinkType.ITER: return 'iter';
     case LinkType.NETNS: return 'netns';
