@@ -15,7 +15,10 @@ import {
 } from '../btf/index.js';
 import { fillKconfig } from '../elf/kconfig.js';
 import { kernelBtfBytes } from '../elf/kernel-btf.js';
-import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec } from '../elf/object-spec.js';
+import type { ExternSpec, MapSpec, ObjectSpec, ProgramSpec, VariableSpec } from '../elf/object-spec.js';
+import { objectNameFromPath } from '../elf/map-types.js';
+import { parseObject } from '../elf/parse-object.js';
+import { readFileSync } from 'node:fs';
 import { setVariable } from '../elf/variables.js';
 import { ProgFlags } from '../syscall/flags.js';
 import { MapType } from '../syscall/layouts.generated.js';
@@ -72,6 +75,30 @@ export class Collection {
     return p;
   }
 
+  /** The current bytes of a global variable, read from its data map. */
+  readVariable(name: string): Uint8Array {
+    const v = this.#variable(name);
+    const value = this.map(v.map).lookup(new Uint8Array(4));
+    if (!value) throw new LoadError('E_VARIABLE', `data map of '${name}' has no value`);
+    return value.slice(v.offset, v.offset + v.size);
+  }
+
+  /** Overwrites a global variable in its data map (not in frozen .rodata). */
+  writeVariable(name: string, bytes: Uint8Array): void {
+    const v = this.#variable(name);
+    if (bytes.length !== v.size) throw new LoadError('E_VARIABLE', `variable '${name}' is ${v.size} bytes, got ${bytes.length}`);
+    const map = this.map(v.map);
+    const value = map.lookup(new Uint8Array(4))!;
+    value.set(bytes, v.offset);
+    map.update(new Uint8Array(4), value);
+  }
+
+  #variable(name: string): VariableSpec {
+    const v = this.spec.variables.find((x) => x.name === name);
+    if (!v) throw new LoadError('E_VARIABLE', `no global variable '${name}'`);
+    return v;
+  }
+
   close(): void {
     for (const p of this.programs.values()) p.close();
     for (const m of this.maps.values()) m.close();
@@ -81,6 +108,11 @@ export class Collection {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** Reads, parses and loads a BPF ELF object file (object name from the file name, as libbpf). */
+export function loadObjectFile(path: string, options: LoadCollectionOptions = {}): Collection {
+  return loadCollection(parseObject(new Uint8Array(readFileSync(path)), { name: objectNameFromPath(path) }), options);
 }
 
 export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions = {}): Collection {

@@ -67,6 +67,11 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(() => c.map('.rodata').update(u32(0), new Uint8Array(c.map('.rodata').valueSize))).to.throw();
     expect(c.map('.rodata').name).to.equal('global_d.rodata');
     expect(c.program('xdp_reads_rodata').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_DROP); // multiplier != 3
+    // Variables by name on the live collection.
+    expect(readU64(c.readVariable('counter'))).to.equal(11n);
+    c.writeVariable('counter', new Uint8Array([100, 0, 0, 0, 0, 0, 0, 0]));
+    c.program('use_globals').testRun();
+    expect(readU64(c.readVariable('result'))).to.equal(101n * 5n);
   });
 
   it('subprogs.bpf.o: static and global subprograms, several programs per section', () => {
