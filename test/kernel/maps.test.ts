@@ -255,6 +255,16 @@ describe('kernel: maps', function () {
     }
   });
 
+  it('stack trace map: bpf_get_stackid in a test-run program stores a kernel stack', () => {
+    using st = BpfMap.create({ type: 'STACK_TRACE', keySize: 4, valueSize: 8 * 127, maxEntries: 16 });
+    using p = Program.load({ type: 'RAW_TRACEPOINT', instructions: [ldMapFd(2, st.fd), movImm(3, 0), call(27), exit()] });
+    const id = p.testRun({ ctx: new Uint8Array(8) }).retval;
+    expect(id).to.be.lessThan(16);
+    const frames = st.lookup(u32le(id))!;
+    expect(readU64(frames, 0) >= 0xffff000000000000n, 'a kernel text address').to.equal(true);
+    expect([...st.keys()].map((k) => readU32(k))).to.include(id);
+  });
+
   it('cgroup array holds a cgroup fd', () => {
     using m = BpfMap.create({ type: 'CGROUP_ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
     const fd = openSync(cgroup2Path() ?? '/sys/fs/cgroup', 'r');
