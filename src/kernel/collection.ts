@@ -24,7 +24,8 @@ import { ProgFlags } from '../syscall/flags.js';
 import { MapType } from '../syscall/layouts.generated.js';
 import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
-import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs } from './kernel-symbols.js';
+import { listBtf } from './enumerate.js';
+import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs, moduleNameOf } from './kernel-symbols.js';
 import { BpfMap } from './map.js';
 import { Program, type ProgTypeName, type AttachTypeName } from './program.js';
 import { VerifierError } from './verifier-error.js';
@@ -136,6 +137,7 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
       }
     }
     for (const p of spec.programs) programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options));
+    ctx.close(); // module BTF fds are only needed while programs load
     for (const m of spec.maps) {
       for (const iv of m.initialValues) {
         if (iv.program === undefined) continue;
@@ -144,6 +146,7 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
     }
     return new Collection(spec, maps, programs, btfObject);
   } catch (e) {
+    ctx.close();
     for (const p of programs.values()) p.close();
     for (const m of maps.values()) m.close();
     btfObject?.close();
@@ -247,9 +250,16 @@ function mapMaxEntries(m: MapSpec): number {
   return m.maxEntries;
 }
 
-/** Kernel BTF and the CO-RE target over it, made on first use. */
+/** A name found in kernel BTF: its id, and the module when it is not in vmlinux. */
+interface KernelTypeRef {
+  id: number;
+  module?: string;
+}
+
+/** Kernel BTF (vmlinux, then modules), the CO-RE target over it and module BTF fds, made on first use. */
 class KernelContext {
   #target: CoreTarget | undefined;
+  readonly #moduleFds = new Map<string, BtfObject>();
   constructor(readonly override?: Btf) {}
 
   get btf(): Btf {
@@ -261,13 +271,43 @@ class KernelContext {
     return this.#target;
   }
 
-  find(name: string, kind: BtfType['kind']): number | undefined {
-    return this.btf.findByName(name, kind);
+  find(name: string, kind: BtfType['kind']): KernelTypeRef | undefined {
+    const id = this.btf.findByName(name, kind);
+    if (id !== undefined) return { id };
+    if (this.override) return undefined;
+    for (const m of moduleBtfs()) {
+      for (const mid of m.findAllByName(name, kind)) {
+        if (mid >= m.firstId) return { id: mid, module: moduleNameOf(m) ?? '' };
+      }
+    }
+    return undefined;
+  }
+
+  /** An fd of a module's BTF object in the kernel (kept open until close()). */
+  moduleFd(module: string): number {
+    let obj = this.#moduleFds.get(module);
+    if (!obj) {
+      for (const info of listBtf()) {
+        if (!info.kernelBtf || info.name !== module) continue;
+        obj = BtfObject.fromId(info.id);
+        break;
+      }
+      if (!obj) throw new LoadError('E_MODULE_BTF', `no BTF object for kernel module '${module}'`);
+      this.#moduleFds.set(module, obj);
+    }
+    return obj.fd;
+  }
+
+  close(): void {
+    for (const o of this.#moduleFds.values()) o.close();
+    this.#moduleFds.clear();
   }
 }
 
 function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>, btf: BtfObject | undefined, ctx: KernelContext, options: LoadCollectionOptions): Program {
   const insns: Instruction[] = p.instructions.map((i) => ({ ...i }));
+  // fd_array for module kfuncs: index 0 means vmlinux, so it stays unused.
+  const fdArray: number[] = [0];
   const poisoned: string[] = [];
   const replaced = new Map<number, Instruction[]>();
   for (const r of p.relocations) {
@@ -293,16 +333,15 @@ function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>
       }
       case 'kfunc': {
         const ext = externNamed(spec, r.extern);
-        const id = ctx.find(ext.name, 'func');
-        if (id === undefined) {
+        const ref = ctx.find(ext.name, 'func');
+        ins.src = PseudoCall.KFUNC_CALL;
+        if (ref === undefined) {
           if (!ext.weak) throw new LoadError('E_KFUNC', `kernel function '${ext.name}' not found in kernel BTF`, p.name);
-          ins.src = PseudoCall.KFUNC_CALL;
-          ins.imm = 0;
+          ins.imm = 0; // an unresolved weak kfunc: the verifier removes the call when it is dead code
           ins.off = 0;
         } else {
-          ins.src = PseudoCall.KFUNC_CALL;
-          ins.imm = id;
-          ins.off = 0;
+          ins.imm = ref.id;
+          ins.off = ref.module === undefined ? 0 : fdArrayIndex(fdArray, ctx.moduleFd(ref.module));
         }
         break;
       }
@@ -323,9 +362,12 @@ function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>
   const finalInsns = replaced.size ? insns.flatMap((ins, i) => replaced.get(i) ?? [ins]) : insns;
 
   let attachBtfId: number | undefined;
+  let attachBtfObjFd: number | undefined;
   if (p.attachBtf) {
-    attachBtfId = ctx.find(p.attachBtf.name, p.attachBtf.kind);
-    if (attachBtfId === undefined) throw new LoadError('E_ATTACH_BTF', `${p.attachBtf.kind} '${p.attachBtf.name}' not found in kernel BTF`, p.name);
+    const ref = ctx.find(p.attachBtf.name, p.attachBtf.kind);
+    if (ref === undefined) throw new LoadError('E_ATTACH_BTF', `${p.attachBtf.kind} '${p.attachBtf.name}' not found in kernel BTF`, p.name);
+    attachBtfId = ref.id;
+    if (ref.module !== undefined) attachBtfObjFd = ctx.moduleFd(ref.module);
   }
   const flags = (p.sleepable ? ProgFlags.SLEEPABLE : 0) | (p.xdpFrags ? ProgFlags.XDP_HAS_FRAGS : 0);
   try {
@@ -336,10 +378,12 @@ function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>
       license: p.license,
       ...(p.attachType ? { expectedAttachType: p.attachType as AttachTypeName } : {}),
       ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+      ...(attachBtfObjFd !== undefined ? { attachBtfObjFd } : {}),
       ...(flags ? { flags } : {}),
       kernVersion: p.kernelVersion,
       ...(btf ? { btf: { fd: btf.fd, funcInfo: encodeFuncInfo(p), funcInfoRecSize: 8, lineInfo: encodeLineInfo(p), lineInfoRecSize: 16 } } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(fdArray.length > 1 ? { fdArray } : {}),
     });
   } catch (e) {
     if (e instanceof VerifierError && poisoned.length) {
@@ -363,10 +407,10 @@ function externNamed(spec: ObjectSpec, name: string): ExternSpec {
 
 function resolveKsym(ext: ExternSpec, ins: Instruction, ctx: KernelContext, program: string): void {
   if (ext.typed) {
-    const id = ctx.find(ext.name, 'var');
-    if (id !== undefined) {
+    const ref = ctx.find(ext.name, 'var');
+    if (ref !== undefined) {
       ins.src = PseudoLoad.BTF_ID;
-      setLddwKeepSrc(ins, id, 0);
+      setLddwKeepSrc(ins, ref.id, ref.module === undefined ? 0 : ctx.moduleFd(ref.module));
       return;
     }
     if (!ext.weak) throw new LoadError('E_KSYM', `kernel variable '${ext.name}' not found in kernel BTF`, program);
@@ -377,6 +421,13 @@ function resolveKsym(ext: ExternSpec, ins: Instruction, ctx: KernelContext, prog
   if (addr === undefined && !ext.weak) throw new LoadError('E_KSYM', `kernel symbol '${ext.name}' not found in /proc/kallsyms`, program);
   const a = addr ?? 0n;
   setLddwKeepSrc(ins, Number(a & 0xffffffffn), Number(a >> 32n));
+}
+
+function fdArrayIndex(fdArray: number[], fd: number): number {
+  const at = fdArray.indexOf(fd, 1);
+  if (at > 0) return at;
+  fdArray.push(fd);
+  return fdArray.length - 1;
 }
 
 function setLddwKeepSrc(ins: Instruction, lo: number, hi: number): void {

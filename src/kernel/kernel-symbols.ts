@@ -13,6 +13,7 @@ const VMLINUX = '/sys/kernel/btf/vmlinux';
 
 let vmlinux: Btf | undefined;
 let modules: Btf[] | undefined;
+const moduleNames = new WeakMap<Btf, string>();
 let config: Map<string, string> | undefined;
 let kallsyms: Map<string, bigint> | undefined;
 
@@ -35,13 +36,18 @@ export function moduleBtfs(): Btf[] {
   }
   for (const n of names) {
     try {
-      modules.push(parseBtf(new Uint8Array(readFileSync(`/sys/kernel/btf/${n}`)), { base, section: `/sys/kernel/btf/${n}` }));
+      const m = parseBtf(new Uint8Array(readFileSync(`/sys/kernel/btf/${n}`)), { base, section: `/sys/kernel/btf/${n}` });
+      moduleNames.set(m, n);
+      modules.push(m);
     } catch {
       // A module whose BTF we cannot read is skipped, as libbpf does.
     }
   }
   return modules;
 }
+
+/** The module a module BTF (from moduleBtfs) belongs to. */
+export const moduleNameOf = (btf: Btf): string | undefined => moduleNames.get(btf);
 
 /** The running kernel's config, from /proc/config.gz or /boot/config-$(uname -r). */
 export function kernelConfig(): Map<string, string> {
