@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readElf } from '../../src/elf/reader.js';
 import { parseBtf, toCHeader, type Btf } from '../../src/btf/index.js';
+import { needKernel, uniqueName } from '../support/kernel.js';
 
 const run = promisify(execFile);
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -108,6 +109,7 @@ describe('btf: C header dump', function () {
       const testsDir = new URL('../../bpf-tests/', import.meta.url).pathname;
       if (!existsSync(testsDir)) this.skip();
       const sources = readdirSync(testsDir).filter((f) => f.endsWith('.bpf.c'));
+      // (negative/ holds objects meant to fail; only the top level is built here.)
       expect(sources.length).to.be.greaterThan(0);
       const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
       // Two at a time: the machine has two cores.
@@ -118,6 +120,21 @@ describe('btf: C header dump', function () {
               '-c', join(testsDir, f), '-o', join(dir, f.replace(/\.c$/, '.o'))]),
           ),
         );
+    });
+
+    it('objects built with it load into the kernel (bpftool prog loadall)', async function () {
+      needKernel(this);
+      const built = readdirSync(dir).filter((f) => f.endsWith('.bpf.o'));
+      if (built.length === 0) this.skip();
+      for (const f of built) {
+        const pin = `/sys/fs/bpf/${uniqueName('tsbpfbtf')}`;
+        try {
+          await run('bpftool', ['prog', 'loadall', join(dir, f), pin]);
+          expect(readdirSync(pin).length, f).to.be.greaterThan(0);
+        } finally {
+          rmSync(pin, { recursive: true, force: true });
+        }
+      }
     });
 
     it('limits the header to what --root types need', function () {
