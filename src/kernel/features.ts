@@ -15,6 +15,7 @@ import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
 import { BpfMap, type MapSpec, type MapTypeName, mapTypeName } from './map.js';
 import { Program, type ProgramSpec, type ProgTypeName, progTypeName } from './program.js';
+import { dynamicPmuType } from './tracefs.js';
 import { VerifierError } from './verifier-error.js';
 
 /** The running kernel lacks something a caller needs. */
@@ -259,7 +260,10 @@ export function featureReport(options: { helpers?: boolean; kernelRelease?: stri
     isa: { v2: haveIsa(2), v3: haveIsa(3), v4: haveIsa(4) },
     programTypes,
     mapTypes,
-    misc: { bpfLinks: haveBpfLinks(), bpfCookie: haveBpfCookie(), ringBuffer: haveRingBuf(), testRun: haveTestRun() },
+    misc: {
+      bpfLinks: haveBpfLinks(), bpfCookie: haveBpfCookie(), ringBuffer: haveRingBuf(), testRun: haveTestRun(),
+      kprobes: dynamicPmuType('kprobe') !== undefined, uprobes: dynamicPmuType('uprobe') !== undefined,
+    },
   };
   if (options.helpers) {
     report.helpers = {};
