@@ -9,15 +9,28 @@ import { closeFd } from '../syscall/fd.js';
 import { Attr, AttachType } from '../syscall/layouts.generated.js';
 import { ioctl, PerfIoctl } from '../syscall/perf-event.js';
 import { bpfCommand } from './bpf-call.js';
+import { LinkError } from './link-error.js';
 import { FdLink, type LinkKind, type ProgramLike } from './link.js';
 
 export interface PerfEventAttachOptions {
   /** bpf_cookie readable with bpf_get_attach_cookie() (bpf_link path only). */
   cookie?: bigint;
+  /** Use PERF_EVENT_IOC_SET_BPF even where bpf_links exist (what kernels before 5.15 get). */
+  legacy?: boolean;
 }
 
 /** Attaches `program` to the open perf event `perfFd`; the link owns perfFd from here on. */
 export function attachToPerfEvent(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions = {}): FdLink {
+  if (!options.legacy) return viaBpfLink(program, perfFd, kind, target, options) ?? viaIoctl(program, perfFd, kind, target);
+  if (options.cookie !== undefined) {
+    closeFd(perfFd);
+    throw new LinkError('EBADARG', 'a bpf_cookie needs a bpf_link; the legacy ioctl attach has none', target);
+  }
+  return viaIoctl(program, perfFd, kind, target);
+}
+
+/** BPF_LINK_CREATE on the perf event; undefined when the kernel has no perf links (EINVAL). */
+function viaBpfLink(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions): FdLink | undefined {
   try {
     const linkFd = bpfCommand('LINK_CREATE', Attr.linkCreate.size, (a) => {
       a.view.setUint32(Attr.linkCreate.prog_fd, program.fd, true);
@@ -32,7 +45,11 @@ export function attachToPerfEvent(program: ProgramLike, perfFd: number, kind: Li
       closeFd(perfFd);
       throw err;
     }
+    return undefined;
   }
+}
+
+function viaIoctl(program: ProgramLike, perfFd: number, kind: LinkKind, target: string): FdLink {
   try {
     ioctl(perfFd, PerfIoctl.SET_BPF, program.fd, `PERF_EVENT_IOC_SET_BPF (${kind} ${target})`);
     ioctl(perfFd, PerfIoctl.ENABLE, 0, `PERF_EVENT_IOC_ENABLE (${kind} ${target})`);

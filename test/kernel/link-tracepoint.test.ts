@@ -8,7 +8,7 @@ import { LinkError } from '../../src/kernel/link-error.js';
 import { ObjectClosedError } from '../../src/kernel/owned-fd.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel } from '../support/kernel.js';
-import { countForPid } from './link-programs.js';
+import { countForPid, Helpers, op, R0, R1, R2, R6, R7, R10 } from './link-programs.js';
 
 const NR_GETPID = process.arch === 'arm64' ? 172 : 39;
 const getpid = (): number => Number(syscall6(NR_GETPID, 0, 0, 0, 0, 0, 0));
@@ -43,6 +43,47 @@ describe('kernel: tracepoint and raw tracepoint links', function () {
     expect(readCount(map)).to.equal(25n, 'no counting after close');
     expect(() => link.info()).to.throw(ObjectClosedError);
     link.close(); // idempotent
+  });
+
+  it('the legacy ioctl attach (kernels before 5.15) counts the same and detaches on close', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
+    const link = attachTracepoint(prog, 'syscalls/sys_enter_getpid', { legacy: true });
+    expect(link.fd).to.equal(-1);
+    for (let i = 0; i < 8; i++) getpid();
+    expect(readCount(map)).to.equal(8n);
+    expect(() => link.info()).to.throw(LinkError).with.property('code', 'ENOTSUP');
+    expect(() => link.pin('/sys/fs/bpf/nope')).to.throw(LinkError).with.property('code', 'ENOTSUP');
+    link.close();
+    getpid();
+    expect(readCount(map)).to.equal(8n);
+  });
+
+  it('a bpf_cookie given at attach is what the program reads with bpf_get_attach_cookie', function () {
+    using map = counter();
+    const insns = [
+      op.movr(R6, R1),
+      op.call(Helpers.pidTgid),
+      op.rsh(R0, 32),
+      op.jne(R0, process.pid, 11),
+      op.movr(R1, R6),
+      op.call(174), // bpf_get_attach_cookie
+      op.movr(R7, R0),
+      op.stw(R10, -4, 0),
+      op.mapFd(R1, map.fd),
+      op.movr(R2, R10),
+      op.add(R2, -4),
+      op.call(Helpers.mapLookup),
+      op.jeq(R0, 0, 1),
+      op.stxdw(R0, 0, R7),
+      op.mov(R0, 0),
+      op.exit(),
+    ];
+    using prog = Program.load({ type: 'TRACEPOINT', instructions: insns });
+    using link = attachTracepoint(prog, 'syscalls/sys_enter_getpid', { cookie: 0x1234_5678_9abcn });
+    getpid();
+    expect(readCount(map)).to.equal(0x1234_5678_9abcn);
+    expect(link.info().cookie).to.equal(0x1234_5678_9abcn);
   });
 
   it('update() on a perf event link is a clear ENOTSUP', function () {
