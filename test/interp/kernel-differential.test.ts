@@ -1,5 +1,5 @@
 // Differential test: random programs (every ALU/ALU64 op, conditional jumps,
-// stack loads/stores incl. sign-extending loads and atomics) run in the
+// stack and packet loads/stores incl. sign-extending loads, atomics) run in the
 // interpreter and in the kernel (BPF_PROG_TEST_RUN through the exec runner);
 // r0, which folds every register and the stack, must agree.
 import { expect } from 'chai';
@@ -12,7 +12,8 @@ import { runSync } from '../../src/interp/index.js';
 import { needKernel } from '../support/kernel.js';
 
 const STACK_SLOTS = 8; // the program uses [r10-64, r10)
-const reg = fc.integer({ min: 0, max: 9 });
+const PACKET = 64; // bytes of packet memory; r9 points at it and is never a random operand
+const reg = fc.integer({ min: 0, max: 8 });
 const value64 = fc.oneof(
   fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
   fc.constantFrom(0n, 1n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 0x8000000000000000n, 0xffffffffffffffffn),
@@ -29,7 +30,7 @@ const stackOffset = (pick: number, bytes: number) => -8 * STACK_SLOTS + bytes * 
 
 /** One random instruction, made valid for the verifier (shift amounts in range, r10 only as the stack base). */
 const anyInsn = fc
-  .record({ kind: fc.integer({ min: 0, max: 9 }), a: fc.nat(), b: fc.nat(), dst: reg, src: reg, imm: imm32, x: fc.boolean(), wide: fc.boolean() })
+  .record({ kind: fc.integer({ min: 0, max: 11 }), a: fc.nat(), b: fc.nat(), dst: reg, src: reg, imm: imm32, x: fc.boolean(), wide: fc.boolean() })
   .map(({ kind, a, b, dst, src, imm, x, wide }): Instruction | { jump: Instruction } => {
     const cls = wide ? Class.ALU64 : Class.ALU;
     if (kind <= 5) {
@@ -58,6 +59,12 @@ const anyInsn = fc
       return { jump: x ? instruction(jcls | code | Source.X, dst, src, off) : instruction(jcls | code | Source.K, dst, 0, off, imm) };
     }
     const size = SIZES[a % 4]!;
+    if (kind >= 10) {
+      // packet memory through r9: loads (maybe sign-extending) and stores
+      const off = bytesOf(size) * (b % (PACKET / bytesOf(size)));
+      if (kind === 10) return instruction(Class.LDX | size | (size !== Size.DW && b % 2 === 1 ? Mode.MEMSX : Mode.MEM), dst, 9, off);
+      return x ? instruction(Class.STX | size | Mode.MEM, 9, src, off) : instruction(Class.ST | size | Mode.MEM, 9, 0, off, imm);
+    }
     const off = stackOffset(b, bytesOf(size));
     if (kind === 7) {
       const signExtend = size !== Size.DW && b % 2 === 1;
@@ -71,9 +78,9 @@ const anyInsn = fc
     return instruction(Class.STX | atomicSize | Mode.ATOMIC, 10, src, stackOffset(b >> 1, bytesOf(atomicSize)), op | fetch);
   });
 
-/** Initialises r0-r9 and the stack, runs the body, folds everything into r0. */
+/** Initialises r0-r8 and the stack (r9 = the packet from r1), runs the body, folds registers, stack and packet into r0. */
 function buildProgram(inits: bigint[], stack: bigint[], body: (Instruction | { jump: Instruction })[]): Instruction[] {
-  const out: Instruction[] = inits.map((v, r) => wideLoad(r, v));
+  const out: Instruction[] = [instruction(Class.ALU64 | AluOp.MOV | Source.X, 9, 1), ...inits.slice(0, 9).map((v, r) => wideLoad(r, v))];
   stack.forEach((v, i) => {
     out.push(wideLoad(1, v), instruction(Class.STX | Size.DW | Mode.MEM, 10, 1, -8 * (i + 1)));
   });
@@ -86,8 +93,9 @@ function buildProgram(inits: bigint[], stack: bigint[], body: (Instruction | { j
     } else out.push(item);
   });
   const fold = (r: number) => [instruction(Class.ALU64 | AluOp.MUL | Source.K, 0, 0, 0, 31), instruction(Class.ALU64 | AluOp.ADD | Source.X, 0, r)];
-  for (let r = 1; r <= 9; r++) out.push(...fold(r));
+  for (let r = 1; r <= 8; r++) out.push(...fold(r));
   for (let i = 1; i <= STACK_SLOTS; i++) out.push(instruction(Class.LDX | Size.DW | Mode.MEM, 1, 10, -8 * i), ...fold(1));
+  for (let i = 0; i < PACKET / 8; i++) out.push(instruction(Class.LDX | Size.DW | Mode.MEM, 1, 9, 8 * i), ...fold(1));
   out.push(instruction(EXIT));
   return out;
 }
@@ -98,16 +106,17 @@ describe('interp agrees with the kernel on random programs', function () {
     needKernel(this);
   });
 
-  it('ALU, ALU64, JMP/JMP32, stack loads/stores and atomics', async () => {
+  it('ALU, ALU64, JMP/JMP32, stack and packet loads/stores, atomics', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(value64, { minLength: 10, maxLength: 10 }),
         fc.array(value64, { minLength: STACK_SLOTS, maxLength: STACK_SLOTS }),
         fc.array(anyInsn, { minLength: 1, maxLength: 40 }),
-        async (inits, stack, body) => {
+        fc.uint8Array({ minLength: PACKET, maxLength: PACKET }),
+        async (inits, stack, body, packet) => {
           const program = buildProgram(inits, stack, body);
-          const expected = runSync(encode(program)).r0;
-          const actual = await runInKernel(program, undefined);
+          const expected = runSync(encode(program), { mem: packet.slice() }).r0;
+          const actual = await runInKernel(program, packet.slice());
           expect(`0x${actual.toString(16)}`).to.equal(`0x${expected.toString(16)}`);
         },
       ),
