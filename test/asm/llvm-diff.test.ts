@@ -8,12 +8,13 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { assemble, disassemble, encode } from '../../src/asm/index.js';
 import { randomProgram } from './random-instructions.js';
-import { findTool, objdumpText, quads } from './llvm-tools.js';
+import { findTool, objdumpSections, objdumpText, quads } from './llvm-tools.js';
 
 const llvmMc = findTool('llvm-mc', 'llvm-mc-14');
 const llvmObjdump = findTool('llvm-objdump', 'llvm-objdump-14');
@@ -112,5 +113,22 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
     expect(bytes).to.deep.equal(new Uint8Array(readFileSync(join(dir, 'prog.bin'))));
     expect(instructions[0]!.symbol).to.equal('prog');
     expect(instructions.find((i) => i.reference !== undefined)?.reference).to.equal('counts');
+  });
+
+  it('disassembles every code section of the clang-built objects in bpf-tests/ as llvm-objdump does', function () {
+    const objects = new URL('../../bpf-tests/', import.meta.url);
+    if (!existsSync(objects)) this.skip();
+    let sections = 0;
+    for (const name of readdirSync(objects).filter((f) => f.endsWith('.o'))) {
+      const path = fileURLToPath(new URL(name, objects));
+      const listing = execFileSync(llvmObjdump!, ['-d', '-z', '--mattr=+alu32', path], { encoding: 'utf8' });
+      for (const [section, { bytes, text }] of objdumpSections(listing)) {
+        // The one deliberate difference: LLVM prints a bpf-to-bpf call like a helper call.
+        const ours = disassemble(bytes).map((t) => t.replace(/^call \+/, 'call '));
+        expect(ours, `${name} ${section}`).to.deep.equal(text);
+        sections++;
+      }
+    }
+    expect(sections).to.be.greaterThan(5);
   });
 });

@@ -32,3 +32,28 @@ export function objdumpText(output: string): string[] {
   return out;
 }
 
+
+/** Each section of an `llvm-objdump -d` listing: its bytes (from the hex column) and instruction text. */
+export function objdumpSections(output: string): Map<string, { bytes: Uint8Array; text: string[] }> {
+  const sections = new Map<string, { hex: string[]; text: string[] }>();
+  let current: { hex: string[]; text: string[] } | undefined;
+  for (const line of output.split('\n')) {
+    const header = /^Disassembly of section (.*):$/.exec(line);
+    if (header) {
+      current = { hex: [], text: [] };
+      sections.set(header[1]!, current);
+      continue;
+    }
+    const m = /^\s*\d+:\t([0-9a-f ]+)\t(.*)$/.exec(line);
+    if (m && current) {
+      current.hex.push(m[1]!.trim());
+      current.text.push(m[2]!.replace(/ <[^<>]*>$/, ''));
+    }
+  }
+  const out = new Map<string, { bytes: Uint8Array; text: string[] }>();
+  for (const [name, s] of sections) {
+    const bytes = s.hex.join(' ').split(/\s+/).filter(Boolean).map((h) => parseInt(h, 16));
+    out.set(name, { bytes: new Uint8Array(bytes), text: s.text });
+  }
+  return out;
+}
