@@ -8,6 +8,7 @@ import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { attachRawTracepoint } from '../../src/kernel/link-raw-tracepoint.js';
 import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
+import { attachTracing } from '../../src/kernel/link-tracing.js';
 import { kernelVersionCode } from '../../src/elf/kconfig.js';
 import { LoadError, loadCollection } from '../../src/kernel/collection.js';
 import { parseObject } from '../../src/elf/parse-object.js';
@@ -84,15 +85,17 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(readU64(trace, 8)).to.equal(81n);
   });
 
-  it('core.bpf.o: CO-RE reads of task_struct give the pid, tgid, parent and comm the kernel reports', () => {
+  it('core.bpf.o: CO-RE reads of task_struct (tracepoint, raw_tp, tp_btf) give the pid, tgid, parent and comm the kernel reports', () => {
     using c = loadBpfTest('core.bpf.o', { variables: { target_tgid: process.pid } });
     using tp = attachTracepoint(c.program('on_getppid'), 'syscalls/sys_enter_getppid');
     using raw = attachRawTracepoint(c.program('on_sys_enter'), 'sys_enter');
-    const ppid = process.ppid; // getppid(2): fires both tracepoints
+    using btf = attachTracing(c.program('on_sys_enter_btf'));
+    const ppid = process.ppid; // getppid(2): fires all three
     void tp;
     void raw;
+    void btf;
     const comm = readFileSync('/proc/self/comm', 'utf8').trim();
-    for (const slot of [0, 1]) {
+    for (const slot of [0, 1, 2]) {
       const s = c.map('snapshots').lookup(u32(slot))!;
       expect(Number(readU64(s, 56)), `slot ${slot} calls`).to.be.greaterThan(0);
       expect(readU32(s, 0)).to.equal(process.pid); // main thread: pid == tgid
