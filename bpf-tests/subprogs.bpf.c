@@ -40,6 +40,22 @@ int second(void *ctx)
 	return global_add(hidden_twice((int)square(2)) - 4, 1); /* 5 */
 }
 
+/* A callback passed by address (lddw of a function: BPF_PSEUDO_FUNC). */
+static int add_index(__u32 index, void *ctx)
+{
+	*(__u64 *)ctx += index;
+	return 0;
+}
+
+SEC("syscall")
+int loops(void *ctx)
+{
+	__u64 sum = 0;
+	bpf_loop(5, add_index, &sum, 0);
+	trace[2] = sum;                      /* 0+1+2+3+4 = 10 */
+	return sum;
+}
+
 SEC("xdp")
 int xdp_calls(struct xdp_md *ctx)
 {

@@ -66,7 +66,9 @@ describe('elf: object spec of the bpf-tests objects', () => {
     expect(first.funcInfo.map((f) => f.insnOff)).to.have.length(4);
     const calls = first.instructions.filter((i) => i.opcode === CALL && i.src === 1);
     expect(calls.length).to.be.greaterThan(2);
-    expect(s.programs.map((p) => p.section)).to.deep.equal(['syscall', 'syscall', 'xdp']);
+    expect(s.programs.map((p) => p.section)).to.deep.equal(['syscall', 'syscall', 'syscall', 'xdp']);
+    const loops = s.programs.find((p) => p.name === 'loops')!;
+    expect(loops.instructions.filter((i) => i.opcode === 0x18 && i.src === 4)).to.have.length(1); // BPF_PSEUDO_FUNC
   });
 
   it('kconfig.bpf.o: externs laid out like libbpf', () => {

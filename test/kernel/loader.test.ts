@@ -75,11 +75,12 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(readU64(c.readVariable('result'))).to.equal(101n * 5n);
   });
 
-  it('subprogs.bpf.o: static and global subprograms, several programs per section', () => {
+  it('subprogs.bpf.o: static, hidden and global subprograms, callbacks, several programs per section', () => {
     using c = loadBpfTest('subprogs.bpf.o');
     expect(c.program('first').testRun().retval).to.equal(25);
     expect(c.program('second').testRun().retval).to.equal(5);
     expect(c.program('xdp_calls').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
+    expect(c.program('loops').testRun().retval).to.equal(10); // bpf_loop with a static callback
     const trace = c.map('.bss').lookup(u32(0))!;
     expect(readU64(trace, 0)).to.equal(25n);
     expect(readU64(trace, 8)).to.equal(81n);
