@@ -12,7 +12,7 @@ import { linkFromId, openPinnedLink } from '../../src/kernel/link-open.js';
 import { ifNameToIndex } from '../../src/syscall/socket.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { countAll, countUdpToPort } from './link-programs.js';
+import { countAll, countUdpToPort, kernelAtLeast } from './link-programs.js';
 import { VethNetns } from './netns-fixture.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
@@ -99,6 +99,7 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
   });
 
   it('tcx ingress counts the packets coming in, tcx egress the ones going out', async function () {
+    if (!kernelAtLeast(6, 6)) this.skip(); // tcx: 6.6+
     const port = 40000 + Math.floor(Math.random() * 20000);
     using ingress = counter();
     using egress = counter();
@@ -134,6 +135,7 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
     using prog = Program.load({ type: 'XDP', instructions: countAll(map.fd, XDP_PASS) });
     expect(() => attachXdp(prog, 'nosuchif0')).to.throw(LinkError).with.property('code', 'ENOIFACE');
     expect(() => attachTcx(prog, 'nosuchif0', 'ingress')).to.throw(LinkError).with.property('code', 'ENOIFACE');
+    expect(() => attachXdp(prog, 0)).to.throw(LinkError).with.property('code', 'ENOIFACE');
   });
 });
 

@@ -4,6 +4,7 @@
  * XDP/tc/socket filters, and ring/perf buffer emitters. Plain instructions,
  * so the tests depend only on src/asm's Instruction.
  */
+import { release } from 'node:os';
 import { instruction, wideLoad, type Instruction } from '../../src/asm/instruction.js';
 
 export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10;
@@ -169,4 +170,12 @@ export function reserveSubmitEvenDiscardOdd(seqMapFd: number, ringFd: number): I
     op.mov(R0, 2), // out
     op.exit(),
   ];
+}
+
+/** True when the running kernel is at least major.minor (for features of newer kernels in the dev VMs' older ones). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release());
+  if (!m) return false;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > major || (maj === major && min >= minor);
 }
