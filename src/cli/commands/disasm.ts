@@ -103,6 +103,20 @@ function symbolName(elf: ElfFileLike, index: number): string {
   return `symbol #${index}`;
 }
 
+/**
+ * For a bpf-to-bpf call relocated against a section symbol, the function it
+ * reaches (libbpf's rule: section offset st_value + (imm + 1) * 8), as ` (name)`.
+ */
+function callTarget(elf: ElfFileLike, section: ElfSectionLike, slot: number, symbolIndex: number): string {
+  const at = slot * 8;
+  const sym = elf.symbols[symbolIndex];
+  if (!sym || sym.type !== STT_SECTION || section.data[at] !== 0x85 || section.data[at + 1] >> 4 !== 1) return '';
+  const imm = new DataView(section.data.buffer, section.data.byteOffset + at + 4, 4).getInt32(0, true);
+  const offset = Number(sym.value) + (imm + 1) * 8;
+  const fn = elf.symbols.find((s) => s.type === STT_FUNC && s.sectionIndex === sym.sectionIndex && Number(s.value) === offset);
+  return fn ? ` (${fn.name})` : '';
+}
+
 function printSection(elf: ElfFileLike, section: ElfSectionLike, strict: boolean, json: boolean, out: string[]): void {
   const lines = disassemble(section.data, { strict });
   // Map instruction index → slot, for labels and relocations, which are byte offsets.
@@ -114,7 +128,10 @@ function printSection(elf: ElfFileLike, section: ElfSectionLike, strict: boolean
   }
   const relocs = new Map<number, string>();
   for (const rs of elf.relocationsFor(section.index)) {
-    for (const r of rs.relocations) relocs.set(Number(r.offset) / 8, symbolName(elf, r.symbolIndex));
+    for (const r of rs.relocations) {
+      const slot = Number(r.offset) / 8;
+      relocs.set(slot, symbolName(elf, r.symbolIndex) + callTarget(elf, section, slot, r.symbolIndex));
+    }
   }
   if (!json) out.push(`${out.length ? '\n' : ''}${dim(`# section ${section.name}`)}\n`);
   let slot = 0;
