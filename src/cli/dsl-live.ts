@@ -8,6 +8,8 @@
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoLoad } from '../asm/opcodes.js';
 import type { CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';
+import { buildModuleBtf, packProgramExt } from '../dsl/compiler/module-btf.js';
+import { BtfObject } from '../kernel/btf-object.js';
 import { BpfMap } from '../kernel/map.js';
 import { Program } from '../kernel/program.js';
 import { VerifierError } from '../kernel/verifier-error.js';
@@ -78,21 +80,38 @@ export function loadCompiledModule(mod: CompiledModule, options: { rodata?: Reco
       if (d.name === '.rodata') map.freeze();
       maps.set(d.name, map);
     }
-    for (const p of mod.programs) {
-      if (options.only && !options.only.includes(p.name)) continue;
+    // BTF with line info makes the verifier's log quote the TypeScript source.
+    const btf = buildModuleBtf(mod);
+    const ext = new Map(mod.programs.map((p) => [p.name, packProgramExt(btf, p)]));
+    let btfObject: BtfObject | undefined;
+    try {
+      btfObject = BtfObject.load(btf.builder.encode());
+    } catch {
+      btfObject = undefined; // programs still load without it
+    }
+    try {
+      for (const p of mod.programs) {
+        if (options.only && !options.only.includes(p.name)) continue;
+        loadOne(p, btfObject ? { fd: btfObject.fd, ...ext.get(p.name)! } : undefined);
+      }
+    } finally {
+      btfObject?.close();
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  function loadOne(p: CompiledProgram, btf: { fd: number; funcInfo: Uint8Array; lineInfo: Uint8Array } | undefined): void {
       try {
         programs.set(p.name, Program.load({
           type: p.progType, name: p.name.slice(0, 15), license: mod.license, instructions: relocate(p, maps),
           ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
+          ...(btf ? { btf: { fd: btf.fd, funcInfo: btf.funcInfo, funcInfoRecSize: 8, lineInfo: btf.lineInfo, lineInfoRecSize: 16 } } : {}),
         }));
       } catch (e) {
         if (e instanceof VerifierError) throw new DslVerifierError(p.name, e, sourceOfFailure(p, e.log));
         throw e;
       }
-    }
-  } catch (e) {
-    close();
-    throw e;
   }
   return { maps, programs, close, [Symbol.dispose]: close };
 }

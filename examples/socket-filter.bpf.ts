@@ -1,0 +1,18 @@
+/**
+ * A socket filter on a packet socket: counts IPv4 packets by size class
+ * (0: <128 bytes, 1: <512, 2: <1024, 3: larger) and keeps every packet.
+ *   sudo npx tsbpf run examples/socket-filter.bpf.ts --duration 10
+ */
+import { arrayMap, socketFilter, type u64 } from '../src/dsl/index.js';
+import { IpHdr } from '../src/dsl/net.js';
+
+export const sizes = arrayMap<u64>({ maxEntries: 4 });
+
+export const sizeClasses = socketFilter((ctx) => {
+  const ip = ctx.packet.at(IpHdr, 0);
+  if (ip === null || (ip.versionIhl >> 4) !== 4) return ctx.len;
+  const len = ctx.len;
+  const bucket = len < 128 ? 0 : len < 512 ? 1 : len < 1024 ? 2 : 3;
+  sizes.increment(bucket);
+  return ctx.len;
+});
