@@ -175,14 +175,19 @@ export class Program {
         if (fdArray) v.setBigUint64(P.fd_array, fdArray.address, true);
       };
       const call = (): number => {
-        const r = syscallPtr3(SYS_BPF, BpfCommand.PROG_LOAD, attr.pointer, Attr.progLoad.size) as number;
-        return r < 0 ? -lastErrno() : r;
+        // EAGAIN: the verifier was interrupted (e.g. by a signal); retry a few times as libbpf does.
+        for (let attempt = 0; ; attempt++) {
+          const r = syscallPtr3(SYS_BPF, BpfCommand.PROG_LOAD, attr.pointer, Attr.progLoad.size) as number;
+          if (r >= 0) return r;
+          const errno = lastErrno();
+          if (errno !== Errno.EAGAIN || attempt >= 4) return -errno;
+        }
       };
       const readLog = (buf: NativeBuffer): string => readName(buf.bytes, 0, buf.size);
 
       if (spec.logLevel) {
         // The caller wants the log even on success.
-        let size = LOG_START;
+        let size = Math.min(LOG_START, spec.maxLogSize ?? LOG_MAX);
         for (;;) {
           log?.free();
           log = new NativeBuffer(size);
@@ -205,8 +210,8 @@ export class Program {
         throw syscallError(`BPF_PROG_LOAD (${label})`, firstErrno);
       }
       // Reload with a log that grows until the whole log fits.
-      let size = LOG_START;
       const max = Math.min(spec.maxLogSize ?? LOG_MAX, LOG_MAX);
+      let size = Math.min(LOG_START, max);
       for (;;) {
         log?.free();
         log = new NativeBuffer(size);

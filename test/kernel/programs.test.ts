@@ -92,6 +92,21 @@ describe('kernel: programs', function () {
     expect(err!.lastLines.join('\n')).to.match(/R0 !read_ok/);
   });
 
+  it('a log capped by maxLogSize is marked truncated and still ends with the verdict', () => {
+    const body = Array.from({ length: 2000 }, (_, i) => instruction(0x07, 1 + (i % 5), 0, 0, 1));
+    const insns = [movImm(1, 0), movImm(2, 0), movImm(3, 0), movImm(4, 0), movImm(5, 0), ...body, exit()];
+    let err: VerifierError | undefined;
+    try {
+      Program.load({ type: 'XDP', instructions: insns, logLevel: 2, maxLogSize: 4096 });
+    } catch (e) {
+      err = e as VerifierError;
+    }
+    expect(err).to.be.instanceOf(VerifierError);
+    expect(err!.truncated).to.equal(true);
+    expect(err!.log.length).to.be.lessThan(4096);
+    expect(err!.lastLines.join('\n')).to.match(/R0 !read_ok/);
+  });
+
   it('logLevel keeps the verifier log on success', () => {
     using p = Program.load({ type: 'XDP', instructions: returnConst(1), logLevel: 1 });
     expect(p.verifierLog).to.match(/processed 2 insns/);
