@@ -496,9 +496,10 @@ export class Btf {
         if (i >= this.indexed) break;
       }
       const off = this.offsets[i]!;
+      // The kind is next to the name offset and cheaper to compare.
+      if (kindNo >= 0 && ((v.getUint32(off + 4, le) >>> 24) & 0x1f) !== kindNo) continue;
       const nameOff = v.getUint32(off, le);
       if (nameOff === 0 || !this.stringEquals(nameOff, want)) continue;
-      if (kindNo >= 0 && ((v.getUint32(off + 4, le) >>> 24) & 0x1f) !== kindNo) continue;
       out.push(this.firstId + i);
       if (firstOnly) break;
     }
