@@ -87,6 +87,8 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
       keyValue.set(m.name, { key, value });
       members.push({ name: 'key', type: b.ptr(key) }, { name: 'value', type: b.ptr(value) });
     }
+    // Ring buffer events have no slot in the map definition; emit their type so tools can decode them.
+    if (!m.key) typeId(m.value);
     if (m.pinByName) members.push({ name: 'pinning', type: numberPtr(1) });
     const size = members.length * 8;
     const def = b.struct('', size, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));

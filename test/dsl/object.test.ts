@@ -1,0 +1,102 @@
+/**
+ * Objects written by `tsbpf build`: bpftool loads them and dumps their BTF
+ * (structs and maps); tsbpf's own ELF loader loads them and the program
+ * runs with the same result as the directly loaded module.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeObject } from '../../src/dsl/compiler/object.js';
+import { parseObject } from '../../src/elf/parse-object.js';
+import { loadCollection } from '../../src/kernel/collection.js';
+import { needKernel, uniqueName } from '../support/kernel.js';
+import { compileSource, kernelSequence, packet } from './support/harness.js';
+
+const source = `
+import { xdp, hashMap, perCpuArray, ringBuf, rodata, global, XdpAction, type u8, type u32, type u64, type CStr } from 'tsbpf/dsl';
+import { EthHdr, IpHdr } from 'tsbpf/dsl/net';
+export interface FlowKey { saddr: u32; daddr: u32; proto: u8 }
+export interface Event { flow: FlowKey; len: u32; comm: CStr<16> }
+export const flows = hashMap<FlowKey, u64>({ maxEntries: 128 });
+export const protos = perCpuArray<u64>({ maxEntries: 256 });
+export const events = ringBuf<Event>({ size: 4096 });
+export const verdict = rodata<u32>(2);
+export const total = global<u64>(0);
+export const count = xdp((ctx) => {
+  const ip = ctx.packet.at(IpHdr, EthHdr.size);
+  if (ip === null) return XdpAction.PASS;
+  const key: FlowKey = { saddr: ip.saddr, daddr: ip.daddr, proto: ip.protocol };
+  flows.increment(key);
+  protos.increment(ip.protocol);
+  total.set(total.get() + 1);
+  return verdict.get();
+});
+`;
+
+const haveBpftool = (() => {
+  try {
+    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('dsl objects (tsbpf build output)', function () {
+  this.timeout(60000);
+  let dir: string;
+  let object: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsbpf-dsl-obj-'));
+    object = join(dir, 'm.o');
+    writeFileSync(object, writeObject(compileSource(source)));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('bpftool btf dump shows the structs, maps and globals', function () {
+    if (!haveBpftool) this.skip();
+    const dump = execFileSync('bpftool', ['btf', 'dump', 'file', object, 'format', 'c'], { encoding: 'utf8' });
+    expect(dump).to.match(/struct FlowKey \{\s+u32 saddr;\s+u32 daddr;\s+u8 proto;\s+\};/);
+    expect(dump).to.match(/struct Event \{\s+struct FlowKey flow;\s+u32 len;\s+u8 comm\[16\];\s+\};/);
+    const raw = execFileSync('bpftool', ['btf', 'dump', 'file', object], { encoding: 'utf8' });
+    for (const name of ['flows', 'protos', 'events', 'verdict', 'total']) expect(raw).to.include(`VAR '${name}'`);
+    expect(raw).to.include("DATASEC '.maps'");
+    expect(raw).to.include("FUNC 'count'");
+  });
+
+  it('bpftool prog loadall loads it, with TypeScript line info', function () {
+    needKernel(this);
+    if (!haveBpftool) this.skip();
+    const pin = `/sys/fs/bpf/${uniqueName('tsdsl')}`;
+    try {
+      execFileSync('bpftool', ['prog', 'loadall', object, pin], { stdio: 'pipe' });
+      const xlated = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', `${pin}/count`, 'linum'], { encoding: 'utf8' });
+      expect(xlated).to.include('flows.increment(key);');
+      expect(xlated).to.match(/line_num:\d+/);
+    } finally {
+      rmSync(pin, { recursive: true, force: true });
+    }
+  });
+
+  it("tsbpf's ELF loader loads it and the program behaves as the directly loaded module", function () {
+    needKernel(this);
+    const mod = compileSource(source);
+    const bytes = writeObject(mod);
+    const coll = loadCollection(parseObject(bytes));
+    try {
+      const prog = coll.programs.get('count')!;
+      const pkts = [packet({ proto: 'udp' }), packet({ proto: 'udp' }), packet({ proto: 'tcp' })];
+      const retvals = pkts.map((p) => prog.testRun({ data: p }).retval);
+      const direct = kernelSequence(mod, 'count', pkts);
+      expect(retvals).to.deep.equal(direct.retvals);
+      const flows = coll.maps.get('flows')!;
+      const entries = [...flows].map(([k, v]) => [Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex')]);
+      expect(Object.fromEntries(entries)).to.deep.equal(direct.maps.flows);
+    } finally {
+      for (const p of coll.programs.values()) p.close();
+      for (const m of coll.maps.values()) m.close();
+    }
+  });
+});
