@@ -108,6 +108,8 @@ export interface ProgramSpec {
   attachBtf?: { name: string; kind: 'func' | 'typedef' };
   sleepable: boolean;
   xdpFrags: boolean;
+  /** False for SEC("?...") programs, which libbpf loads only when asked to. */
+  autoload: boolean;
   /** The linked program: the function, then the subprograms it calls (libbpf's order). */
   instructions: Instruction[];
   relocations: LoadRelocation[];

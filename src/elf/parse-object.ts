@@ -160,11 +160,13 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
   const programs: ProgramSpec[] = [];
   for (const fn of functions) {
     if (fn.section === text) continue;
-    const kind = sectionProgramType(fn.section.name);
+    // SEC("?name"): same type, not loaded unless asked for.
+    const optional = fn.section.name.startsWith('?');
+    const kind = sectionProgramType(optional ? fn.section.name.slice(1) : fn.section.name);
     if (!kind) throw new ElfError('E_SECTION_TYPE', `section '${fn.section.name}' is not a known program type`, { section: fn.section.name });
     const linked = linkProgram(fn, { symbols: elf.symbols, ...(text ? { text } : {}), subprograms, resolve });
     const prog: ProgramSpec = {
-      name: fn.name, section: fn.section.name, type: kind.programType, sleepable: kind.sleepable, xdpFrags: kind.xdpFrags,
+      name: fn.name, section: fn.section.name, type: kind.programType, sleepable: kind.sleepable, xdpFrags: kind.xdpFrags, autoload: !optional,
       instructions: linked.instructions, relocations: linked.relocations, funcInfo: linked.funcInfo, lineInfo: linked.lineInfo,
       license, kernelVersion,
     };

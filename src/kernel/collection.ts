@@ -37,6 +37,8 @@ export interface LoadCollectionOptions {
   variables?: Record<string, Uint8Array | number | bigint | string>;
   /** Kernel BTF for CO-RE, kfuncs and attach points (default: the running kernel's). */
   kernelBtf?: Btf;
+  /** Load (true) or skip (false) programs by name, overriding SEC("?...") optional autoload. */
+  autoload?: Record<string, boolean>;
   /** Verifier log level for every program (the log is then kept on Program.verifierLog). */
   logLevel?: number;
 }
@@ -136,12 +138,16 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
         maps.get(m.name)!.update(u32(iv.index), u32(inner.fd));
       }
     }
-    for (const p of spec.programs) programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options));
+    for (const p of spec.programs) {
+      if (!(options.autoload?.[p.name] ?? p.autoload)) continue;
+      programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options));
+    }
     ctx.close(); // module BTF fds are only needed while programs load
     for (const m of spec.maps) {
       for (const iv of m.initialValues) {
         if (iv.program === undefined) continue;
-        maps.get(m.name)!.update(u32(iv.index), u32(programs.get(iv.program)!.fd));
+        const prog = programs.get(iv.program);
+        if (prog) maps.get(m.name)!.update(u32(iv.index), u32(prog.fd)); // skipped (not autoloaded) programs leave their slot empty
       }
     }
     return new Collection(spec, maps, programs, btfObject);

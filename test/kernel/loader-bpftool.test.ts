@@ -51,7 +51,8 @@ describe('kernel: loader vs bpftool prog loadall', function () {
   });
 
   // pinning.bpf.o pins by name under /sys/fs/bpf, shared by every loader: its own test covers it.
-  for (const file of bpfTestObjects().filter((f) => f !== 'pinning.bpf.o')) {
+  // optional.bpf.o: bpftool 7.1 fails to pin the program libbpf did not load (SEC("?xdp")).
+  for (const file of bpfTestObjects().filter((f) => f !== 'pinning.bpf.o' && f !== 'optional.bpf.o')) {
     it(`${file}: same maps and program tags`, () => {
       const root = `/sys/fs/bpf/${uniqueName('tsbpf_diff')}`;
       const theirs = join(root, 'bpftool');

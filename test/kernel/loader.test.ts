@@ -156,6 +156,15 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(c.program('xdp_frags_pass').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
   });
 
+  it('optional.bpf.o: SEC("?xdp") programs load only when asked for', () => {
+    {
+      using c = loadBpfTest('optional.bpf.o');
+      expect([...c.programs.keys()]).to.deep.equal(['xdp_always']);
+    }
+    using opt = loadBpfTest('optional.bpf.o', { autoload: { xdp_optional: true } });
+    expect(opt.program('xdp_optional').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_TX);
+  });
+
   it('pinning.bpf.o: a map pinned by name is reused by the next load', () => {
     const dir = `/sys/fs/bpf/${uniqueName('tsbpf_pin')}`;
     mkdirSync(dir);
