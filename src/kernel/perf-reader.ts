@@ -160,27 +160,35 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
     const mask = size - 1;
     const v = ring.view;
     let count = 0;
-    while (pos < head) {
-      const off = pos & mask; // headers are 8-byte aligned and never wrap
-      const type = v.getUint32(off, true);
-      const recordSize = v.getUint16(off + 6, true);
-      if (recordSize < 8) break; // corrupt: stop rather than spin
-      if (type === PerfRecord.SAMPLE) {
-        const body = this.#record(ring, off + 8, recordSize - 8);
-        const rawSize = new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true);
-        onSample(body.subarray(4, 4 + Math.min(rawSize, body.byteLength - 4)), ring.cpu);
-        count++;
-      } else if (type === PerfRecord.LOST) {
-        const body = this.#record(ring, off + 8, recordSize - 8);
-        const lost = Number(new DataView(body.buffer, body.byteOffset, 16).getBigUint64(8, true));
-        this.#lost += lost;
-        onLost?.(ring.cpu, lost);
-        this.#onLost?.(ring.cpu, lost);
+    try {
+      while (pos < head) {
+        const off = pos & mask; // headers are 8-byte aligned and never wrap
+        const type = v.getUint32(off, true);
+        const recordSize = v.getUint16(off + 6, true);
+        if (recordSize < 8) {
+          pos = head; // corrupt: drop the rest rather than spin
+          break;
+        }
+        const at = off + 8;
+        // Advance first: a record whose callback throws counts as consumed.
+        pos += recordSize;
+        if (type === PerfRecord.SAMPLE) {
+          const body = this.#record(ring, at, recordSize - 8);
+          const rawSize = new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true);
+          count++;
+          onSample(body.subarray(4, 4 + Math.min(rawSize, body.byteLength - 4)), ring.cpu);
+        } else if (type === PerfRecord.LOST) {
+          const body = this.#record(ring, at, recordSize - 8);
+          const lost = Number(new DataView(body.buffer, body.byteOffset, 16).getBigUint64(8, true));
+          this.#lost += lost;
+          onLost?.(ring.cpu, lost);
+          this.#onLost?.(ring.cpu, lost);
+        }
       }
-      pos += recordSize;
+    } finally {
+      ring.pos = pos;
+      Atomics.store(ring.tail, 0, BigInt(pos));
     }
-    ring.pos = pos;
-    Atomics.store(ring.tail, 0, BigInt(pos));
     return count;
   }
 

@@ -119,36 +119,39 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     const data = this.#data;
     const headers = this.#headers;
     const mask = this.#mask;
-    let cons = this.#cons;
+    // The batch starts at position `base` (offset `start` in the double-mapped
+    // area, so a batch never runs past 2 * size); `pos` is the offset reached.
+    let base = this.#cons;
+    let start = 0;
+    let pos = 0;
     let count = 0;
-    outer: for (;;) {
-      const avail = (Atomics.load(this.#prodLo, 0) - cons) >>> 0;
-      if (avail === 0) break;
-      // Offsets in the double-mapped area: a batch never runs past 2 * size.
-      const start = cons & mask;
-      const end = start + avail;
-      let pos = start;
-      while (pos < end) {
-        const len = ORDERED_LOADS ? headers[pos >> 2]! : Atomics.load(headers, pos >> 2);
-        if (len & BUSY) {
-          cons += pos - start;
-          break outer;
+    try {
+      outer: for (;;) {
+        const avail = (Atomics.load(this.#prodLo, 0) - base) >>> 0;
+        if (avail === 0) break;
+        start = base & mask;
+        const end = start + avail;
+        pos = start;
+        while (pos < end) {
+          const len = ORDERED_LOADS ? headers[pos >> 2]! : Atomics.load(headers, pos >> 2);
+          if (len & BUSY) break outer;
+          const sampleLen = len & LENGTH_MASK;
+          const at = pos + HEADER;
+          // Advance first: a record whose callback throws counts as consumed, as in libbpf.
+          pos += (sampleLen + HEADER + 7) & ~7;
+          if (!(len & DISCARD)) {
+            count++;
+            cb(data, at, sampleLen);
+            if (count >= limit) break outer;
+          }
         }
-        const sampleLen = len & LENGTH_MASK;
-        if (!(len & DISCARD)) {
-          cb(data, pos + HEADER, sampleLen);
-          count++;
-        }
-        pos += (sampleLen + HEADER + 7) & ~7;
-        if (count >= limit) {
-          cons += pos - start;
-          break outer;
-        }
+        base += pos - start;
+        start = pos = 0;
+        this.#publish(base);
       }
-      cons += pos - start;
-      this.#publish(cons);
+    } finally {
+      this.#publish(base + (pos - start));
     }
-    this.#publish(cons);
     return count;
   }
 

@@ -57,6 +57,19 @@ describe('kernel: ring buffer reader', function () {
     expect(seqs).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
   });
 
+  it('a callback that throws consumes its record and leaves the rest for the next call', function () {
+    using s = setup(16 * 1024);
+    using reader = new RingBufReader(s.ring);
+    s.prog.testRun({ data: packet, repeat: 10 });
+    const got: number[] = [];
+    expect(() => reader.consume((v) => {
+      got.push(seqOf(v));
+      if (seqOf(v) === 3) throw new Error('boom');
+    })).to.throw('boom');
+    reader.consume((v) => got.push(seqOf(v)));
+    expect(got).to.deep.equal(Array.from({ length: 10 }, (_, i) => i));
+  });
+
   it('skips records the program discarded', function () {
     using seq = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
     using ring = BpfMap.create({ type: 'RINGBUF', maxEntries: 4096 });
