@@ -1,0 +1,81 @@
+/** .kconfig values and the BTF handed to the kernel (pure parts of the loader). */
+import { expect } from 'chai';
+import { parseBtf } from '../../src/btf/index.js';
+import { ElfError } from '../../src/elf/errors.js';
+import { fillKconfig, kernelVersionCode, parseKernelConfig } from '../../src/elf/kconfig.js';
+import { kernelBtfBytes } from '../../src/elf/kernel-btf.js';
+import { objectNameFromPath } from '../../src/elf/map-types.js';
+import type { ObjectSpec } from '../../src/elf/object-spec.js';
+import { parseObject } from '../../src/elf/parse-object.js';
+import { readBpfTestObject } from './objects.js';
+
+const spec = (file: string) => parseObject(readBpfTestObject(file), { name: objectNameFromPath(file) });
+
+describe('elf: kconfig', () => {
+  it('parses config text and kernel releases', () => {
+    const c = parseKernelConfig('# comment\nCONFIG_A=y\nCONFIG_B="str"\n# CONFIG_C is not set\nCONFIG_HZ=250\n');
+    expect([...c]).to.deep.equal([['CONFIG_A', 'y'], ['CONFIG_B', '"str"'], ['CONFIG_HZ', '250']]);
+    expect(kernelVersionCode('6.18.44-fc-v669')).to.equal(0x6122c);
+    expect(kernelVersionCode('5.4.300')).to.equal((5 << 16) + (4 << 8) + 255);
+  });
+
+  it('fills the .kconfig map value at libbpf offsets', () => {
+    const s = spec('kconfig.bpf.o');
+    const data = new Uint8Array(s.maps.find((m) => m.kind === 'kconfig')!.valueSize);
+    fillKconfig(s, data, { config: parseKernelConfig('CONFIG_HZ=1000\nCONFIG_BPF_SYSCALL=y\nCONFIG_BPF_JIT=m\n'), release: '6.1.2' });
+    const v = new DataView(data.buffer);
+    expect(v.getUint32(0, true)).to.equal(2); // tristate m
+    expect(v.getInt32(4, true)).to.equal(1000);
+    expect(v.getUint32(8, true)).to.equal(0); // weak and missing
+    expect(v.getUint32(12, true)).to.equal(0x60102);
+    expect(v.getUint8(16)).to.equal(1);
+  });
+
+  it('a missing strong kconfig value, or one of the wrong shape, is a typed error', () => {
+    const s = spec('kconfig.bpf.o');
+    const data = new Uint8Array(64);
+    expect(() => fillKconfig(s, data, { config: parseKernelConfig('CONFIG_BPF_SYSCALL=y\n'), release: '6.1' })).to.throw(ElfError, /CONFIG_HZ is not set/);
+    expect(() => fillKconfig(s, data, { config: parseKernelConfig('CONFIG_HZ=abc\nCONFIG_BPF_SYSCALL=y\n'), release: '6.1' })).to.throw(ElfError, /not a number/);
+    expect(() => fillKconfig(s, data, { config: parseKernelConfig('CONFIG_HZ=1\nCONFIG_BPF_SYSCALL=m\n'), release: '6.1' })).to.throw(ElfError, /not a boolean/);
+  });
+});
+
+describe('elf: BTF for the kernel', () => {
+  const datasecs = (s: ObjectSpec) => {
+    const btf = parseBtf(kernelBtfBytes(s)!);
+    const out: Record<string, { size: number; vars: [string, number, number][] }> = {};
+    for (const id of btf.ids()) {
+      const t = btf.type(id);
+      if (t.kind === 'datasec') out[t.name] = { size: t.size, vars: t.vars.map((v) => [btf.type(v.type).name, v.offset, v.size]) };
+    }
+    return { btf, out };
+  };
+
+  it('gives DATASECs their section sizes and variables their symbol offsets, sorted', () => {
+    const { out } = datasecs(spec('global_data.bpf.o'));
+    expect(out['.bss']).to.deep.equal({ size: 24, vars: [['zeroed', 0, 16], ['result', 16, 8]] });
+    expect(out['.rodata']!.size).to.equal(12);
+    expect(out['.rodata']!.vars).to.deep.equal([['multiplier', 0, 4], ['greeting', 4, 8]]);
+  });
+
+  it('lays out .kconfig like its map and turns .ksyms entries into 4-byte variables', () => {
+    const { btf, out } = datasecs(spec('kconfig.bpf.o'));
+    expect(out['.kconfig']!.size).to.equal(17);
+    expect(out['.kconfig']!.vars.map((v) => [v[0], v[1]])).to.deep.equal([
+      ['CONFIG_BPF_JIT', 0], ['CONFIG_HZ', 4], ['CONFIG_TSBPF_DOES_NOT_EXIST', 8], ['LINUX_KERNEL_VERSION', 12], ['CONFIG_BPF_SYSCALL', 16],
+    ]);
+    expect(out['.ksyms']).to.deep.equal({ size: 12, vars: [['dummy_ksym', 0, 4], ['dummy_ksym', 4, 4], ['schedule', 8, 4]] });
+    for (const id of btf.ids()) {
+      const t = btf.type(id);
+      if (t.kind === 'var') expect(t.linkage, t.name).to.not.equal('extern');
+      if (t.kind === 'func' && t.name === 'bpf_task_from_pid') expect(t.linkage).to.equal('global');
+    }
+  });
+
+  it('makes hidden global functions static', () => {
+    const { btf } = datasecs(spec('subprogs.bpf.o'));
+    const id = btf.findByName('hidden_twice', 'func')!;
+    expect(btf.type(id)).to.include({ linkage: 'static' });
+    expect(btf.type(btf.findByName('global_add', 'func')!)).to.include({ linkage: 'global' });
+  });
+});
