@@ -35,8 +35,8 @@ const dataKind = (s: ElfSection): MapKind | undefined => {
   return undefined;
 };
 
-/** Largest data section accepted (a map value must fit in memory). */
-const MAX_DATA_SECTION = 1 << 28;
+/** Largest data section accepted: far above what the kernel takes as one map value (KMALLOC_MAX_SIZE, 4 MiB on x86). */
+const MAX_DATA_SECTION = 1 << 26;
 
 export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {}): ObjectSpec {
   const elf = readElf(bytes);
