@@ -1,7 +1,16 @@
 /** Small helpers shared by the kernel tests (C's part). */
 import { instruction, wideLoad, type Instruction } from '../../src/asm/instruction.js';
 import { PseudoLoad } from '../../src/asm/opcodes.js';
+import { release } from 'node:os';
 import { BtfBuilder } from '../../src/btf/index.js';
+
+/** Whether the running kernel is at least major.minor (from uname -r). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release());
+  if (!m) return false;
+  const [maj, min] = [Number(m[1]), Number(m[2])];
+  return maj > major || (maj === major && min >= minor);
+}
 
 export const u32le = (n: number): Uint8Array => {
   const b = new Uint8Array(4);
