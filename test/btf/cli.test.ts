@@ -62,7 +62,7 @@ describe('btf: tsbpf btf dump', function () {
     const c = await inProcess('btf', 'dump', OBJ, '--format', 'c', '--root', 'uses_all');
     expect(c.stdout).to.include('struct uses_all {');
     const t = await inProcess('btf', 'dump', OBJ, '--format', 'ts');
-    expect(t.stdout).to.include('export interface node {');
+    expect(t.stdout).to.include("export interface node extends KernelType<'struct node'> {");
   });
 
   it('reads the kernel BTF with --kernel', async function () {

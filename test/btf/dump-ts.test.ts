@@ -36,7 +36,7 @@ describe('btf: TypeScript declarations dump', function () {
     const btf = parseBtf(readElf(readFileSync(new URL('./fixtures/layouts.bpf.o', import.meta.url))).section('.BTF')!.data);
     const text = toTypeScript(btf, { dslModule: DSL });
     expect(text).to.include(`from '${DSL}'`);
-    expect(text).to.match(/export interface node \{[^]*next: Ptr<node>;[^]*as_int: i32;[^]*lo: i16;[^]*flag_b: u32;[^]*matrix: FixedArray<FixedArray<i32, 3>, 2>;/);
+    expect(text).to.match(/export interface node extends KernelType<'struct node'> \{[^]*next: Ptr<node>;[^]*as_int: i32;[^]*lo: i16;[^]*flag_b: u32;[^]*matrix: FixedArray<FixedArray<i32, 3>, 2>;/);
     expect(text).to.include('bitfield: 3 bits');
     expect(text).to.match(/export type big_values = u\d+;\nexport const big_values = \{\n  SMALL: 1,/);
     expect(text).to.include('export const RED = 0;');
@@ -53,13 +53,15 @@ describe('btf: TypeScript declarations dump', function () {
     if (!existsSync(VMLINUX)) this.skip();
     const btf = parseBtf(readFileSync(VMLINUX));
     const text = toTypeScript(btf, { roots: ['task_struct'], dslModule: DSL });
-    expect(text).to.match(/export interface task_struct \{/);
+    expect(text).to.match(/export interface task_struct extends KernelType<'struct task_struct'> \{/);
     expect(text).to.match(/\bcomm: CStr<16>;/);
     writeFileSync(join(dir, 'vmlinux.ts'), text);
     writeFileSync(
       join(dir, 'use-task.ts'),
-      `import type { task_struct } from './vmlinux.js';\nimport type { CStr } from '${DSL}';\n` +
-        `export function f(t: task_struct): number { const c: CStr<16> = t.comm; void c; return t.pid + t.tgid + t.thread_info.cpu; }\n`,
+      `import type { task_struct, KernelType } from './vmlinux.js';\nimport type { CStr } from '${DSL}';\n` +
+        `export function f(t: task_struct): number { const c: CStr<16> = t.comm; void c; return t.pid + t.tgid + t.thread_info.cpu; }\n` +
+        // The C name is recoverable from the type (what the compiler needs for CO-RE).
+        `type CName<T> = T extends KernelType<infer N> ? N : never;\nexport const name: CName<task_struct> = 'struct task_struct';\n`,
     );
     checks.push(join(dir, 'use-task.ts'));
   });
