@@ -21,6 +21,7 @@ import { parseObject } from '../elf/parse-object.js';
 import { readFileSync } from 'node:fs';
 import { setVariable } from '../elf/variables.js';
 import { ProgFlags } from '../syscall/flags.js';
+import { pageSize } from '../syscall/mman.js';
 import { MapType } from '../syscall/layouts.generated.js';
 import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
@@ -253,6 +254,13 @@ function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = '/sys/fs/bp
 
 function mapMaxEntries(m: MapSpec): number {
   if (m.type === MapType.PERF_EVENT_ARRAY && m.maxEntries === 0) return possibleCpuCount();
+  if ((m.type === MapType.RINGBUF || m.type === MapType.USER_RINGBUF) && m.maxEntries > 0) {
+    // libbpf rounds ring buffer sizes up to a power-of-2 number of pages.
+    const page = pageSize();
+    let size = page;
+    while (size < m.maxEntries) size *= 2;
+    return size;
+  }
   return m.maxEntries;
 }
 
