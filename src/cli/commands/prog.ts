@@ -36,10 +36,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   for (const p of programs) {
     const type = lowerName(progTypeName(p.type));
-    const loadedAt = formatTime(bootTimeToDate(p.loadTime));
+    const loadedDate = bootTimeToDate(p.loadTime);
+    const loadedAt = formatTime(loadedDate);
     if (values.json) {
+      // Field names and loaded_at (Unix seconds) as in `bpftool prog list -j`.
       printJson({
-        id: p.id, type, name: p.name, tag: p.tag, gpl_compatible: p.gplCompatible, loaded_at: loadedAt, uid: p.createdByUid,
+        id: p.id, type, name: p.name, tag: p.tag, gpl_compatible: p.gplCompatible, loaded_at: Math.floor(loadedDate.getTime() / 1000), uid: p.createdByUid,
         bytes_xlated: p.xlatedProgLen, jited: p.jitedProgLen > 0, bytes_jited: p.jitedProgLen, verified_insns: p.verifiedInsns,
         map_ids: p.mapIds, btf_id: p.btfId, run_time_ns: p.runTimeNs, run_cnt: p.runCount,
       });
