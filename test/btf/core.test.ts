@@ -199,6 +199,31 @@ describe('btf: CO-RE', function () {
       expect(t.target!.btf).to.equal(vmlinux);
     });
 
+    it('indexes flexible arrays and reads 64-bit enum values', function () {
+      const btf = local((b, int) => {
+        const self = b.reserve();
+        const p = b.ptr(self);
+        const flex = b.array(p, 0, int);
+        b.set(self, { kind: 'struct', name: 'cgroup___x', size: 8, members: [
+          { name: 'level', type: int, bitOffset: 0, bitfieldSize: 0 },
+          { name: 'ancestors', type: flex, bitOffset: 64, bitfieldSize: 0 },
+        ] });
+        b.add({ kind: 'enum', name: 'perf_callchain_context___x', size: 4, signed: false, values: [{ name: 'PERF_CONTEXT_KERNEL___x', value: 1 }] });
+      });
+      const anc = member(vmlinux, 'cgroup', 'ancestors');
+      const flexRes = resolveCoreRelo(relo(btf.findByName('cgroup___x')!, '0:1:3', 'fieldByteOffset'), btf, target);
+      expect(flexRes.path).to.equal('struct cgroup___x.ancestors[3]');
+      expect(flexRes.targetValue).to.equal(BigInt(anc.bitOffset / 8 + 3 * 8));
+      const e = resolveCoreRelo(relo(btf.findByName('perf_callchain_context___x')!, '0', 'enumvalValue'), btf, target);
+      const kernelValue = (vmlinux.type(vmlinux.findByName('perf_callchain_context')!) as { values: Array<{ name: string; value: bigint }> }).values.find(
+        (v) => v.name === 'PERF_CONTEXT_KERNEL',
+      )!.value;
+      expect(e.targetValue).to.equal(kernelValue);
+      expect(e.targetValue > 0xffffffffn).to.equal(true);
+      const [ld] = applyCoreRelocation({ opcode: 0x18, dst: 1, src: 0, off: 0, imm: 1, imm64: 1n }, e);
+      expect(ld!.imm64).to.equal(kernelValue);
+    });
+
     it('rejects malformed access strings with a typed error', function () {
       const btf = local((b, int) => void b.struct('task_struct', 4, [{ name: 'pid', type: int, bitOffset: 0, bitfieldSize: 0 }]));
       const id = btf.findByName('task_struct')!;
