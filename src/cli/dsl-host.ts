@@ -2,13 +2,19 @@
  * The compiler's host on Node: files from disk, the DSL declarations from
  * this package, tracepoint formats from tracefs.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompileHost, CompileOptions } from '../dsl/compiler/compile.js';
 
-/** Where the DSL's index.ts/net.ts (or .d.ts when running from dist/) live. */
-export const dslRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../dsl');
+/**
+ * Where the DSL's index.ts/net.ts live. The package ships src/, so the
+ * built CLI (dist/cli) uses the same declaration files as tsx (src/cli):
+ * a module importing the DSL by relative path into src/dsl then names the
+ * very files the compiler recognises. dist/dsl's .d.ts is the fallback.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+export const dslRoot = [resolve(here, '../dsl'), resolve(here, '../../src/dsl')].find((d) => existsSync(`${d}/index.ts`)) ?? resolve(here, '../dsl');
 
 const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
