@@ -10,10 +10,9 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfMap } from '../../src/kernel/map.js';
 import { Program } from '../../src/kernel/program.js';
-import { pinCollection } from '../../src/kernel/collection-pin.js';
+import { run as load } from '../../src/cli/commands/load.js';
 import { bpfTestObjects, bpfTestsDir } from '../elf/objects.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { loadBpfTest } from './loader-helpers.js';
 
 interface Loaded {
   programs: Record<string, { tag: string; xlated: number; type: number }>;
@@ -53,17 +52,15 @@ describe('kernel: loader vs bpftool prog loadall', function () {
   // pinning.bpf.o pins by name under /sys/fs/bpf, shared by every loader: its own test covers it.
   // optional.bpf.o: bpftool 7.1 fails to pin the program libbpf did not load (SEC("?xdp")).
   for (const file of bpfTestObjects().filter((f) => f !== 'pinning.bpf.o' && f !== 'optional.bpf.o')) {
-    it(`${file}: same maps and program tags`, () => {
+    it(`${file}: tsbpf load --pin gives the same maps and program tags`, async () => {
       const root = `/sys/fs/bpf/${uniqueName('tsbpf_diff')}`;
       const theirs = join(root, 'bpftool');
       const ours = join(root, 'tsbpf');
       mkdirSync(theirs, { recursive: true });
       try {
         execFileSync('bpftool', ['prog', 'loadall', join(bpfTestsDir, file), theirs, 'pinmaps', join(theirs, 'maps')], { stdio: 'pipe' });
-        {
-          using c = loadBpfTest(file);
-          pinCollection(c, ours);
-        }
+        // `tsbpf load OBJ --pin DIR`, run in this process.
+        await quietly(() => load(['--pin', ours, join(bpfTestsDir, file)]));
         const a = readPinned(theirs);
         const b = readPinned(ours);
         expect(Object.keys(b.programs).sort()).to.deep.equal(Object.keys(a.programs).sort());
@@ -75,6 +72,16 @@ describe('kernel: loader vs bpftool prog loadall', function () {
       }
     });
   }
+
+  it('every bpf-tests object loads with tsbpf load', async () => {
+    const pinRoot = `/sys/fs/bpf/${uniqueName('tsbpf_root')}`;
+    mkdirSync(pinRoot);
+    try {
+      for (const file of bpfTestObjects()) await quietly(() => load(['--pin-root', pinRoot, join(bpfTestsDir, file)]));
+    } finally {
+      rmSync(pinRoot, { recursive: true, force: true });
+    }
+  });
 
   it('tsbpf load --pin (the CLI) pins what bpftool pins', () => {
     const root = `/sys/fs/bpf/${uniqueName('tsbpf_cli')}`;
@@ -92,3 +99,16 @@ describe('kernel: loader vs bpftool prog loadall', function () {
     }
   });
 });
+
+/** Runs a CLI command with its stdout swallowed; fails unless it exits 0. */
+async function quietly(fn: () => Promise<number>): Promise<void> {
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  let status: number;
+  try {
+    status = await fn();
+  } finally {
+    process.stdout.write = original;
+  }
+  expect(status).to.equal(0);
+}
