@@ -68,6 +68,7 @@ return 2;
   { name: 'ctx.ret outside return probes', code: 'TSBPF_RET', source: `export const k = kprobe('do_sys_open', (ctx) => u32(⟨⟩ctx.ret()));` },
   { name: 'argument index not constant', code: 'TSBPF_ARG_INDEX', source: `export const k = kprobe('do_sys_open', (ctx) => {\nconst n: u32 = 1;\nlet i: u32 = n;\ni += 1;\nreturn u32(ctx.arg(⟨⟩i));\n});` },
   { name: 'packet in a probe', code: 'TS2339', source: `export const k = kprobe('do_sys_open', (ctx) => {\nreturn ctx.⟨⟩packet.length;\n});` },
+  { name: 'constant shift wider than the type', code: 'TSBPF_SHIFT_RANGE', source: prog('const x: u32 = ctx.packet.length;\nreturn ⟨⟩x << 40;') },
   { name: 'var declarations', code: 'TSBPF_VAR', source: prog('⟨⟩var x = 1;\nreturn 2;') },
 ];
 

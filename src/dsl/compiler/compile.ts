@@ -195,8 +195,11 @@ export function compile(opts: CompileOptions): CompiledModule {
   }
   for (const p of model.programs) {
     try {
+      const before = cx.diagnostics.length;
       const lowering = new FunctionLowering(cx, model, p);
       const fn: IrFunction = lowering.lower();
+      // A construct abandoned after a diagnostic can leave the IR incomplete: stop here for this program.
+      if (cx.diagnostics.length > before) continue;
       optimize(fn);
       const ir = formatIr(fn);
       const alloc = allocateRegisters(fn);

@@ -284,6 +284,9 @@ export class FunctionLowering {
       return { k: 'int', op: imm(literal ? folded : wrapTo(folded, t)), t: literal ? literalType(folded) : t, ...(literal ? { literal } : {}) };
     }
     if ((alu === 'div' || alu === 'mod') && b.op.kind === 'imm' && b.op.value === 0n) this.fail(node, 'TSBPF_DIV_ZERO', 'division by zero');
+    if ((alu === 'lsh' || alu === 'rsh') && b.op.kind === 'imm' && (b.op.value < 0n || b.op.value >= BigInt(t.bits))) {
+      this.fail(node, 'TSBPF_SHIFT_RANGE', `shift by ${b.op.value} is outside 0…${t.bits - 1} for a ${t.bits}-bit ${t.name}`);
+    }
     const ca = this.convert(a, t, node);
     const cb = this.convert(b, t, node);
     let op = alu;
@@ -597,6 +600,13 @@ export class FunctionLowering {
 
   // ------------------------------------------------------------ calls
 
+  /** Argument i of a call, or a diagnostic when it is missing. */
+  argAt(args: Node[], i: number, node: Node): Node {
+    const a = args[i];
+    if (!a) return this.fail(node, 'TSBPF_ARGS', `missing argument ${i + 1}`);
+    return a;
+  }
+
   callExpression(node: CallExpression): Value {
     const callee = node.getExpression();
     const args = node.getArguments();
@@ -611,7 +621,7 @@ export class FunctionLowering {
       if (obj.k === 'global') {
         if (method === 'get') return this.readPlace({ k: 'global', global: obj.global });
         if (method === 'set') {
-          this.writePlace({ k: 'global', global: obj.global }, this.int(args[0]!), node);
+          this.writePlace({ k: 'global', global: obj.global }, this.int(this.argAt(args, 0, node)), node);
           return { k: 'void' };
         }
       }
@@ -638,7 +648,7 @@ export class FunctionLowering {
     }
     if (name === 'htons' || name === 'ntohs' || name === 'htonl' || name === 'ntohl') {
       const bits = name.endsWith('s') ? 16 : 32;
-      const v = this.int(args[0]!);
+      const v = this.int(this.argAt(args, 0, node));
       const t = bits === 16 ? (name === 'htons' ? INT_TYPES.be16! : INT_TYPES.u16!) : name === 'htonl' ? INT_TYPES.be32! : INT_TYPES.u32!;
       if (v.op.kind === 'imm') return { k: 'int', op: imm(swapBytes(BigInt.asUintN(bits, v.op.value), bits)), t };
       const dst = this.newReg();
@@ -830,7 +840,7 @@ export class FunctionLowering {
       return this.packetAt(hType, off, node);
     }
     if (method === 'byte') {
-      const off = this.int(args[0]!);
+      const off = this.int(this.argAt(args, 0, node));
       const p = this.packetAt(INT_TYPES.u8!, off, node);
       if (p.k !== 'ptr') throw new Error('unreachable');
       const dst = this.newReg();
@@ -1000,7 +1010,7 @@ export class FunctionLowering {
         return result(this.call(name === 'l3CsumReplace' ? Helper.l3_csum_replace : Helper.l4_csum_replace, [ctxArg(0), intArg(1, U32), intArg(2), intArg(3), intArg(4)], node), I64);
       case 'printk': return this.#printk(args, node);
       case 'unsafeLoad': {
-        const addr = this.toReg(this.convert(this.int(args[0]!), U64, node));
+        const addr = this.toReg(this.convert(this.int(this.argAt(args, 0, node)), U64, node));
         const size = args[1] ? this.cx.constantOf(args[1]) : 8n;
         if (size !== 1n && size !== 2n && size !== 4n && size !== 8n) this.fail(args[1] ?? node, 'TSBPF_ARGS', 'size must be 1, 2, 4 or 8');
         const dst = this.newReg();

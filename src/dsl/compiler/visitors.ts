@@ -232,10 +232,14 @@ E[SK.ConditionalExpression] = (l, n) => {
     l.emit({ op: 'mov', dst, src: iv.op.kind === 'imm' ? imm(wrapTo(iv.op.value, iv.t)) : iv.op, bits: iv.op.kind === 'imm' && iv.t.bits < 64 ? 32 : 64 });
     return iv;
   };
-  const ra = assign(a, n.getWhenTrue());
+  // References stay references only when the other side is one too (or null); otherwise both are integers.
+  const whenFalse = n.getWhenFalse();
+  const refResult = (a.k === 'ptr' || a.k === 'null') && isReferenceExpression(l, whenFalse);
+  const ra = assign(refResult || a.k === 'null' ? a : l.intOf(a, n.getWhenTrue()), n.getWhenTrue());
   l.emit({ op: 'jmp', target: end });
   l.label(elseLabel);
-  const rb = assign(l.expr(n.getWhenFalse()), n.getWhenFalse());
+  const b = l.expr(whenFalse);
+  const rb = assign(refResult ? b : b.k === 'ptr' ? l.intOf(b, whenFalse) : b, whenFalse);
   l.label(end);
   const ptr = ra.k === 'ptr' ? ra : rb.k === 'ptr' ? rb : undefined;
   if (ptr) return { ...ptr, reg: dst };
@@ -248,3 +252,11 @@ E[SK.ConditionalExpression] = (l, n) => {
 
 E[SK.TypeOfExpression] = (l, n) => l.fail(n, 'TSBPF_UNSUPPORTED', 'typeof is not supported in BPF programs');
 E[SK.DeleteExpression] = (l, n) => l.fail(n, 'TSBPF_HEAP', 'delete is not supported (there is no heap)');
+
+/** Whether an expression's TypeScript type is an object (a reference) or null, rather than a number. */
+function isReferenceExpression(l: FunctionLowering, node: Node): boolean {
+  const t = l.cx.checker.getTypeAtLocation(node);
+  if (t.isNull()) return true;
+  const parts = t.isUnion() ? t.getUnionTypes() : [t];
+  return parts.every((p) => p.isNull() || p.isObject());
+}
