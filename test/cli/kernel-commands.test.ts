@@ -64,3 +64,30 @@ describe('cli: prog show', function () {
     expect(missing.stderr).to.match(/no program with id 2147483647/);
   });
 });
+
+describe('cli: prog/map list agree with bpftool', function () {
+  this.timeout(60000);
+  before(function () {
+    needKernel(this);
+    if (spawnSync('bpftool', ['version']).status !== 0) this.skip();
+  });
+
+  it('same tag, type, name, sizes and map ids as bpftool prog show; same map shape as bpftool map show', async () => {
+    const { ldMapFd, call, movImm, movReg, exit } = await import('../kernel/helpers.js');
+    const { instruction } = await import('../../src/asm/instruction.js');
+    using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 3, name: 'cli_bt_map' });
+    using p = Program.load({
+      type: 'XDP', name: 'cli_bt_prog',
+      instructions: [instruction(0x62, 10, 0, -4, 0), movReg(2, 10), instruction(0x07, 2, 0, 0, -4), ldMapFd(1, m.fd), call(1), movImm(0, 2), exit()],
+    });
+    const ours = tsbpf('prog', 'show', String(p.id), '--json');
+    expect(ours.status, ours.stderr).to.equal(0);
+    const a = JSON.parse(ours.stdout) as Record<string, unknown>;
+    const b = JSON.parse(spawnSync('bpftool', ['prog', 'show', 'id', String(p.id), '-j'], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+    for (const k of ['id', 'type', 'name', 'tag', 'gpl_compatible', 'bytes_xlated', 'bytes_jited', 'map_ids', 'uid']) expect(a[k], k).to.deep.equal(b[k]);
+    expect(Math.abs((a.loaded_at as number) - (b.loaded_at as number))).to.be.at.most(1);
+    const mine = tsbpf('map', 'list', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.id === m.id)!;
+    const theirs = JSON.parse(spawnSync('bpftool', ['map', 'show', 'id', String(m.id), '-j'], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+    for (const k of ['id', 'type', 'name', 'flags', 'bytes_key', 'bytes_value', 'max_entries']) expect(mine[k], k).to.deep.equal(theirs[k]);
+  });
+});
