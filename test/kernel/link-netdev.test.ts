@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { BpfMap } from '../../src/kernel/map.js';
@@ -10,7 +11,7 @@ import { ensureBpffs } from '../../src/kernel/fs-mounts.js';
 import { unpin } from '../../src/kernel/pin.js';
 import { linkFromId, openPinnedLink } from '../../src/kernel/link-open.js';
 import { ifNameToIndex } from '../../src/syscall/socket.js';
-import { LinkType } from '../../src/syscall/layouts.generated.js';
+import { AttachType, LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { countAll, countUdpToPort, kernelAtLeast } from './link-programs.js';
 import { VethNetns } from './netns-fixture.js';
@@ -20,6 +21,8 @@ const readCount = (map: BpfMap): number => Number(new DataView(map.lookup(new Ui
 const XDP_PASS = 2;
 const TCX_PASS = 0;
 const SK_PASS = 1;
+/** Let the kernel's own dissector do the work after counting (5.19+). */
+const BPF_FLOW_DISSECTOR_CONTINUE = 129;
 
 describe('kernel: xdp, tcx and netns links on a veth pair', function () {
   this.timeout(60000);
@@ -128,6 +131,23 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
     await waitFor(() => readCount(map) >= 4);
     expect(readCount(map)).to.equal(4);
     expect(link.info().type).to.equal(LinkType.NETNS);
+  });
+
+  it('a flow dissector program on the namespace runs for incoming packets (RPS hashes them)', async function () {
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    execFileSync('ip', ['netns', 'exec', net!.ns, 'sh', '-c', `echo 1 > /sys/class/net/${net!.peer}/queues/rx-0/rps_cpus`]);
+    using map = counter();
+    using prog = Program.load({ type: 'FLOW_DISSECTOR', instructions: countAll(map.fd, BPF_FLOW_DISSECTOR_CONTINUE), expectedAttachType: 'FLOW_DISSECTOR', name: 'flow_count' });
+    const link = attachNetns(prog, 'flow_dissector', net!.nsPath);
+    expect(link.info().attachType).to.equal(AttachType.FLOW_DISSECTOR);
+    await sendUdpFromHere(5, net!.peerIp, port);
+    await waitFor(() => readCount(map) >= 5);
+    const n = readCount(map);
+    expect(n).to.be.at.least(5);
+    link.close();
+    await sendUdpFromHere(5, net!.peerIp, port);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readCount(map)).to.equal(n, 'not run after close');
   });
 
   it('an unknown interface is a typed error', function () {
