@@ -51,6 +51,8 @@ function parseMapDefinition(btf: Btf, name: string, typeId: number, offset: numb
   let valuesOffset: number | undefined;
   const uint = (member: string, memberType: number): number => {
     const ptr = btf.type(skipModsAndTypedefs(btf, memberType));
+    // __ulong(name, val) of newer libbpf: an anonymous enum whose one value is val.
+    if ((ptr.kind === 'enum' || ptr.kind === 'enum64') && ptr.values.length === 1) return Number(ptr.values[0]!.value);
     if (ptr.kind !== 'ptr') throw mapError(`map '${name}': '${member}' is not __uint() (a pointer to an array)`, offset);
     const arr = btf.type(skipModsAndTypedefs(btf, ptr.type));
     if (arr.kind !== 'array') throw mapError(`map '${name}': '${member}' is not __uint() (a pointer to an array)`, offset);
@@ -61,6 +63,11 @@ function parseMapDefinition(btf: Btf, name: string, typeId: number, offset: numb
     if (ptr.kind !== 'ptr') throw mapError(`map '${name}': '${member}' is not __type() (a pointer)`, offset);
     return ptr.type;
   };
+  const ulong = (member: string, memberType: number): bigint => {
+    const t = btf.type(skipModsAndTypedefs(btf, memberType));
+    if ((t.kind === 'enum' || t.kind === 'enum64') && t.values.length === 1) return BigInt.asUintN(64, BigInt(t.values[0]!.value));
+    return BigInt(uint(member, memberType));
+  };
   let keySize = -1;
   let valueSize = -1;
   for (const m of st.members) {
@@ -69,7 +76,7 @@ function parseMapDefinition(btf: Btf, name: string, typeId: number, offset: numb
       case 'max_entries': spec.maxEntries = uint(m.name, m.type); break;
       case 'map_flags': spec.flags = uint(m.name, m.type); break;
       case 'numa_node': spec.numaNode = uint(m.name, m.type); break;
-      case 'map_extra': spec.mapExtra = BigInt(uint(m.name, m.type)); break;
+      case 'map_extra': spec.mapExtra = ulong(m.name, m.type); break;
       case 'key_size': keySize = checkSize(name, 'key_size', uint(m.name, m.type), keySize, offset); break;
       case 'value_size': valueSize = checkSize(name, 'value_size', uint(m.name, m.type), valueSize, offset); break;
       case 'key': {

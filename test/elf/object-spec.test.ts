@@ -1,5 +1,6 @@
 /** The object spec of every bpf-tests object, the section table, and specs of objects built with ElfWriter. */
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { encode } from '../../src/asm/codec.js';
 import { instruction, wideLoad } from '../../src/asm/instruction.js';
 import { CALL, EXIT } from '../../src/asm/opcodes.js';
@@ -220,6 +221,12 @@ describe('elf: specs of objects written with ElfWriter', () => {
       expect((e as ElfError).offset).to.equal(0);
     }
     expect(bytes.length).to.be.greaterThan(0);
+  });
+
+  it('reads __ulong() map_extra (newer libbpf headers)', () => {
+    const bytes = new Uint8Array(readFileSync(new URL('./fixtures/ulong_map_extra.bpf.o', import.meta.url)));
+    const s = parseObject(bytes, { name: 'ulong' });
+    expect(s.maps[0]).to.include({ name: 'bloom2', type: 30, maxEntries: 16, valueSize: 4, mapExtra: 5n });
   });
 
   it('reads legacy SEC("maps") definitions', () => {
