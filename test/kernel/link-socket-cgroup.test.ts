@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, rmdirSync, existsSync } from 'node:fs';
 import { BpfMap } from '../../src/kernel/map.js';
@@ -94,6 +94,22 @@ describe('kernel: socket filter and cgroup links', function () {
       const info = link.info();
       expect(info.type).to.equal(LinkType.CGROUP);
       expect(info.cgroupId! > 0n).to.equal(true);
+    });
+
+    it('a cgroup_skb ingress program counts the datagrams delivered to a socket of a process in the cgroup', async function () {
+      using map = counter();
+      using prog = Program.load({ type: 'CGROUP_SKB', instructions: countAll(map.fd, 1), expectedAttachType: 'CGROUP_INET_INGRESS', name: 'cg_ingress' });
+      using link = attachCgroup(prog, cgroup, 'ingress');
+      const script = `const s=require('dgram').createSocket('udp4');let n=0;s.on('message',()=>{if(++n===4){s.close();}});s.bind(0,'127.0.0.1',()=>console.log(s.address().port));`;
+      const child = spawn('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const client = createSocket('udp4');
+      for (let i = 0; i < 4; i++) await new Promise<void>((res, rej) => client.send('x', port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+      client.close();
+      expect(await exited).to.equal(0);
+      expect(readCount(map)).to.equal(4);
+      void link;
     });
 
     it('a cgroup connect4 program that denies makes connect() fail with EPERM in the cgroup', function () {
