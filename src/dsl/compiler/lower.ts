@@ -814,6 +814,11 @@ export class FunctionLowering {
     addTo(p);
     this.emit({ op: 'jmp', target: done });
     this.label(insert);
+    // Array slots always exist: a missing one is an index out of range, nothing to insert.
+    if (map.kind === 'array' || map.kind === 'percpu_array') {
+      this.label(done);
+      return;
+    }
     const s = this.slot(8);
     const vp = this.newReg();
     this.emit({ op: 'frame', dst: vp, slot: s, off: 0 });

@@ -219,11 +219,114 @@ export function removeDeadCode(fn: IrFunction): boolean {
   return changed;
 }
 
+const IDENTITY_ZERO = new Set(['add', 'sub', 'or', 'xor', 'lsh', 'rsh', 'arsh']);
+
+/** Strength reduction: `x + 0`, `x | 0`, `x * 1`… become moves. */
+export function simplifyIdentities(fn: IrFunction): boolean {
+  let changed = false;
+  fn.ops = fn.ops.map((op) => {
+    if (op.op !== 'alu' || op.b.kind !== 'imm' || op.a.kind !== 'reg') return op;
+    const v = op.b.value;
+    if ((v === 0n && IDENTITY_ZERO.has(op.alu)) || (v === 1n && (op.alu === 'mul' || op.alu === 'div'))) {
+      changed = true;
+      return { op: 'mov', dst: op.dst, src: op.a, bits: op.bits, ...(op.span ? { span: op.span } : {}) };
+    }
+    return op;
+  });
+  return changed;
+}
+
+function defCounts(fn: IrFunction): Map<VReg, number> {
+  const counts = new Map<VReg, number>();
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d !== undefined) counts.set(d, (counts.get(d) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function renameUses(op: SpannedOp, from: VReg, to: VReg): SpannedOp {
+  const r = (x: Operand): Operand => (x.kind === 'reg' && x.reg === from ? { kind: 'reg', reg: to } : x);
+  const v = (x: VReg): VReg => (x === from ? to : x);
+  switch (op.op) {
+    case 'mov': return { ...op, src: r(op.src) };
+    case 'alu': return { ...op, a: r(op.a), b: r(op.b) };
+    case 'bswap': return { ...op, src: r(op.src) };
+    case 'load': return { ...op, base: v(op.base) };
+    case 'store': return { ...op, base: v(op.base), value: r(op.value) };
+    case 'atomicAdd': return { ...op, base: v(op.base), value: v(op.value) };
+    case 'call': return { ...op, args: op.args.map(r) };
+    case 'br': return { ...op, a: v(op.a), b: r(op.b) };
+    case 'ret': return { ...op, value: r(op.value) };
+    default: return op;
+  }
+}
+
+/**
+ * Copy propagation between single-definition registers: the source's
+ * definition dominates the copy, which dominates every use of the copy.
+ */
+export function propagateCopies(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  let changed = false;
+  for (let i = 0; i < fn.ops.length; i++) {
+    const op = fn.ops[i]!;
+    if (op.op !== 'mov' || op.bits !== 64 || op.src.kind !== 'reg' || op.src.reg < 0) continue;
+    const from = op.dst;
+    const to = op.src.reg;
+    if (counts.get(from) !== 1 || counts.get(to) !== 1) continue;
+    fn.ops = fn.ops.map((o, j) => (j === i ? o : renameUses(o, from, to)));
+    changed = true;
+  }
+  return changed;
+}
+
+/** `p = base + k; load [p + off]` → `load [base + k + off]` when base is not redefined in between. */
+export function foldAddresses(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  const known = new Map<VReg, { base: VReg; add: number }>();
+  let changed = false;
+  fn.ops = fn.ops.map((op) => {
+    let out: SpannedOp = op;
+    const fold = (base: VReg, off: number): [VReg, number] => {
+      const k = known.get(base);
+      if (!k) return [base, off];
+      const next = off + k.add;
+      if (next < -32768 || next > 32767) return [base, off];
+      changed = true;
+      return [k.base, next];
+    };
+    if (op.op === 'load') {
+      const [base, off] = fold(op.base, op.off);
+      if (base !== op.base) out = { ...op, base, off };
+    } else if (op.op === 'store') {
+      const [base, off] = fold(op.base, op.off);
+      if (base !== op.base) out = { ...op, base, off };
+    } else if (op.op === 'atomicAdd') {
+      const [base, off] = fold(op.base, op.off);
+      if (base !== op.base) out = { ...op, base, off };
+    }
+    if (op.op === 'label') known.clear();
+    const d = def(op);
+    if (d !== undefined) {
+      for (const [k, v] of known) if (v.base === d || k === d) known.delete(k);
+      if (op.op === 'alu' && op.alu === 'add' && op.bits === 64 && op.a.kind === 'reg' && op.a.reg >= 0 && op.b.kind === 'imm' && counts.get(d) === 1 && fitsImm32(op.b.value, 64)) {
+        known.set(d, { base: op.a.reg, add: Number(op.b.value) });
+      }
+    }
+    return out;
+  });
+  return changed;
+}
+
 /** Runs the IR passes to a fixed point. */
 export function optimize(fn: IrFunction): void {
-  for (let round = 0; round < 8; round++) {
+  for (let round = 0; round < 10; round++) {
     const a = propagateConstants(fn);
+    const s = simplifyIdentities(fn);
+    const c = propagateCopies(fn);
+    const f = foldAddresses(fn);
     const b = removeDeadCode(fn);
-    if (!a && !b) break;
+    if (!a && !b && !s && !c && !f) break;
   }
 }

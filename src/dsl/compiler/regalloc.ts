@@ -76,7 +76,24 @@ export function allocateRegisters(fn: IrFunction): Allocation {
       }
     }
     const pool = iv.crossesCall ? CALLEE_SAVED : [...CALLER_SAVED, ...CALLEE_SAVED];
-    const r = pool.find((p) => free.has(p));
+    // Coalescing hint: `d = s op …` where s dies here can reuse s's register (saves the move).
+    const defOp = fn.ops[iv.start]!;
+    const first = defOp.op === 'mov' || defOp.op === 'bswap' ? defOp.src : defOp.op === 'alu' ? defOp.a : defOp.op === 'load' ? { kind: 'reg' as const, reg: defOp.base } : undefined;
+    if (def(defOp) === iv.vreg && first?.kind === 'reg' && first.reg >= 0) {
+      const donor = active.find((a) => a.vreg === first.reg && a.end === iv.start && pool.includes(a.reg));
+      const otherOperand = defOp.op === 'alu' && defOp.b.kind === 'reg' ? defOp.b.reg : undefined;
+      if (donor && otherOperand !== first.reg) {
+        active.splice(active.indexOf(donor), 1);
+        active.push({ ...iv, reg: donor.reg });
+        locations.set(iv.vreg, { kind: 'reg', reg: donor.reg });
+        continue;
+      }
+    }
+    // A value whose last use is as a helper argument prefers that argument's register.
+    const endOp = fn.ops[iv.end]!;
+    const argIndex = endOp.op === 'call' ? endOp.args.findIndex((a) => a.kind === 'reg' && a.reg === iv.vreg) : -1;
+    const preferred = argIndex >= 0 && argIndex < 4 && !iv.crossesCall ? argIndex + 1 : undefined;
+    const r = preferred !== undefined && free.has(preferred) ? preferred : pool.find((p) => free.has(p));
     if (r !== undefined) {
       free.delete(r);
       active.push({ ...iv, reg: r });
