@@ -113,8 +113,10 @@ export function linkProgram(entry: CodeFunction, ctx: LinkContext): LinkedProgra
         else if (symbol) targetSlot = Number(symbol.value) / 8 + ins.imm + 1;
         else targetSlot = slot + ins.imm + 1;
         if (!Number.isInteger(targetSlot)) throw new ElfError('E_CALL_TARGET', `call target is not instruction-aligned`, where);
-        const target = ctx.subprograms.find((f) => f.startSlot === targetSlot);
-        if (!target || (!symbol && s !== ctx.text)) {
+        // Subprograms live in .text (libbpf's rule): the symbol, or the caller without one, must be there.
+        const inText = symbol ? symbol.sectionIndex === ctx.text?.index : s === ctx.text;
+        const target = inText ? ctx.subprograms.find((f) => f.startSlot === targetSlot) : undefined;
+        if (!target) {
           throw new ElfError('E_CALL_TARGET', `no subprogram in .text starts at instruction ${targetSlot}`, where);
         }
         const at = placed.get(target) ?? (append(target), relocate(target), placed.get(target)!);
