@@ -32,6 +32,7 @@ export class PerfEventGroupLink implements Link {
   constructor(readonly links: FdLink[], readonly target: string) {}
 
   get fd(): number {
+    this.#ensureOpen('fd');
     return this.links[0]?.fd ?? -1;
   }
 

@@ -26,7 +26,7 @@ export type LinkKind =
 
 export interface Link extends Disposable {
   readonly kind: LinkKind;
-  /** The bpf_link fd, or -1 when the attachment is not a bpf_link. */
+  /** The bpf_link fd, or -1 when the attachment is not a bpf_link; ObjectClosedError after close(). */
   readonly fd: number;
   readonly closed: boolean;
   /** Detaches (for a bpf_link: drops our reference; a pinned link stays). */
@@ -60,13 +60,21 @@ const finalizer = new FinalizationRegistry<number[]>((fds) => {
  * every use after close.
  */
 export class FdLink implements Link {
+  readonly #linkFd: number;
   #fds: number[];
   #closed = false;
   #pinnedAt: string | undefined;
 
-  constructor(readonly kind: LinkKind, readonly fd: number, ownedFds: number[], readonly target: string) {
+  /** `linkFd` is the bpf_link (or -1); `ownedFds` are closed by close(), the link first. */
+  constructor(readonly kind: LinkKind, linkFd: number, ownedFds: number[], readonly target: string) {
+    this.#linkFd = linkFd;
     this.#fds = ownedFds;
     finalizer.register(this, ownedFds, this);
+  }
+
+  get fd(): number {
+    this.ensureOpen('fd');
+    return this.#linkFd;
   }
 
   get closed(): boolean {
@@ -83,10 +91,10 @@ export class FdLink implements Link {
 
   protected ensureBpfLink(what: string): number {
     this.ensureOpen(what);
-    if (this.fd < 0) {
+    if (this.#linkFd < 0) {
       throw new LinkError('ENOTSUP', `${what}: the ${this.kind} attachment on ${this.target} is not a bpf_link`, this.target, 'this kernel or attach method has no bpf_link for it; close() detaches it');
     }
-    return this.fd;
+    return this.#linkFd;
   }
 
   close(): void {

@@ -42,6 +42,8 @@ describe('kernel: tracepoint and raw tracepoint links', function () {
     for (let i = 0; i < 5; i++) getpid();
     expect(readCount(map)).to.equal(25n, 'no counting after close');
     expect(() => link.info()).to.throw(ObjectClosedError);
+    expect(() => link.fd).to.throw(ObjectClosedError);
+    expect(() => link.pin('/sys/fs/bpf/x')).to.throw(ObjectClosedError);
     link.close(); // idempotent
   });
 
