@@ -60,6 +60,9 @@ export interface LinkedProgram {
   lineInfo: LineInfo[];
 }
 
+/** BPF_MAX_SUBPROGS: no program can have more, so no call chain can be longer. */
+const MAX_CALL_DEPTH = 256;
+
 const isSubprogCall = (ins: Instruction): boolean => ins.opcode === CALL && ins.src === PseudoCall.CALL && ins.dst === 0 && ins.off === 0;
 
 export function linkProgram(entry: CodeFunction, ctx: LinkContext): LinkedProgram {
@@ -88,7 +91,10 @@ export function linkProgram(entry: CodeFunction, ctx: LinkContext): LinkedProgra
     return at;
   };
 
-  const relocate = (fn: CodeFunction): void => {
+  const relocate = (fn: CodeFunction, depth: number): void => {
+    if (depth > MAX_CALL_DEPTH) {
+      throw new ElfError('E_CALL_DEPTH', `subprogram calls nest deeper than ${MAX_CALL_DEPTH} (the kernel allows ${MAX_CALL_DEPTH} subprograms)`, { section: fn.section.name, offset: fn.startSlot * 8 });
+    }
     const base = placed.get(fn)!;
     const s = fn.section;
     let outIndex = base.index;
@@ -119,7 +125,7 @@ export function linkProgram(entry: CodeFunction, ctx: LinkContext): LinkedProgra
         if (!target) {
           throw new ElfError('E_CALL_TARGET', `no subprogram in .text starts at instruction ${targetSlot}`, where);
         }
-        const at = placed.get(target) ?? (append(target), relocate(target), placed.get(target)!);
+        const at = placed.get(target) ?? (append(target), relocate(target, depth + 1), placed.get(target)!);
         if (pointsToCode) {
           ins.src = PseudoLoad.FUNC;
           ins.imm64 = BigInt((at.slot - mySlot - 1) >>> 0);
@@ -136,6 +142,6 @@ export function linkProgram(entry: CodeFunction, ctx: LinkContext): LinkedProgra
   };
 
   append(entry);
-  relocate(entry);
+  relocate(entry, 0);
   return { instructions: out, relocations, funcInfo, lineInfo };
 }
