@@ -92,10 +92,22 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     this.#consLo = new Uint32Array(this.#consumerPage.buffer, 0, 2);
     this.#consFull = new BigUint64Array(this.#consumerPage.buffer, 0, 1);
     this.#cons = Number(Atomics.load(this.#consFull, 0));
-    this.#epfd = new OwnedFd(epollCreate(), 'ring buffer epoll');
-    this.#wakeFd = new OwnedFd(eventfdCreate(), 'ring buffer wakeup eventfd');
-    epollCtl(this.#epfd.value, EpollOp.ADD, map.fd, EpollEvents.IN, 0);
-    epollCtl(this.#epfd.value, EpollOp.ADD, this.#wakeFd.value, EpollEvents.IN, 1);
+    let epfd: OwnedFd | undefined;
+    let wakeFd: OwnedFd | undefined;
+    try {
+      epfd = new OwnedFd(epollCreate(), 'ring buffer epoll');
+      wakeFd = new OwnedFd(eventfdCreate(), 'ring buffer wakeup eventfd');
+      epollCtl(epfd.value, EpollOp.ADD, map.fd, EpollEvents.IN, 0);
+      epollCtl(epfd.value, EpollOp.ADD, wakeFd.value, EpollEvents.IN, 1);
+    } catch (err) {
+      epfd?.close();
+      wakeFd?.close();
+      this.#consumerPage.close();
+      this.#producer.close();
+      throw err;
+    }
+    this.#epfd = epfd;
+    this.#wakeFd = wakeFd;
     this.#events = new EpollEventBuffer(2);
   }
 
