@@ -31,3 +31,4 @@ export { applyCoreRelocation, POISON_HELPER_ID, type CoreInsn } from './core/app
 export { toCHeader, type CHeaderOptions } from './dump-c.js';
 export { toTypeScript, type TypeScriptOptions } from './dump-ts.js';
 export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures, type SanitizedBtf } from './sanitize.js';
+export { fieldAccess, type FieldAccess } from './core/access.js';

@@ -9,7 +9,10 @@ import {
   CoreTarget,
   POISON_HELPER_ID,
   applyCoreRelocation,
+  describeSpec,
   essentialName,
+  fieldAccess,
+  parseSpec,
   parseBtf,
   parseBtfExt,
   resolveCoreRelo,
@@ -126,6 +129,29 @@ describe('btf: CO-RE', function () {
       }
     }
     for (const k of Object.keys(expected)) expect(seen.has(k), `relocation '${k}' present in the object`).to.equal(true);
+  });
+
+  it('builds the same access strings as clang from member names and indexes (fieldAccess)', function () {
+    let checked = 0;
+    for (const f of ['core_kinds.bpf.o', 'core_nested.bpf.o']) {
+      const { btf, ext } = loadObject(new URL(`./fixtures/${f}`, import.meta.url).pathname);
+      for (const sec of ext.coreRelos)
+        for (const relo of sec.records) {
+          if (!relo.kind.startsWith('field')) continue;
+          const spec = parseSpec(btf, relo);
+          const path = spec.accessors.slice(1).map((a) => a.name ?? a.idx);
+          const access = fieldAccess(btf, relo.typeId, path);
+          expect(access.accessString, `${f} ${describeSpec(spec)}`).to.equal(relo.accessString);
+          expect(access.bitOffset).to.equal(spec.bitOffset);
+          checked++;
+        }
+    }
+    expect(checked).to.be.greaterThan(15);
+    const task = vmlinux.findByName('task_struct', 'struct')!;
+    const a = fieldAccess(vmlinux, task, ['comm', 3]);
+    expect(a.bitOffset).to.equal(member(vmlinux, 'task_struct', 'comm').bitOffset + 24);
+    expect(() => fieldAccess(vmlinux, task, ['no_such_field'])).to.throw(BtfError, "task_struct.no_such_field: no member 'no_such_field'");
+    expect(() => fieldAccess(vmlinux, task, ['comm', 16])).to.throw(BtfError, /out of bounds/);
   });
 
   it('relocates bpf-tests/core.bpf.o: task_struct.pid lands where BTF says', function () {
