@@ -3,7 +3,7 @@ import { instruction } from '../../src/asm/instruction.js';
 import { encode } from '../../src/asm/codec.js';
 import { BpfMap, Program, SyscallError, VerifierError, ensureBpffs, unpin } from '../../src/kernel/index.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { call, exit, ldMapFd, movImm, movReg, readU32, returnConst, u32le } from './helpers.js';
+import { call, exit, kernelAtLeast, ldMapFd, movImm, movReg, readU32, returnConst, u32le } from './helpers.js';
 
 describe('kernel: programs', function () {
   before(function () {
@@ -104,7 +104,9 @@ describe('kernel: programs', function () {
     expect(err).to.be.instanceOf(VerifierError);
     expect(err!.truncated).to.equal(true);
     expect(err!.log.length).to.be.lessThan(4096);
-    expect(err!.lastLines.join('\n')).to.match(/R0 !read_ok/);
+    // Since Linux 6.4 a full log keeps its end (rotating); before, its beginning.
+    if (kernelAtLeast(6, 4)) expect(err!.lastLines.join('\n')).to.match(/R0 !read_ok/);
+    else expect(err!.log).to.match(/^func#0 @0|^0: /);
   });
 
   it('logLevel keeps the verifier log on success', () => {
