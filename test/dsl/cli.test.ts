@@ -1,0 +1,101 @@
+/**
+ * `tsbpf build` and `tsbpf run` as a user runs them (a child process).
+ */
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { needKernel } from '../support/kernel.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** Runs the CLI in this process (fast), capturing its output. */
+async function tsbpf(args: string[], env: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+  const saved = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr), env: { ...process.env }, cwd: process.cwd() };
+  let stdout = '';
+  let stderr = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  Object.assign(process.env, { NO_COLOR: '1', ...env });
+  process.chdir(ROOT);
+  try {
+    const status = await main(args);
+    return { status, stdout, stderr };
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    for (const k of Object.keys(env)) if (!(k in saved.env)) delete process.env[k];
+    process.chdir(saved.cwd);
+  }
+}
+
+describe('dsl CLI: tsbpf build / run', function () {
+  this.timeout(60000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsbpf-dsl-cli-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('builds an example into an ELF object, and prints asm and IR', async () => {
+    const out = join(dir, 'x.o');
+    const r = await tsbpf(['build', 'examples/xdp-proto-count.bpf.ts', '-o', out], { TSBPF_CACHE_DIR: join(dir, 'cache') });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/wrote .*x\.o .*1 program, 1 map/);
+    expect([...readFileSync(out).subarray(0, 4)]).to.deep.equal([0x7f, 0x45, 0x4c, 0x46]);
+    const asm = await tsbpf(['build', 'examples/xdp-proto-count.bpf.ts', '--emit', 'asm'], { TSBPF_CACHE_DIR: join(dir, 'cache') });
+    expect(asm.status).to.equal(0);
+    expect(asm.stdout).to.match(/countProtocols \(SEC\("xdp"\), \d+ instructions\)/);
+    expect(asm.stdout).to.include('call 1');
+    // The second build came from the cache.
+    expect(readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.json'))).to.have.length(1);
+  });
+
+  it('reports every diagnostic with a code frame and exits 1', async () => {
+    const bad = join(dir, 'bad.bpf.ts');
+    writeFileSync(bad, `import { xdp } from '${join(ROOT, 'src/dsl/index.js')}';\nexport const p = xdp((ctx) => {\n  const f = 2.5;\n  const s = [1];\n  return 2;\n});\n`);
+    const r = await tsbpf(['build', bad, '--no-cache']);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.include(`${bad}:3:13: TSBPF_FLOAT`);
+    expect(r.stderr).to.include(`${bad}:4:13: TSBPF_HEAP`);
+    expect(r.stderr).to.include('3 |   const f = 2.5;');
+    expect(r.stderr).to.include('2 errors');
+  });
+
+  it('runs a tracepoint module, prints events and maps, exits 0 after --duration', async function () {
+    needKernel(this);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'run', 'examples/execve-count.bpf.ts', '--duration', '3', '--json'], {
+      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: join(dir, 'cache2') },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    // Exec something while it runs (after it has attached).
+    for (let i = 0; i < 40 && !stdout.includes('"attached"'); i++) await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 3; i++) spawnSync('/bin/true');
+    const code = await exited;
+    expect(code, stderr).to.equal(0);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).to.deep.equal({ attached: 'onExecve', where: 'tracepoint syscalls/sys_enter_execve' });
+    const events = lines.filter((l) => l.event === 'execs');
+    expect(events.some((e) => (e.value as { filename: string }).filename === '/bin/true')).to.equal(true);
+    const entries = lines.filter((l) => l.map === 'execsByName');
+    expect(entries.length).to.be.greaterThan(0);
+    expect(entries.every((e) => typeof e.key === 'string' && typeof e.value === 'number')).to.equal(true);
+  });
+
+  it('shows the TypeScript line when the kernel rejects a program', async function () {
+    needKernel(this);
+    const mod = join(dir, 'reject.bpf.ts');
+    writeFileSync(mod, `import { tracepoint, bpf } from '${join(ROOT, 'src/dsl/index.js')}';\nexport const p = tracepoint('syscalls/sys_enter_getppid', () => {\n  return bpf.unsafeLoad(64, 4) > 0 ? 1 : 0;\n});\n`);
+    const r = await tsbpf(['run', mod, '--duration', '1', '--no-cache']);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.include(`${mod}:3:10`);
+    expect(r.stderr).to.include('3 |   return bpf.unsafeLoad(64, 4) > 0 ? 1 : 0;');
+    expect(existsSync(mod)).to.equal(true);
+  });
+});
