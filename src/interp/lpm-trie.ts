@@ -87,7 +87,8 @@ export class LpmTrieMap implements InterpMap {
     return this.entries.delete(c.id) ? 0 : -Errno.ENOENT;
   }
 
-  *keys(): Iterable<Uint8Array> {
-    for (const e of this.entries.values()) yield e.key;
+  /** A snapshot: lookups (LRU order) and updates during the iteration do not disturb it. */
+  keys(): Iterable<Uint8Array> {
+    return Array.from(this.entries.values(), (e) => e.key);
   }
 }

@@ -50,7 +50,8 @@ export class MapOfMaps implements InterpMap {
     return this.inner.delete(keyString(key.subarray(0, this.keySize))) ? 0 : -Errno.ENOENT;
   }
 
-  *keys(): Iterable<Uint8Array> {
-    for (const e of this.inner.values()) yield e.key;
+  /** A snapshot: lookups (LRU order) and updates during the iteration do not disturb it. */
+  keys(): Iterable<Uint8Array> {
+    return Array.from(this.inner.values(), (e) => e.key);
   }
 }

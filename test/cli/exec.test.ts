@@ -147,6 +147,17 @@ describe('tsbpf exec', () => {
       expect(await exec(net, '--prog', 'sock_len', '--packet', '00'.repeat(42))).to.deep.include({ code: 0, out: `0x${'2a'.padStart(16, '0')}\n` });
     });
 
+    it('--maps shows the maps after the run, as text or JSON', async () => {
+      const r = await exec(net, '--prog', 'xdp_count', '--packet', udp, '--maps');
+      expect(r.code).to.equal(0);
+      expect(r.out).to.equal('0x0000000000000001\nmap by_proto (array):\n  11 00 00 00 => 01 00 00 00 00 00 00 00\n');
+      const all = await exec(join(repo, 'bpf-tests/maps.bpf.o'), '--prog', 'fill_maps', '--packet', udp, '--maps', '--json');
+      const maps = JSON.parse(all.out).maps as { name: string; items?: string[] }[];
+      expect(maps.find((m) => m.name === 'queue')!.items).to.deep.equal(['05 00 00 00', '06 00 00 00']);
+      expect(maps.find((m) => m.name === 'events')!.items).to.deep.equal(['cd ab 00 00']);
+      expect(await usage(join(conformance, 'add.data'), '--maps')).to.contain('ELF objects only');
+    });
+
     it('defaults to the first program and runs bpf-to-bpf calls', async () => {
       expect(await exec(join(repo, 'bpf-tests/subprogs.bpf.o'))).to.deep.include({ code: 0, out: '0x0000000000000019\n' });
     });

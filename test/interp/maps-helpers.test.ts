@@ -65,6 +65,13 @@ describe('interp: map kinds and helpers', () => {
     m.lookup(key32(1)); // 2 is now the least recently used
     expect(m.update(key32(3), v, UpdateFlags.ANY)).to.equal(0);
     expect([...m.keys()].map((k) => k[0])).to.have.members([1, 3]);
+    // iterating while looking up (which reorders an LRU) visits each key once
+    const seen: number[] = [];
+    for (const k of m.keys()) {
+      m.lookup(k);
+      seen.push(k[0]!);
+    }
+    expect(seen).to.have.members([1, 3]);
     const plain = new HashMap({ keySize: 4, valueSize: 8, maxEntries: 1 });
     plain.update(key32(1), v, UpdateFlags.ANY);
     expect(plain.update(key32(2), v, UpdateFlags.ANY)).to.equal(-Errno.E2BIG);

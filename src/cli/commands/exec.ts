@@ -12,6 +12,7 @@ import type { Instruction } from '../../asm/instruction.js';
 import { parseUbpf } from '../../asm/ubpf.js';
 import { parseObject, objectNameFromPath } from '../../elf/index.js';
 import { InterpError, InterpObject, runSync } from '../../interp/index.js';
+import { dumpMap, formatMapDump } from '../exec-maps.js';
 import { CliError, printJson } from '../output.js';
 
 export const help = `usage: tsbpf exec IN [--syntax ubpf|llvm] [--mem HEX] [--engine interp|kernel] [--budget N] [--check] [--json]
@@ -41,6 +42,8 @@ options:
   --packet HEX             packet for xdp (struct xdp_md) and skb programs (struct __sk_buff:
                            tc, socket filters, cgroup skb)
   --ctx HEX                raw context bytes r1 points at (tracepoints and others)
+  --maps                   after the run, show the object's maps (non-empty entries,
+                           queued values, ring and perf buffer records)
   --check                  compare r0 with the '-- result' of a .data file; exit 1 if different
   --json                   print {"r0": "0x...", ...} as one JSON line
 `;
@@ -124,6 +127,7 @@ const options = {
   prog: { type: 'string' },
   packet: { type: 'string' },
   ctx: { type: 'string' },
+  maps: { type: 'boolean', default: false },
   check: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
@@ -181,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
   if ([values.mem, values.packet, values.ctx].filter((v) => v !== undefined).length > 1) {
     throw new CliError('give at most one of --mem, --packet and --ctx', 2);
   }
-  if (values.prog !== undefined && !program.object) throw new CliError('--prog applies to ELF objects only', 2);
+  if ((values.prog !== undefined || values.maps) && !program.object) throw new CliError('--prog and --maps apply to ELF objects only', 2);
   if ((packet || ctx) && !program.object) throw new CliError('--packet and --ctx apply to ELF objects; use --mem for raw programs', 2);
 
   let r0: bigint;
@@ -222,6 +226,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
 
+  const maps = values.maps && program.object ? [...program.object.obj.maps].map(([name, m]) => dumpMap(name, m)) : undefined;
   if (values.json) {
     printJson({
       file,
@@ -231,9 +236,11 @@ export async function run(argv: string[]): Promise<number> {
       ...(instructions !== undefined ? { instructions } : {}),
       ...(program.expected !== undefined ? { expected: hex64(program.expected) } : {}),
       ...(trace.length > 0 ? { trace } : {}),
+      ...(maps ? { maps } : {}),
     });
   } else {
     process.stdout.write(`${hex64(r0)}\n`);
+    for (const d of maps ?? []) process.stdout.write(`${formatMapDump(d).join('\n')}\n`);
   }
   if (values.check) {
     if (program.expected === undefined) throw new CliError(`${file}: --check needs a '-- result' section`, 2);
