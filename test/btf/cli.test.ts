@@ -70,6 +70,8 @@ describe('btf: tsbpf btf dump', function () {
     const r = await inProcess('btf', 'dump', '--kernel', '--format', 'c', '--root', 'xdp_md');
     expect(r.code).to.equal(0);
     expect(r.stdout).to.include('struct xdp_md {');
+    const raw = await inProcess('btf', 'dump', '--kernel', '--root', 'xdp_md');
+    expect(raw.stdout).to.match(/^\[\d+\] STRUCT 'xdp_md' size=24 vlen=6\n\t'data' type_id=\d+ bits_offset=0\n/);
   });
 
   it('reports bad input and usage errors without a stack', async function () {

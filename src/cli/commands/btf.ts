@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseBtf, toCHeader, toRaw, toTypeScript, type Btf } from '../../btf/index.js';
+import { parseBtf, rawTypeLines, toCHeader, toRaw, toTypeScript, type Btf } from '../../btf/index.js';
 import { readElf } from '../../elf/reader.js';
 import { CliError, printJson } from '../output.js';
 
@@ -21,7 +21,8 @@ Prints BTF type information.
   --format F     raw  one type per line, as 'bpftool btf dump ... format raw' (default)
                  c    a vmlinux.h-style header that clang accepts (CO-RE ready)
                  ts   TypeScript declarations for CO-RE access from tsbpf modules
-  --root NAME    only this type and what it needs (repeatable; c and ts)
+  --root NAME    c, ts: only this type and what it needs; raw: only types of
+                 this name (repeatable)
   --base FILE    base BTF for split BTF; module BTF under /sys/kernel/btf/ uses
                  vmlinux automatically
   --json         with --format raw: one JSON object per type
@@ -54,6 +55,10 @@ async function openBtf(path: string, basePath: string | undefined): Promise<Btf>
   return parseBtf(await btfBytes(path), { base, section: `${path} .BTF` });
 }
 
+function* range(from: number, to: number): Iterable<number> {
+  for (let i = from; i < to; i++) yield i;
+}
+
 function write(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
 }
@@ -82,8 +87,13 @@ export async function run(argv: string[]): Promise<number> {
   for (const r of roots) if (btf.findByName(r) === undefined) throw new CliError(`no type named '${r}' in ${path}`);
   if (format === 'c') await write(toCHeader(btf, { roots }));
   else if (format === 'ts') await write(toTypeScript(btf, { roots }));
-  else if (values.json) for (let id = btf.firstId; id < btf.typeCount; id++) printJson({ id, ...btf.type(id) });
-  else await write(toRaw(btf));
+  else {
+    // With --root, raw output lists just the named types.
+    const ids = roots.length ? roots.flatMap((r) => btf.findAllByName(r)) : undefined;
+    if (values.json) for (const id of ids ?? range(btf.firstId, btf.typeCount)) printJson({ id, ...btf.type(id) });
+    else if (ids) await write(ids.map((id) => rawTypeLines(btf, id).join('\n')).join('\n') + '\n');
+    else await write(toRaw(btf));
+  }
   return 0;
 }
 
