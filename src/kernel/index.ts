@@ -40,3 +40,4 @@ export { PerfBufferReader, type PerfBufferRecord, type PerfReaderOptions, type P
 export { linkFromFd, linkFromId, openPinnedLink } from './link-open.js';
 export { attachTracing } from './link-tracing.js';
 export { autoAttach, type AttachSpec, type AutoAttachOptions } from './auto-attach.js';
+export { enableRunStats } from './stats.js';

@@ -223,3 +223,22 @@ describe('kernel: program load attributes', function () {
     expect(p.typeName).to.equal('CGROUP_SOCK_ADDR');
   });
 });
+
+describe('kernel: run-time stats', function () {
+  before(function () {
+    needKernel(this);
+  });
+
+  it('enableRunStats makes the kernel count runs and their time in program info', async () => {
+    const { enableRunStats } = await import('../../src/kernel/index.js');
+    using p = Program.load({ type: 'XDP', instructions: returnConst(2) });
+    {
+      using stats = enableRunStats();
+      expect(stats.closed).to.equal(false);
+      p.testRun({ data: new Uint8Array(64), repeat: 50 });
+    }
+    const info = p.info();
+    expect(info.runCount >= 50n, `run_cnt ${info.runCount}`).to.equal(true);
+    expect(info.runTimeNs > 0n).to.equal(true);
+  });
+});
