@@ -18,6 +18,7 @@ import { sharedLibraries } from './libs.js';
 import { collectModules, guestModules } from './modules.js';
 import { isRuntimeFile, packageClosure } from './node-modules.js';
 import { guestDir, imageDir, projectDir } from './paths.js';
+import { needsTranspile, transpile } from './transpile.js';
 import { capture, requireTool, which } from './process.js';
 
 /** Where the project lives in the guest; the command runs there. */
@@ -31,8 +32,14 @@ const LAYER_FORMAT = 5; // bump when what goes into a layer changes
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);
 
-/** Adds a host folder's files under `guestPath`, keeping symlinks; `keep` filters by path relative to `hostDir`. */
-export function addTree(w: CpioWriter, hostDir: string, guestPath: string, keep: (rel: string) => boolean = () => true): number {
+/** Adds a host folder's files under `guestPath`, keeping symlinks; `keep` filters by path relative to `hostDir`; `twin` may add a derived file beside each. */
+export function addTree(
+  w: CpioWriter,
+  hostDir: string,
+  guestPath: string,
+  keep: (rel: string) => boolean = () => true,
+  twin?: (rel: string, data: Uint8Array) => { suffix: string; data: Uint8Array } | null,
+): number {
   let bytes = 0;
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -48,6 +55,8 @@ export function addTree(w: CpioWriter, hostDir: string, guestPath: string, keep:
         const data = readFileSync(host);
         bytes += data.length;
         w.add({ kind: 'file', path: guest, data, mode: statSync(host).mode & 0o777 });
+        const derived = twin?.(rel, data);
+        if (derived && !existsSync(`${host.slice(0, -3)}${derived.suffix}`)) w.add({ kind: 'file', path: `${guest.slice(0, -3)}${derived.suffix}`, data: derived.data });
       }
     }
   };
@@ -193,6 +202,10 @@ export function modulesLayer(kernel: CachedKernel, wanted: readonly string[] = g
   return out;
 }
 
+/** A .js twin for each TypeScript source, so the guest runs plain node (see transpile.ts). */
+const jsTwin = (rel: string, data: Uint8Array): { suffix: string; data: Uint8Array } | null =>
+  needsTranspile(rel) ? { suffix: '.js', data: new TextEncoder().encode(transpile(new TextDecoder().decode(data), rel)) } : null;
+
 /** The project layer: this checkout as it is now (and ../shared, which tests read conformance data from). */
 export function projectLayer(): Uint8Array {
   const w = new CpioWriter();
@@ -202,7 +215,8 @@ export function projectLayer(): Uint8Array {
     const host = join(projectDir, entry);
     if (!existsSync(host)) continue;
     // vm-images/cache holds the kernels and this very image: never inside the guest.
-    if (statSync(host).isDirectory()) addTree(w, host, `${g}/${entry}`, (rel) => entry !== 'vm-images' || !/^cache(\/|$)/.test(rel));
+    const twin = entry === 'src' || entry === 'test' || entry === 'vm-images' ? jsTwin : undefined;
+    if (statSync(host).isDirectory()) addTree(w, host, `${g}/${entry}`, (rel) => entry !== 'vm-images' || !/^cache(\/|$)/.test(rel), twin);
     else w.add({ kind: 'file', path: `${g}/${entry}`, data: readFileSync(host) });
   }
   const shared = join(projectDir, '../shared');

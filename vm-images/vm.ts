@@ -15,6 +15,7 @@ import { cacheDir } from './paths.js';
 import { pickCompression } from './compress.js';
 import { runGuest } from './guest-run.js';
 import { toolchainLayer } from './toolchain.js';
+import { jsSpec } from './transpile.js';
 import { formatTable, outcomeOk, totalsLine, type KernelOutcome } from './results-table.js';
 import { qemuBinary } from './qemu.js';
 
@@ -137,12 +138,20 @@ async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: 
   qemuBinary();
   const specs = selectKernels(list);
   const color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
-  const files = tests.split(/[\s,]+/).filter((t) => t !== '').map(shQuote).join(' ');
-  const command = `node --import tsx node_modules/mocha/bin/mocha.js --config vm-images/guest/mocharc.json ${color ? '--color' : '--no-color'} ${files}`;
+  // Plain node on the .js twins of the tests (see transpile.ts) unless TSBPF_VM_TSX=1 asks for tsx in the guest.
+  const viaTsx = process.env.TSBPF_VM_TSX === '1';
+  const testSpecs = tests.split(/[\s,]+/).filter((t) => t !== '');
+  const files = (viaTsx ? testSpecs : testSpecs.map(jsSpec)).map(shQuote).join(' ');
+  const runner = viaTsx
+    ? 'node --import tsx node_modules/mocha/bin/mocha.js --config vm-images/guest/mocharc.json'
+    : 'node --enable-source-maps --no-warnings=ExperimentalWarning node_modules/mocha/bin/mocha.js --config vm-images/guest/mocharc.js.json';
+  const command = `${runner} ${color ? '--color' : '--no-color'} ${files}`;
   const outcomes: KernelOutcome[] = [];
   for (const spec of specs) {
     say(`kernel ${spec.name}: running ${tests}`);
-    const run: RunSpec = { mode: 'test', command, env: { TSBPF_REQUIRE_KERNEL: '1', TSBPF_VM_RESULTS: '/dev/ttyS1' } };
+    const env: Record<string, string> = { TSBPF_REQUIRE_KERNEL: '1', TSBPF_VM_RESULTS: '/dev/ttyS1' };
+    if (!color) env.NO_COLOR = '1';
+    const run: RunSpec = { mode: 'test', command, env };
     const started = Date.now();
     let outcome: KernelOutcome;
     try {
