@@ -1,0 +1,2 @@
+import { xdp, XdpAction } from '../../src/dsl/index.js';
+export const pass = xdp(() => XdpAction.PASS);
