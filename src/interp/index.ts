@@ -21,6 +21,7 @@ export { InterpError, type InterpErrorCode } from './errors.js';
 export { type DecodedProgram, decodeProgram } from './program.js';
 export { DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE, type RunOptions, type RunResult } from './machine.js';
 export { Memory, type Region, type RegionOptions } from './memory.js';
+export type { ProgramInput } from './context.js';
 export { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers, errno } from './helpers.js';
 export { formatTrace } from './helpers-trace.js';
 export { ArrayMap, Errno, HashMap, type InterpMap, LruHashMap, type MapSpec, UpdateFlags } from './maps.js';

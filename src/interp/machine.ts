@@ -4,10 +4,12 @@
  * views over the same bytes, so 32-bit ALU and JMP32 work on plain numbers
  * and 64-bit results wrap simply by being stored.
  */
-import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source, sizeBytes } from '../asm/opcodes.js';
+import { AluOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source, sizeBytes } from '../asm/opcodes.js';
 import { InterpError } from './errors.js';
 import { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers } from './helpers.js';
 import type { InterpMap } from './maps.js';
+import { atomic } from './atomics.js';
+import { type ProgramInput, setUpContext } from './context.js';
 import { Memory, type Region } from './memory.js';
 import { ProgArrayMap } from './prog-array.js';
 import type { DecodedProgram } from './program.js';
@@ -19,15 +21,8 @@ export const DEFAULT_BUDGET = 1_000_000;
 /** The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT). */
 export const MAX_TAIL_CALLS = 33;
 
-export interface RunOptions {
-  /** Input memory: r1 points at it and r2 holds its length (the conformance convention); also the packet of ld_abs/ld_ind. */
-  mem?: Uint8Array;
-  /** Context bytes for r1 (a tracepoint record, a perf event...), when the program takes a context instead of mem. */
-  ctx?: Uint8Array;
-  /** Run as an XDP program: r1 is a struct xdp_md whose data/data_end point into `packet` (modified in place). */
-  xdp?: { packet: Uint8Array; ingressIfindex?: number; rxQueueIndex?: number };
-  /** Run as a socket filter / tc program: r1 is a struct __sk_buff over `packet` (len, protocol, data, data_end...). */
-  skb?: { packet: Uint8Array; ifindex?: number; mark?: number; priority?: number };
+/** How a run starts and what it may call; the program's input (mem, ctx, xdp, skb) is described in context.ts. */
+export interface RunOptions extends ProgramInput {
   /** Helpers by id, added to (or replacing) the default table. */
   helpers?: HelperTable;
   /** Kernel functions by BTF id, for kfunc calls (call with src 2); there are none by default. */
@@ -626,104 +621,3 @@ class MapHandle {
 
 /** Thrown to end the whole program at once (a legacy packet load out of bounds). */
 const ABORT = Symbol('abort');
-
-/** struct xdp_md and struct __sk_buff (uapi bpf.h): sizes and the offsets the interpreter fills in. */
-const XDP_MD = { size: 24, data: 0, dataEnd: 4, dataMeta: 8, ingressIfindex: 12, rxQueueIndex: 16 } as const;
-const SK_BUFF = { size: 192, len: 0, mark: 8, protocol: 16, priority: 32, ingressIfindex: 36, ifindex: 40, data: 76, dataEnd: 80, dataMeta: 140 } as const;
-
-/** Points r1 (and r2 for mem) at the program's input; returns the packet legacy ld_abs/ld_ind read. */
-function setUpContext(memory: Memory, R: BigUint64Array, options: RunOptions): Region | undefined {
-  const given = [options.mem, options.ctx, options.xdp, options.skb].filter((x) => x !== undefined).length;
-  if (given > 1) throw new RangeError('give at most one of mem, ctx, xdp and skb');
-  if (options.mem) {
-    const mem = memory.add(options.mem, { name: 'mem' });
-    R[1] = mem.base;
-    R[2] = BigInt(options.mem.length);
-    return mem;
-  }
-  if (options.ctx) {
-    R[1] = memory.add(options.ctx, { name: 'ctx' }).base;
-    return undefined;
-  }
-  const net = options.xdp ?? options.skb;
-  if (!net) return undefined;
-  const packet = memory.add(net.packet, { name: 'packet' });
-  const start = packet.base;
-  const end = packet.base + BigInt(net.packet.length);
-  let ctx: Uint8Array;
-  let fields: Map<number, bigint>;
-  if (options.xdp) {
-    ctx = new Uint8Array(XDP_MD.size);
-    const v = new DataView(ctx.buffer);
-    v.setUint32(XDP_MD.ingressIfindex, options.xdp.ingressIfindex ?? 1, true);
-    v.setUint32(XDP_MD.rxQueueIndex, options.xdp.rxQueueIndex ?? 0, true);
-    fields = new Map([[XDP_MD.data, start], [XDP_MD.dataEnd, end], [XDP_MD.dataMeta, start]]);
-  } else {
-    const skb = options.skb!;
-    ctx = new Uint8Array(SK_BUFF.size);
-    const v = new DataView(ctx.buffer);
-    v.setUint32(SK_BUFF.len, net.packet.length, true);
-    v.setUint32(SK_BUFF.mark, skb.mark ?? 0, true);
-    // skb->protocol is the ethertype in network byte order.
-    if (net.packet.length >= 14) v.setUint32(SK_BUFF.protocol, net.packet[12]! | (net.packet[13]! << 8), true);
-    v.setUint32(SK_BUFF.priority, skb.priority ?? 0, true);
-    v.setUint32(SK_BUFF.ingressIfindex, skb.ifindex ?? 1, true);
-    v.setUint32(SK_BUFF.ifindex, skb.ifindex ?? 1, true);
-    fields = new Map([[SK_BUFF.data, start], [SK_BUFF.dataEnd, end], [SK_BUFF.dataMeta, start]]);
-  }
-  // __sk_buff has fields programs may write (mark, priority, cb); xdp_md has none.
-  R[1] = memory.add(ctx, { name: options.xdp ? 'xdp_md' : '__sk_buff', writable: !options.xdp, pointerFields: fields }).base;
-  return packet;
-}
-
-/** Atomic read-modify-write on 4 or 8 bytes, plus load-acquire / store-release. */
-function atomic(
-  memory: Memory,
-  R: BigUint64Array,
-  pc: number,
-  imm: number,
-  off: bigint,
-  size: number,
-  d: number,
-  s: number,
-  invalid: (why?: string) => never,
-): void {
-  if (imm === LOAD_ACQUIRE) {
-    // dst = *(src + off): the one atomic that reads through src.
-    R[d] = memory.load(R[s]! + off, size, pc);
-    return;
-  }
-  const addr = R[d]! + off;
-  if (imm === STORE_RELEASE) {
-    memory.store(addr, size, R[s]!, pc);
-    return;
-  }
-  if (size !== 4 && size !== 8) invalid('atomic read-modify-write needs a 32- or 64-bit size');
-  const mask = size === 8 ? 0xffffffffffffffffn : 0xffffffffn;
-  const old = memory.load(addr, size, pc);
-  const operand = R[s]! & mask;
-  const op = imm & ~AtomicOp.FETCH;
-  let next: bigint;
-  switch (imm) {
-    case AtomicOp.XCHG:
-      memory.store(addr, size, operand, pc);
-      R[s] = old;
-      return;
-    case AtomicOp.CMPXCHG:
-      if ((R[0]! & mask) === old) memory.store(addr, size, operand, pc);
-      R[0] = old;
-      return;
-    default:
-      if (op === AtomicOp.ADD) next = old + operand;
-      else if (op === AtomicOp.OR) next = old | operand;
-      else if (op === AtomicOp.AND) next = old & operand;
-      else if (op === AtomicOp.XOR) next = old ^ operand;
-      else return invalid(`unknown atomic operation 0x${imm.toString(16)}`);
-  }
-  memory.store(addr, size, next, pc);
-  if (imm & AtomicOp.FETCH) R[s] = old;
-}
-
-/** Kernel atomic modes beyond RFC 9669 (BPF_LOAD_ACQ, BPF_STORE_REL). */
-const LOAD_ACQUIRE = 0x100;
-const STORE_RELEASE = 0x110;
