@@ -30,7 +30,7 @@ function holdsVaList(btf: Btf, id: number, seen = new Set<number>()): boolean {
   return false;
 }
 
-/** _Static_asserts that every uniquely named struct/union has BTF's size and member offsets. */
+/** _Static_asserts that every uniquely named struct/union has BTF's size and member offsets, and enums their sizes and values. */
 function layoutAsserts(btf: Btf): { text: string; count: number } {
   const counts = new Map<string, number>();
   for (let id = 1; id < btf.typeCount; id++) {
@@ -39,6 +39,23 @@ function layoutAsserts(btf: Btf): { text: string; count: number } {
       counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
   }
   const lines: string[] = [];
+  // Enumerators whose name is unique keep their value; uniquely named enums keep their size.
+  const enumerators = new Map<string, number>();
+  for (let id = 1; id < btf.typeCount; id++) {
+    const t = btf.type(id);
+    if (t.kind === 'enum' || t.kind === 'enum64') for (const v of t.values) enumerators.set(v.name, (enumerators.get(v.name) ?? 0) + 1);
+  }
+  for (let id = 1; id < btf.typeCount; id++) {
+    const t = btf.type(id);
+    if (t.kind !== 'enum' && t.kind !== 'enum64') continue;
+    if (t.name && counts.get(t.name) === 1) lines.push(`_Static_assert(sizeof(enum ${t.name}) == ${t.size}, "sizeof enum ${t.name}");`);
+    for (const v of t.values) {
+      if (enumerators.get(v.name) !== 1) continue;
+      const value = BigInt(v.value);
+      const lit = value < 0n ? `(${value}LL)` : `${value}ULL`;
+      lines.push(`_Static_assert((unsigned long long)${v.name} == (unsigned long long)${lit}, "${v.name}");`);
+    }
+  }
   for (let id = 1; id < btf.typeCount; id++) {
     const t = btf.type(id);
     if ((t.kind !== 'struct' && t.kind !== 'union') || !t.name || counts.get(t.name) !== 1 || holdsVaList(btf, id)) continue;
