@@ -8,7 +8,7 @@ export { ElfFile, readElf, type ElfHeader, type ElfSection, type ElfSymbol, type
 export { ElfWriter, type ElfWriterOptions, type SectionInput, type SymbolInput, type SymbolRef, type RelocationInput } from './writer.js';
 export { parseObject, type ParseObjectOptions } from './parse-object.js';
 export type {
-  ObjectSpec, ProgramSpec, MapSpec, MapKind, MapInitialValue, VariableSpec, ExternSpec, ExternKind, KconfigValueType, LoadRelocation,
+  ObjectSpec, ProgramSpec, MapSpec, MapKind, StructOpsSpec, MapInitialValue, VariableSpec, ExternSpec, ExternKind, KconfigValueType, LoadRelocation,
 } from './object-spec.js';
 export { SECTION_DEFS, sectionProgramType, type SectionDef, type SectionProgramType, type AttachTargetKind } from './section-types.js';
 export { internalMapName, objectNameFromPath } from './map-types.js';

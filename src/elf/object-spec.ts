@@ -7,7 +7,7 @@ import type { Instruction } from '../asm/instruction.js';
 import type { Btf, CoreRelo, FuncInfo, LineInfo } from '../btf/index.js';
 
 /** What a map section variable (or a whole data section) is. */
-export type MapKind = 'user' | 'data' | 'rodata' | 'bss' | 'kconfig';
+export type MapKind = 'user' | 'data' | 'rodata' | 'bss' | 'kconfig' | 'struct_ops';
 
 export interface MapInitialValue {
   /** Index (key) in the outer map or prog array. */
@@ -46,6 +46,19 @@ export interface MapSpec {
   freeze: boolean;
   /** ELF section it came from. */
   section: string;
+  /** For STRUCT_OPS maps: the kernel struct implemented, its initial bytes (object layout) and programs by member. */
+  structOps?: StructOpsSpec;
+}
+
+export interface StructOpsSpec {
+  /** Kernel struct name, e.g. "tcp_congestion_ops". */
+  typeName: string;
+  /** The struct in the object's BTF. */
+  localTypeId: number;
+  /** The variable's bytes, in the object's layout. */
+  data: Uint8Array;
+  /** Function-pointer members and the programs they point to. */
+  programs: { member: string; program: string }[];
 }
 
 /** A global variable in a data section, settable before load. */

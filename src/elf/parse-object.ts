@@ -10,6 +10,7 @@ import { AsmError } from '../asm/errors.js';
 import { type Btf, type BtfExt, type CoreRelo, parseBtf, parseBtfExt } from '../btf/index.js';
 import { parseBtfMaps } from './btf-maps.js';
 import { parseLegacyMaps } from './legacy-maps.js';
+import { isStructOpsSection, parseStructOps } from './struct-ops.js';
 import {
   EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STV_HIDDEN,
 } from './constants.js';
@@ -97,6 +98,10 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
       freeze: true, section: KCONFIG_SECTION,
     };
     maps.push(kconfigMap);
+  }
+  // struct_ops maps come last, as in libbpf.
+  for (const s of elf.sections) {
+    if (s.type === SHT_PROGBITS && isStructOpsSection(s.name)) maps.push(...parseStructOps(elf, s, btf, symbolOffsets));
   }
   const externByName = new Map(externs.map((e) => [e.name, e]));
 

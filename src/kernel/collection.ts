@@ -30,6 +30,8 @@ import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs, mo
 import { BpfMap } from './map.js';
 import { Program, type ProgTypeName, type AttachTypeName } from './program.js';
 import { VerifierError } from './verifier-error.js';
+import { type StructOpsRegistration, planStructOps, registerStructOps, structOpsValue } from './struct-ops.js';
+import { BPF_F_LINK } from '../elf/struct-ops.js';
 
 export interface LoadCollectionOptions {
   /** Directory for maps with `pinning = LIBBPF_PIN_BY_NAME` (default /sys/fs/bpf). */
@@ -65,7 +67,17 @@ export class Collection {
     readonly maps: ReadonlyMap<string, BpfMap>,
     readonly programs: ReadonlyMap<string, Program>,
     readonly btf: BtfObject | undefined,
+    /** Kernel-layout values of struct_ops maps, for attachStructOps. */
+    readonly structOpsValues: ReadonlyMap<string, Uint8Array> = new Map(),
   ) {}
+
+  /** Registers a struct_ops map with the kernel (libbpf's bpf_map__attach_struct_ops); close() unregisters. */
+  attachStructOps(name: string): StructOpsRegistration {
+    const value = this.structOpsValues.get(name);
+    if (!value) throw new LoadError('E_NO_MAP', `no struct_ops map '${name}'`);
+    const m = this.spec.maps.find((x) => x.name === name)!;
+    return registerStructOps(this.map(name), value, (m.flags & BPF_F_LINK) !== 0);
+  }
 
   map(name: string): BpfMap {
     const m = this.maps.get(name);
@@ -131,7 +143,13 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
     if (kconfig?.data) {
       fillKconfig(spec, kconfig.data, { config: kernelConfig(), release: kernelRelease(), features: { LINUX_HAS_BPF_COOKIE: true, LINUX_HAS_SYSCALL_WRAPPER: true } });
     }
-    for (const m of spec.maps) maps.set(m.name, createMap(m, btfObject, options.pinPath));
+    for (const m of spec.maps) if (m.kind !== 'struct_ops') maps.set(m.name, createMap(m, btfObject, options.pinPath));
+    // struct_ops: programs take their attach point from the kernel struct they implement.
+    const structOps = spec.maps.filter((m) => m.kind === 'struct_ops').map((m) => planStructOps(spec, m, ctx.btf));
+    const structOpsAttach = new Map<string, { attachBtfId: number; expectedAttachType: number }>();
+    for (const plan of structOps) {
+      for (const [prog, at] of plan.programs) structOpsAttach.set(prog, { attachBtfId: plan.kernelTypeId, expectedAttachType: at.index });
+    }
     for (const m of spec.maps) {
       for (const iv of m.initialValues) {
         if (iv.map === undefined) continue;
@@ -141,7 +159,17 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
     }
     for (const p of spec.programs) {
       if (!(options.autoload?.[p.name] ?? p.autoload)) continue;
-      programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options));
+      programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options, structOpsAttach.get(p.name)));
+    }
+    const structOpsValues = new Map<string, Uint8Array>();
+    for (const plan of structOps) {
+      const m = plan.map;
+      maps.set(m.name, BpfMap.create({
+        type: m.type, keySize: 4, valueSize: plan.valueSize, maxEntries: 1, flags: m.flags, name: m.kernelName,
+        btfVmlinuxValueTypeId: plan.valueTypeId, ...(btfObject ? { btfFd: btfObject.fd } : {}),
+      }));
+      const fds = new Map([...programs].map(([n, p]) => [n, p.fd]));
+      structOpsValues.set(m.name, structOpsValue(plan, spec.btf!, ctx.btf, fds));
     }
     ctx.close(); // module BTF fds are only needed while programs load
     for (const m of spec.maps) {
@@ -151,7 +179,7 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
         if (prog) maps.get(m.name)!.update(u32(iv.index), u32(prog.fd)); // skipped (not autoloaded) programs leave their slot empty
       }
     }
-    return new Collection(spec, maps, programs, btfObject);
+    return new Collection(spec, maps, programs, btfObject, structOpsValues);
   } catch (e) {
     ctx.close();
     for (const p of programs.values()) p.close();
@@ -318,7 +346,10 @@ class KernelContext {
   }
 }
 
-function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>, btf: BtfObject | undefined, ctx: KernelContext, options: LoadCollectionOptions): Program {
+function loadProgram(
+  spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>, btf: BtfObject | undefined, ctx: KernelContext, options: LoadCollectionOptions,
+  structOps?: { attachBtfId: number; expectedAttachType: number },
+): Program {
   const insns: Instruction[] = p.instructions.map((i) => ({ ...i }));
   // fd_array for module kfuncs: index 0 means vmlinux, so it stays unused.
   const fdArray: number[] = [0];
@@ -375,7 +406,7 @@ function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>
   }
   const finalInsns = replaced.size ? insns.flatMap((ins, i) => replaced.get(i) ?? [ins]) : insns;
 
-  let attachBtfId: number | undefined;
+  let attachBtfId: number | undefined = structOps?.attachBtfId;
   let attachBtfObjFd: number | undefined;
   if (p.attachBtf) {
     const ref = ctx.find(p.attachBtf.name, p.attachBtf.kind);
@@ -391,6 +422,7 @@ function loadProgram(spec: ObjectSpec, p: ProgramSpec, maps: Map<string, BpfMap>
       instructions: finalInsns,
       license: p.license,
       ...(p.attachType ? { expectedAttachType: p.attachType as AttachTypeName } : {}),
+      ...(structOps ? { expectedAttachType: structOps.expectedAttachType } : {}),
       ...(attachBtfId !== undefined ? { attachBtfId } : {}),
       ...(attachBtfObjFd !== undefined ? { attachBtfObjFd } : {}),
       ...(flags ? { flags } : {}),

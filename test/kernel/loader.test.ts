@@ -165,6 +165,20 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(opt.program('xdp_optional').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_TX);
   });
 
+  it('struct_ops.bpf.o: a TCP congestion control in BPF registers with the kernel and unregisters', () => {
+    const available = () => readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/);
+    using c = loadBpfTest('struct_ops.bpf.o');
+    expect(c.map('tsbpf_cc').type).to.equal(26); // BPF_MAP_TYPE_STRUCT_OPS
+    expect(c.program('tsbpf_ssthresh').info().attachBtfId).to.be.greaterThan(0);
+    expect(available()).to.not.include('tsbpf_cc');
+    {
+      using reg = c.attachStructOps('tsbpf_cc');
+      void reg;
+      expect(available()).to.include('tsbpf_cc');
+    }
+    expect(available()).to.not.include('tsbpf_cc');
+  });
+
   it('pinning.bpf.o: a map pinned by name is reused by the next load', () => {
     const dir = `/sys/fs/bpf/${uniqueName('tsbpf_pin')}`;
     mkdirSync(dir);
