@@ -166,9 +166,12 @@ describe('btf: C header dump', function () {
       expect(compared).to.be.greaterThan(0);
     });
 
-    it('limits the header to what --root types need', function () {
-      const header = toCHeader(vmlinux, { roots: ['task_struct'] });
+    it('limits the header to what --root types need, and that header compiles alone', async function () {
+      const header = toCHeader(vmlinux, { roots: ['task_struct', 'xdp_md', 'bpf_map_type'] });
       expect(header).to.include('struct task_struct {');
+      writeFileSync(join(dir, 'task.h'), header);
+      writeFileSync(join(dir, 'task.c'), `#include "task.h"\nint f(struct task_struct *t, struct xdp_md *x) { return t->pid + x->data + BPF_MAP_TYPE_RINGBUF; }\n`);
+      await run('clang', ['-target', 'bpf', '-O2', '-c', join(dir, 'task.c'), '-o', join(dir, 'task.o')]);
       expect(header.length).to.be.lessThan(toCHeader(vmlinux).length);
       const small = toCHeader(vmlinux, { roots: ['list_head'] });
       expect(small).to.include('struct list_head {');
