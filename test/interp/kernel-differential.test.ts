@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { encode } from '../../src/asm/codec.js';
 import { type Instruction, instruction, wideLoad } from '../../src/asm/instruction.js';
-import { AluOp, AtomicOp, Class, EXIT, JmpOp, Mode, Size, Source } from '../../src/asm/opcodes.js';
+import { AluOp, AtomicOp, Class, EXIT, JA, JA32, JmpOp, Mode, Size, Source } from '../../src/asm/opcodes.js';
 import { runInKernel } from '../../src/cli/exec-kernel.js';
 import { runSync } from '../../src/interp/index.js';
 import { needKernel } from '../support/kernel.js';
@@ -53,9 +53,11 @@ const anyInsn = fc
       return instruction(cls | code | Source.K, dst, 0, signed, k);
     }
     if (kind === 6) {
+      const off = b % 4;
+      // now and then an unconditional ja or gotol (ja32, offset in imm): by 0, since skipping code would leave it unreachable for the verifier
+      if (a % 13 === 0) return wide ? instruction(JA, 0, 0, 0) : instruction(JA32, 0, 0, 0, 0);
       const code = JMP_CODES[a % JMP_CODES.length]!;
       const jcls = wide ? Class.JMP : Class.JMP32;
-      const off = b % 4;
       return { jump: x ? instruction(jcls | code | Source.X, dst, src, off) : instruction(jcls | code | Source.K, dst, 0, off, imm) };
     }
     const size = SIZES[a % 4]!;
