@@ -251,6 +251,21 @@ describe('asm/conformance-file', () => {
     expect(() => parseConformanceFile('-- result\n0xgg\n', 'q.data')).to.throw(AsmError, /^q\.data:2:1: /);
   });
 
+  it('random files never throw anything but AsmError', () => {
+    const lines = ['-- asm', '-- mem', '-- raw', '-- result', '-- error', '-- c', '0x10', '00 ff', 'zz', '-1', 'mov %r0, 1', '# x', ''];
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constantFrom(...lines), fc.string({ maxLength: 8 })), { maxLength: 12 }), (parts) => {
+        try {
+          const t = parseConformanceFile(parts.join('\n'), 'f.data');
+          if (t.asm !== undefined) parseUbpf(t.asm, 'f.data');
+        } catch (e) {
+          if (!(e instanceof AsmError)) throw e;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('parses --mem style hex with optional spaces', () => {
     expect(Array.from(parseHexBytes('0011 22\n33'))).to.deep.equal([0, 0x11, 0x22, 0x33]);
     expect(() => parseHexBytes('0g')).to.throw(AsmError);
