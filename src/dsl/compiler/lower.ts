@@ -166,7 +166,8 @@ export class FunctionLowering {
         if (frame.resultType) this.fail(node, 'TSBPF_RETURN', 'a function returns either integers or references, not both');
         if (v.k === 'ptr') frame.resultPtr ??= { to: v.to, space: v.space };
         frame.result ??= this.newReg();
-        this.emit({ op: 'mov', dst: frame.result, src: v.k === 'ptr' ? reg(v.reg) : imm(0), bits: 64 });
+        const m = v.k === 'ptr' ? this.materializeRef(v) : undefined;
+        this.emit({ op: 'mov', dst: frame.result, src: m ? reg(m.reg) : imm(0), bits: 64 });
       } else {
         const iv = this.intOf(v, expr);
         frame.resultType ??= iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
@@ -330,7 +331,8 @@ export class FunctionLowering {
       return;
     }
     if (v.k === 'ptr') {
-      this.emit({ op: 'br', cmp: when ? 'ne' : 'eq', bits: 64, a: v.reg, b: imm(0), target });
+      if (v.nullIf) this.emit({ op: 'br', cmp: when ? 'le' : 'gt', bits: 64, a: v.nullIf.a, b: reg(v.nullIf.b), target });
+      else this.emit({ op: 'br', cmp: when ? 'ne' : 'eq', bits: 64, a: v.reg, b: imm(0), target });
       return;
     }
     const iv = this.intOf(v, node);
@@ -355,7 +357,8 @@ export class FunctionLowering {
       }
       if (other.k !== 'ptr') this.fail(node, 'TSBPF_NULL_COMPARE', 'only references (lookup, reserve, packet.at results) can be compared with null');
       if (effective !== 'eq' && effective !== 'ne') this.fail(node, 'TSBPF_NULL_COMPARE', 'compare references with === or !== null');
-      this.emit({ op: 'br', cmp: effective, bits: 64, a: other.reg, b: imm(0), target });
+      if (other.nullIf) this.emit({ op: 'br', cmp: effective === 'eq' ? 'gt' : 'le', bits: 64, a: other.nullIf.a, b: reg(other.nullIf.b), target });
+      else this.emit({ op: 'br', cmp: effective, bits: 64, a: other.reg, b: imm(0), target });
       return;
     }
     const a = this.intOf(left, node.getLeft());
@@ -374,6 +377,18 @@ export class FunctionLowering {
     }
     const signedCmp = t.signed && c !== 'eq' && c !== 'ne' ? (`s${c}` as CmpName) : (c as CmpName);
     this.emit({ op: 'br', cmp: signedCmp, bits: t.bits === 64 ? 64 : 32, a: (ca.op as { reg: VReg }).reg, b: cb.op, target });
+  }
+
+  /** A reference as a register holding the pointer or 0 (for values that flow through merges). */
+  materializeRef(v: Extract<Value, { k: 'ptr' }>): Extract<Value, { k: 'ptr' }> {
+    if (!v.nullIf) return v;
+    const dst = this.newReg();
+    const done = this.newLabel('pkt');
+    this.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
+    this.emit({ op: 'br', cmp: 'gt', bits: 64, a: v.nullIf.a, b: reg(v.nullIf.b), target: done });
+    this.emit({ op: 'mov', dst, src: reg(v.reg), bits: 64 });
+    this.label(done);
+    return { k: 'ptr', reg: dst, to: v.to, space: v.space };
   }
 
   /** A condition as a 0/1 value. */
@@ -851,7 +866,8 @@ export class FunctionLowering {
       const dst = this.newReg();
       const done = this.newLabel();
       this.emit({ op: 'mov', dst, src: imm(-1), bits: 64 });
-      this.emit({ op: 'br', cmp: 'eq', bits: 64, a: p.reg, b: imm(0), target: done });
+      if (p.nullIf) this.emit({ op: 'br', cmp: 'gt', bits: 64, a: p.nullIf.a, b: reg(p.nullIf.b), target: done });
+      else this.emit({ op: 'br', cmp: 'eq', bits: 64, a: p.reg, b: imm(0), target: done });
       this.emit({ op: 'load', dst, base: p.reg, off: 0, size: 1 });
       this.label(done);
       return { k: 'int', op: reg(dst), t: I64 };
@@ -879,20 +895,47 @@ export class FunctionLowering {
       return { k: 'ptr', reg: result, to: t, space: 'stack' };
     }
     if (!info.packet) return this.fail(node, 'TSBPF_PACKET', `${this.program.kind} programs have no packet`);
-    const data = this.newReg();
-    const end = this.newReg();
-    this.emit({ op: 'load', dst: data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
-    this.emit({ op: 'load', dst: end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
+    const { data, end } = this.packetBounds();
     const p = this.newReg();
     const o = this.convert(off, U64, node);
     this.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: o.op });
     const q = this.newReg();
     this.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
-    this.emit({ op: 'mov', dst: result, src: imm(0), bits: 64 });
-    this.emit({ op: 'br', cmp: 'gt', bits: 64, a: q, b: reg(end), target: done });
-    this.emit({ op: 'mov', dst: result, src: reg(p), bits: 64 });
-    this.label(done);
-    return { k: 'ptr', reg: result, to: t, space: 'packet' };
+    void result;
+    void done;
+    return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end } };
+  }
+
+  #bounds: { data: VReg; end: VReg } | undefined;
+
+  /**
+   * Registers holding ctx->data and ctx->data_end, loaded once at the
+   * program's entry (so they dominate every use) and reloaded after helpers
+   * that move the packet.
+   */
+  packetBounds(): { data: VReg; end: VReg } {
+    if (this.#bounds) return this.#bounds;
+    const info = PROGRAM_KINDS[this.program.kind];
+    if (!info.packet || info.packet === 'loadBytes') throw new Error('internal: no direct packet access');
+    const data = this.newReg();
+    const end = this.newReg();
+    const loads: SpannedOp[] = [
+      { op: 'load', dst: data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' },
+      { op: 'load', dst: end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' },
+    ];
+    const entrySpan = this.ops[0]?.span;
+    this.ops.splice(1, 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
+    this.#bounds = { data, end };
+    return this.#bounds;
+  }
+
+  /** After a helper that may move packet data: reload the bounds (old packet pointers are invalid anyway). */
+  #reloadPacketBounds(): void {
+    if (!this.#bounds) return;
+    const info = PROGRAM_KINDS[this.program.kind];
+    if (!info.packet || info.packet === 'loadBytes') return;
+    this.emit({ op: 'load', dst: this.#bounds.data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
+    this.emit({ op: 'load', dst: this.#bounds.end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
   }
 
   packetLength(node: Node): Value {
@@ -901,10 +944,7 @@ export class FunctionLowering {
       if (!('len' in info.fields)) return this.fail(node, 'TSBPF_PACKET', `${this.program.kind} programs have no packet`);
       return this.load(this.#ctxReg, 0, U32);
     }
-    const data = this.newReg();
-    const end = this.newReg();
-    this.emit({ op: 'load', dst: data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
-    this.emit({ op: 'load', dst: end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
+    const { data, end } = this.packetBounds();
     const dst = this.newReg();
     this.emit({ op: 'alu', alu: 'sub', bits: 64, dst, a: reg(end), b: reg(data) });
     return { k: 'int', op: reg(dst), t: U32 };
@@ -1007,12 +1047,22 @@ export class FunctionLowering {
       }
       case 'redirect': return result(this.call(Helper.redirect, [intArg(0, U32), intArg(1)], node), I64);
       case 'xdpAdjustHead':
-      case 'xdpAdjustTail':
-        return result(this.call(name === 'xdpAdjustHead' ? Helper.xdp_adjust_head : Helper.xdp_adjust_tail, [ctxArg(0), intArg(1, I32)], node), I64);
-      case 'skbChangeTail': return result(this.call(Helper.skb_change_tail, [ctxArg(0), intArg(1, U32), intArg(2)], node), I64);
+      case 'xdpAdjustTail': {
+        const r = this.call(name === 'xdpAdjustHead' ? Helper.xdp_adjust_head : Helper.xdp_adjust_tail, [ctxArg(0), intArg(1, I32)], node);
+        this.#reloadPacketBounds();
+        return result(r, I64);
+      }
+      case 'skbChangeTail': {
+        const r = this.call(Helper.skb_change_tail, [ctxArg(0), intArg(1, U32), intArg(2)], node);
+        this.#reloadPacketBounds();
+        return result(r, I64);
+      }
       case 'l3CsumReplace':
-      case 'l4CsumReplace':
-        return result(this.call(name === 'l3CsumReplace' ? Helper.l3_csum_replace : Helper.l4_csum_replace, [ctxArg(0), intArg(1, U32), intArg(2), intArg(3), intArg(4)], node), I64);
+      case 'l4CsumReplace': {
+        const r = this.call(name === 'l3CsumReplace' ? Helper.l3_csum_replace : Helper.l4_csum_replace, [ctxArg(0), intArg(1, U32), intArg(2), intArg(3), intArg(4)], node);
+        this.#reloadPacketBounds();
+        return result(r, I64);
+      }
       case 'printk': return this.#printk(args, node);
       case 'unsafeLoad': {
         const addr = this.toReg(this.convert(this.int(this.argAt(args, 0, node)), U64, node));

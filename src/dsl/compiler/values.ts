@@ -11,7 +11,12 @@ export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf';
 
 export type Value =
   | { k: 'int'; op: Operand; t: IntType; literal?: boolean }
-  | { k: 'ptr'; reg: VReg; to: CType; space: Space }
+  /**
+   * A reference. `nullIf` marks a packet header not yet materialised: it is
+   * null exactly when `a > b` (its end beyond data_end), so a null check is
+   * that one comparison, the form the verifier learns packet ranges from.
+   */
+  | { k: 'ptr'; reg: VReg; to: CType; space: Space; nullIf?: { a: VReg; b: VReg } }
   | { k: 'null' }
   | { k: 'void' }
   | { k: 'ctx' }

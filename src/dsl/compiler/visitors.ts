@@ -225,8 +225,9 @@ E[SK.ConditionalExpression] = (l, n) => {
   const a = l.expr(n.getWhenTrue());
   const assign = (v: Value, node: Node): Value => {
     if (v.k === 'ptr' || v.k === 'null') {
-      l.emit({ op: 'mov', dst, src: v.k === 'ptr' ? reg(v.reg) : imm(0), bits: 64 });
-      return v;
+      const m = v.k === 'ptr' ? l.materializeRef(v) : v;
+      l.emit({ op: 'mov', dst, src: m.k === 'ptr' ? reg(m.reg) : imm(0), bits: 64 });
+      return m;
     }
     const iv = l.intOf(v, node);
     l.emit({ op: 'mov', dst, src: iv.op.kind === 'imm' ? imm(wrapTo(iv.op.value, iv.t)) : iv.op, bits: iv.op.kind === 'imm' && iv.t.bits < 64 ? 32 : 64 });
