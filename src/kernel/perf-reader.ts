@@ -14,14 +14,12 @@
  * Ordering: data_head is read with Atomics.load (acquire) and data_tail is
  * published with Atomics.store (release) after a batch, as the perf ABI asks.
  */
-import {
-  EpollEventBuffer, EpollEvents, EpollOp, epollCreate, epollCtl, epollWaitAsync, eventfdCreate, eventfdDrain, eventfdSignal,
-} from '../syscall/epoll.js';
 import { MapType } from '../syscall/layouts.generated.js';
 import { MappedMemory, MapFlags, Prot, pageSize } from '../syscall/mman.js';
 import { PerfRecord, PerfSample, PerfSwConfig, PerfType, PerfAttrFlag, ioctl, PerfIoctl, perfEventOpen } from '../syscall/perf-event.js';
 import { onlineCpus } from './cpus.js';
 import { ObjectClosedError, OwnedFd } from './owned-fd.js';
+import { PollHandle } from './poller.js';
 
 const DATA_HEAD = 1024;
 const DATA_TAIL = 1032;
@@ -75,10 +73,7 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
   readonly #onLost: ((cpu: number, count: number) => void) | undefined;
   #lost = 0;
   #scratch = new Uint8Array(256);
-  #epfd: OwnedFd | undefined;
-  #wakeFd: OwnedFd | undefined;
-  #events: EpollEventBuffer | undefined;
-  #pending: Promise<number> | undefined;
+  #poll: PollHandle | undefined;
   #closed = false;
 
   constructor(map: PerfEventArrayLike, options: PerfReaderOptions = {}) {
@@ -90,9 +85,6 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
     this.#map = map;
     this.#onLost = options.onLost;
     try {
-      this.#epfd = new OwnedFd(epollCreate(), 'perf buffer epoll');
-      this.#wakeFd = new OwnedFd(eventfdCreate(), 'perf buffer wakeup eventfd');
-      epollCtl(this.#epfd.value, EpollOp.ADD, this.#wakeFd.value, EpollEvents.IN, -1 >>> 0);
       const key = new Uint8Array(4);
       const value = new Uint8Array(4);
       for (const cpu of onlineCpus()) {
@@ -114,12 +106,11 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
         }
         this.#rings.push(ring);
         ioctl(fd.value, PerfIoctl.ENABLE, 0, `PERF_EVENT_IOC_ENABLE cpu ${cpu}`);
-        epollCtl(this.#epfd.value, EpollOp.ADD, fd.value, EpollEvents.IN, cpu);
         new DataView(key.buffer).setUint32(0, cpu, true);
         new DataView(value.buffer).setUint32(0, fd.value, true);
         map.update(key, value);
       }
-      this.#events = new EpollEventBuffer(Math.max(2, this.#rings.length + 1));
+      this.#poll = new PollHandle(this.#rings.map((r) => r.fd.value));
     } catch (err) {
       this.close();
       throw err;
@@ -207,17 +198,8 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
   async wait(timeoutMs = -1): Promise<boolean> {
     if (this.#closed) throw new ObjectClosedError('wait: perf buffer reader');
     if (this.#rings.some((r) => Number(Atomics.load(r.head, 0)) !== r.pos)) return true;
-    if (this.#pending) await this.#pending;
-    else {
-      this.#pending = epollWaitAsync(this.#epfd!.value, this.#events!, timeoutMs);
-      try {
-        await this.#pending;
-      } finally {
-        this.#pending = undefined;
-      }
-    }
+    await this.#poll!.wait(timeoutMs);
     if (this.#closed) return false;
-    eventfdDrain(this.#wakeFd!.value);
     return this.#rings.some((r) => Number(Atomics.load(r.head, 0)) !== r.pos);
   }
 
@@ -245,6 +227,7 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#poll?.close();
     const key = new Uint8Array(4);
     for (const ring of this.#rings) {
       try {
@@ -256,15 +239,6 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
       ring.memory.close();
       ring.fd.close();
     }
-    const release = (): void => {
-      this.#epfd?.close();
-      this.#wakeFd?.close();
-      this.#events?.free();
-    };
-    if (this.#pending) {
-      eventfdSignal(this.#wakeFd!.value);
-      this.#pending.then(release, release);
-    } else release();
   }
 
   [Symbol.dispose](): void {

@@ -16,15 +16,14 @@
  * 64-bit store whenever the high word changes, so the kernel never sees a
  * torn value.
  *
- * Wakeups: epoll on the map fd (EPOLLIN). The kernel only notifies when the
- * consumer has caught up, so waiting always follows a full drain.
+ * Wakeups: the map fd in the process-wide epoll set (poller.ts). The kernel
+ * only notifies when the consumer has caught up, so waiting always follows a
+ * full drain.
  */
-import {
-  EpollEventBuffer, EpollEvents, EpollOp, epollCreate, epollCtl, epollWaitAsync, eventfdCreate, eventfdDrain, eventfdSignal,
-} from '../syscall/epoll.js';
 import { MapType } from '../syscall/layouts.generated.js';
 import { MappedMemory, MapFlags, Prot, pageSize } from '../syscall/mman.js';
-import { ObjectClosedError, OwnedFd } from './owned-fd.js';
+import { ObjectClosedError } from './owned-fd.js';
+import { PollHandle } from './poller.js';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -62,10 +61,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   readonly #consFull: BigUint64Array;
   readonly #prodLo: Uint32Array;
   #cons: number;
-  readonly #epfd: OwnedFd;
-  readonly #wakeFd: OwnedFd;
-  readonly #events: EpollEventBuffer;
-  #pending: Promise<number> | undefined;
+  readonly #poll: PollHandle;
   #closed = false;
 
   constructor(map: RingBufMapLike) {
@@ -92,23 +88,13 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     this.#consLo = new Uint32Array(this.#consumerPage.buffer, 0, 2);
     this.#consFull = new BigUint64Array(this.#consumerPage.buffer, 0, 1);
     this.#cons = Number(Atomics.load(this.#consFull, 0));
-    let epfd: OwnedFd | undefined;
-    let wakeFd: OwnedFd | undefined;
     try {
-      epfd = new OwnedFd(epollCreate(), 'ring buffer epoll');
-      wakeFd = new OwnedFd(eventfdCreate(), 'ring buffer wakeup eventfd');
-      epollCtl(epfd.value, EpollOp.ADD, map.fd, EpollEvents.IN, 0);
-      epollCtl(epfd.value, EpollOp.ADD, wakeFd.value, EpollEvents.IN, 1);
+      this.#poll = new PollHandle([map.fd]);
     } catch (err) {
-      epfd?.close();
-      wakeFd?.close();
       this.#consumerPage.close();
       this.#producer.close();
       throw err;
     }
-    this.#epfd = epfd;
-    this.#wakeFd = wakeFd;
-    this.#events = new EpollEventBuffer(2);
   }
 
   get closed(): boolean {
@@ -186,17 +172,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   async wait(timeoutMs = -1): Promise<boolean> {
     this.#ensureOpen('wait');
     if (this.available > 0) return true;
-    if (this.#pending) await this.#pending;
-    else {
-      this.#pending = epollWaitAsync(this.#epfd.value, this.#events, timeoutMs);
-      try {
-        await this.#pending;
-      } finally {
-        this.#pending = undefined;
-      }
-    }
+    await this.#poll.wait(timeoutMs);
     if (this.#closed) return false;
-    eventfdDrain(this.#wakeFd.value);
     return this.available > 0;
   }
 
@@ -231,21 +208,13 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     }
   }
 
-  /** Unmaps the ring and releases the epoll fds; a pending wait resolves false. */
+  /** Unmaps the ring and leaves the shared epoll set; a pending wait resolves false. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#poll.close();
     this.#consumerPage.close();
     this.#producer.close();
-    const release = (): void => {
-      this.#epfd.close();
-      this.#wakeFd.close();
-      this.#events.free();
-    };
-    if (this.#pending) {
-      eventfdSignal(this.#wakeFd.value);
-      this.#pending.then(release, release);
-    } else release();
   }
 
   [Symbol.dispose](): void {

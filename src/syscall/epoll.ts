@@ -4,10 +4,10 @@
  * Waiting must not block Node's event loop, so `epollWaitAsync` runs
  * epoll_wait on koffi's worker pool (`fn.async`): the main thread stays free
  * and the wakeup costs one thread hand-off (tens of microseconds), much less
- * than polling on a timer would add. Readers drain everything that is ready
- * synchronously first and only wait when the ring is empty, so the hand-off
- * is paid once per idle period, not per event. An eventfd in the same epoll
- * set lets close() wake a pending wait at once.
+ * than polling on a timer would add, and no CPU is burnt while idle. The
+ * pool is small, so src/kernel/poller.ts keeps every reader in one epoll set
+ * with a single wait in flight; an eventfd in the set wakes that wait when
+ * it is no longer needed.
  */
 import { SyscallError } from './bpf.js';
 import { lastErrno, libc } from './libc.js';

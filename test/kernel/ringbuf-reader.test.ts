@@ -111,6 +111,27 @@ describe('kernel: ring buffer reader', function () {
     expect(() => reader.consume(() => {})).to.throw(ObjectClosedError);
   });
 
+  it('six readers waiting at once: each wakes on its own events at once (one shared epoll wait)', async function () {
+    const rings = Array.from({ length: 6 }, () => setup(4096));
+    const readers = rings.map((r) => new RingBufReader(r.ring));
+    try {
+      const t0 = Date.now();
+      const woke: Array<number | undefined> = [];
+      const waits = readers.map((r, i) => r.wait(400).then((ready) => {
+        woke[i] = ready ? Date.now() - t0 : undefined;
+      }));
+      setTimeout(() => rings[5]!.prog.testRun({ data: packet, repeat: 1 }), 50);
+      setTimeout(() => rings[2]!.prog.testRun({ data: packet, repeat: 1 }), 100);
+      await Promise.all(waits);
+      expect(woke[5]).to.be.a('number').lessThan(300);
+      expect(woke[2]).to.be.a('number').lessThan(350);
+      expect([woke[0], woke[1], woke[3], woke[4]]).to.deep.equal([undefined, undefined, undefined, undefined]);
+    } finally {
+      for (const r of readers) r.close();
+      for (const r of rings) r[Symbol.dispose]();
+    }
+  });
+
   it('close() wakes a pending wait and releases it', async function () {
     using s = setup(4096);
     const reader = new RingBufReader(s.ring);
