@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compile, type CompiledModule } from '../dsl/compiler/compile.js';
+import type { CompiledModule } from '../dsl/compiler/compile.js';
 import { nodeCompileOptions, nodeHost } from './dsl-host.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -43,8 +43,12 @@ export interface CachedCompile {
   cached: boolean;
 }
 
-/** Compiles a module file, or returns the cached result of an identical earlier build. */
-export function compileCached(entryPath: string, options: { cache?: boolean } = {}): CachedCompile {
+/**
+ * Compiles a module file, or returns the cached result of an identical earlier
+ * build. The compiler (ts-morph and TypeScript, most of `tsbpf run`'s start-up)
+ * is imported only on a cache miss, so a cached run never loads it.
+ */
+export async function compileCached(entryPath: string, options: { cache?: boolean } = {}): Promise<CachedCompile> {
   const entry = resolve(entryPath);
   const text = nodeHost.readFile(entry);
   const key = sha(`${entry}\0${text ?? ''}\0${compilerVersion()}`);
@@ -70,6 +74,7 @@ export function compileCached(entryPath: string, options: { cache?: boolean } = 
       return t;
     },
   };
+  const { compile } = await import('../dsl/compiler/compile.js');
   const module = compile(nodeCompileOptions(entry, host));
   if (options.cache !== false) {
     try {

@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!['obj', 'asm', 'ir'].includes(emit)) throw new CliError(`--emit must be obj, asm or ir, not '${emit}'`, 2);
   let mod;
   try {
-    mod = compileCached(entry, { cache: !values['no-cache'] }).module;
+    mod = (await compileCached(entry, { cache: !values['no-cache'] })).module;
   } catch (e) {
     if (e instanceof CompileError) return reportCompileError(e, Boolean(values.json));
     throw e;

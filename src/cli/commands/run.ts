@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let mod: CompiledModule;
   try {
-    const c = compileCached(entry, { cache: !values['no-cache'] });
+    const c = await compileCached(entry, { cache: !values['no-cache'] });
     mod = c.module;
     progress(c.cached ? 'using cached build' : 'compiled');
   } catch (e) {

@@ -1,0 +1,228 @@
+/**
+ * `tsbpf run` start-up: wall time from spawn to "attached" for a module that
+ * counts execve calls by process name, against the bpftrace one-liner doing
+ * the same (`tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }`).
+ *
+ * - tsbpf is "attached" when `tsbpf run --json` prints its `{"attached":…}`
+ *   line, which it writes after the attach call returned (the probe is live).
+ * - bpftrace is "attached" when it prints "Attaching 1 probe...". bpftrace
+ *   prints that line just before it attaches, so the anchor is, if anything,
+ *   a little too fast: the ratio errs against tsbpf.
+ *
+ * Cold = an empty build cache (a private TSBPF_CACHE_DIR per run), cached = a
+ * cache filled by an earlier run of the same module. Both are measured for the
+ * built CLI (`node dist/cli/bin.js`, what `npx tsbpf` runs; `npm run build`
+ * first) and for the sources through tsx. Each process is stopped with
+ * SIGINT once attached. Runs alternate between the sides and each figure is
+ * the median; CPU time of the process up to "attached" (from /proc) is shown
+ * too, as it is less disturbed by other work on a shared machine.
+ * `npx tsx bench/run-start.ts` runs it alone; TSBPF_BENCH_RUNS sets the count.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface RunStartRow {
+  name: string;
+  ours: number;
+  anchor: number;
+  ratio: number;
+  unit: string;
+  anchorName?: string;
+  target?: string;
+}
+
+const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
+const ATTACH_TIMEOUT_MS = 60_000;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BPFTRACE_SCRIPT = 'tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }';
+const ANCHOR_NAME = `bpftrace -e '${BPFTRACE_SCRIPT}'`;
+
+/** The tsbpf module equivalent to the bpftrace one-liner. */
+const MODULE = `import { bpf, type CStr, hashMap, tracepoint, type u64 } from 'tsbpf/dsl';
+
+export const execsByComm = hashMap<CStr<16>, u64>({ maxEntries: 1024 });
+
+export const countExecve = tracepoint('syscalls/sys_enter_execve', () => {
+  let comm!: CStr<16>;
+  bpf.currentComm(comm);
+  execsByComm.increment(comm);
+  return 0;
+});
+`;
+
+interface Sample {
+  /** Milliseconds from spawn to the "attached" signal. */
+  wall: number;
+  /** CPU milliseconds (user + system) the process had used by then. */
+  cpu: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** utime + stime of a live process, in milliseconds (NaN once it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resolves when the child has exited; SIGKILLs it if SIGINT is not enough. */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolveStop) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolveStop();
+    });
+    child.kill('SIGINT');
+  });
+}
+
+/**
+ * Spawns a command and measures until a line of its stdout or stderr
+ * satisfies `attached`; then stops it and waits for it to exit.
+ */
+async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (line: string) => boolean): Promise<Sample> {
+  const start = performance.now();
+  const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  try {
+    return await new Promise<Sample>((resolveSample, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${cmd.join(' ')}: not attached after ${ATTACH_TIMEOUT_MS} ms\n${output}`)), ATTACH_TIMEOUT_MS);
+      let done = false;
+      const watch = (stream: NodeJS.ReadableStream) => {
+        let pending = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => {
+          if (done) return;
+          output += chunk;
+          pending += chunk;
+          const lines = pending.split('\n');
+          pending = lines.pop()!;
+          if (!lines.some(attached)) return;
+          done = true;
+          const wall = performance.now() - start;
+          clearTimeout(timer);
+          resolveSample({ wall, cpu: cpuMs(child.pid!) });
+        });
+      };
+      watch(child.stdout!);
+      watch(child.stderr!);
+      child.once('error', (e) => reject(e));
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (!done) reject(new Error(`${cmd.join(' ')} exited (${code ?? signal}) before attaching:\n${output}`));
+      });
+    });
+  } finally {
+    await stopChild(child);
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** A `{"attached": …}` JSON line from `tsbpf run --json`. */
+function tsbpfAttached(line: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    return typeof (JSON.parse(line) as { attached?: unknown }).attached === 'string';
+  } catch {
+    return false;
+  }
+}
+
+const bpftraceAttached = (line: string): boolean => /^Attaching \d+ probes?\.\.\./.test(line);
+
+function preconditions(): string | null {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'needs root (bpf() and tracepoints)';
+  if (!existsSync('/usr/bin/bpftrace') && !process.env.PATH?.split(':').some((p) => existsSync(join(p, 'bpftrace')))) {
+    return 'bpftrace is not installed (apt-get install bpftrace)';
+  }
+  if (!existsSync(join(root, 'dist/cli/bin.js'))) return 'dist/cli/bin.js is missing: run `npm run build` first';
+  return null;
+}
+
+export async function benchRunStart(): Promise<RunStartRow[]> {
+  const missing = preconditions();
+  if (missing) throw new Error(missing);
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-run-'));
+  try {
+    const modulePath = join(dir, 'execve-by-comm.bpf.ts');
+    writeFileSync(modulePath, MODULE);
+    const warmCache = join(dir, 'cache-warm');
+    const envWith = (cacheDir: string): NodeJS.ProcessEnv => ({ ...process.env, TSBPF_CACHE_DIR: cacheDir, NO_COLOR: '1' });
+    const cliArgs = ['run', modulePath, '--json'];
+    const entries = {
+      dist: [process.execPath, join(root, 'dist/cli/bin.js'), ...cliArgs],
+      tsx: [process.execPath, '--import', 'tsx', join(root, 'src/cli/bin.ts'), ...cliArgs],
+    };
+    const bpftrace = ['bpftrace', '-e', BPFTRACE_SCRIPT];
+
+    // Fill the warm cache (and the OS page cache) once per entry point.
+    for (const cmd of Object.values(entries)) await timeToAttach(cmd, envWith(warmCache), tsbpfAttached);
+    await timeToAttach(bpftrace, process.env, bpftraceAttached);
+
+    const samples: Record<string, Sample[]> = { bpftrace: [], 'dist cold': [], 'dist cached': [], 'tsx cold': [], 'tsx cached': [] };
+    for (let i = 0; i < RUNS; i++) {
+      samples.bpftrace!.push(await timeToAttach(bpftrace, process.env, bpftraceAttached));
+      for (const [entry, cmd] of Object.entries(entries)) {
+        const coldCache = mkdtempSync(join(dir, 'cache-cold-'));
+        samples[`${entry} cold`]!.push(await timeToAttach(cmd, envWith(coldCache), tsbpfAttached));
+        samples[`${entry} cached`]!.push(await timeToAttach(cmd, envWith(warmCache), tsbpfAttached));
+      }
+    }
+
+    const anchorWall = median(samples.bpftrace!.map((s) => s.wall));
+    const anchorCpu = median(samples.bpftrace!.map((s) => s.cpu));
+    const rows: RunStartRow[] = [];
+    const figures = [
+      { key: 'dist cold', label: 'run cold build → attached (node dist/cli/bin.js)', target: '<= 1.0' },
+      { key: 'dist cached', label: 'run cached build → attached (node dist/cli/bin.js)', target: '<= 0.25' },
+      { key: 'tsx cold', label: 'run cold build → attached (tsx src/cli/bin.ts)', target: '<= 1.0' },
+      { key: 'tsx cached', label: 'run cached build → attached (tsx src/cli/bin.ts)', target: '<= 0.25' },
+    ];
+    for (const [kind, anchor, pick] of [
+      ['wall time', anchorWall, (s: Sample) => s.wall],
+      ['cpu time', anchorCpu, (s: Sample) => s.cpu],
+    ] as const) {
+      for (const f of figures) {
+        const ours = median(samples[f.key]!.map(pick));
+        rows.push({
+          name: `${f.label}, ${kind}`,
+          ours: Math.round(ours),
+          anchor: Math.round(anchor),
+          ratio: ours / anchor,
+          unit: 'ms',
+          anchorName: 'bpftrace one-liner',
+          target: f.target,
+        });
+      }
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.stdout.write(`anchor: ${ANCHOR_NAME}, ${RUNS} runs each, medians\n`);
+  for (const r of await benchRunStart()) {
+    process.stdout.write(
+      `${r.name.padEnd(62)} tsbpf ${String(r.ours).padStart(6)} ${r.unit}  bpftrace ${String(r.anchor).padStart(6)} ${r.unit}  ratio ${r.ratio.toFixed(2)}x (target ${r.target})\n`,
+    );
+  }
+}
