@@ -1,6 +1,8 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -72,6 +74,25 @@ describe('btf: tsbpf btf dump', function () {
     expect(r.stdout).to.include('struct xdp_md {');
     const raw = await inProcess('btf', 'dump', '--kernel', '--root', 'xdp_md');
     expect(raw.stdout).to.match(/^\[\d+\] STRUCT 'xdp_md' size=24 vlen=6\n\t'data' type_id=\d+ bits_offset=0\n/);
+  });
+
+  it('reads split BTF on top of --base, as bpftool -B does', async function () {
+    if (!existsSync(VMLINUX)) this.skip();
+    const { BtfBuilder, parseBtf } = await import('../../src/btf/index.js');
+    const base = parseBtf(readFileSync(VMLINUX));
+    const b = new BtfBuilder({ base });
+    b.struct('tsbpf_cli_split', 8, [{ name: 'task', type: b.ptr(base.findByName('task_struct', 'struct')!), bitOffset: 0, bitfieldSize: 0 }]);
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-split-'));
+    try {
+      writeFileSync(join(dir, 'mod.btf'), b.encode());
+      const r = await inProcess('btf', 'dump', join(dir, 'mod.btf'), '--base', VMLINUX);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.equal(execFileSync('bpftool', ['btf', 'dump', 'file', join(dir, 'mod.btf'), '-B', VMLINUX, 'format', 'raw']).toString());
+      const c = await inProcess('btf', 'dump', join(dir, 'mod.btf'), '--base', VMLINUX, '--format', 'c', '--root', 'tsbpf_cli_split');
+      expect(c.stdout).to.include('struct task_struct *task;');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports bad input and usage errors without a stack', async function () {
