@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { readElf } from '../../src/elf/reader.js';
-import { BtfBuilder, encodeBtf, encodeBtfExt, parseBtf, parseBtfExt, type BtfExt } from '../../src/btf/index.js';
+import { BtfBuilder, encodeBtf, encodeBtfExt, parseBtf, parseBtfExt, toRaw, type BtfExt } from '../../src/btf/index.js';
 
 const testsDir = new URL('../../bpf-tests/', import.meta.url).pathname;
 const objects = [
@@ -43,6 +43,15 @@ describe('btf: .BTF.ext and clang objects', function () {
       }
     });
   }
+
+  it('parses BTF that starts at an odd address inside a larger buffer', function () {
+    const elf = readElf(readFileSync(objects[0]!));
+    const bytes = elf.section('.BTF')!.data;
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 1);
+    const view = shifted.subarray(1, 1 + bytes.length);
+    expect(toRaw(parseBtf(view).validate())).to.equal(toRaw(parseBtf(new Uint8Array(bytes))));
+  });
 
   it('encodes records built from strings (the DSL compiler\'s way) and reads them back, in both byte orders', function () {
     const b = new BtfBuilder();
