@@ -83,6 +83,7 @@ function xorshift(seed: number): () => number {
 export function execute(program: DecodedProgram, options: RunOptions = {}): RunResult {
   const memory = new Memory();
   const budget = options.budget ?? DEFAULT_BUDGET;
+  if (!(budget > 0)) throw new RangeError(`budget must be a positive number of instructions, got ${budget}`);
   const helpers: HelperTable = options.helpers ? { ...defaultHelpers, ...options.helpers } : defaultHelpers;
   const trace: string[] = [];
   let clock = 1_000_000_000n;
@@ -158,7 +159,12 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
   const callHelper = (id: number, kind: string): void => {
     const fn: Helper | undefined = helpers[id];
     if (!fn) throw new InterpError('E_UNKNOWN_HELPER', `call to unknown ${kind} ${id}`, pc);
-    R[0] = fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!);
+    R[0] = checked(fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!), `${kind} ${id}`);
+  };
+  /** A helper's result, which must be a bigint (a number from a user-supplied helper would make BigUint64Array throw). */
+  const checked = (r0: unknown, what: string): bigint => {
+    if (typeof r0 !== 'bigint') throw new InterpError('E_HELPER', `${what} returned ${typeof r0}, not a bigint`, pc);
+    return r0;
   };
 
   const invalid = (why = ''): never => {
@@ -403,7 +409,7 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
               } else if (s === PseudoCall.KFUNC_CALL) {
                 const fn = options.kfuncs?.[IMM[pc]!];
                 if (!fn) throw new InterpError('E_UNKNOWN_HELPER', `call to kfunc with BTF id ${IMM[pc]}, which the run was not given (RunOptions.kfuncs)`, pc);
-                R[0] = fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!);
+                R[0] = checked(fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!), `kfunc ${IMM[pc]}`);
               } else invalid(`call with src ${s}`);
               pc++;
               continue;

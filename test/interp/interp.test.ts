@@ -10,6 +10,7 @@ import {
   HelperId,
   InterpError,
   type InterpErrorCode,
+  type Helper,
   type RunOptions,
   createMap,
   decodeProgram,
@@ -297,6 +298,13 @@ describe('interp', () => {
       const kfunc = encode([{ opcode: 0x85, dst: 0, src: 2, off: 0, imm: 777 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
       expect(runSync(kfunc, { kfuncs: { 777: () => 9n } }).r0).to.equal(9n);
       expect(() => runSync(kfunc)).to.throw(InterpError, /kfunc with BTF id 777/);
+    });
+
+    it('a user helper must return a bigint; the budget must be positive', () => {
+      const bad = { 900: (() => 5) as unknown as Helper };
+      expect(() => runSync(asm('call 900\nexit'), { helpers: bad })).to.throw(InterpError, /helper 900 returned number/);
+      expect(() => runSync(asm('exit'), { budget: 0 })).to.throw(RangeError);
+      expect(() => runSync(asm('exit'), { budget: Number.NaN })).to.throw(RangeError);
     });
 
     it('helpers can be added and replaced; callx calls by the id in a register', () => {
