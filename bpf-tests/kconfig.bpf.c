@@ -1,5 +1,5 @@
-/* .kconfig externs, untyped .ksyms and kfunc calls (typed kfunc ksyms).
- * Typed variable ksyms need CONFIG_KALLSYMS_ALL, which this kernel lacks. */
+/* .kconfig externs and untyped .ksyms (kfunc calls are in kfunc.bpf.c).
+ * Typed variable ksyms need CONFIG_KALLSYMS_ALL, which the dev kernel lacks. */
 #include "common.h"
 
 extern unsigned int LINUX_KERNEL_VERSION __kconfig;
@@ -9,8 +9,6 @@ extern enum libbpf_tristate CONFIG_BPF_JIT __kconfig __weak;
 extern int CONFIG_TSBPF_DOES_NOT_EXIST __kconfig __weak;
 
 extern const void schedule __ksym;                     /* untyped: address from kallsyms */
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;   /* kfunc */
-extern void bpf_task_release(struct task_struct *p) __ksym;     /* kfunc */
 
 __u64 kernel_version;
 __u64 hz;
@@ -18,7 +16,6 @@ __u64 bpf_syscall;
 __u64 jit;
 __u64 missing;
 __u64 schedule_addr;
-__u64 found_pid;
 
 SEC("syscall")
 int read_config(void *ctx)
@@ -29,11 +26,6 @@ int read_config(void *ctx)
 	jit = CONFIG_BPF_JIT;
 	missing = CONFIG_TSBPF_DOES_NOT_EXIST;
 	schedule_addr = (__u64)&schedule;
-	struct task_struct *t = bpf_task_from_pid(bpf_get_current_pid_tgid() >> 32);
-	if (t) {
-		found_pid = t->pid;
-		bpf_task_release(t);
-	}
 	return 0;
 }
 

@@ -59,12 +59,15 @@ describe('elf: BTF for the kernel', () => {
   });
 
   it('lays out .kconfig like its map and turns .ksyms entries into 4-byte variables', () => {
-    const { btf, out } = datasecs(spec('kconfig.bpf.o'));
+    const { out } = datasecs(spec('kconfig.bpf.o'));
     expect(out['.kconfig']!.size).to.equal(17);
     expect(out['.kconfig']!.vars.map((v) => [v[0], v[1]])).to.deep.equal([
       ['CONFIG_BPF_JIT', 0], ['CONFIG_HZ', 4], ['CONFIG_TSBPF_DOES_NOT_EXIST', 8], ['LINUX_KERNEL_VERSION', 12], ['CONFIG_BPF_SYSCALL', 16],
     ]);
-    expect(out['.ksyms']).to.deep.equal({ size: 12, vars: [['dummy_ksym', 0, 4], ['dummy_ksym', 4, 4], ['schedule', 8, 4]] });
+    expect(out['.ksyms']).to.deep.equal({ size: 4, vars: [['schedule', 0, 4]] });
+    const kf = datasecs(spec('kfunc.bpf.o'));
+    expect(kf.out['.ksyms']).to.deep.equal({ size: 8, vars: [['dummy_ksym', 0, 4], ['dummy_ksym', 4, 4]] });
+    const btf = kf.btf;
     for (const id of btf.ids()) {
       const t = btf.type(id);
       if (t.kind === 'var') expect(t.linkage, t.name).to.not.equal('extern');

@@ -11,6 +11,7 @@ import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
 import { attachTracing } from '../../src/kernel/link-tracing.js';
 import { kernelVersionCode } from '../../src/elf/kconfig.js';
 import { LoadError, loadCollection } from '../../src/kernel/collection.js';
+import { kernelBtf } from '../../src/kernel/kernel-symbols.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { legacyMapsObject } from '../elf/objects.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
@@ -113,12 +114,10 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(c.program('on_sys_enter_btf').info().attachBtfId).to.be.greaterThan(0);
   });
 
-  it('kconfig.bpf.o: kconfig values, an untyped ksym from kallsyms and kfunc calls', () => {
+  it('kconfig.bpf.o: kconfig values and an untyped ksym from kallsyms', () => {
     using c = loadBpfTest('kconfig.bpf.o');
     expect(c.program('read_config').testRun().retval).to.equal(0);
-    const spec = c.spec;
-    const bss = c.map('.bss').lookup(u32(0))!;
-    const at = (n: string) => readU64(bss, spec.variables.find((v) => v.name === n)!.offset);
+    const at = (n: string) => readU64(c.readVariable(n));
     expect(at('kernel_version')).to.equal(BigInt(kernelVersionCode(release())));
     const hz = /CONFIG_HZ=(\d+)/.exec(configText())![1]!;
     expect(at('hz')).to.equal(BigInt(hz));
@@ -127,7 +126,17 @@ describe('kernel: loader (bpf-tests objects)', function () {
     const kallsyms = readFileSync('/proc/kallsyms', 'utf8');
     const addr = /^([0-9a-f]+) [Tt] schedule$/m.exec(kallsyms)![1]!;
     expect(at('schedule_addr')).to.equal(BigInt(`0x${addr}`));
-    expect(at('found_pid')).to.equal(BigInt(process.pid)); // bpf_task_from_pid(own tgid)->pid
+  });
+
+  it('kfunc.bpf.o: kfunc calls resolved by BTF id (or a typed error on kernels without them)', () => {
+    if (kernelBtf().findByName('bpf_task_from_pid', 'func') === undefined) {
+      // Linux < 6.2: the loader must say which kernel function is missing.
+      expect(() => loadBpfTest('kfunc.bpf.o')).to.throw(LoadError, /bpf_task_from_pid/);
+      return;
+    }
+    using c = loadBpfTest('kfunc.bpf.o');
+    expect(c.program('find_self').testRun().retval).to.equal(0);
+    expect(readU64(c.readVariable('found_pid'))).to.equal(BigInt(process.pid)); // bpf_task_from_pid(own tgid)->pid
   });
 
   it('map_in_map.bpf.o: inner maps in their slots, written through the outer maps', () => {
