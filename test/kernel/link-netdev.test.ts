@@ -156,6 +156,9 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
     expect(() => attachXdp(prog, 'nosuchif0')).to.throw(LinkError).with.property('code', 'ENOIFACE');
     expect(() => attachTcx(prog, 'nosuchif0', 'ingress')).to.throw(LinkError).with.property('code', 'ENOIFACE');
     expect(() => attachXdp(prog, 0)).to.throw(LinkError).with.property('code', 'ENOIFACE');
+    expect(() => attachXdp(prog, 'x'.repeat(64))).to.throw(LinkError).with.property('code', 'ENOIFACE');
+    expect(() => attachXdp(prog, 'lo\0evil')).to.throw(LinkError).with.property('code', 'ENOIFACE');
+    expect(() => attachNetns(prog, 'sk_lookup', '/nonexistent/netns')).to.throw(LinkError).with.property('code', 'EBADARG');
   });
 });
 

@@ -100,6 +100,10 @@ describe('kernel: tracepoint and raw tracepoint links', function () {
     using prog = Program.load({ type: 'TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
     expect(() => attachTracepoint(prog, 'syscalls/sys_enter_nonexistent_xyz')).to.throw(LinkError).with.property('code', 'ENOTRACEPOINT');
     expect(() => attachTracepoint(prog, 'nocategory')).to.throw(LinkError).with.property('code', 'EBADARG');
+    expect(() => attachTracepoint(prog, '../../etc/passwd')).to.throw(LinkError).with.property('code', 'ENOTRACEPOINT');
+    const closed = Program.load({ type: 'TRACEPOINT', instructions: countForPid(map.fd, process.pid) });
+    closed.close();
+    expect(() => attachTracepoint(closed, 'syscalls/sys_enter_getpid')).to.throw(ObjectClosedError);
   });
 
   it('a raw tracepoint program on sys_enter counts this process\'s syscalls', function () {

@@ -140,8 +140,12 @@ describe('kernel: ring buffer reader', function () {
     expect(await waiting).to.equal(false);
   });
 
-  it('rejects a map that is not a ring buffer', function () {
+  it('rejects a map that is not a ring buffer, a bad size, and a closed map', function () {
     using m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
     expect(() => new RingBufReader(m)).to.throw(TypeError);
+    expect(() => new RingBufReader({ fd: m.fd, maxEntries: 5000 })).to.throw(RangeError);
+    const ring = BpfMap.create({ type: 'RINGBUF', maxEntries: 4096 });
+    ring.close();
+    expect(() => new RingBufReader(ring)).to.throw(ObjectClosedError);
   });
 });
