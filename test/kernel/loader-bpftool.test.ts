@@ -46,7 +46,8 @@ function haveBpftool(): boolean {
 
 describe('kernel: loader vs bpftool prog loadall', function () {
   before(function () {
-    needKernel(this, haveBpftool() ? null : 'bpftool not installed');
+    needKernel(this);
+    if (!haveBpftool()) this.skip(); // the oracle is missing, not the kernel
   });
 
   // pinning.bpf.o pins by name under /sys/fs/bpf, shared by every loader: its own test covers it.

@@ -23,7 +23,7 @@ describe('kernel: tsbpf map dump', function () {
     try {
       execFileSync('bpftool', ['version'], { stdio: 'ignore' });
     } catch {
-      needKernel(this, 'bpftool not installed');
+      this.skip(); // the oracle is missing, not the kernel
     }
   });
 
