@@ -14,6 +14,8 @@ export function atomic(
   s: number,
   invalid: (why?: string) => never,
 ): void {
+  // r10 is read-only: load-acquire writes dst, the fetching forms (not cmpxchg, which writes r0) write src.
+  if (imm === LOAD_ACQUIRE ? d === 10 : (imm & AtomicOp.FETCH) !== 0 && imm !== AtomicOp.CMPXCHG && s === 10) invalid('r10 is read-only');
   if (imm === LOAD_ACQUIRE) {
     // dst = *(src + off): the one atomic that reads through src.
     R[d] = memory.load(R[s]! + off, size, pc);

@@ -220,6 +220,8 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
       const d = DST[pc]!;
       const s = SRC[pc]!;
       if (d > 10 || (s > 10 && (op & 0x07) !== Class.LD && !((op & 0x07) === Class.JMP && (op & 0xf0) === JmpOp.CALL))) invalid('register out of range');
+      // r10, the frame pointer, is read-only: no ALU result, load or lddw may target it.
+      if (d === 10 && (WRITES_DST & (1 << (op & 0x07))) !== 0) invalid('r10 is read-only');
 
       switch (op & 0x07) {
         case Class.ALU: {
@@ -619,6 +621,9 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     }
   }
 }
+
+/** Instruction classes whose dst register receives a result (ALU, ALU64, LDX, LD's lddw). */
+const WRITES_DST = (1 << Class.ALU) | (1 << Class.ALU64) | (1 << Class.LDX) | (1 << Class.LD);
 
 /** The tag of a map pointer's region (distinct from other regions that carry a map, like ring buffer records). */
 class MapHandle {

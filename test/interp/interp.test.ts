@@ -87,6 +87,14 @@ describe('interp', () => {
       fails(new Uint8Array([0x3f, 0x21, 2, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), 'E_INVALID_INSTRUCTION'); // div off 2
       fails(new Uint8Array([0xb7, 0x01, 8, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), 'E_INVALID_INSTRUCTION'); // movsx from imm
     });
+    it('r10 is read-only', () => {
+      fails(asm('mov %r10, 0\nexit'), 'E_INVALID_INSTRUCTION');
+      fails(asm('ldxdw %r10, [%r10-8]\nexit'), 'E_INVALID_INSTRUCTION');
+      fails(asm('lddw %r10, 1\nexit'), 'E_INVALID_INSTRUCTION');
+      fails(asm('lock fetch add [%r10-8], %r10\nexit'), 'E_INVALID_INSTRUCTION');
+      expect(r0('stxdw [%r10-8], %r10\nmov %r0, 1\nexit')).to.equal(1n);
+    });
+
     it('gives typed decode errors for truncated programs', () => {
       fails(new Uint8Array(12), 'E_DECODE');
       fails(asm('lddw %r0, 1').subarray(0, 8), 'E_DECODE');
