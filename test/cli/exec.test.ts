@@ -193,6 +193,16 @@ describe('tsbpf exec', () => {
     expect(r.out).to.match(/^0x[0-9a-f]{16}\n$/);
   });
 
+  it('reads the program from standard input with -', function () {
+    this.timeout(20000);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/bin.ts'), 'exec', '-', '--mem', '0a0b'], {
+      encoding: 'utf8',
+      input: 'ldxh %r0, [%r1]\nexit\n',
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('0x0000000000000b0a\n');
+  });
+
   it('works as a real process through bin.ts', function () {
     this.timeout(20000);
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/bin.ts'), 'exec', join(conformance, 'be16.data')], {

@@ -27,6 +27,7 @@ IN is one of:
   an ELF object    a BPF object (clang or tsbpf build): one program, --prog NAME
                    (default: the first), run in the interpreter with the object's
                    maps; CO-RE relocations keep their compiled offsets
+  -                standard input, taken like a file without extension
   anything else    assembler text; the syntax is --syntax if given, else ubpf
                    when the text uses %rN registers, else llvm (llvm-mc syntax)
                    Files that are not text (contain NUL bytes) are taken as raw.
@@ -98,6 +99,12 @@ async function assembleLlvm(source: string, file: string): Promise<Uint8Array> {
   return mod.assemble(source, { syntax: 'llvm', file }).bytes;
 }
 
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
 function isText(data: Uint8Array): boolean {
   return !data.includes(0);
 }
@@ -157,7 +164,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let data: Uint8Array;
   try {
-    data = new Uint8Array(await readFile(file));
+    data = file === '-' ? await readStdin() : new Uint8Array(await readFile(file));
   } catch (e) {
     throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
