@@ -18,6 +18,7 @@ const commands: Record<string, { summary: string }> = {
   btf: { summary: 'dump BTF as a C header or TypeScript declarations' },
   map: { summary: 'list and dump maps' },
   prog: { summary: 'list loaded programs' },
+  link: { summary: 'list, show and detach BPF links' },
   feature: { summary: 'probe what the running kernel supports' },
   build: { summary: 'compile a .bpf.ts module to a BPF ELF object' },
   run: { summary: 'compile, load and attach a .bpf.ts module, then print its maps' },
