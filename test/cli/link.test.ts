@@ -10,6 +10,7 @@ const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
 describe('cli: link list, show, detach', function () {
+  // Each CLI run starts node + tsx (~1-2 s): keep their number small.
   this.timeout(60000);
   before(function () {
     needKernel(this);
@@ -25,8 +26,6 @@ describe('cli: link list, show, detach', function () {
     expect(text.stdout).to.include(`${id}: raw_tracepoint  prog ${progId}\n\tname sys_enter`);
     const rows = tsbpf('link', 'list', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number });
     expect(rows.find((r) => r.id === id)).to.deep.equal({ id, type: 'raw_tracepoint', prog_id: progId, name: 'sys_enter' });
-    const show = tsbpf('link', 'show', String(id), '--json');
-    expect(JSON.parse(show.stdout)).to.deep.equal({ id, type: 'raw_tracepoint', prog_id: progId, name: 'sys_enter' });
   });
 
   it('detach unhooks a cgroup link by id; errors are clear', function () {
@@ -48,8 +47,6 @@ describe('cli: link list, show, detach', function () {
       const missing = tsbpf('link', 'show', '999999999');
       expect(missing.status).to.equal(1);
       expect(missing.stderr).to.match(/no link with id 999999999/);
-      const bad = tsbpf('link', 'detach', 'x');
-      expect(bad.status).to.equal(2);
     } finally {
       rmdirSync(cg);
     }
