@@ -3,6 +3,7 @@ import { objectNameFromPath } from '../../src/elf/map-types.js';
 import type { ObjectSpec } from '../../src/elf/object-spec.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { type Collection, type LoadCollectionOptions, loadCollection } from '../../src/kernel/collection.js';
+import { expect } from 'chai';
 import { readBpfTestObject } from '../elf/objects.js';
 
 export function bpfTestSpec(file: string): ObjectSpec {
@@ -28,4 +29,17 @@ export function ipv4Packet(protocol = 17): Uint8Array {
   p.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00], 0);
   p.set([0x45, 0, 0, 50, 0, 0, 0, 0, 64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
   return p;
+}
+
+/** Runs a CLI command with its stdout swallowed; fails unless it exits 0. */
+export async function quietly(fn: () => Promise<number>): Promise<void> {
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  let status: number;
+  try {
+    status = await fn();
+  } finally {
+    process.stdout.write = original;
+  }
+  expect(status).to.equal(0);
 }

@@ -13,9 +13,11 @@ import { kernelVersionCode } from '../../src/elf/kconfig.js';
 import { LoadError, loadCollection } from '../../src/kernel/collection.js';
 import { kernelBtf } from '../../src/kernel/kernel-symbols.js';
 import { parseObject } from '../../src/elf/parse-object.js';
-import { legacyMapsObject } from '../elf/objects.js';
+import { bpfTestObjects, bpfTestsDir, legacyMapsObject } from '../elf/objects.js';
+import { run as load } from '../../src/cli/commands/load.js';
+import { join } from 'node:path';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { bpfTestSpec, ipv4Packet, loadBpfTest, readU32, readU64, u32 } from './loader-helpers.js';
+import { bpfTestSpec, ipv4Packet, loadBpfTest, quietly, readU32, readU64, u32 } from './loader-helpers.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -219,6 +221,21 @@ describe('kernel: loader (bpf-tests objects)', function () {
     using c = loadCollection(parseObject(legacyMapsObject(), { name: 'legacy' }));
     expect(c.map('counters').type).to.equal(2);
     expect(c.program('legacy_prog').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
+  });
+
+  it('every bpf-tests object loads with tsbpf load (objects needing kfuncs this kernel lacks: a typed error)', async () => {
+    const pinRoot = `/sys/fs/bpf/${uniqueName('tsbpf_root')}`;
+    mkdirSync(pinRoot);
+    try {
+      for (const file of bpfTestObjects()) {
+        const missing = bpfTestSpec(file).externs.filter((e) => e.kind === 'kfunc' && !e.weak && kernelBtf().findByName(e.name, 'func') === undefined);
+        const run = () => quietly(() => load(['--pin-root', pinRoot, join(bpfTestsDir, file)]));
+        if (missing.length === 0) await run();
+        else await run().then(() => expect.fail(`${file} loaded without ${missing[0]!.name}`), (e: unknown) => expect(e).to.be.instanceOf(LoadError));
+      }
+    } finally {
+      rmSync(pinRoot, { recursive: true, force: true });
+    }
   });
 
   it('an unknown variable is a typed error', () => {
