@@ -85,7 +85,7 @@ describe('dsl fuzz', function () {
       fc.property(fc.array(fc.constantFrom(...TOKENS), { minLength: 1, maxLength: 30 }), (tokens) => {
         compileOrDiagnose(`${HEAD}export const p = xdp((ctx) => {\n${tokens.join(' ')}\n});\n`);
       }),
-      { numRuns: 100 },
+      { numRuns: 40 },
     );
   });
 
@@ -94,7 +94,7 @@ describe('dsl fuzz', function () {
       fc.property(fc.array(fc.constantFrom(...TOKENS), { minLength: 1, maxLength: 20 }), statement, (tokens, s) => {
         compileOrDiagnose(`${HEAD}${tokens.join(' ')}\nexport const p = xdp((ctx) => {\nlet a: u32 = 0; let b: u32 = 0; const ip = ctx.packet.at(IpHdr, 14); if (ip === null) return 0; const len = ctx.packet.length;\n${s}\nreturn a;\n});\n`);
       }),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
