@@ -12,14 +12,22 @@ import { runSync } from '../../src/interp/index.js';
 const dir = process.env.TSBPF_CONFORMANCE_DIR
   ? `${process.env.TSBPF_CONFORMANCE_DIR.replace(/\/$/, '')}/`
   : fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.data'))
-  .sort();
+// A missing folder fails one test with a clear message instead of breaking the whole mocha run at load time.
+let files: string[] = [];
+let missing: string | undefined;
+try {
+  files = readdirSync(dir)
+    .filter((f) => f.endsWith('.data'))
+    .sort();
+} catch (e) {
+  missing = `${dir}: ${(e as Error).message} (set TSBPF_CONFORMANCE_DIR)`;
+}
 
 const hex = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
 
 describe('conformance suite through the interpreter', () => {
   it('has all 313 programs', () => {
+    expect(missing, missing).to.equal(undefined);
     expect(files).to.have.length(313);
   });
 
