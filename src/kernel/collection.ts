@@ -453,7 +453,8 @@ function externNamed(spec: ObjectSpec, name: string): ExternSpec {
 
 function resolveKsym(ext: ExternSpec, ins: Instruction, ctx: KernelContext, program: string): void {
   if (ext.typed) {
-    const ref = ctx.find(ext.name, 'var');
+    // lddw of a kfunc is an existence check (bpf_ksym_exists): a BTF id when present, 0 when a weak one is missing.
+    const ref = ctx.find(ext.name, ext.kind === 'kfunc' ? 'func' : 'var');
     if (ref !== undefined) {
       ins.src = PseudoLoad.BTF_ID;
       setLddwKeepSrc(ins, ref.id, ref.module === undefined ? 0 : ctx.moduleFd(ref.module));
