@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { readElf } from '../../src/elf/reader.js';
 import { CoreTarget, parseBtf, parseBtfExt, resolveCoreRelo, type Btf } from '../../src/btf/index.js';
@@ -65,11 +65,22 @@ function ourPatches(object: string, vmlinux: Btf): Map<string, Patch[]> {
   return out;
 }
 
-const objects = [
-  new URL('./fixtures/core_kinds.bpf.o', import.meta.url).pathname,
-  new URL('./fixtures/core_nested.bpf.o', import.meta.url).pathname,
-  ...['core', 'net', 'kconfig'].map((n) => new URL(`../../bpf-tests/${n}.bpf.o`, import.meta.url).pathname),
-];
+/** Our fixtures, and every bpf-tests object that carries CO-RE relocations. */
+function objectsWithCoreRelos(): string[] {
+  const testsDir = new URL('../../bpf-tests/', import.meta.url).pathname;
+  const candidates = [
+    new URL('./fixtures/core_kinds.bpf.o', import.meta.url).pathname,
+    new URL('./fixtures/core_nested.bpf.o', import.meta.url).pathname,
+    ...(existsSync(testsDir) ? readdirSync(testsDir).filter((f) => f.endsWith('.bpf.o')).map((f) => testsDir + f) : []),
+  ];
+  return candidates.filter((path) => {
+    const elf = readElf(readFileSync(path));
+    const btf = elf.section('.BTF');
+    const ext = elf.section('.BTF.ext');
+    return btf && ext && parseBtfExt(ext.data, parseBtf(btf.data)).coreRelos.length > 0;
+  });
+}
+const objects = objectsWithCoreRelos();
 
 describe('btf: CO-RE decisions agree with libbpf', function () {
   this.timeout(60000);
