@@ -27,7 +27,7 @@ export class ElfError extends Error {
 function formatLocation(where: ElfLocation): string {
   if (where.section === undefined && where.offset === undefined) return '';
   const parts: string[] = [];
-  if (where.section !== undefined) parts.push(`section ${where.section}`);
+  if (where.section !== undefined) parts.push(where.section === 'header' ? 'ELF header' : `section ${where.section}`);
   if (where.offset !== undefined) parts.push(`offset 0x${where.offset.toString(16)}`);
   return `${parts.join(', ')}: `;
 }
