@@ -7,9 +7,10 @@ name="$1"
 [ -n "$name" ] || { echo "npx: which command?" >&2; exit 2; }
 shift
 if [ "$name" = tsbpf ]; then
-  if [ -f "$root/dist/cli/bin.js" ] && [ "${TSBPF_VM_USE_SRC:-0}" != 1 ]; then
-    exec node "$root/dist/cli/bin.js" "$@"
-  fi
+  # The .js twins of src/ are transpiled from this checkout at boot time, so they are never stale;
+  # dist/ is used only without them, and tsx (slow under emulation) only as the last resort.
+  if [ -f "$root/src/cli/bin.js" ]; then exec node --enable-source-maps "$root/src/cli/bin.js" "$@"; fi
+  if [ -f "$root/dist/cli/bin.js" ]; then exec node "$root/dist/cli/bin.js" "$@"; fi
   exec node --import tsx "$root/src/cli/bin.ts" "$@"
 fi
 if [ -x "$root/node_modules/.bin/$name" ]; then
