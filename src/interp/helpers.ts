@@ -9,6 +9,7 @@ import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOut
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
 import { tracePrintk } from './helpers-trace.js';
+import { packetLoadBytes, packetStoreBytes } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
@@ -18,6 +19,8 @@ export interface TaskInfo {
   uid: number;
   gid: number;
   comm: string;
+  /** What bpf_get_current_cgroup_id reports. */
+  cgroupId: bigint;
 }
 
 export interface HelperContext {
@@ -39,6 +42,8 @@ export interface HelperContext {
   /** The CPU number reported to the program. */
   readonly cpu: number;
   readonly task: TaskInfo;
+  /** The packet of an xdp/skb run (or the mem of a conformance-style run). */
+  readonly packet?: Uint8Array;
   /** Calls a bpf function (a pointer from lddw of a function, as callbacks are passed) and returns its r0. */
   call(fn: bigint, ...args: bigint[]): bigint;
 }
@@ -53,6 +58,7 @@ export const HelperId = {
   MAP_UPDATE_ELEM: 2,
   MAP_DELETE_ELEM: 3,
   PROBE_READ: 4,
+  SKB_STORE_BYTES: 9,
   KTIME_GET_NS: 5,
   TRACE_PRINTK: 6,
   GET_PRANDOM_U32: 7,
@@ -62,11 +68,15 @@ export const HelperId = {
   GET_CURRENT_UID_GID: 15,
   GET_CURRENT_COMM: 16,
   PERF_EVENT_OUTPUT: 25,
+  SKB_LOAD_BYTES: 26,
+  GET_NUMA_NODE_ID: 42,
+  GET_CURRENT_CGROUP_ID: 80,
   PROBE_READ_STR: 45,
   MAP_PUSH_ELEM: 87,
   MAP_POP_ELEM: 88,
   MAP_PEEK_ELEM: 89,
   PROBE_READ_USER: 112,
+  JIFFIES64: 118,
   PROBE_READ_KERNEL: 113,
   PROBE_READ_USER_STR: 114,
   PROBE_READ_KERNEL_STR: 115,
@@ -79,6 +89,8 @@ export const HelperId = {
   KTIME_GET_COARSE_NS: 160,
   FOR_EACH_MAP_ELEM: 164,
   LOOP: 181,
+  XDP_LOAD_BYTES: 189,
+  XDP_STORE_BYTES: 190,
 } as const;
 
 export const defaultHelpers: HelperTable = {
@@ -111,6 +123,14 @@ export const defaultHelpers: HelperTable = {
   [HelperId.RINGBUF_QUERY]: ringbufQuery,
   [HelperId.FOR_EACH_MAP_ELEM]: forEachMapElem,
   [HelperId.LOOP]: loop,
+  [HelperId.SKB_LOAD_BYTES]: packetLoadBytes,
+  [HelperId.SKB_STORE_BYTES]: packetStoreBytes,
+  [HelperId.XDP_LOAD_BYTES]: packetLoadBytes,
+  [HelperId.XDP_STORE_BYTES]: packetStoreBytes,
+  [HelperId.GET_NUMA_NODE_ID]: () => 0n,
+  [HelperId.GET_CURRENT_CGROUP_ID]: (ctx) => ctx.task.cgroupId,
+  // jiffies at HZ=250, from the same clock as ktime
+  [HelperId.JIFFIES64]: (ctx) => ctx.now() / 4_000_000n,
 };
 
 /** A negative errno as the u64 a helper returns. */

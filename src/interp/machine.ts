@@ -39,7 +39,7 @@ export interface RunOptions extends ProgramInput {
   random?: () => number;
   /** The CPU the program runs on: bpf_get_smp_processor_id and per-CPU maps (default 0). */
   cpu?: number;
-  /** The task bpf_get_current_pid_tgid/uid_gid/comm report (default pid = tgid = 1000, uid = gid = 0, comm "tsbpf"). */
+  /** The task bpf_get_current_pid_tgid/uid_gid/comm/cgroup_id report (default pid = tgid = 1000, uid = gid = 0, comm "tsbpf", cgroup 1). */
   task?: Partial<TaskInfo>;
 }
 
@@ -152,7 +152,8 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     now,
     random,
     cpu: options.cpu ?? 0,
-    task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', ...options.task },
+    task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', cgroupId: 1n, ...options.task },
+    packet: packet?.bytes,
     call: (fn, ...args) => callFunction(fn, args),
   };
 

@@ -163,6 +163,28 @@ describe('interp', () => {
       expect(r0('ldabsh 12\nexit', { skb: { packet: frame } })).to.equal(0x0800n);
     });
 
+    it('skb/xdp load_bytes and store_bytes copy between the packet and program memory', () => {
+      const packet = frame.slice();
+      const text = [
+        'mov %r6, %r1',
+        'mov %r2, 12', 'mov %r3, %r10', 'add %r3, -8', 'mov %r4, 2', 'call 26', // skb_load_bytes(skb, 12, fp-8, 2)
+        'ldxh %r7, [%r10-8]',
+        'sth [%r10-8], 0xbbaa',
+        'mov %r1, %r6', 'mov %r2, 0', 'mov %r3, %r10', 'add %r3, -8', 'mov %r4, 2', 'mov %r5, 0', 'call 9', // skb_store_bytes(skb, 0, fp-8, 2, 0)
+        'mov %r1, %r6', 'mov %r2, 59', 'mov %r3, %r10', 'add %r3, -8', 'mov %r4, 2', 'call 26', // past the end: -EFAULT
+        'mov %r8, %r0',
+        'mov %r0, %r7',
+        'exit',
+      ].join('\n');
+      const result = runSync(asm(text), { skb: { packet } });
+      expect(result.r0).to.equal(0x0008n);
+      expect(Array.from(packet.subarray(0, 2))).to.deep.equal([0xaa, 0xbb]);
+      expect(result.registers[8]).to.equal(BigInt.asUintN(64, -14n));
+      const xdp = frame.slice();
+      expect(r0(text.replace('call 26', 'call 189').replace('call 9', 'call 190'), { xdp: { packet: xdp } })).to.equal(0x0008n);
+      expect(xdp[0]).to.equal(0xaa);
+    });
+
     it('ctx: r1 points at the given bytes', () => {
       expect(r0('ldxdw %r0, [%r1+8]\nexit', { ctx: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]) })).to.equal(5n);
       expect(() => runSync(asm('exit'), { ctx: new Uint8Array(1), mem: new Uint8Array(1) })).to.throw(RangeError);

@@ -1,0 +1,30 @@
+/** Packet helpers: bpf_skb_load_bytes / store_bytes and bpf_xdp_load_bytes / store_bytes. */
+import type { Helper, HelperContext } from './helpers.js';
+import { Errno } from './maps.js';
+
+const result = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
+
+/** The packet range [offset, offset + len), or undefined when the run has no packet or the range leaves it. */
+function packetRange(ctx: HelperContext, offset: bigint, len: bigint): Uint8Array | undefined {
+  const packet = ctx.packet;
+  if (!packet || offset > 0xffffffffn || len > 0xffffffffn) return undefined;
+  const start = Number(offset);
+  const end = start + Number(len);
+  return end <= packet.length ? packet.subarray(start, end) : undefined;
+}
+
+/** (ctx, offset, to, len): copies packet bytes to program memory; 0 or -EFAULT. */
+export const packetLoadBytes: Helper = (ctx, _pctx, offset, to, len) => {
+  const from = packetRange(ctx, offset, len);
+  if (!from) return result(-Errno.EFAULT);
+  ctx.memory.slice(to, from.length, ctx.pc, true).set(from);
+  return 0n;
+};
+
+/** (ctx, offset, from, len[, flags]): copies program memory into the packet; 0 or -EFAULT. */
+export const packetStoreBytes: Helper = (ctx, _pctx, offset, from, len) => {
+  const to = packetRange(ctx, offset, len);
+  if (!to) return result(-Errno.EFAULT);
+  to.set(ctx.memory.slice(from, to.length, ctx.pc));
+  return 0n;
+};
