@@ -72,6 +72,10 @@ describe('btf: tsbpf btf dump', function () {
     const r = await inProcess('btf', 'dump', '--kernel', '--format', 'c', '--root', 'xdp_md');
     expect(r.code).to.equal(0);
     expect(r.stdout).to.include('struct xdp_md {');
+    const shallow = await inProcess('btf', 'dump', '--kernel', '--format', 'ts', '--root', 'task_struct');
+    expect(shallow.stdout).to.match(/Ptr<unknown \/\* struct mm_struct \*\/>/);
+    const deep = await inProcess('btf', 'dump', '--kernel', '--format', 'ts', '--root', 'task_struct', '--follow-pointers');
+    expect(deep.stdout).to.include('export interface mm_struct extends KernelType<\'struct mm_struct\'>');
     const raw = await inProcess('btf', 'dump', '--kernel', '--root', 'xdp_md');
     expect(raw.stdout).to.match(/^\[\d+\] STRUCT 'xdp_md' size=24 vlen=6\n\t'data' type_id=\d+ bits_offset=0\n/);
   });

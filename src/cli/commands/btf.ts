@@ -11,7 +11,7 @@ import { parseBtf, rawTypeLines, toCHeader, toRaw, toTypeScript, type Btf } from
 import { readElf } from '../../elf/reader.js';
 import { CliError, printJson } from '../output.js';
 
-export const help = `usage: tsbpf btf dump [FILE | --kernel] [--format raw|c|ts] [--root NAME]... [--base FILE] [--json]
+export const help = `usage: tsbpf btf dump [FILE | --kernel] [--format raw|c|ts] [--root NAME]... [--follow-pointers] [--base FILE] [--json]
 
 Prints BTF type information.
 
@@ -23,6 +23,9 @@ Prints BTF type information.
                  ts   TypeScript declarations for CO-RE access from tsbpf modules
   --root NAME    c, ts: only this type and what it needs; raw: only types of
                  this name (repeatable)
+  --follow-pointers
+                 ts with --root: also declare what pointers point to (else
+                 Ptr<unknown>, naming the C type in a comment)
   --base FILE    base BTF for split BTF; module BTF under /sys/kernel/btf/ uses
                  vmlinux automatically
   --json         with --format raw: one JSON object per type
@@ -72,6 +75,7 @@ export async function run(argv: string[]): Promise<number> {
       format: { type: 'string', default: 'raw' },
       root: { type: 'string', multiple: true },
       base: { type: 'string' },
+      'follow-pointers': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -86,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   const roots = values.root ?? [];
   for (const r of roots) if (btf.findByName(r) === undefined) throw new CliError(`no type named '${r}' in ${path}`);
   if (format === 'c') await write(toCHeader(btf, { roots }));
-  else if (format === 'ts') await write(toTypeScript(btf, { roots }));
+  else if (format === 'ts') await write(toTypeScript(btf, { roots, followPointers: values['follow-pointers'] === true }));
   else {
     // With --root, raw output lists just the named types.
     const ids = roots.length ? roots.flatMap((r) => btf.findAllByName(r)) : undefined;
