@@ -8,11 +8,13 @@ import type { SourceSpan } from '../../asm/instruction.js';
 import type { CompilerContext } from './context.js';
 import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, type StructType, typeName, U32, U64 } from './ctypes.js';
 import { Abandon } from './diagnostics.js';
-import { Helper, HELPER_PROGRAMS } from './helpers.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
-import type { GlobalInfo, MapInfo, ModuleModel, ProgramInfo } from './module-model.js';
-import { PROGRAM_KINDS } from './program-kinds.js';
-import { parseTracepointFormat, type TracepointField } from './tracepoint-format.js';
+import type { MapInfo, ModuleModel, ProgramInfo } from './module-model.js';
+import type { TracepointField } from './tracepoint-format.js';
+import { ctxMethod } from './lower-context.js';
+import { helperCall } from './lower-helpers.js';
+import { mapMethod } from './lower-maps.js';
+import { packetMethod } from './lower-packet.js';
 import type { Place, Space, Value } from './values.js';
 
 type Binding = { k: 'var'; reg: VReg; t: IntType } | { k: 'value'; value: Value };
@@ -56,7 +58,8 @@ export class FunctionLowering {
   readonly #bindings = new Map<Node, Binding>();
   readonly #frames: Frame[] = [];
   readonly #loops: LoopTarget[] = [];
-  #tracepointFields: Map<string, TracepointField> | undefined;
+  /** The tracepoint's fields, parsed on first use. */
+  tracepointFields: Map<string, TracepointField> | undefined;
 
   constructor(
     readonly cx: CompilerContext,
@@ -88,7 +91,7 @@ export class FunctionLowering {
   }
 
   /** Sets the span later operations carry. */
-  #at(node: Node): void {
+  at(node: Node): void {
     const sf = node.getSourceFile();
     const { line, column } = sf.getLineAndColumnAtPos(node.getStart());
     const text = sf.getFullText().split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
@@ -104,7 +107,7 @@ export class FunctionLowering {
   lower(): IrFunction {
     const body = this.program.body;
     if (!(Node.isArrowFunction(body) || Node.isFunctionExpression(body))) throw new Error('program body');
-    this.#at(body);
+    this.at(body);
     const params = body.getParameters();
     if (params.length > 1) this.cx.report(params[1]!, 'TSBPF_PARAMS', 'a program takes one parameter, its context');
     const ctxReg = this.newReg();
@@ -114,7 +117,7 @@ export class FunctionLowering {
       if (!Node.isIdentifier(ctxParam.getNameNode())) this.cx.report(ctxParam, 'TSBPF_DESTRUCTURE', 'destructuring the context is not supported; name it (ctx) and use ctx.field');
       this.#bindings.set(ctxParam, { k: 'value', value: { k: 'ctx' } });
     }
-    this.#ctxReg = ctxReg;
+    this.ctxReg = ctxReg;
     const end = this.newLabel('exit');
     this.#frames.push({ kind: 'program', decl: body, end });
     this.#lowerFunctionBody(body.getBody());
@@ -124,7 +127,10 @@ export class FunctionLowering {
     return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs };
   }
 
-  #ctxReg: VReg = -1;
+  /** The context (r1 at entry). */
+  ctxReg: VReg = -1;
+  /** ctx->data / ctx->data_end registers, once loaded (see packetBounds). */
+  packetBoundsCache: { data: VReg; end: VReg } | undefined;
 
   #lowerFunctionBody(body: Node | undefined): void {
     if (!body) return;
@@ -139,7 +145,7 @@ export class FunctionLowering {
   }
 
   statement(node: Node): void {
-    this.#at(node);
+    this.at(node);
     const visit = statementVisitors[node.getKind()];
     try {
       if (!visit) this.fail(node, unsupportedCode(node), `${describeKind(node)} is not supported in BPF programs`);
@@ -182,7 +188,7 @@ export class FunctionLowering {
 
   expr(node: Node): Value {
     const saved = this.#span;
-    this.#at(node);
+    this.at(node);
     try {
       const visit = expressionVisitors[node.getKind()];
       if (!visit) return this.fail(node, unsupportedCode(node), `${describeKind(node)} is not supported in BPF programs`);
@@ -325,7 +331,7 @@ export class FunctionLowering {
       if (cmp) return this.#compareBranch(node, cmp, target, when);
     }
     const v = this.expr(node);
-    this.#at(node);
+    this.at(node);
     if (v.k === 'null') {
       if (!when) this.emit({ op: 'jmp', target });
       return;
@@ -346,7 +352,7 @@ export class FunctionLowering {
   #compareBranch(node: Node & { getLeft(): Node; getRight(): Node }, cmp: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', target: string, when: boolean): void {
     const left = this.expr(node.getLeft());
     const right = this.expr(node.getRight());
-    this.#at(node);
+    this.at(node);
     const effective = when ? cmp : NEGATE[cmp];
     // Pointer against null.
     if (left.k === 'null' || right.k === 'null') {
@@ -578,7 +584,7 @@ export class FunctionLowering {
       if (!f) this.fail(prop, 'TSBPF_MEMBER', `${t.name} has no field ${name}`);
       if (f.type.kind === 'int') {
         const v = this.coerceLoose(this.int(init), f.type, init);
-        this.#at(prop);
+        this.at(prop);
         this.emit({ op: 'store', base: p, off: f.offset, size: (f.type.bits / 8) as 1 | 2 | 4 | 8, value: v.op });
       } else if (f.type.kind === 'struct' && Node.isObjectLiteralExpression(init)) {
         const inner = this.structLiteral(init, f.type);
@@ -601,7 +607,7 @@ export class FunctionLowering {
   }
 
   call(helper: number, args: Operand[], node: Node, withResult = true): VReg | undefined {
-    this.#at(node);
+    this.at(node);
     const dst = withResult ? this.newReg() : undefined;
     this.emit({ op: 'call', helper, args, ...(dst !== undefined ? { dst } : {}) });
     return dst;
@@ -629,10 +635,10 @@ export class FunctionLowering {
       const objNode = callee.getExpression();
       const method = callee.getName();
       const obj = this.expr(objNode);
-      if (obj.k === 'map') return this.mapMethod(obj.map, method, args, node);
-      if (obj.k === 'dsl' && obj.name === 'bpf') return this.helperCall(method, args, node);
-      if (obj.k === 'packet') return this.packetMethod(method, args, node);
-      if (obj.k === 'ctx') return this.ctxMethod(method, args, node);
+      if (obj.k === 'map') return mapMethod(this, obj.map, method, args, node);
+      if (obj.k === 'dsl' && obj.name === 'bpf') return helperCall(this, method, args, node);
+      if (obj.k === 'packet') return packetMethod(this, method, args, node);
+      if (obj.k === 'ctx') return ctxMethod(this, method, args, node);
       if (obj.k === 'global') {
         if (method === 'get') return this.readPlace({ k: 'global', global: obj.global });
         if (method === 'set') {
@@ -742,365 +748,6 @@ export class FunctionLowering {
       this.cx.diagnostics.length = before;
       return undefined;
     }
-  }
-
-  // ------------------------------------------------------------ maps
-
-  mapMethod(map: MapInfo, method: string, args: Node[], node: Node): Value {
-    const need = (n: number) => {
-      if (args.length < n) this.fail(node, 'TSBPF_ARGS', `${method} needs ${n} argument(s)`);
-    };
-    if (map.kind === 'ringbuf') {
-      switch (method) {
-        case 'reserve': {
-          const r = this.call(Helper.ringbuf_reserve, [reg(this.mapFd(map)), imm(sizeOf(map.value)), imm(0)], node)!;
-          return { k: 'ptr', reg: r, to: map.value, space: 'ringbuf' };
-        }
-        case 'submit':
-        case 'discard': {
-          need(1);
-          const v = this.expr(args[0]!);
-          if (v.k !== 'ptr' || v.space !== 'ringbuf') this.fail(args[0]!, 'TSBPF_RINGBUF', `${method} takes the reference returned by reserve()`);
-          this.call(method === 'submit' ? Helper.ringbuf_submit : Helper.ringbuf_discard, [reg(v.reg), imm(0)], node, false);
-          return { k: 'void' };
-        }
-        case 'output': {
-          need(1);
-          const p = this.materialize(args[0]!, map.value);
-          const r = this.call(Helper.ringbuf_output, [reg(this.mapFd(map)), reg(p), imm(sizeOf(map.value)), imm(0)], node)!;
-          return { k: 'int', op: reg(r), t: I64 };
-        }
-        default:
-          return this.fail(node, 'TSBPF_METHOD', `ring buffers have reserve, submit, discard and output, not ${method}`);
-      }
-    }
-    const key = map.key!;
-    switch (method) {
-      case 'lookup': {
-        need(1);
-        const k = this.materialize(args[0]!, key);
-        const r = this.call(Helper.map_lookup_elem, [reg(this.mapFd(map)), reg(k)], node)!;
-        return { k: 'ptr', reg: r, to: map.value, space: 'map' };
-      }
-      case 'update': {
-        need(2);
-        const k = this.materialize(args[0]!, key);
-        const v = this.materialize(args[1]!, map.value);
-        const flags = args[2] ? this.int(args[2]).op : imm(0);
-        const r = this.call(Helper.map_update_elem, [reg(this.mapFd(map)), reg(k), reg(v), flags], node)!;
-        return { k: 'int', op: reg(r), t: I64 };
-      }
-      case 'delete': {
-        need(1);
-        const k = this.materialize(args[0]!, key);
-        const r = this.call(Helper.map_delete_elem, [reg(this.mapFd(map)), reg(k)], node)!;
-        return { k: 'int', op: reg(r), t: I64 };
-      }
-      case 'increment':
-        need(1);
-        this.#increment(map, args, node);
-        return { k: 'void' };
-      default:
-        return this.fail(node, 'TSBPF_METHOD', `maps have lookup, update, delete and increment, not ${method}`);
-    }
-  }
-
-  #increment(map: MapInfo, args: Node[], node: Node): void {
-    const vt = map.value;
-    if (vt.kind !== 'int') this.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
-    const by = this.coerceLoose(args[1] ? this.int(args[1]) : { k: 'int', op: imm(1), t: I32, literal: true }, vt, args[1] ?? node);
-    const k = this.materialize(args[0]!, map.key!);
-    const size = (vt.bits / 8) as 1 | 2 | 4 | 8;
-    const insert = this.newLabel('insert');
-    const done = this.newLabel('done');
-    const addTo = (p: VReg) => {
-      if ((size === 8 || size === 4) && (map.kind === 'hash' || map.kind === 'array' || map.kind === 'lru_hash')) {
-        const byReg = by.op.kind === 'reg' ? by.op.reg : this.toReg(by);
-        this.emit({ op: 'atomicAdd', base: p, off: 0, size, value: byReg });
-      } else {
-        const cur = this.load(p, 0, vt);
-        const sum = this.arith('add', cur, by, node);
-        this.emit({ op: 'store', base: p, off: 0, size, value: sum.op });
-      }
-    };
-    this.#at(node);
-    const p = this.call(Helper.map_lookup_elem, [reg(this.mapFd(map)), reg(k)], node)!;
-    this.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: insert });
-    addTo(p);
-    this.emit({ op: 'jmp', target: done });
-    this.label(insert);
-    // Array slots always exist: a missing one is an index out of range, nothing to insert.
-    if (map.kind === 'array' || map.kind === 'percpu_array') {
-      this.label(done);
-      return;
-    }
-    const s = this.slot(8);
-    const vp = this.newReg();
-    this.emit({ op: 'frame', dst: vp, slot: s, off: 0 });
-    this.emit({ op: 'store', base: vp, off: 0, size, value: by.op });
-    const r = this.call(Helper.map_update_elem, [reg(this.mapFd(map)), reg(k), reg(vp), imm(1)], node)!;
-    // Lost a race with another CPU inserting the key: add to its value.
-    this.emit({ op: 'br', cmp: 'eq', bits: 64, a: r, b: imm(0), target: done });
-    const again = this.call(Helper.map_lookup_elem, [reg(this.mapFd(map)), reg(k)], node)!;
-    this.emit({ op: 'br', cmp: 'eq', bits: 64, a: again, b: imm(0), target: done });
-    addTo(again);
-    this.label(done);
-  }
-
-  // ------------------------------------------------------------ packets and context
-
-  packetMethod(method: string, args: Node[], node: Node): Value {
-    const info = PROGRAM_KINDS[this.program.kind];
-    if (method === 'at') {
-      if (args.length < 2) this.fail(node, 'TSBPF_ARGS', 'packet.at(Header, offset)');
-      const h = this.expr(args[0]!);
-      if (h.k !== 'header') return this.fail(args[0]!, 'TSBPF_HEADER', 'packet.at needs a header type made by header<T>() (EthHdr, IpHdr, …)');
-      const hType = h.struct;
-      const off = this.int(args[1]!);
-      return this.packetAt(hType, off, node);
-    }
-    if (method === 'byte') {
-      const off = this.int(this.argAt(args, 0, node));
-      const p = this.packetAt(INT_TYPES.u8!, off, node);
-      if (p.k !== 'ptr') throw new Error('unreachable');
-      const dst = this.newReg();
-      const done = this.newLabel();
-      this.emit({ op: 'mov', dst, src: imm(-1), bits: 64 });
-      if (p.nullIf) this.emit({ op: 'br', cmp: 'gt', bits: 64, a: p.nullIf.a, b: reg(p.nullIf.b), target: done });
-      else this.emit({ op: 'br', cmp: 'eq', bits: 64, a: p.reg, b: imm(0), target: done });
-      this.emit({ op: 'load', dst, base: p.reg, off: 0, size: 1 });
-      this.label(done);
-      return { k: 'int', op: reg(dst), t: I64 };
-    }
-    void info;
-    return this.fail(node, 'TSBPF_METHOD', `packets have at() and byte(), not ${method}`);
-  }
-
-  /** The packet bytes at `off` viewed as `t`, or null: emits the bounds check the verifier needs. */
-  packetAt(t: CType, off: Extract<Value, { k: 'int' }>, node: Node): Value {
-    const info = PROGRAM_KINDS[this.program.kind];
-    const size = sizeOf(t);
-    const result = this.newReg();
-    const done = this.newLabel('pkt');
-    this.#at(node);
-    if (info.packet === 'loadBytes') {
-      const s = this.slot(size);
-      const buf = this.newReg();
-      this.emit({ op: 'frame', dst: buf, slot: s, off: 0 });
-      const r = this.call(Helper.skb_load_bytes, [reg(this.#ctxReg), this.convert(off, U32, node).op, reg(buf), imm(size)], node)!;
-      this.emit({ op: 'mov', dst: result, src: imm(0), bits: 64 });
-      this.emit({ op: 'br', cmp: 'ne', bits: 64, a: r, b: imm(0), target: done });
-      this.emit({ op: 'mov', dst: result, src: reg(buf), bits: 64 });
-      this.label(done);
-      return { k: 'ptr', reg: result, to: t, space: 'stack' };
-    }
-    if (!info.packet) return this.fail(node, 'TSBPF_PACKET', `${this.program.kind} programs have no packet`);
-    const { data, end } = this.packetBounds();
-    const p = this.newReg();
-    const o = this.convert(off, U64, node);
-    this.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: o.op });
-    const q = this.newReg();
-    this.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
-    void result;
-    void done;
-    return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end } };
-  }
-
-  #bounds: { data: VReg; end: VReg } | undefined;
-
-  /**
-   * Registers holding ctx->data and ctx->data_end, loaded once at the
-   * program's entry (so they dominate every use) and reloaded after helpers
-   * that move the packet.
-   */
-  packetBounds(): { data: VReg; end: VReg } {
-    if (this.#bounds) return this.#bounds;
-    const info = PROGRAM_KINDS[this.program.kind];
-    if (!info.packet || info.packet === 'loadBytes') throw new Error('internal: no direct packet access');
-    const data = this.newReg();
-    const end = this.newReg();
-    const loads: SpannedOp[] = [
-      { op: 'load', dst: data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' },
-      { op: 'load', dst: end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' },
-    ];
-    const entrySpan = this.ops[0]?.span;
-    this.ops.splice(1, 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
-    this.#bounds = { data, end };
-    return this.#bounds;
-  }
-
-  /** After a helper that may move packet data: reload the bounds (old packet pointers are invalid anyway). */
-  #reloadPacketBounds(): void {
-    if (!this.#bounds) return;
-    const info = PROGRAM_KINDS[this.program.kind];
-    if (!info.packet || info.packet === 'loadBytes') return;
-    this.emit({ op: 'load', dst: this.#bounds.data, base: this.#ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
-    this.emit({ op: 'load', dst: this.#bounds.end, base: this.#ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
-  }
-
-  packetLength(node: Node): Value {
-    const info = PROGRAM_KINDS[this.program.kind];
-    if (info.packet === 'loadBytes' || !info.packet) {
-      if (!('len' in info.fields)) return this.fail(node, 'TSBPF_PACKET', `${this.program.kind} programs have no packet`);
-      return this.load(this.#ctxReg, 0, U32);
-    }
-    const { data, end } = this.packetBounds();
-    const dst = this.newReg();
-    this.emit({ op: 'alu', alu: 'sub', bits: 64, dst, a: reg(end), b: reg(data) });
-    return { k: 'int', op: reg(dst), t: U32 };
-  }
-
-  ctxMethod(method: string, args: Node[], node: Node): Value {
-    const info = PROGRAM_KINDS[this.program.kind];
-    if (method === 'arg' && info.args) {
-      const n = args[0] ? this.cx.constantOf(args[0]) : undefined;
-      if (n === undefined || n < 0n || n >= BigInt(info.args.length)) this.fail(args[0] ?? node, 'TSBPF_ARG_INDEX', `argument index must be a constant 0…${info.args.length - 1}`);
-      return this.load(this.#ctxReg, info.args[Number(n)]!, U64);
-    }
-    if (method === 'ret' && info.ret !== undefined) {
-      if (this.program.kind !== 'kretprobe' && this.program.kind !== 'uretprobe') this.fail(node, 'TSBPF_RET', 'ctx.ret() is only available in kretprobe and uretprobe programs');
-      return this.load(this.#ctxReg, info.ret, U64);
-    }
-    return this.fail(node, 'TSBPF_METHOD', `the ${this.program.kind} context has no method ${method}`);
-  }
-
-  ctxField(name: string, node: Node): Value {
-    const info = PROGRAM_KINDS[this.program.kind];
-    if (name === 'packet' && info.packet) return { k: 'packet' };
-    const f = info.fields[name];
-    if (f) {
-      const t = name === 'protocol' ? INT_TYPES.be16! : f.size === 8 ? U64 : U32;
-      const dst = this.newReg();
-      this.emit({ op: 'load', dst, base: this.#ctxReg, off: f.offset, size: f.size });
-      return { k: 'int', op: reg(dst), t };
-    }
-    if (this.program.kind === 'tracepoint') {
-      const fields = this.#tracepoint(node);
-      const tf = fields.get(name);
-      if (!tf) return this.fail(node, 'TSBPF_TP_FIELD', `tracepoint ${this.program.target} has no field '${name}' (fields: ${[...fields.keys()].join(', ')})`);
-      if (tf.size !== 1 && tf.size !== 2 && tf.size !== 4 && tf.size !== 8) return this.fail(node, 'TSBPF_TP_FIELD', `field '${name}' is ${tf.size} bytes; only integer and pointer fields can be read`);
-      const t = INT_TYPES[`${tf.signed ? 'i' : 'u'}${tf.size * 8}`]!;
-      return this.load(this.#ctxReg, tf.offset, t);
-    }
-    return this.fail(node, 'TSBPF_CTX_FIELD', `the ${this.program.kind} context has no field '${name}'`);
-  }
-
-  #tracepoint(node: Node): Map<string, TracepointField> {
-    if (this.#tracepointFields) return this.#tracepointFields;
-    const [group, name] = (this.program.target ?? '').split('/');
-    const text = this.cx.hooks.tracepointFormat?.(group ?? '', name ?? '');
-    if (text === undefined) return this.fail(node, 'TSBPF_TRACEPOINT', `the format of tracepoint ${this.program.target} is not available (is tracefs mounted, and does the tracepoint exist?)`);
-    this.#tracepointFields = parseTracepointFormat(text);
-    return this.#tracepointFields;
-  }
-
-  // ------------------------------------------------------------ helpers
-
-  helperCall(name: string, args: Node[], node: Node): Value {
-    const allowed = HELPER_PROGRAMS[name];
-    if (!allowed) return this.fail(node, 'TSBPF_HELPER', `bpf.${name} is not a helper`);
-    if (!allowed.includes(this.program.kind)) return this.fail(node, 'TSBPF_HELPER_PROGRAM_TYPE', `bpf.${name} is not available in ${this.program.kind} programs`);
-    const intArg = (i: number, t: IntType = U64) => (args[i] ? this.coerceLoose(this.int(args[i]!), t, args[i]!).op : imm(0));
-    const ptrArg = (i: number): Extract<Value, { k: 'ptr' }> => {
-      const v = args[i] ? this.expr(args[i]!) : undefined;
-      if (!v || v.k !== 'ptr') return this.fail(args[i] ?? node, 'TSBPF_HELPER_ARG', `bpf.${name} needs a struct, array or CStr to write into`);
-      return v;
-    };
-    const ctxArg = (i: number) => {
-      const v = args[i] ? this.expr(args[i]!) : undefined;
-      if (!v || v.k !== 'ctx') this.fail(args[i] ?? node, 'TSBPF_HELPER_ARG', `bpf.${name} takes the program's ctx first`);
-      return reg(this.#ctxReg);
-    };
-    const result = (r: VReg | undefined, t: IntType): Value => ({ k: 'int', op: reg(r!), t });
-    switch (name) {
-      case 'ktimeNs': return result(this.call(Helper.ktime_get_ns, [], node), U64);
-      case 'random': return result(this.call(Helper.get_prandom_u32, [], node), U32);
-      case 'cpu': return result(this.call(Helper.get_smp_processor_id, [], node), U32);
-      case 'pidTgid': return result(this.call(Helper.get_current_pid_tgid, [], node), U64);
-      case 'pid':
-      case 'tgid':
-      case 'gid': {
-        const r = this.call(name === 'gid' ? Helper.get_current_uid_gid : Helper.get_current_pid_tgid, [], node)!;
-        const dst = this.newReg();
-        this.emit({ op: 'alu', alu: 'rsh', bits: 64, dst, a: reg(r), b: imm(32) });
-        return { k: 'int', op: reg(dst), t: U32 };
-      }
-      case 'tid':
-      case 'uid': {
-        const r = this.call(name === 'uid' ? Helper.get_current_uid_gid : Helper.get_current_pid_tgid, [], node)!;
-        const dst = this.newReg();
-        this.emit({ op: 'mov', dst, src: reg(r), bits: 32 });
-        return { k: 'int', op: reg(dst), t: U32 };
-      }
-      case 'currentComm': {
-        const p = ptrArg(0);
-        return result(this.call(Helper.get_current_comm, [reg(p.reg), imm(sizeOf(p.to))], node), I64);
-      }
-      case 'probeReadKernel':
-      case 'probeReadUser':
-      case 'probeReadKernelStr':
-      case 'probeReadUserStr': {
-        const p = ptrArg(0);
-        const src = intArg(1);
-        const id = { probeReadKernel: Helper.probe_read_kernel, probeReadUser: Helper.probe_read_user, probeReadKernelStr: Helper.probe_read_kernel_str, probeReadUserStr: Helper.probe_read_user_str }[name];
-        return result(this.call(id, [reg(p.reg), imm(sizeOf(p.to)), src], node), I64);
-      }
-      case 'redirect': return result(this.call(Helper.redirect, [intArg(0, U32), intArg(1)], node), I64);
-      case 'xdpAdjustHead':
-      case 'xdpAdjustTail': {
-        const r = this.call(name === 'xdpAdjustHead' ? Helper.xdp_adjust_head : Helper.xdp_adjust_tail, [ctxArg(0), intArg(1, I32)], node);
-        this.#reloadPacketBounds();
-        return result(r, I64);
-      }
-      case 'skbChangeTail': {
-        const r = this.call(Helper.skb_change_tail, [ctxArg(0), intArg(1, U32), intArg(2)], node);
-        this.#reloadPacketBounds();
-        return result(r, I64);
-      }
-      case 'l3CsumReplace':
-      case 'l4CsumReplace': {
-        const r = this.call(name === 'l3CsumReplace' ? Helper.l3_csum_replace : Helper.l4_csum_replace, [ctxArg(0), intArg(1, U32), intArg(2), intArg(3), intArg(4)], node);
-        this.#reloadPacketBounds();
-        return result(r, I64);
-      }
-      case 'printk': return this.#printk(args, node);
-      case 'unsafeLoad': {
-        const addr = this.toReg(this.convert(this.int(this.argAt(args, 0, node)), U64, node));
-        const size = args[1] ? this.cx.constantOf(args[1]) : 8n;
-        if (size !== 1n && size !== 2n && size !== 4n && size !== 8n) this.fail(args[1] ?? node, 'TSBPF_ARGS', 'size must be 1, 2, 4 or 8');
-        const dst = this.newReg();
-        this.#at(node);
-        this.emit({ op: 'load', dst, base: addr, off: 0, size: Number(size) as 1 | 2 | 4 | 8 });
-        return { k: 'int', op: reg(dst), t: U64 };
-      }
-      default: return this.fail(node, 'TSBPF_HELPER', `bpf.${name} is not supported yet`);
-    }
-  }
-
-  #printk(args: Node[], node: Node): Value {
-    const fmt = args[0];
-    if (!fmt || !(Node.isStringLiteral(fmt) || Node.isNoSubstitutionTemplateLiteral(fmt))) return this.fail(fmt ?? node, 'TSBPF_PRINTK', 'printk needs a string literal format');
-    if (args.length > 4) this.fail(args[4]!, 'TSBPF_PRINTK', 'printk takes at most three values');
-    const bytes = new TextEncoder().encode(fmt.getLiteralValue());
-    const size = bytes.length + 1;
-    const values = args.slice(1).map((a) => this.convert(this.int(a), U64, a).op);
-    const s = this.slot(size);
-    const p = this.newReg();
-    this.#at(node);
-    this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
-    for (let o = 0; o < this.slots[s]!.size; o += 8) {
-      let word = 0n;
-      for (let i = 7; i >= 0; i--) word = (word << 8n) | BigInt(bytes[o + i] ?? 0);
-      const lo = BigInt.asIntN(32, word);
-      if (word === BigInt.asUintN(64, lo)) this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(lo) });
-      else {
-        const t = this.newReg();
-        this.emit({ op: 'mov', dst: t, src: imm(word), bits: 64 });
-        this.emit({ op: 'store', base: p, off: o, size: 8, value: reg(t) });
-      }
-    }
-    const r = this.call(Helper.trace_printk, [reg(p), imm(size), ...values], node)!;
-    return { k: 'int', op: reg(r), t: I64 };
   }
 
   // ------------------------------------------------------------ statement helpers used by visitors

@@ -6,6 +6,8 @@ import { Node, ts } from 'ts-morph';
 import { I32, INT_TYPES, sizeOf, typeName } from './ctypes.js';
 import { imm, reg } from './ir.js';
 import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
+import { ctxField } from './lower-context.js';
+import { packetLength } from './lower-packet.js';
 import type { Value } from './values.js';
 
 const SK = ts.SyntaxKind;
@@ -95,9 +97,9 @@ E[SK.PropertyAccessExpression] = (l, n) => {
   const obj = l.expr(objNode);
   const name = n.getName();
   switch (obj.k) {
-    case 'ctx': return l.ctxField(name, n);
+    case 'ctx': return ctxField(l, name, n);
     case 'packet':
-      if (name === 'length') return l.packetLength(n);
+      if (name === 'length') return packetLength(l, n);
       return l.fail(n, 'TSBPF_MEMBER', `packet has no property ${name}`);
     case 'ptr':
       if (obj.to.kind === 'array' && name === 'length') return { k: 'int', op: imm(obj.to.length), t: I32, literal: true };

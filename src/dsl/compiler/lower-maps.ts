@@ -1,0 +1,112 @@
+/**
+ * Map methods inside programs: lookup (a reference or null), update,
+ * delete, increment, and ring buffer reserve/submit/discard/output.
+ */
+import type { Node } from 'ts-morph';
+import { I32, I64, sizeOf } from './ctypes.js';
+import { Helper } from './helpers.js';
+import { imm, reg, type VReg } from './ir.js';
+import type { FunctionLowering } from './lower.js';
+import type { MapInfo } from './module-model.js';
+import type { Value } from './values.js';
+
+export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, args: Node[], node: Node): Value {
+  const need = (n: number) => {
+    if (args.length < n) l.fail(node, 'TSBPF_ARGS', `${method} needs ${n} argument(s)`);
+  };
+  if (map.kind === 'ringbuf') {
+    switch (method) {
+      case 'reserve': {
+        const r = l.call(Helper.ringbuf_reserve, [reg(l.mapFd(map)), imm(sizeOf(map.value)), imm(0)], node)!;
+        return { k: 'ptr', reg: r, to: map.value, space: 'ringbuf' };
+      }
+      case 'submit':
+      case 'discard': {
+        need(1);
+        const v = l.expr(args[0]!);
+        if (v.k !== 'ptr' || v.space !== 'ringbuf') l.fail(args[0]!, 'TSBPF_RINGBUF', `${method} takes the reference returned by reserve()`);
+        l.call(method === 'submit' ? Helper.ringbuf_submit : Helper.ringbuf_discard, [reg(v.reg), imm(0)], node, false);
+        return { k: 'void' };
+      }
+      case 'output': {
+        need(1);
+        const p = l.materialize(args[0]!, map.value);
+        const r = l.call(Helper.ringbuf_output, [reg(l.mapFd(map)), reg(p), imm(sizeOf(map.value)), imm(0)], node)!;
+        return { k: 'int', op: reg(r), t: I64 };
+      }
+      default:
+        return l.fail(node, 'TSBPF_METHOD', `ring buffers have reserve, submit, discard and output, not ${method}`);
+    }
+  }
+  const key = map.key!;
+  switch (method) {
+    case 'lookup': {
+      need(1);
+      const k = l.materialize(args[0]!, key);
+      const r = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
+      return { k: 'ptr', reg: r, to: map.value, space: 'map' };
+    }
+    case 'update': {
+      need(2);
+      const k = l.materialize(args[0]!, key);
+      const v = l.materialize(args[1]!, map.value);
+      const flags = args[2] ? l.int(args[2]).op : imm(0);
+      const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(k), reg(v), flags], node)!;
+      return { k: 'int', op: reg(r), t: I64 };
+    }
+    case 'delete': {
+      need(1);
+      const k = l.materialize(args[0]!, key);
+      const r = l.call(Helper.map_delete_elem, [reg(l.mapFd(map)), reg(k)], node)!;
+      return { k: 'int', op: reg(r), t: I64 };
+    }
+    case 'increment':
+      need(1);
+      increment(l, map, args, node);
+      return { k: 'void' };
+    default:
+      return l.fail(node, 'TSBPF_METHOD', `maps have lookup, update, delete and increment, not ${method}`);
+  }
+}
+
+function increment(l: FunctionLowering, map: MapInfo, args: Node[], node: Node): void {
+  const vt = map.value;
+  if (vt.kind !== 'int') l.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
+  const by = l.coerceLoose(args[1] ? l.int(args[1]) : { k: 'int', op: imm(1), t: I32, literal: true }, vt, args[1] ?? node);
+  const k = l.materialize(args[0]!, map.key!);
+  const size = (vt.bits / 8) as 1 | 2 | 4 | 8;
+  const insert = l.newLabel('insert');
+  const done = l.newLabel('done');
+  const addTo = (p: VReg) => {
+    if ((size === 8 || size === 4) && (map.kind === 'hash' || map.kind === 'array' || map.kind === 'lru_hash')) {
+      const byReg = by.op.kind === 'reg' ? by.op.reg : l.toReg(by);
+      l.emit({ op: 'atomicAdd', base: p, off: 0, size, value: byReg });
+    } else {
+      const cur = l.load(p, 0, vt);
+      const sum = l.arith('add', cur, by, node);
+      l.emit({ op: 'store', base: p, off: 0, size, value: sum.op });
+    }
+  };
+  l.at(node);
+  const p = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
+  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: insert });
+  addTo(p);
+  l.emit({ op: 'jmp', target: done });
+  l.label(insert);
+  // Array slots always exist: a missing one is an index out of range, nothing to insert.
+  if (map.kind === 'array' || map.kind === 'percpu_array') {
+    l.label(done);
+    return;
+  }
+  const s = l.slot(8);
+  const vp = l.newReg();
+  l.emit({ op: 'frame', dst: vp, slot: s, off: 0 });
+  l.emit({ op: 'store', base: vp, off: 0, size, value: by.op });
+  const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(k), reg(vp), imm(1)], node)!;
+  // Lost a race with another CPU inserting the key: add to its value.
+  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: r, b: imm(0), target: done });
+  const again = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
+  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: again, b: imm(0), target: done });
+  addTo(again);
+  l.label(done);
+}

@@ -1,0 +1,112 @@
+/**
+ * Packet access for packet programs: `ctx.packet.at(Header, offset)` with the
+ * bounds check the verifier needs, `byte()`, `length`; skb loads where
+ * direct access is not allowed (socket filters).
+ */
+import type { Node } from 'ts-morph';
+import { type CType, I64, INT_TYPES, sizeOf, U32, U64 } from './ctypes.js';
+import { Helper } from './helpers.js';
+import { imm, reg, type SpannedOp, type VReg } from './ir.js';
+import type { FunctionLowering } from './lower.js';
+import { PROGRAM_KINDS } from './program-kinds.js';
+import type { Value } from './values.js';
+
+export function packetMethod(l: FunctionLowering, method: string, args: Node[], node: Node): Value {
+  const info = PROGRAM_KINDS[l.program.kind];
+  if (method === 'at') {
+    if (args.length < 2) l.fail(node, 'TSBPF_ARGS', 'packet.at(Header, offset)');
+    const h = l.expr(args[0]!);
+    if (h.k !== 'header') return l.fail(args[0]!, 'TSBPF_HEADER', 'packet.at needs a header type made by header<T>() (EthHdr, IpHdr, …)');
+    const hType = h.struct;
+    const off = l.int(args[1]!);
+    return packetAt(l, hType, off, node);
+  }
+  if (method === 'byte') {
+    const off = l.int(l.argAt(args, 0, node));
+    const p = packetAt(l, INT_TYPES.u8!, off, node);
+    if (p.k !== 'ptr') throw new Error('unreachable');
+    const dst = l.newReg();
+    const done = l.newLabel();
+    l.emit({ op: 'mov', dst, src: imm(-1), bits: 64 });
+    if (p.nullIf) l.emit({ op: 'br', cmp: 'gt', bits: 64, a: p.nullIf.a, b: reg(p.nullIf.b), target: done });
+    else l.emit({ op: 'br', cmp: 'eq', bits: 64, a: p.reg, b: imm(0), target: done });
+    l.emit({ op: 'load', dst, base: p.reg, off: 0, size: 1 });
+    l.label(done);
+    return { k: 'int', op: reg(dst), t: I64 };
+  }
+  void info;
+  return l.fail(node, 'TSBPF_METHOD', `packets have at() and byte(), not ${method}`);
+}
+
+/** The packet bytes at `off` viewed as `t`, or null: emits the bounds check the verifier needs. */
+export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k: 'int' }>, node: Node): Value {
+  const info = PROGRAM_KINDS[l.program.kind];
+  const size = sizeOf(t);
+  const result = l.newReg();
+  const done = l.newLabel('pkt');
+  l.at(node);
+  if (info.packet === 'loadBytes') {
+    const s = l.slot(size);
+    const buf = l.newReg();
+    l.emit({ op: 'frame', dst: buf, slot: s, off: 0 });
+    const r = l.call(Helper.skb_load_bytes, [reg(l.ctxReg), l.convert(off, U32, node).op, reg(buf), imm(size)], node)!;
+    l.emit({ op: 'mov', dst: result, src: imm(0), bits: 64 });
+    l.emit({ op: 'br', cmp: 'ne', bits: 64, a: r, b: imm(0), target: done });
+    l.emit({ op: 'mov', dst: result, src: reg(buf), bits: 64 });
+    l.label(done);
+    return { k: 'ptr', reg: result, to: t, space: 'stack' };
+  }
+  if (!info.packet) return l.fail(node, 'TSBPF_PACKET', `${l.program.kind} programs have no packet`);
+  const { data, end } = packetBounds(l);
+  const p = l.newReg();
+  const o = l.convert(off, U64, node);
+  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: o.op });
+  const q = l.newReg();
+  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
+  void result;
+  void done;
+  return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end } };
+}
+
+
+/**
+ * Registers holding ctx->data and ctx->data_end, loaded once at the
+ * program's entry (so they dominate every use) and reloaded after helpers
+ * that move the packet.
+ */
+export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
+  if (l.packetBoundsCache) return l.packetBoundsCache;
+  const info = PROGRAM_KINDS[l.program.kind];
+  if (!info.packet || info.packet === 'loadBytes') throw new Error('internal: no direct packet access');
+  const data = l.newReg();
+  const end = l.newReg();
+  const loads: SpannedOp[] = [
+    { op: 'load', dst: data, base: l.ctxReg, off: info.packet.data, size: 4, packetField: 'data' },
+    { op: 'load', dst: end, base: l.ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' },
+  ];
+  const entrySpan = l.ops[0]?.span;
+  l.ops.splice(1, 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
+  l.packetBoundsCache = { data, end };
+  return l.packetBoundsCache;
+}
+
+/** After a helper that may move packet data: reload the bounds (old packet pointers are invalid anyway). */
+export function reloadPacketBounds(l: FunctionLowering): void {
+  if (!l.packetBoundsCache) return;
+  const info = PROGRAM_KINDS[l.program.kind];
+  if (!info.packet || info.packet === 'loadBytes') return;
+  l.emit({ op: 'load', dst: l.packetBoundsCache.data, base: l.ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
+  l.emit({ op: 'load', dst: l.packetBoundsCache.end, base: l.ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
+}
+
+export function packetLength(l: FunctionLowering, node: Node): Value {
+  const info = PROGRAM_KINDS[l.program.kind];
+  if (info.packet === 'loadBytes' || !info.packet) {
+    if (!('len' in info.fields)) return l.fail(node, 'TSBPF_PACKET', `${l.program.kind} programs have no packet`);
+    return l.load(l.ctxReg, 0, U32);
+  }
+  const { data, end } = packetBounds(l);
+  const dst = l.newReg();
+  l.emit({ op: 'alu', alu: 'sub', bits: 64, dst, a: reg(end), b: reg(data) });
+  return { k: 'int', op: reg(dst), t: U32 };
+}
