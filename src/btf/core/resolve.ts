@@ -121,7 +121,7 @@ export function matchSpec(local: CoreSpec, tb: Btf, tid: number): CoreSpec | und
   return spec;
 }
 
-function calcField(relo: CoreRelo, spec: CoreSpec | undefined, path: string, forLocal: boolean): Calc {
+function calcField(relo: CoreRelo, spec: CoreSpec | undefined, path: string): Calc {
   const kind = relo.kind;
   if (kind === 'fieldExists') return { value: spec ? 1n : 0n, size: 0, typeId: 0, validate: true };
   if (!spec) return { value: 0n, size: 0, typeId: 0, validate: true, poison: true };
@@ -187,7 +187,6 @@ function calcField(relo: CoreRelo, spec: CoreSpec | undefined, path: string, for
     default:
       throw relErr(relo, path, `unsupported field relocation ${kind}`);
   }
-  void forLocal;
   return { value: BigInt(value), size, typeId, validate };
 }
 
@@ -215,10 +214,9 @@ function calcEnumval(relo: CoreRelo, spec: CoreSpec | undefined): Calc {
 
 function calc(relo: CoreRelo, local: CoreSpec, target: CoreSpec | undefined, path: string): CoreResult {
   const k = relo.kind;
-  const one = (s: CoreSpec | undefined, isLocal: boolean) =>
-    isFieldKind(k) ? calcField(relo, s, path, isLocal) : isEnumvalKind(k) ? calcEnumval(relo, s) : calcType(relo, s);
-  const l = one(local, true);
-  const t = one(target, false);
+  const one = (s: CoreSpec | undefined) => (isFieldKind(k) ? calcField(relo, s, path) : isEnumvalKind(k) ? calcEnumval(relo, s) : calcType(relo, s));
+  const l = one(local);
+  const t = one(target);
   let failMemSizeAdjust = false;
   if (isFieldKind(k) && !t.poison && l.size !== t.size && target) {
     const lt = local.btf.type(l.typeId);
