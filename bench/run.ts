@@ -24,6 +24,7 @@ const suites: Array<{ name: string; file: string; fn: string }> = [
   { name: 'maps', file: './maps.ts', fn: 'benchMaps' },
   { name: 'ringbuf', file: './ringbuf.ts', fn: 'benchRingbuf' },
   { name: 'dsl', file: './dsl.ts', fn: 'benchDsl' },
+  { name: 'load', file: './load.ts', fn: 'benchLoad' },
   { name: 'run', file: './run-start.ts', fn: 'benchRunStart' },
 ];
 

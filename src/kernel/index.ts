@@ -41,3 +41,6 @@ export { linkFromFd, linkFromId, openPinnedLink } from './link-open.js';
 export { attachTracing } from './link-tracing.js';
 export { autoAttach, type AttachSpec, type AutoAttachOptions } from './auto-attach.js';
 export { enableRunStats } from './stats.js';
+export { loadCollection, loadObjectFile, Collection, LoadError, type LoadCollectionOptions } from './collection.js';
+export { pinCollection, mapPinName } from './collection-pin.js';
+export { StructOpsError, type StructOpsRegistration } from './struct-ops.js';
