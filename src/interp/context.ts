@@ -11,7 +11,10 @@ export interface ProgramInput {
   mem?: Uint8Array;
   /** Context bytes for r1 (a tracepoint record, a perf event...), when the program takes a context instead of mem. */
   ctx?: Uint8Array;
-  /** Run as an XDP program: r1 is a struct xdp_md whose data/data_end point into `packet` (modified in place). */
+  /**
+   * Run as an XDP program: r1 is a struct xdp_md whose data/data_end point into `packet` (modified in place;
+   * after bpf_xdp_adjust_head/tail the packet is a new array, RunResult.packet).
+   */
   xdp?: { packet: Uint8Array; ingressIfindex?: number; rxQueueIndex?: number };
   /** Run as a socket filter / tc program: r1 is a struct __sk_buff over `packet` (len, protocol, data, data_end...). */
   skb?: { packet: Uint8Array; ifindex?: number; mark?: number; priority?: number };
@@ -21,15 +24,62 @@ export interface ProgramInput {
 const XDP_MD = { size: 24, data: 0, dataEnd: 4, dataMeta: 8, ingressIfindex: 12, rxQueueIndex: 16 } as const;
 const SK_BUFF = { size: 192, len: 0, mark: 8, protocol: 16, priority: 32, ingressIfindex: 36, ifindex: 40, data: 76, dataEnd: 80, dataMeta: 140 } as const;
 
-/** Points r1 (and r2 for mem) at the program's input; returns the packet legacy ld_abs/ld_ind read. */
-export function setUpContext(memory: Memory, R: BigUint64Array, options: ProgramInput): Region | undefined {
+/** Room an XDP program may grow its packet by at the front (XDP_PACKET_HEADROOM) and, here, at the back. */
+export const XDP_HEADROOM = 256;
+export const XDP_TAILROOM = 256;
+/** bpf_xdp_adjust_head/tail never shrink a packet below an Ethernet header. */
+const MIN_PACKET = 14;
+
+/**
+ * The packet of a network run. bpf_xdp_adjust_head/tail replace it with a
+ * resized copy (a new region; old packet pointers stay readable but stale,
+ * as the verifier makes programs re-derive them).
+ */
+export class PacketState {
+  private headroom = XDP_HEADROOM;
+  private tailroom = XDP_TAILROOM;
+
+  constructor(
+    private readonly memory: Memory,
+    public region: Region,
+    private readonly fields: Map<number, bigint> | undefined,
+    private readonly offsets: { data: number; dataEnd: number; dataMeta: number } | undefined,
+  ) {}
+
+  get bytes(): Uint8Array {
+    return this.region.bytes;
+  }
+
+  /** Grows (negative head / positive tail) or shrinks the packet; 0 or -EINVAL (22). */
+  resize(headDelta: number, tailDelta: number): number {
+    if (!this.fields || !this.offsets) return -22;
+    const old = this.region.bytes;
+    const length = old.length - headDelta + tailDelta;
+    if (this.headroom + headDelta < 0 || this.tailroom - tailDelta < 0 || length < MIN_PACKET) return -22;
+    const next = new Uint8Array(length);
+    // Bytes kept: those from max(0, headDelta) to min(old.length, old.length + tailDelta), placed after any new head bytes.
+    const from = Math.max(0, headDelta);
+    const to = Math.min(old.length, old.length + tailDelta);
+    if (to > from) next.set(old.subarray(from, to), Math.max(0, -headDelta));
+    this.headroom += headDelta;
+    this.tailroom -= tailDelta;
+    this.region = this.memory.add(next, { name: 'packet' });
+    this.fields.set(this.offsets.data, this.region.base);
+    this.fields.set(this.offsets.dataMeta, this.region.base);
+    this.fields.set(this.offsets.dataEnd, this.region.base + BigInt(length));
+    return 0;
+  }
+}
+
+/** Points r1 (and r2 for mem) at the program's input; returns the packet (mem, or the xdp/skb packet). */
+export function setUpContext(memory: Memory, R: BigUint64Array, options: ProgramInput): PacketState | undefined {
   const given = [options.mem, options.ctx, options.xdp, options.skb].filter((x) => x !== undefined).length;
   if (given > 1) throw new RangeError('give at most one of mem, ctx, xdp and skb');
   if (options.mem) {
     const mem = memory.add(options.mem, { name: 'mem' });
     R[1] = mem.base;
     R[2] = BigInt(options.mem.length);
-    return mem;
+    return new PacketState(memory, mem, undefined, undefined);
   }
   if (options.ctx) {
     R[1] = memory.add(options.ctx, { name: 'ctx' }).base;
@@ -63,5 +113,5 @@ export function setUpContext(memory: Memory, R: BigUint64Array, options: Program
   }
   // __sk_buff has fields programs may write (mark, priority, cb); xdp_md has none.
   R[1] = memory.add(ctx, { name: options.xdp ? 'xdp_md' : '__sk_buff', writable: !options.xdp, pointerFields: fields }).base;
-  return packet;
+  return new PacketState(memory, packet, options.xdp ? fields : undefined, options.xdp ? XDP_MD : undefined);
 }

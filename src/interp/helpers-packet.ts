@@ -1,4 +1,4 @@
-/** Packet helpers: bpf_skb_load_bytes / store_bytes and bpf_xdp_load_bytes / store_bytes. */
+/** Packet helpers: bpf_skb/xdp_load_bytes and store_bytes, bpf_xdp_adjust_head/tail. */
 import type { Helper, HelperContext } from './helpers.js';
 import { Errno } from './maps.js';
 
@@ -28,3 +28,11 @@ export const packetStoreBytes: Helper = (ctx, _pctx, offset, from, len) => {
   to.set(ctx.memory.slice(from, to.length, ctx.pc));
   return 0n;
 };
+
+const delta = (v: bigint): number => Number(BigInt.asIntN(32, v));
+
+/** bpf_xdp_adjust_head(xdp_md, delta): moves the start of the packet (negative: grow). */
+export const xdpAdjustHead: Helper = (ctx, _xdp, d) => result(ctx.resizePacket(delta(d), 0));
+
+/** bpf_xdp_adjust_tail(xdp_md, delta): moves the end of the packet (positive: grow). */
+export const xdpAdjustTail: Helper = (ctx, _xdp, d) => result(ctx.resizePacket(0, delta(d)));

@@ -9,7 +9,7 @@ import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOut
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
 import { tracePrintk } from './helpers-trace.js';
-import { packetLoadBytes, packetStoreBytes } from './helpers-packet.js';
+import { packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
@@ -44,6 +44,8 @@ export interface HelperContext {
   readonly task: TaskInfo;
   /** The packet of an xdp/skb run (or the mem of a conformance-style run). */
   readonly packet?: Uint8Array;
+  /** bpf_xdp_adjust_head/tail: grows (negative head, positive tail) or shrinks an XDP packet; 0 or a negative errno. */
+  resizePacket(headDelta: number, tailDelta: number): number;
   /** Calls a bpf function (a pointer from lddw of a function, as callbacks are passed) and returns its r0. */
   call(fn: bigint, ...args: bigint[]): bigint;
 }
@@ -70,6 +72,7 @@ export const HelperId = {
   PERF_EVENT_OUTPUT: 25,
   SKB_LOAD_BYTES: 26,
   GET_NUMA_NODE_ID: 42,
+  XDP_ADJUST_HEAD: 44,
   GET_CURRENT_CGROUP_ID: 80,
   PROBE_READ_STR: 45,
   MAP_PUSH_ELEM: 87,
@@ -89,6 +92,7 @@ export const HelperId = {
   KTIME_GET_COARSE_NS: 160,
   FOR_EACH_MAP_ELEM: 164,
   LOOP: 181,
+  XDP_ADJUST_TAIL: 65,
   XDP_LOAD_BYTES: 189,
   XDP_STORE_BYTES: 190,
 } as const;
@@ -127,6 +131,8 @@ export const defaultHelpers: HelperTable = {
   [HelperId.SKB_STORE_BYTES]: packetStoreBytes,
   [HelperId.XDP_LOAD_BYTES]: packetLoadBytes,
   [HelperId.XDP_STORE_BYTES]: packetStoreBytes,
+  [HelperId.XDP_ADJUST_HEAD]: xdpAdjustHead,
+  [HelperId.XDP_ADJUST_TAIL]: xdpAdjustTail,
   [HelperId.GET_NUMA_NODE_ID]: () => 0n,
   [HelperId.GET_CURRENT_CGROUP_ID]: (ctx) => ctx.task.cgroupId,
   // jiffies at HZ=250, from the same clock as ktime

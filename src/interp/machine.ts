@@ -53,6 +53,8 @@ export interface RunResult {
   trace: string[];
   /** The address space, for inspecting memory after the run. */
   memory: Memory;
+  /** The packet (or mem) at exit: the caller's array, or its resized copy after bpf_xdp_adjust_head/tail. */
+  packet?: Uint8Array;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -153,7 +155,10 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     random,
     cpu: options.cpu ?? 0,
     task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'tsbpf', cgroupId: 1n, ...options.task },
-    packet: packet?.bytes,
+    get packet() {
+      return packet?.bytes;
+    },
+    resizePacket: (head, tail) => (packet ? packet.resize(head, tail) : -22),
     call: (fn, ...args) => callFunction(fn, args),
   };
 
@@ -560,7 +565,7 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
           // Legacy packet access: big-endian load from the packet; out of bounds ends the program with 0, as in the kernel.
           const offset = (mode === Mode.IND ? WS[s * 2 + LO]! : 0) + IMM[pc]!;
           if (!packet || offset < 0 || offset + size > packet.bytes.length) throw ABORT;
-          const v = packet.view;
+          const v = packet.region.view;
           R[0] = BigInt(size === 1 ? v.getUint8(offset) : size === 2 ? v.getUint16(offset, false) : v.getUint32(offset, false));
           pc++;
           continue;
@@ -593,7 +598,7 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
     // A legacy packet load out of bounds: the kernel ends the program with r0 = 0.
     R[0] = 0n;
   }
-  return { r0: R[0]!, registers: Array.from(R), instructions: count, trace, memory };
+  return { r0: R[0]!, registers: Array.from(R), instructions: count, trace, memory, packet: packet?.bytes };
 
   function wideLoad(src: number, fdOrIndex: number, high: number, value: bigint): bigint {
     switch (src) {

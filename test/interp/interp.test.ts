@@ -185,6 +185,30 @@ describe('interp', () => {
       expect(xdp[0]).to.equal(0xaa);
     });
 
+    it('xdp_adjust_head/tail resize the packet; data/data_end follow; the result has the new packet', () => {
+      const text = [
+        'mov %r6, %r1',
+        'mov %r2, -4', 'call 44', // grow the head by 4
+        'mov %r7, %r0',
+        'mov %r1, %r6', 'mov %r2, -2', 'call 65', // shrink the tail by 2
+        'ldxw %r2, [%r6+0]', 'ldxw %r3, [%r6+4]',
+        'mov %r4, %r2', 'add %r4, 4', 'jgt %r4, %r3, +1',
+        'stw [%r2+0], 0x44332211',
+        'mov %r0, %r3', 'sub %r0, %r2', // the new length
+        'exit',
+      ].join('\n');
+      const packet = Uint8Array.from({ length: 20 }, (_, i) => i);
+      const result = runSync(asm(text), { xdp: { packet } });
+      expect(result.registers[7]).to.equal(0n);
+      expect(result.r0).to.equal(22n);
+      expect(Array.from(result.packet!)).to.deep.equal([0x11, 0x22, 0x33, 0x44, ...Array.from({ length: 18 }, (_, i) => i)]);
+      expect(packet[0]).to.equal(0); // the caller's array is the packet before the resize
+      // more than the headroom, or below an Ethernet header: -EINVAL
+      expect(r0('mov %r2, -257\ncall 44\nexit', { xdp: { packet: new Uint8Array(20) } })).to.equal(BigInt.asUintN(64, -22n));
+      expect(r0('mov %r2, 7\ncall 44\nexit', { xdp: { packet: new Uint8Array(20) } })).to.equal(BigInt.asUintN(64, -22n));
+      expect(r0('mov %r2, -4\ncall 44\nexit', { skb: { packet: new Uint8Array(20) } })).to.equal(BigInt.asUintN(64, -22n));
+    });
+
     it('ctx: r1 points at the given bytes', () => {
       expect(r0('ldxdw %r0, [%r1+8]\nexit', { ctx: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]) })).to.equal(5n);
       expect(() => runSync(asm('exit'), { ctx: new Uint8Array(1), mem: new Uint8Array(1) })).to.throw(RangeError);
