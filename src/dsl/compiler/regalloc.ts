@@ -25,7 +25,20 @@ interface Interval {
 const CALLER_SAVED = [1, 2, 3, 4];
 const CALLEE_SAVED = [6, 7, 8, 9];
 
+/**
+ * Allocates registers. r0 may also hold a helper's result until its last
+ * use when nothing in between needs r0 as scratch; if that allocation had
+ * to spill (spill code uses r0), it is redone without r0.
+ */
 export function allocateRegisters(fn: IrFunction): Allocation {
+  const slotsBefore = fn.slots.length;
+  const first = allocate(fn, true);
+  if (first.spills === 0) return first;
+  fn.slots.length = slotsBefore;
+  return allocate(fn, false);
+}
+
+function allocate(fn: IrFunction, useR0: boolean): Allocation {
   const live = liveness(fn);
   const start = new Map<VReg, number>();
   const end = new Map<VReg, number>();
@@ -57,10 +70,22 @@ export function allocateRegisters(fn: IrFunction): Allocation {
     crossesCall: calls.some((c) => live.has(live.liveOut[c]!, v) && def(fn.ops[c]!) !== v),
   }));
   intervals.sort((a, b) => a.start - b.start || a.vreg - b.vreg);
+  // r0 is free between a call and its result's last use if no call, large store or argument move happens in between.
+  const r0Ok = (iv: Interval): boolean => {
+    if (!useR0 || fn.ops[iv.start]!.op !== 'call') return false;
+    for (let i = iv.start + 1; i <= iv.end; i++) {
+      const op = fn.ops[i]!;
+      if (op.op === 'call' || (op.op === 'store' && op.value.kind === 'imm' && (op.value.value > 0x7fffffffn || op.value.value < -0x80000000n))) return false;
+    }
+    return true;
+  };
 
   const locations = new Map<VReg, Location>();
   const active: Array<Interval & { reg: number }> = [];
   const free = new Set([...CALLER_SAVED, ...CALLEE_SAVED]);
+  const release = (r: number) => {
+    if (r !== 0) free.add(r);
+  };
   let spills = 0;
   const spill = (v: VReg) => {
     fn.slots.push({ size: 8, align: 8 });
@@ -71,11 +96,16 @@ export function allocateRegisters(fn: IrFunction): Allocation {
     // Expire intervals that ended strictly before this one starts.
     for (let i = active.length - 1; i >= 0; i--) {
       if (active[i]!.end < iv.start) {
-        free.add(active[i]!.reg);
+        release(active[i]!.reg);
         active.splice(i, 1);
       }
     }
-    const pool = iv.crossesCall ? CALLEE_SAVED : [...CALLER_SAVED, ...CALLEE_SAVED];
+    const pool = iv.crossesCall ? CALLEE_SAVED : r0Ok(iv) ? [0, ...CALLER_SAVED, ...CALLEE_SAVED] : [...CALLER_SAVED, ...CALLEE_SAVED];
+    if (pool[0] === 0 && !active.some((a) => a.reg === 0)) {
+      active.push({ ...iv, reg: 0 });
+      locations.set(iv.vreg, { kind: 'reg', reg: 0 });
+      continue;
+    }
     // Coalescing hint: `d = s op …` where s dies here can reuse s's register (saves the move).
     const defOp = fn.ops[iv.start]!;
     const first = defOp.op === 'mov' || defOp.op === 'bswap' ? defOp.src : defOp.op === 'alu' ? defOp.a : defOp.op === 'load' ? { kind: 'reg' as const, reg: defOp.base } : undefined;
