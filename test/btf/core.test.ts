@@ -294,6 +294,21 @@ describe('btf: CO-RE', function () {
         ]);
       });
       expect(resolveCoreRelo(relo(ok.findByName('list_head___ok')!, '0', 'typeMatches'), ok, target).targetValue).to.equal(1n);
+      // A recursive local type (pointers to itself) is decided quickly and matches.
+      const rec = local((b) => {
+        const self = b.reserve();
+        const p = b.ptr(self);
+        b.set(self, { kind: 'struct', name: 'list_head___rec', size: 16, members: [
+          { name: 'next', type: p, bitOffset: 0, bitfieldSize: 0 },
+          { name: 'prev', type: p, bitOffset: 64, bitfieldSize: 0 },
+        ] });
+      });
+      const started = performance.now();
+      expect(resolveCoreRelo(relo(rec.findByName('list_head___rec')!, '0', 'typeMatches'), rec, target).targetValue).to.equal(1n);
+      expect(performance.now() - started).to.be.lessThan(1000);
+      // Signedness and size of ints must agree.
+      const signs = local((b, int) => void b.struct('list_head___int', 4, [{ name: 'next', type: int, bitOffset: 0, bitfieldSize: 0 }]));
+      expect(resolveCoreRelo(relo(signs.findByName('list_head___int')!, '0', 'typeMatches'), signs, target).targetValue).to.equal(0n);
     });
 
     it('adjusts load sizes for unsigned fields and poisons signed ones', function () {
