@@ -3,7 +3,7 @@
  * (its own sources list, package lists and cache under vm-images/cache/apt),
  * so the host's apt state is never read for pins nor changed.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VmError } from './errors.js';
 import { archives, type KernelSpec } from './kernels.js';
@@ -68,6 +68,15 @@ export async function resolveImagePackage(spec: KernelSpec): Promise<{ name: str
   const aptGet = requireTool('apt-get', 'apt');
   const aptCache = requireTool('apt-cache', 'apt');
   const dir = prepare(spec);
+  try {
+    return { ...(await resolveIn(dir, spec, aptGet, aptCache)), aptDir: dir };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function resolveIn(dir: string, spec: KernelSpec, aptGet: string, aptCache: string): Promise<{ name: string; version: string }> {
   process.stderr.write(`vm: updating package lists for kernel ${spec.name} (${spec.suites.join(', ')})\n`);
   const status = await runVisible(aptGet, [...aptOptions(dir), '-q', 'update']);
   if (status !== 0) {
@@ -94,7 +103,7 @@ export async function resolveImagePackage(spec: KernelSpec): Promise<{ name: str
         (show.stderr.trim() ? `: ${show.stderr.trim()}` : ''),
     );
   }
-  return { ...pkg, aptDir: dir };
+  return pkg;
 }
 
 /** Downloads one package into `into` (apt shows its own progress), returning nothing; failures are FETCH_FAILED. */

@@ -17,7 +17,7 @@ import type { CachedKernel } from './kernel-store.js';
 import { sharedLibraries } from './libs.js';
 import { collectModules, guestModules } from './modules.js';
 import { isRuntimeFile, packageClosure } from './node-modules.js';
-import { guestDir, imageDir, projectDir } from './paths.js';
+import { guestDir, imageDir, projectDir, writeFileAtomic } from './paths.js';
 import { needsTranspile, transpile } from './transpile.js';
 import { capture, requireTool, which } from './process.js';
 
@@ -178,7 +178,7 @@ export async function runtimeLayer(compression: Compression, includeDev = true):
   say(`runtime layer: ${packages.length} packages (${mb(moduleBytes)}), ${libraries.length} libraries, ${mb(archive.length)} uncompressed; compressing with ${compression}`);
   const packed = await compress(archive, compression);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, packed);
+  writeFileAtomic(out, packed);
   say(`runtime layer: ${mb(packed.length)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return out;
 }
@@ -197,7 +197,7 @@ export function modulesLayer(kernel: CachedKernel, wanted: readonly string[] = g
   // The loader resolves .kconfig externs from /boot/config-$(uname -r), as on a Debian host.
   if (existsSync(kernel.config)) w.add({ kind: 'file', path: `boot/config-${kernel.release}`, data: readFileSync(kernel.config) });
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, gzipSync(w.finish(), { level: 6 }));
+  writeFileAtomic(out, gzipSync(w.finish(), { level: 6 }));
   say(`modules layer for ${kernel.name}: ${modules.map((m) => m.name).join(' ') || '(none)'}`);
   return out;
 }

@@ -3,12 +3,12 @@
  * its unpacked tree and a kernel.json that says what is where. A kernel that
  * is already cached is used without touching the network.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { downloadPackage, resolveImagePackage } from './apt.js';
 import { VmError } from './errors.js';
 import type { KernelSpec } from './kernels.js';
-import { kernelDir } from './paths.js';
+import { kernelDir, writeFileAtomic } from './paths.js';
 import { requireTool, runVisible } from './process.js';
 
 export interface CachedKernel {
@@ -48,26 +48,39 @@ export function locateKernelFiles(root: string): { release: string; vmlinuz: str
   return { release, vmlinuz: join(bootDir, vmlinuz), config: join(bootDir, `config-${release}`), modulesDir };
 }
 
-/** Makes sure a kernel is downloaded and unpacked; returns where its files are. */
+/**
+ * Makes sure a kernel is downloaded and unpacked; returns where its files are.
+ * The work happens in a folder of this process and is renamed into place, so
+ * two runs fetching the same kernel at once do not trip over each other.
+ */
 export async function ensureKernel(spec: KernelSpec): Promise<CachedKernel> {
   const have = cachedKernel(spec.name);
   if (have) return have;
   const dpkgDeb = requireTool('dpkg-deb', 'dpkg');
   const dir = kernelDir(spec.name);
+  const work = `${dir}.tmp-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
   const pkg = await resolveImagePackage(spec);
-  const debDir = join(dir, 'deb');
-  rmSync(debDir, { recursive: true, force: true });
-  await downloadPackage(pkg.aptDir, pkg.name, pkg.version, debDir);
-  const deb = readdirSync(debDir).find((f) => f.endsWith('.deb'));
-  if (deb === undefined) throw new VmError('FETCH_FAILED', `apt-get download left no .deb for ${pkg.name} in ${debDir}`);
-  const root = join(dir, 'root');
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(root, { recursive: true });
-  process.stderr.write(`vm: unpacking ${deb}\n`);
-  const status = await runVisible(dpkgDeb, ['-x', join(debDir, deb), root]);
-  if (status !== 0) throw new VmError('BAD_PACKAGE', `dpkg-deb -x ${deb} exited ${status}`);
-  const files = locateKernelFiles(root);
-  const kernel: CachedKernel = { name: spec.name, packageName: pkg.name, packageVersion: pkg.version, ...files };
-  writeFileSync(manifestPath(spec.name), `${JSON.stringify(kernel, null, 2)}\n`);
+  try {
+    const debDir = join(work, 'deb');
+    await downloadPackage(pkg.aptDir, pkg.name, pkg.version, debDir);
+    const deb = readdirSync(debDir).find((f) => f.endsWith('.deb'));
+    if (deb === undefined) throw new VmError('FETCH_FAILED', `apt-get download left no .deb for ${pkg.name} in ${debDir}`);
+    const root = join(work, 'root');
+    mkdirSync(root, { recursive: true });
+    process.stderr.write(`vm: unpacking ${deb}\n`);
+    const status = await runVisible(dpkgDeb, ['-x', join(debDir, deb), root]);
+    if (status !== 0) throw new VmError('BAD_PACKAGE', `dpkg-deb -x ${deb} exited ${status}`);
+    locateKernelFiles(root); // a package without a kernel fails here, before it replaces anything
+    const raced = cachedKernel(spec.name);
+    if (raced) return raced;
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(work, dir);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(pkg.aptDir, { recursive: true, force: true });
+  }
+  const kernel: CachedKernel = { name: spec.name, packageName: pkg.name, packageVersion: pkg.version, ...locateKernelFiles(join(dir, 'root')) };
+  writeFileAtomic(manifestPath(spec.name), `${JSON.stringify(kernel, null, 2)}\n`);
   return kernel;
 }

@@ -6,13 +6,13 @@
  * files (less docs and LTO, which nobody uses in the guest) go in at the
  * same paths, with the shared libraries the programs need.
  */
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { compress, type Compression } from './compress.js';
 import { CpioWriter } from './cpio.js';
 import { sharedLibraries } from './libs.js';
-import { imageDir } from './paths.js';
+import { imageDir, writeFileAtomic } from './paths.js';
 import { capture, which } from './process.js';
 
 const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);
@@ -104,7 +104,7 @@ export async function toolchainLayer(compression: Compression): Promise<string |
   }
   const packed = await compress(w.finish(), compression);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, packed);
+  writeFileAtomic(out, packed);
   say(`toolchain layer: ${(bytes / 1e6).toFixed(1)} MB of files, ${(packed.length / 1e6).toFixed(1)} MB packed, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return out;
 }

@@ -6,11 +6,11 @@
  * project uses isolatedModules and `import type`), cached by content hash.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type TypeScript from 'typescript';
-import { cacheDir } from './paths.js';
+import { cacheDir, writeFileAtomic } from './paths.js';
 
 // Loaded on first use: the guest imports this file (through image.ts) without having typescript.
 let ts: typeof TypeScript | undefined;
@@ -35,7 +35,7 @@ export function transpile(source: string, fileName: string): string {
   };
   const out = t.transpileModule(source, { compilerOptions, fileName, reportDiagnostics: false }).outputText;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(cached, out);
+  writeFileAtomic(cached, out);
   return out;
 }
 
