@@ -255,6 +255,15 @@ const cases: Case[] = [
     packets: [packet({ dport: 53 }), packet({ dport: 8080 })], retvals: [53, 1],
   },
   {
+    name: 'compares network-order fields with constants without swapping',
+    source: xdpProgram(`const udp = ctx.packet.at(UdpHdr, 34);
+      if (udp === null) return 0;
+      if (ntohs(udp.dest) === 70000) return 9;
+      if (ntohs(udp.dest) !== 53) return ntohl(htonl(7)) === 7 ? 2 : 8;
+      return 53 === ntohs(udp.dest) ? 1 : 3;`, ''),
+    packets: [packet({ dport: 53 }), packet({ dport: 54 })], retvals: [1, 2],
+  },
+  {
     name: 'computes bitwise operations',
     source: xdpProgram(`const x: u32 = ctx.packet.length;
       out.update(0, x & 0xf0);

@@ -349,7 +349,35 @@ export class FunctionLowering {
     this.emit({ op: 'br', cmp: when ? 'ne' : 'eq', bits: iv.t.bits === 64 ? 64 : 32, a: iv.op.reg, b: imm(0), target });
   }
 
+  /** `ntohs(x) === C` is `x === htons(C)`: compare in network order, no swap at run time. */
+  #networkOrderOperand(n: Node, other: Node): { inner: Node; bits: 16 | 32 } | undefined {
+    if (!Node.isCallExpression(n) || this.cx.constantOf(other) === undefined) return undefined;
+    const name = this.cx.dslRef(n.getExpression())?.name;
+    const inner = n.getArguments()[0];
+    if (!inner || (name !== 'ntohs' && name !== 'ntohl')) return undefined;
+    return { inner, bits: name === 'ntohs' ? 16 : 32 };
+  }
+
   #compareBranch(node: Node & { getLeft(): Node; getRight(): Node }, cmp: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', target: string, when: boolean): void {
+    if (cmp === 'eq' || cmp === 'ne') {
+      const [l, r] = [node.getLeft(), node.getRight()];
+      const swapped = this.#networkOrderOperand(l, r) ?? this.#networkOrderOperand(r, l);
+      if (swapped) {
+        const constNode = swapped.inner.getParent() === l ? r : l;
+        const c = BigInt.asUintN(swapped.bits, this.cx.constantOf(constNode)!);
+        const raw = this.convert(this.int(swapped.inner), swapped.bits === 16 ? INT_TYPES.u16! : U32, node);
+        const inRange = this.cx.constantOf(constNode)! === c;
+        const effective = when ? cmp : NEGATE[cmp];
+        this.at(node);
+        if (!inRange) {
+          // ntohs(x) is never outside 0…65535
+          if (effective === 'ne') this.emit({ op: 'jmp', target });
+          return;
+        }
+        this.emit({ op: 'br', cmp: effective, bits: 32, a: this.toReg(raw), b: imm(swapBytes(c, swapped.bits)), target });
+        return;
+      }
+    }
     const left = this.expr(node.getLeft());
     const right = this.expr(node.getRight());
     this.at(node);

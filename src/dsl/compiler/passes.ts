@@ -305,13 +305,17 @@ export function foldAddresses(fn: IrFunction): boolean {
     } else if (op.op === 'atomicAdd') {
       const [base, off] = fold(op.base, op.off);
       if (base !== op.base) out = { ...op, base, off };
+    } else if (op.op === 'alu' && op.alu === 'add' && op.bits === 64 && op.a.kind === 'reg' && op.b.kind === 'imm' && fitsImm32(op.b.value, 64)) {
+      // (x + a) + b → x + (a + b)
+      const [base, off] = fold(op.a.reg, Number(op.b.value));
+      if (base !== op.a.reg) out = { ...op, a: { kind: 'reg', reg: base }, b: { kind: 'imm', value: BigInt(off) } };
     }
     if (op.op === 'label') known.clear();
     const d = def(op);
     if (d !== undefined) {
       for (const [k, v] of known) if (v.base === d || k === d) known.delete(k);
-      if (op.op === 'alu' && op.alu === 'add' && op.bits === 64 && op.a.kind === 'reg' && op.a.reg >= 0 && op.b.kind === 'imm' && counts.get(d) === 1 && fitsImm32(op.b.value, 64)) {
-        known.set(d, { base: op.a.reg, add: Number(op.b.value) });
+      if (out.op === 'alu' && out.alu === 'add' && out.bits === 64 && out.a.kind === 'reg' && out.a.reg >= 0 && out.b.kind === 'imm' && counts.get(d) === 1 && fitsImm32(out.b.value, 64)) {
+        known.set(d, { base: out.a.reg, add: Number(out.b.value) });
       }
     }
     return out;
