@@ -16,7 +16,7 @@ import { dumpMap, formatMapDump } from '../exec-maps.js';
 import { CliError, printJson } from '../output.js';
 
 export const help = `usage: tsbpf exec IN [--syntax ubpf|llvm] [--mem HEX] [--engine interp|kernel] [--budget N] [--check] [--json]
-       tsbpf exec OBJECT.o [--prog NAME] [--packet HEX | --ctx HEX | --mem HEX] [--budget N] [--json]
+       tsbpf exec OBJECT.o [--prog NAME] [--packet HEX | --ctx HEX | --mem HEX] [--maps] [--budget N] [--json]
 
 Runs an eBPF program and prints r0 as 0x followed by 16 hex digits.
 
