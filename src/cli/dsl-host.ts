@@ -39,7 +39,10 @@ export const nodeHost: CompileHost = {
   },
 };
 
+/** The package's src/dsl and dist/dsl: modules in the repository import the DSL relatively from src/. */
+const dslAliases = [resolve(dslRoot, '../../src/dsl'), resolve(dslRoot, '../../dist/dsl')].filter((d) => d !== dslRoot);
+
 /** Compile options for a module file on disk. */
 export function nodeCompileOptions(entry: string, host: CompileHost = nodeHost): CompileOptions {
-  return { entry: resolve(entry), host, dslRoot };
+  return { entry: resolve(entry), host, dslRoot, dslAliases };
 }

@@ -29,6 +29,8 @@ export interface CompileOptions {
   host: CompileHost;
   /** Directory holding the DSL's index.ts and net.ts (resolved for `tsbpf/dsl` imports). */
   dslRoot: string;
+  /** Other directories that hold the same DSL (e.g. the package's src/dsl when running from dist/), for relative imports. */
+  dslAliases?: string[];
 }
 
 export interface CompiledProgram {
@@ -91,7 +93,9 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
   const indexText = opts.host.readFile(`${root}/index.ts`) ?? opts.host.readFile(`${root}/index.d.ts`);
   const netText = opts.host.readFile(`${root}/net.ts`) ?? opts.host.readFile(`${root}/net.d.ts`);
   if (indexText === undefined || netText === undefined) throw new Error(`the DSL declarations are not readable under ${root}`);
-  if (shared && shared.dslRoot === root && shared.dslText === indexText + netText) {
+  const aliases = (opts.dslAliases ?? []).map((a) => a.replace(/\/$/, '')).filter((a) => a !== root);
+  const key = [root, ...aliases].join('\0');
+  if (shared && shared.dslRoot === key && shared.dslText === indexText + netText) {
     for (const sf of shared.project.getSourceFiles()) if (!shared.dsl.has(sf)) shared.project.removeSourceFile(sf);
     return shared;
   }
@@ -112,9 +116,11 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
     },
   });
   const dsl = new Map<SourceFile, DslRef['module']>();
-  dsl.set(project.createSourceFile(`${root}/index.ts`, indexText, { overwrite: true }), 'index');
-  dsl.set(project.createSourceFile(`${root}/net.ts`, netText, { overwrite: true }), 'net');
-  shared = { project, dslRoot: root, dsl, dslText: indexText + netText };
+  for (const dir of [root, ...aliases]) {
+    dsl.set(project.createSourceFile(`${dir}/index.ts`, indexText, { overwrite: true }), 'index');
+    dsl.set(project.createSourceFile(`${dir}/net.ts`, netText, { overwrite: true }), 'net');
+  }
+  shared = { project, dslRoot: key, dsl, dslText: indexText + netText };
   return shared;
 }
 
