@@ -43,5 +43,7 @@ export function reportError(e: unknown): number {
   const err = e instanceof Error ? e : new Error(String(e));
   process.stderr.write(`${red('error')}: ${err.message}\n`);
   if (process.env.TSBPF_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
-  return err instanceof CliError ? err.exitCode : 1;
+  // By name as well as class: a command module loaded twice (tests, tsx) has its own CliError class.
+  const exitCode = (err as { exitCode?: unknown }).exitCode;
+  return (err instanceof CliError || err.name === 'CliError') && typeof exitCode === 'number' ? exitCode : 1;
 }
