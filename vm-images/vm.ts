@@ -124,7 +124,9 @@ async function cmdRun(list: string | undefined, command: string, timeoutSeconds:
   qemuBinary();
   let worst = 0;
   for (const spec of selectKernels(list ?? kernels[0]!.name)) {
-    const run: RunSpec = { mode: 'run', command, env: {} };
+    // The guest's console is a terminal; colour only if ours is one too.
+    const env: Record<string, string> = process.stdout.isTTY && process.env.NO_COLOR === undefined ? {} : { NO_COLOR: '1' };
+    const run: RunSpec = { mode: 'run', command, env };
     const o = await runGuest(spec, run, { timeoutSeconds, memoryMb, onConsole: consoleToStdout() });
     const boot = o.boot.readySeconds === undefined ? '' : `, command started ${o.boot.readySeconds.toFixed(1)} s after qemu`;
     if (o.exitStatus === 0) say(`kernel ${spec.name} (${o.kernel.release}): exit status 0${boot}, ${o.boot.seconds.toFixed(1)} s in all`);

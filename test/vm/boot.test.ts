@@ -44,7 +44,18 @@ describe('vm: real guest boots (TSBPF_VM_TESTS=1)', function () {
     });
   }
 
-  it('a command that fails in the guest fails the run with its exit status', async () => {
+  it('kernel 6.1: tsbpf run compiles, loads and attaches an example module; its events and maps come back', async () => {
+    // Something to count: execs in the background while the module runs.
+    const cmd = '(for i in $(seq 120); do sleep 0.5; /bin/true; done) & npx tsbpf run examples/execve-count.bpf.ts --duration 4';
+    const r = await vm(['run', '--kernel', '6.1', '--cmd', cmd]);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('attached onExecve to tracepoint syscalls/sys_enter_execve');
+    expect(r.stdout).to.match(/execs \{ pid: \d+, comm: "sh", filename: "\/bin\/true" \}/);
+    expect(r.stdout).to.match(/execsByName .*\n\s+"sh" → [1-9]\d*/);
+    expect(r.stdout).not.to.contain('\x1b['); // not a terminal here: no colour from the guest
+  });
+
+    it('a command that fails in the guest fails the run with its exit status', async () => {
     const r = await vm(['run', '--kernel', '6.1', '--cmd', 'echo partial output; exit 7']);
     expect(r.status).to.equal(7);
     expect(r.stdout).to.contain('partial output');
