@@ -35,6 +35,9 @@ interface LoopTarget {
 
 const SK = ts.SyntaxKind;
 
+/** Loops of at most this many iterations are unrolled. */
+const UNROLL_LIMIT = 8;
+
 const intType = (bits: 32 | 64, signed: boolean): IntType => (bits === 64 ? (signed ? I64 : U64) : signed ? I32 : U32);
 
 /** The type a bare literal gets before it meets a typed operand. */
@@ -859,6 +862,23 @@ export class FunctionLowering {
     const init = node.getInitializer();
     const decl = Node.isVariableDeclarationList(init) ? init.getDeclarations()[0] : undefined;
     if (!decl || !Node.isIdentifier(decl.getNameNode())) return this.fail(node, 'TSBPF_LOOP', 'declare the loop variable: for (const i of range(n))');
+    // Short loops are unrolled, as clang does: the verifier walks them once and constant indexes fold.
+    if (end - start <= BigInt(UNROLL_LIMIT)) {
+      const exit = this.newLabel('endloop');
+      for (let k = start; k < end; k++) {
+        const next = this.newLabel('next');
+        this.bind(decl, { k: 'value', value: { k: 'int', op: imm(k), t: U32 } });
+        this.#loops.push({ breakLabel: exit, continueLabel: next });
+        try {
+          this.statement(node.getStatement());
+        } finally {
+          this.#loops.pop();
+        }
+        this.label(next);
+      }
+      this.label(exit);
+      return;
+    }
     const i = this.newReg();
     this.emit({ op: 'mov', dst: i, src: imm(start), bits: 64 });
     this.bind(decl, { k: 'var', reg: i, t: U32 });

@@ -323,6 +323,32 @@ export function foldAddresses(fn: IrFunction): boolean {
   return changed;
 }
 
+/** `t = a op b; x = t` with t used only there → `x = a op b` (assignments to variables). */
+export function sinkIntoMoves(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  const useCount = new Map<VReg, number>();
+  for (const op of fn.ops) for (const u of uses(op)) useCount.set(u, (useCount.get(u) ?? 0) + 1);
+  let changed = false;
+  const out: SpannedOp[] = [];
+  for (let i = 0; i < fn.ops.length; i++) {
+    const op = fn.ops[i]!;
+    const next = fn.ops[i + 1];
+    const t = def(op);
+    if (
+      t !== undefined && next?.op === 'mov' && next.bits === 64 && next.src.kind === 'reg' && next.src.reg === t &&
+      (op.op === 'alu' || op.op === 'load' || op.op === 'bswap') && counts.get(t) === 1 && useCount.get(t) === 1
+    ) {
+      out.push({ ...op, dst: next.dst });
+      i++;
+      changed = true;
+      continue;
+    }
+    out.push(op);
+  }
+  fn.ops = out;
+  return changed;
+}
+
 /** Runs the IR passes to a fixed point. */
 export function optimize(fn: IrFunction): void {
   for (let round = 0; round < 10; round++) {
@@ -330,7 +356,8 @@ export function optimize(fn: IrFunction): void {
     const s = simplifyIdentities(fn);
     const c = propagateCopies(fn);
     const f = foldAddresses(fn);
+    const m = sinkIntoMoves(fn);
     const b = removeDeadCode(fn);
-    if (!a && !b && !s && !c && !f) break;
+    if (!a && !b && !s && !c && !f && !m) break;
   }
 }
