@@ -212,22 +212,10 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Emitted {
         push(ins);
         break;
       }
-      case 'ret': {
-        // Returns of one constant share a single `r0 = c; exit`.
-        if (op.value.kind === 'imm') {
-          const shared = `__ret_${op.value.value}`;
-          if (labelAt.has(shared)) {
-            const ins = instruction(Class.JMP | JmpOp.JA);
-            ins.reference = shared;
-            push(ins);
-            break;
-          }
-          labelAt.set(shared, out.length);
-        }
+      case 'ret':
         operandInto(op.value, R0, 64);
         push(instruction(Class.JMP | JmpOp.EXIT));
         break;
-      }
     }
   }
   // Resolve jumps: offsets count slots (lddw takes two).

@@ -4,7 +4,7 @@
  * Liveness is shared with the register allocator.
  */
 import { I64, U64 } from './ctypes.js';
-import { def, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
+import { type CmpName, def, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
 import { foldAlu } from './lower.js';
 
 /** Successor op indexes of each op. */
@@ -349,6 +349,59 @@ export function sinkIntoMoves(fn: IrFunction): boolean {
   return changed;
 }
 
+const INVERSE: Record<string, CmpName | undefined> = {
+  eq: 'ne', ne: 'eq', gt: 'le', le: 'gt', ge: 'lt', lt: 'ge', sgt: 'sle', sle: 'sgt', sge: 'slt', slt: 'sge', set: undefined,
+};
+
+/**
+ * Control-flow cleanups: returns of one constant become jumps to a single
+ * `ret` (tail merging), and `if c goto L1; goto L2; L1:` becomes
+ * `if !c goto L2`.
+ */
+export function mergeReturnsAndJumps(fn: IrFunction): boolean {
+  let changed = false;
+  const firstRet = new Map<bigint, number>();
+  fn.ops.forEach((op, i) => {
+    if (op.op === 'ret' && op.value.kind === 'imm' && !firstRet.has(op.value.value)) firstRet.set(op.value.value, i);
+  });
+  const retLabel = (v: bigint) => `__ret${v < 0n ? 'm' : ''}${v < 0n ? -v : v}`;
+  const out: SpannedOp[] = [];
+  fn.ops.forEach((op, i) => {
+    if (op.op === 'ret' && op.value.kind === 'imm') {
+      const value = op.value.value;
+      const first = firstRet.get(value)!;
+      const label = retLabel(value);
+      if (first === i) {
+        if (fn.ops.some((o, j) => j !== i && o.op === 'ret' && o.value.kind === 'imm' && o.value.value === value)) {
+          if (!out.some((o) => o.op === 'label' && o.label === label)) out.push({ op: 'label', label });
+        }
+        out.push(op);
+        return;
+      }
+      out.push({ op: 'jmp', target: label, ...(op.span ? { span: op.span } : {}) });
+      changed = true;
+      return;
+    }
+    out.push(op);
+  });
+  // if c goto L1; jmp L2; L1:  →  if !c goto L2; L1:
+  const ops: SpannedOp[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const op = out[i]!;
+    const next = out[i + 1];
+    const after = out[i + 2];
+    if (op.op === 'br' && next?.op === 'jmp' && after?.op === 'label' && after.label === op.target && INVERSE[op.cmp]) {
+      ops.push({ ...op, cmp: INVERSE[op.cmp]!, target: next.target });
+      i++;
+      changed = true;
+      continue;
+    }
+    ops.push(op);
+  }
+  fn.ops = ops;
+  return changed;
+}
+
 /** Runs the IR passes to a fixed point. */
 export function optimize(fn: IrFunction): void {
   for (let round = 0; round < 10; round++) {
@@ -357,7 +410,8 @@ export function optimize(fn: IrFunction): void {
     const c = propagateCopies(fn);
     const f = foldAddresses(fn);
     const m = sinkIntoMoves(fn);
+    const j = mergeReturnsAndJumps(fn);
     const b = removeDeadCode(fn);
-    if (!a && !b && !s && !c && !f && !m) break;
+    if (!a && !b && !s && !c && !f && !m && !j) break;
   }
 }
