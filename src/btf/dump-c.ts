@@ -296,8 +296,9 @@ class CWriter {
   }
 
   /** A C declaration of `inner` with type `id`: handles pointers, arrays, function types. */
-  decl(id: number, inner: string, indent: number): string {
+  decl(id: number, inner: string, indent: number, nest = 0): string {
     const btf = this.btf;
+    if (nest > MAX_DEPTH) throw new BtfError('TYPE_LOOP', 'function prototypes nest too deeply (a loop?)', { section: btf.section, typeId: id });
     let quals: string[] = [];
     for (let depth = 0; depth < MAX_DEPTH; depth++) {
       const t: BtfType = btf.type(id);
@@ -323,7 +324,9 @@ class CWriter {
           continue;
         case 'func_proto': {
           if (inner.startsWith('*')) inner = `(${inner})`;
-          const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1 ? '...' : this.decl(p.type, '', indent)));
+          if ((this.inlined += t.params.length) > this.inlineBudget)
+            throw new BtfError('TOO_COMPLEX', 'function prototypes are nested too often to print', { section: btf.section, typeId: id });
+          const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1 ? '...' : this.decl(p.type, '', indent, nest + 1)));
           inner = `${inner}(${params.length ? params.join(', ') : 'void'})`;
           quals = [];
           id = t.returnType;
