@@ -14,6 +14,9 @@ import { compileSource, interpSequence, kernelSequence, packet } from './support
 const HEAD = `import { xdp, hashMap, arrayMap, range, bpf, u8, u16, u32, u64, i32, i64, htons, ntohs, XdpAction } from 'tsbpf/dsl';
 import { EthHdr, IpHdr, UdpHdr } from 'tsbpf/dsl/net';
 export const m = arrayMap<u64>({ maxEntries: 4 });
+export interface K { a: u32; b: u8 }
+export const h = hashMap<K, u64>({ maxEntries: 64 });
+function clampf(v: u32): u32 { return v > 1000 ? 1000 : v; }
 `;
 
 /** Compiles; returns the module, or undefined when the answer was diagnostics. Anything else fails the test. */
@@ -63,6 +66,10 @@ const statement: fc.Arbitrary<string> = fc.oneof(
   expr(2).map((e) => `m.update(1, u64(${e}));`),
   expr(2).map((e) => `{ const v = m.lookup(2); if (v !== null) { b = u32(b + u32(v)); } m.update(2, u64(${e})); }`),
   expr(2).map((e) => `switch (u32(${e}) & 3) { case 0: a = 1; break; case 1: b = 2; default: a = u32(a + 5); }`),
+  expr(2).map((e) => `{ const k: K = { a: u32(${e}), b: u8(a) }; h.increment(k, b); }`),
+  expr(2).map((e) => `a = u32(i32(a) / -3 + i32(${e}) % 7);`),
+  expr(2).map((e) => `b = clampf(u32(${e}) + b);`),
+  expr(2).map((e) => `if (a > 5 && (b < 3 || u32(${e}) === 17)) { b = u32(b + u32(i64(a) >> 1)); }`),
 );
 
 const program = fc.array(statement, { minLength: 1, maxLength: 6 }).map((stmts) => `${HEAD}
