@@ -69,6 +69,7 @@ return 2;
   { name: 'argument index not constant', code: 'TSBPF_ARG_INDEX', source: `export const k = kprobe('do_sys_open', (ctx) => {\nconst n: u32 = 1;\nlet i: u32 = n;\ni += 1;\nreturn u32(ctx.arg(⟨⟩i));\n});` },
   { name: 'packet in a probe', code: 'TS2339', source: `export const k = kprobe('do_sys_open', (ctx) => {\nreturn ctx.⟨⟩packet.length;\n});` },
   { name: 'constant shift wider than the type', code: 'TSBPF_SHIFT_RANGE', source: prog('const x: u32 = ctx.packet.length;\nreturn ⟨⟩x << 40;') },
+  { name: 'ring buffer event not submitted on every path', code: 'TSBPF_RINGBUF_LEAK', source: `export interface Ev { n: u32 }\nexport const rb = ringBuf<Ev>({ size: 4096 });\n${prog('const ev = ⟨⟩rb.reserve();\nif (ev === null) return 0;\nev.n = 1;\nif (ctx.packet.length > 100) return 1;\nrb.submit(ev);\nreturn 2;')}` },
   { name: 'var declarations', code: 'TSBPF_VAR', source: prog('⟨⟩var x = 1;\nreturn 2;') },
 ];
 

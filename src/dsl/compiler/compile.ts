@@ -16,6 +16,7 @@ import { type MapKind, ModuleModel } from './module-model.js';
 import { optimize } from './passes.js';
 import { expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
 import { allocateRegisters } from './regalloc.js';
+import { findLeakedReservations } from './ringbuf-check.js';
 import './visitors.js';
 
 export interface CompileHost extends CompileHostHooks {
@@ -207,6 +208,14 @@ export function compile(opts: CompileOptions): CompiledModule {
       // A construct abandoned after a diagnostic can leave the IR incomplete: stop here for this program.
       if (cx.diagnostics.length > before) continue;
       optimize(fn);
+      for (const leak of findLeakedReservations(fn)) {
+        const sp = leak.span ?? { file: entry.getFilePath(), line: 1, column: 1 };
+        cx.diagnostics.push({
+          file: sp.file, line: sp.line, column: sp.column, code: 'TSBPF_RINGBUF_LEAK',
+          message: 'the event reserved here is neither submitted nor discarded on every path',
+          ...(sp.text !== undefined ? { text: sp.text } : {}),
+        });
+      }
       const ir = formatIr(fn);
       const alloc = allocateRegisters(fn);
       const stackSize = layoutStack(fn);
