@@ -14,8 +14,9 @@
  * built CLI (`node dist/cli/bin.js`, what `npx tsbpf` runs; `npm run build`
  * first) and for the sources through tsx. Each process is stopped with
  * SIGINT once attached. Runs alternate between the sides and each figure is
- * the median; CPU time of the process up to "attached" (from /proc) is shown
- * too, as it is less disturbed by other work on a shared machine.
+ * the median; CPU time of the process up to "attached" (all its threads, from
+ * /proc) is shown too, as it is less disturbed by other work on a shared
+ * machine.
  * `npx tsx bench/run-start.ts` runs it alone; TSBPF_BENCH_RUNS sets the count.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -60,15 +61,22 @@ interface Sample {
   cpu: number;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** utime + stime of a live process, in milliseconds (NaN once it is gone). */
+/**
+ * CPU milliseconds a live process has used so far: the sum over its threads of
+ * /proc/PID/task/TID/schedstat (nanoseconds on the CPU), which is finer than
+ * the clock ticks of /proc/PID/stat. NaN once the process is gone.
+ */
 function cpuMs(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return ns / 1e6;
   } catch {
     return NaN;
   }
@@ -191,14 +199,20 @@ export async function benchRunStart(): Promise<RunStartRow[]> {
     for (let i = 0; i < RUNS; i++) {
       samples.bpftrace!.push(await timeToAttach(bpftrace, process.env, bpftraceAttached));
       for (const [entry, cmd] of working) {
-        const coldCache = mkdtempSync(join(dir, 'cache-cold-'));
-        (samples[`${entry} cold`] ??= []).push(await timeToAttach(cmd, envWith(coldCache), tsbpfAttached));
-        // A cached run that wrote a new cache entry missed (the compiler's
-        // sources changed under it): that sample is not a cached start.
-        const entriesBefore = readdirSync(warmCache).length;
-        const cached = await timeToAttach(cmd, envWith(warmCache), tsbpfAttached);
-        if (readdirSync(warmCache).length === entriesBefore) (samples[`${entry} cached`] ??= []).push(cached);
-        else process.stderr.write(`bench run: ${entry} cached run ${i + 1} missed the cache (compiler sources changed); sample dropped\n`);
+        // Other work on a shared tree can rebuild dist/ or edit the sources
+        // mid-run: a run that fails then is reported and dropped, not counted.
+        try {
+          const coldCache = mkdtempSync(join(dir, 'cache-cold-'));
+          (samples[`${entry} cold`] ??= []).push(await timeToAttach(cmd, envWith(coldCache), tsbpfAttached));
+          // A cached run that wrote a new cache entry missed (the compiler's
+          // sources changed under it): that sample is not a cached start.
+          const entriesBefore = readdirSync(warmCache).length;
+          const cached = await timeToAttach(cmd, envWith(warmCache), tsbpfAttached);
+          if (readdirSync(warmCache).length === entriesBefore) (samples[`${entry} cached`] ??= []).push(cached);
+          else process.stderr.write(`bench run: ${entry} cached run ${i + 1} missed the cache (compiler sources changed); sample dropped\n`);
+        } catch (e) {
+          process.stderr.write(`bench run: ${entry} run ${i + 1} failed, dropped: ${(e as Error).message.split('\n')[0]}\n`);
+        }
       }
     }
 
