@@ -264,6 +264,20 @@ const cases: Case[] = [
     packets: [packet({ dport: 53 }), packet({ dport: 54 })], retvals: [1, 2],
   },
   {
+    name: 'bounds packet offsets that come from maps or arithmetic',
+    source: `export const offs = arrayMap<u32>({ maxEntries: 2 });
+      export const p = xdp((ctx) => {
+        const o = offs.lookup(0);
+        if (o === null) return 0;
+        const ip = ctx.packet.at(IpHdr, o + 14);
+        if (ip === null) return 1;
+        const ihl = (ip.versionIhl & 0x0f) * 4;
+        const udp = ctx.packet.at(UdpHdr, 14 + ihl);
+        return udp === null ? 2 : ntohs(udp.dest);
+      });`,
+    packets: [packet({ dport: 4242 })], retvals: [4242],
+  },
+  {
     name: 'computes bitwise operations',
     source: xdpProgram(`const x: u32 = ctx.packet.length;
       out.update(0, x & 0xf0);

@@ -11,6 +11,9 @@ import type { FunctionLowering } from './lower.js';
 import { PROGRAM_KINDS } from './program-kinds.js';
 import type { Value } from './values.js';
 
+/** The verifier's limit on a packet pointer's variable offset (MAX_PACKET_OFF). */
+const MAX_PACKET_OFFSET = 0xffffn;
+
 export function packetMethod(l: FunctionLowering, method: string, args: Node[], node: Node): Value {
   const info = PROGRAM_KINDS[l.program.kind];
   if (method === 'at') {
@@ -60,7 +63,23 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
   const { data, end } = packetBounds(l);
   const p = l.newReg();
   const o = l.convert(off, U64, node);
-  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: o.op });
+  let offset = o.op;
+  // The header's end must stay within the verifier's range too.
+  const limit = MAX_PACKET_OFFSET - BigInt(size);
+  if (offset.kind === 'imm' && (offset.value < 0n || offset.value > limit)) {
+    return l.fail(node, 'TSBPF_PACKET_OFFSET', `packet offset ${offset.value} is outside 0…${limit}`);
+  }
+  if (offset.kind === 'reg') {
+    // The verifier wants a bounded offset: clamp (a header that far out is never inside the packet anyway).
+    const bounded = l.newReg();
+    const ok = l.newLabel('off');
+    l.emit({ op: 'mov', dst: bounded, src: offset, bits: 64 });
+    l.emit({ op: 'br', cmp: 'le', bits: 64, a: bounded, b: imm(limit), target: ok });
+    l.emit({ op: 'mov', dst: bounded, src: imm(limit), bits: 64 });
+    l.label(ok);
+    offset = reg(bounded);
+  }
+  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: offset });
   const q = l.newReg();
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
   void result;
