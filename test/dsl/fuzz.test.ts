@@ -69,6 +69,8 @@ const statement: fc.Arbitrary<string> = fc.oneof(
   expr(2).map((e) => `{ const k: K = { a: u32(${e}), b: u8(a) }; h.increment(k, b); }`),
   expr(2).map((e) => `a = u32(i32(a) / -3 + i32(${e}) % 7);`),
   expr(2).map((e) => `b = clampf(u32(${e}) + b);`),
+  expr(2).map((e) => `{ const h2 = ctx.packet.at(UdpHdr, u32(${e})); if (h2 !== null) { a = u32(a + ntohs(h2.dest)); } }`),
+  expr(2).map((e) => `{ const eth = ctx.packet.at(EthHdr, 0); if (eth !== null) { b = u32(b + eth.src[u32(${e}) % 8]); } }`),
   expr(2).map((e) => `if (a > 5 && (b < 3 || u32(${e}) === 17)) { b = u32(b + u32(i64(a) >> 1)); }`),
 );
 

@@ -208,7 +208,7 @@ export class FunctionLowering {
 
   intOf(v: Value, node: Node): Extract<Value, { k: 'int' }> {
     if (v.k === 'int') return v;
-    if (v.k === 'ptr' && v.to.kind === 'int') return this.load(v.reg, 0, v.to);
+    if (v.k === 'ptr' && v.to.kind === 'int') return v.nullIf ? this.readPlace({ k: 'mem', base: v.reg, off: 0, t: v.to, guard: v.nullIf }) : this.load(v.reg, 0, v.to);
     if (v.k === 'global') return this.readPlace({ k: 'global', global: v.global });
     return this.fail(node, 'TSBPF_NOT_INTEGER', `expected an integer here, got ${describeValue(v)}`);
   }
@@ -517,7 +517,7 @@ export class FunctionLowering {
       const v = this.expr(node);
       if (v.k === 'ptr' && v.to.kind === 'int') {
         if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
-        return { k: 'mem', base: v.reg, off: 0, t: v.to };
+        return { k: 'mem', base: v.reg, off: 0, t: v.to, ...(v.nullIf ? { guard: v.nullIf } : {}) };
       }
       return this.fail(node, 'TSBPF_ASSIGN', 'only integer fields can be assigned (copy structs field by field)');
     }
@@ -526,6 +526,17 @@ export class FunctionLowering {
 
   readPlace(p: Place): Extract<Value, { k: 'int' }> {
     if (p.k === 'var') return { k: 'int', op: reg(p.reg), t: p.t };
+    if (p.k === 'mem' && p.guard) {
+      // Outside the packet reads as 0.
+      const dst = this.newReg();
+      const skip = this.newLabel('oob');
+      this.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
+      this.emit({ op: 'br', cmp: 'gt', bits: 64, a: p.guard.a, b: reg(p.guard.b), target: skip });
+      const v = this.load(p.base, p.off, p.t);
+      this.emit({ op: 'mov', dst, src: v.op, bits: 64 });
+      this.label(skip);
+      return { k: 'int', op: reg(dst), t: p.t };
+    }
     if (p.k === 'mem') return this.load(p.base, p.off, p.t);
     const base = this.newReg();
     this.emit({ op: 'map', dst: base, map: p.global.section, valueOffset: p.global.offset });
@@ -549,7 +560,10 @@ export class FunctionLowering {
       base = this.newReg();
       this.emit({ op: 'map', dst: base, map: p.global.section, valueOffset: p.global.offset });
     }
+    const skip = p.k === 'mem' && p.guard ? this.newLabel('oob') : undefined;
+    if (skip && p.k === 'mem' && p.guard) this.emit({ op: 'br', cmp: 'gt', bits: 64, a: p.guard.a, b: reg(p.guard.b), target: skip });
     this.emit({ op: 'store', base, off, size: (t.bits / 8) as 1 | 2 | 4 | 8, value: value.op });
+    if (skip) this.label(skip);
   }
 
   /** A pointer `base + off` as a new register (no-op for 0). */

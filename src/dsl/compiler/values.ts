@@ -29,5 +29,6 @@ export type Value =
 /** A place that can be read and written. */
 export type Place =
   | { k: 'var'; reg: VReg; t: IntType }
-  | { k: 'mem'; base: VReg; off: number; t: IntType }
+  /** Memory; with `guard`, accessed only when not `a > b` (packet bytes at a variable index). */
+  | { k: 'mem'; base: VReg; off: number; t: IntType; guard?: { a: VReg; b: VReg } }
   | { k: 'global'; global: GlobalInfo };

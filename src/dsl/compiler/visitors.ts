@@ -7,7 +7,7 @@ import { I32, INT_TYPES, sizeOf, typeName } from './ctypes.js';
 import { imm, reg } from './ir.js';
 import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
 import { ctxField } from './lower-context.js';
-import { packetLength } from './lower-packet.js';
+import { packetBounds, packetLength } from './lower-packet.js';
 import type { Value } from './values.js';
 
 const SK = ts.SyntaxKind;
@@ -138,6 +138,12 @@ E[SK.ElementAccessExpression] = (l, n) => {
   if (esize > 1) l.emit({ op: 'alu', alu: 'mul', bits: 64, dst: safe, a: reg(safe), b: imm(esize) });
   const p = l.newReg();
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(obj.reg), b: reg(safe) });
+  if (obj.space === 'packet') {
+    // A variable offset makes the verifier forget the checked range: check this element against data_end again.
+    const end = l.newReg();
+    l.emit({ op: 'alu', alu: 'add', bits: 64, dst: end, a: reg(p), b: imm(esize) });
+    return { k: 'ptr', reg: p, to: elem, space: obj.space, nullIf: { a: end, b: packetBounds(l).end } };
+  }
   return { k: 'ptr', reg: p, to: elem, space: obj.space };
 };
 
