@@ -11,7 +11,7 @@ import { CompileError } from '../../src/dsl/compiler/diagnostics.js';
 import { kernelUnavailableReason } from '../support/kernel.js';
 import { compileSource, interpSequence, kernelSequence, packet } from './support/harness.js';
 
-const HEAD = `import { xdp, hashMap, arrayMap, range, bpf, u8, u16, u32, u64, i32, i64, htons, ntohs, XdpAction } from 'tsbpf/dsl';
+const HEAD = `import { xdp, hashMap, arrayMap, range, bpf, u8, u16, u32, u64, i32, i64, htons, ntohs, XdpAction, type FixedArray } from 'tsbpf/dsl';
 import { EthHdr, IpHdr, UdpHdr } from 'tsbpf/dsl/net';
 export const m = arrayMap<u64>({ maxEntries: 4 });
 export interface K { a: u32; b: u8 }
@@ -70,6 +70,9 @@ const statement: fc.Arbitrary<string> = fc.oneof(
   expr(2).map((e) => `a = u32(i32(a) / -3 + i32(${e}) % 7);`),
   expr(2).map((e) => `b = clampf(u32(${e}) + b);`),
   expr(2).map((e) => `{ const h2 = ctx.packet.at(UdpHdr, u32(${e})); if (h2 !== null) { a = u32(a + ntohs(h2.dest)); } }`),
+  expr(2).map((e) => `{ const v = m.lookup(u32(${e}) & 3); if (v !== null) { b = u32(b + u32(v)); v.valueOf(); } }`.replace(' v.valueOf();', '')),
+  expr(2).map((e) => `for (const i of range(12)) { a = u32(a + i * u32(${e})); if (a > 5000) break; }`),
+  expr(2).map((e) => `{ let buf!: FixedArray<u8, 16>; buf[u32(${e}) % 16] = u8(a); b = u32(b + buf[u32(a) % 16]); }`),
   expr(2).map((e) => `{ const eth = ctx.packet.at(EthHdr, 0); if (eth !== null) { b = u32(b + eth.src[u32(${e}) % 8]); } }`),
   expr(2).map((e) => `if (a > 5 && (b < 3 || u32(${e}) === 17)) { b = u32(b + u32(i64(a) >> 1)); }`),
 );
