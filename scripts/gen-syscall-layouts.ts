@@ -1,8 +1,10 @@
 /**
  * Generates src/syscall/layouts.generated.ts from the running kernel's BTF:
  * the byte offsets of every `union bpf_attr` member per command, the info
- * structs, and the uapi enums (commands, map/program/attach/link types,
- * helper ids). Run: npx tsx scripts/gen-syscall-layouts.ts
+ * structs, and the uapi enums (commands, map/program/attach/link types).
+ * Helper ids are not generated: src/asm/helpers.ts holds them (the list is
+ * frozen upstream) and test/asm/helpers-kernel.test.ts checks it against this
+ * kernel. Run: npx tsx scripts/gen-syscall-layouts.ts
  *
  * test/syscall/layouts.test.ts checks that the committed file is current.
  */
@@ -37,7 +39,6 @@ const ENUMS: Array<[btfName: string, tsName: string, prefix: string]> = [
   ['bpf_prog_type', 'ProgType', 'BPF_PROG_TYPE_'],
   ['bpf_attach_type', 'AttachType', 'BPF_'],
   ['bpf_link_type', 'LinkType', 'BPF_LINK_TYPE_'],
-  ['bpf_func_id', 'HelperId', 'BPF_FUNC_'],
 ];
 
 const camel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

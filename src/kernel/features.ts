@@ -4,12 +4,13 @@
  * verifier about one helper) and is cached for the life of the process.
  * `require*` turns a missing feature into an error that names it.
  */
+import { Helper, type HelperName, helperName } from '../asm/helpers.js';
 import { instruction, type Instruction } from '../asm/instruction.js';
 import { BtfBuilder } from '../btf/index.js';
 import { SyscallError } from '../syscall/bpf.js';
 import { Errno } from '../syscall/errno.js';
 import { MapFlags, ProgFlags } from '../syscall/flags.js';
-import { Attr, AttachType, HelperId, MapType, ProgType } from '../syscall/layouts.generated.js';
+import { Attr, AttachType, MapType, ProgType } from '../syscall/layouts.generated.js';
 import { bpfCommand } from './bpf-call.js';
 import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
@@ -157,9 +158,9 @@ export function haveMapType(type: MapTypeName | number): boolean | undefined {
  * undefined when the type's minimal program cannot load here (TRACING, LSM,
  * STRUCT_OPS need a real attach target), so the verifier never reaches the call.
  */
-export function haveHelper(progType: ProgTypeName | number, helper: keyof typeof HelperId | number): boolean | undefined {
+export function haveHelper(progType: ProgTypeName | number, helper: HelperName | number): boolean | undefined {
   const t = resolveProg(progType);
-  const h = typeof helper === 'number' ? helper : HelperId[helper];
+  const h = typeof helper === 'number' ? helper : Helper[helper];
   return cached(`helper:${t}:${h}`, () => {
     if (!haveProgType(t)) return false;
     if (!cached(`baseline:${t}`, () => tryLoad(minimalProgram(t)).ok)) return undefined;
@@ -227,9 +228,9 @@ export function requireMapType(type: MapTypeName | number): void {
   if (haveMapType(type) === false) throw new MissingFeatureError(`map type ${mapTypeName(resolveMap(type))}`, 'the kernel is too old or built without it');
 }
 
-export function requireHelper(progType: ProgTypeName | number, helper: keyof typeof HelperId | number): void {
+export function requireHelper(progType: ProgTypeName | number, helper: HelperName | number): void {
   if (haveHelper(progType, helper) === false) {
-    const name = typeof helper === 'number' ? Object.entries(HelperId).find(([, v]) => v === helper)?.[0] ?? `#${helper}` : helper;
+    const name = typeof helper === 'number' ? helperName(helper) ?? `#${helper}` : helper;
     throw new MissingFeatureError(`helper bpf_${name} in ${progTypeName(resolveProg(progType))} programs`);
   }
 }
@@ -268,8 +269,8 @@ export function featureReport(options: { helpers?: boolean; kernelRelease?: stri
   if (options.helpers) {
     report.helpers = {};
     for (const [name, v] of Object.entries(programTypes)) {
-      if (!v || haveHelper(name as ProgTypeName, HelperId.map_lookup_elem) === undefined) continue;
-      report.helpers[name] = Object.entries(HelperId).filter(([h, id]) => id !== 0 && h !== 'unspec' && haveHelper(name as ProgTypeName, id) === true).map(([h]) => h);
+      if (!v || haveHelper(name as ProgTypeName, Helper.map_lookup_elem) === undefined) continue;
+      report.helpers[name] = Object.entries(Helper).filter(([h, id]) => id !== 0 && h !== 'unspec' && haveHelper(name as ProgTypeName, id) === true).map(([h]) => h);
     }
   }
   return report;

@@ -12,7 +12,9 @@ export { pinFd, openPinnedFd, unpin } from './pin.js';
 export { ensureBpffs, ensureTracefs, bpffsContaining, isMounted, cgroup2Path, MountError, BPFFS_PATH, TRACEFS_PATH } from './fs-mounts.js';
 export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from './cpus.js';
 export * as codec from './codec.js';
-export { SyscallError, MapType, ProgType, AttachType, LinkType, BpfCommand, HelperId, UpdateFlags, MapFlags, ProgFlags, TestRunFlags, XdpAction } from '../syscall/index.js';
+export { SyscallError, MapType, ProgType, AttachType, LinkType, BpfCommand, UpdateFlags, MapFlags, ProgFlags, TestRunFlags, XdpAction } from '../syscall/index.js';
+/** Helper ids by name (without `bpf_`): the assembler's table, which test/asm checks against the kernel's BTF. */
+export { Helper as HelperId } from '../asm/helpers.js';
 export { BtfObject, BtfLoadError } from './btf-object.js';
 export { TypedMap } from './typed-map.js';
 export { listPrograms, listMaps, listLinks, listBtf } from './enumerate.js';
