@@ -18,16 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { disassemble, encode } from '../src/asm/index.js';
 import { findTool, quads } from '../test/asm/llvm-tools.js';
 import { randomProgram } from '../test/asm/random-instructions.js';
-
-export interface AsmBenchRow {
-  name: string;
-  ours: number;
-  anchor: number;
-  ratio: number;
-  unit: string;
-  anchorName?: string;
-  target?: string;
-}
+import type { BenchRow } from './row.js';
 
 const COUNT = 1_000_000;
 const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 3);
@@ -53,7 +44,7 @@ function tsbpfCommand(): string[] {
   return [process.execPath, '--import', 'tsx', join(root, 'src/cli/bin.ts')];
 }
 
-export async function benchAsm(): Promise<AsmBenchRow[]> {
+export async function benchAsm(): Promise<BenchRow[]> {
   const llvmMc = findTool('llvm-mc', 'llvm-mc-14');
   const llvmObjdump = findTool('llvm-objdump', 'llvm-objdump-14');
   if (!llvmMc || !llvmObjdump) throw new Error('llvm-mc / llvm-objdump not installed (apt-get install llvm)');
@@ -86,7 +77,7 @@ export async function benchAsm(): Promise<AsmBenchRow[]> {
         anchorName: 'llvm-objdump -d (LLVM 14)',
       },
     ];
-    const rows: AsmBenchRow[] = [];
+    const rows: BenchRow[] = [];
     for (const c of cases) {
       let ours = { wall: Infinity, cpu: Infinity };
       let anchor = { wall: Infinity, cpu: Infinity };

@@ -14,41 +14,18 @@
  * Run directly: npx tsx bench/btf.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseBtf } from '../src/btf/index.js';
+import { type BenchRow, libbpfAnchor } from './row.js';
 
 const FILE = '/sys/kernel/btf/vmlinux';
 const NAME = 'task_struct';
 const ITERATIONS = 25;
 /** Rounds alternate anchor and ours. */
 const ROUNDS = 5;
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-export interface BtfBenchRow {
-  name: string;
-  ours: number;
-  anchor: number;
-  ratio: number;
-  unit: string;
-  anchorName?: string;
-  target?: string;
-}
-
-/** Builds bench/build/btf_parse from bench/c/btf_parse.c when missing or stale. */
-function anchorBinary(): string {
-  const src = join(here, 'c', 'btf_parse.c');
-  const bin = join(here, 'build', 'btf_parse');
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-    mkdirSync(join(here, 'build'), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', src, '-lbpf', '-o', bin], { stdio: 'inherit' });
-  }
-  return bin;
-}
-
 function anchorMs(name: string): number {
-  const out = execFileSync(anchorBinary(), [FILE, String(ITERATIONS), name], { encoding: 'utf8' });
+  const out = execFileSync(libbpfAnchor('btf_parse'), [FILE, String(ITERATIONS), name], { encoding: 'utf8' });
   const r = JSON.parse(out.trim()) as { min_ns: number; types: number };
   if (r.types <= 0) throw new Error(`libbpf did not find struct ${name}`);
   return r.min_ns / 1e6;
@@ -86,11 +63,11 @@ function measure(name: string): { ours: number; anchor: number } {
   return { ours, anchor };
 }
 
-export async function benchBtf(): Promise<BtfBenchRow[]> {
+export async function benchBtf(): Promise<BenchRow[]> {
   if (!existsSync(FILE)) throw new Error(`${FILE} not present`);
   // Warm up the JIT the way a long-running process would be.
   for (let i = 0; i < 10; i++) parseBtf(readFileSync(FILE)).findByName(NAME, 'struct');
-  const rows: BtfBenchRow[] = [];
+  const rows: BenchRow[] = [];
   // task_struct is early in vmlinux; the last struct makes both sides walk every type.
   for (const name of [NAME, lastStructName()]) {
     const { ours, anchor } = measure(name);

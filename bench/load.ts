@@ -11,20 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type BenchRow, median } from './row.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = 7;
 const OBJECTS = ['net.bpf.o', 'core.bpf.o'];
-
-export interface LoadBenchRow {
-  name: string;
-  ours: number;
-  anchor: number;
-  ratio: number;
-  unit: string;
-  anchorName?: string;
-  target?: string;
-}
 
 function timeMs(fn: () => void): number {
   const start = process.hrtime.bigint();
@@ -32,12 +23,10 @@ function timeMs(fn: () => void): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-export async function benchLoad(): Promise<LoadBenchRow[]> {
+export async function benchLoad(): Promise<BenchRow[]> {
   const dist = join(root, 'dist/cli/bin.js');
   const ours = existsSync(dist) ? ['node', [dist]] as const : ['node', ['--import', 'tsx', join(root, 'src/cli/bin.ts')]] as const;
-  const rows: LoadBenchRow[] = [];
+  const rows: BenchRow[] = [];
   for (const obj of OBJECTS) {
     const path = join(root, 'bpf-tests', obj);
     const dir = `/sys/fs/bpf/tsbpf_bench_${process.pid}`;

@@ -9,10 +9,9 @@
  * Run directly: npx tsx bench/maps.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../src/kernel/map.js';
+import { type BenchRow, libbpfAnchor } from './row.js';
 
 const ELEMENTS = 1000;
 const OPS = 100_000;
@@ -22,25 +21,10 @@ const DUMP_CHUNK = 4096;
 const ROUNDS = 3;
 const ALTERNATIONS = 5;
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-export interface MapsRow { name: string; ours: number; anchor: number; ratio: number; unit: string; anchorName?: string; target?: string }
-
-/** Builds bench/build/maps from bench/c/maps.c when missing or stale. */
-function anchorBinary(): string {
-  const src = join(here, 'c', 'maps.c');
-  const bin = join(here, 'build', 'maps');
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-    mkdirSync(join(here, 'build'), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', src, '-lbpf', '-o', bin], { stdio: 'inherit' });
-  }
-  return bin;
-}
-
 interface Figures { lookupNs: number; updateNs: number; dumpNs: number }
 
 function runAnchor(): Figures {
-  const out = execFileSync(anchorBinary(), [ELEMENTS, OPS, DUMP_ENTRIES, DUMP_CHUNK, ROUNDS].map(String), { encoding: 'utf8' });
+  const out = execFileSync(libbpfAnchor('maps'), [ELEMENTS, OPS, DUMP_ENTRIES, DUMP_CHUNK, ROUNDS].map(String), { encoding: 'utf8' });
   const r = JSON.parse(out.trim()) as { lookup_ns: number; update_ns: number; dump_ns: number };
   return { lookupNs: r.lookup_ns, updateNs: r.update_ns, dumpNs: r.dump_ns };
 }
@@ -111,7 +95,7 @@ const best = (a: Figures, b: Figures): Figures => ({
   dumpNs: Math.min(a.dumpNs, b.dumpNs),
 });
 
-export async function benchMaps(): Promise<MapsRow[]> {
+export async function benchMaps(): Promise<BenchRow[]> {
   // Alternate the two sides so that load from other processes hits both alike.
   let anchor = runAnchor();
   let ours = runOurs();
@@ -119,7 +103,7 @@ export async function benchMaps(): Promise<MapsRow[]> {
     anchor = best(anchor, runAnchor());
     ours = best(ours, runOurs());
   }
-  const row = (name: string, o: number, a: number, unit: string, anchorName: string, target: string): MapsRow => ({ name, ours: o, anchor: a, ratio: o / a, unit, anchorName, target });
+  const row = (name: string, o: number, a: number, unit: string, anchorName: string, target: string): BenchRow => ({ name, ours: o, anchor: a, ratio: o / a, unit, anchorName, target });
   return [
     row('map lookup, per element', ours.lookupNs, anchor.lookupNs, 'ns', 'libbpf bpf_map_lookup_elem', '<= 1.1'),
     row('map update, per element', ours.updateNs, anchor.updateNs, 'ns', 'libbpf bpf_map_update_elem', '<= 1.1'),

@@ -8,7 +8,7 @@
  * ratio = ours / libbpf, target >= 1.0).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,39 +17,19 @@ import { BpfMap } from '../src/kernel/map.js';
 import { Program } from '../src/kernel/program.js';
 import { RingBufReader } from '../src/kernel/ringbuf-reader.js';
 import { emitSequencedEvents } from '../test/kernel/link-programs.js';
+import { type BenchRow, libbpfAnchor, median } from './row.js';
 
 const EVENT_SIZE = 64;
 const RING_BYTES = 16 * 1024 * 1024;
 const PER_ROUND = 200_000; // 200k * 72 bytes fits the 16 MiB ring
 const ROUNDS = 7;
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-export interface RingbufRow { name: string; ours: number; anchor: number; ratio: number; unit: string; anchorName?: string; target?: string }
-
-/** Both sides report the median round: one preempted or cache-thrashed round does not decide the figure. */
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-}
-
-/** Builds bench/build/ring from bench/c/ring.c when missing or stale. */
-function anchorBinary(): string {
-  const src = join(here, 'c', 'ring.c');
-  const bin = join(here, 'build', 'ring');
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-    mkdirSync(join(here, 'build'), { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', src, '-lbpf', '-o', bin], { stdio: 'inherit' });
-  }
-  return bin;
-}
-
 function runAnchor(): number {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-ring-'));
   try {
     const programFile = join(dir, 'prog.bin');
     writeFileSync(programFile, encode(emitSequencedEvents(0x7fff0001, 0x7fff0002, 'ringbuf', EVENT_SIZE)));
-    const out = execFileSync(anchorBinary(), [programFile, String(PER_ROUND), String(ROUNDS), String(RING_BYTES)], { encoding: 'utf8' });
+    const out = execFileSync(libbpfAnchor('ring'), [programFile, String(PER_ROUND), String(ROUNDS), String(RING_BYTES)], { encoding: 'utf8' });
     const r = JSON.parse(out.trim()) as { events: number; rounds: number[] };
     if (r.events !== PER_ROUND * ROUNDS) throw new Error(`libbpf anchor consumed ${r.events} events, expected ${PER_ROUND * ROUNDS}`);
     return PER_ROUND / (median(r.rounds) / 1e9);
@@ -92,7 +72,7 @@ function runOurs(mode: 'raw' | 'views'): number {
 /** Trials alternate between the two sides and each side keeps its best, so a noisy neighbour on the machine hurts neither more. */
 const TRIALS = 5;
 
-export async function benchRingbuf(): Promise<RingbufRow[]> {
+export async function benchRingbuf(): Promise<BenchRow[]> {
   let anchor = 0;
   let raw = 0;
   let views = 0;
@@ -102,7 +82,7 @@ export async function benchRingbuf(): Promise<RingbufRow[]> {
   }
   // Views last: they share consumeRaw's call site, and a second callback shape there would slow the raw trials.
   for (let t = 0; t < TRIALS; t++) views = Math.max(views, runOurs('views'));
-  const row = (name: string, ours: number): RingbufRow => ({
+  const row = (name: string, ours: number): BenchRow => ({
     name, ours, anchor, ratio: ours / anchor, unit: 'events/s', anchorName: 'libbpf ring_buffer__consume', target: '>= 1.0',
   });
   return [row('ringbuf consume 64B events (consumeRaw)', raw), row('ringbuf consume 64B events (consume, subarray views)', views)];
