@@ -67,6 +67,25 @@ export function keyString(key: Uint8Array): string {
   return s;
 }
 
+/** One stable view per element of `storage`, so a value pointer maps to one memory region. */
+export function elementViews(storage: Uint8Array, valueSize: number, count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, i) => storage.subarray(i * valueSize, (i + 1) * valueSize));
+}
+
+/** An array element update: every index exists, so NOEXIST fails and out of range is E2BIG. */
+export function updateArrayElement(slot: Uint8Array | undefined, value: Uint8Array, flags: bigint): number {
+  if (slot === undefined) return -Errno.E2BIG;
+  if (flags === UpdateFlags.NOEXIST) return -Errno.EEXIST;
+  if (flags > UpdateFlags.EXIST) return -Errno.EINVAL;
+  slot.set(value.subarray(0, slot.length));
+  return 0;
+}
+
+/** The keys of an array: every index below maxEntries. */
+export function* arrayKeys(maxEntries: number): Iterable<Uint8Array> {
+  for (let i = 0; i < maxEntries; i++) yield u32KeyBytes(i);
+}
+
 /** BPF_MAP_TYPE_ARRAY: u32 keys 0..maxEntries-1, all present, zero-initialised, no delete. */
 export class ArrayMap implements InterpMap {
   readonly type: string = 'array';
@@ -81,8 +100,7 @@ export class ArrayMap implements InterpMap {
     this.valueSize = spec.valueSize;
     this.maxEntries = spec.maxEntries;
     this.storage = new Uint8Array(this.valueSize * this.maxEntries);
-    // One stable view per element, so a value pointer maps to one memory region.
-    this.values = Array.from({ length: this.maxEntries }, (_, i) => this.storage.subarray(i * this.valueSize, (i + 1) * this.valueSize));
+    this.values = elementViews(this.storage, this.valueSize, this.maxEntries);
   }
 
   lookup(key: Uint8Array): Uint8Array | undefined {
@@ -90,20 +108,15 @@ export class ArrayMap implements InterpMap {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags: bigint): number {
-    const slot = this.values[u32Key(key)];
-    if (slot === undefined) return -Errno.E2BIG;
-    if (flags === UpdateFlags.NOEXIST) return -Errno.EEXIST;
-    if (flags > UpdateFlags.EXIST) return -Errno.EINVAL;
-    slot.set(value.subarray(0, this.valueSize));
-    return 0;
+    return updateArrayElement(this.values[u32Key(key)], value, flags);
   }
 
   delete(): number {
     return -Errno.EINVAL;
   }
 
-  *keys(): Iterable<Uint8Array> {
-    for (let i = 0; i < this.maxEntries; i++) yield u32KeyBytes(i);
+  keys(): Iterable<Uint8Array> {
+    return arrayKeys(this.maxEntries);
   }
 }
 

@@ -2,7 +2,7 @@
  * Per-CPU maps: every key has one value per CPU. A program sees the value of
  * the CPU it runs on (RunOptions.cpu); user space sees all of them.
  */
-import { Errno, type InterpMap, type MapSpec, UpdateFlags, checkSpec, keyString, u32Key, u32KeyBytes } from './maps.js';
+import { Errno, type InterpMap, type MapSpec, UpdateFlags, arrayKeys, checkSpec, elementViews, keyString, u32Key, updateArrayElement } from './maps.js';
 
 function cpuCount(spec: Partial<MapSpec>): number {
   return spec.cpus ?? 1;
@@ -24,8 +24,7 @@ export class PerCpuArrayMap implements InterpMap {
     this.maxEntries = spec.maxEntries;
     this.cpus = cpuCount(spec);
     this.values = Array.from({ length: this.cpus }, () => {
-      const storage = new Uint8Array(this.valueSize * this.maxEntries);
-      return Array.from({ length: this.maxEntries }, (_, i) => storage.subarray(i * this.valueSize, (i + 1) * this.valueSize));
+      return elementViews(new Uint8Array(this.valueSize * this.maxEntries), this.valueSize, this.maxEntries);
     });
   }
 
@@ -40,20 +39,15 @@ export class PerCpuArrayMap implements InterpMap {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags: bigint, cpu = 0): number {
-    const slot = this.values[cpu]?.[u32Key(key)];
-    if (slot === undefined) return -Errno.E2BIG;
-    if (flags === UpdateFlags.NOEXIST) return -Errno.EEXIST;
-    if (flags > UpdateFlags.EXIST) return -Errno.EINVAL;
-    slot.set(value.subarray(0, this.valueSize));
-    return 0;
+    return updateArrayElement(this.values[cpu]?.[u32Key(key)], value, flags);
   }
 
   delete(): number {
     return -Errno.EINVAL;
   }
 
-  *keys(): Iterable<Uint8Array> {
-    for (let i = 0; i < this.maxEntries; i++) yield u32KeyBytes(i);
+  keys(): Iterable<Uint8Array> {
+    return arrayKeys(this.maxEntries);
   }
 }
 
