@@ -3,11 +3,12 @@
  * counts execve calls by process name, against the bpftrace one-liner doing
  * the same (`tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }`).
  *
- * - tsbpf is "attached" when `tsbpf run --json` prints its `{"attached":…}`
- *   line, which it writes after the attach call returned (the probe is live).
- * - bpftrace is "attached" when it prints "Attaching 1 probe...". bpftrace
- *   prints that line just before it attaches, so the anchor is, if anything,
- *   a little too fast: the ratio errs against tsbpf.
+ * - "Attached" is the first moment the probe is live, the same test for
+ *   both sides: after the process says so (tsbpf: the `{"attached":…}` line
+ *   of `tsbpf run --json`; bpftrace: "Attaching 1 probe...", which it prints
+ *   just before loading and attaching), the bench polls the process's file
+ *   descriptors with BPF_TASK_FD_QUERY until one is a tracepoint perf event
+ *   with a BPF program on it.
  *
  * Cold = an empty build cache (a private TSBPF_CACHE_DIR per run), cached = a
  * cache filled by an earlier run of the same module. Both are measured for the
@@ -24,6 +25,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bpfSyscallRaw } from '../src/syscall/bpf.js';
+import { Attr, BpfCommand } from '../src/syscall/layouts.generated.js';
 
 export interface RunStartRow {
   name: string;
@@ -82,6 +85,33 @@ function cpuMs(pid: number): number {
   }
 }
 
+const BPF_FD_TYPE_TRACEPOINT = 1;
+const LIVE_POLL_MS = 1;
+
+/**
+ * Whether a process holds a tracepoint perf event with a BPF program attached
+ * (BPF_TASK_FD_QUERY on each of its file descriptors).
+ */
+function hasLiveTracepoint(pid: number): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  const layout = Attr.taskFdQuery;
+  const attr = new Uint8Array(layout.size);
+  const view = new DataView(attr.buffer);
+  for (const fd of fds) {
+    attr.fill(0);
+    view.setUint32(layout.pid, pid, true);
+    view.setUint32(layout.fd, Number(fd), true);
+    if (bpfSyscallRaw(BpfCommand.TASK_FD_QUERY, attr, layout.size) !== 0) continue;
+    if (view.getUint32(layout.prog_id, true) !== 0 && view.getUint32(layout.fd_type, true) === BPF_FD_TYPE_TRACEPOINT) return true;
+  }
+  return false;
+}
+
 /** Resolves when the child has exited; SIGKILLs it if SIGINT is not enough. */
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolveStop) => {
@@ -97,14 +127,24 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 /**
  * Spawns a command and measures until a line of its stdout or stderr
- * satisfies `attached`; then stops it and waits for it to exit.
+ * satisfies `attached` and its probe is live; then stops it and waits for it
+ * to exit.
  */
 async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (line: string) => boolean): Promise<Sample> {
   const start = performance.now();
   const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   try {
-    return await new Promise<Sample>((resolveSample, reject) => {
+    let settled = false;
+    return await new Promise<Sample>((resolvePromise, rejectPromise) => {
+      const resolveSample = (sample: Sample) => {
+        settled = true;
+        resolvePromise(sample);
+      };
+      const reject = (e: Error) => {
+        settled = true;
+        rejectPromise(e);
+      };
       const timer = setTimeout(() => reject(new Error(`${cmd.join(' ')}: not attached after ${ATTACH_TIMEOUT_MS} ms\n${output}`)), ATTACH_TIMEOUT_MS);
       let done = false;
       const watch = (stream: NodeJS.ReadableStream) => {
@@ -118,9 +158,18 @@ async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (li
           pending = lines.pop()!;
           if (!lines.some(attached)) return;
           done = true;
-          const wall = performance.now() - start;
-          clearTimeout(timer);
-          resolveSample({ wall, cpu: cpuMs(child.pid!) });
+          // Said so; now wait until the probe is really live.
+          const pid = child.pid!;
+          const poll = () => {
+            if (!hasLiveTracepoint(pid)) {
+              if (child.exitCode === null && child.signalCode === null) setTimeout(poll, LIVE_POLL_MS);
+              return;
+            }
+            const wall = performance.now() - start;
+            clearTimeout(timer);
+            resolveSample({ wall, cpu: cpuMs(pid) });
+          };
+          poll();
         });
       };
       watch(child.stdout!);
@@ -128,7 +177,7 @@ async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (li
       child.once('error', (e) => reject(e));
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        if (!done) reject(new Error(`${cmd.join(' ')} exited (${code ?? signal}) before attaching:\n${output}`));
+        if (!settled) reject(new Error(`${cmd.join(' ')} exited (${code ?? signal}) before its probe was live:\n${output}`));
       });
     });
   } finally {
