@@ -17,6 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const dslRoot = [resolve(here, '../dsl'), resolve(here, '../../src/dsl')].find((d) => existsSync(`${d}/index.ts`)) ?? resolve(here, '../dsl');
 
 const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+let triedMount = false;
 
 export const nodeHost: CompileHost = {
   readFile(path: string): string | undefined {
@@ -28,14 +29,22 @@ export const nodeHost: CompileHost = {
   },
   tracepointFormat(group: string, name: string): string | undefined {
     if (!/^[\w-]+$/.test(group) || !/^[\w-]+$/.test(name)) return undefined;
-    for (const root of TRACEFS) {
-      try {
-        return readFileSync(`${root}/events/${group}/${name}/format`, 'utf8');
-      } catch {
-        // try the next mount point
+    const read = (): string | undefined => {
+      for (const root of TRACEFS) {
+        try {
+          return readFileSync(`${root}/events/${group}/${name}/format`, 'utf8');
+        } catch {
+          // try the next mount point
+        }
       }
-    }
-    return undefined;
+      return undefined;
+    };
+    const found = read();
+    if (found !== undefined || triedMount || existsSync(`${TRACEFS[0]}/events`)) return found;
+    // tracefs not mounted: mount it as a user would by hand (needs privileges), then look again.
+    triedMount = true;
+    spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS[0]!], { stdio: 'ignore' });
+    return read();
   },
 };
 
