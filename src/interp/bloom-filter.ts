@@ -3,9 +3,10 @@
  * interpreter's filter is exact (no false positives), which is a valid
  * bloom filter.
  */
-import { Errno, type InterpMap, type MapSpec, UpdateFlags, checkSpec, keyString } from './maps.js';
+import { KeylessMap } from './keyless-map.js';
+import { Errno, type MapSpec, UpdateFlags, checkSpec, keyString } from './maps.js';
 
-export class BloomFilterMap implements InterpMap {
+export class BloomFilterMap extends KeylessMap {
   readonly type: string = 'bloom_filter';
   readonly keySize = 0;
   readonly valueSize: number;
@@ -13,6 +14,7 @@ export class BloomFilterMap implements InterpMap {
   private readonly members = new Set<string>();
 
   constructor(spec: Omit<MapSpec, 'type' | 'keySize'> & Partial<MapSpec>) {
+    super();
     checkSpec({ type: 'bloom_filter', keySize: 0, ...spec }, { keySize: 0 });
     this.valueSize = spec.valueSize;
     this.maxEntries = spec.maxEntries;
@@ -29,19 +31,7 @@ export class BloomFilterMap implements InterpMap {
     return this.members.has(keyString(value.subarray(0, this.valueSize))) ? 0 : -Errno.ENOENT;
   }
 
-  lookup(): Uint8Array | undefined {
-    return undefined;
-  }
-
-  update(_key: Uint8Array, value: Uint8Array, flags: bigint): number {
+  override update(_key: Uint8Array, value: Uint8Array, flags: bigint): number {
     return this.push(value, flags);
-  }
-
-  delete(): number {
-    return -Errno.EINVAL;
-  }
-
-  keys(): Iterable<Uint8Array> {
-    return [];
   }
 }

@@ -2,14 +2,15 @@
  * BPF_MAP_TYPE_PERF_EVENT_ARRAY: one output ring per CPU, written by
  * bpf_perf_event_output; user space drains the records with their CPU.
  */
-import { Errno, type InterpMap, type MapSpec, checkSpec } from './maps.js';
+import { KeylessMap } from './keyless-map.js';
+import { Errno, type MapSpec, checkSpec } from './maps.js';
 
 export interface PerfRecord {
   cpu: number;
   data: Uint8Array;
 }
 
-export class PerfEventArrayMap implements InterpMap {
+export class PerfEventArrayMap extends KeylessMap {
   readonly type: string = 'perf_event_array';
   readonly keySize = 4;
   readonly valueSize = 4;
@@ -18,6 +19,7 @@ export class PerfEventArrayMap implements InterpMap {
 
   /** maxEntries 0 means one entry per CPU, as libbpf sizes it. */
   constructor(spec: Omit<MapSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries'> & Partial<MapSpec>) {
+    super();
     const maxEntries = spec.maxEntries || spec.cpus || 1;
     checkSpec({ type: 'perf_event_array', keySize: 4, valueSize: 4, ...spec, maxEntries }, { keySize: 4, valueSize: 4 });
     this.maxEntries = maxEntries;
@@ -35,21 +37,5 @@ export class PerfEventArrayMap implements InterpMap {
     const out = this.records;
     this.records = [];
     return out;
-  }
-
-  lookup(): Uint8Array | undefined {
-    return undefined;
-  }
-
-  update(): number {
-    return -Errno.EINVAL;
-  }
-
-  delete(): number {
-    return -Errno.EINVAL;
-  }
-
-  keys(): Iterable<Uint8Array> {
-    return [];
   }
 }

@@ -2,9 +2,10 @@
  * BPF_MAP_TYPE_QUEUE (FIFO) and BPF_MAP_TYPE_STACK (LIFO): no keys, values
  * pushed and popped through bpf_map_push_elem / pop_elem / peek_elem.
  */
+import { KeylessMap } from './keyless-map.js';
 import { Errno, type InterpMap, type MapSpec, UpdateFlags, checkSpec } from './maps.js';
 
-export class QueueMap implements InterpMap {
+export class QueueMap extends KeylessMap {
   readonly type: string = 'queue';
   readonly keySize = 0;
   readonly valueSize: number;
@@ -12,6 +13,7 @@ export class QueueMap implements InterpMap {
   protected readonly items: Uint8Array[] = [];
 
   constructor(spec: Omit<MapSpec, 'type' | 'keySize'> & Partial<MapSpec>) {
+    super();
     checkSpec({ type: this.type, keySize: 0, ...spec }, { keySize: 0 });
     this.valueSize = spec.valueSize;
     this.maxEntries = spec.maxEntries;
@@ -41,20 +43,8 @@ export class QueueMap implements InterpMap {
     return this.items.shift();
   }
 
-  lookup(): Uint8Array | undefined {
-    return undefined;
-  }
-
-  update(_key: Uint8Array, value: Uint8Array, flags: bigint): number {
+  override update(_key: Uint8Array, value: Uint8Array, flags: bigint): number {
     return this.push(value, flags);
-  }
-
-  delete(): number {
-    return -Errno.EINVAL;
-  }
-
-  keys(): Iterable<Uint8Array> {
-    return [];
   }
 }
 

@@ -5,7 +5,8 @@
  * every record reserved after it, and each record costs an 8-byte header
  * plus its size rounded up to 8 bytes of the capacity (maxEntries).
  */
-import { Errno, type InterpMap, type MapSpec, checkSpec } from './maps.js';
+import { KeylessMap } from './keyless-map.js';
+import { Errno, type MapSpec, checkSpec } from './maps.js';
 
 const HEADER = 8;
 const footprint = (size: number) => HEADER + ((size + 7) & ~7);
@@ -15,7 +16,7 @@ interface RingRecord {
   state: 'pending' | 'committed' | 'discarded';
 }
 
-export class RingBufMap implements InterpMap {
+export class RingBufMap extends KeylessMap {
   readonly type: string = 'ringbuf';
   readonly keySize = 0;
   readonly valueSize = 0;
@@ -25,6 +26,7 @@ export class RingBufMap implements InterpMap {
   private used = 0;
 
   constructor(spec: Omit<MapSpec, 'type' | 'keySize' | 'valueSize'> & Partial<MapSpec>) {
+    super();
     checkSpec({ type: 'ringbuf', keySize: 0, valueSize: 0, ...spec }, { keySize: 0, valueSize: 0 });
     this.maxEntries = spec.maxEntries;
   }
@@ -70,21 +72,5 @@ export class RingBufMap implements InterpMap {
       if (r.state === 'committed') out.push(r.bytes);
     }
     return out;
-  }
-
-  lookup(): Uint8Array | undefined {
-    return undefined;
-  }
-
-  update(): number {
-    return -Errno.EINVAL;
-  }
-
-  delete(): number {
-    return -Errno.EINVAL;
-  }
-
-  keys(): Iterable<Uint8Array> {
-    return [];
   }
 }
