@@ -2,6 +2,7 @@
  * The compiler's host on Node: files from disk, the DSL declarations from
  * this package, tracepoint formats from tracefs.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
