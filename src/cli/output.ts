@@ -41,6 +41,13 @@ export function progress(message: string): void {
  */
 export function reportError(e: unknown): number {
   const err = e instanceof Error ? e : new Error(String(e));
+  // node:util parseArgs errors (unknown option, missing value) are usage errors: one line, status 2.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    const message = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    process.stderr.write(`${red('error')}: ${message} (see --help)\n`);
+    return 2;
+  }
   process.stderr.write(`${red('error')}: ${err.message}\n`);
   if (process.env.TSBPF_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
   // By name as well as class: a command module loaded twice (tests, tsx) has its own CliError class.
