@@ -45,6 +45,13 @@ function parseSetting(s: string): [string, number | bigint | string] {
   }
 }
 
+/** The kernel's log_level bits: 1 (verifier log), 2 (every instruction), 4 (statistics). */
+function parseLogLevel(raw: string): number {
+  const level = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(level >= 1 && level <= 7)) throw new CliError(`--log-level must be 1 or 2 (4 adds statistics; 1-7), not '${raw}'`, 2);
+  return level;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -69,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const spec = parseObject(bytes, { name: objectNameFromPath(file) });
   const variables = Object.fromEntries((values.set ?? []).map(parseSetting));
-  const logLevel = values['log-level'] !== undefined ? Number(values['log-level']) : undefined;
+  const logLevel = values['log-level'] !== undefined ? parseLogLevel(values['log-level']) : undefined;
   using c = loadCollection(spec, {
     variables, ...(values['pin-root'] ? { pinPath: values['pin-root'] } : {}), ...(logLevel ? { logLevel } : {}),
   });
