@@ -3,7 +3,7 @@ import { release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { featureReport } from '../../kernel/index.js';
 import { lowerName } from '../kernel-format.js';
-import { bold, green, printJson, red, yellow } from '../output.js';
+import { bold, CliError, green, printJson, red, yellow } from '../output.js';
 
 export const help = `usage: tsbpf feature [--json] [--helpers]
 
@@ -20,7 +20,7 @@ const mark = (v: boolean | null): string => (v === null ? yellow('?') : v ? gree
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, helpers: { type: 'boolean' } }, allowPositionals: true, strict: true });
-  if (positionals.length && positionals[0] !== 'probe') throw new Error(`unexpected argument '${positionals[0]}'`);
+  if (positionals.length && positionals[0] !== 'probe') throw new CliError(`unexpected argument '${positionals[0]}'`, 2);
   const r = featureReport({ helpers: values.helpers === true, kernelRelease: release() });
   if (values.json) {
     printJson(r);
