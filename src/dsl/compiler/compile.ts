@@ -43,8 +43,6 @@ export interface CompiledProgram {
   target?: string;
   binary?: string;
   instructions: Instruction[];
-  /** Instruction indexes of packet data/data_end context loads. */
-  packetLoads: Array<{ index: number; field: 'data' | 'data_end' }>;
   stackSize: number;
   ir: string;
 }
@@ -220,11 +218,11 @@ export function compile(opts: CompileOptions): CompiledModule {
       const alloc = allocateRegisters(fn);
       const stackSize = layoutStack(fn);
       if (stackSize > STACK_LIMIT) cx.report(p.body, 'TSBPF_STACK', `program ${p.name} needs ${stackSize} bytes of stack; the limit is ${STACK_LIMIT}`);
-      const { instructions, packetLoads } = emitFunction(fn, alloc);
+      const instructions = emitFunction(fn, alloc);
       const info = PROGRAM_KINDS[p.kind];
       const attach = expectedAttachType(p.kind, p.target);
       programs.push({
-        name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, packetLoads, stackSize, ir,
+        name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, stackSize, ir,
         ...(attach !== undefined ? { expectedAttachType: attach } : {}),
         ...(p.target !== undefined ? { target: p.target } : {}),
         ...(p.binary !== undefined ? { binary: p.binary } : {}),

@@ -34,15 +34,8 @@ export function layoutStack(fn: IrFunction): number {
   return used;
 }
 
-export interface Emitted {
-  instructions: Instruction[];
-  /** Instruction indexes of context loads of packet data / data_end (the interpreter rewrites them as the kernel does). */
-  packetLoads: Array<{ index: number; field: 'data' | 'data_end' }>;
-}
-
-export function emitFunction(fn: IrFunction, alloc: Allocation): Emitted {
+export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   const out: Instruction[] = [];
-  const packetLoads: Emitted['packetLoads'] = [];
   let span: SourceSpan | undefined;
   const push = (ins: Instruction) => {
     if (span) ins.source = span;
@@ -139,7 +132,6 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Emitted {
       case 'load': {
         const base = use(op.base, R5);
         const [d, done] = defReg(op.dst);
-        if (op.packetField) packetLoads.push({ index: out.length, field: op.packetField });
         push(instruction(Class.LDX | Mode.MEM | SIZE[op.size], d, base, op.off));
         done();
         break;
@@ -234,7 +226,7 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Emitted {
     if (ins.off < -32768 || ins.off > 32767) throw new Error('internal: jump out of range');
     delete ins.reference;
   });
-  return { instructions: out, packetLoads };
+  return out;
 }
 
 interface MoveTools {

@@ -20,7 +20,7 @@ export type Op =
   | { op: 'alu'; alu: AluName; bits: 32 | 64; dst: VReg; a: Operand; b: Operand }
   /** Byte swap to big-endian of the low `bits` (a no-op pair on big-endian hosts is not our concern: BPF runs little-endian here). */
   | { op: 'bswap'; dst: VReg; src: Operand; bits: 16 | 32 | 64 }
-  | { op: 'load'; dst: VReg; base: VReg; off: number; size: 1 | 2 | 4 | 8; packetField?: 'data' | 'data_end' }
+  | { op: 'load'; dst: VReg; base: VReg; off: number; size: 1 | 2 | 4 | 8 }
   | { op: 'store'; base: VReg; off: number; size: 1 | 2 | 4 | 8; value: Operand }
   | { op: 'atomicAdd'; base: VReg; off: number; size: 4 | 8; value: VReg }
   /** dst = frame pointer + offset of stack slot `slot` + off. */

@@ -45,10 +45,10 @@ export function packetMethod(l: FunctionLowering, method: string, args: Node[], 
 export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k: 'int' }>, node: Node): Value {
   const info = PROGRAM_KINDS[l.program.kind];
   const size = sizeOf(t);
-  const result = l.newReg();
-  const done = l.newLabel('pkt');
   l.at(node);
   if (info.packet === 'loadBytes') {
+    const result = l.newReg();
+    const done = l.newLabel('pkt');
     const s = l.slot(size);
     const buf = l.newReg();
     l.emit({ op: 'frame', dst: buf, slot: s, off: 0 });
@@ -82,8 +82,6 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: offset });
   const q = l.newReg();
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
-  void result;
-  void done;
   return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end } };
 }
 
@@ -100,8 +98,8 @@ export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
   const data = l.newReg();
   const end = l.newReg();
   const loads: SpannedOp[] = [
-    { op: 'load', dst: data, base: l.ctxReg, off: info.packet.data, size: 4, packetField: 'data' },
-    { op: 'load', dst: end, base: l.ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' },
+    { op: 'load', dst: data, base: l.ctxReg, off: info.packet.data, size: 4 },
+    { op: 'load', dst: end, base: l.ctxReg, off: info.packet.dataEnd, size: 4 },
   ];
   const entrySpan = l.ops[0]?.span;
   l.ops.splice(1, 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
@@ -114,8 +112,8 @@ export function reloadPacketBounds(l: FunctionLowering): void {
   if (!l.packetBoundsCache) return;
   const info = PROGRAM_KINDS[l.program.kind];
   if (!info.packet || info.packet === 'loadBytes') return;
-  l.emit({ op: 'load', dst: l.packetBoundsCache.data, base: l.ctxReg, off: info.packet.data, size: 4, packetField: 'data' });
-  l.emit({ op: 'load', dst: l.packetBoundsCache.end, base: l.ctxReg, off: info.packet.dataEnd, size: 4, packetField: 'data_end' });
+  l.emit({ op: 'load', dst: l.packetBoundsCache.data, base: l.ctxReg, off: info.packet.data, size: 4 });
+  l.emit({ op: 'load', dst: l.packetBoundsCache.end, base: l.ctxReg, off: info.packet.dataEnd, size: 4 });
 }
 
 export function packetLength(l: FunctionLowering, node: Node): Value {
