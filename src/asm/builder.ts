@@ -20,7 +20,8 @@ import { AsmError } from './errors.js';
 import { type Instruction, instruction, slotCount, wideLoad } from './instruction.js';
 import { encode } from './codec.js';
 import { Helper, type HelperName } from './helpers.js';
-import { AluOp, AtomicOp, CALL, CALLX, Class, EXIT, JA, JA32, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } from './opcodes.js';
+import { ALU_MNEMONICS, type AluName, JUMP_MNEMONICS, type JumpName } from './mnemonics.js';
+import { AluOp, AtomicOp, CALL, CALLX, Class, EXIT, JA, JA32, Mode, PseudoCall, PseudoLoad, Size, Source } from './opcodes.js';
 import type { Register } from './registers.js';
 import { ATOMIC_LOAD_ACQ, ATOMIC_STORE_REL, MAY_GOTO } from './validate.js';
 
@@ -51,38 +52,6 @@ interface Link {
   label: string;
   kind: LinkKind;
 }
-
-type AluName = 'add' | 'sub' | 'mul' | 'div' | 'sdiv' | 'or' | 'and' | 'lsh' | 'rsh' | 'mod' | 'smod' | 'xor' | 'arsh';
-const ALU: Record<AluName, [number, number]> = {
-  add: [AluOp.ADD, 0],
-  sub: [AluOp.SUB, 0],
-  mul: [AluOp.MUL, 0],
-  div: [AluOp.DIV, 0],
-  sdiv: [AluOp.DIV, 1],
-  or: [AluOp.OR, 0],
-  and: [AluOp.AND, 0],
-  lsh: [AluOp.LSH, 0],
-  rsh: [AluOp.RSH, 0],
-  mod: [AluOp.MOD, 0],
-  smod: [AluOp.MOD, 1],
-  xor: [AluOp.XOR, 0],
-  arsh: [AluOp.ARSH, 0],
-};
-
-type JumpName = 'jeq' | 'jgt' | 'jge' | 'jset' | 'jne' | 'jsgt' | 'jsge' | 'jlt' | 'jle' | 'jslt' | 'jsle';
-const JUMP: Record<JumpName, number> = {
-  jeq: JmpOp.JEQ,
-  jgt: JmpOp.JGT,
-  jge: JmpOp.JGE,
-  jset: JmpOp.JSET,
-  jne: JmpOp.JNE,
-  jsgt: JmpOp.JSGT,
-  jsge: JmpOp.JSGE,
-  jlt: JmpOp.JLT,
-  jle: JmpOp.JLE,
-  jslt: JmpOp.JSLT,
-  jsle: JmpOp.JSLE,
-};
 
 export class Builder {
   private readonly insns: Instruction[] = [];
@@ -123,12 +92,12 @@ export class Builder {
 
   /** `dst op= imm` in the 64-bit (alu64) or 32-bit class. */
   alu(op: AluName, dst: Register, imm: number, is64 = true): this {
-    const [code, off] = ALU[op];
+    const [code, off] = ALU_MNEMONICS[op];
     return this.emit(instruction((is64 ? Class.ALU64 : Class.ALU) | code | Source.K, dst, 0, off, imm));
   }
   /** `dst op= src` in the 64-bit or 32-bit class. */
   aluReg(op: AluName, dst: Register, src: Register, is64 = true): this {
-    const [code, off] = ALU[op];
+    const [code, off] = ALU_MNEMONICS[op];
     return this.emit(instruction((is64 ? Class.ALU64 : Class.ALU) | code | Source.X, dst, src, off, 0));
   }
 
@@ -279,12 +248,12 @@ export class Builder {
 
   /** `if dst op imm goto target` (64-bit, or 32-bit with `is64` false). */
   jump(op: JumpName, dst: Register, imm: number, target: Target, is64 = true): this {
-    const opcode = (is64 ? Class.JMP : Class.JMP32) | JUMP[op] | Source.K;
+    const opcode = (is64 ? Class.JMP : Class.JMP32) | JUMP_MNEMONICS[op] | Source.K;
     return this.emitTo(instruction(opcode, dst, 0, typeof target === 'number' ? target : 0, imm), target, 'jump16');
   }
   /** `if dst op src goto target`. */
   jumpReg(op: JumpName, dst: Register, src: Register, target: Target, is64 = true): this {
-    const opcode = (is64 ? Class.JMP : Class.JMP32) | JUMP[op] | Source.X;
+    const opcode = (is64 ? Class.JMP : Class.JMP32) | JUMP_MNEMONICS[op] | Source.X;
     return this.emitTo(instruction(opcode, dst, src, typeof target === 'number' ? target : 0), target, 'jump16');
   }
   jeq(dst: Register, imm: number, target: Target): this { return this.jump('jeq', dst, imm, target); }

@@ -18,12 +18,12 @@ import {
   EXIT,
   JA,
   JA32,
-  JmpOp,
   Mode,
   PseudoCall,
   Size,
   Source,
 } from './opcodes.js';
+import { ALU_MNEMONICS, JUMP_MNEMONICS, mnemonic } from './mnemonics.js';
 
 interface Token {
   text: string;
@@ -39,36 +39,8 @@ interface PendingTarget {
   position: SourcePosition;
 }
 
-const ALU_OPS: Record<string, number> = {
-  add: AluOp.ADD,
-  sub: AluOp.SUB,
-  mul: AluOp.MUL,
-  div: AluOp.DIV,
-  sdiv: AluOp.DIV,
-  or: AluOp.OR,
-  and: AluOp.AND,
-  lsh: AluOp.LSH,
-  rsh: AluOp.RSH,
-  mod: AluOp.MOD,
-  smod: AluOp.MOD,
-  xor: AluOp.XOR,
-  mov: AluOp.MOV,
-  arsh: AluOp.ARSH,
-};
-
-const JMP_OPS: Record<string, number> = {
-  jeq: JmpOp.JEQ,
-  jgt: JmpOp.JGT,
-  jge: JmpOp.JGE,
-  jset: JmpOp.JSET,
-  jne: JmpOp.JNE,
-  jsgt: JmpOp.JSGT,
-  jsge: JmpOp.JSGE,
-  jlt: JmpOp.JLT,
-  jle: JmpOp.JLE,
-  jslt: JmpOp.JSLT,
-  jsle: JmpOp.JSLE,
-};
+/** ubpf writes register moves as an ALU operation too. */
+const ALU_OPS: Readonly<Record<string, readonly [op: number, off: number]>> = { ...ALU_MNEMONICS, mov: [AluOp.MOV, 0] };
 
 const SIZES: Record<string, number> = { b: Size.B, h: Size.H, w: Size.W, dw: Size.DW };
 
@@ -186,16 +158,16 @@ class UbpfParser {
       return instruction(cls | AluOp.MOV | Source.X, this.register(ops[0]!), this.register(ops[1]!), from);
     }
     const alu = /^([a-z]+?)(32|64)?$/.exec(name);
-    if (alu && ALU_OPS[alu[1]!] !== undefined) {
+    const aluOp = alu ? mnemonic(ALU_OPS, alu[1]!) : undefined;
+    if (alu && aluOp) {
       this.expectOperands(mn, ops, 2);
-      const base = alu[1]!;
+      const [op, signed] = aluOp;
       const cls = alu[2] === '32' ? Class.ALU : Class.ALU64;
-      const signed = base === 'sdiv' || base === 'smod' ? 1 : 0;
       const dst = this.register(ops[0]!);
       if (this.isRegister(ops[1]!)) {
-        return instruction(cls | ALU_OPS[base]! | Source.X, dst, this.register(ops[1]!), signed);
+        return instruction(cls | op | Source.X, dst, this.register(ops[1]!), signed);
       }
-      return instruction(cls | ALU_OPS[base]! | Source.K, dst, 0, signed, this.imm32(ops[1]!));
+      return instruction(cls | op | Source.K, dst, 0, signed, this.imm32(ops[1]!));
     }
     const load = /^ldx(s?)(b|h|w|dw)$/.exec(name);
     if (load) {
@@ -232,13 +204,14 @@ class UbpfParser {
       return ins;
     }
     const jump = /^([a-z]+?)(32)?$/.exec(name);
-    if (jump && JMP_OPS[jump[1]!] !== undefined) {
+    const jumpOp = jump ? mnemonic(JUMP_MNEMONICS, jump[1]!) : undefined;
+    if (jump && jumpOp !== undefined) {
       this.expectOperands(mn, ops, 3);
       const cls = jump[2] ? Class.JMP32 : Class.JMP;
       const dst = this.register(ops[0]!);
       const ins = this.isRegister(ops[1]!)
-        ? instruction(cls | JMP_OPS[jump[1]!]! | Source.X, dst, this.register(ops[1]!))
-        : instruction(cls | JMP_OPS[jump[1]!]! | Source.K, dst, 0, 0, this.imm32(ops[1]!));
+        ? instruction(cls | jumpOp | Source.X, dst, this.register(ops[1]!))
+        : instruction(cls | jumpOp | Source.K, dst, 0, 0, this.imm32(ops[1]!));
       this.target(ins, ops[2]!, 'off');
       return ins;
     }

@@ -178,6 +178,9 @@ describe('asm/ubpf syntax', () => {
       ['call local', 'E_OPERANDS', 'test.s:1:11'],
       ['call far 3', 'E_SYNTAX', 'test.s:1:6'],
       ['ldxsdw %r1, [%r2]', 'E_UNKNOWN_MNEMONIC', 'test.s:1:1'],
+      // Names an object literal inherits are not mnemonics.
+      ['constructor %r1, %r2', 'E_UNKNOWN_MNEMONIC', 'test.s:1:1'],
+      ['constructor32 %r1, 1, +0', 'E_UNKNOWN_MNEMONIC', 'test.s:1:1'],
     ];
     for (const [text, code, where] of cases) {
       it(`${JSON.stringify(text)} → ${code} at ${where}`, () => {
