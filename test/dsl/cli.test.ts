@@ -49,7 +49,11 @@ describe('dsl CLI: tsbpf build / run', function () {
     expect(asm.status).to.equal(0);
     expect(asm.stdout).to.match(/countProtocols \(SEC\("xdp"\), \d+ instructions\)/);
     expect(asm.stdout).to.include('call 1');
-    // The second build came from the cache.
+    const ir = await tsbpf(['build', 'examples/xdp-proto-count.bpf.ts', '--emit', 'ir', '--json'], { TSBPF_CACHE_DIR: join(dir, 'cache') });
+    const line = JSON.parse(ir.stdout.trim().split('\n')[0]!) as { program: string; ir: string[] };
+    expect(line.program).to.equal('countProtocols');
+    expect(line.ir.join('\n')).to.match(/call 1\(/);
+    // The later builds came from the cache.
     expect(readdirSync(join(dir, 'cache')).filter((f) => f.endsWith('.json'))).to.have.length(1);
   });
 
