@@ -27,16 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bpfSyscallRaw } from '../src/syscall/bpf.js';
 import { Attr, BpfCommand } from '../src/syscall/layouts.generated.js';
-
-export interface RunStartRow {
-  name: string;
-  ours: number;
-  anchor: number;
-  ratio: number;
-  unit: string;
-  anchorName?: string;
-  target?: string;
-}
+import type { BenchRow } from './run.js';
 
 const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
 const ATTACH_TIMEOUT_MS = 60_000;
@@ -213,7 +204,7 @@ function preconditions(): string | null {
   return null;
 }
 
-export async function benchRunStart(): Promise<RunStartRow[]> {
+export async function benchRunStart(): Promise<BenchRow[]> {
   const missing = preconditions();
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-run-'));
@@ -267,7 +258,7 @@ export async function benchRunStart(): Promise<RunStartRow[]> {
 
     const anchorWall = median(samples.bpftrace!.map((s) => s.wall));
     const anchorCpu = median(samples.bpftrace!.map((s) => s.cpu));
-    const rows: RunStartRow[] = [];
+    const rows: BenchRow[] = [];
     const figures = [
       { key: 'dist cold', label: 'run cold build → attached (node dist/cli/bin.js)', target: '<= 1.0' },
       { key: 'dist cached', label: 'run cached build → attached (node dist/cli/bin.js)', target: '<= 0.25' },
