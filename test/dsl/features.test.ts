@@ -278,6 +278,17 @@ const cases: Case[] = [
     packets: [packet({ dport: 4242 })], retvals: [4242],
   },
   {
+    name: 'moves the packet start with xdpAdjustHead and reads the new headers',
+    source: xdpProgram(`const eth = ctx.packet.at(EthHdr, 0);
+      if (eth === null || eth.proto !== htons(ETH_P_IP)) return XdpAction.PASS;
+      if (bpf.xdpAdjustHead(ctx, EthHdr.size) !== 0) return XdpAction.ABORTED;
+      const ip = ctx.packet.at(IpHdr, 0);
+      if (ip === null) return XdpAction.DROP;
+      return ip.protocol === IPPROTO_UDP ? XdpAction.TX : XdpAction.PASS;`, ''),
+    packets: [UDP, ARP], retvals: [3, 2],
+    check: (r) => expect(r.packets[0]).to.equal(Buffer.from(UDP.subarray(14)).toString('hex')),
+  },
+  {
     name: 'computes bitwise operations',
     source: xdpProgram(`const x: u32 = ctx.packet.length;
       out.update(0, x & 0xf0);

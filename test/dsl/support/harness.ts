@@ -221,13 +221,16 @@ export function runInterp(
   const helpers = extraHelpers(events, maps.ringNames, packet, { ...DEFAULT_TASK, ...options.task });
   let retval = 0;
   const trace: string[] = [];
+  let after = packet;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
     const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
     const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, helpers });
     retval = Number(BigInt.asUintN(32, r.r0));
     trace.push(...r.trace);
+    // bpf_xdp_adjust_head/tail give the run a new packet array.
+    if (packet && r.packet) after = r.packet;
   }
-  return { retval, maps: maps.dump(), events, trace, ...(packet && !l3 ? { packet: hex(packet) } : {}) };
+  return { retval, maps: maps.dump(), events, trace, ...(after && !l3 ? { packet: hex(after) } : {}) };
 }
 
 // ------------------------------------------------------------ packets
