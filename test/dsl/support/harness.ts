@@ -221,7 +221,7 @@ export function runInterp(
   const helpers = extraHelpers(events, maps.ringNames, packet, { ...DEFAULT_TASK, ...options.task });
   let retval = 0;
   const trace: string[] = [];
-  let after = packet;
+  let after: Uint8Array | undefined = packet;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
     const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
     const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, helpers });
