@@ -1,17 +1,9 @@
 /** Running LLVM 14's tools (llvm-mc, llvm-objdump) as oracles, for tests and the benchmark. */
-import { execFileSync } from 'node:child_process';
+import { commandRuns } from '../support/tools.js';
 
 /** The first of `names` that runs, or null. */
 export function findTool(...names: string[]): string | null {
-  for (const name of names) {
-    try {
-      execFileSync(name, ['--version'], { stdio: 'ignore' });
-      return name;
-    } catch {
-      // try the next name
-    }
-  }
-  return null;
+  return names.find((name) => commandRuns(name, '--version')) ?? null;
 }
 
 /** `.quad` lines for raw bytes, so llvm-mc copies them unchanged. */

@@ -5,12 +5,13 @@
  * relocation by relocation.
  */
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { readElf } from '../../src/elf/reader.js';
 import { CoreTarget, parseBtf, parseBtfExt, resolveCoreRelo, type Btf } from '../../src/btf/index.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
+import { haveBpftool } from '../support/tools.js';
 
 const run = promisify(execFile);
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -87,11 +88,7 @@ describe('btf: CO-RE decisions agree with libbpf', function () {
   let vmlinux: Btf;
   before(function () {
     needKernel(this);
-    try {
-      execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    } catch {
-      this.skip();
-    }
+    if (!haveBpftool()) this.skip();
     vmlinux = parseBtf(readFileSync(VMLINUX));
   });
 

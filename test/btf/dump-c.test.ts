@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,17 +7,11 @@ import { promisify } from 'node:util';
 import { readElf } from '../../src/elf/reader.js';
 import { parseBtf, toCHeader, type Btf } from '../../src/btf/index.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
+import { commandRuns } from '../support/tools.js';
 
 const run = promisify(execFile);
 const VMLINUX = '/sys/kernel/btf/vmlinux';
-const haveClang = (() => {
-  try {
-    execFileSync('clang', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveClang = commandRuns('clang', '--version');
 
 /** Whether a type holds a va_list by value (its size differs between x86 and the BPF target). */
 function holdsVaList(btf: Btf, id: number, seen = new Set<number>()): boolean {

@@ -2,17 +2,11 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { BtfBuilder, encodeBtf, parseBtf, sizeOf, toRaw, type Btf, type StructType } from '../../src/btf/index.js';
+import { haveBpftool } from '../support/tools.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const haveVmlinux = existsSync(VMLINUX);
-const haveBpftool = (() => {
-  try {
-    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const bpftool = haveBpftool();
 
 describe('btf: /sys/kernel/btf/vmlinux', function () {
   let bytes: Uint8Array;
@@ -38,7 +32,7 @@ describe('btf: /sys/kernel/btf/vmlinux', function () {
   });
 
   it('agrees with bpftool format raw, line for line, for every type', function () {
-    if (!haveBpftool) this.skip();
+    if (!bpftool) this.skip();
     const raw = execFileSync('bpftool', ['btf', 'dump', 'file', VMLINUX, 'format', 'raw'], { maxBuffer: 1 << 28 }).toString();
     // The whole dump, line for line.
     expect(toRaw(btf)).to.equal(raw);
@@ -69,7 +63,7 @@ describe('btf: /sys/kernel/btf/vmlinux', function () {
     expect(t.members.map((m) => m.name)).to.deep.equal(['owner', 'count', 'flag']);
     expect(t.members[2]!.bitfieldSize).to.equal(1);
     expect(parsed.type(t.members[0]!.type)).to.deep.equal({ kind: 'ptr', name: '', type: taskId });
-    if (haveBpftool) {
+    if (bpftool) {
       const dir = execFileSync('mktemp', ['-d']).toString().trim();
       const file = `${dir}/split.btf`;
       execFileSync('sh', ['-c', `cat > ${file}`], { input: split });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { BpfMap, Program } from '../../src/kernel/index.js';
 import { needKernel } from '../support/kernel.js';
 import { returnConst } from '../kernel/helpers.js';
+import { haveBpftool } from '../support/tools.js';
 
 const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -69,7 +70,7 @@ describe('cli: prog/map list agree with bpftool', function () {
   this.timeout(60000);
   before(function () {
     needKernel(this);
-    if (spawnSync('bpftool', ['version']).status !== 0) this.skip();
+    if (!haveBpftool()) this.skip();
   });
 
   it('same tag, type, name, sizes and map ids as bpftool prog show; same map shape as bpftool map show', async () => {

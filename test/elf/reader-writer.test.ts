@@ -10,6 +10,7 @@ import { ElfError } from '../../src/elf/errors.js';
 import { readElf } from '../../src/elf/reader.js';
 import { ElfWriter } from '../../src/elf/writer.js';
 import { bpfTestObjects, bpfTestsDir, readBpfTestObject } from './objects.js';
+import { commandRuns } from '../support/tools.js';
 
 function sample(littleEndian: boolean, rela = false): Uint8Array {
   const w = new ElfWriter({ littleEndian, rela });
@@ -54,11 +55,7 @@ describe('elf: reader and writer', () => {
   }
 
   it('writes objects llvm-readelf accepts', function () {
-    try {
-      execFileSync('llvm-readelf', ['--version']);
-    } catch {
-      this.skip();
-    }
+    if (!commandRuns('llvm-readelf', '--version')) this.skip();
     const dir = mkdtempSync('/tmp/tsbpf-elf-');
     writeFileSync(join(dir, 'x.o'), sample(true));
     const out = execFileSync('llvm-readelf', ['-S', '-s', '-r', join(dir, 'x.o')], { encoding: 'utf8' });

@@ -14,6 +14,7 @@ import { run as load } from '../../src/cli/commands/load.js';
 import { bpfTestObjects, bpfTestsDir } from '../elf/objects.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { quietly } from './loader-helpers.js';
+import { haveBpftool } from '../support/tools.js';
 
 interface Loaded {
   programs: Record<string, { tag: string; xlated: number; type: number }>;
@@ -34,15 +35,6 @@ function readPinned(dir: string): Loaded {
     out.maps[f] = { name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags };
   }
   return out;
-}
-
-function haveBpftool(): boolean {
-  try {
-    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('kernel: loader vs bpftool prog loadall', function () {

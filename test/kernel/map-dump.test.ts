@@ -7,6 +7,7 @@ import { pinCollection } from '../../src/kernel/collection-pin.js';
 import { dump } from '../../src/cli/map-dump.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { ipv4Packet, loadBpfTest } from './loader-helpers.js';
+import { haveBpftool } from '../support/tools.js';
 
 /** Numbers as strings, so that u64 values compare exactly. */
 const normalize = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'number' || typeof x === 'bigint' ? String(x) : x)));
@@ -20,11 +21,7 @@ function bpftoolJson(args: string[]): unknown {
 describe('kernel: tsbpf map dump', function () {
   before(function () {
     needKernel(this);
-    try {
-      execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    } catch {
-      this.skip(); // the oracle is missing, not the kernel
-    }
+    if (!haveBpftool()) this.skip(); // the oracle is missing, not the kernel
   });
 
   it('prints the same decoded entries as bpftool for struct, LPM-key and data-section maps', async () => {
