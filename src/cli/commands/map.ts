@@ -30,7 +30,7 @@ async function list(argv: string[]): Promise<number> {
     if (values.json) {
       printJson({
         id: m.id, type, name: m.name, flags: m.flags, bytes_key: m.keySize, bytes_value: m.valueSize, max_entries: m.maxEntries,
-        btf_id: m.btfId, map_extra: m.mapExtra,
+        btf_id: m.btfId, ...(m.mapExtra ? { map_extra: Number(m.mapExtra) } : {}), // a number, and only when set, as bpftool
       });
       continue;
     }

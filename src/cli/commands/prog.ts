@@ -43,7 +43,9 @@ export async function run(argv: string[]): Promise<number> {
       printJson({
         id: p.id, type, name: p.name, tag: p.tag, gpl_compatible: p.gplCompatible, loaded_at: Math.floor(loadedDate.getTime() / 1000), uid: p.createdByUid,
         bytes_xlated: p.xlatedProgLen, jited: p.jitedProgLen > 0, bytes_jited: p.jitedProgLen, verified_insns: p.verifiedInsns,
-        map_ids: p.mapIds, btf_id: p.btfId, run_time_ns: p.runTimeNs, run_cnt: p.runCount,
+        map_ids: p.mapIds, btf_id: p.btfId,
+        // Numbers, and only once the program has run (kernel.bpf_stats_enabled), as bpftool.
+        ...(p.runTimeNs ? { run_time_ns: Number(p.runTimeNs), run_cnt: Number(p.runCount) } : {}),
       });
       continue;
     }
