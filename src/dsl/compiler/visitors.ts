@@ -121,14 +121,16 @@ E[SK.ElementAccessExpression] = (l, n) => {
   if (obj.k !== 'ptr' || obj.to.kind !== 'array') return l.fail(n, 'TSBPF_INDEX', `only fixed arrays can be indexed, not ${describeValue(obj)}`);
   const elem = obj.to.element;
   const esize = elem.kind === 'int' ? elem.bits / 8 : elem.kind === 'array' ? 0 : elem.size;
-  const c = l.cx.constantOf(argNode);
+  // Constant indexes (literals, constants, unrolled loop variables) are plain offsets.
+  const index = l.int(argNode);
+  const c = index.op.kind === 'imm' ? index.op.value : undefined;
   if (c !== undefined) {
     if (c < 0n || c >= BigInt(obj.to.length)) l.fail(argNode, 'TSBPF_INDEX_RANGE', `index ${c} is outside ${typeName(obj.to)}`);
     return { k: 'ptr', reg: l.offsetPtr(obj.reg, Number(c) * esize), to: elem, space: obj.space };
   }
   if (elem.kind !== 'int') return l.fail(argNode, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
   // A variable index: clamp so the verifier sees a bounded offset; out of range reads element 0.
-  const idx = l.toReg(l.convert(l.int(argNode), INT_TYPES.u64!, argNode));
+  const idx = l.toReg(l.convert(index, INT_TYPES.u64!, argNode));
   const safe = l.newReg();
   const ok = l.newLabel('idx');
   l.emit({ op: 'mov', dst: safe, src: imm(0), bits: 64 });
