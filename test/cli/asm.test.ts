@@ -1,16 +1,11 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsbpfBinary } from '../support/cli.js';
 
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
-
-function tsbpf(args: string[], input?: string | Uint8Array): { status: number; stdout: Buffer; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { input, env: { ...process.env, NO_COLOR: '1' } });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
-}
+const tsbpf = tsbpfBinary;
 
 describe('cli: tsbpf asm / disasm', function () {
   this.timeout(30000);

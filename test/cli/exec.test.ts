@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { encode } from '../../src/asm/codec.js';
 import { parseUbpf } from '../../src/asm/ubpf.js';
 import { run } from '../../src/cli/commands/exec.js';
 import { main } from '../../src/cli/main.js';
+import { tsbpf, tsbpfBinary } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 
 const conformance = fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
@@ -195,20 +195,14 @@ describe('tsbpf exec', () => {
 
   it('reads the program from standard input with -', function () {
     this.timeout(20000);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/bin.ts'), 'exec', '-', '--mem', '0a0b'], {
-      encoding: 'utf8',
-      input: 'ldxh %r0, [%r1]\nexit\n',
-    });
+    const r = tsbpfBinary(['exec', '-', '--mem', '0a0b'], 'ldxh %r0, [%r1]\nexit\n');
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.equal('0x0000000000000b0a\n');
+    expect(r.stdout.toString()).to.equal('0x0000000000000b0a\n');
   });
 
   it('works as a real process through bin.ts', function () {
     this.timeout(20000);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/bin.ts'), 'exec', join(conformance, 'be16.data')], {
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const r = tsbpf('exec', join(conformance, 'be16.data'));
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.equal('0x0000000000001122\n');
   });

@@ -1,13 +1,11 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { BpfMap, Program } from '../../src/kernel/index.js';
+import { tsbpf } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 import { returnConst } from '../kernel/helpers.js';
 import { haveBpftool } from '../support/tools.js';
 
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
-const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
 describe('cli: prog list, map list, feature', function () {
   this.timeout(60000);

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { attachCgroup, attachRawTracepoint, BpfMap, cgroup2Path, LinkType, Program } from '../../src/kernel/index.js';
+import { tsbpf } from '../support/cli.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { countAll } from '../kernel/link-programs.js';
 
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
-const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
 describe('cli: link list, show, detach', function () {
   // Each CLI run starts node + tsx (~1-2 s): keep their number small.

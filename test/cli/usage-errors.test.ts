@@ -1,14 +1,10 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tsbpf as tsbpfText } from '../support/cli.js';
 
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 const object = fileURLToPath(new URL('../../bpf-tests/maps.bpf.o', import.meta.url));
 
-function tsbpf(args: string[]): { status: number; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-  return { status: r.status ?? -1, stderr: r.stderr.toString() };
-}
+const tsbpf = (args: string[]) => tsbpfText(...args);
 
 describe('cli: usage errors', function () {
   this.timeout(30000);
