@@ -5,7 +5,6 @@ import { tsbpf } from '../support/cli.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { countAll } from '../kernel/link-programs.js';
 
-
 describe('cli: link list, show, detach', function () {
   // Each CLI run starts node + tsx (~1-2 s): keep their number small.
   this.timeout(60000);
