@@ -28,6 +28,18 @@ export const TWIN_PACKETS = [
   packet({ proto: 'udp', payload: new Array(300).fill(1) }),
 ];
 
+describe('dsl twins: code size against clang -O2', () => {
+  it('stays within 10% of clang in total instructions', () => {
+    let ours = 0;
+    let clang = 0;
+    for (const name of TWINS) {
+      ours += compile(nodeCompileOptions(join(TWINS_DIR, `${name}.bpf.ts`))).programs[0]!.instructions.reduce((n, i) => n + (i.imm64 !== undefined ? 2 : 1), 0);
+      clang += parseObject(readFileSync(join(TWINS_DIR, `${name}.bpf.o`))).programs.find((p) => p.name === name)!.instructions.reduce((n, i) => n + (i.imm64 !== undefined ? 2 : 1), 0);
+    }
+    expect(ours / clang).to.be.at.most(1.1, `${ours} instructions against clang's ${clang}`);
+  });
+});
+
 describe('dsl twins: DSL and clang -O2 agree', function () {
   this.timeout(60000);
   for (const name of TWINS) {
