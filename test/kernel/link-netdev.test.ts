@@ -13,7 +13,8 @@ import { linkFromId, openPinnedLink } from '../../src/kernel/link-open.js';
 import { ifNameToIndex } from '../../src/syscall/socket.js';
 import { AttachType, LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { countAll, countUdpToPort, kernelAtLeast } from './link-programs.js';
+import { countAll, countUdpToPort } from './link-programs.js';
+import { kernelAtLeast } from './helpers.js';
 import { VethNetns } from './netns-fixture.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });

@@ -15,7 +15,8 @@ import { PerfEventLinkType } from '../../src/kernel/link-info.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
 import { libc } from '../../src/syscall/libc.js';
 import { needKernel } from '../support/kernel.js';
-import { countAll, countForPid, Helpers, kernelAtLeast, op, R0, R1, R2, R3, R6, R10 } from './link-programs.js';
+import { countAll, countForPid, Helpers, op, R0, R1, R2, R3, R6, R10 } from './link-programs.js';
+import { kernelAtLeast } from './helpers.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
 const readCount = (map: BpfMap): number => Number(new DataView(map.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true));

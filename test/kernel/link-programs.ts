@@ -4,7 +4,7 @@
  * XDP/tc/socket filters, and ring/perf buffer emitters. Plain instructions,
  * so the tests depend only on src/asm's Instruction.
  */
-import { release } from 'node:os';
+import { Helper } from '../../src/asm/helpers.js';
 import { instruction, wideLoad, type Instruction } from '../../src/asm/instruction.js';
 
 export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10;
@@ -34,16 +34,22 @@ export const op = {
   mapFd: (dst: number, fd: number) => wideLoad(dst, fd, 1),
 };
 
-export const Helpers = { mapLookup: 1, ktimeNs: 5, pidTgid: 14, perfEventOutput: 25, ringbufOutput: 130, ringbufReserve: 131, ringbufSubmit: 132, ringbufDiscard: 133, seqWrite: 127, loop: 181 } as const;
+/** Short names for the helpers these programs call. */
+export const Helpers = {
+  mapLookup: Helper.map_lookup_elem, ktimeNs: Helper.ktime_get_ns, pidTgid: Helper.get_current_pid_tgid, perfEventOutput: Helper.perf_event_output,
+  ringbufOutput: Helper.ringbuf_output, ringbufReserve: Helper.ringbuf_reserve, ringbufSubmit: Helper.ringbuf_submit, ringbufDiscard: Helper.ringbuf_discard,
+  seqWrite: Helper.seq_write, loop: Helper.loop,
+} as const;
+
+/** r0 = &map[key 0] (or null), with the key at r10-4; clobbers r0-r5. */
+export function lookupSlot0(mapFd: number): Instruction[] {
+  return [op.stw(R10, -4, 0), op.mapFd(R1, mapFd), op.movr(R2, R10), op.add(R2, -4), op.call(Helpers.mapLookup)];
+}
 
 /** map[key 0] += 1 (u64, atomic), clobbers r0-r5. */
 export function incrementSlot0(mapFd: number): Instruction[] {
   return [
-    op.stw(R10, -4, 0),
-    op.mapFd(R1, mapFd),
-    op.movr(R2, R10),
-    op.add(R2, -4),
-    op.call(Helpers.mapLookup),
+    ...lookupSlot0(mapFd),
     op.jeq(R0, 0, 2),
     op.mov(R1, 1),
     op.atomicAdd(R0, 0, R1),
@@ -123,11 +129,7 @@ export function emitSequencedEvents(seqMapFd: number, outMapFd: number, kind: 'r
   const slots = (list: Instruction[]): number => list.reduce((n, i) => n + (i.opcode === 0x18 ? 2 : 1), 0);
   return [
     op.movr(R6, R1),
-    op.stw(R10, -4, 0),
-    op.mapFd(R1, seqMapFd),
-    op.movr(R2, R10),
-    op.add(R2, -4),
-    op.call(Helpers.mapLookup),
+    ...lookupSlot0(seqMapFd),
     op.jeq(R0, 0, slots(after)),
     ...after,
     op.mov(R0, 2),
@@ -143,11 +145,7 @@ export function emitSequencedEvents(seqMapFd: number, outMapFd: number, kind: 'r
 export function reserveSubmitEvenDiscardOdd(seqMapFd: number, ringFd: number): Instruction[] {
   return [
     op.movr(R6, R1),
-    op.stw(R10, -4, 0),
-    op.mapFd(R1, seqMapFd),
-    op.movr(R2, R10),
-    op.add(R2, -4),
-    op.call(Helpers.mapLookup),
+    ...lookupSlot0(seqMapFd),
     op.jeq(R0, 0, 19), // -> out
     op.ldxdw(R7, R0, 0),
     op.movr(R1, R7),
@@ -170,12 +168,4 @@ export function reserveSubmitEvenDiscardOdd(seqMapFd: number, ringFd: number): I
     op.mov(R0, 2), // out
     op.exit(),
   ];
-}
-
-/** True when the running kernel is at least major.minor (for features of newer kernels in the dev VMs' older ones). */
-export function kernelAtLeast(major: number, minor: number): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(release());
-  if (!m) return false;
-  const [maj, min] = [Number(m[1]), Number(m[2])];
-  return maj > major || (maj === major && min >= minor);
 }

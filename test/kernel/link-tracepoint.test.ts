@@ -8,7 +8,8 @@ import { LinkError } from '../../src/kernel/link-error.js';
 import { ObjectClosedError } from '../../src/kernel/owned-fd.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel } from '../support/kernel.js';
-import { countForPid, Helpers, kernelAtLeast, op, R0, R1, R2, R6, R7, R10 } from './link-programs.js';
+import { countForPid, Helpers, op, R0, R1, R2, R6, R7, R10 } from './link-programs.js';
+import { kernelAtLeast } from './helpers.js';
 
 const NR_GETPID = process.arch === 'arm64' ? 172 : 39;
 const getpid = (): number => Number(syscall6(NR_GETPID, 0, 0, 0, 0, 0, 0));
