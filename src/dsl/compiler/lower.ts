@@ -612,7 +612,16 @@ export class FunctionLowering {
     const s = this.slot(t.size, 8);
     const p = this.newReg();
     this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
-    for (let o = 0; o < this.slots[s]!.size; o += 8) this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(0) });
+    // Zero only the 8-byte words that integer fields given in the literal do not cover entirely (padding, omitted fields).
+    const covered = new Uint8Array(this.slots[s]!.size);
+    for (const prop of node.getProperties()) {
+      const f = (Node.isPropertyAssignment(prop) || Node.isShorthandPropertyAssignment(prop)) ? t.fields.find((x) => x.name === prop.getName()) : undefined;
+      if (f?.type.kind === 'int') covered.fill(1, f.offset, f.offset + f.type.bits / 8);
+    }
+    for (let o = 0; o < covered.length; o += 8) {
+      if (covered.subarray(o, o + 8).every((b) => b === 1)) continue;
+      this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(0) });
+    }
     for (const prop of node.getProperties()) {
       let name: string;
       let init: Node;
