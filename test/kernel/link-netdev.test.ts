@@ -31,12 +31,7 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
 
   before(function () {
     needKernel(this);
-    try {
-      net = new VethNetns();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.skip(); // no iproute2 'ip' command here (e.g. a minimal VM image)
-    }
+    net = VethNetns.orSkip(this);
   });
   after(function () {
     net?.destroy();
