@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { disassemble, disassembleText } from '../../asm/index.js';
+import { AsmError, disassemble, disassembleText } from '../../asm/index.js';
 import { CliError, dim, printJson } from '../output.js';
 
 export const help = `usage: tsbpf disasm IN [--lenient] [--json]
@@ -78,8 +78,16 @@ export async function run(argv: string[]): Promise<number> {
   }
   const strict = !values.lenient;
   if (!isElf(bytes)) {
-    if (values.json) disassemble(bytes, { strict }).forEach((text, index) => printJson({ index, text }));
-    else await new Promise<void>((resolve, reject) => process.stdout.write(disassembleText(bytes, { strict }), (e) => (e ? reject(e) : resolve())));
+    let lines: string[] | string;
+    try {
+      lines = values.json ? disassemble(bytes, { strict }) : disassembleText(bytes, { strict });
+    } catch (e) {
+      // The error names the slot; say which input it is in.
+      if (e instanceof AsmError) throw new CliError(`${input}: ${e.message}`);
+      throw e;
+    }
+    if (typeof lines !== 'string') lines.forEach((text, index) => printJson({ index, text }));
+    else await new Promise<void>((resolve, reject) => process.stdout.write(lines, (e) => (e ? reject(e) : resolve())));
     return 0;
   }
   const readElf = await loadElfReader();

@@ -1,0 +1,36 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+describe('cli: bad input files name themselves', function () {
+  this.timeout(30000);
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-input-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('disasm of bytes that are not whole slots names the file and the slot', () => {
+    const file = join(dir, 'odd.bin');
+    writeFileSync(file, new Uint8Array(300));
+    const r = tsbpf('disasm', file);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.equal(`error: ${file}: slot 37: program is 300 bytes, not a multiple of 8\n`);
+    const json = tsbpf('disasm', file, '--json');
+    expect(json.stderr).to.equal(r.stderr);
+  });
+
+  it('exec of a .bpf.ts module says to build it first', () => {
+    const file = join(dir, 'm.bpf.ts');
+    writeFileSync(file, "import { xdp } from 'tsbpf/dsl';\n");
+    const r = tsbpf('exec', file);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.include(`${file} is a TypeScript module: compile it with 'tsbpf build ${file}'`);
+  });
+});
