@@ -169,6 +169,8 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
 
+  // A module would otherwise be read as assembler text and fail on its first 'import'.
+  if (/\.tsx?$/.test(file)) throw new CliError(`${file} is a TypeScript module: compile it with 'tsbpf build ${file}', then exec the .o (or 'tsbpf run' it)`, 2);
   let program: LoadedProgram;
   try {
     program = await loadProgram(file, data, values.syntax, values.prog);
