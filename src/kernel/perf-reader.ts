@@ -20,6 +20,7 @@ import { PerfRecord, PerfSample, PerfSwConfig, PerfType, PerfAttrFlag, ioctl, Pe
 import { onlineCpus } from './cpus.js';
 import { ObjectClosedError, OwnedFd } from './owned-fd.js';
 import { PollHandle } from './poller.js';
+import { readUntilClosed } from './reader-iteration.js';
 
 const DATA_HEAD = 1024;
 const DATA_TAIL = 1032;
@@ -204,23 +205,13 @@ export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Dispos
   }
 
   /** `for await`: samples (copied, safe to keep) and lost-sample records, until closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<PerfBufferRecord> {
-    const batch: PerfBufferRecord[] = [];
-    const onSample = (data: Uint8Array, cpu: number): void => {
-      batch.push({ kind: 'sample', cpu, data: data.slice() });
-    };
-    const onLost = (cpu: number, count: number): void => {
-      batch.push({ kind: 'lost', cpu, count });
-    };
-    while (!this.#closed) {
-      batch.length = 0;
-      this.consume(onSample, onLost);
-      if (batch.length > 0) {
-        for (const r of batch) yield r;
-        continue;
-      }
-      await this.wait();
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<PerfBufferRecord> {
+    return readUntilClosed<PerfBufferRecord>(this, (batch) =>
+      this.consume(
+        (data, cpu) => batch.push({ kind: 'sample', cpu, data: data.slice() }),
+        (cpu, count) => batch.push({ kind: 'lost', cpu, count }),
+      ),
+    );
   }
 
   /** Removes the rings from the map, unmaps them and closes the events. */

@@ -24,6 +24,7 @@ import { MapType } from '../syscall/layouts.generated.js';
 import { MappedMemory, MapFlags, Prot, pageSize } from '../syscall/mman.js';
 import { ObjectClosedError } from './owned-fd.js';
 import { PollHandle } from './poller.js';
+import { readUntilClosed } from './reader-iteration.js';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -205,20 +206,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * `for await (const event of reader)`: each record as its own copy (safe
    * to keep), in order, until the reader is closed.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    const batch: Uint8Array[] = [];
-    const push = (view: Uint8Array): void => {
-      batch.push(view.slice());
-    };
-    while (!this.#closed) {
-      batch.length = 0;
-      this.consume(push);
-      if (batch.length > 0) {
-        for (const event of batch) yield event;
-        continue;
-      }
-      await this.wait();
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    return readUntilClosed<Uint8Array>(this, (batch) => this.consume((view) => batch.push(view.slice())));
   }
 
   /** Unmaps the ring and leaves the shared epoll set; a pending wait resolves false. */
