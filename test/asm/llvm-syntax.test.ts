@@ -1,17 +1,10 @@
 import { expect } from 'chai';
 import { AsmError, assemble, disassemble, parseLlvm, PseudoLoad } from '../../src/asm/index.js';
+import { thrownBy } from '../support/thrown.js';
 
 const text = (source: string): string[] => disassemble(assemble(source).bytes);
 
-function errorOf(source: string): AsmError {
-  try {
-    parseLlvm(source, 'prog.s');
-  } catch (e) {
-    expect(e).to.be.instanceOf(AsmError);
-    return e as AsmError;
-  }
-  throw new Error(`no error for ${JSON.stringify(source)}`);
-}
+const errorOf = (source: string): AsmError => thrownBy(() => parseLlvm(source, 'prog.s'), AsmError, `an AsmError for ${JSON.stringify(source)}`);
 
 describe('asm/llvm syntax', () => {
   it('reads what llvm-mc reads: spacing, hex, unsigned 32-bit immediates, r and w loads', () => {

@@ -5,20 +5,13 @@ import { parseConformanceFile, parseHexBytes, rawSlotsToBytes } from '../../src/
 import { AsmError } from '../../src/asm/errors.js';
 import type { Instruction } from '../../src/asm/instruction.js';
 import { parseUbpf } from '../../src/asm/ubpf.js';
+import { thrownBy } from '../support/thrown.js';
 
 /** [opcode, dst, src, off, imm] of each instruction. */
 const fields = (insns: Instruction[]) => insns.map((i) => [i.opcode, i.dst, i.src, i.off, i.imm]);
 const one = (text: string) => fields(parseUbpf(text))[0];
 
-function asmError(text: string): AsmError {
-  try {
-    parseUbpf(text, 'test.s');
-  } catch (e) {
-    expect(e).to.be.instanceOf(AsmError);
-    return e as AsmError;
-  }
-  throw new Error(`expected an AsmError for ${JSON.stringify(text)}`);
-}
+const asmError = (text: string): AsmError => thrownBy(() => parseUbpf(text, 'test.s'), AsmError, `an AsmError for ${JSON.stringify(text)}`);
 
 describe('asm/ubpf syntax', () => {
   describe('ALU', () => {

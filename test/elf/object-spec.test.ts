@@ -14,6 +14,7 @@ import { sectionProgramType } from '../../src/elf/section-types.js';
 import { getVariable, setVariable } from '../../src/elf/variables.js';
 import { ElfWriter } from '../../src/elf/writer.js';
 import { bpfTestObjects, legacyMapsObject, readBpfTestObject } from './objects.js';
+import { thrownBy } from '../support/thrown.js';
 
 const spec = (file: string) => parseObject(readBpfTestObject(file), { name: objectNameFromPath(file) });
 
@@ -213,14 +214,9 @@ describe('elf: specs of objects written with ElfWriter', () => {
     const w = new ElfWriter();
     const sec = w.addSection({ name: 'xdp', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: encode([instruction(CALL, 0, 1, 0, 5), instruction(EXIT)]), addralign: 8 });
     w.addSymbol({ name: 'p', section: sec, type: STT_FUNC, binding: STB_GLOBAL, size: 16 });
-    try {
-      parseObject(w.toBytes());
-      expect.fail('expected an error');
-    } catch (e) {
-      expect(e).to.be.instanceOf(ElfError);
-      expect((e as ElfError).section).to.equal('xdp');
-      expect((e as ElfError).offset).to.equal(0);
-    }
+    const e = thrownBy(() => parseObject(w.toBytes()), ElfError);
+    expect(e.section).to.equal('xdp');
+    expect(e.offset).to.equal(0);
     expect(bytes.length).to.be.greaterThan(0);
   });
 

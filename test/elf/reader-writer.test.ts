@@ -10,6 +10,7 @@ import { ElfError } from '../../src/elf/errors.js';
 import { readElf } from '../../src/elf/reader.js';
 import { ElfWriter } from '../../src/elf/writer.js';
 import { bpfTestObjects, bpfTestsDir, readBpfTestObject } from './objects.js';
+import { thrownBy } from '../support/thrown.js';
 import { commandRuns } from '../support/tools.js';
 
 function sample(littleEndian: boolean, rela = false): Uint8Array {
@@ -92,14 +93,9 @@ describe('elf: reader and writer', () => {
       [patch(good, 62, [0x40]), 'E_SHSTRNDX', 'header'],
     ];
     for (const [bytes, code, section] of cases) {
-      try {
-        readElf(bytes);
-        expect.fail(`expected ${code}`);
-      } catch (e) {
-        expect(e).to.be.instanceOf(ElfError);
-        expect((e as ElfError).code).to.equal(code);
-        expect((e as ElfError).section).to.equal(section);
-      }
+      const e = thrownBy(() => readElf(bytes), ElfError, code);
+      expect(e.code).to.equal(code);
+      expect(e.section).to.equal(section);
     }
   });
 });

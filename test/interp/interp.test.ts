@@ -17,19 +17,15 @@ import {
   run,
   runSync,
 } from '../../src/interp/index.js';
+import { thrownBy } from '../support/thrown.js';
 
 const asm = (text: string, ...extra: Instruction[]): Uint8Array => encode([...extra, ...parseUbpf(text)]);
 const r0 = (text: string, options?: RunOptions) => runSync(asm(text), options).r0;
 
 function fails(bytes: Uint8Array, code: InterpErrorCode, options?: RunOptions): InterpError {
-  try {
-    runSync(bytes, options);
-  } catch (e) {
-    expect(e).to.be.instanceOf(InterpError);
-    expect((e as InterpError).code, (e as Error).message).to.equal(code);
-    return e as InterpError;
-  }
-  throw new Error(`expected ${code}`);
+  const e = thrownBy(() => runSync(bytes, options), InterpError, code);
+  expect(e.code, e.message).to.equal(code);
+  return e;
 }
 
 describe('interp', () => {

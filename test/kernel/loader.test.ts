@@ -18,6 +18,7 @@ import { run as load } from '../../src/cli/commands/load.js';
 import { join } from 'node:path';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { bpfTestSpec, ipv4Packet, loadBpfTest, quietly, readU32, readU64, u32 } from './loader-helpers.js';
+import { thrownBy } from '../support/thrown.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -206,15 +207,10 @@ describe('kernel: loader (bpf-tests objects)', function () {
   });
 
   it('negative/core_missing_field.bpf.o: an unsatisfiable CO-RE relocation is an error naming the type and field path', () => {
-    try {
-      loadBpfTest('negative/core_missing_field.bpf.o').close();
-      expect.fail('the object must not load');
-    } catch (e) {
-      expect(e).to.be.instanceOf(LoadError);
-      expect((e as LoadError).code).to.equal('E_CORE');
-      expect((e as Error).message).to.contain('reads_missing_field');
-      expect((e as Error).message).to.contain('struct task_struct___fake.no_such_field');
-    }
+    const e = thrownBy(() => loadBpfTest('negative/core_missing_field.bpf.o').close(), LoadError, 'the object not to load');
+    expect(e.code).to.equal('E_CORE');
+    expect(e.message).to.contain('reads_missing_field');
+    expect(e.message).to.contain('struct task_struct___fake.no_such_field');
   });
 
   it('an object with a legacy SEC("maps") definition (written with ElfWriter) loads and runs', () => {
