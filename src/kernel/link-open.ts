@@ -50,7 +50,7 @@ export function linkFromFd(fd: number, label: string): FdLink {
 
 /** Opens the link pinned at `path` (BPF_OBJ_GET). Closing it leaves the pin in place. */
 export function openPinnedLink(path: string): FdLink {
-  return linkFromFd(openPinnedFd(path), path);
+  return linkFromFd(openPinnedFd(path, 0, 'link'), path);
 }
 
 /** Opens a link by its id (BPF_LINK_GET_FD_BY_ID). */

@@ -218,7 +218,7 @@ export class BpfMap {
 
   /** Opens a map pinned in bpffs. */
   static openPinned(path: string, options: { readOnly?: boolean } = {}): BpfMap {
-    return BpfMap.fromFd(openPinnedFd(path, options.readOnly ? OpenFlags.RDONLY : 0));
+    return BpfMap.fromFd(openPinnedFd(path, options.readOnly ? OpenFlags.RDONLY : 0, 'map'));
   }
 
   /** The map's fd (throws ObjectClosedError after close()). */

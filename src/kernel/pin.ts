@@ -2,8 +2,9 @@
  * Pinning: BPF_OBJ_PIN puts an object in bpffs under a path, BPF_OBJ_GET
  * opens it again. Paths must be inside a mounted bpffs (ensureBpffs()).
  */
-import { rmSync } from 'node:fs';
+import { readlinkSync, rmSync } from 'node:fs';
 import { Attr } from '../syscall/layouts.generated.js';
+import { closeFd } from '../syscall/fd.js';
 import { nativeCString } from '../syscall/memory.js';
 import { SyscallError } from '../syscall/bpf.js';
 import { bpfCommand } from './bpf-call.js';
@@ -24,13 +25,40 @@ export function pinFd(fd: number, path: string): void {
   }
 }
 
-/** Opens a pinned object; the caller owns the returned fd. */
-export function openPinnedFd(path: string, fileFlags = 0): number {
+/** A pin holds another kind of object than the caller asked for (a program where a map was wanted...). */
+export class PinnedKindError extends Error {
+  override readonly name = 'PinnedKindError';
+  readonly code = 'E_PIN_KIND';
+}
+
+export type PinnedKind = 'map' | 'prog' | 'link';
+
+/** The anon inode name the kernel gives each kind's fds (see /proc/self/fd). */
+const inodeNames: Record<string, PinnedKind> = { 'anon_inode:bpf-map': 'map', 'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf_link': 'link' };
+
+/**
+ * Opens a pinned object; the caller owns the returned fd. With `kind`, an fd
+ * of another kind is closed and refused: OBJ_GET opens any pin, and reading a
+ * program's info as a map's would give nonsense sizes.
+ */
+export function openPinnedFd(path: string, fileFlags = 0, kind?: PinnedKind): number {
   using p = nativeCString(path);
-  return bpfCommand('OBJ_GET', Attr.objPin.size, (a) => {
+  const fd = bpfCommand('OBJ_GET', Attr.objPin.size, (a) => {
     a.view.setBigUint64(Attr.objPin.pathname, p.address, true);
     a.view.setUint32(Attr.objPin.file_flags, fileFlags, true);
   }, path);
+  if (kind === undefined) return fd;
+  let actual: string;
+  try {
+    actual = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return fd; // no procfs: let the caller's own checks decide
+  }
+  const found = inodeNames[actual];
+  if (found === undefined || found === kind) return fd;
+  closeFd(fd);
+  const words: Record<PinnedKind, string> = { map: 'map', prog: 'program', link: 'link' };
+  throw new PinnedKindError(`${path} is a pinned ${words[found]}, not a ${words[kind]}`);
 }
 
 /** Removes a pin (the object lives on while other references exist). */

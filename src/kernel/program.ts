@@ -256,7 +256,7 @@ export class Program {
   }
 
   static openPinned(path: string, options: { readOnly?: boolean } = {}): Program {
-    return Program.fromFd(openPinnedFd(path, options.readOnly ? OpenFlags.RDONLY : 0));
+    return Program.fromFd(openPinnedFd(path, options.readOnly ? OpenFlags.RDONLY : 0, 'prog'));
   }
 
   get fd(): number {
