@@ -2,9 +2,10 @@
  * `tsbpf asm`: assemble LLVM-syntax or ubpf-syntax text into raw
  * little-endian 8-byte instruction slots.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { assemble } from '../../asm/index.js';
+import { readFileOrStdin } from '../input-file.js';
 import { CliError, printJson } from '../output.js';
 
 export const help = `usage: tsbpf asm [--syntax llvm|ubpf] IN [-o OUT] [--json]
@@ -23,13 +24,6 @@ Assembles eBPF text into raw bytes (little-endian 8-byte slots).
 Errors name file:line:col.
 `;
 
-async function readInput(path: string): Promise<string> {
-  if (path !== '-') return readFile(path, 'utf8');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -46,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const input = positionals[0]!;
   let source: string;
   try {
-    source = await readInput(input);
+    source = new TextDecoder('utf-8', { ignoreBOM: true }).decode(await readFileOrStdin(input));
   } catch (e) {
     throw new CliError(`cannot read ${input}: ${(e as Error).message}`);
   }

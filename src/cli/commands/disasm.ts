@@ -2,9 +2,9 @@
  * `tsbpf disasm`: print raw instruction bytes, or the code sections of a BPF
  * ELF object, in llvm-objdump's syntax (which `tsbpf asm` reads back).
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AsmError, disassemble, disassembleText } from '../../asm/index.js';
+import { readFileOrStdin } from '../input-file.js';
 import { CliError, dim, printJson } from '../output.js';
 
 export const help = `usage: tsbpf disasm IN [--lenient] [--json]
@@ -41,15 +41,6 @@ const STT_SECTION = 3;
 const SHF_EXECINSTR = 0x4n;
 const STT_FUNC = 2;
 
-async function readInput(path: string): Promise<Uint8Array> {
-  if (path === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return new Uint8Array(Buffer.concat(chunks));
-  }
-  return new Uint8Array(await readFile(path));
-}
-
 const isElf = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
 
 /** Loads src/elf lazily: the ELF reader is another part of tsbpf and may be missing from a build. */
@@ -72,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   const input = positionals[0]!;
   let bytes: Uint8Array;
   try {
-    bytes = await readInput(input);
+    bytes = await readFileOrStdin(input);
   } catch (e) {
     throw new CliError(`cannot read ${input}: ${(e as Error).message}`);
   }

@@ -2,7 +2,6 @@
  * `tsbpf exec`: run one program and print r0, in the interpreter or in the
  * kernel. Input is a conformance `.data` file, assembler text or raw bytes.
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decode, encode } from '../../asm/codec.js';
@@ -13,6 +12,7 @@ import { parseUbpf } from '../../asm/ubpf.js';
 import { parseObject, objectNameFromPath } from '../../elf/index.js';
 import { InterpError, InterpObject, runSync } from '../../interp/index.js';
 import { dumpMap, formatMapDump } from '../exec-maps.js';
+import { readFileOrStdin } from '../input-file.js';
 import { CliError, printJson } from '../output.js';
 
 export const help = `usage: tsbpf exec IN [--syntax ubpf|llvm] [--mem HEX] [--engine interp|kernel] [--budget N] [--check] [--json]
@@ -99,12 +99,6 @@ async function assembleLlvm(source: string, file: string): Promise<Uint8Array> {
   return mod.assemble(source, { syntax: 'llvm', file }).bytes;
 }
 
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return new Uint8Array(Buffer.concat(chunks));
-}
-
 function isText(data: Uint8Array): boolean {
   return !data.includes(0);
 }
@@ -164,7 +158,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let data: Uint8Array;
   try {
-    data = file === '-' ? await readStdin() : new Uint8Array(await readFile(file));
+    data = await readFileOrStdin(file);
   } catch (e) {
     throw new CliError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
