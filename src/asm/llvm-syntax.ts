@@ -237,28 +237,13 @@ class LlvmParser {
           }
           break;
         }
-        case 40:
-          this.push(PUNCT, '(', column);
-          i++;
-          continue;
-        case 41:
-          this.push(PUNCT, ')', column);
-          i++;
-          continue;
-        case 44:
-          this.push(PUNCT, ',', column);
-          i++;
-          continue;
-        case 58:
-          this.push(PUNCT, ':', column);
-          i++;
-          continue;
-        case 91:
-          this.push(PUNCT, '[', column);
-          i++;
-          continue;
-        case 93:
-          this.push(PUNCT, ']', column);
+        case 40: // (
+        case 41: // )
+        case 44: // ,
+        case 58: // :
+        case 91: // [
+        case 93: // ]
+          this.push(PUNCT, s[i]!, column);
           i++;
           continue;
       }
