@@ -2,7 +2,7 @@
  * BPF_MAP_TYPE_ARRAY_OF_MAPS and HASH_OF_MAPS: values are maps. A program's
  * lookup yields a pointer to the inner map, usable with the map helpers.
  */
-import { Errno, type InterpMap, type MapSpec, checkSpec, keyString } from './maps.js';
+import { Errno, type InterpMap, type MapSpec, checkSpec, keyString, u32Key } from './maps.js';
 
 export class MapOfMaps implements InterpMap {
   readonly type: string;
@@ -20,7 +20,7 @@ export class MapOfMaps implements InterpMap {
 
   private indexOk(key: Uint8Array): boolean {
     if (this.type !== 'array_of_maps') return true;
-    return ((key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0) < this.maxEntries;
+    return u32Key(key) < this.maxEntries;
   }
 
   /** The inner map at `key`. */
