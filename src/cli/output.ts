@@ -43,6 +43,7 @@ export function reportError(e: unknown): number {
   const err = e instanceof Error ? e : new Error(String(e));
   // node:util parseArgs errors (unknown option, missing value) are usage errors: one line, status 2.
   const code = (err as { code?: unknown }).code;
+  if (code === 'EPIPE') return 0; // the reader of our output went away (| head): not an error
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     const message = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
     process.stderr.write(`${red('error')}: ${message} (see --help)\n`);
