@@ -12,6 +12,7 @@ export const R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 
 export const op = {
   mov: (dst: number, imm: number) => instruction(0xb7, dst, 0, 0, imm),
   movr: (dst: number, src: number) => instruction(0xbf, dst, src),
+  mov32r: (dst: number, src: number) => instruction(0xbc, dst, src),
   add: (dst: number, imm: number) => instruction(0x07, dst, 0, 0, imm),
   addr: (dst: number, src: number) => instruction(0x0f, dst, src),
   rsh: (dst: number, imm: number) => instruction(0x77, dst, 0, 0, imm),
@@ -56,12 +57,14 @@ export function incrementSlot0(mapFd: number): Instruction[] {
   ];
 }
 
-/** A program that counts its runs in slot 0 of `mapFd` when the current tgid is `pid`, and returns `ret`. */
+/** A program that counts its runs in slot 0 of `mapFd` when the current thread id is `pid` (the main thread of process `pid`), and returns `ret`. */
 export function countForPid(mapFd: number, pid: number, ret = 0): Instruction[] {
   const body = incrementSlot0(mapFd);
   return [
     op.call(Helpers.pidTgid),
-    op.rsh(R0, 32),
+    // The thread id (low half), not the tgid: only the calls the test's own
+    // (main) thread makes count, not a stray getpid from a Node helper thread.
+    op.mov32r(R0, R0),
     op.jne(R0, pid, body.length + 1), // lddw takes two slots
     ...body,
     op.mov(R0, ret),
