@@ -18,7 +18,7 @@ export function interfaceIndex(iface: string | number): number {
     return iface;
   }
   const index = ifNameToIndex(iface);
-  if (index === 0) throw new LinkError('ENOIFACE', `no network interface '${iface}'`, iface, 'list them with: ip link (in the network namespace of this process)');
+  if (index === 0) throw new LinkError('ENOIFACE', `no network interface '${iface}'`, iface, "list them with: ip link, in this process's network namespace");
   return index;
 }
 
