@@ -72,7 +72,8 @@ export function resolveUprobeOffset(path: string, symbol: string): bigint {
     symbolCache.set(real, entry);
   }
   const sym = entry.symbols.functions().get(symbol);
-  if (!sym) throw new LinkError('ENOSYM', `no function '${symbol}' in ${path}`, `${path}:${symbol}`, 'list them with: nm -D --defined-only ' + path);
+  // The hint names the resolved file: nm does not search the library path as the loader does.
+  if (!sym) throw new LinkError('ENOSYM', `no function '${symbol}' in ${path}`, `${path}:${symbol}`, 'list them with: nm -D --defined-only ' + real);
   return sym.fileOffset;
 }
 
