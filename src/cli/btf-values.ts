@@ -96,6 +96,7 @@ function readBits(bytes: Uint8Array, bitOffset: number, bits: number): bigint | 
   return bits <= 32 ? Number(v) : v;
 }
 
+/** Bytes as space-separated hex pairs, as bpftool prints maps without BTF. */
 export function hex(bytes: Uint8Array): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
 }

@@ -4,6 +4,7 @@
  * values and ring/perf buffer records.
  */
 import { type InterpMap, PerCpuArrayMap, PerCpuHashMap, PerfEventArrayMap, QueueMap, RingBufMap } from '../interp/index.js';
+import { hex } from './btf-values.js';
 
 export interface MapDump {
   name: string;
@@ -14,7 +15,6 @@ export interface MapDump {
   items?: string[];
 }
 
-export const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
 const isZero = (bytes: Uint8Array) => bytes.every((b) => b === 0);
 
 export function dumpMap(name: string, map: InterpMap): MapDump {
