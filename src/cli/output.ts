@@ -3,8 +3,9 @@
  * JSON object per line for --json, progress on stderr, and error reporting.
  */
 
-export const useColor = (): boolean =>
-  process.env.NO_COLOR === undefined && process.env.FORCE_COLOR !== '0' && Boolean(process.stdout.isTTY);
+/** Whether to colour what goes to `stream` (standard output unless said otherwise). */
+export const useColor = (stream: { isTTY?: boolean } = process.stdout): boolean =>
+  process.env.NO_COLOR === undefined && process.env.FORCE_COLOR !== '0' && Boolean(stream.isTTY);
 
 const paint = (code: number) => (s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const red = paint(31);
@@ -34,6 +35,9 @@ export function progress(message: string): void {
   if (process.stderr.isTTY) process.stderr.write(`${dim(message)}\n`);
 }
 
+/** 'error', red when standard error (not standard output) is a terminal: `tsbpf ... 2>log` stays plain. */
+const errorLabel = (): string => (useColor(process.stderr) ? '\x1b[31merror\x1b[0m' : 'error');
+
 /**
  * Prints an error for the user and returns the exit status. Errors from the
  * library carry their own position (file:line:col, section+offset); only an
@@ -46,10 +50,10 @@ export function reportError(e: unknown): number {
   if (code === 'EPIPE') return 0; // the reader of our output went away (| head): not an error
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     const message = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-    process.stderr.write(`${red('error')}: ${message} (see --help)\n`);
+    process.stderr.write(`${errorLabel()}: ${message} (see --help)\n`);
     return 2;
   }
-  process.stderr.write(`${red('error')}: ${err.message}\n`);
+  process.stderr.write(`${errorLabel()}: ${err.message}\n`);
   if (process.env.TSBPF_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
   // By name as well as class: a command module loaded twice (tests, tsx) has its own CliError class.
   const exitCode = (err as { exitCode?: unknown }).exitCode;
