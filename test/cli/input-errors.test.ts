@@ -1,12 +1,8 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
-const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+import { tsbpf } from '../support/cli.js';
 
 describe('cli: bad input files name themselves', function () {
   this.timeout(30000);

@@ -1,11 +1,7 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../../src/kernel/index.js';
 import { needKernel } from '../support/kernel.js';
-
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
-const tsbpf = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+import { tsbpf } from '../support/cli.js';
 
 describe('cli: --json numbers as bpftool -j prints them', function () {
   this.timeout(60000);
