@@ -5,10 +5,9 @@
  * Pass names to run a subset: `npm run bench -- asm maps`.
  */
 import { existsSync } from 'node:fs';
-
 import type { BenchRow } from './row.js';
 
-/** Kept for bench modules that still import the row type from here. */
+/** Re-exported for bench/dsl.ts, which still imports the row type from here. */
 export type { BenchRow };
 
 const suites: Array<{ name: string; file: string; fn: string }> = [
