@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tsbpf } from '../support/cli.js';
+import { tsbpf, tsbpfBinary } from '../support/cli.js';
 
 describe('cli: bad input files name themselves', function () {
   this.timeout(30000);
@@ -28,5 +28,21 @@ describe('cli: bad input files name themselves', function () {
     const r = tsbpf('exec', file);
     expect(r.status).to.equal(2);
     expect(r.stderr).to.include(`${file} is a TypeScript module: compile it with 'tsbpf build ${file}'`);
+  });
+});
+
+describe('cli: asm --json and -o', function () {
+  this.timeout(30000);
+
+  it('--json without -o prints the bytes as hex in one JSON line', () => {
+    const r = tsbpfBinary(['asm', '--json', '-'], 'r0 = 1\nexit\n');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout.toString())).to.deep.equal({ instructions: 2, bytes: 16, hex: 'b7 00 00 00 01 00 00 00 95 00 00 00 00 00 00 00' });
+  });
+
+  it('an output path it cannot write is named', () => {
+    const r = tsbpfBinary(['asm', '-', '-o', '/nonexistent-dir/x.bin'], 'exit\n');
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.match(/^error: cannot write \/nonexistent-dir\/x.bin: ENOENT/);
   });
 });

@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { assemble } from '../../asm/index.js';
+import { hex } from '../btf-values.js';
 import { readFileOrStdin } from '../input-file.js';
 import { CliError, printJson } from '../output.js';
 
@@ -18,8 +19,9 @@ Assembles eBPF text into raw bytes (little-endian 8-byte slots).
                         bpf_conformance syntax (ldxw %r0, [%r1+4]). Default: ubpf
                         when the text uses %rN registers, else llvm.
   -o, --output OUT      where to write the bytes (default: standard output)
-  --json                print {"instructions":N,"bytes":N,"output":OUT} instead of
-                        nothing when writing to a file
+  --json                print {"instructions":N,"bytes":N,"output":OUT} when writing
+                        to a file, or {"instructions":N,"bytes":N,"hex":"b7 00 .."}
+                        instead of the raw bytes without -o
 
 Errors name file:line:col.
 `;
@@ -47,8 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   const chosen = syntax ?? (/%r\d/.test(source) ? 'ubpf' : 'llvm');
   const { bytes, instructions } = assemble(source, { syntax: chosen, file: input === '-' ? '<stdin>' : input });
   if (values.output !== undefined && values.output !== '-') {
-    await writeFile(values.output, bytes);
+    try {
+      await writeFile(values.output, bytes);
+    } catch (e) {
+      throw new CliError(`cannot write ${values.output}: ${(e as Error).message}`);
+    }
     if (values.json) printJson({ instructions: instructions.length, bytes: bytes.length, output: values.output });
+  } else if (values.json) {
+    // Raw bytes are not a JSON line: give them as hex, in the form exec --mem reads.
+    printJson({ instructions: instructions.length, bytes: bytes.length, hex: hex(bytes) });
   } else {
     await new Promise<void>((resolve, reject) => process.stdout.write(bytes, (e) => (e ? reject(e) : resolve())));
   }
