@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { BenchRow } from './row.js';
 
-/** Re-exported for bench/dsl.ts, which still imports the row type from here. */
+/** Re-exported for bench/dsl.ts and bench/run-start.ts, which import the row type from here. */
 export type { BenchRow };
 
 const suites: Array<{ name: string; file: string; fn: string }> = [
