@@ -14,7 +14,7 @@ import { compile } from '../src/dsl/compiler/compile.js';
 import { writeObject } from '../src/dsl/compiler/object.js';
 import { parseObject } from '../src/elf/parse-object.js';
 import { loadCollection } from '../src/kernel/collection.js';
-import type { BenchRow } from './run.js';
+import type { BenchRow } from './row.js';
 
 const DIR = new URL('../bpf-tests/dsl-twins/', import.meta.url).pathname;
 const ROOT = new URL('../', import.meta.url).pathname;

@@ -27,7 +27,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bpfSyscallRaw } from '../src/syscall/bpf.js';
 import { Attr, BpfCommand } from '../src/syscall/layouts.generated.js';
-import type { BenchRow } from './run.js';
+import { type BenchRow, median } from './row.js';
 
 const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
 const ATTACH_TIMEOUT_MS = 60_000;
@@ -175,13 +175,6 @@ async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (li
     await stopChild(child);
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** A `{"attached": …}` JSON line from `tsbpf run --json`. */
 function tsbpfAttached(line: string): boolean {

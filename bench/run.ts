@@ -7,9 +7,6 @@
 import { existsSync } from 'node:fs';
 import type { BenchRow } from './row.js';
 
-/** Re-exported for bench/dsl.ts and bench/run-start.ts, which import the row type from here. */
-export type { BenchRow };
-
 const suites: Array<{ name: string; file: string; fn: string }> = [
   { name: 'asm', file: './asm.ts', fn: 'benchAsm' },
   { name: 'btf', file: './btf.ts', fn: 'benchBtf' },
