@@ -7,7 +7,10 @@ import { Errno } from './errno.js';
 export function hintFor(command: string, errno: number): string | undefined {
   switch (errno) {
     case Errno.EPERM:
-      return 'not permitted: run as root or with CAP_BPF (+CAP_PERFMON/CAP_NET_ADMIN), and check the memlock limit (ulimit -l) on kernels before 5.11';
+      // As root, privilege is not the cause: say what else makes the kernel refuse.
+      return isRoot()
+        ? 'not permitted although running as root: kernel lockdown, an LSM policy, or a missing kernel feature (e.g. BPF trampolines for fentry/fexit/lsm/struct_ops programs)'
+        : 'not permitted: run as root or with CAP_BPF (+CAP_PERFMON/CAP_NET_ADMIN), and check the memlock limit (ulimit -l) on kernels before 5.11';
     case Errno.EACCES:
       return command.includes('PROG_LOAD')
         ? 'the verifier rejected the program or the caller lacks privilege for it'
@@ -41,3 +44,5 @@ export function hintFor(command: string, errno: number): string | undefined {
       return undefined;
   }
 }
+
+const isRoot = (): boolean => typeof process.geteuid === 'function' && process.geteuid() === 0;
