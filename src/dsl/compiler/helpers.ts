@@ -1,17 +1,9 @@
 /**
- * Kernel helper ids the compiler calls, and which program kinds may call
- * each DSL helper (checked at compile time, before the verifier would).
+ * Which program kinds may call each DSL helper (checked at compile time,
+ * before the verifier would). The helper ids are the one table, Helper of
+ * src/asm/helpers.ts.
  */
 import type { ProgramKind } from './program-kinds.js';
-
-export const Helper = {
-  map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, probe_read: 4, ktime_get_ns: 5, trace_printk: 6,
-  get_prandom_u32: 7, get_smp_processor_id: 8, skb_store_bytes: 9, l3_csum_replace: 10, l4_csum_replace: 11,
-  get_current_pid_tgid: 14, get_current_uid_gid: 15, get_current_comm: 16, redirect: 23, skb_load_bytes: 26,
-  csum_diff: 28, skb_change_tail: 38, xdp_adjust_head: 44, xdp_adjust_tail: 65, probe_read_user: 112,
-  probe_read_kernel: 113, probe_read_user_str: 114, probe_read_kernel_str: 115, ringbuf_output: 130,
-  ringbuf_reserve: 131, ringbuf_submit: 132, ringbuf_discard: 133,
-} as const;
 
 const ALL: ProgramKind[] = ['xdp', 'tc', 'socket_filter', 'tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event', 'cgroup_skb'];
 const TRACING: ProgramKind[] = ['tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event'];

@@ -3,8 +3,9 @@
  * calls with their arguments in C form.
  */
 import { Node } from 'ts-morph';
+import { Helper } from '../../asm/helpers.js';
 import { I32, I64, type IntType, sizeOf, U32, U64 } from './ctypes.js';
-import { Helper, HELPER_PROGRAMS } from './helpers.js';
+import { HELPER_PROGRAMS } from './helpers.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { reloadPacketBounds } from './lower-packet.js';

@@ -3,8 +3,8 @@
  * delete, increment, and ring buffer reserve/submit/discard/output.
  */
 import type { Node } from 'ts-morph';
+import { Helper } from '../../asm/helpers.js';
 import { I32, I64, sizeOf } from './ctypes.js';
-import { Helper } from './helpers.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';

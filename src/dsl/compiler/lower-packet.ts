@@ -4,8 +4,8 @@
  * direct access is not allowed (socket filters).
  */
 import type { Node } from 'ts-morph';
+import { Helper } from '../../asm/helpers.js';
 import { type CType, I64, INT_TYPES, sizeOf, U32, U64 } from './ctypes.js';
-import { Helper } from './helpers.js';
 import { imm, reg, type SpannedOp, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { PROGRAM_KINDS } from './program-kinds.js';

@@ -4,8 +4,8 @@
  * the IR finds the reservations still outstanding at some `ret`, so the
  * author sees the TypeScript line of the reserve() instead of a verifier log.
  */
+import { Helper } from '../../asm/helpers.js';
 import type { SourceSpan } from '../../asm/instruction.js';
-import { Helper } from './helpers.js';
 import type { IrFunction, VReg } from './ir.js';
 import { successors } from './passes.js';
 
