@@ -20,12 +20,7 @@ describe('dsl examples on a veth pair', function () {
   let net: VethNetns | undefined;
   before(function () {
     needKernel(this);
-    try {
-      net = new VethNetns();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.skip(); // no iproute2 here
-    }
+    net = VethNetns.orSkip(this);
   });
   after(() => net?.destroy());
 
