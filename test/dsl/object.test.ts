@@ -12,6 +12,7 @@ import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { loadCollection } from '../../src/kernel/collection.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
+import { haveBpftool } from '../support/tools.js';
 import { compileSource, kernelSequence, packet } from './support/harness.js';
 
 const source = `
@@ -35,15 +36,6 @@ export const count = xdp((ctx) => {
 });
 `;
 
-const haveBpftool = (() => {
-  try {
-    execFileSync('bpftool', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 describe('dsl objects (tsbpf build output)', function () {
   this.timeout(60000);
   let dir: string;
@@ -56,7 +48,7 @@ describe('dsl objects (tsbpf build output)', function () {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('bpftool btf dump shows the structs, maps and globals', function () {
-    if (!haveBpftool) this.skip();
+    if (!haveBpftool()) this.skip();
     const dump = execFileSync('bpftool', ['btf', 'dump', 'file', object, 'format', 'c'], { encoding: 'utf8' });
     expect(dump).to.match(/struct FlowKey \{\s+u32 saddr;\s+u32 daddr;\s+u8 proto;\s+\};/);
     expect(dump).to.match(/struct Event \{\s+struct FlowKey flow;\s+u32 len;\s+u8 comm\[16\];\s+\};/);
@@ -68,7 +60,7 @@ describe('dsl objects (tsbpf build output)', function () {
 
   it('bpftool prog loadall loads it, with TypeScript line info', function () {
     needKernel(this);
-    if (!haveBpftool) this.skip();
+    if (!haveBpftool()) this.skip();
     const pin = `/sys/fs/bpf/${uniqueName('tsdsl')}`;
     try {
       execFileSync('bpftool', ['prog', 'loadall', object, pin], { stdio: 'pipe' });
