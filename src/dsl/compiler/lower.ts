@@ -891,12 +891,7 @@ export class FunctionLowering {
       for (let k = start; k < end; k++) {
         const next = this.newLabel('next');
         this.bind(decl, { k: 'value', value: { k: 'int', op: imm(k), t: U32 } });
-        this.#loops.push({ breakLabel: exit, continueLabel: next });
-        try {
-          this.statement(node.getStatement());
-        } finally {
-          this.#loops.pop();
-        }
+        this.#inside({ breakLabel: exit, continueLabel: next }, () => this.statement(node.getStatement()));
         this.label(next);
       }
       this.label(exit);
@@ -910,12 +905,7 @@ export class FunctionLowering {
     const exit = this.newLabel('endloop');
     this.label(head);
     this.emit({ op: 'br', cmp: 'ge', bits: 64, a: i, b: imm(end), target: exit });
-    this.#loops.push({ breakLabel: exit, continueLabel: cont });
-    try {
-      this.statement(node.getStatement());
-    } finally {
-      this.#loops.pop();
-    }
+    this.#inside({ breakLabel: exit, continueLabel: cont }, () => this.statement(node.getStatement()));
     this.label(cont);
     this.emit({ op: 'alu', alu: 'add', bits: 64, dst: i, a: reg(i), b: imm(1) });
     this.emit({ op: 'jmp', target: head });
@@ -939,16 +929,23 @@ export class FunctionLowering {
       this.emit({ op: 'br', cmp: 'eq', bits: subject.t.bits === 64 ? 64 : 32, a: r, b: imm(wrapTo(v, subject.t)), target: labels[i]! });
     });
     this.emit({ op: 'jmp', target: defaultLabel ?? end });
-    this.#loops.push({ breakLabel: end });
-    try {
+    this.#inside({ breakLabel: end }, () =>
       clauses.forEach((c, i) => {
         this.label(labels[i]!);
         for (const s of c.getStatements()) this.statement(s);
-      });
+      }),
+    );
+    this.label(end);
+  }
+
+  /** Lowers `body` with `target` as the innermost place `break` (and `continue`) jump to. */
+  #inside(target: LoopTarget, body: () => void): void {
+    this.#loops.push(target);
+    try {
+      body();
     } finally {
       this.#loops.pop();
     }
-    this.label(end);
   }
 
   jumpOut(kind: 'break' | 'continue', node: Node): void {
