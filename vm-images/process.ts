@@ -4,25 +4,22 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { VmError } from './errors.js';
 
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The absolute path of a program on PATH, or null. */
 export function which(program: string): string | null {
-  if (program.includes('/')) {
-    try {
-      accessSync(program, constants.X_OK);
-      return program;
-    } catch {
-      return null;
-    }
-  }
+  if (program.includes('/')) return isExecutable(program) ? program : null;
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, program);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here; keep looking
-    }
+    if (isExecutable(candidate)) return candidate;
   }
   return null;
 }
