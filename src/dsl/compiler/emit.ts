@@ -7,6 +7,7 @@ import { type Instruction, instruction, type SourceSpan, wideLoad } from '../../
 import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoLoad, Size, Source } from '../../asm/opcodes.js';
 import type { AluName, CmpName, IrFunction, Operand, SpannedOp, VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
+import { peephole } from './peephole.js';
 import type { Allocation } from './regalloc.js';
 
 const R0 = 0;
@@ -210,7 +211,12 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         break;
     }
   }
-  // Resolve jumps: offsets count slots (lddw takes two).
+  const { out: code, labelAt: labels } = peephole(out, labelAt);
+  return resolveJumps(code, labels);
+}
+
+/** Resolves jumps: offsets count slots (lddw takes two). */
+function resolveJumps(out: Instruction[], labelAt: Map<string, number>): Instruction[] {
   const slotIndex: number[] = [];
   let slots = 0;
   for (const ins of out) {
