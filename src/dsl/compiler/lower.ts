@@ -416,15 +416,24 @@ export class FunctionLowering {
     this.emit({ op: 'br', cmp: signedCmp, bits: t.bits === 64 ? 64 : 32, a: (ca.op as { reg: VReg }).reg, b: cb.op, target });
   }
 
+  /**
+   * A new register holding 0 when `guard.a > guard.b`, else `value()`, whose
+   * code is emitted on the in-bounds path only.
+   */
+  #zeroUnless(guard: { a: VReg; b: VReg }, labelHint: string, value: () => Operand): VReg {
+    const dst = this.newReg();
+    const skip = this.newLabel(labelHint);
+    this.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
+    this.emit({ op: 'br', cmp: 'gt', bits: 64, a: guard.a, b: reg(guard.b), target: skip });
+    this.emit({ op: 'mov', dst, src: value(), bits: 64 });
+    this.label(skip);
+    return dst;
+  }
+
   /** A reference as a register holding the pointer or 0 (for values that flow through merges). */
   materializeRef(v: Extract<Value, { k: 'ptr' }>): Extract<Value, { k: 'ptr' }> {
     if (!v.nullIf) return v;
-    const dst = this.newReg();
-    const done = this.newLabel('pkt');
-    this.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
-    this.emit({ op: 'br', cmp: 'gt', bits: 64, a: v.nullIf.a, b: reg(v.nullIf.b), target: done });
-    this.emit({ op: 'mov', dst, src: reg(v.reg), bits: 64 });
-    this.label(done);
+    const dst = this.#zeroUnless(v.nullIf, 'pkt', () => reg(v.reg));
     return { k: 'ptr', reg: dst, to: v.to, space: v.space };
   }
 
@@ -528,13 +537,7 @@ export class FunctionLowering {
     if (p.k === 'var') return { k: 'int', op: reg(p.reg), t: p.t };
     if (p.k === 'mem' && p.guard) {
       // Outside the packet reads as 0.
-      const dst = this.newReg();
-      const skip = this.newLabel('oob');
-      this.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
-      this.emit({ op: 'br', cmp: 'gt', bits: 64, a: p.guard.a, b: reg(p.guard.b), target: skip });
-      const v = this.load(p.base, p.off, p.t);
-      this.emit({ op: 'mov', dst, src: v.op, bits: 64 });
-      this.label(skip);
+      const dst = this.#zeroUnless(p.guard, 'oob', () => this.load(p.base, p.off, p.t).op);
       return { k: 'int', op: reg(dst), t: p.t };
     }
     if (p.k === 'mem') return this.load(p.base, p.off, p.t);
