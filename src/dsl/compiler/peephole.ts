@@ -158,6 +158,47 @@ function hoistConstantReturns(nodes: Node[], newLabel: () => string): boolean {
   return false;
 }
 
+/** `if c goto L; goto X; L:` → `if !c goto X`. */
+function invertBranchOverJump(nodes: Node[]): boolean {
+  for (let j = 0; j + 2 < nodes.length; j++) {
+    const p = nodes[j]!.ins;
+    const ja = nodes[j + 1]!;
+    if (!isCondJump(p) || !INVERSE.has(jmpOp(p)) || !isJa(ja.ins) || ja.ins.reference === undefined || ja.labels.length > 0) continue;
+    if (!nodes[j + 2]!.labels.includes(p.reference!)) continue;
+    nodes[j]!.ins = { ...p, opcode: (p.opcode & 0x0f) | INVERSE.get(jmpOp(p))!, reference: ja.ins.reference };
+    nodes.splice(j + 1, 1);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * A constant return `B: r0 = K; exit` that is fallen into past a branch
+ * (`if c goto L; B; L:`) and also reached by a `goto B`: the block moves to
+ * where the goto was and the branch is inverted to jump to it.
+ */
+function moveConstantReturnToJump(nodes: Node[]): boolean {
+  for (let t = 1; t + 2 < nodes.length; t++) {
+    const mov = nodes[t]!.ins;
+    const p = nodes[t - 1]!.ins;
+    const movClass = cls(mov) === Class.ALU || cls(mov) === Class.ALU64;
+    if (!movClass || (mov.opcode & 0xf8) !== (AluOp.MOV | Source.K) || mov.dst !== 0 || !isExit(nodes[t + 1]!.ins)) continue;
+    if (!isCondJump(p) || !INVERSE.has(jmpOp(p)) || !nodes[t + 2]!.labels.includes(p.reference!)) continue;
+    const blockLabels = nodes[t]!.labels;
+    const g = nodes.findIndex((n, i) => (i < t - 1 || i > t + 1) && isJa(n.ins) && blockLabels.includes(n.ins.reference!));
+    if (g < 0) continue;
+    const label = nodes[g]!.ins.reference!;
+    const block = nodes.slice(t, t + 2);
+    block[0] = { ins: block[0]!.ins, labels: [...block[0]!.labels, ...nodes[g]!.labels] };
+    // Replace the goto first (indices after t shift once B is taken out).
+    nodes.splice(g, 1, ...block);
+    nodes[t - 1]!.ins = { ...p, opcode: (p.opcode & 0x0f) | INVERSE.get(jmpOp(p))!, reference: label };
+    nodes.splice(g < t ? t + 1 : t, 2);
+    return true;
+  }
+  return false;
+}
+
 /** Runs the peephole passes; `labelAt` maps labels to instruction indices (an index may equal the length). */
 export function peephole(out: Instruction[], labelAt: Map<string, number>): { out: Instruction[]; labelAt: Map<string, number> } {
   const nodes: Node[] = out.map((ins) => ({ ins, labels: [] }));
@@ -168,7 +209,7 @@ export function peephole(out: Instruction[], labelAt: Map<string, number>): { ou
     while (labelAt.has(`.peephole.exit.${fresh}`)) fresh++;
     return `.peephole.exit.${fresh++}`;
   };
-  while (renameReturnIntoR0(nodes) || hoistConstantReturns(nodes, newLabel));
+  while (renameReturnIntoR0(nodes) || invertBranchOverJump(nodes) || moveConstantReturnToJump(nodes) || hoistConstantReturns(nodes, newLabel));
   const labels = new Map<string, number>();
   nodes.forEach((n, i) => n.labels.forEach((l) => labels.set(l, i)));
   for (const l of trailing) labels.set(l, nodes.length);
