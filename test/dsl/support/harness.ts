@@ -8,7 +8,7 @@ import { loadCompiledModule, relocate } from '../../../src/cli/dsl-live.js';
 import { encode } from '../../../src/asm/codec.js';
 import { compile, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
-import { createMap, type HelperTable, type InterpMap, runSync } from '../../../src/interp/index.js';
+import { createMap, type HelperTable, type InterpMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
 import type { BpfMap } from '../../../src/kernel/map.js';
 import { RingBufReader } from '../../../src/kernel/ringbuf-reader.js';
 
@@ -99,23 +99,14 @@ export function runKernel(mod: CompiledModule, program: string, packet: Uint8Arr
   }
 }
 
-/** Helper mocks for what the interpreter lacks (ring buffers, task helpers, skb loads). */
-function extraHelpers(events: Record<string, string[]>, ringNames: Map<InterpMap, string>, packet: Uint8Array | undefined, task: TaskMock): HelperTable {
+/**
+ * Ring buffer helpers that record each event as hex by map name (the
+ * module's ring buffers are placeholder maps here); the task helpers and
+ * skb loads are the interpreter's own.
+ */
+function ringbufRecorders(events: Record<string, string[]>, ringNames: Map<InterpMap, string>): HelperTable {
   const reserved = new Map<bigint, { map: string; bytes: Uint8Array }>();
   return {
-    14: () => (BigInt(task.tgid) << 32n) | BigInt(task.pid),
-    15: () => (BigInt(task.gid) << 32n) | BigInt(task.uid),
-    16: (ctx, buf, size) => {
-      const b = ctx.memory.slice(buf, Number(size), ctx.pc, true);
-      b.fill(0);
-      b.set(new TextEncoder().encode(task.comm).subarray(0, Number(size) - 1));
-      return 0n;
-    },
-    26: (ctx, _skb, off, to, len) => {
-      if (!packet || Number(off) + Number(len) > packet.length) return BigInt.asUintN(64, -14n);
-      ctx.memory.slice(to, Number(len), ctx.pc, true).set(packet.subarray(Number(off), Number(off) + Number(len)));
-      return 0n;
-    },
     130: (ctx, map, data, size) => {
       const name = ringNames.get(ctx.map(map))!;
       (events[name] ??= []).push(hex(ctx.memory.slice(data, Number(size), ctx.pc)));
@@ -141,15 +132,8 @@ function extraHelpers(events: Record<string, string[]>, ringNames: Map<InterpMap
   };
 }
 
-export interface TaskMock {
-  pid: number;
-  tgid: number;
-  uid: number;
-  gid: number;
-  comm: string;
-}
-
-const DEFAULT_TASK: TaskMock = { pid: 4242, tgid: 4242, uid: 0, gid: 0, comm: 'tsbpf-test' };
+/** The task the interpreter's bpf_get_current_* helpers report, unless a test says otherwise. */
+const DEFAULT_TASK: Partial<TaskInfo> = { pid: 4242, tgid: 4242, uid: 0, gid: 0, comm: 'tsbpf-test' };
 
 /** Interpreter-side maps of a module (per-CPU kinds are single-CPU here). */
 export class InterpMaps {
@@ -207,7 +191,7 @@ export function runInterp(
   mod: CompiledModule,
   program: string,
   input: { packet?: Uint8Array; ctx?: Uint8Array },
-  options: { repeat?: number; task?: Partial<TaskMock>; rodata?: Record<string, number | bigint>; maps?: InterpMaps } = {},
+  options: { repeat?: number; task?: Partial<TaskInfo>; rodata?: Record<string, number | bigint>; maps?: InterpMaps } = {},
 ): RunOutcome & { trace: string[] } {
   const p = mod.programs.find((x) => x.name === program);
   if (!p) throw new Error(`no program ${program}`);
@@ -218,13 +202,14 @@ export function runInterp(
   // Socket filters and cgroup skb programs see the packet from the network header, as in the kernel's test run.
   const l3 = p.kind === 'socket_filter' || p.kind === 'cgroup_skb';
   const packet = input.packet && l3 ? input.packet.slice(14) : input.packet?.slice();
-  const helpers = extraHelpers(events, maps.ringNames, packet, { ...DEFAULT_TASK, ...options.task });
+  const helpers = ringbufRecorders(events, maps.ringNames);
+  const task = { ...DEFAULT_TASK, ...options.task };
   let retval = 0;
   const trace: string[] = [];
   let after: Uint8Array | undefined = packet;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
     const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
-    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, helpers });
+    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, helpers, task });
     retval = Number(BigInt.asUintN(32, r.r0));
     trace.push(...r.trace);
     // bpf_xdp_adjust_head/tail give the run a new packet array.
