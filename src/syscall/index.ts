@@ -12,4 +12,5 @@ export {
   perfEventOpen, encodePerfEventAttr, ioctl, PerfType, PerfSwConfig, PerfSample, PerfAttrFlag, PerfRecord, PerfIoctl, PERF_ATTR_SIZE, type PerfEventAttr,
 } from './perf-event.js';
 export { epollCreate, epollCtl, epollWait, epollWaitAsync, EpollEventBuffer, EpollOp, EpollEvents, eventfdCreate, eventfdSignal, eventfdDrain } from './epoll.js';
-export { socket, setsockoptInt, ifNameToIndex, bindInet4, recvNonBlocking, AddressFamily, SocketType, SocketOption, SOL_SOCKET } from './socket.js';
+export { socket, setsockoptInt, setsockoptBytes, getsockoptBytes, bindAddress, ifNameToIndex, bindInet4, recvNonBlocking, AddressFamily, SocketType, SocketOption, SOL_SOCKET } from './socket.js';
+export { XdpSocketOption, XdpBindFlags, XdpMmapOffset, SOL_XDP, encodeUmemReg, encodeSockaddrXdp, decodeXdpMmapOffsets, XDP_MMAP_OFFSETS_SIZE, type UmemReg, type XdpRingOffsets, type XdpMmapOffsets } from './xdp-socket.js';

@@ -1,6 +1,6 @@
 /**
- * Sockets for BPF: socket(2), setsockopt(2) with SO_ATTACH_BPF/SO_DETACH_BPF,
- * and if_nametoindex(3).
+ * Sockets for BPF: socket(2), setsockopt(2) with SO_ATTACH_BPF/SO_DETACH_BPF
+ * (and byte-struct options for AF_XDP), bind(2), and if_nametoindex(3).
  */
 import { SyscallError } from './bpf.js';
 import { lastErrno, libc } from './libc.js';
@@ -9,7 +9,7 @@ const socketRaw = libc.func('int socket(int domain, int type, int protocol)');
 const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, void *value, unsigned int len)');
 const ifNameToIndexRaw = libc.func('unsigned int if_nametoindex(const char *name)');
 
-export const AddressFamily = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16, PACKET: 17 } as const;
+export const AddressFamily = { UNIX: 1, INET: 2, INET6: 10, NETLINK: 16, PACKET: 17, XDP: 44 } as const;
 export const SocketType = { STREAM: 1, DGRAM: 2, RAW: 3, SEQPACKET: 5, CLOEXEC: 0x80000, NONBLOCK: 0x800 } as const;
 export const SOL_SOCKET = 1;
 export const SocketOption = { ATTACH_FILTER: 26, DETACH_FILTER: 27, ATTACH_BPF: 50, DETACH_BPF: 27, ATTACH_REUSEPORT_EBPF: 52 } as const;
@@ -29,6 +29,20 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
   }
 }
 
+const getsockoptRaw = libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ unsigned int *len)');
+
+/** setsockopt with a struct value: the kernel reads exactly value.byteLength bytes. */
+export function setsockoptBytes(fd: number, level: number, name: number, value: Uint8Array, what = 'setsockopt'): void {
+  if ((setsockoptRaw(fd, level, name, value, value.byteLength) as number) < 0) throw new SyscallError(what, lastErrno());
+}
+
+/** getsockopt into `out` (the kernel writes at most out.byteLength bytes); returns the length the kernel reported. */
+export function getsockoptBytes(fd: number, level: number, name: number, out: Uint8Array, what = 'getsockopt'): number {
+  const len = [out.byteLength];
+  if ((getsockoptRaw(fd, level, name, out, len) as number) < 0) throw new SyscallError(what, lastErrno());
+  return len[0]!;
+}
+
 /** The interface index of `name`, or 0 when there is no such interface. */
 export function ifNameToIndex(name: string): number {
   if (name.length === 0 || name.length >= 16 || name.includes('\0')) return 0;
@@ -40,6 +54,11 @@ const getsocknameRaw = libc.func('int getsockname(int fd, void *addr, _Inout_ un
 const recvRaw = libc.func('long recv(int fd, void *buf, unsigned long len, int flags)');
 
 export const MSG_DONTWAIT = 0x40;
+
+/** bind(fd, sockaddr) with an already encoded address of any family. */
+export function bindAddress(fd: number, sockaddr: Uint8Array, what = 'bind'): void {
+  if ((bindRaw(fd, sockaddr, sockaddr.byteLength) as number) < 0) throw new SyscallError(what, lastErrno());
+}
 
 /** bind(fd, 127.0.0.1-style IPv4 address, port); port 0 picks a free one. Returns the bound port. */
 export function bindInet4(fd: number, address: string, port: number): number {
