@@ -5,6 +5,7 @@
  */
 import { nodeHost, dslRoot } from '../../../src/cli/dsl-host.js';
 import { loadCompiledModule, relocate } from '../../../src/cli/dsl-live.js';
+import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
 import { compile, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
@@ -42,19 +43,6 @@ export type MapDump = Record<string, Record<string, string>>;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function sumPerCpu(m: BpfMap, value: Uint8Array): Uint8Array {
-  const parts = m.splitPerCpu(value);
-  const size = m.valueSize;
-  if (size !== 4 && size !== 8) return parts.find((p) => p.some((x) => x !== 0)) ?? parts[0]!;
-  let sum = 0n;
-  for (const p of parts) sum += size === 8 ? new DataView(p.buffer, p.byteOffset).getBigUint64(0, true) : BigInt(new DataView(p.buffer, p.byteOffset).getUint32(0, true));
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
-  if (size === 8) v.setBigUint64(0, BigInt.asUintN(64, sum), true);
-  else v.setUint32(0, Number(BigInt.asUintN(32, sum)), true);
-  return out;
-}
-
 /** Non-zero entries of every key/value map (per-CPU values summed), keyed by hex. */
 export function dumpKernelMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>): MapDump {
   const out: MapDump = {};
@@ -63,7 +51,7 @@ export function dumpKernelMaps(mod: CompiledModule, maps: ReadonlyMap<string, Bp
     const m = maps.get(spec.name)!;
     const entries: Record<string, string> = {};
     for (const [k, v] of m) {
-      const value = m.isPerCpu ? sumPerCpu(m, v) : v.slice(0, spec.valueSize);
+      const value = m.isPerCpu ? sumPerCpu(m.splitPerCpu(v).map((p) => p.subarray(0, spec.valueSize)), spec.value) : v.slice(0, spec.valueSize);
       if (value.some((x) => x !== 0)) entries[hex(k)] = hex(value);
     }
     out[spec.name] = entries;
