@@ -7,11 +7,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { CLI_BIN } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-/** Runs the CLI in this process (fast), capturing its output. */
+/**
+ * Runs the CLI in this process, capturing its output: a few times faster
+ * than test/support/cli.ts's child process, and with the environment
+ * (a private TSBPF_CACHE_DIR) the cache test needs.
+ */
 async function tsbpf(args: string[], env: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
   const saved = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr), env: { ...process.env }, cwd: process.cwd() };
   let stdout = '';
@@ -70,7 +75,7 @@ describe('dsl CLI: tsbpf build / run', function () {
 
   it('runs a tracepoint module, prints events and maps, exits 0 after --duration', async function () {
     needKernel(this);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'run', 'examples/execve-count.bpf.ts', '--duration', '3', '--json'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', 'examples/execve-count.bpf.ts', '--duration', '3', '--json'], {
       cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: join(dir, 'cache2') },
     });
     let stdout = '';
