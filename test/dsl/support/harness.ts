@@ -9,7 +9,7 @@ import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
 import { compile, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
-import { createMap, type HelperTable, type InterpMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
+import { createMap, type InterpMap, RingBufMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
 import type { BpfMap } from '../../../src/kernel/map.js';
 import { RingBufReader } from '../../../src/kernel/ringbuf-reader.js';
 
@@ -87,39 +87,6 @@ export function runKernel(mod: CompiledModule, program: string, packet: Uint8Arr
   }
 }
 
-/**
- * Ring buffer helpers that record each event as hex by map name (the
- * module's ring buffers are placeholder maps here); the task helpers and
- * skb loads are the interpreter's own.
- */
-function ringbufRecorders(events: Record<string, string[]>, ringNames: Map<InterpMap, string>): HelperTable {
-  const reserved = new Map<bigint, { map: string; bytes: Uint8Array }>();
-  return {
-    130: (ctx, map, data, size) => {
-      const name = ringNames.get(ctx.map(map))!;
-      (events[name] ??= []).push(hex(ctx.memory.slice(data, Number(size), ctx.pc)));
-      return 0n;
-    },
-    131: (ctx, map, size) => {
-      const name = ringNames.get(ctx.map(map))!;
-      const bytes = new Uint8Array(Number(size));
-      const p = ctx.pointerTo(bytes, 'ringbuf sample');
-      reserved.set(p, { map: name, bytes });
-      return p;
-    },
-    132: (_ctx, p) => {
-      const r = reserved.get(p);
-      if (r) (events[r.map] ??= []).push(hex(r.bytes));
-      reserved.delete(p);
-      return 0n;
-    },
-    133: (_ctx, p) => {
-      reserved.delete(p);
-      return 0n;
-    },
-  };
-}
-
 /** The task the interpreter's bpf_get_current_* helpers report, unless a test says otherwise. */
 const DEFAULT_TASK: Partial<TaskInfo> = { pid: 4242, tgid: 4242, uid: 0, gid: 0, comm: 'tsbpf-test' };
 
@@ -128,14 +95,15 @@ export class InterpMaps {
   readonly byName = new Map<string, InterpMap>();
   readonly byFd = new Map<number, InterpMap>();
   readonly fds = new Map<string, number>();
-  readonly ringNames = new Map<InterpMap, string>();
+  /** The module's ring buffers by name, drained into RunOutcome.events after each run. */
+  readonly rings = new Map<string, RingBufMap>();
 
   constructor(readonly mod: CompiledModule, rodata: Record<string, number | bigint> = {}) {
     let fd = 100;
     for (const m of mod.maps) {
       const type = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : 'hash';
-      const im = m.kind === 'ringbuf' ? createMap({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 }) : createMap({ type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
-      if (m.kind === 'ringbuf') this.ringNames.set(im, m.name);
+      const im = m.kind === 'ringbuf' ? new RingBufMap({ maxEntries: m.maxEntries }) : createMap({ type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
+      if (im instanceof RingBufMap) this.rings.set(m.name, im);
       this.add(m.name, im, fd++);
     }
     for (const d of mod.data) {
@@ -190,16 +158,16 @@ export function runInterp(
   // Socket filters and cgroup skb programs see the packet from the network header, as in the kernel's test run.
   const l3 = p.kind === 'socket_filter' || p.kind === 'cgroup_skb';
   const packet = input.packet && l3 ? input.packet.slice(14) : input.packet?.slice();
-  const helpers = ringbufRecorders(events, maps.ringNames);
   const task = { ...DEFAULT_TASK, ...options.task };
   let retval = 0;
   const trace: string[] = [];
   let after: Uint8Array | undefined = packet;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
     const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
-    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, helpers, task });
+    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, task });
     retval = Number(BigInt.asUintN(32, r.r0));
     trace.push(...r.trace);
+    for (const [name, ring] of maps.rings) for (const e of ring.drain()) (events[name] ??= []).push(hex(e));
     // bpf_xdp_adjust_head/tail give the run a new packet array.
     if (packet && r.packet) after = r.packet;
   }
