@@ -13,16 +13,9 @@ import { exitStatusFromConsole, parseControl } from '../../vm-images/protocol.js
 import type { BootResult } from '../../vm-images/qemu.js';
 import { qemuArgs } from '../../vm-images/qemu.js';
 import { formatTable, outcomeOk, totalsLine } from '../../vm-images/results-table.js';
+import { thrownBy } from '../support/thrown.js';
 
-const vmError = (f: () => unknown): VmError => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).to.be.instanceOf(VmError);
-    return e as VmError;
-  }
-  throw new Error('expected a VmError');
-};
+const vmError = (f: () => unknown): VmError => thrownBy(f, VmError, 'a VmError');
 
 describe('vm: kernel table', () => {
   it('finds known kernels and lists the known ones for an unknown name', () => {
