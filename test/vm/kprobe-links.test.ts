@@ -12,6 +12,7 @@ import { LinkError } from '../../src/kernel/link-error.js';
 import { PerfEventLinkType } from '../../src/kernel/link-info.js';
 import { syscall6 } from '../../src/syscall/libc.js';
 import { needKernel } from '../support/kernel.js';
+import { readU64 } from '../kernel/helpers.js';
 import { countForPid } from '../kernel/link-programs.js';
 
 const NR_GETPID = 39;
@@ -23,7 +24,7 @@ const SYS_GETPID = '__x64_sys_getpid';
 const SYS_GETPPID = '__x64_sys_getppid';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
-const readCount = (map: BpfMap): number => Number(new DataView(map.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true));
+const readCount = (map: BpfMap): number => Number(readU64(map.lookup(new Uint8Array(4))!));
 
 /** Skips the current test, putting the reason in its title so the report shows it. */
 function skipBecause(ctx: Mocha.Context, reason: string): never {
