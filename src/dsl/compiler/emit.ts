@@ -215,8 +215,8 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   return resolveJumps(code, labels);
 }
 
-/** Resolves jumps: offsets count slots (lddw takes two). */
-function resolveJumps(out: Instruction[], labelAt: Map<string, number>): Instruction[] {
+/** Resolves jumps to labels (label → instruction index): offsets count slots (lddw takes two). */
+export function resolveJumps(out: Instruction[], labelAt: Map<string, number>): Instruction[] {
   const slotIndex: number[] = [];
   let slots = 0;
   for (const ins of out) {
