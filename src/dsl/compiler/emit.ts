@@ -8,7 +8,7 @@ import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoLoad, Size, Source } from '.
 import type { AluName, CmpName, IrFunction, Operand, SpannedOp, VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
 import { peephole } from './peephole.js';
-import type { Allocation } from './regalloc.js';
+import type { Allocation, MapReference } from './regalloc.js';
 
 const R0 = 0;
 const R5 = 5;
@@ -165,15 +165,14 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         break;
       }
       case 'map': {
+        if (alloc.rematerialized.has(op.dst)) break;
         const [d, done] = defReg(op.dst);
-        const ins = wideLoad(d, op.valueOffset ?? 0, op.valueOffset !== undefined ? PseudoLoad.MAP_VALUE : PseudoLoad.MAP_FD);
-        ins.reference = op.map;
-        push(ins);
+        push(mapLoad(d, op));
         done();
         break;
       }
       case 'call': {
-        moveArguments(op.args, { loc, slotOff, push, movImm, movReg });
+        moveArguments(op.args, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
         push(instruction(Class.JMP | JmpOp.CALL, 0, 0, 0, op.helper));
         if (op.dst !== undefined) {
           const l = loc(op.dst);
@@ -235,12 +234,20 @@ export function resolveJumps(out: Instruction[], labelAt: Map<string, number>): 
   return out;
 }
 
+/** lddw of a map's fd or of a pointer into a global data map's value, resolved at load. */
+function mapLoad(dst: number, ref: MapReference): Instruction {
+  const ins = wideLoad(dst, ref.valueOffset ?? 0, ref.valueOffset !== undefined ? PseudoLoad.MAP_VALUE : PseudoLoad.MAP_FD);
+  ins.reference = ref.map;
+  return ins;
+}
+
 interface MoveTools {
   loc(v: VReg): { kind: 'reg'; reg: number } | { kind: 'spill'; slot: number };
   slotOff(slot: number): number;
   push(ins: Instruction): void;
   movImm(dst: number, value: bigint, bits: 32 | 64): void;
   movReg(dst: number, src: number, bits?: 32 | 64): void;
+  rematerialized: Map<VReg, MapReference>;
 }
 
 /** Moves call arguments into r1…r5 as one parallel move (r0 breaks cycles). */
@@ -250,6 +257,7 @@ function moveArguments(args: Operand[], t: MoveTools): void {
     const dst = i + 1;
     if (src.kind === 'reg') {
       if (src.reg < 0) return { dst, src, from: 1 };
+      if (t.rematerialized.has(src.reg)) return { dst, src };
       const l = t.loc(src.reg);
       if (l.kind === 'reg') return { dst, src, from: l.reg };
     }
@@ -258,6 +266,7 @@ function moveArguments(args: Operand[], t: MoveTools): void {
   const emit = (m: Move) => {
     if (m.from !== undefined) t.movReg(m.dst, m.from);
     else if (m.src.kind === 'imm') t.movImm(m.dst, m.src.value, 64);
+    else if (t.rematerialized.has(m.src.reg)) t.push(mapLoad(m.dst, t.rematerialized.get(m.src.reg)!));
     else {
       const l = t.loc(m.src.reg);
       if (l.kind === 'spill') t.push(instruction(Class.LDX | Mode.MEM | Size.DW, m.dst, FP, t.slotOff(l.slot)));

@@ -11,8 +11,36 @@ export type Location = { kind: 'reg'; reg: number } | { kind: 'spill'; slot: num
 
 export interface Allocation {
   locations: Map<VReg, Location>;
+  /** Map references used only as helper arguments: loaded straight into the argument register at each call, never allocated. */
+  rematerialized: Map<VReg, MapReference>;
   /** Callee-saved registers used (for statistics). */
   spills: number;
+}
+
+export interface MapReference {
+  map: string;
+  valueOffset?: number;
+}
+
+/** Virtual registers defined once by a `map` op and read only as call arguments. */
+export function rematerializableMaps(fn: IrFunction): Map<VReg, MapReference> {
+  const defs = new Map<VReg, number>();
+  const found = new Map<VReg, MapReference>();
+  const spoiled = new Set<VReg>();
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d !== undefined) {
+      defs.set(d, (defs.get(d) ?? 0) + 1);
+      if (op.op === 'map') found.set(d, { map: op.map, ...(op.valueOffset !== undefined ? { valueOffset: op.valueOffset } : {}) });
+    }
+    if (op.op === 'call') {
+      op.args.forEach((a, i) => {
+        if (a.kind === 'reg' && i >= 5) spoiled.add(a.reg);
+      });
+    } else for (const u of uses(op)) spoiled.add(u);
+  }
+  for (const v of [...found.keys()]) if (spoiled.has(v) || defs.get(v) !== 1) found.delete(v);
+  return found;
 }
 
 interface Interval {
@@ -39,6 +67,7 @@ export function allocateRegisters(fn: IrFunction): Allocation {
 }
 
 function allocate(fn: IrFunction, useR0: boolean): Allocation {
+  const rematerialized = rematerializableMaps(fn);
   const live = liveness(fn);
   const start = new Map<VReg, number>();
   const end = new Map<VReg, number>();
@@ -63,7 +92,7 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       }
     }
   });
-  const intervals: Interval[] = [...start.keys()].map((v) => ({
+  const intervals: Interval[] = [...start.keys()].filter((v) => !rematerialized.has(v)).map((v) => ({
     vreg: v,
     start: start.get(v)!,
     end: end.get(v)!,
@@ -142,5 +171,5 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       spill(iv.vreg);
     }
   }
-  return { locations, spills };
+  return { locations, rematerialized, spills };
 }
