@@ -46,3 +46,4 @@ export { enableRunStats } from './stats.js';
 export { loadCollection, loadObjectFile, Collection, LoadError, type LoadCollectionOptions } from './collection.js';
 export { pinCollection, mapPinName } from './collection-pin.js';
 export { StructOpsError, type StructOpsRegistration } from './struct-ops.js';
+export { PinnedKindError, type PinnedKind } from './pin.js';
