@@ -99,9 +99,12 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     crossesCall: calls.some((c) => live.has(live.liveOut[c]!, v) && def(fn.ops[c]!) !== v),
   }));
   intervals.sort((a, b) => a.start - b.start || a.vreg - b.vreg);
-  // r0 is free between a call and its result's last use if no call, large store or argument move happens in between.
+  // r0 is free between a call and its result's last use if no call, large store or argument move happens in between;
+  // likewise for a value that is returned (its last use is `ret`), which then needs no final move into r0.
   const r0Ok = (iv: Interval): boolean => {
-    if (!useR0 || fn.ops[iv.start]!.op !== 'call') return false;
+    const last = fn.ops[iv.end]!;
+    const returned = last.op === 'ret' && last.value.kind === 'reg' && last.value.reg === iv.vreg;
+    if (!useR0 || (fn.ops[iv.start]!.op !== 'call' && !returned)) return false;
     for (let i = iv.start + 1; i <= iv.end; i++) {
       const op = fn.ops[i]!;
       if (op.op === 'call' || (op.op === 'store' && op.value.kind === 'imm' && (op.value.value > 0x7fffffffn || op.value.value < -0x80000000n))) return false;
@@ -130,9 +133,14 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       }
     }
     const pool = iv.crossesCall ? CALLEE_SAVED : r0Ok(iv) ? [0, ...CALLER_SAVED, ...CALLEE_SAVED] : [...CALLER_SAVED, ...CALLEE_SAVED];
-    if (pool[0] === 0 && !active.some((a) => a.reg === 0)) {
+    // A helper result takes r0 at once; a returned value only if it cannot reuse its operand's register (the peephole then renames that chain into r0).
+    const r0Free = pool[0] === 0 && !active.some((a) => a.reg === 0);
+    const takeR0 = () => {
       active.push({ ...iv, reg: 0 });
       locations.set(iv.vreg, { kind: 'reg', reg: 0 });
+    };
+    if (r0Free && fn.ops[iv.start]!.op === 'call') {
+      takeR0();
       continue;
     }
     // Coalescing hint: `d = s op …` where s dies here can reuse s's register (saves the move).
@@ -147,6 +155,10 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
         locations.set(iv.vreg, { kind: 'reg', reg: donor.reg });
         continue;
       }
+    }
+    if (r0Free) {
+      takeR0();
+      continue;
     }
     // A value whose last use is as a helper argument prefers that argument's register.
     const endOp = fn.ops[iv.end]!;
