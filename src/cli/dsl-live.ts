@@ -5,6 +5,7 @@
  * through the ELF loader instead); it also maps verifier failures back to
  * the TypeScript source.
  */
+import { CliError } from './output.js';
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoLoad } from '../asm/opcodes.js';
 import type { CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';
@@ -70,8 +71,12 @@ export function loadCompiledModule(mod: CompiledModule, options: { rodata?: Reco
       if (d.name === '.rodata' && options.rodata) {
         for (const [name, value] of Object.entries(options.rodata)) {
           const v = d.variables.find((x) => x.name === name);
-          if (!v) throw new Error(`no rodata variable ${name} (have: ${d.variables.map((x) => x.name).join(', ')})`);
-          const u = BigInt.asUintN(v.size * 8, BigInt(value));
+          if (!v) throw new CliError(`--set ${name}: no rodata variable ${name} (have: ${d.variables.map((x) => x.name).join(', ')})`, 2);
+          // Signed or unsigned, the value must fit the variable's width: never truncate silently.
+          const n = BigInt(value);
+          const bits = BigInt(v.size * 8);
+          if (n < -(1n << (bits - 1n)) || n >= 1n << bits) throw new CliError(`--set ${name}: ${n} does not fit the ${v.size}-byte variable`, 2);
+          const u = BigInt.asUintN(v.size * 8, n);
           for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
         }
       }

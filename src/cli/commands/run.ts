@@ -32,6 +32,8 @@ options:
   --no-cache        compile even when a cached build matches
 `;
 
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 function parseSet(items: string[] | undefined): Record<string, bigint> {
   const out: Record<string, bigint> = {};
   for (const s of items ?? []) {
@@ -131,7 +133,14 @@ export async function run(argv: string[]): Promise<number> {
     if (!json) process.stderr.write(dim(duration ? `running for ${duration}s…\n` : 'running; Ctrl-C to stop…\n'));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const timer = duration ? setTimeout(stop, duration * 1000) : undefined;
+    // setTimeout holds at most 2^31-1 ms (~24.8 days): re-arm until the deadline.
+    const deadline = duration ? Date.now() + duration * 1000 : undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      const left = deadline! - Date.now();
+      timer = left > MAX_TIMEOUT_MS ? setTimeout(arm, MAX_TIMEOUT_MS) : setTimeout(stop, Math.max(left, 0));
+    };
+    if (deadline !== undefined) arm();
     // Ring buffers: print events as they come.
     let running = true;
     const pumps = mod.maps.filter((m) => m.kind === 'ringbuf').map(async (spec) => {
