@@ -28,6 +28,7 @@ export { CoreTarget, type Candidate } from './core/candidates.js';
 export { fieldsCompat, typesCompat, typesMatch } from './core/compat.js';
 export { resolveCoreRelo, resolveCoreReloStrict, matchSpec, type CoreResult } from './core/resolve.js';
 export { applyCoreRelocation, POISON_HELPER_ID, type CoreInsn } from './core/apply.js';
+export { packFuncInfo, packLineInfo, FUNC_INFO_RECORD_SIZE, LINE_INFO_RECORD_SIZE } from './prog-ext.js';
 export { toCHeader, type CHeaderOptions } from './dump-c.js';
 export { toTypeScript, type TypeScriptOptions } from './dump-ts.js';
 export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures, type SanitizedBtf } from './sanitize.js';

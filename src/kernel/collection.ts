@@ -6,6 +6,7 @@
  * the running kernel's BTF) and it is loaded with its BTF, func_info and
  * line_info; finally prog arrays and map-in-map slots get their initial values.
  */
+import { packFuncInfo, packLineInfo } from '../btf/prog-ext.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Instruction } from '../asm/instruction.js';
@@ -484,23 +485,11 @@ function setLddwKeepSrc(ins: Instruction, lo: number, hi: number): void {
 }
 
 function encodeFuncInfo(p: ProgramSpec): Uint8Array {
-  const out = new Uint8Array(p.funcInfo.length * 8);
-  const v = new DataView(out.buffer);
-  p.funcInfo.forEach((f, i) => {
-    v.setUint32(i * 8, f.insnOff, true);
-    v.setUint32(i * 8 + 4, f.typeId, true);
-  });
-  return out;
+  return packFuncInfo(p.funcInfo.map((f) => ({ insn: f.insnOff, typeId: f.typeId })));
 }
 
 function encodeLineInfo(p: ProgramSpec): Uint8Array {
-  const out = new Uint8Array(p.lineInfo.length * 16);
-  const v = new DataView(out.buffer);
-  p.lineInfo.forEach((l, i) => {
-    v.setUint32(i * 16, l.insnOff, true);
-    v.setUint32(i * 16 + 4, l.fileNameOff ?? 0, true);
-    v.setUint32(i * 16 + 8, l.lineOff ?? 0, true);
-    v.setUint32(i * 16 + 12, (l.lineNumber << 10) | (l.column & 0x3ff), true);
-  });
-  return out;
+  return packLineInfo(
+    p.lineInfo.map((l) => ({ insn: l.insnOff, fileNameOff: l.fileNameOff ?? 0, lineOff: l.lineOff ?? 0, lineNumber: l.lineNumber, column: l.column })),
+  );
 }

@@ -4,6 +4,7 @@
  * one FUNC per program, and the .BTF.ext func_info / line_info whose lines
  * are the TypeScript source (so the verifier log quotes TypeScript).
  */
+import { packFuncInfo, packLineInfo } from '../../btf/prog-ext.js';
 import { BtfBuilder } from '../../btf/builder.js';
 import type { FuncInfo, LineInfo } from '../../btf/ext.js';
 import type { CompiledModule, CompiledProgram } from './compile.js';
@@ -140,22 +141,16 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
 
 /** Packs func_info / line_info records as bpf_prog_load expects them (string offsets resolved by the builder). */
 export function packProgramExt(btf: ModuleBtf, p: CompiledProgram): { funcInfo: Uint8Array; lineInfo: Uint8Array } {
-  const fi = btf.funcInfo(p);
-  const li = btf.lineInfo(p);
-  const funcInfo = new Uint8Array(fi.length * 8);
-  const fv = new DataView(funcInfo.buffer);
-  fi.forEach((r, i) => {
-    fv.setUint32(i * 8, r.insnOff / 8, true);
-    fv.setUint32(i * 8 + 4, r.typeId, true);
-  });
-  const lineInfo = new Uint8Array(li.length * 16);
-  const lv = new DataView(lineInfo.buffer);
-  li.forEach((r, i) => {
-    lv.setUint32(i * 16, r.insnOff / 8, true);
-    lv.setUint32(i * 16 + 4, btf.builder.addString(r.fileName), true);
-    lv.setUint32(i * 16 + 8, btf.builder.addString(r.line), true);
-    lv.setUint32(i * 16 + 12, ((r.lineNumber << 10) | (r.column & 0x3ff)) >>> 0, true);
-  });
+  const funcInfo = packFuncInfo(btf.funcInfo(p).map((r) => ({ insn: r.insnOff / 8, typeId: r.typeId })));
+  const lineInfo = packLineInfo(
+    btf.lineInfo(p).map((r) => ({
+      insn: r.insnOff / 8,
+      fileNameOff: btf.builder.addString(r.fileName),
+      lineOff: btf.builder.addString(r.line),
+      lineNumber: r.lineNumber,
+      column: r.column,
+    })),
+  );
   return { funcInfo, lineInfo };
 }
 
