@@ -5,6 +5,7 @@
  * and 64-bit results wrap simply by being stored.
  */
 import { AluOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source, sizeBytes } from '../asm/opcodes.js';
+import { helperName } from '../asm/helpers.js';
 import { InterpError } from './errors.js';
 import { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers } from './helpers.js';
 import type { InterpMap } from './maps.js';
@@ -164,7 +165,11 @@ export function execute(program: DecodedProgram, options: RunOptions = {}): RunR
 
   const callHelper = (id: number, kind: string): void => {
     const fn: Helper | undefined = helpers[id];
-    if (!fn) throw new InterpError('E_UNKNOWN_HELPER', `call to unknown ${kind} ${id}`, pc);
+    if (!fn) {
+      const name = kind === 'helper' ? helperName(id) : undefined;
+      const what = name ? `helper ${id} (bpf_${name}), which the interpreter does not provide; pass it in options.helpers` : `unknown ${kind} ${id}`;
+      throw new InterpError('E_UNKNOWN_HELPER', `call to ${what}`, pc);
+    }
     R[0] = checked(fn(ctx, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!), `${kind} ${id}`);
   };
   /** A helper's result, which must be a bigint (a number from a user-supplied helper would make BigUint64Array throw). */
