@@ -190,10 +190,11 @@ function moveConstantReturnToJump(nodes: Node[]): boolean {
     const label = nodes[g]!.ins.reference!;
     const block = nodes.slice(t, t + 2);
     block[0] = { ins: block[0]!.ins, labels: [...block[0]!.labels, ...nodes[g]!.labels] };
-    // Replace the goto first (indices after t shift once B is taken out).
+    // Replace the goto first; when it came before B, that moved the branch and B one place on.
     nodes.splice(g, 1, ...block);
-    nodes[t - 1]!.ins = { ...p, opcode: (p.opcode & 0x0f) | INVERSE.get(jmpOp(p))!, reference: label };
-    nodes.splice(g < t ? t + 1 : t, 2);
+    const at = g < t ? t : t - 1;
+    nodes[at]!.ins = { ...p, opcode: (p.opcode & 0x0f) | INVERSE.get(jmpOp(p))!, reference: label };
+    nodes.splice(at + 1, 2);
     return true;
   }
   return false;
