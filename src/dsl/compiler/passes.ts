@@ -281,10 +281,20 @@ export function propagateCopies(fn: IrFunction): boolean {
   return changed;
 }
 
-/** `p = base + k; load [p + off]` → `load [base + k + off]` when base is not redefined in between. */
+/**
+ * `p = base + k; load [p + off]` → `load [base + k + off]` when base is not redefined in between.
+ * The relation survives labels when p and base are each defined once before the first label
+ * (they run at most once, so no path can change one without the other).
+ */
 export function foldAddresses(fn: IrFunction): boolean {
   const counts = defCounts(fn);
-  const known = new Map<VReg, { base: VReg; add: number }>();
+  const known = new Map<VReg, { base: VReg; add: number; once: boolean }>();
+  const definedOnceUpFront = new Set<VReg>();
+  for (const op of fn.ops) {
+    if (op.op === 'label') break;
+    const d = def(op);
+    if (d !== undefined && counts.get(d) === 1) definedOnceUpFront.add(d);
+  }
   let changed = false;
   fn.ops = fn.ops.map((op) => {
     let out: SpannedOp = op;
@@ -310,12 +320,12 @@ export function foldAddresses(fn: IrFunction): boolean {
       const [base, off] = fold(op.a.reg, Number(op.b.value));
       if (base !== op.a.reg) out = { ...op, a: { kind: 'reg', reg: base }, b: { kind: 'imm', value: BigInt(off) } };
     }
-    if (op.op === 'label') known.clear();
+    if (op.op === 'label') for (const [k, v] of known) if (!v.once) known.delete(k);
     const d = def(op);
     if (d !== undefined) {
       for (const [k, v] of known) if (v.base === d || k === d) known.delete(k);
       if (out.op === 'alu' && out.alu === 'add' && out.bits === 64 && out.a.kind === 'reg' && out.a.reg >= 0 && out.b.kind === 'imm' && counts.get(d) === 1 && fitsImm32(out.b.value, 64)) {
-        known.set(d, { base: out.a.reg, add: Number(out.b.value) });
+        known.set(d, { base: out.a.reg, add: Number(out.b.value), once: definedOnceUpFront.has(d) && definedOnceUpFront.has(out.a.reg) });
       }
     }
     return out;
