@@ -8,6 +8,9 @@
  * - A constant return `r0 = K; exit` reached by falling past a branch
  *   becomes `r0 = K` before the (inverted) branch, which then jumps to a
  *   shared exit: one instruction fewer, as clang does.
+ * - `if c goto L; goto X; L:` becomes `if !c goto X`.
+ * - A constant return that is both fallen into past a branch and reached
+ *   by a `goto` moves to where the goto was (the branch is inverted).
  */
 import { type Instruction } from '../../asm/instruction.js';
 import { AluOp, AtomicOp, Class, JmpOp, Mode, Source } from '../../asm/opcodes.js';
