@@ -69,7 +69,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   const out = values.output ?? entry.replace(/(\.bpf)?\.ts$/, '') + '.o';
   const bytes = writeObject(mod);
-  writeFileSync(out, bytes);
+  try {
+    writeFileSync(out, bytes);
+  } catch (e) {
+    throw new CliError(`cannot write ${out}: ${(e as Error).message}`);
+  }
   if (values.json) printJson({ object: out, bytes: bytes.length, programs: mod.programs.map((p) => ({ name: p.name, section: p.section, instructions: p.instructions.length })), maps: mod.maps.map((m) => m.name) });
   else process.stdout.write(`wrote ${out} (${bytes.length} bytes): ${mod.programs.length} program${mod.programs.length === 1 ? '' : 's'}, ${mod.maps.length} map${mod.maps.length === 1 ? '' : 's'} from ${basename(entry)}\n`);
   return 0;
