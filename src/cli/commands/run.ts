@@ -125,7 +125,15 @@ export async function run(argv: string[]): Promise<number> {
   const onSignal = () => stop();
   try {
     for (const p of mod.programs) {
-      const a = attachProgram(p, live.programs.get(p.name)!, values.iface !== undefined ? { iface: values.iface } : {});
+      let a: Attached;
+      try {
+        a = attachProgram(p, live.programs.get(p.name)!, values.iface !== undefined ? { iface: values.iface } : {});
+      } catch (e) {
+        // Name the program's declaration: the module is where the user fixes a wrong target.
+        if (!p.declaredAt || !(e instanceof Error)) throw e;
+        const at = `${p.declaredAt.file}:${p.declaredAt.line}:${p.declaredAt.column}`;
+        throw new CliError(`${at}: cannot attach ${p.name}: ${e.message}`, (e as { exitCode?: number }).exitCode ?? 1);
+      }
       attached.push(a);
       if (json) printJson({ attached: p.name, where: a.where });
       else process.stderr.write(`${dim(`attached ${p.name} to ${a.where}`)}\n`);

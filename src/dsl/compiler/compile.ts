@@ -42,6 +42,8 @@ export interface CompiledProgram {
   expectedAttachType?: number;
   target?: string;
   binary?: string;
+  /** Where the program's `export const` stands, for errors that arise later (attach). */
+  declaredAt?: { file: string; line: number; column: number };
   instructions: Instruction[];
   stackSize: number;
   ir: string;
@@ -221,8 +223,11 @@ export function compile(opts: CompileOptions): CompiledModule {
       const instructions = emitFunction(fn, alloc);
       const info = PROGRAM_KINDS[p.kind];
       const attach = expectedAttachType(p.kind, p.target);
+      const declFile = p.decl.getSourceFile();
+      const declPos = declFile.getLineAndColumnAtPos(p.decl.getStart());
       programs.push({
         name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, stackSize, ir,
+        declaredAt: { file: declFile.getFilePath(), line: declPos.line, column: declPos.column },
         ...(attach !== undefined ? { expectedAttachType: attach } : {}),
         ...(p.target !== undefined ? { target: p.target } : {}),
         ...(p.binary !== undefined ? { binary: p.binary } : {}),
