@@ -107,4 +107,14 @@ describe('dsl CLI: tsbpf build / run', function () {
     expect(r.stderr).to.include('3 |   return bpf.unsafeLoad(64, 4) > 0 ? 1 : 0;');
     expect(existsSync(mod)).to.equal(true);
   });
+
+  it('an attach failure names the program declaration in the module', async function () {
+    needKernel(this);
+    const mod = join(dir, 'no-such-tp.bpf.ts');
+    writeFileSync(mod, `import { tracepoint } from '${join(ROOT, 'src/dsl/index.js')}';\nexport const onNothing = tracepoint('syscalls/sys_enter_nonexistent', () => 0);\n`);
+    const r = await tsbpf(['run', mod, '--duration', '1', '--no-cache']);
+    expect(r.status).to.equal(1);
+    expect(r.stderr).to.include(`${mod}:2:14: cannot attach onNothing:`);
+    expect(r.stderr).to.include("no tracepoint 'syscalls/sys_enter_nonexistent'");
+  });
 });
