@@ -97,6 +97,28 @@ describe('dsl CLI: tsbpf build / run', function () {
     expect(entries.every((e) => typeof e.key === 'string' && typeof e.value === 'number')).to.equal(true);
   });
 
+  it('without --duration it runs until SIGTERM, then prints its maps and exits 0 (no ring buffer keeps it alive)', async function () {
+    needKernel(this);
+    const mod = join(dir, 'until-signal.bpf.ts');
+    writeFileSync(mod, `import { hashMap, tracepoint, type u32, type u64 } from '${join(ROOT, 'src/dsl/index.js')}';\nexport const hits = hashMap<u32, u64>({ maxEntries: 4 });\nexport const onGetppid = tracepoint('syscalls/sys_enter_getppid', () => {\n  hits.increment(0);\n  return 0;\n});\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', mod, '--json'], {
+      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: join(dir, 'cache3') },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    for (let i = 0; i < 80 && !stdout.includes('"attached"'); i++) await new Promise((r) => setTimeout(r, 250));
+    expect(stdout, stderr).to.include('"attached"');
+    await new Promise((r) => setTimeout(r, 1000)); // still running a second later
+    expect(child.exitCode, stderr).to.equal(null);
+    for (let i = 0; i < 5; i++) void process.ppid; // getppid(2), counted by the module
+    child.kill('SIGTERM');
+    expect(await exited, stderr).to.equal(0);
+    expect(stdout).to.include('{"map":"hits","key":0,"value":');
+  });
+
   it('shows the TypeScript line when the kernel rejects a program', async function () {
     needKernel(this);
     const mod = join(dir, 'reject.bpf.ts');

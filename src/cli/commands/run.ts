@@ -141,6 +141,9 @@ export async function run(argv: string[]): Promise<number> {
     if (!json) process.stderr.write(dim(duration ? `running for ${duration}s…\n` : 'running; Ctrl-C to stop…\n'));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // Without ring buffers or --duration nothing else keeps Node's event loop
+    // alive, and the process would end silently instead of waiting for Ctrl-C.
+    const keepAlive = setInterval(() => {}, MAX_TIMEOUT_MS);
     // setTimeout holds at most 2^31-1 ms (~24.8 days): re-arm until the deadline.
     const deadline = duration ? Date.now() + duration * 1000 : undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -161,6 +164,7 @@ export async function run(argv: string[]): Promise<number> {
       reader.consume(print);
     });
     await stopped;
+    clearInterval(keepAlive);
     running = false;
     if (timer) clearTimeout(timer);
     await Promise.all(pumps);
