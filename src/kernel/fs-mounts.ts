@@ -64,8 +64,20 @@ export function ensureBpffs(path = BPFFS_PATH): string {
   return ensure(path, 'bpf', 'bpf', `sudo mount -t bpf bpf ${path}`);
 }
 
+// Every tracepoint lookup needs the tracefs mount point: find it once, not per call.
+const tracefsFound = new Map<string, string>();
+
 /** Makes sure tracefs is available; returns its mount point. */
 export function ensureTracefs(path = TRACEFS_PATH): string {
+  let found = tracefsFound.get(path);
+  if (found === undefined) {
+    found = findOrMountTracefs(path);
+    tracefsFound.set(path, found);
+  }
+  return found;
+}
+
+function findOrMountTracefs(path: string): string {
   if (isMounted(path, 'tracefs')) return path;
   const debugTracing = '/sys/kernel/debug/tracing';
   if (path === TRACEFS_PATH && existsSync(`${debugTracing}/events`) && isMounted(debugTracing, 'tracefs')) return debugTracing;

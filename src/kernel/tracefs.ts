@@ -21,17 +21,27 @@ export function tracepointId(category: string, name: string): number | undefined
   return Number.isFinite(id) ? id : undefined;
 }
 
+// A PMU's sysfs description does not change while we run: read it once per PMU.
+const pmuTypes = new Map<string, number | undefined>();
+const retprobeBits = new Map<string, number>();
+
 /** Reads the PMU type number of a dynamic PMU (kprobe, uprobe) from sysfs, or undefined. */
 export function dynamicPmuType(pmu: string): number | undefined {
+  if (pmuTypes.has(pmu)) return pmuTypes.get(pmu);
   const path = `/sys/bus/event_source/devices/${pmu}/type`;
-  if (!existsSync(path)) return undefined;
-  return Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+  const type = existsSync(path) ? Number.parseInt(readFileSync(path, 'utf8').trim(), 10) : undefined;
+  pmuTypes.set(pmu, type);
+  return type;
 }
 
 /** The config bit that makes a kprobe/uprobe PMU event a return probe ("config:0"). */
 export function retprobeBit(pmu: string): number {
-  const path = `/sys/bus/event_source/devices/${pmu}/format/retprobe`;
-  if (!existsSync(path)) return 0;
-  const m = /config:(\d+)/.exec(readFileSync(path, 'utf8'));
-  return m ? Number(m[1]) : 0;
+  let bit = retprobeBits.get(pmu);
+  if (bit === undefined) {
+    const path = `/sys/bus/event_source/devices/${pmu}/format/retprobe`;
+    const m = existsSync(path) ? /config:(\d+)/.exec(readFileSync(path, 'utf8')) : null;
+    bit = m ? Number(m[1]) : 0;
+    retprobeBits.set(pmu, bit);
+  }
+  return bit;
 }
