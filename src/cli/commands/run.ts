@@ -141,17 +141,16 @@ export async function run(argv: string[]): Promise<number> {
     if (!json) process.stderr.write(dim(duration ? `running for ${duration}s…\n` : 'running; Ctrl-C to stop…\n'));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    // Without ring buffers or --duration nothing else keeps Node's event loop
-    // alive, and the process would end silently instead of waiting for Ctrl-C.
-    const keepAlive = setInterval(() => {}, MAX_TIMEOUT_MS);
     // setTimeout holds at most 2^31-1 ms (~24.8 days): re-arm until the deadline.
-    const deadline = duration ? Date.now() + duration * 1000 : undefined;
-    let timer: NodeJS.Timeout | undefined;
+    // Without --duration the deadline is never reached, and the re-armed timer
+    // is what keeps Node's event loop alive until Ctrl-C when no ring buffer does.
+    const deadline = duration ? Date.now() + duration * 1000 : Infinity;
+    let timer: NodeJS.Timeout;
     const arm = () => {
-      const left = deadline! - Date.now();
+      const left = deadline - Date.now();
       timer = left > MAX_TIMEOUT_MS ? setTimeout(arm, MAX_TIMEOUT_MS) : setTimeout(stop, Math.max(left, 0));
     };
-    if (deadline !== undefined) arm();
+    arm();
     // Ring buffers: print events as they come.
     let running = true;
     const pumps = mod.maps.filter((m) => m.kind === 'ringbuf').map(async (spec) => {
@@ -164,9 +163,8 @@ export async function run(argv: string[]): Promise<number> {
       reader.consume(print);
     });
     await stopped;
-    clearInterval(keepAlive);
     running = false;
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer!);
     await Promise.all(pumps);
   } finally {
     process.off('SIGINT', onSignal);
