@@ -1,15 +1,14 @@
 /** Helpers that call back into the program: bpf_loop and bpf_for_each_map_elem. */
 import type { Helper } from './helpers.js';
-import { Errno } from './maps.js';
+import { Errno, helperResult } from './maps.js';
 
-const result = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
 /** The kernel's bound on bpf_loop iterations (BPF_MAX_LOOPS). */
 const MAX_LOOPS = 1 << 23;
 
 /** bpf_loop(nr, callback(i, ctx), ctx, flags): runs until nr calls or the callback returns 1; returns the calls made. */
 export const loop: Helper = (ctx, nr, fn, cbCtx, flags) => {
-  if (flags !== 0n) return result(-Errno.EINVAL);
-  if (nr > BigInt(MAX_LOOPS)) return result(-Errno.E2BIG);
+  if (flags !== 0n) return helperResult(-Errno.EINVAL);
+  if (nr > BigInt(MAX_LOOPS)) return helperResult(-Errno.E2BIG);
   const count = Number(nr);
   let i = 0;
   while (i < count) {
@@ -22,7 +21,7 @@ export const loop: Helper = (ctx, nr, fn, cbCtx, flags) => {
 
 /** bpf_for_each_map_elem(map, callback(map, key, value, ctx), ctx, flags): returns the elements visited. */
 export const forEachMapElem: Helper = (ctx, mapPtr, fn, cbCtx, flags) => {
-  if (flags !== 0n) return result(-Errno.EINVAL);
+  if (flags !== 0n) return helperResult(-Errno.EINVAL);
   const m = ctx.map(mapPtr);
   let visited = 0;
   for (const key of m.keys()) {

@@ -1,10 +1,8 @@
 /** Ring buffer helpers: output, reserve, submit, discard, query. */
 import { InterpError } from './errors.js';
 import type { Helper, HelperContext } from './helpers.js';
-import { Errno, type InterpMap } from './maps.js';
+import { Errno, type InterpMap, helperResult } from './maps.js';
 import { RingBufMap } from './ringbuf.js';
-
-const result = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
 
 function ringbuf(ctx: HelperContext, handle: bigint): RingBufMap {
   const m: InterpMap = ctx.map(handle);
@@ -14,8 +12,8 @@ function ringbuf(ctx: HelperContext, handle: bigint): RingBufMap {
 
 export const ringbufOutput: Helper = (ctx, map, data, size) => {
   const rb = ringbuf(ctx, map);
-  if (size > 0xffffffffn) return result(-Errno.EINVAL);
-  return result(rb.output(ctx.memory.slice(data, Number(size), ctx.pc)));
+  if (size > 0xffffffffn) return helperResult(-Errno.EINVAL);
+  return helperResult(rb.output(ctx.memory.slice(data, Number(size), ctx.pc)));
 };
 
 export const ringbufReserve: Helper = (ctx, map, size) => {

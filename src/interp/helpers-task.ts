@@ -1,15 +1,13 @@
 /** Helpers about the current task and reading memory: pid/tgid, uid/gid, comm, probe_read*. */
 import { InterpError } from './errors.js';
 import type { Helper } from './helpers.js';
-import { Errno } from './maps.js';
-
-const result = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
+import { Errno, helperResult } from './maps.js';
 
 export const currentPidTgid: Helper = (ctx) => (BigInt(ctx.task.tgid >>> 0) << 32n) | BigInt(ctx.task.pid >>> 0);
 export const currentUidGid: Helper = (ctx) => (BigInt(ctx.task.gid >>> 0) << 32n) | BigInt(ctx.task.uid >>> 0);
 
 export const currentComm: Helper = (ctx, buf, size) => {
-  if (size === 0n || size > 4096n) return result(-Errno.EINVAL);
+  if (size === 0n || size > 4096n) return helperResult(-Errno.EINVAL);
   const dst = ctx.memory.slice(buf, Number(size), ctx.pc, true);
   dst.fill(0);
   const name = new TextEncoder().encode(ctx.task.comm).subarray(0, dst.length - 1);
@@ -28,13 +26,13 @@ function source(ctx: Parameters<Helper>[0], ptr: bigint, size: number): Uint8Arr
 }
 
 export const probeRead: Helper = (ctx, dstPtr, size, src) => {
-  if (size > 0x7fffffffn) return result(-Errno.EINVAL);
+  if (size > 0x7fffffffn) return helperResult(-Errno.EINVAL);
   const n = Number(size);
   const dst = ctx.memory.slice(dstPtr, n, ctx.pc, true);
   const from = source(ctx, src, n);
   if (!from) {
     dst.fill(0);
-    return result(-Errno.EFAULT);
+    return helperResult(-Errno.EFAULT);
   }
   dst.set(from);
   return 0n;
@@ -42,7 +40,7 @@ export const probeRead: Helper = (ctx, dstPtr, size, src) => {
 
 /** Copies up to a NUL (included) or size-1 bytes plus a NUL; returns the length with the NUL. */
 export const probeReadStr: Helper = (ctx, dstPtr, size, src) => {
-  if (size === 0n || size > 0x7fffffffn) return result(size === 0n ? 0 : -Errno.EINVAL);
+  if (size === 0n || size > 0x7fffffffn) return helperResult(size === 0n ? 0 : -Errno.EINVAL);
   const n = Number(size);
   const dst = ctx.memory.slice(dstPtr, n, ctx.pc, true);
   const region = ctx.memory.regionAt(src);
@@ -50,7 +48,7 @@ export const probeReadStr: Helper = (ctx, dstPtr, size, src) => {
   const from = available > 0 ? source(ctx, src, available) : undefined;
   if (!from) {
     dst[0] = 0;
-    return result(-Errno.EFAULT);
+    return helperResult(-Errno.EFAULT);
   }
   const nul = from.indexOf(0);
   const len = Math.min(nul >= 0 ? nul : from.length, n - 1);

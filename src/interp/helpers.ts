@@ -4,7 +4,7 @@
  * helpers; pass `helpers` to `run` to add or replace entries by id.
  */
 import { Helper as HelperNumbers } from '../asm/helpers.js';
-import type { InterpMap } from './maps.js';
+import { type InterpMap, helperResult } from './maps.js';
 import type { Memory } from './memory.js';
 import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOutput } from './helpers-map.js';
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
@@ -141,4 +141,4 @@ export const defaultHelpers: HelperTable = {
 };
 
 /** A negative errno as the u64 a helper returns. */
-export const errno = (e: number): bigint => BigInt.asUintN(64, BigInt(-e));
+export const errno = (e: number): bigint => helperResult(-e);
