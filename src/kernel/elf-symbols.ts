@@ -4,6 +4,7 @@
  * offset the kernel's uprobe PMU wants (through the PT_LOAD program headers).
  * Bounds-checked; a malformed file is an ElfSymbolError, never a crash.
  */
+import { readName } from '../syscall/attr.js';
 
 export class ElfSymbolError extends Error {
   override readonly name = 'ElfSymbolError';
@@ -29,7 +30,6 @@ const PT_LOAD = 1;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const SHN_UNDEF = 0;
-const utf8 = new TextDecoder();
 
 interface Segment { vaddr: bigint; memsz: bigint; offset: bigint }
 
@@ -86,7 +86,8 @@ export class ElfSymbols {
           const kind = this.#bytes[at + 4]! & 0xf;
           if (kind !== STT_FUNC && kind !== STT_GNU_IFUNC) continue;
           if (this.#u16(at + 6) === SHN_UNDEF) continue;
-          const name = this.#cstring(strStart + this.#u32(at), strEnd);
+          const nameAt = strStart + this.#u32(at);
+          const name = readName(this.#bytes, nameAt, strEnd - nameAt);
           if (name === '' || out.has(name)) continue;
           const address = this.#u64(at + 8);
           const fileOffset = this.#fileOffsetOf(address);
@@ -131,11 +132,5 @@ export class ElfSymbols {
   #u64(at: number): bigint {
     this.#offset(BigInt(at), 8, 'field');
     return this.#view.getBigUint64(at, true);
-  }
-  #cstring(at: number, end: number): string {
-    if (at >= end) return '';
-    let e = at;
-    while (e < end && this.#bytes[e] !== 0) e++;
-    return utf8.decode(this.#bytes.subarray(at, e));
   }
 }

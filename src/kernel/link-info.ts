@@ -1,4 +1,5 @@
 /** BPF_OBJ_GET_INFO_BY_FD for links, decoded per link type. */
+import { readName } from '../syscall/attr.js';
 import { LinkInfoLayout as L, LinkType } from '../syscall/layouts.generated.js';
 import { NativeBuffer } from '../syscall/memory.js';
 import { getInfoRaw } from './info.js';
@@ -27,7 +28,6 @@ const typeNames = new Map<number, string>(Object.entries(LinkType).map(([k, v]) 
 /** Room for the kernel's bpf_link_info (it checks that unknown tail bytes are zero). */
 const INFO_SIZE = 256;
 const NAME_SIZE = 4096;
-const utf8 = new TextDecoder();
 
 /** bpf_perf_event_type: which name field the perf_event union holds. */
 export const PerfEventLinkType = { UNSPEC: 0, UPROBE: 1, URETPROBE: 2, KPROBE: 3, KRETPROBE: 4, TRACEPOINT: 5, EVENT: 6 } as const;
@@ -56,10 +56,7 @@ export function readLinkInfo(fd: number): LinkInfo {
   }
   const info: LinkInfo = { id: v.getUint32(L.id, true), type, typeName: typeNames.get(type) ?? `type ${type}`, progId: v.getUint32(L.prog_id, true) };
   if (namePtr) {
-    const b = nameBuf.bytes;
-    let end = 0;
-    while (end < NAME_SIZE && b[end] !== 0) end++;
-    info.name = utf8.decode(b.slice(0, end));
+    info.name = readName(nameBuf.bytes, 0, NAME_SIZE);
   }
   switch (type) {
     case LinkType.TRACING:

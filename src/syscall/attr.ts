@@ -22,9 +22,11 @@ export function writeName(attr: NativeBuffer, offset: number, name: string, max 
   attr.bytes.set(encoded.subarray(0, max - 1), offset);
 }
 
+const utf8 = new TextDecoder();
+
 /** Reads a NUL-terminated string of at most `max` bytes at `offset`. */
 export function readName(bytes: Uint8Array, offset: number, max = 16): string {
   let end = offset;
   while (end < offset + max && end < bytes.length && bytes[end] !== 0) end++;
-  return new TextDecoder().decode(bytes.subarray(offset, end));
+  return utf8.decode(bytes.subarray(offset, end));
 }
