@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI_BIN } from '../support/cli.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -44,7 +45,7 @@ describe('cli: the network examples count real traffic', function () {
 
   /** Runs the example in the receiver namespace; once attached, sends `send` from the sender; returns the map lines. */
   async function runExample(args: string[], send: () => void): Promise<Record<string, unknown>[]> {
-    const child = spawn('ip', ['netns', 'exec', receiver, process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'run', ...args, '--duration', '2', '--json'], {
+    const child = spawn('ip', ['netns', 'exec', receiver, process.execPath, '--import', 'tsx', CLI_BIN, 'run', ...args, '--duration', '2', '--json'], {
       cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: cache },
     });
     let stdout = '';

@@ -3,9 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+import { CLI_BIN } from '../support/cli.js';
 
 describe('cli: output into a pipe that closes early (| head)', function () {
   this.timeout(30000);
@@ -19,7 +17,7 @@ describe('cli: output into a pipe that closes early (| head)', function () {
     const file = join(dir, 'many.bin');
     const exit = [0x95, 0, 0, 0, 0, 0, 0, 0];
     writeFileSync(file, new Uint8Array(Array.from({ length: 200000 }, () => exit).flat()));
-    const child = spawn(process.execPath, ['--import', 'tsx', bin, 'disasm', file], { env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'disasm', file], { env: { ...process.env, NO_COLOR: '1' } });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.once('data', () => child.stdout.destroy());
