@@ -43,8 +43,7 @@ export const probeReadStr: Helper = (ctx, dstPtr, size, src) => {
   if (size === 0n || size > 0x7fffffffn) return helperResult(size === 0n ? 0 : -Errno.EINVAL);
   const n = Number(size);
   const dst = ctx.memory.slice(dstPtr, n, ctx.pc, true);
-  const region = ctx.memory.regionAt(src);
-  const available = region ? Math.min(n, region.bytes.length - Number(src & 0xffffffffn)) : 0;
+  const available = ctx.memory.availableAt(src, n);
   const from = available > 0 ? source(ctx, src, available) : undefined;
   if (!from) {
     dst[0] = 0;

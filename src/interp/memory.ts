@@ -119,12 +119,17 @@ export class Memory {
     return r.bytes.subarray(o, o + size);
   }
 
+  /** How many of the `max` bytes from `addr` lie inside its region (0 when none do). */
+  availableAt(addr: bigint, max: number): number {
+    const region = this.regionAt(addr);
+    return region ? Math.max(0, Math.min(max, region.bytes.length - Number(addr & OFFSET_MASK))) : 0;
+  }
+
   /** A NUL-terminated string of at most `max` bytes at `addr`. */
   cString(addr: bigint, max: number, pc?: number): string {
-    const region = this.regionAt(addr);
-    const offset = Number(addr & OFFSET_MASK);
-    const available = region ? Math.max(0, Math.min(max, region.bytes.length - offset)) : 0;
-    const bytes = this.slice(addr, available === 0 ? Math.max(1, Math.min(max, 1)) : available, pc);
+    const available = this.availableAt(addr, max);
+    // With nothing available, a 1-byte slice raises the out-of-bounds error.
+    const bytes = this.slice(addr, available === 0 ? 1 : available, pc);
     const nul = bytes.indexOf(0);
     let s = '';
     for (const b of nul >= 0 ? bytes.subarray(0, nul) : bytes) s += String.fromCharCode(b);
