@@ -24,7 +24,7 @@
  */
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
-import type { BtfType, Enum64Type, EnumType, Member, StructType } from './types.js';
+import { type BtfType, type Enum64Type, type EnumType, isComposite, isModifier, type Member, type StructType } from './types.js';
 
 export interface TypeScriptOptions {
   roots?: string[];
@@ -205,7 +205,7 @@ class TsWriter {
   private stripQualifiers(id: number): number {
     for (let i = 0; i < MAX_DEPTH; i++) {
       const t = this.btf.type(id);
-      if (t.kind !== 'const' && t.kind !== 'volatile' && t.kind !== 'restrict' && t.kind !== 'type_tag' && t.kind !== 'typedef') return id;
+      if (!isModifier(t) && t.kind !== 'typedef') return id;
       if (t.kind === 'typedef' && this.btf.type(t.type).kind !== 'int') return id;
       id = t.type;
     }
@@ -218,7 +218,7 @@ class TsWriter {
       if (m.name === '' && depth < MAX_DEPTH) {
         const innerId = this.stripAll(m.type);
         const inner = this.btf.type(innerId);
-        if ((inner.kind === 'struct' || inner.kind === 'union') && !this.inlineStack.has(innerId)) {
+        if (isComposite(inner) && !this.inlineStack.has(innerId)) {
           this.spend(innerId);
           this.inlineStack.add(innerId);
           this.fields(inner, baseBits + m.bitOffset, out, depth + 1);
@@ -233,7 +233,7 @@ class TsWriter {
   private stripAll(id: number): number {
     for (let i = 0; i < MAX_DEPTH; i++) {
       const t = this.btf.type(id);
-      if (t.kind !== 'const' && t.kind !== 'volatile' && t.kind !== 'restrict' && t.kind !== 'type_tag' && t.kind !== 'typedef') return id;
+      if (!isModifier(t) && t.kind !== 'typedef') return id;
       id = t.type;
     }
     return id;

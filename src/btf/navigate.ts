@@ -1,7 +1,7 @@
 /** Walking type graphs: skipping qualifiers, sizes and alignments. */
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
-import type { BtfType } from './types.js';
+import { type BtfType, isModifier } from './types.js';
 
 /** Longest chain of modifiers/typedefs/arrays followed before giving up (a loop). */
 export const MAX_RESOLVE_DEPTH = 32;
@@ -10,7 +10,7 @@ export const MAX_RESOLVE_DEPTH = 32;
 export function skipModifiers(btf: Btf, id: number): number {
   for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
     const t = btf.type(id);
-    if (t.kind !== 'const' && t.kind !== 'volatile' && t.kind !== 'restrict' && t.kind !== 'type_tag') return id;
+    if (!isModifier(t)) return id;
     id = t.type;
   }
   throw loop(btf, id);
@@ -20,8 +20,7 @@ export function skipModifiers(btf: Btf, id: number): number {
 export function skipModsAndTypedefs(btf: Btf, id: number): number {
   for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
     const t = btf.type(id);
-    if (t.kind !== 'const' && t.kind !== 'volatile' && t.kind !== 'restrict' && t.kind !== 'type_tag' && t.kind !== 'typedef')
-      return id;
+    if (!isModifier(t) && t.kind !== 'typedef') return id;
     id = t.type;
   }
   throw loop(btf, id);

@@ -1,7 +1,7 @@
 /** Type compatibility as libbpf's CO-RE defines it (relo_core.c semantics). */
 import type { Btf } from '../btf.js';
 import { skipModsAndTypedefs } from '../navigate.js';
-import type { BtfType } from '../types.js';
+import { type BtfType, isComposite } from '../types.js';
 import { essentialName } from './names.js';
 
 const MAX_DEPTH = 32;
@@ -22,7 +22,7 @@ export function fieldsCompat(lb: Btf, lid: number, tb: Btf, tid: number): boolea
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
     const l = lb.type(skipModsAndTypedefs(lb, lid));
     const t = tb.type(skipModsAndTypedefs(tb, tid));
-    if ((l.kind === 'struct' || l.kind === 'union') && (t.kind === 'struct' || t.kind === 'union')) return true;
+    if (isComposite(l) && isComposite(t)) return true;
     if (!kindsCoreCompat(l, t)) return false;
     switch (l.kind) {
       case 'ptr':
@@ -127,7 +127,7 @@ function typesMatchOnce(lb: Btf, lid: number, tb: Btf, tid: number, behindPtr: b
     if (l.kind === 'fwd' && t.kind === 'fwd') return l.union === t.union;
     if (!behindPtr) return false;
     const other = l.kind === 'fwd' ? t : l;
-    return (other.kind === 'struct' || other.kind === 'union') && isUnionLike(l) === isUnionLike(t);
+    return isComposite(other) && isUnionLike(l) === isUnionLike(t);
   }
   if (!kindsCoreCompat(l, t)) return false;
   switch (l.kind) {

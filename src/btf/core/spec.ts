@@ -8,7 +8,7 @@ import type { Btf } from '../btf.js';
 import { BtfError } from '../errors.js';
 import type { CoreRelo, CoreReloKind } from '../ext.js';
 import { sizeOf, skipModsAndTypedefs } from '../navigate.js';
-import type { ArrayType, Enum64Type, EnumType, StructType } from '../types.js';
+import { type ArrayType, type Enum64Type, type EnumType, isComposite, type StructType } from '../types.js';
 
 export const MAX_SPEC_LEN = 64;
 
@@ -78,7 +78,7 @@ export function parseSpec(btf: Btf, relo: CoreRelo): CoreSpec {
     id = skipModsAndTypedefs(btf, id);
     t = btf.type(id);
     const idx = raw[i]!;
-    if (t.kind === 'struct' || t.kind === 'union') {
+    if (isComposite(t)) {
       if (idx >= t.members.length) throw bad(relo, `member index ${idx} out of range for ${t.kind} '${t.name}'`);
       const m = t.members[idx]!;
       spec.bitOffset += m.bitOffset;
