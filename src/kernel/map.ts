@@ -287,6 +287,14 @@ export class BpfMap {
     }
   }
 
+  /** Runs `cmd`: false when the kernel says ENOENT (no such element), a SyscallError on any other failure. */
+  #callFound(cmd: number, name: string): boolean {
+    const r = this.#call(cmd);
+    if (r >= 0) return true;
+    if (r === -Errno.ENOENT) return false;
+    this.#fail(name, -r);
+  }
+
   #fail(cmd: string, errno: number): never {
     throw syscallError(`BPF_${cmd} on ${this.typeName} map${this.name ? ` '${this.name}'` : ''}`, errno);
   }
@@ -301,11 +309,7 @@ export class BpfMap {
     this.#checkKey(key, 'lookup');
     this.#checkValue(out, 'lookup');
     this.#prepare(key, VALUE_BUF, flags);
-    const r = this.#call(CMD_LOOKUP);
-    if (r < 0) {
-      if (r === -Errno.ENOENT) return false;
-      this.#fail('MAP_LOOKUP_ELEM', -r);
-    }
+    if (!this.#callFound(CMD_LOOKUP, 'MAP_LOOKUP_ELEM')) return false;
     copySmall(out, this.#valueOut, this.userValueSize);
     return true;
   }
@@ -331,23 +335,14 @@ export class BpfMap {
     this.#checkKey(key, 'delete');
     // DELETE_ELEM's last field is `key`: the kernel wants zeros after it.
     this.#prepare(key, VALUE_NONE, 0);
-    const r = this.#call(CMD_DELETE);
-    if (r < 0) {
-      if (r === -Errno.ENOENT) return false;
-      this.#fail('MAP_DELETE_ELEM', -r);
-    }
-    return true;
+    return this.#callFound(CMD_DELETE, 'MAP_DELETE_ELEM');
   }
 
   /** Removes and returns the value for `key` (or, for queue/stack, the next element). */
   lookupAndDelete(key?: Uint8Array, flags = 0): Uint8Array | undefined {
     this.#checkKey(key, 'lookupAndDelete');
     this.#prepare(key, VALUE_BUF, flags);
-    const r = this.#call(CMD_LOOKUP_AND_DELETE);
-    if (r < 0) {
-      if (r === -Errno.ENOENT) return undefined;
-      this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', -r);
-    }
+    if (!this.#callFound(CMD_LOOKUP_AND_DELETE, 'MAP_LOOKUP_AND_DELETE_ELEM')) return undefined;
     return this.#value.bytes.slice(0, this.userValueSize);
   }
 
@@ -356,11 +351,7 @@ export class BpfMap {
     if (key !== undefined) this.#checkKey(key, 'nextKey');
     else if (this.#fd.closed) this.#fd.value;
     this.#prepare(key, VALUE_NEXT_KEY, 0);
-    const r = this.#call(CMD_NEXT_KEY);
-    if (r < 0) {
-      if (r === -Errno.ENOENT) return undefined;
-      this.#fail('MAP_GET_NEXT_KEY', -r);
-    }
+    if (!this.#callFound(CMD_NEXT_KEY, 'MAP_GET_NEXT_KEY')) return undefined;
     return this.#nextKey.bytes.slice(0, this.keySize);
   }
 
@@ -416,12 +407,7 @@ export class BpfMap {
     this.#checkValue(value, 'contains');
     this.#value.bytes.set(value);
     this.#prepare(undefined, VALUE_BUF, 0);
-    const r = this.#call(CMD_LOOKUP);
-    if (r < 0) {
-      if (r === -Errno.ENOENT) return false;
-      this.#fail('MAP_LOOKUP_ELEM', -r);
-    }
-    return true;
+    return this.#callFound(CMD_LOOKUP, 'MAP_LOOKUP_ELEM');
   }
 
   // ---- per-CPU ----
