@@ -98,7 +98,7 @@ export class PerCpuHashMap implements InterpMap {
     return this.entries.delete(keyString(key.subarray(0, this.keySize))) ? 0 : -Errno.ENOENT;
   }
 
-  /** A snapshot: lookups (LRU order) and updates during the iteration do not disturb it. */
+  /** A snapshot: updates during the iteration do not disturb it. */
   keys(): Iterable<Uint8Array> {
     return Array.from(this.entries.values(), (e) => e.key);
   }
