@@ -2,7 +2,7 @@
  * `tsbpf build` and `tsbpf run` as a user runs them (a child process).
  */
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,29 @@ import { CLI_BIN } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
+
+interface RunningCli {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number>;
+}
+
+/** `tsbpf run ...args` as a child process (with its own cache directory), its output collected as it arrives. */
+function spawnRun(args: string[], cacheDir: string): RunningCli {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', ...args], {
+    cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: cacheDir },
+  });
+  const run: RunningCli = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code ?? -1))) };
+  child.stdout.on('data', (d) => (run.stdout += d));
+  child.stderr.on('data', (d) => (run.stderr += d));
+  return run;
+}
+
+/** Waits (up to `polls` quarter-seconds) until the run has reported an attached program. */
+async function untilAttached(run: RunningCli, polls: number): Promise<void> {
+  for (let i = 0; i < polls && !run.stdout.includes('"attached"'); i++) await new Promise((r) => setTimeout(r, 250));
+}
 
 /**
  * Runs the CLI in this process, capturing its output: a few times faster
@@ -75,20 +98,13 @@ describe('dsl CLI: tsbpf build / run', function () {
 
   it('runs a tracepoint module, prints events and maps, exits 0 after --duration', async function () {
     needKernel(this);
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', 'examples/execve-count.bpf.ts', '--duration', '3', '--json'], {
-      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: join(dir, 'cache2') },
-    });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const run = spawnRun(['examples/execve-count.bpf.ts', '--duration', '3', '--json'], join(dir, 'cache2'));
     // Exec something while it runs (after it has attached).
-    for (let i = 0; i < 40 && !stdout.includes('"attached"'); i++) await new Promise((r) => setTimeout(r, 250));
+    await untilAttached(run, 40);
     for (let i = 0; i < 3; i++) spawnSync('/bin/true');
-    const code = await exited;
-    expect(code, stderr).to.equal(0);
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const code = await run.exited;
+    expect(code, run.stderr).to.equal(0);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).to.deep.equal({ attached: 'onExecve', where: 'tracepoint syscalls/sys_enter_execve' });
     const events = lines.filter((l) => l.event === 'execs');
     expect(events.some((e) => (e.value as { filename: string }).filename === '/bin/true')).to.equal(true);
@@ -101,22 +117,15 @@ describe('dsl CLI: tsbpf build / run', function () {
     needKernel(this);
     const mod = join(dir, 'until-signal.bpf.ts');
     writeFileSync(mod, `import { hashMap, tracepoint, type u32, type u64 } from '${join(ROOT, 'src/dsl/index.js')}';\nexport const hits = hashMap<u32, u64>({ maxEntries: 4 });\nexport const onGetppid = tracepoint('syscalls/sys_enter_getppid', () => {\n  hits.increment(0);\n  return 0;\n});\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', mod, '--json'], {
-      cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: join(dir, 'cache3') },
-    });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
-    for (let i = 0; i < 80 && !stdout.includes('"attached"'); i++) await new Promise((r) => setTimeout(r, 250));
-    expect(stdout, stderr).to.include('"attached"');
+    const run = spawnRun([mod, '--json'], join(dir, 'cache3'));
+    await untilAttached(run, 80);
+    expect(run.stdout, run.stderr).to.include('"attached"');
     await new Promise((r) => setTimeout(r, 1000)); // still running a second later
-    expect(child.exitCode, stderr).to.equal(null);
+    expect(run.child.exitCode, run.stderr).to.equal(null);
     for (let i = 0; i < 5; i++) void process.ppid; // getppid(2), counted by the module
-    child.kill('SIGTERM');
-    expect(await exited, stderr).to.equal(0);
-    expect(stdout).to.include('{"map":"hits","key":0,"value":');
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.stderr).to.equal(0);
+    expect(run.stdout).to.include('{"map":"hits","key":0,"value":');
   });
 
   it('shows the TypeScript line when the kernel rejects a program', async function () {
