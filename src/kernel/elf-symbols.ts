@@ -4,6 +4,7 @@
  * offset the kernel's uprobe PMU wants (through the PT_LOAD program headers).
  * Bounds-checked; a malformed file is an ElfSymbolError, never a crash.
  */
+import { SHN_UNDEF, SHT_DYNSYM, SHT_SYMTAB, STT_FUNC } from '../elf/constants.js';
 import { readName } from '../syscall/attr.js';
 
 export class ElfSymbolError extends Error {
@@ -24,12 +25,9 @@ export interface ElfFunctionSymbol {
   table: '.symtab' | '.dynsym';
 }
 
-const SHT_SYMTAB = 2;
-const SHT_DYNSYM = 11;
+// Not in src/elf/constants.ts: that reader handles relocatable objects, which have neither.
 const PT_LOAD = 1;
-const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
-const SHN_UNDEF = 0;
 
 interface Segment { vaddr: bigint; memsz: bigint; offset: bigint }
 
