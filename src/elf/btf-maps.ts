@@ -4,7 +4,7 @@
  * encode them: `__uint(name, N)` is `int (*name)[N]`, `__type(name, T)` is
  * `T *name`, `__array(values, T)` is `T *values[]`.
  */
-import { type Btf, type DatasecType, skipModsAndTypedefs, sizeOf } from '../btf/index.js';
+import { type Btf, type DatasecType, isAnyEnum, skipModsAndTypedefs, sizeOf } from '../btf/index.js';
 import { ElfError } from './errors.js';
 import {
   LIBBPF_PIN_BY_NAME, LIBBPF_PIN_NONE, MAP_TYPE_PERF_EVENT_ARRAY, MAP_TYPE_PROG_ARRAY, OBJ_NAME_MAX, isMapInMap,
@@ -52,7 +52,7 @@ function parseMapDefinition(btf: Btf, name: string, typeId: number, offset: numb
   const uint = (member: string, memberType: number): number => {
     const ptr = btf.type(skipModsAndTypedefs(btf, memberType));
     // __ulong(name, val) of newer libbpf: an anonymous enum whose one value is val.
-    if ((ptr.kind === 'enum' || ptr.kind === 'enum64') && ptr.values.length === 1) return Number(ptr.values[0]!.value);
+    if (isAnyEnum(ptr) && ptr.values.length === 1) return Number(ptr.values[0]!.value);
     if (ptr.kind !== 'ptr') throw mapError(`map '${name}': '${member}' is not __uint() (a pointer to an array)`, offset);
     const arr = btf.type(skipModsAndTypedefs(btf, ptr.type));
     if (arr.kind !== 'array') throw mapError(`map '${name}': '${member}' is not __uint() (a pointer to an array)`, offset);
@@ -65,7 +65,7 @@ function parseMapDefinition(btf: Btf, name: string, typeId: number, offset: numb
   };
   const ulong = (member: string, memberType: number): bigint => {
     const t = btf.type(skipModsAndTypedefs(btf, memberType));
-    if ((t.kind === 'enum' || t.kind === 'enum64') && t.values.length === 1) return BigInt.asUintN(64, BigInt(t.values[0]!.value));
+    if (isAnyEnum(t) && t.values.length === 1) return BigInt.asUintN(64, BigInt(t.values[0]!.value));
     return BigInt(uint(member, memberType));
   };
   let keySize = -1;

@@ -9,7 +9,7 @@ import type { Btf } from '../btf.js';
 import { BtfError } from '../errors.js';
 import type { CoreRelo, CoreReloKind } from '../ext.js';
 import { sizeOf, skipModsAndTypedefs } from '../navigate.js';
-import type { StructType } from '../types.js';
+import { isAnyEnum, type StructType } from '../types.js';
 import type { CoreTarget } from './candidates.js';
 import { fieldsCompat, typesCompat, typesMatch } from './compat.js';
 import { essentialName } from './names.js';
@@ -174,7 +174,7 @@ function calcField(relo: CoreRelo, spec: CoreSpec | undefined, path: string): Ca
       value = byteSz;
       break;
     case 'fieldSigned':
-      value = ((mt.kind === 'enum' || mt.kind === 'enum64') && mt.signed) || (mt.kind === 'int' && mt.signed) ? 1 : 0;
+      value = (isAnyEnum(mt) && mt.signed) || (mt.kind === 'int' && mt.signed) ? 1 : 0;
       validate = true;
       break;
     case 'fieldLshiftU64':
