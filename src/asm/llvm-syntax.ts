@@ -19,7 +19,7 @@
  * million lines.
  */
 import { AsmError, type SourcePosition } from './errors.js';
-import type { Instruction } from './instruction.js';
+import { type Instruction, wideLoad } from './instruction.js';
 import { InstructionColumns } from './instruction-columns.js';
 import * as op from './opcodes.js';
 import { PSEUDO_LOAD_NAME } from './disasm.js';
@@ -677,7 +677,7 @@ class LlvmParser {
       const v = this.signedNumber('a constant');
       if (v < -(1n << 63n) || v >= 1n << 64n) this.fail('E_IMMEDIATE_RANGE', `constant ${v} does not fit in 64 bits`, column);
       this.at++;
-      return wide(dst, 0, BigInt.asUintN(64, v));
+      return wideLoad(dst, v);
     }
     return ins((narrow ? Class.ALU : Class.ALU64) | AluOp.MOV | Source.K, dst, 0, 0, this.imm32());
   }
@@ -752,7 +752,7 @@ class LlvmParser {
     if (kind !== undefined && kind !== 0 && this.isPunct('(')) return this.pseudoLoad(dst, kind);
     // `rN = symbol ll`: a relocation left for the linker.
     this.expectIdent('ll');
-    const r = wide(dst, 0, 0n);
+    const r = wideLoad(dst, 0n);
     r.reference = name;
     return r;
   }
@@ -774,7 +774,7 @@ class LlvmParser {
     }
     this.expectPunct(')');
     this.expectIdent('ll');
-    const r = wide(dst, kind, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+    const r = wideLoad(dst, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0), kind);
     if (reference !== undefined) r.reference = reference;
     return r;
   }
@@ -834,10 +834,6 @@ class LlvmParser {
 
 function ins(opcode: number, dst: number, src: number, off: number, imm: number): Instruction {
   return { opcode, dst, src, off, imm };
-}
-
-function wide(dst: number, src: number, imm64: bigint): Instruction {
-  return { opcode: LDDW, dst, src, off: 0, imm: Number(BigInt.asIntN(32, imm64)), imm64 };
 }
 
 /** Parses LLVM-syntax eBPF assembly. Errors are AsmErrors with file:line:col. */
