@@ -135,7 +135,6 @@ export class BpfMap {
   #valueState = -1;
   #flagsState = -1;
   #mapped: MappedMemory | undefined;
-  #closed = false;
 
   private constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
     this.type = info.type;
@@ -237,7 +236,7 @@ export class BpfMap {
   // ---- checks ----
 
   #checkKey(key: Uint8Array | undefined, op: string): void {
-    if (this.#closed) this.#fd.value; // throws ObjectClosedError
+    if (this.#fd.closed) this.#fd.value; // throws ObjectClosedError
     if (this.keySize === 0) {
       if (key !== undefined && key.byteLength !== 0) throw new RangeError(`${op}: ${this.typeName} map has no keys (key_size 0), got ${key.byteLength} bytes`);
       return;
@@ -682,7 +681,6 @@ export class BpfMap {
 
   close(): void {
     if (this.#fd.closed) return;
-    this.#closed = true;
     this.#mapped?.close();
     this.#fd.close();
     this.#attr.free();
