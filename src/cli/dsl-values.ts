@@ -3,7 +3,7 @@
  * `tsbpf run`'s output: integers (network-order types shown as numbers),
  * CStr as strings, arrays and structs as JSON.
  */
-import type { CType } from '../dsl/compiler/ctypes.js';
+import { type CType, sizeOf } from '../dsl/compiler/ctypes.js';
 
 export type Decoded = number | bigint | string | Decoded[] | { [field: string]: Decoded };
 
@@ -29,16 +29,12 @@ export function decodeValue(bytes: Uint8Array, t: CType, at = 0): Decoded {
       const end = raw.indexOf(0);
       return new TextDecoder().decode(end < 0 ? raw : raw.subarray(0, end));
     }
-    const size = sizeOfType(t.element);
+    const size = sizeOf(t.element);
     return Array.from({ length: t.length }, (_, i) => decodeValue(bytes, t.element, at + i * size));
   }
   const out: { [field: string]: Decoded } = {};
   for (const f of t.fields) out[f.name] = decodeValue(bytes, f.type, at + f.offset);
   return out;
-}
-
-function sizeOfType(t: CType): number {
-  return t.kind === 'int' ? t.bits / 8 : t.kind === 'array' ? sizeOfType(t.element) * t.length : t.size;
 }
 
 /** A decoded value as compact text. */
@@ -51,7 +47,7 @@ export function formatDecoded(v: Decoded): string {
 
 /** Adds per-CPU copies of a value field by field (integers summed, other fields from the first non-zero CPU). */
 export function sumPerCpu(parts: Uint8Array[], t: CType): Uint8Array {
-  const size = sizeOfType(t);
+  const size = sizeOf(t);
   const out = new Uint8Array(size);
   const add = (ty: CType, at: number) => {
     if (ty.kind === 'int') {
@@ -63,8 +59,8 @@ export function sumPerCpu(parts: Uint8Array[], t: CType): Uint8Array {
     } else if (ty.kind === 'struct') {
       for (const f of ty.fields) add(f.type, at + f.offset);
     } else {
-      const src = parts.find((p) => p.subarray(at, at + sizeOfType(ty)).some((x) => x !== 0)) ?? parts[0];
-      if (src) out.set(src.subarray(at, at + sizeOfType(ty)), at);
+      const src = parts.find((p) => p.subarray(at, at + sizeOf(ty)).some((x) => x !== 0)) ?? parts[0];
+      if (src) out.set(src.subarray(at, at + sizeOf(ty)), at);
     }
   };
   add(t, 0);
