@@ -58,7 +58,7 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
   // Maps: .maps first (DATASEC order), then data sections (section order), then .kconfig.
   const maps: MapSpec[] = [];
   const mapsSection = elf.section('.maps');
-  const btfMaps = mapsSection ? parseMapsSection(elf, mapsSection, btf, symbolOffsets) : [];
+  const btfMaps = mapsSection ? parseMapsSection(mapsSection, btf, symbolOffsets) : [];
   const legacySection = elf.sections.find((s) => s.name === 'maps' && s.type === SHT_PROGBITS);
   const legacyMaps = legacySection ? parseLegacyMaps(elf, legacySection) : [];
   maps.push(...legacyMaps.map((m) => m.spec), ...btfMaps.map((m) => m.spec));
@@ -216,7 +216,7 @@ function varTypeId(btf: Btf | undefined, section: string, name: string): number 
   return 0;
 }
 
-function parseMapsSection(elf: ElfFile, s: ElfSection, btf: Btf | undefined, symbolOffsets: Map<string, number>) {
+function parseMapsSection(s: ElfSection, btf: Btf | undefined, symbolOffsets: Map<string, number>) {
   if (!btf) throw new ElfError('E_MAPS_NO_BTF', '.maps needs BTF, but the object has no .BTF', { section: s.name });
   const id = btf.findByName('.maps', 'datasec');
   if (id === undefined) throw new ElfError('E_MAPS_NO_BTF', 'no DATASEC .maps in BTF', { section: s.name });
@@ -224,7 +224,6 @@ function parseMapsSection(elf: ElfFile, s: ElfSection, btf: Btf | undefined, sym
   for (const d of defs) {
     if (d.offset + d.size > s.size) throw new ElfError('E_MAP_DEFINITION', `map '${d.spec.name}' is outside .maps`, { section: s.name, offset: d.offset });
   }
-  void elf;
   return defs;
 }
 
