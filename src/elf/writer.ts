@@ -15,6 +15,8 @@ import {
   EM_BPF, ET_REL, ELF_HEADER_SIZE, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, EV_CURRENT, REL_SIZE, RELA_SIZE, SECTION_HEADER_SIZE,
   SHF_INFO_LINK, SHN_LORESERVE, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, STB_LOCAL, STT_NOTYPE, STV_DEFAULT, SYMBOL_SIZE,
 } from './constants.js';
+// ELF string tables have the BTF string section's format: NUL at offset 0, NUL-terminated, deduplicated.
+import { StringTableBuilder } from '../btf/strings.js';
 import { ElfError } from './errors.js';
 
 export interface SectionInput {
@@ -126,7 +128,7 @@ export class ElfWriter {
       }
     }
 
-    const strtab = new StringTable();
+    const strtab = new StringTableBuilder();
     const symData = new Uint8Array((order.length + 1) * SYMBOL_SIZE);
     const symView = new DataView(symData.buffer);
     order.forEach((handle, i) => {
@@ -161,7 +163,7 @@ export class ElfWriter {
     all.push({ name: '.symtab', type: SHT_SYMTAB, flags: 0n, data: symData, size: symData.length, addralign: 8, entsize: SYMBOL_SIZE, link: strtabIndex, info: firstGlobal });
     const strData = strtab.bytes();
     all.push({ name: '.strtab', type: SHT_STRTAB, flags: 0n, data: strData, size: strData.length, addralign: 1, entsize: 0, link: 0, info: 0 });
-    const shstrtab = new StringTable();
+    const shstrtab = new StringTableBuilder();
     const nameOffsets = all.map((s) => shstrtab.add(s.name));
     const shstrtabNameOffset = shstrtab.add('.shstrtab');
     const shstrData = shstrtab.bytes();
@@ -205,36 +207,6 @@ export class ElfWriter {
       view.setBigUint64(h + 48, BigInt(s.addralign), le);
       view.setBigUint64(h + 56, BigInt(s.entsize), le);
     });
-    return out;
-  }
-}
-
-/** An ELF string table under construction: NUL first, names deduplicated. */
-class StringTable {
-  readonly #parts: Uint8Array[] = [new Uint8Array(1)];
-  readonly #offsets = new Map<string, number>();
-  #length = 1;
-  static readonly #encoder = new TextEncoder();
-
-  add(s: string): number {
-    if (s === '') return 0;
-    const known = this.#offsets.get(s);
-    if (known !== undefined) return known;
-    const enc = StringTable.#encoder.encode(s);
-    const off = this.#length;
-    this.#parts.push(enc, new Uint8Array(1));
-    this.#length += enc.length + 1;
-    this.#offsets.set(s, off);
-    return off;
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const p of this.#parts) {
-      out.set(p, at);
-      at += p.length;
-    }
     return out;
   }
 }
