@@ -12,6 +12,7 @@ import { mapTypeName } from '../../kernel/map.js';
 import { progTypeName } from '../../kernel/program.js';
 import { lowerName } from '../kernel-format.js';
 import { CliError, bold, dim, printJson } from '../output.js';
+import { parseSetting } from '../set-option.js';
 
 export const help = `usage: tsbpf load OBJECT.o [--pin DIR] [--pinmaps DIR] [--set NAME=VALUE]... [--json]
 
@@ -31,19 +32,6 @@ options:
 
 Without --pin the objects are released when the command exits.
 `;
-
-function parseSetting(s: string): [string, number | bigint | string] {
-  const eq = s.indexOf('=');
-  if (eq <= 0) throw new CliError(`--set wants NAME=VALUE, got '${s}'`, 2);
-  const name = s.slice(0, eq);
-  const raw = s.slice(eq + 1);
-  if (/^".*"$/.test(raw)) return [name, raw.slice(1, -1)];
-  try {
-    return [name, BigInt(raw)];
-  } catch {
-    throw new CliError(`--set ${name}: '${raw}' is neither an integer nor a "string"`, 2);
-  }
-}
 
 /** The kernel's log_level bits: 1 (verifier log), 2 (every instruction), 4 (statistics). */
 function parseLogLevel(raw: string): number {
@@ -75,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
   }
   const spec = parseObject(bytes, { name: objectNameFromPath(file) });
-  const variables = Object.fromEntries((values.set ?? []).map(parseSetting));
+  const variables = Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, true)));
   const logLevel = values['log-level'] !== undefined ? parseLogLevel(values['log-level']) : undefined;
   using c = loadCollection(spec, {
     variables, ...(values['pin-root'] ? { pinPath: values['pin-root'] } : {}), ...(logLevel ? { logLevel } : {}),

@@ -14,6 +14,7 @@ import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule } from '../dsl-live.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
 import { bold, CliError, dim, printJson, progress, red } from '../output.js';
+import { parseSetting } from '../set-option.js';
 import { reportCompileError } from './build.js';
 
 export const help = `usage: tsbpf run MODULE.bpf.ts [--iface NAME] [--duration S] [--set NAME=VALUE]... [--json] [--no-cache]
@@ -33,20 +34,6 @@ options:
 `;
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-
-function parseSet(items: string[] | undefined): Record<string, bigint> {
-  const out: Record<string, bigint> = {};
-  for (const s of items ?? []) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw new CliError(`--set wants NAME=VALUE, got '${s}'`, 2);
-    try {
-      out[s.slice(0, eq)] = BigInt(s.slice(eq + 1));
-    } catch {
-      throw new CliError(`--set ${s.slice(0, eq)}: '${s.slice(eq + 1)}' is not an integer`, 2);
-    }
-  }
-  return out;
-}
 
 function printMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>, json: boolean): void {
   for (const spec of mod.maps) {
@@ -110,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let live;
   try {
-    live = loadCompiledModule(mod, { rodata: parseSet(values.set) });
+    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))) });
   } catch (e) {
     if (e instanceof DslVerifierError) {
       process.stderr.write(`${red('error')}: ${e.message}\n`);
