@@ -264,11 +264,9 @@ function decodeSection(elf: ElfFile, s: ElfSection, ext: BtfExt | undefined): Co
     throw e;
   }
   if (!elf.littleEndian) throw new ElfError('E_BYTE_ORDER', 'big-endian BPF code is not supported', { section: s.name });
-  const slots: number[] = [];
   const indexAtSlot = new Int32Array(s.size / 8).fill(-1);
   let slot = 0;
   insns.forEach((ins, i) => {
-    slots.push(slot);
     indexAtSlot[slot] = i;
     slot += ins.opcode === LDDW ? 2 : 1;
   });
@@ -291,6 +289,6 @@ function decodeSection(elf: ElfFile, s: ElfSection, ext: BtfExt | undefined): Co
     list.push(c);
     coreRelos.set(c.insnOff / 8, list);
   }
-  return { index: s.index, name: s.name, insns, slots, indexAtSlot, relocations, funcInfo: pick(ext?.funcInfo), lineInfo: pick(ext?.lineInfo), coreRelos };
+  return { index: s.index, name: s.name, insns, indexAtSlot, relocations, funcInfo: pick(ext?.funcInfo), lineInfo: pick(ext?.lineInfo), coreRelos };
 }
 

@@ -18,8 +18,6 @@ export interface CodeSection {
   index: number;
   name: string;
   insns: Instruction[];
-  /** Slot (8-byte unit) where each instruction starts. */
-  slots: number[];
   /** Instruction index by slot (-1 for the second slot of lddw). */
   indexAtSlot: Int32Array;
   /** Relocations by slot. */
