@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 /** bpftool-style lower-case type name. */
 export const lowerName = (name: string): string => name.toLowerCase();
 
+let bootMs: number | undefined;
 /** Wall-clock time of a boot-time timestamp in ns (program load_time). */
 export function bootTimeToDate(ns: bigint): Date {
-  const uptimeSeconds = Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0]!);
-  const bootMs = Date.now() - uptimeSeconds * 1000;
+  // The boot time is fixed: read /proc/uptime once, not once per program listed.
+  bootMs ??= Date.now() - Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0]!) * 1000;
   return new Date(bootMs + Number(ns / 1_000_000n));
 }
 
