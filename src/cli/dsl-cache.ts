@@ -56,7 +56,9 @@ export async function compileCached(entryPath: string, options: { cache?: boolea
   if (options.cache !== false && text !== undefined) {
     try {
       const stored = JSON.parse(readFileSync(file, 'utf8')) as { files: Record<string, string>; module: string };
+      // The key already covers the entry's text; only the files it imports need reading again.
       const fresh = Object.entries(stored.files).every(([p, h]) => {
+        if (p === entry) return true;
         const t = nodeHost.readFile(p);
         return t !== undefined && sha(t) === h;
       });
