@@ -86,12 +86,13 @@ export function sanitizeBtf(btf: Btf, features: BtfFeatures): SanitizedBtf {
         break;
       case 'enum64':
         if (!features.enum64) {
-          if (placeholder === 0) placeholder = -1;
+          // One shared member type for every rewritten ENUM64; appended ids don't move the ones being walked.
+          if (placeholder === 0) placeholder = b.add({ ...BYTE_INT, name: 'enum64_placeholder' });
           next = {
             kind: 'union',
             name: t.name,
             size: t.size,
-            members: t.values.map((v) => ({ name: v.name, type: -1, bitOffset: 0, bitfieldSize: 0 })),
+            members: t.values.map((v) => ({ name: v.name, type: placeholder, bitOffset: 0, bitfieldSize: 0 })),
             kindFlag: false,
           };
         }
@@ -106,13 +107,6 @@ export function sanitizeBtf(btf: Btf, features: BtfFeatures): SanitizedBtf {
     if (next) {
       b.set(id, next);
       changed = true;
-    }
-  }
-  if (placeholder === -1) {
-    placeholder = b.add({ kind: 'int', name: 'enum64_placeholder', size: 1, signed: false, char: false, bool: false, bitOffset: 0, bits: 8 });
-    for (let id = btf.firstId; id < btf.typeCount; id++) {
-      const t = b.get(id)!;
-      if (t.kind === 'union') for (const m of t.members) if (m.type === -1) m.type = placeholder;
     }
   }
   return { bytes: changed ? b.encode() : btf.bytes, changed };
