@@ -8,6 +8,7 @@ import type { Btf } from './btf.js';
 import type { BtfBuilder } from './builder.js';
 import { BtfError } from './errors.js';
 import { BTF_MAGIC } from './kinds.js';
+import { FUNC_INFO_RECORD_SIZE as FUNC_INFO_SIZE, LINE_INFO_RECORD_SIZE as LINE_INFO_SIZE, packLineCol } from './prog-ext.js';
 
 export interface FuncInfo {
   insnOff: number;
@@ -67,8 +68,6 @@ export interface BtfExt {
   coreRelos: ExtSection<CoreRelo>[];
 }
 
-const FUNC_INFO_SIZE = 8;
-const LINE_INFO_SIZE = 16;
 const CORE_RELO_SIZE = 16;
 const EXT_HEADER_MIN = 24;
 const EXT_HEADER_CORE = 32;
@@ -182,7 +181,7 @@ export function encodeBtfExt(ext: BtfExt, builder?: BtfBuilder, littleEndian = t
       r.insnOff,
       strOff(r.fileName, r.fileNameOff, 'line_info file name'),
       strOff(r.line, r.lineOff, 'line_info line'),
-      ((r.lineNumber << 10) | (r.column & 0x3ff)) >>> 0,
+      packLineCol(r.lineNumber, r.column),
     ]),
   );
   parts.push(

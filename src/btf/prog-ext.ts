@@ -5,8 +5,12 @@
  * loading path both hand the kernel these arrays.
  */
 
+/** Record sizes, the same in .BTF.ext and in BPF_PROG_LOAD's arrays. */
 export const FUNC_INFO_RECORD_SIZE = 8;
 export const LINE_INFO_RECORD_SIZE = 16;
+
+/** line_col: the line number in the high 22 bits, the column in the low 10. */
+export const packLineCol = (lineNumber: number, column: number): number => ((lineNumber << 10) | (column & 0x3ff)) >>> 0;
 
 export function packFuncInfo(records: readonly { insn: number; typeId: number }[]): Uint8Array {
   const out = new Uint8Array(records.length * FUNC_INFO_RECORD_SIZE);
@@ -28,8 +32,7 @@ export function packLineInfo(
     v.setUint32(at, r.insn, true);
     v.setUint32(at + 4, r.fileNameOff, true);
     v.setUint32(at + 8, r.lineOff, true);
-    // line_col: the line number in the high 22 bits, the column in the low 10.
-    v.setUint32(at + 12, ((r.lineNumber << 10) | (r.column & 0x3ff)) >>> 0, true);
+    v.setUint32(at + 12, packLineCol(r.lineNumber, r.column), true);
   });
   return out;
 }
