@@ -3,7 +3,7 @@
  * (exported factory calls), the maps and globals they use (exported or not),
  * each keyed by its declaration so that aliases resolve to one object.
  */
-import { type CallExpression, Node, type SourceFile, ts } from 'ts-morph';
+import { type CallExpression, Node, type SourceFile } from 'ts-morph';
 import type { CompilerContext } from './context.js';
 import { type CType, INT_TYPES, type IntType, sizeOf, U64 } from './ctypes.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
@@ -211,6 +211,3 @@ export class ModuleModel {
     return this.#sectionSize[section];
   }
 }
-
-export const isFunctionLike = (n: Node): boolean =>
-  Node.isFunctionDeclaration(n) || Node.isArrowFunction(n) || Node.isFunctionExpression(n) || n.getKind() === ts.SyntaxKind.MethodDeclaration;

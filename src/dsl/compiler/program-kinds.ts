@@ -81,5 +81,3 @@ export function expectedAttachType(kind: ProgramKind, target: string | undefined
   if (kind === 'cgroup_skb') return target === 'egress' ? AttachType.CGROUP_INET_EGRESS : AttachType.CGROUP_INET_INGRESS;
   return undefined;
 }
-
-export const isPacketKind = (k: ProgramKind): boolean => PROGRAM_KINDS[k].packet !== undefined;
