@@ -2,9 +2,15 @@
  * Build cache for `tsbpf run`/`build`: a compiled module is stored under a
  * hash of the entry's path and text, the DSL and the compiler's own code;
  * it is reused while every file the compiler read still has the same hash.
+ *
+ * The key is computable by anyone, and `sudo -E` keeps a user's HOME or
+ * TSBPF_CACHE_DIR, so root may be pointed at a place another user can write:
+ * the cache directory is made 0700, and it and each entry are used only when
+ * owned by the current user and not writable by group or others; an entry
+ * also carries the hash of its content, checked before it is used.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +44,56 @@ function deserialize(text: string): CompiledModule {
   }) as CompiledModule;
 }
 
+/** Why a file or directory of the cache must not be trusted, or null when it may be. */
+function untrusted(st: { uid: number; mode: number }, what: string): string | null {
+  const uid = process.getuid?.() ?? st.uid;
+  if (st.uid !== uid) return `${what} is owned by uid ${st.uid}, not by the current user (uid ${uid})`;
+  if (st.mode & 0o022) return `${what} is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
+  return null;
+}
+
+/**
+ * Makes the cache directory (0700) or checks the existing one; returns why it
+ * cannot be used, or null. A directory of ours that is merely too open is tightened.
+ */
+function prepareCacheDir(dir: string): string | null {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) return `cache directory ${dir} is not a directory`;
+  const uid = process.getuid?.() ?? st.uid;
+  if (st.uid !== uid) return `cache directory ${dir} is owned by uid ${st.uid}, not by the current user (uid ${uid})`;
+  if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  return null;
+}
+
+/** Reads a cache entry if it is a regular file of ours that no one else can write; else says why not. */
+function readTrusted(file: string): { text: string } | { refused: string } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    return { refused: `cache entry ${file} cannot be opened (${code === 'ELOOP' ? 'it is a symbolic link' : code})` };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { refused: `cache entry ${file} is not a regular file` };
+    const why = untrusted(st, `cache entry ${file}`);
+    if (why) return { refused: why };
+    return { text: readFileSync(fd, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface StoredEntry {
+  files: Record<string, string>;
+  module: string;
+  /** sha256 of `module`, so a truncated or edited entry is never used. */
+  moduleHash: string;
+}
+
 export interface CachedCompile {
   module: CompiledModule;
   cached: boolean;
@@ -48,23 +104,48 @@ export interface CachedCompile {
  * build. The compiler (ts-morph and TypeScript, most of `tsbpf run`'s start-up)
  * is imported only on a cache miss, so a cached run never loads it.
  */
-export async function compileCached(entryPath: string, options: { cache?: boolean } = {}): Promise<CachedCompile> {
+export async function compileCached(
+  entryPath: string,
+  options: { cache?: boolean; warn?: (message: string) => void } = {},
+): Promise<CachedCompile> {
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`tsbpf: warning: ${m}\n`));
   const entry = resolve(entryPath);
   const text = nodeHost.readFile(entry);
   const key = sha(`${entry}\0${text ?? ''}\0${compilerVersion()}`);
-  const file = join(cacheDir(), `${key}.json`);
-  if (options.cache !== false && text !== undefined) {
+  const dir = cacheDir();
+  const file = join(dir, `${key}.json`);
+  let useCache = options.cache !== false;
+  if (useCache) {
     try {
-      const stored = JSON.parse(readFileSync(file, 'utf8')) as { files: Record<string, string>; module: string };
-      // The key already covers the entry's text; only the files it imports need reading again.
-      const fresh = Object.entries(stored.files).every(([p, h]) => {
-        if (p === entry) return true;
-        const t = nodeHost.readFile(p);
-        return t !== undefined && sha(t) === h;
-      });
-      if (fresh) return { module: deserialize(stored.module), cached: true };
+      const why = prepareCacheDir(dir);
+      if (why) {
+        warn(`not using the build cache: ${why}`);
+        useCache = false;
+      }
     } catch {
-      // no usable cache entry
+      useCache = false; // caching is best effort (read-only HOME, …)
+    }
+  }
+  if (useCache && text !== undefined) {
+    const read = readTrusted(file);
+    if (read && 'refused' in read) warn(`ignoring ${read.refused}; rebuilding`);
+    else if (read) {
+      try {
+        const stored = JSON.parse(read.text) as StoredEntry;
+        if (typeof stored.module !== 'string' || sha(stored.module) !== stored.moduleHash) {
+          warn(`ignoring cache entry ${file}: its content does not match its hash; rebuilding`);
+        } else {
+          // The key already covers the entry's text; only the files it imports need reading again.
+          const fresh = Object.entries(stored.files).every(([p, h]) => {
+            if (p === entry) return true;
+            const t = nodeHost.readFile(p);
+            return t !== undefined && sha(t) === h;
+          });
+          if (fresh) return { module: deserialize(stored.module), cached: true };
+        }
+      } catch {
+        warn(`ignoring cache entry ${file}: it is not a valid entry; rebuilding`);
+      }
     }
   }
   const files: Record<string, string> = {};
@@ -78,11 +159,13 @@ export async function compileCached(entryPath: string, options: { cache?: boolea
   };
   const { compile } = await import('../dsl/compiler/compile.js');
   const module = compile(nodeCompileOptions(entry, host));
-  if (options.cache !== false) {
+  if (useCache) {
     try {
-      mkdirSync(cacheDir(), { recursive: true });
       const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify({ files, module: serialize(module) }));
+      const serialized = serialize(module);
+      const stored: StoredEntry = { files, module: serialized, moduleHash: sha(serialized) };
+      // 'wx': never write through a file (or link) someone placed at the temporary name.
+      writeFileSync(tmp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
       renameSync(tmp, file);
     } catch {
       // caching is best effort

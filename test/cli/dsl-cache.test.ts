@@ -5,10 +5,12 @@
  * command would.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'chai';
+import { needKernel } from '../support/kernel.js';
 
 const cacheModule = new URL('../../src/cli/dsl-cache.ts', import.meta.url).href;
 
@@ -21,7 +23,14 @@ export const countAll = xdp(() => {
 `;
 
 /** Calls compileCached in a new process; reports the result and whether ts-morph got loaded. */
-function compileInChild(entry: string, cacheDir: string): { cached: boolean; programs: string[]; compilerLoaded: boolean } {
+interface ChildResult {
+  cached: boolean;
+  programs: string[];
+  compilerLoaded: boolean;
+  stderr?: string;
+}
+
+function compileInChild(entry: string, cacheDir: string, withStderr = false): ChildResult {
   const script = `
     import { createRequire } from 'node:module';
     const { compileCached } = await import(${JSON.stringify(cacheModule)});
@@ -34,7 +43,20 @@ function compileInChild(entry: string, cacheDir: string): { cached: boolean; pro
     env: { ...process.env, TSBPF_CACHE_DIR: cacheDir },
   });
   if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as { cached: boolean; programs: string[]; compilerLoaded: boolean };
+  const result = JSON.parse(r.stdout) as ChildResult;
+  return withStderr ? { ...result, stderr: r.stderr } : result;
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Rewrites the one entry in `cache` as another user would plant it: a module whose programs are renamed, hash made to match. */
+function plant(cache: string, opts: { hashMatches: boolean }): string {
+  const [name] = readdirSync(cache).filter((f) => f.endsWith('.json'));
+  const file = join(cache, name!);
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as { files: unknown; module: string; moduleHash?: string };
+  const module = stored.module.replaceAll('countAll', 'planted');
+  writeFileSync(file, JSON.stringify({ ...stored, module, moduleHash: opts.hashMatches ? sha(module) : stored.moduleHash }));
+  return file;
 }
 
 describe('cli: build cache', function () {
@@ -60,5 +82,62 @@ describe('cli: build cache', function () {
     writeFileSync(entry, MODULE.replace('countAll', 'countEvery'));
     const third = compileInChild(entry, cache);
     expect(third).to.deep.equal({ cached: false, programs: ['countEvery'], compilerLoaded: true });
+  });
+
+  describe('trusts only what the current user wrote (issue 13 item 3)', () => {
+    let entry: string;
+    let cache: string;
+    beforeEach(() => {
+      const sub = mkdtempSync(join(dir, 'trust-'));
+      entry = join(sub, 'count.bpf.ts');
+      writeFileSync(entry, MODULE);
+      cache = join(sub, 'cache');
+      expect(compileInChild(entry, cache).cached).to.equal(false);
+    });
+
+    it('creates the cache directory 0700 and its entries 0600', () => {
+      expect(statSync(cache).mode & 0o777).to.equal(0o700);
+      for (const f of readdirSync(cache)) expect(statSync(join(cache, f)).mode & 0o777).to.equal(0o600);
+    });
+
+    it('refuses an entry planted by another uid, says so, and rebuilds it', function () {
+      needKernel(this); // chown needs root
+      const file = plant(cache, { hashMatches: true });
+      chownSync(file, 65534, 65534);
+      const r = compileInChild(entry, cache, true);
+      expect(r.programs).to.deep.equal(['countAll']);
+      expect(r.cached).to.equal(false);
+      expect(r.stderr).to.match(/ignoring cache entry .* is owned by uid 65534, not by the current user \(uid 0\); rebuilding/);
+      expect(statSync(file).uid).to.equal(0);
+      expect(compileInChild(entry, cache)).to.include({ cached: true });
+    });
+
+    it('refuses an entry writable by group or others', () => {
+      const file = plant(cache, { hashMatches: true });
+      chmodSync(file, 0o666);
+      const r = compileInChild(entry, cache, true);
+      expect(r).to.include({ cached: false });
+      expect(r.programs).to.deep.equal(['countAll']);
+      expect(r.stderr).to.match(/is writable by group \(mode 0666\); rebuilding/);
+    });
+
+    it('refuses an entry whose content does not match its hash', () => {
+      plant(cache, { hashMatches: false });
+      const r = compileInChild(entry, cache, true);
+      expect(r).to.include({ cached: false });
+      expect(r.programs).to.deep.equal(['countAll']);
+      expect(r.stderr).to.match(/does not match its hash; rebuilding/);
+    });
+
+    it('does not use a cache directory owned by another uid', function () {
+      needKernel(this); // chown needs root
+      const other = join(dirname(cache), 'other');
+      mkdirSync(other, { mode: 0o755 });
+      chownSync(other, 65534, 65534);
+      const r = compileInChild(entry, other, true);
+      expect(r).to.include({ cached: false });
+      expect(r.stderr).to.match(/not using the build cache: cache directory .* is owned by uid 65534/);
+      expect(readdirSync(other)).to.deep.equal([]);
+    });
   });
 });
