@@ -2,7 +2,7 @@
  * tsbpf: the runtime. Live kernel objects (maps, programs, links, readers),
  * pinning, object info, feature probes and enumeration.
  */
-export { BpfMap, mapTypeName, type MapSpec, type MapTypeName, type BatchChunk } from './map.js';
+export { BpfMap, MapMemoryError, mapTypeName, type MapSpec, type MapTypeName, type BatchChunk } from './map.js';
 export { Program, progTypeName, resolveProgType, resolveAttachType, type ProgramSpec, type ProgramBtf, type TestRunOptions, type TestRunResult, type ProgTypeName, type AttachTypeName } from './program.js';
 export { VerifierError } from './verifier-error.js';
 export { ObjectClosedError, OwnedFd } from './owned-fd.js';

@@ -104,6 +104,15 @@ interface BatchCursor {
   free(): void;
 }
 
+/** A map's memory cannot be mapped as asked (see BpfMap.memory()). */
+export class MapMemoryError extends Error {
+  override readonly name = 'MapMemoryError';
+  readonly code = 'E_MAP_MEMORY';
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+  }
+}
+
 export class BpfMap {
   readonly #fd: OwnedFd;
   readonly type: number;
@@ -135,6 +144,7 @@ export class BpfMap {
   #valueState = -1;
   #flagsState = -1;
   #mapped: MappedMemory | undefined;
+  #mappedReadOnly: MappedMemory | undefined;
 
   private constructor(fd: number, info: Pick<MapInfo, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'name'>) {
     this.type = info.type;
@@ -295,7 +305,7 @@ export class BpfMap {
   }
 
   #fail(cmd: string, errno: number): never {
-    throw syscallError(`BPF_${cmd} on ${this.typeName} map${this.name ? ` '${this.name}'` : ''}`, errno);
+    throw syscallError(`BPF_${cmd} on ${this.#label()}`, errno);
   }
 
   // ---- element operations ----
@@ -642,19 +652,67 @@ export class BpfMap {
   }
 
   /**
-   * Maps the map's memory (BPF_F_MMAPABLE arrays, arena). The view stays
-   * valid until the map is closed; after that it reads zeros.
+   * The map's memory (BPF_F_MMAPABLE arrays, arena), mapped shared and
+   * writable: a live view, reads and writes reach the map at once. The
+   * same buffer is returned until the map is closed; after close() it reads
+   * zeros and writes land in memory of the process's own (never a crash).
+   *
+   * A map user space may not write (frozen, BPF_F_RDONLY, opened
+   * read-only) cannot be mapped writable: that is a MapMemoryError. Then
+   * `memory({ writable: false })` gives a copy of the memory taken now
+   * (safe to write, not live), and `unsafeMemory({ writable: false })` the
+   * live read-only view.
    */
   memory(options: { writable?: boolean; length?: number } = {}): ArrayBuffer {
+    if (options.writable === false) return this.#snapshot(options.length);
     if (this.#mapped && !this.#mapped.closed) return this.#mapped.buffer;
-    let length = options.length;
+    try {
+      this.#mapped = this.#map(Prot.READ | Prot.WRITE, options.length);
+    } catch (e) {
+      if (e instanceof SyscallError && (e.errno === Errno.EPERM || e.errno === Errno.EACCES)) {
+        throw new MapMemoryError(`${this.#label()}: user space may not write this map (frozen, BPF_F_RDONLY or opened read-only), so it cannot be mapped writable; memory({ writable: false }) copies it, unsafeMemory({ writable: false }) maps it read-only`, e);
+      }
+      throw e;
+    }
+    return this.#mapped.buffer;
+  }
+
+  /**
+   * UNSAFE: the map's memory mapped with exactly the protection asked for.
+   * With `writable: false` the view is onto read-only pages, and
+   * JavaScript cannot stop a write to an ArrayBuffer: one write through it
+   * kills the process with SIGSEGV. Use it only to read a map that cannot
+   * be mapped writable (see memory()) when a copy is too slow. Closed with
+   * the map like memory()'s view (afterwards it reads zeros, and writes no
+   * longer crash).
+   */
+  unsafeMemory(options: { writable?: boolean; length?: number } = {}): ArrayBuffer {
+    if (options.writable !== false) return this.memory(options);
+    if (this.#mappedReadOnly && !this.#mappedReadOnly.closed) return this.#mappedReadOnly.buffer;
+    this.#mappedReadOnly = this.#map(Prot.READ, options.length);
+    return this.#mappedReadOnly.buffer;
+  }
+
+  /** A copy of the map's memory, through a read-only mapping that never escapes. */
+  #snapshot(length?: number): ArrayBuffer {
+    const m = this.#map(Prot.READ, length);
+    try {
+      return m.buffer.slice(0);
+    } finally {
+      m.close();
+    }
+  }
+
+  #map(prot: number, length?: number): MappedMemory {
     if (length === undefined) {
       if (this.type === MapType.ARENA) length = this.maxEntries * pageSize();
       else length = Math.ceil((this.maxEntries * Math.ceil(this.valueSize / 8) * 8) / pageSize()) * pageSize();
     }
-    const writable = options.writable ?? !(this.flags & MapFlags.RDONLY_PROG);
-    this.#mapped = new MappedMemory(length, Prot.READ | (writable ? Prot.WRITE : 0), MmapFlags.SHARED, this.fd, 0, `mmap ${this.typeName} map`);
-    return this.#mapped.buffer;
+    return new MappedMemory(length, prot, MmapFlags.SHARED, this.fd, 0, `mmap ${this.#label()}`);
+  }
+
+  #label(): string {
+    return `${this.typeName} map${this.name ? ` '${this.name}'` : ''}`;
   }
 
   pin(path: string): void {
@@ -682,6 +740,7 @@ export class BpfMap {
   close(): void {
     if (this.#fd.closed) return;
     this.#mapped?.close();
+    this.#mappedReadOnly?.close();
     this.#fd.close();
     this.#attr.free();
     this.#key.free();

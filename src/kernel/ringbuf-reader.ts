@@ -73,6 +73,9 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   #closed = false;
   /** Sink of the prefetch loads (see PREFETCH_DISTANCE). */
   #touch = 0;
+  /** Where consume/consumeRaw copy a batch before handing it out. */
+  #scratch = new Uint8Array(0);
+  #scratchWords = new Int32Array(0);
 
   constructor(map: RingBufMapLike) {
     if (map.type !== undefined && map.type !== MapType.RINGBUF) {
@@ -118,11 +121,69 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   }
 
   /**
-   * Hands every ready record to `cb` as (dataArea, offset, length), without
-   * allocating: the fastest path. The bytes are only valid during the call.
-   * Returns the number of records delivered (discarded ones are skipped).
+   * Hands every ready record to `cb` as (bytes, offset, length): the record
+   * is bytes[offset, offset + length). `bytes` is a private copy of the
+   * batch (one bulk copy per batch, no allocation per record), valid only
+   * during the call: the next batch overwrites it; copy a record to keep it.
+   * Writing to it is harmless. Returns the number of records delivered
+   * (discarded ones are skipped), at most `limit`.
    */
   consumeRaw(cb: RawSampleCallback, limit = Infinity): number {
+    return this.#drain(cb, limit, true);
+  }
+
+  /**
+   * Zero-copy consumeRaw: `bytes` is the kernel's ring itself, mapped
+   * READ-ONLY (the kernel never lets the data pages be mapped writable).
+   * UNSAFE: JavaScript cannot stop a write to an ArrayBuffer, so writing to
+   * `bytes` (or to any view of it) kills the process with SIGSEGV; and the
+   * record is only valid during the call. Use it only where a benchmark
+   * shows the copy of consumeRaw matters and the callback only reads.
+   */
+  unsafeConsumeRaw(cb: RawSampleCallback, limit = Infinity): number {
+    return this.#drain(cb, limit, false);
+  }
+
+  /**
+   * Hands every ready record to `cb` as a Uint8Array over a private copy
+   * (see consumeRaw): valid only during the call (`view.slice()` keeps it),
+   * safe to write to.
+   */
+  consume(cb: (view: Uint8Array) => void, limit = Infinity): number {
+    // The scratch array (offset 0 in its own buffer) changes only when it grows: look its buffer up then.
+    let bytes: Uint8Array | undefined;
+    let buffer: ArrayBufferLike = this.#scratch.buffer;
+    return this.#drain((b, offset, length) => {
+      if (b !== bytes) {
+        bytes = b;
+        buffer = b.buffer;
+      }
+      cb(new Uint8Array(buffer, offset, length));
+    }, limit, true);
+  }
+
+  /**
+   * Zero-copy consume: each view is onto the kernel's read-only ring.
+   * UNSAFE for the same reason as unsafeConsumeRaw: a write to a view
+   * kills the process with SIGSEGV. Read it (or `view.slice()` it) inside
+   * the callback and nothing else.
+   */
+  unsafeConsume(cb: (view: Uint8Array) => void, limit = Infinity): number {
+    // new Uint8Array(buffer, ...) skips subarray()'s species lookup: several times faster.
+    const buffer = this.#data.buffer;
+    const base = this.#data.byteOffset;
+    return this.unsafeConsumeRaw((_bytes, offset, length) => cb(new Uint8Array(buffer, base + offset, length)), limit);
+  }
+
+  /**
+   * The consume loop. Without `copy` each record is handed out as a view
+   * of the ring while its header is read (one pass). With `copy`, the
+   * headers of the committed records are read first, then their bytes are
+   * copied into the scratch buffer at once, and the records are handed
+   * out from there: a record is never copied before its header says it is
+   * committed.
+   */
+  #drain(cb: RawSampleCallback, limit: number, copy: boolean): number {
     this.#ensureOpen('consume');
     const data = this.#data;
     const headers = this.#headers;
@@ -140,11 +201,33 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
         const avail = (Atomics.load(this.#prodLo, 0) - base) >>> 0;
         if (avail === 0) break;
         start = base & mask;
-        const end = start + avail;
+        let end = start + avail;
         pos = start;
+        let source = data;
+        let sourceHeaders = headers;
+        let shift = 0;
+        if (copy) {
+          // Find the committed prefix (and where `limit` stops), then copy it in one go.
+          let at = start;
+          let wanted = limit - count;
+          while (at < end && wanted > 0) {
+            const len = ORDERED_LOADS ? headers[at >> 2]! : Atomics.load(headers, at >> 2);
+            if (len & BUSY) break;
+            at += ((len & LENGTH_MASK) + HEADER + 7) & ~7;
+            if (!(len & DISCARD)) wanted--;
+          }
+          end = at;
+          if (end === start) break;
+          this.#growScratch(end - start);
+          source = this.#scratch;
+          sourceHeaders = this.#scratchWords;
+          source.set(data.subarray(start, end));
+          shift = start;
+        }
         while (pos < end) {
-          const len = ORDERED_LOADS ? headers[pos >> 2]! : Atomics.load(headers, pos >> 2);
-          touch ^= headers[((pos + PREFETCH_DISTANCE) & wrap) >> 2]!;
+          // The scratch copy is ours: plain loads. The ring: see ORDERED_LOADS.
+          const len = copy || ORDERED_LOADS ? sourceHeaders[(pos - shift) >> 2]! : Atomics.load(sourceHeaders, pos >> 2);
+          if (!copy) touch ^= sourceHeaders[((pos + PREFETCH_DISTANCE) & wrap) >> 2]!;
           if (len & BUSY) break outer;
           const sampleLen = len & LENGTH_MASK;
           const at = pos + HEADER;
@@ -152,8 +235,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
           pos += (sampleLen + HEADER + 7) & ~7;
           if (!(len & DISCARD)) {
             count++;
-            cb(data, at, sampleLen);
-            if (count >= limit) break outer;
+            cb(source, at - shift, sampleLen);
+            if (count >= limit || this.#closed) break outer;
           }
         }
         base += pos - start;
@@ -161,22 +244,19 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
         this.#publish(base);
       }
     } finally {
-      this.#publish(base + (pos - start));
+      // A callback may have closed the reader: the consumer page is then ours alone.
+      if (!this.#closed) this.#publish(base + (pos - start));
       this.#touch = touch;
     }
     return count;
   }
 
-  /**
-   * Hands every ready record to `cb` as a subarray view (no copy) of the
-   * mapped ring. A view is valid only until `cb` returns: the kernel reuses
-   * the space afterwards; copy it (`view.slice()`) to keep it.
-   */
-  consume(cb: (view: Uint8Array) => void, limit = Infinity): number {
-    // new Uint8Array(buffer, ...) skips subarray()'s species lookup: several times faster.
-    const buffer = this.#data.buffer;
-    const base = this.#data.byteOffset;
-    return this.consumeRaw((_bytes, offset, length) => cb(new Uint8Array(buffer, base + offset, length)), limit);
+  /** Grows (never shrinks) the scratch copy buffer to hold `length` bytes (at most the ring's size). */
+  #growScratch(length: number): void {
+    if (this.#scratch.byteLength >= length) return;
+    const buffer = new ArrayBuffer(Math.min(this.size, Math.max(length, 2 * this.#scratch.byteLength, 4096)));
+    this.#scratch = new Uint8Array(buffer);
+    this.#scratchWords = new Int32Array(buffer);
   }
 
   /**
@@ -207,7 +287,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * to keep), in order, until the reader is closed.
    */
   [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    return readUntilClosed<Uint8Array>(this, (batch) => this.consume((view) => batch.push(view.slice())));
+    // Each view is copied at once and never escapes: the zero-copy read is safe here.
+    return readUntilClosed<Uint8Array>(this, (batch) => this.unsafeConsume((view) => batch.push(view.slice())));
   }
 
   /** Unmaps the ring and leaves the shared epoll set; a pending wait resolves false. */

@@ -14,8 +14,8 @@ export class NativeBuffer {
   readonly address: bigint;
   /** The address as a number (user-space addresses fit in 53 bits), for integer-typed syscall arguments. */
   readonly addressNumber: number;
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
   #freed = false;
 
   constructor(readonly size: number) {
@@ -25,11 +25,26 @@ export class NativeBuffer {
     this.addressNumber = Number(this.address);
     if (!Number.isSafeInteger(this.addressNumber)) throw new RangeError('native buffer address does not fit in 53 bits');
     const ab = koffi.view(this.pointer, size) as ArrayBuffer;
-    this.bytes = new Uint8Array(ab);
-    this.view = new DataView(ab);
+    this.#bytes = new Uint8Array(ab);
+    this.#view = new DataView(ab);
     // koffi.alloc does not zero; the kernel rejects attrs with stray bytes.
-    this.bytes.fill(0);
+    this.#bytes.fill(0);
     registry.register(this, this.pointer, this);
+  }
+
+  /**
+   * The memory as bytes. After free() this throws: the memory is back in
+   * the C heap, where a write would corrupt it (a view taken before free()
+   * must not be used after it either; nothing in tsbpf hands one out).
+   */
+  get bytes(): Uint8Array {
+    if (this.#freed) throw new Error('native buffer already freed');
+    return this.#bytes;
+  }
+
+  get view(): DataView {
+    if (this.#freed) throw new Error('native buffer already freed');
+    return this.#view;
   }
 
   /** Throws unless `length` bytes fit; call before handing the address to the kernel. */

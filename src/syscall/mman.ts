@@ -3,10 +3,17 @@
  * mapping (ring buffers, perf rings, BPF_F_MMAPABLE arrays).
  *
  * Unmapping while JS still holds views into the memory would turn a stale
- * view into a segfault. So close() does not munmap: it replaces the range
- * in place with an anonymous read-only mapping (MAP_FIXED; the kernel object
- * is released, stale views read zeros), and the address range itself is
- * returned with munmap once the ArrayBuffer is garbage collected.
+ * view into a segfault, and JS cannot be stopped from writing to an
+ * ArrayBuffer. So close() does not munmap: it replaces the range in place
+ * with private anonymous read-write memory (MAP_FIXED; the kernel object is
+ * released, stale views read zeros and writes to them land in memory of our
+ * own, whatever the original protection was), and the address range itself
+ * is returned with munmap once the ArrayBuffer is garbage collected.
+ *
+ * A mapping made without PROT_WRITE is still a trap while open: a write
+ * through its ArrayBuffer kills the process with SIGSEGV. Code above this
+ * layer never hands such a buffer to a user except through an API named
+ * `unsafe...`.
  */
 import { SyscallError } from './bpf.js';
 import { koffi, lastErrno, libc } from './libc.js';
@@ -44,10 +51,13 @@ export class MappedMemory {
   readonly buffer: ArrayBuffer;
   readonly pointer: unknown;
   readonly address: bigint;
+  /** Mapped with PROT_WRITE: writing through `buffer` is safe. Without it a write kills the process. */
+  readonly writable: boolean;
   #closed = false;
 
   constructor(readonly length: number, prot: number, flags: number, fd: number, offset: number, what = 'mmap') {
     if (!Number.isInteger(length) || length <= 0) throw new RangeError(`${what}: length must be a positive integer, got ${length}`);
+    this.writable = (prot & Prot.WRITE) !== 0;
     this.pointer = mmapPointer(null, length, prot, flags, fd, offset, what);
     this.address = koffi.address(this.pointer);
     this.buffer = koffi.view(this.pointer, length) as ArrayBuffer;
@@ -63,11 +73,11 @@ export class MappedMemory {
     return this.#closed;
   }
 
-  /** Releases the mapped object; stale views keep reading zeros (see above). */
+  /** Releases the mapped object; stale views read zeros and may be written (see above). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    mmapPointer(this.pointer, this.length, Prot.READ, MapFlags.PRIVATE | MapFlags.ANONYMOUS | MapFlags.FIXED, -1, 0, 'munmap (replace)');
+    mmapPointer(this.pointer, this.length, Prot.READ | Prot.WRITE, MapFlags.PRIVATE | MapFlags.ANONYMOUS | MapFlags.FIXED, -1, 0, 'munmap (replace)');
   }
 
   [Symbol.dispose](): void {
