@@ -6,7 +6,7 @@
  */
 import { Project, ts, type SourceFile } from 'ts-morph';
 import type { Instruction } from '../../asm/instruction.js';
-import { CompilerContext, type CompileHostHooks, type DslRef } from './context.js';
+import { CompilerContext, type CompileHostHooks, type DslRef, lineAndColumn, sourceLine } from './context.js';
 import { type CType, sizeOf } from './ctypes.js';
 import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
 import { emitFunction, layoutStack } from './emit.js';
@@ -176,7 +176,7 @@ function tsDiagnostics(project: Project, files: SourceFile[]): DslDiagnostic[] {
         column: pos.character + 1,
         code: `TS${d.code}`,
         message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
-        text: sf.getFullText().split('\n')[pos.line] ?? '',
+        text: sourceLine(sf, pos.line + 1) ?? '',
       });
     }
   }
@@ -224,7 +224,7 @@ export function compile(opts: CompileOptions): CompiledModule {
       const info = PROGRAM_KINDS[p.kind];
       const attach = expectedAttachType(p.kind, p.target);
       const declFile = p.decl.getSourceFile();
-      const declPos = declFile.getLineAndColumnAtPos(p.decl.getStart());
+      const declPos = lineAndColumn(declFile, p.decl.getStart());
       programs.push({
         name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, stackSize, ir,
         declaredAt: { file: declFile.getFilePath(), line: declPos.line, column: declPos.column },

@@ -17,6 +17,25 @@ export interface CompileHostHooks {
   tracepointFormat?(group: string, name: string): string | undefined;
 }
 
+const linesOf = new WeakMap<ts.SourceFile, string[]>();
+
+/** Line `line` (1-based) of a source file, without its line break; the split is cached per file text. */
+export function sourceLine(sf: SourceFile, line: number): string | undefined {
+  const node = sf.compilerNode;
+  let lines = linesOf.get(node);
+  if (!lines) {
+    lines = sf.getFullText().split('\n');
+    linesOf.set(node, lines);
+  }
+  return lines[line - 1]?.replace(/\r$/, '');
+}
+
+/** 1-based line and column of a position (TypeScript's cached line starts; ts-morph's own helper rescans the text). */
+export function lineAndColumn(sf: SourceFile, pos: number): { line: number; column: number } {
+  const { line, character } = sf.compilerNode.getLineAndCharacterOfPosition(pos);
+  return { line: line + 1, column: character + 1 };
+}
+
 export class CompilerContext {
   readonly diagnostics: DslDiagnostic[] = [];
   readonly checker: TypeChecker;
@@ -34,8 +53,8 @@ export class CompilerContext {
   report(node: Node, code: string, message: string): void {
     const sf = node.getSourceFile();
     const start = node.getStart();
-    const { line, column } = sf.getLineAndColumnAtPos(start);
-    const text = sf.getFullText().split('\n')[line - 1]?.replace(/\r$/, '');
+    const { line, column } = lineAndColumn(sf, start);
+    const text = sourceLine(sf, line);
     if (this.diagnostics.some((d) => d.file === sf.getFilePath() && d.line === line && d.column === column && d.code === code)) return;
     this.diagnostics.push({ file: sf.getFilePath(), line, column, code, message, ...(text !== undefined ? { text } : {}) });
   }

@@ -5,7 +5,7 @@
  */
 import { type Block, type CallExpression, type Expression, Node, type SourceFile, ts } from 'ts-morph';
 import type { SourceSpan } from '../../asm/instruction.js';
-import type { CompilerContext } from './context.js';
+import { type CompilerContext, lineAndColumn, sourceLine } from './context.js';
 import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, type StructType, typeName, U32, U64 } from './ctypes.js';
 import { Abandon } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
@@ -96,8 +96,8 @@ export class FunctionLowering {
   /** Sets the span later operations carry. */
   at(node: Node): void {
     const sf = node.getSourceFile();
-    const { line, column } = sf.getLineAndColumnAtPos(node.getStart());
-    const text = sf.getFullText().split('\n')[line - 1]?.replace(/\r$/, '') ?? '';
+    const { line, column } = lineAndColumn(sf, node.getStart());
+    const text = sourceLine(sf, line) ?? '';
     this.#span = { file: sf.getFilePath(), line, column, text };
   }
 
