@@ -7,7 +7,7 @@
 import { Project, ts, type SourceFile } from 'ts-morph';
 import type { Instruction } from '../../asm/instruction.js';
 import { CompilerContext, type CompileHostHooks, type DslRef, lineAndColumn, sourceLine } from './context.js';
-import { type CType, sizeOf } from './ctypes.js';
+import { type CType, sizeOf, STACK_LIMIT } from './ctypes.js';
 import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
 import { emitFunction, layoutStack } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
@@ -85,7 +85,6 @@ export interface CompiledModule {
 
 export const MAP_TYPE_IDS: Record<MapKind, number> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
 
-const STACK_LIMIT = 512;
 
 let shared: { project: Project; dslRoot: string; dsl: Map<SourceFile, DslRef['module']>; dslText: string } | undefined;
 

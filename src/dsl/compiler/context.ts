@@ -5,7 +5,7 @@
  */
 import { Node, type Project, type SourceFile, type TypeChecker, type TypeNode, type Symbol as TsSymbol, ts } from 'ts-morph';
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
-import { type CType, INT_TYPES, makeStruct, type StructType, U64 } from './ctypes.js';
+import { type CType, INT_TYPES, makeStruct, MAX_VALUE_SIZE, sizeOf, STACK_LIMIT, type StructType, typeName, U64 } from './ctypes.js';
 
 export interface DslRef {
   module: 'index' | 'net';
@@ -107,7 +107,7 @@ export class CompilerContext {
           const lenNode = ref.name === 'CStr' ? args[0] : args[1];
           const len = lenNode ? this.checker.getTypeAtLocation(lenNode).getLiteralValue() : undefined;
           if (typeof len !== 'number' || !Number.isInteger(len) || len <= 0) this.fail(node, 'TSBPF_TYPE', `${ref.name} needs a positive literal length`);
-          return { kind: 'array', element: elem, length: len, ...(ref.name === 'CStr' ? { cstr: true } : {}) };
+          return this.boundedSize(node, { kind: 'array', element: elem, length: len, ...(ref.name === 'CStr' ? { cstr: true } : {}) });
         }
       }
       const decls = this.resolvedSymbol(name)?.getDeclarations() ?? [];
@@ -135,9 +135,19 @@ export class CompilerContext {
       if (!t) return this.fail(p, 'TSBPF_TYPE', `field ${p.getName()} needs a type`);
       return { name: p.getName(), type: this.ctypeOf(t) };
     });
-    const s = makeStruct(decl.getName(), fields);
+    const s = this.boundedSize(decl, makeStruct(decl.getName(), fields));
     this.structs.set(decl, s);
     return s;
+  }
+
+  /**
+   * A type no BPF value can hold is reported where it is written, before
+   * anything is laid out for it (zero-filling a CStr<4294967296> would never end).
+   */
+  boundedSize<T extends CType>(node: Node, t: T): T {
+    const size = sizeOf(t);
+    if (size > MAX_VALUE_SIZE) this.fail(node, 'TSBPF_SIZE', `${typeName(t)} is ${size} bytes; no BPF value can be larger than ${MAX_VALUE_SIZE} bytes (the largest map value), and a local at most ${STACK_LIMIT}`);
+    return t;
   }
 
   /** A compile-time integer, or undefined. */

@@ -60,6 +60,13 @@ export const I32 = INT_TYPES.i32!;
 export const I64 = INT_TYPES.i64!;
 export const BOOL = INT_TYPES.bool!;
 
+/** A BPF program's stack (MAX_BPF_STACK): no local, key or stack buffer can be larger. */
+export const STACK_LIMIT = 512;
+/** The largest map value the kernel accepts (KMALLOC_MAX_SIZE with 4 KiB pages); no C type of a module may be larger. */
+export const MAX_VALUE_SIZE = 4 << 20;
+/** The largest per-CPU map value (PCPU_MIN_UNIT_SIZE). */
+export const MAX_PERCPU_VALUE_SIZE = 32 << 10;
+
 export function sizeOf(t: CType): number {
   if (t.kind === 'int') return t.bits / 8;
   if (t.kind === 'array') return sizeOf(t.element) * t.length;

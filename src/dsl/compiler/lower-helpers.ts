@@ -99,7 +99,7 @@ function printk(l: FunctionLowering, args: Node[], node: Node): Value {
   const bytes = new TextEncoder().encode(fmt.getLiteralValue());
   const size = bytes.length + 1;
   const values = args.slice(1).map((a) => l.convert(l.int(a), U64, a).op);
-  const s = l.slot(size);
+  const s = l.slot(size, fmt);
   const p = l.newReg();
   l.at(node);
   l.emit({ op: 'frame', dst: p, slot: s, off: 0 });

@@ -98,7 +98,7 @@ function increment(l: FunctionLowering, map: MapInfo, args: Node[], node: Node):
     l.label(done);
     return;
   }
-  const s = l.slot(8);
+  const s = l.slot(8, node);
   const vp = l.newReg();
   l.emit({ op: 'frame', dst: vp, slot: s, off: 0 });
   l.emit({ op: 'store', base: vp, off: 0, size, value: by.op });

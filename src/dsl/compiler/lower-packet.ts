@@ -49,7 +49,7 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
   if (info.packet === 'loadBytes') {
     const result = l.newReg();
     const done = l.newLabel('pkt');
-    const s = l.slot(size);
+    const s = l.slot(size, node);
     const buf = l.newReg();
     l.emit({ op: 'frame', dst: buf, slot: s, off: 0 });
     const r = l.call(Helper.skb_load_bytes, [reg(l.ctxReg), l.convert(off, U32, node).op, reg(buf), imm(size)], node)!;

@@ -6,7 +6,7 @@
 import { type Block, type CallExpression, type Expression, Node, type SourceFile, ts } from 'ts-morph';
 import type { SourceSpan } from '../../asm/instruction.js';
 import { type CompilerContext, lineAndColumn, sourceLine } from './context.js';
-import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, type StructType, typeName, U32, U64 } from './ctypes.js';
+import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, STACK_LIMIT, type StructType, typeName, U32, U64 } from './ctypes.js';
 import { Abandon } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
 import type { MapInfo, ModuleModel, ProgramInfo } from './module-model.js';
@@ -88,7 +88,9 @@ export class FunctionLowering {
     this.emit({ op: 'label', label: l });
   }
 
-  slot(size: number, align = 8): number {
+  /** A stack slot for `node`; one larger than the whole stack is reported there (and abandons the construct). */
+  slot(size: number, node: Node, align = 8): number {
+    if (size > STACK_LIMIT) this.fail(node, 'TSBPF_STACK', `this needs ${size} bytes of stack; a BPF program has ${STACK_LIMIT} (keep large values in a map or a ring-buffer event)`);
     this.slots.push({ size: Math.ceil(size / 8) * 8, align });
     return this.slots.length - 1;
   }
@@ -597,7 +599,7 @@ export class FunctionLowering {
     if (v.k === 'ptr' && sameType(v.to, t)) return v.reg;
     if (t.kind !== 'int') return this.fail(node, 'TSBPF_TYPE', `expected a ${typeName(t)} here, got ${describeValue(v)}`);
     const iv = this.coerceLoose(this.intOf(v, node), t, node);
-    const s = this.slot(8);
+    const s = this.slot(8, node);
     const p = this.newReg();
     this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
     this.emit({ op: 'store', base: p, off: 0, size: (t.bits / 8) as 1 | 2 | 4 | 8, value: iv.op });
@@ -612,7 +614,7 @@ export class FunctionLowering {
   /** A struct built on the stack from an object literal; padding and missing fields are zero. */
   structLiteral(node: Node, t: StructType): VReg {
     if (!Node.isObjectLiteralExpression(node)) return this.fail(node, 'TSBPF_TYPE', 'expected an object literal');
-    const s = this.slot(t.size, 8);
+    const s = this.slot(t.size, node, 8);
     const p = this.newReg();
     this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
     // Zero only the 8-byte words that integer fields given in the literal do not cover entirely (padding, omitted fields).
@@ -824,7 +826,7 @@ export class FunctionLowering {
         return;
       }
       // A struct or array local, zero-filled on the stack.
-      const s = this.slot(sizeOf(t));
+      const s = this.slot(sizeOf(t), decl);
       const p = this.newReg();
       this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
       for (let o = 0; o < this.slots[s]!.size; o += 8) this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(0) });

@@ -5,7 +5,7 @@
  */
 import { type CallExpression, Node, type SourceFile } from 'ts-morph';
 import type { CompilerContext } from './context.js';
-import { type CType, INT_TYPES, type IntType, sizeOf, U64 } from './ctypes.js';
+import { type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, STACK_LIMIT, typeName, U64 } from './ctypes.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
 
 export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf';
@@ -165,6 +165,7 @@ export class ModuleModel {
         info.maxEntries = size;
         if (!typeArgs[0]) this.cx.fail(f.call, 'TSBPF_MAP_TYPE', 'ringBuf needs its event type: ringBuf<Event>({ size })');
         info.value = this.cx.ctypeOf(typeArgs[0]!);
+        if (sizeOf(info.value) + 8 > size) this.cx.report(typeArgs[0]!, 'TSBPF_SIZE', `an event of ${sizeOf(info.value)} bytes (plus its 8-byte header) does not fit a ring buffer of ${size} bytes`);
       } else {
         info.maxEntries = num('maxEntries') ?? 1;
         const keyed = kind === 'hash' || kind === 'percpu_hash' || kind === 'lru_hash';
@@ -174,6 +175,9 @@ export class ModuleModel {
         info.key = kNode ? this.cx.ctypeOf(kNode) : INT_TYPES.u32!;
         info.value = this.cx.ctypeOf(vNode!);
         if (sizeOf(info.value) === 0 || sizeOf(info.key) === 0) this.cx.report(f.call, 'TSBPF_MAP_TYPE', 'map keys and values must not be empty');
+        // The kernel's own limits (E2BIG at map creation), reported where the type is written.
+        if (kNode && sizeOf(info.key) > STACK_LIMIT) this.cx.report(kNode, 'TSBPF_SIZE', `a map key is built on the stack: ${typeName(info.key)} is ${sizeOf(info.key)} bytes, the limit is ${STACK_LIMIT}`);
+        if (kind.startsWith('percpu') && sizeOf(info.value) > MAX_PERCPU_VALUE_SIZE) this.cx.report(vNode!, 'TSBPF_SIZE', `a per-CPU map value is at most ${MAX_PERCPU_VALUE_SIZE} bytes; ${typeName(info.value)} is ${sizeOf(info.value)}`);
       }
     } catch (e) {
       if (!(e instanceof Error && e.name === 'Abandon')) throw e;
