@@ -107,6 +107,10 @@ export function attachUprobe(program: ProgramLike, target: UprobeTarget, options
  */
 export function attachUprobeMulti(program: ProgramLike, path: string, symbols: string[], options: { retprobe?: boolean; pid?: number; cookies?: bigint[] } = {}): FdLink {
   if (symbols.length === 0) throw new LinkError('EBADARG', 'uprobe_multi needs at least one symbol', path);
+  // The kernel reads uprobe_multi_cnt cookies: one per symbol, no more, no fewer.
+  if (options.cookies && options.cookies.length !== symbols.length) {
+    throw new LinkError('EBADARG', `uprobe_multi: ${options.cookies.length} cookies for ${symbols.length} symbols (one cookie per symbol)`, path);
+  }
   const real = checkedPath(path);
   const offsets = symbols.map((s) => resolveUprobeOffset(real, s));
   using pathStr = nativeCString(real);

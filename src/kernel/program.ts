@@ -12,6 +12,7 @@ import { Attr, AttachType, BpfCommand, ProgType } from '../syscall/layouts.gener
 import { lastErrno, syscallPtr3 } from '../syscall/libc.js';
 import { NativeBuffer, nativeCString, nativeCopy } from '../syscall/memory.js';
 import { bpfCommand } from './bpf-call.js';
+import { checkFdArray } from './fd-array.js';
 import { fdById } from './ids.js';
 import { type ProgInfo, type ProgInfoOptions, progInfoByFd } from './info.js';
 import { OwnedFd } from './owned-fd.js';
@@ -124,6 +125,7 @@ export class Program {
     if (!code || code.byteLength === 0) throw new RangeError('Program.load needs instructions or bytes');
     if (code.byteLength % 8 !== 0) throw new RangeError(`program bytes must be a multiple of 8, got ${code.byteLength}`);
     const label = name || progTypeName(type);
+    checkFdArray(code, spec.fdArray);
     for (const [what, rec, bytes] of [['func_info', spec.btf?.funcInfoRecSize ?? 8, spec.btf?.funcInfo], ['line_info', spec.btf?.lineInfoRecSize ?? 16, spec.btf?.lineInfo]] as const) {
       if (!Number.isInteger(rec) || rec <= 0 || rec > 0xffff) throw new RangeError(`${what} record size must be a positive integer, got ${rec}`);
       if (bytes && bytes.byteLength % rec !== 0) throw new RangeError(`${what} is ${bytes.byteLength} bytes, not a multiple of its record size ${rec}`);
