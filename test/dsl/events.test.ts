@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { loadCompiledModule } from '../../src/cli/dsl-live.js';
 import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
 import { attachUprobe } from '../../src/kernel/link-uprobe.js';
-import { koffi } from '../../src/syscall/libc.js';
+import { libcGetpgid, MARK } from '../kernel/marked-calls.js';
 import { needKernel } from '../support/kernel.js';
-import { compileSource, dumpKernelMaps, runInterp } from './support/harness.js';
+import { compileSource, dumpKernelMaps, InterpMaps, runInterp } from './support/harness.js';
 
 const execCounter = `
 import { tracepoint, hashMap, bpf, type CStr, type u64 } from 'tsbpf/dsl';
@@ -27,13 +27,17 @@ export const p = tracepoint('syscalls/sys_enter_execve', (ctx) => {
 });
 `;
 
-const getppidCounter = `
-import { uprobe, arrayMap, bpf, rodata, type u32, type u64 } from 'tsbpf/dsl';
-export const target = rodata<u32>(0);
+// Counts only marked calls: getpgid(mark) from the test's own thread (see
+// test/kernel/marked-calls.ts: an unfiltered count also sees the calls that
+// node and V8 make on the main thread behind the test's back).
+const markedCallCounter = `
+import { uprobe, arrayMap, bpf, rodata, u32, type u64 } from 'tsbpf/dsl';
+export const thread = rodata<u32>(0);
+export const mark = rodata<u32>(0);
 export const calls = arrayMap<u64>({ maxEntries: 1 });
-export const p = uprobe('libc.so.6', 'getppid', (ctx) => {
-  if (bpf.pid() !== target.get()) return 0;
-  calls.increment(0, ctx.arg(0) === ctx.arg(0) ? 1 : 0);
+export const p = uprobe('libc.so.6', 'getpgid', (ctx) => {
+  if (bpf.tid() !== thread.get() || u32(ctx.arg(0)) !== mark.get()) return 0;
+  calls.increment(0);
   return 0;
 });
 `;
@@ -72,21 +76,32 @@ describe('dsl tracing programs: triggered events', function () {
     expect(interp.maps).to.deep.equal(kernel);
   });
 
-  it('counts calls of a libc function from a uprobe; the interpreter agrees', function () {
+  it('counts the marked calls of a libc function from a uprobe; the interpreter agrees', function () {
     needKernel(this);
-    const mod = compileSource(getppidCounter);
-    const getppid = koffi.load('libc.so.6').func('int getppid()');
-    const live = loadCompiledModule(mod, { rodata: { target: process.pid } });
+    const mod = compileSource(markedCallCounter);
+    const rodata = { thread: process.pid, mark: MARK };
+    const live = loadCompiledModule(mod, { rodata });
     try {
-      const link = attachUprobe(live.programs.get('p')!, { path: 'libc.so.6', symbol: 'getppid' });
+      const link = attachUprobe(live.programs.get('p')!, { path: 'libc.so.6', symbol: 'getpgid' });
       try {
-        for (let i = 0; i < 5; i++) getppid();
+        for (let i = 0; i < 5; i++) {
+          libcGetpgid(MARK);
+          libcGetpgid(0); // unmarked
+        }
       } finally {
         link.close();
       }
       const kernel = dumpKernelMaps(mod, live.maps);
-      const regs = new Uint8Array(168);
-      const interp = runInterp(mod, 'p', { ctx: regs }, { task: { pid: 1, tgid: process.pid }, rodata: { target: process.pid }, repeat: 5 });
+      // The interpreter: five marked calls (the first argument, di, is the mark), one unmarked, one from another thread.
+      const regs = (arg0: number) => {
+        const r = new Uint8Array(168);
+        new DataView(r.buffer).setBigUint64(112, BigInt(arg0), true);
+        return r;
+      };
+      const maps = new InterpMaps(mod, rodata);
+      runInterp(mod, 'p', { ctx: regs(MARK) }, { task: { pid: process.pid, tgid: process.pid }, rodata, repeat: 5, maps });
+      runInterp(mod, 'p', { ctx: regs(0) }, { task: { pid: process.pid, tgid: process.pid }, rodata, maps });
+      const interp = runInterp(mod, 'p', { ctx: regs(MARK) }, { task: { pid: process.pid + 1, tgid: process.pid }, rodata, maps });
       expect(kernel.calls).to.deep.equal({ '00000000': '0500000000000000' });
       expect(interp.maps).to.deep.equal(kernel);
     } finally {

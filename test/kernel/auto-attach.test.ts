@@ -10,12 +10,9 @@ import { LinkError } from '../../src/kernel/link-error.js';
 import { BpfMap } from '../../src/kernel/map.js';
 import { Program } from '../../src/kernel/program.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
-import { libc, syscall6 } from '../../src/syscall/libc.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { countAll, countForPid, op } from './link-programs.js';
-
-const NR_GETPID = process.arch === 'arm64' ? 172 : 39;
-const getpid = (): number => Number(syscall6(NR_GETPID, 0, 0, 0, 0, 0, 0));
+import { countAll, op } from './link-programs.js';
+import { countMarked, libcGetpgid, MARK, markedGetpgid } from './marked-calls.js';
 const readCount = (map: BpfMap): number => Number(new DataView(map.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true));
 
 /** Loads `insns` as the loader would for a program in `section`, and returns it with its attach spec. */
@@ -42,25 +39,24 @@ describe('kernel: auto-attach by section name', function () {
     map?.close();
   });
 
-  for (const section of ['tracepoint/syscalls/sys_enter_getpid', 'tp/syscalls/sys_enter_getpid', 'raw_tp/sys_enter', 'raw_tracepoint/sys_enter', 'tp_btf/sys_enter']) {
-    it(`${section}: counts this process's getpid calls`, function () {
-      const { prog, spec } = loadFor(section, countForPid(map.fd, process.pid));
+  for (const section of ['tracepoint/syscalls/sys_enter_getpgid', 'tp/syscalls/sys_enter_getpgid', 'raw_tp/sys_enter', 'raw_tracepoint/sys_enter', 'tp_btf/sys_enter']) {
+    it(`${section}: counts exactly the marked getpgid calls this thread makes`, function () {
+      const { prog, spec } = loadFor(section, countMarked(section.includes('getpgid') ? 'tracepoint' : 'sys_enter', map.fd));
       using p = prog;
       const link = autoAttach(p, spec);
-      for (let i = 0; i < 6; i++) getpid();
+      for (let i = 0; i < 6; i++) markedGetpgid();
       link.close();
-      const n = readCount(map);
-      if (section.includes('getpid')) expect(n).to.equal(6);
-      else expect(n).to.be.at.least(6);
+      markedGetpgid();
+      expect(readCount(map)).to.equal(6);
     });
   }
 
-  it('uprobe/libc.so.6:getppid fires on calls this process makes', function () {
-    const getppid = libc.func('int getppid(void)');
-    const { prog, spec } = loadFor('uprobe/libc.so.6:getppid', countForPid(map.fd, process.pid));
+  it('uprobe/libc.so.6:getpgid fires on each marked call this thread makes', function () {
+    const { prog, spec } = loadFor('uprobe/libc.so.6:getpgid', countMarked('uprobe', map.fd));
     using p = prog;
     using link = autoAttach(p, spec);
-    for (let i = 0; i < 4; i++) getppid();
+    for (let i = 0; i < 4; i++) libcGetpgid(MARK);
+    libcGetpgid(0); // unmarked
     expect(readCount(map)).to.equal(4);
     expect(link.kind).to.equal('uprobe');
   });

@@ -13,9 +13,9 @@ import { kernelBtf } from '../../src/kernel/kernel-symbols.js';
 import { LinkError } from '../../src/kernel/link-error.js';
 import { PerfEventLinkType } from '../../src/kernel/link-info.js';
 import { LinkType } from '../../src/syscall/layouts.generated.js';
-import { libc } from '../../src/syscall/libc.js';
 import { needKernel } from '../support/kernel.js';
-import { countAll, countForPid, Helpers, op, R0, R1, R2, R3, R6, R10 } from './link-programs.js';
+import { countAll, Helpers, op, R0, R1, R2, R3, R6, R10 } from './link-programs.js';
+import { countArmedReturns, countMarked, libcGetpgid, MARK } from './marked-calls.js';
 import { kernelAtLeast } from './helpers.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
@@ -93,16 +93,24 @@ describe('kernel: probe, perf event and iterator links', function () {
     expect(offset).to.equal(addr);
   });
 
-  it('a uprobe on libc fires on calls this process makes', function () {
+  it('a uprobe on libc fires on each marked call this thread makes, a uretprobe on each return', function () {
     const libcPath = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.split(/\s+/)[5]).find((p) => p && /\/libc\.so\.6$|\/libc-[\d.]+\.so$/.test(p))!;
     expect(libcPath).to.be.a('string');
-    const getppid = libc.func('int getppid(void)');
-    using map = counter();
-    using prog = Program.load({ type: 'KPROBE', instructions: countForPid(map.fd, process.pid) });
-    using link = attachUprobe(prog, { path: libcPath, symbol: 'getppid' });
-    for (let i = 0; i < 9; i++) getppid();
-    expect(readCount(map)).to.equal(9);
+    using calls = counter();
+    using returns = counter();
+    using armed = counter();
+    using prog = Program.load({ type: 'KPROBE', instructions: countMarked('uprobe', calls.fd, { armFd: armed.fd }) });
+    using retProg = Program.load({ type: 'KPROBE', instructions: countArmedReturns(returns.fd, armed.fd) });
+    using link = attachUprobe(prog, { path: libcPath, symbol: 'getpgid' });
+    using retLink = attachUprobe(retProg, { path: libcPath, symbol: 'getpgid' }, { retprobe: true });
+    for (let i = 0; i < 9; i++) {
+      expect(libcGetpgid(MARK)).to.equal(-1);
+      libcGetpgid(0); // unmarked
+    }
+    expect(readCount(calls)).to.equal(9);
+    expect(readCount(returns)).to.equal(9);
     void link;
+    void retLink;
   });
 
   it('uprobe_multi attaches one link to several functions', function () {

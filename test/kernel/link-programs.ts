@@ -57,13 +57,17 @@ export function incrementSlot0(mapFd: number): Instruction[] {
   ];
 }
 
-/** A program that counts its runs in slot 0 of `mapFd` when the current thread id is `pid` (the main thread of process `pid`), and returns `ret`. */
+/**
+ * A program that counts its runs in slot 0 of `mapFd` when the current thread
+ * id is `pid` (the main thread of process `pid`), and returns `ret`. Not an
+ * exact count of the test's own calls: node and V8 make system calls on the
+ * main thread too (the garbage collector calls getpid); marked-calls.ts is.
+ */
 export function countForPid(mapFd: number, pid: number, ret = 0): Instruction[] {
   const body = incrementSlot0(mapFd);
   return [
     op.call(Helpers.pidTgid),
-    // The thread id (low half), not the tgid: only the calls the test's own
-    // (main) thread makes count, not a stray getpid from a Node helper thread.
+    // The thread id (low half), not the tgid: not a Node helper thread's calls.
     op.mov32r(R0, R0),
     op.jne(R0, pid, body.length + 1), // lddw takes two slots
     ...body,

@@ -10,18 +10,10 @@ import { Program } from '../../src/kernel/program.js';
 import { attachKprobe, attachKprobeMulti, kernelHasKprobes } from '../../src/kernel/link-kprobe.js';
 import { LinkError } from '../../src/kernel/link-error.js';
 import { PerfEventLinkType } from '../../src/kernel/link-info.js';
-import { syscall6 } from '../../src/syscall/libc.js';
 import { needKernel } from '../support/kernel.js';
 import { readU64 } from '../kernel/helpers.js';
-import { countForPid } from '../kernel/link-programs.js';
-
-const NR_GETPID = 39;
-const NR_GETPPID = 110;
-const getpid = (): number => Number(syscall6(NR_GETPID, 0, 0, 0, 0, 0, 0));
-const getppid = (): number => Number(syscall6(NR_GETPPID, 0, 0, 0, 0, 0, 0));
-// The x86-64 syscall entry points of getpid/getppid: called once per syscall, never inlined.
-const SYS_GETPID = '__x64_sys_getpid';
-const SYS_GETPPID = '__x64_sys_getppid';
+import { countAll } from '../kernel/link-programs.js';
+import { arch, countArmedReturns, countMarked, getpgid, markedGetpgid, markedGetsid, syscallFunction } from '../kernel/marked-calls.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
 const readCount = (map: BpfMap): number => Number(readU64(map.lookup(new Uint8Array(4))!));
@@ -35,18 +27,26 @@ function skipBecause(ctx: Mocha.Context, reason: string): never {
 describe('kernel (dev VMs): kprobe and kretprobe links', function () {
   before(function () {
     needKernel(this);
-    if (process.arch !== 'x64') skipBecause(this, 'the probed syscall symbols are x86-64 ones');
+    if (!arch) skipBecause(this, `the marked calls know the syscalls of x86-64 and arm64, not ${process.arch}`);
     if (!kernelHasKprobes()) skipBecause(this, 'this kernel has no kprobes; make vm-test runs this on Debian 6.1 and 6.12');
   });
 
-  it('a kprobe counts exactly the getpid calls this process makes, a kretprobe their returns', function () {
+  // The syscall entry points (__x64_sys_getpgid, ...): called once per syscall, never inlined.
+  // The programs count marked calls only (getpgid(MARK) from this thread, see
+  // test/kernel/marked-calls.ts); the return programs count returns their entry armed.
+  it('a kprobe counts exactly the marked getpgid calls this thread makes, a kretprobe their returns', function () {
+    const SYS_GETPGID = syscallFunction('getpgid');
     using calls = counter();
     using returns = counter();
-    using entry = Program.load({ type: 'KPROBE', instructions: countForPid(calls.fd, process.pid), name: 'kp_getpid' });
-    using exit = Program.load({ type: 'KPROBE', instructions: countForPid(returns.fd, process.pid), name: 'krp_getpid' });
-    using link = attachKprobe(entry, SYS_GETPID);
-    using retLink = attachKprobe(exit, SYS_GETPID, { retprobe: true });
-    for (let i = 0; i < 31; i++) expect(getpid()).to.equal(process.pid);
+    using armed = counter();
+    using entry = Program.load({ type: 'KPROBE', instructions: countMarked('syscall_kprobe', calls.fd, { armFd: armed.fd }), name: 'kp_getpgid' });
+    using exit = Program.load({ type: 'KPROBE', instructions: countArmedReturns(returns.fd, armed.fd), name: 'krp_getpgid' });
+    using link = attachKprobe(entry, SYS_GETPGID);
+    using retLink = attachKprobe(exit, SYS_GETPGID, { retprobe: true });
+    for (let i = 0; i < 31; i++) {
+      expect(markedGetpgid()).to.equal(-1);
+      getpgid(0); // unmarked: counted by neither
+    }
     expect(readCount(calls)).to.equal(31);
     expect(readCount(returns)).to.equal(31);
 
@@ -56,34 +56,36 @@ describe('kernel (dev VMs): kprobe and kretprobe links', function () {
     // Kernels before 6.6 do not describe perf_event links any further (the type reads UNSPEC).
     if (info.perfEventType !== undefined && info.perfEventType !== PerfEventLinkType.UNSPEC) {
       expect(info.perfEventType).to.equal(PerfEventLinkType.KPROBE);
-      expect(info.name).to.equal(SYS_GETPID);
+      expect(info.name).to.equal(SYS_GETPGID);
       expect(retLink.info().perfEventType).to.equal(PerfEventLinkType.KRETPROBE);
     }
 
     link.close();
     retLink.close();
-    getpid();
+    markedGetpgid();
     expect(readCount(calls)).to.equal(31, 'no counting after close');
     expect(readCount(returns)).to.equal(31, 'no counting after close');
   });
 
   it('a kprobe on a function that does not exist is a typed ENOSYM error', function () {
     using map = counter();
-    using prog = Program.load({ type: 'KPROBE', instructions: countForPid(map.fd, process.pid) });
+    using prog = Program.load({ type: 'KPROBE', instructions: countAll(map.fd) });
     expect(() => attachKprobe(prog, 'tsbpf_no_such_kernel_function')).to.throw(LinkError, /no probeable kernel function/).with.property('code', 'ENOSYM');
     expect(() => attachKprobe(prog, 'tsbpf_no_such_kernel_function', { retprobe: true })).to.throw(LinkError).with.property('code', 'ENOSYM');
   });
 
   it('kprobe_multi: one link counts calls to several functions, and their returns', function () {
+    const functions = [syscallFunction('getpgid'), syscallFunction('getsid')];
     using map = counter();
     using retMap = counter();
-    using prog = Program.load({ type: 'KPROBE', expectedAttachType: 'TRACE_KPROBE_MULTI', instructions: countForPid(map.fd, process.pid), name: 'kpm_count' });
-    using retProg = Program.load({ type: 'KPROBE', expectedAttachType: 'TRACE_KPROBE_MULTI', instructions: countForPid(retMap.fd, process.pid), name: 'kpm_ret' });
+    using armed = counter();
+    using prog = Program.load({ type: 'KPROBE', expectedAttachType: 'TRACE_KPROBE_MULTI', instructions: countMarked('syscall_kprobe', map.fd, { armFd: armed.fd }), name: 'kpm_count' });
+    using retProg = Program.load({ type: 'KPROBE', expectedAttachType: 'TRACE_KPROBE_MULTI', instructions: countArmedReturns(retMap.fd, armed.fd), name: 'kpm_ret' });
     let link;
     let retLink;
     try {
-      link = attachKprobeMulti(prog, [SYS_GETPID, SYS_GETPPID]);
-      retLink = attachKprobeMulti(retProg, [SYS_GETPID, SYS_GETPPID], { retprobe: true });
+      link = attachKprobeMulti(prog, functions);
+      retLink = attachKprobeMulti(retProg, functions, { retprobe: true });
     } catch (e) {
       // Needs CONFIG_FPROBE (Debian's 6.1 cloud kernel has none): the kernel answers EOPNOTSUPP.
       if ((e as { errno?: number }).errno === 95) skipBecause(this, 'kprobe_multi needs CONFIG_FPROBE, which this kernel lacks');
@@ -91,8 +93,9 @@ describe('kernel (dev VMs): kprobe and kretprobe links', function () {
     }
     using _l = link;
     using _r = retLink;
-    for (let i = 0; i < 5; i++) getpid();
-    for (let i = 0; i < 3; i++) getppid();
+    for (let i = 0; i < 5; i++) markedGetpgid();
+    for (let i = 0; i < 3; i++) markedGetsid();
+    getpgid(0);
     expect(readCount(map)).to.equal(8);
     expect(readCount(retMap)).to.equal(8);
   });
