@@ -92,7 +92,9 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
   const root = opts.dslRoot.replace(/\/$/, '');
   const indexText = opts.host.readFile(`${root}/index.ts`) ?? opts.host.readFile(`${root}/index.d.ts`);
   const netText = opts.host.readFile(`${root}/net.ts`) ?? opts.host.readFile(`${root}/net.d.ts`);
-  if (indexText === undefined || netText === undefined) throw new Error(`the DSL declarations are not readable under ${root}`);
+  if (indexText === undefined || netText === undefined) {
+    throw new CompileError([{ file: `${root}/index.ts`, line: 1, column: 1, code: 'TSBPF_NOT_FOUND', message: `the DSL declarations are not readable under ${root}` }]);
+  }
   const aliases = (opts.dslAliases ?? []).map((a) => a.replace(/\/$/, '')).filter((a) => a !== root);
   const key = [root, ...aliases].join('\0');
   if (shared && shared.dslRoot === key && shared.dslText === indexText + netText) {
@@ -144,7 +146,11 @@ function loadModules(project: Project, entry: string, host: CompileHost): Source
   const queue = [entryFile];
   while (queue.length) {
     const sf = queue.pop()!;
-    const specs = [...sf.getImportDeclarations(), ...sf.getExportDeclarations()].map((d) => d.getModuleSpecifierValue()).filter((s): s is string => s !== undefined && s.startsWith('.'));
+    // A malformed clause (`from 123`, `from ;`) has no string specifier: its syntax error is reported, nothing is loaded.
+    const specs = [...sf.getImportDeclarations(), ...sf.getExportDeclarations()]
+      .map((d) => d.compilerNode.moduleSpecifier) // ts-morph's getters throw on a malformed one
+      .map((n) => (n && ts.isStringLiteral(n) ? n.text : undefined))
+      .filter((s): s is string => s !== undefined && s.startsWith('.'));
     for (const spec of specs) {
       const base = normalize(`${dirname(sf.getFilePath())}/${spec}`);
       const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, `${base}/index.ts`, base];
@@ -161,12 +167,12 @@ function loadModules(project: Project, entry: string, host: CompileHost): Source
   return entryFile;
 }
 
-function tsDiagnostics(project: Project, files: SourceFile[]): DslDiagnostic[] {
+function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly?: boolean } = {}): DslDiagnostic[] {
   const program = project.getProgram().compilerObject;
   const out: DslDiagnostic[] = [];
   for (const sf of files) {
     const raw = sf.compilerNode;
-    for (const d of [...program.getSyntacticDiagnostics(raw), ...program.getSemanticDiagnostics(raw)]) {
+    for (const d of [...program.getSyntacticDiagnostics(raw), ...(opts.syntaxOnly ? [] : program.getSemanticDiagnostics(raw))]) {
       if (d.category !== ts.DiagnosticCategory.Error) continue;
       const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
       out.push({
@@ -184,9 +190,29 @@ function tsDiagnostics(project: Project, files: SourceFile[]): DslDiagnostic[] {
 
 /**
  * Compiles a module. Throws CompileError with every diagnostic when the
- * module has problems; never throws anything else for bad input.
+ * module has problems; never throws anything else, whatever the input: an
+ * unexpected exception becomes a TSBPF_INTERNAL diagnostic at the entry,
+ * after the syntax errors that most likely caused it.
  */
 export function compile(opts: CompileOptions): CompiledModule {
+  try {
+    return compileUnguarded(opts);
+  } catch (e) {
+    if (e instanceof CompileError) throw e;
+    const entry = normalize(opts.entry);
+    const diagnostics: DslDiagnostic[] = [];
+    try {
+      const files = shared?.project.getSourceFiles().filter((sf) => !shared!.dsl.has(sf)) ?? [];
+      diagnostics.push(...tsDiagnostics(shared!.project, files, { syntaxOnly: true }));
+    } catch {
+      // the syntax errors are a courtesy; the internal error below is the answer
+    }
+    diagnostics.push({ file: entry, line: 1, column: 1, code: 'TSBPF_INTERNAL', message: `internal compiler error: ${e instanceof Error ? e.message : String(e)}` });
+    throw new CompileError(diagnostics);
+  }
+}
+
+function compileUnguarded(opts: CompileOptions): CompiledModule {
   const { project, dsl } = projectFor(opts);
   const entry = loadModules(project, normalize(opts.entry), opts.host);
   const userFiles = project.getSourceFiles().filter((sf) => !dsl.has(sf));

@@ -1,0 +1,67 @@
+/**
+ * Every input to compile() ends as a module or a CompileError whose
+ * diagnostics have positions (issue 13 item 7): ts-morph's getters throw on
+ * malformed syntax (a module specifier that is not a string), and such an
+ * exception used to escape compile() untyped, so the CLI printed no file:line.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileSource } from './support/harness.js';
+import { CompileError } from '../../src/dsl/compiler/diagnostics.js';
+import { CLI_BIN } from '../support/cli.js';
+
+const OK = `export const p = xdp(() => XdpAction.PASS);\n`;
+/** Syntax errors in import and export clauses, each with the line:col of the error tsc reports. */
+const broken: Array<[string, string]> = [
+  [`import { xdp, XdpAction } from 123;\n${OK}`, '1:32'],
+  [`import { xdp, XdpAction } from ;\n${OK}`, '1:32'],
+  [`import * as from 'tsbpf/dsl';\n${OK}`, '1:18'],
+  [`export * from ;\n${OK}`, '1:15'],
+  [`import { xdp, XdpAction } from 'tsbpf/dsl';\nexport { q } from;\n${OK}`, '2:18'],
+  [`import { xdp, XdpAction } from 'tsbpf/dsl';\nexport { q } from 7n;\n${OK}`, '2:19'],
+  [`import { xdp, XdpAction from 'tsbpf/dsl';\n${OK}`, '1:25'],
+  [`import { xdp as , XdpAction } from 'tsbpf/dsl';\n${OK}`, '1:17'],
+  [`import x = require(;\n${OK}`, '1:20'],
+  [`import {} from 'tsbpf/dsl' with {;\n${OK}`, '1:34'],
+];
+
+describe('dsl: compile() answers every input with a positioned CompileError', function () {
+  this.timeout(60_000);
+  for (const [source, at] of broken) {
+    it(`${JSON.stringify(source.split('\n')[0] + (source.split('\n')[1]?.startsWith('export {') ? ` / ${source.split('\n')[1]}` : ''))} → ${at}`, () => {
+      let thrown: unknown;
+      try {
+        compileSource(source);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, String(thrown)).to.be.instanceOf(CompileError);
+      const diags = (thrown as CompileError).diagnostics;
+      expect(diags.map((d) => `${d.line}:${d.column}`)).to.include(at);
+      for (const d of diags) {
+        expect(d.code).to.match(/^(TSBPF_[A-Z_]+|TS\d+)$/);
+        expect(d.code).to.not.equal('TSBPF_INTERNAL', d.message);
+        expect(d.line).to.be.greaterThan(0);
+        expect(d.column).to.be.greaterThan(0);
+      }
+    });
+  }
+
+  it('the CLI prints file:line:col for a syntax error in an import clause', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-compile-errors-'));
+    try {
+      const file = join(dir, 'bad.bpf.ts');
+      writeFileSync(file, broken[0]![0]);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CLI_BIN, 'build', file, '-o', join(dir, 'bad.o')], {
+        encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: join(dir, 'cache') },
+      });
+      expect(r.status).to.equal(1);
+      expect(r.stderr).to.include(`${file}:1:32: TS1141: String literal expected.`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
