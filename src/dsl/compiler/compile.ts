@@ -282,7 +282,7 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     const bytes = new Uint8Array(Math.ceil(size / 8) * 8);
     const view = new DataView(bytes.buffer);
     const variables: CompiledVariable[] = [];
-    for (const g of model.globals.values()) {
+    for (const g of [...model.globals.values(), ...model.ringbufDrops.values()]) {
       if (g.section !== name) continue;
       const sz = g.type.bits / 8;
       const v = BigInt.asUintN(g.type.bits, g.initial);

@@ -18,6 +18,7 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     switch (method) {
       case 'reserve': {
         const r = l.call(Helper.ringbuf_reserve, [reg(l.mapFd(map)), imm(sizeOf(map.value)), imm(0)], node)!;
+        countDrop(l, map, r, 'ne'); // NULL: the ring is full
         return { k: 'ptr', reg: r, to: map.value, space: 'ringbuf' };
       }
       case 'submit':
@@ -32,6 +33,7 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
         need(1);
         const p = l.materialize(args[0]!, map.value);
         const r = l.call(Helper.ringbuf_output, [reg(l.mapFd(map)), reg(p), imm(sizeOf(map.value)), imm(0)], node)!;
+        countDrop(l, map, r, 'sge'); // a negative errno: the ring is full
         return { k: 'int', op: reg(r), t: I64 };
       }
       default:
@@ -67,6 +69,23 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     default:
       return l.fail(node, 'TSBPF_METHOD', `maps have lookup, update, delete and increment, not ${method}`);
   }
+}
+
+/**
+ * Unless `result okIf 0`, adds one to the ring's drop counter (a hidden
+ * .data u64, atomically: every CPU may fail at once), so user space can
+ * report lost events.
+ */
+function countDrop(l: FunctionLowering, map: MapInfo, result: VReg, okIf: 'ne' | 'sge'): void {
+  const counter = l.model.ringbufDropCounter(map);
+  const ok = l.newLabel('no_drop');
+  l.emit({ op: 'br', cmp: okIf, bits: 64, a: result, b: imm(0), target: ok });
+  const base = l.newReg();
+  l.emit({ op: 'map', dst: base, map: counter.section, valueOffset: counter.offset });
+  const one = l.newReg();
+  l.emit({ op: 'mov', dst: one, src: imm(1), bits: 64 });
+  l.emit({ op: 'atomicAdd', base, off: 0, size: 8, value: one });
+  l.label(ok);
 }
 
 function increment(l: FunctionLowering, map: MapInfo, args: Node[], node: Node): void {

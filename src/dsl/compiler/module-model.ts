@@ -21,6 +21,9 @@ export interface MapInfo {
   decl: Node;
 }
 
+/** The .data variable holding ring buffer `mapName`'s count of failed reserves/outputs (see ringbufDropCounter). */
+export const ringbufDropsVariable = (mapName: string): string => `__tsbpf_ringbuf_drops_${mapName}`;
+
 export interface GlobalInfo {
   name: string;
   section: '.rodata' | '.data';
@@ -51,6 +54,8 @@ const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
 export class ModuleModel {
   readonly maps = new Map<Node, MapInfo>();
   readonly globals = new Map<Node, GlobalInfo>();
+  /** Per ring buffer used in a program: the hidden .data counter of its failed reserves and outputs. */
+  readonly ringbufDrops = new Map<MapInfo, GlobalInfo>();
   readonly programs: ProgramInfo[] = [];
   #sectionSize = { '.rodata': 0, '.data': 0 };
 
@@ -208,6 +213,21 @@ export class ModuleModel {
     this.#sectionSize[section] = offset + size;
     const info: GlobalInfo = { name: this.#nameOf(decl), section, type, offset, initial: initial ?? 0n, decl };
     this.globals.set(decl, info);
+    return info;
+  }
+
+  /**
+   * The u64 in .data that counts `map`'s reserve()/output() calls that
+   * failed (the ring was full): user space reports them as lost events,
+   * which the kernel does not count for ring buffers.
+   */
+  ringbufDropCounter(map: MapInfo): GlobalInfo {
+    const known = this.ringbufDrops.get(map);
+    if (known) return known;
+    const offset = Math.ceil(this.#sectionSize['.data'] / 8) * 8;
+    this.#sectionSize['.data'] = offset + 8;
+    const info: GlobalInfo = { name: ringbufDropsVariable(map.name), section: '.data', type: U64, offset, initial: 0n, decl: map.decl };
+    this.ringbufDrops.set(map, info);
     return info;
   }
 
