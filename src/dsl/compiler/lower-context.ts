@@ -26,7 +26,10 @@ export function ctxMethod(l: FunctionLowering, method: string, args: Node[], nod
 
 export function ctxField(l: FunctionLowering, name: string, node: Node): Value {
   const info = PROGRAM_KINDS[l.program.kind];
-  if (name === 'packet' && info.packet) return { k: 'packet' };
+  if (name === 'packet') {
+    if (info.packet) return { k: 'packet' };
+    if (l.program.kind !== 'tracepoint') return l.fail(node, 'TSBPF_PACKET', `${l.program.kind} programs have no packet`);
+  }
   const f = info.fields[name];
   if (f) {
     const t = name === 'protocol' ? INT_TYPES.be16! : f.size === 8 ? U64 : U32;

@@ -525,6 +525,9 @@ export class FunctionLowering {
       return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is not a local variable of this program; use global() for shared mutable values`);
     }
     if (Node.isPropertyAccessExpression(node) || Node.isElementAccessExpression(node)) {
+      const obj = Node.isPropertyAccessExpression(node) ? node.getExpression() : undefined;
+      // Context fields read as values, so the check is on the object (an identifier costs no code to look at).
+      if (obj && Node.isIdentifier(obj) && this.expr(obj).k === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
       const v = this.expr(node);
       if (v.k === 'ptr' && v.to.kind === 'int') {
         if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');

@@ -47,6 +47,7 @@ S[SK.ContinueStatement] = (l, n) => {
   if (Node.isContinueStatement(n) && n.getLabel()) l.fail(n, 'TSBPF_LABEL', 'labelled continue is not supported');
   l.jumpOut('continue', n);
 };
+S[SK.LabeledStatement] = (l, n) => l.fail(n, 'TSBPF_LABEL', 'labelled statements are not supported; use a flag or a function with return');
 // Type-only declarations inside a body have no code.
 S[SK.InterfaceDeclaration] = () => {};
 S[SK.TypeAliasDeclaration] = () => {};
