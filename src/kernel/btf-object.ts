@@ -54,7 +54,8 @@ export class BtfObject {
         return new BtfObject(attempt(log));
       } catch (e2) {
         if (!(e2 instanceof SyscallError)) throw e2;
-        throw new BtfLoadError(e2.errno, readName(log.bytes, 0, log.size));
+        // ENOSPC: the log did not fit in 1 MiB; the rejection's own errno is the first one.
+        throw new BtfLoadError(e2.errno === Errno.ENOSPC ? e.errno : e2.errno, readName(log.bytes, 0, log.size));
       }
     }
   }

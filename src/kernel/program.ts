@@ -208,9 +208,9 @@ export class Program {
       const r = call();
       if (r >= 0) return new Program(r, type, name);
       const firstErrno = -r;
-      if (firstErrno === Errno.EPERM || firstErrno === Errno.E2BIG || firstErrno === Errno.EBADF || firstErrno === Errno.EFAULT) {
-        throw syscallError(`BPF_PROG_LOAD (${label})`, firstErrno);
-      }
+      // Every failure is loaded again with a log, as libbpf does: E2BIG (too many processed
+      // instructions), EFAULT (a jump sequence too complex), EACCES, EINVAL… all come from the
+      // verifier with the reason in its log. A load refused before verification leaves the log empty.
       // Reload with a log that grows until the whole log fits.
       const max = Math.min(spec.maxLogSize ?? LOG_MAX, LOG_MAX);
       let size = Math.min(LOG_START, max);

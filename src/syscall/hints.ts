@@ -18,6 +18,7 @@ export function hintFor(command: string, errno: number): string | undefined {
     case Errno.EINVAL:
       return 'invalid argument: a field is out of range, or this kernel is too old for the command, type or flag';
     case Errno.E2BIG:
+      if (command.includes('PROG_LOAD')) return 'too large: more than 1M instructions, or the verifier processed more than 1M instructions (simplify loops and branches)';
       return 'too large: key, value, entry count or attribute exceeds what this kernel accepts';
     case Errno.ENOENT:
       return command.includes('GET_FD_BY_ID') || command.includes('OBJ_GET')
@@ -39,6 +40,7 @@ export function hintFor(command: string, errno: number): string | undefined {
     case Errno.EBUSY:
       return 'busy: the object is in use or already attached';
     case Errno.EFAULT:
+      if (command.includes('PROG_LOAD')) return 'the verifier gave up (e.g. a sequence of more than 8192 jumps to explore) or a bad address was passed to the kernel';
       return 'bad address passed to the kernel';
     default:
       return undefined;
