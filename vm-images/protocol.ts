@@ -3,6 +3,7 @@
  * one line each:
  *   TSBPF-VM-READY uptime=<s> kernel=<release>   the command is about to start
  *   TSBPF-VM-MOCHA <json>                        a test run's summary (guest/reporter.ts)
+ *   TSBPF-VM-RUN-END status=<n>                  one of several test runs ended (vm-flake)
  *   TSBPF-VM-EXIT=<n> uptime=<s>                 the command's exit status
  * Pure parsing, so it is tested without booting anything.
  */
@@ -16,6 +17,8 @@ export interface GuestReport {
   exitStatus?: number;
   exitUptime?: number;
   tests?: GuestTestSummary;
+  /** vm-flake's runs, in order: each mocha's exit status and its summary (none if it crashed). */
+  runs?: { status: number; tests?: GuestTestSummary }[];
 }
 
 const num = (s: string | undefined): number | undefined => {
@@ -34,6 +37,7 @@ function checkSummary(value: unknown): GuestTestSummary {
 /** Parses the control port's text; lines it does not know are ignored (the kernel may print there too). */
 export function parseControl(text: string): GuestReport {
   const report: GuestReport = {};
+  let runSummary: GuestTestSummary | undefined;
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r/g, '').trim();
     let m: RegExpExecArray | null;
@@ -50,7 +54,10 @@ export function parseControl(text: string): GuestReport {
       } catch (e) {
         throw new VmError('BAD_RESULTS', `the guest's test summary is not valid JSON (${(e as Error).message})`);
       }
-      report.tests = checkSummary(parsed);
+      report.tests = runSummary = checkSummary(parsed);
+    } else if ((m = /^TSBPF-VM-RUN-END status=(\d+)$/.exec(line))) {
+      (report.runs ??= []).push({ status: Number(m[1]), ...(runSummary ? { tests: runSummary } : {}) });
+      runSummary = undefined;
     }
   }
   return report;

@@ -18,6 +18,8 @@ import { toolchainLayer } from './toolchain.js';
 import { jsSpec } from './transpile.js';
 import { formatTable, outcomeOk, totalsLine, type KernelOutcome } from './results-table.js';
 import { qemuBinary } from './qemu.js';
+import type { GuestTestSummary } from './guest/reporter.js';
+import { compareRuns, formatReport, reportClean, reportJson, type RunResult } from '../test/flake/compare.js';
 
 export const usage = `usage: vm <command> [options]
 
@@ -28,6 +30,8 @@ commands:
   run -- <command>     boot one kernel and run a shell command in the project folder;
                        exits with the command's exit status
   test                 run the kernel test suite on each kernel; prints kernel × pass/fail/skip
+  flake                run test files --runs N times in one boot per kernel; reports every test
+                       whose result changed between runs (the dev-VM twin of npm run flake)
   shell                an interactive guest (Ctrl-A X quits qemu)
   bench                boot-to-command time per kernel (--runs N boots of 'true'), as a markdown table
   clean                remove vm-images/cache
@@ -36,9 +40,10 @@ options:
   -k, --kernel LIST    kernel names, comma-separated, or 'all' (default: all; run/shell: the first)
   -c, --cmd TEXT       the command for 'run' (instead of arguments after --)
   -t, --timeout S      kill a guest after S seconds (run: 600, test: 3600, shell: 86400)
-      --tests LIST     test files or globs for 'test' (default: test/kernel/**/*.test.ts test/vm/kprobe-links.test.ts)
+      --tests LIST     test files or globs for 'test' and 'flake' (default: test/kernel/**/*.test.ts test/vm/kprobe-links.test.ts)
+      --runs N         'flake': runs per kernel (default 5); 'bench': boots per kernel (default 3)
       --memory MB      guest memory (default 2048)
-      --json           'test': one JSON object per kernel on stdout
+      --json           'test', 'flake': one JSON object per kernel on stdout
 environment: TSBPF_VM_ACCEL=kvm|tcg forces the accelerator, TSBPF_VM_CACHE moves the cache,
              TSBPF_VM_MIRROR replaces the Debian mirror, TSBPF_VM_QEMU names the qemu binary.
 `;
@@ -136,10 +141,8 @@ async function cmdRun(list: string | undefined, command: string, timeoutSeconds:
   return worst;
 }
 
-async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: number, memoryMb: number | undefined, json: boolean): Promise<number> {
-  qemuBinary();
-  const specs = selectKernels(list);
-  const color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
+/** The guest's mocha command line for `tests` (files or globs), spec output on the console, the summary on the control port. */
+function guestMocha(tests: string, color: boolean): string {
   // Plain node on the .js twins of the tests (see transpile.ts) unless TSBPF_VM_TSX=1 asks for tsx in the guest.
   const viaTsx = process.env.TSBPF_VM_TSX === '1';
   const testSpecs = tests.split(/[\s,]+/).filter((t) => t !== '');
@@ -147,13 +150,21 @@ async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: 
   const runner = viaTsx
     ? 'node --import tsx node_modules/mocha/bin/mocha.js --config vm-images/guest/mocharc.json'
     : 'node --enable-source-maps --no-warnings=ExperimentalWarning node_modules/mocha/bin/mocha.js --config vm-images/guest/mocharc.js.json';
-  const command = `${runner} ${color ? '--color' : '--no-color'} ${files}`;
+  return `${runner} ${color ? '--color' : '--no-color'} ${files}`;
+}
+
+/** The environment of a guest test run: kernel tests must run, results go to the control port. */
+const testEnv = (color: boolean): Record<string, string> => ({ TSBPF_REQUIRE_KERNEL: '1', TSBPF_VM_RESULTS: '/dev/ttyS1', ...(color ? {} : { NO_COLOR: '1' }) });
+
+async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: number, memoryMb: number | undefined, json: boolean): Promise<number> {
+  qemuBinary();
+  const specs = selectKernels(list);
+  const color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
+  const command = guestMocha(tests, color);
   const outcomes: KernelOutcome[] = [];
   for (const spec of specs) {
     say(`kernel ${spec.name}: running ${tests}`);
-    const env: Record<string, string> = { TSBPF_REQUIRE_KERNEL: '1', TSBPF_VM_RESULTS: '/dev/ttyS1' };
-    if (!color) env.NO_COLOR = '1';
-    const run: RunSpec = { mode: 'test', command, env };
+    const run: RunSpec = { mode: 'test', command, env: testEnv(color) };
     const started = Date.now();
     let outcome: KernelOutcome;
     try {
@@ -182,6 +193,46 @@ async function cmdTest(list: string | undefined, tests: string, timeoutSeconds: 
   if (!json) process.stdout.write(`\n${formatTable(outcomes)}`);
   process.stdout.write(`${totalsLine(outcomes)}\n`);
   return outcomes.every(outcomeOk) ? 0 : 1;
+}
+
+/** A guest run's results for the flake report: its summary, or why there is none. */
+export function flakeRunResult(run: { status: number; tests?: GuestTestSummary } | undefined): RunResult {
+  if (run === undefined) return { tests: [], problem: 'never ran (the guest stopped before it)' };
+  if (run.tests === undefined) return { tests: [], problem: `mocha exited ${run.status} without a test summary` };
+  // The guest ran the .js twins of the .ts tests: name the files the user knows.
+  return { tests: run.tests.tests.map((t) => ({ title: t.title, file: t.file.replace(/\.js$/, '.ts'), state: t.state, ...(t.error !== undefined ? { error: t.error } : {}) })) };
+}
+
+/**
+ * Runs `tests` `runs` times in one boot per kernel (fresh mocha processes) and
+ * reports, per kernel, each test whose result changed between runs.
+ */
+async function cmdFlake(list: string | undefined, tests: string, runs: number, timeoutSeconds: number, memoryMb: number | undefined, json: boolean): Promise<number> {
+  qemuBinary();
+  const color = process.stdout.isTTY && process.env.NO_COLOR === undefined;
+  const mocha = guestMocha(tests, color);
+  const command = `i=1; while [ "$i" -le ${runs} ]; do echo "vm-flake: run $i of ${runs}"; ${mocha}; s=$?; echo "TSBPF-VM-RUN-END status=$s" >"$TSBPF_VM_RESULTS"; i=$((i + 1)); done`;
+  let clean = true;
+  const reports: string[] = [];
+  for (const spec of selectKernels(list)) {
+    say(`kernel ${spec.name}: ${runs} runs of ${tests}`);
+    const what = `${tests} on kernel ${spec.name}`;
+    let results: RunResult[];
+    try {
+      const o = await runGuest(spec, { mode: 'test', command, env: testEnv(color) }, { timeoutSeconds, memoryMb, onConsole: consoleToStdout() });
+      results = Array.from({ length: runs }, (_, i) => flakeRunResult(o.report.runs?.[i]));
+    } catch (e) {
+      if (!(e instanceof VmError) || e.code === 'NO_QEMU' || e.code === 'UNKNOWN_KERNEL') throw e;
+      say(`kernel ${spec.name}: ${e.message}`);
+      results = Array.from({ length: runs }, () => ({ tests: [], problem: e.code }));
+    }
+    const report = compareRuns(results);
+    clean &&= reportClean(report);
+    if (json) process.stdout.write(`${JSON.stringify({ kernel: spec.name, ...reportJson(report, tests) })}\n`);
+    else reports.push(formatReport(report, what));
+  }
+  if (!json) process.stdout.write(`\n${reports.join('')}`);
+  return clean ? 0 : 1;
 }
 
 const median = (xs: number[]): number => {
@@ -246,6 +297,12 @@ export async function main(argv: string[]): Promise<number> {
       return cmdRun(kernelList, values.cmd ?? positionals.join(' '), positiveNumber(values.timeout, '--timeout', 600), memoryMb);
     case 'test':
       return cmdTest(kernelList, values.tests || DEFAULT_TESTS, positiveNumber(values.timeout, '--timeout', 3600), memoryMb, values.json ?? false);
+    case 'flake': {
+      const runs = positiveNumber(values.runs, '--runs', 5);
+      if (!Number.isInteger(runs)) throw new VmError('BAD_USAGE', `--runs must be a whole number, not '${values.runs}'`, 2);
+      // A kill switch, not a budget: a whole kernel suite takes 3-5 minutes per run under TCG.
+      return cmdFlake(kernelList, values.tests || DEFAULT_TESTS, runs, positiveNumber(values.timeout, '--timeout', 600 + 900 * runs), memoryMb, values.json ?? false);
+    }
     case 'shell':
       return cmdShell(kernelList, memoryMb, positiveNumber(values.timeout, '--timeout', 86400));
     case 'bench':

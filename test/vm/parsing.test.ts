@@ -10,6 +10,7 @@ import { isToolchainFile, packagesFromDpkgSearch } from '../../vm-images/toolcha
 import { modinfoDepends } from '../../vm-images/modules.js';
 import { isRuntimeFile } from '../../vm-images/node-modules.js';
 import { exitStatusFromConsole, parseControl } from '../../vm-images/protocol.js';
+import { flakeRunResult } from '../../vm-images/vm.js';
 import type { BootResult } from '../../vm-images/qemu.js';
 import { qemuArgs } from '../../vm-images/qemu.js';
 import { formatTable, outcomeOk, totalsLine } from '../../vm-images/results-table.js';
@@ -84,6 +85,22 @@ describe('vm: guest control port', () => {
     expect(vmError(() => parseControl('TSBPF-VM-MOCHA {"passes":1,"failures":0}')).code).to.equal('BAD_RESULTS');
     expect(vmError(() => parseControl('TSBPF-VM-MOCHA null')).code).to.equal('BAD_RESULTS');
     expect(vmError(() => parseControl('TSBPF-VM-MOCHA {"passes":-1,"failures":0,"pending":0,"tests":[]}')).code).to.equal('BAD_RESULTS');
+  });
+
+  it('collects vm-flake runs: each end line takes the summary before it, a crashed run has none', () => {
+    const second = { ...summary, passes: 4, failures: 0 };
+    const text = [
+      `TSBPF-VM-MOCHA ${JSON.stringify(summary)}`, 'TSBPF-VM-RUN-END status=1',
+      'TSBPF-VM-RUN-END status=134', // mocha died before its reporter wrote anything
+      `TSBPF-VM-MOCHA ${JSON.stringify(second)}`, 'TSBPF-VM-RUN-END status=0', 'TSBPF-VM-EXIT=0',
+    ].join('\r\n');
+    const r = parseControl(text);
+    expect(r.runs).to.deep.equal([{ status: 1, tests: summary }, { status: 134 }, { status: 0, tests: second }]);
+    expect(r.tests).to.deep.equal(second);
+    const results = [0, 1, 2, 3].map((i) => flakeRunResult(r.runs![i]));
+    expect(results.map((x) => x.problem)).to.deep.equal([undefined, 'mocha exited 134 without a test summary', undefined, 'never ran (the guest stopped before it)']);
+    const withTest = flakeRunResult({ status: 1, tests: { ...summary, tests: [{ title: 't', file: 'test/kernel/x.test.js', state: 'failed', durationMs: 1, error: 'boom' }] } });
+    expect(withTest).to.deep.equal({ tests: [{ title: 't', file: 'test/kernel/x.test.ts', state: 'failed', error: 'boom' }] });
   });
 
   it('falls back to the last exit line on the console', () => {
