@@ -13,7 +13,9 @@ import { type Attached, attachProgram } from '../dsl-attach.js';
 import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule } from '../dsl-live.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
-import { bold, CliError, dim, printJson, progress, red } from '../output.js';
+import { drainRemaining, pumpRing, type PumpedRing, type StopSignal, untilDrained } from '../event-pump.js';
+import { bold, CliError, dim, printJson, progress, red, yellow } from '../output.js';
+import { ringbufDropReader } from '../ringbuf-drops.js';
 import { parseSetting } from '../set-option.js';
 import { reportCompileError } from './build.js';
 
@@ -23,7 +25,11 @@ Compiles a TypeScript module, loads it, attaches every exported program
 (XDP and tcx on --iface, socket filters on a packet socket, cgroup skb on
 the root cgroup, tracepoints, probes, perf events) and prints ring-buffer
 events as they arrive. On Ctrl-C, or after --duration seconds, it detaches,
-prints every map (per-CPU values summed) and exits 0.
+prints every map (per-CPU values summed) and exits 0; a second Ctrl-C exits
+at once. Events are read in slices that keep Ctrl-C and --duration prompt
+under a flood; while standard output is not taking more, reading pauses and
+the events the programs cannot put into the full ring are counted and
+reported as lost (every second, and in all at the end).
 
 options:
   --iface NAME      interface for XDP and tc programs
@@ -34,6 +40,11 @@ options:
 `;
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** How often lost events are reported while running. */
+const LOST_REPORT_MS = 1000;
+/** After a stop: time left to print the events still in the rings, and for stdout to take the rest. */
+const FINAL_DRAIN_MS = 50;
+const FINAL_FLUSH_MS = 20;
 
 function printMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>, json: boolean): void {
   for (const spec of mod.maps) {
@@ -106,10 +117,26 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const attached: Attached[] = [];
-  const readers: RingBufReader[] = [];
+  const rings: PumpedRing[] = [];
+  let stopped = false;
   let stop: () => void = () => {};
-  const stopped = new Promise<void>((resolveStop) => (stop = resolveStop));
-  const onSignal = () => stop();
+  const whenStopped = new Promise<void>((resolveStop) => (stop = () => {
+    stopped = true;
+    resolveStop();
+  }));
+  const stopSignal: StopSignal = { get stopped() { return stopped; }, whenStopped };
+  // The first Ctrl-C stops cleanly (detach, print maps); a second one exits at once.
+  const onSignal = () => {
+    if (stopped) process.exit(130);
+    if (!json) process.stderr.write(dim('stopping…\n'));
+    stop();
+  };
+  const lost = new LostEvents(ringbufDropReader(mod, live.maps), json);
+  let lostTimer: NodeJS.Timeout | undefined;
+  const detach = () => {
+    for (const a of attached.reverse()) a.close();
+    attached.length = 0;
+  };
   try {
     for (const p of mod.programs) {
       let a: Attached;
@@ -138,28 +165,57 @@ export async function run(argv: string[]): Promise<number> {
       timer = left > MAX_TIMEOUT_MS ? setTimeout(arm, MAX_TIMEOUT_MS) : setTimeout(stop, Math.max(left, 0));
     };
     arm();
-    // Ring buffers: print events as they come.
-    let running = true;
-    const pumps = mod.maps.filter((m) => m.kind === 'ringbuf').map(async (spec) => {
-      const reader = new RingBufReader(live.maps.get(spec.name)!);
-      readers.push(reader);
-      const print = eventPrinter(spec, json);
-      while (running) {
-        await reader.poll(print, 200);
-      }
-      reader.consume(print);
-    });
-    await stopped;
-    running = false;
+    lostTimer = setInterval(() => lost.report(), LOST_REPORT_MS);
+    // Ring buffers: print events as they come, in slices, with back-pressure (event-pump.ts).
+    for (const spec of mod.maps.filter((m) => m.kind === 'ringbuf')) {
+      rings.push({ reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) });
+    }
+    const pumps = rings.map((ring) => pumpRing(ring, process.stdout, stopSignal));
+    await whenStopped;
     clearTimeout(timer!);
     await Promise.all(pumps);
+    // Nothing new arrives once detached: print what is left, within the stop budget.
+    detach();
+    drainRemaining(rings, process.stdout, FINAL_DRAIN_MS);
   } finally {
+    clearInterval(lostTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    for (const a of attached.reverse()) a.close();
-    for (const r of readers) r.close();
+    detach();
+    for (const r of rings) r.reader.close();
   }
+  lost.report(true);
   printMaps(mod, live.maps, json);
   live.close();
+  // A stalled reader of our output must not keep a stopped run alive: give it
+  // a moment to take the rest, then drop what it did not.
+  await untilDrained(process.stdout, FINAL_FLUSH_MS);
+  if (process.stdout.writableNeedDrain) {
+    process.stderr.write(`${dim(`standard output is not being read: ${process.stdout.writableLength} bytes of output dropped`)}\n`);
+    // process.stdout cannot be closed (its destroy() is a no-op), and a pending write keeps Node alive.
+    process.exit(0);
+  }
   return 0;
+}
+
+/** Reports events the programs could not put into a full ring: as they grow while running, and in total at the end. */
+class LostEvents {
+  readonly #reported = new Map<string, bigint>();
+  constructor(readonly read: () => Map<string, bigint>, readonly json: boolean) {}
+
+  report(final = false): void {
+    let counts: Map<string, bigint>;
+    try {
+      counts = this.read();
+    } catch {
+      return; // the maps are closed: nothing more to say
+    }
+    for (const [ring, total] of counts) {
+      const before = this.#reported.get(ring) ?? 0n;
+      if (final ? total === 0n : total === before) continue;
+      this.#reported.set(ring, total);
+      if (this.json) printJson(final ? { lost: total, ring, final: true } : { lost: total - before, ring, total });
+      else process.stderr.write(`${yellow('lost')} ${final ? total : total - before} events from ${ring}${final ? ' in all' : ` (${total} in all)`}: the ring was full (output too slow or ring too small)\n`);
+    }
+  }
 }
