@@ -45,6 +45,8 @@ const ORDERED_LOADS = process.arch === 'x64' || process.arch === 'ia32';
  * fetches early: a software prefetch, worth ~25% on a large backlog.
  */
 const PREFETCH_DISTANCE = 2048;
+/** Records per batch of `for await`. */
+const ITERATOR_BATCH = 1024;
 
 /** What a reader needs from the map: its fd and size (a BpfMap has both). */
 export interface RingBufMapLike {
@@ -273,13 +275,15 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
 
   /**
    * Consumes what is ready, or waits up to `timeoutMs` for more and then
-   * consumes. Resolves with the number of records delivered.
+   * consumes. Resolves with the number of records delivered. Under a flood
+   * a drain without `limit` runs as long as the producer keeps up: give a
+   * limit to come back to the event loop.
    */
-  async poll(cb: (view: Uint8Array) => void, timeoutMs = -1): Promise<number> {
-    const n = this.consume(cb);
+  async poll(cb: (view: Uint8Array) => void, timeoutMs = -1, limit = Infinity): Promise<number> {
+    const n = this.consume(cb, limit);
     if (n > 0 || this.#closed) return n;
     if (!(await this.wait(timeoutMs))) return 0;
-    return this.consume(cb);
+    return this.consume(cb, limit);
   }
 
   /**
@@ -288,7 +292,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    */
   [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     // Each view is copied at once and never escapes: the zero-copy read is safe here.
-    return readUntilClosed<Uint8Array>(this, (batch) => this.unsafeConsume((view) => batch.push(view.slice())));
+    // Batches are bounded: under a flood an unbounded drain would never yield and never stop growing.
+    return readUntilClosed<Uint8Array>(this, (batch) => this.unsafeConsume((view) => batch.push(view.slice()), ITERATOR_BATCH));
   }
 
   /** Unmaps the ring and leaves the shared epoll set; a pending wait resolves false. */

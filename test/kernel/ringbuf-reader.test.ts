@@ -111,6 +111,18 @@ describe('kernel: ring buffer reader', function () {
     expect(() => reader.consume(() => {})).to.throw(ObjectClosedError);
   });
 
+  it('for await reads in bounded batches (a flood never makes one unbounded drain)', async function () {
+    using s = setup(512 * 1024);
+    using reader = new RingBufReader(s.ring);
+    s.prog.testRun({ data: packet, repeat: 5000 });
+    for await (const ev of reader) {
+      expect(seqOf(ev)).to.equal(0);
+      break;
+    }
+    // One batch (1024 records) was taken; the rest is still in the ring.
+    expect(reader.available).to.equal((5000 - 1024) * 72);
+  });
+
   it('six readers waiting at once: each wakes on its own events at once (one shared epoll wait)', async function () {
     const rings = Array.from({ length: 6 }, () => setup(4096));
     const readers = rings.map((r) => new RingBufReader(r.ring));
