@@ -26,6 +26,24 @@ __hidden __noinline int hidden_twice(int x)
 	return x * 2;
 }
 
+/* A weak hidden function, as libbpf's usdt.bpf.h declares bpf_usdt_arg: static to
+ * the verifier too, so it may write through its caller's pointer without a NULL
+ * check (a global function's pointer argument may be NULL and is refused). */
+__weak __hidden __noinline int weak_hidden_store(__u64 *out, __u64 v)
+{
+	*out = v;
+	return 0;
+}
+
+SEC("syscall")
+int weak_store(void *ctx)
+{
+	__u64 v = 0;
+	weak_hidden_store(&v, 42);
+	trace[3] = v;
+	return v;                            /* 42 */
+}
+
 SEC("syscall")
 int first(void *ctx)
 {

@@ -54,12 +54,21 @@ export function rawTypeLines(btf: Btf, id: number, t: BtfType = btf.type(id)): s
     case 'datasec':
       return [
         `${head} size=${t.size} vlen=${t.vars.length}`,
-        ...t.vars.map((v) => `\ttype_id=${v.type} offset=${v.offset} size=${v.size} (VAR ${q(safeName(btf, v.type))})`),
+        ...t.vars.map((v) => `\ttype_id=${v.type} offset=${v.offset} size=${v.size} (${safeKind(btf, v.type)} ${q(safeName(btf, v.type))})`),
       ];
     case 'float':
       return [`${head} size=${t.size}`];
     case 'decl_tag':
       return [`${head} type_id=${t.type} component_idx=${t.componentIdx}`];
+  }
+}
+
+/** The kind of a DATASEC entry, as bpftool prints it: VAR, or FUNC for a kfunc in .ksyms. */
+function safeKind(btf: Btf, id: number): string {
+  try {
+    return btf.type(id).kind.toUpperCase();
+  } catch {
+    return 'VAR';
   }
 }
 

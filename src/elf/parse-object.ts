@@ -12,7 +12,7 @@ import { parseBtfMaps } from './btf-maps.js';
 import { parseLegacyMaps } from './legacy-maps.js';
 import { isStructOpsSection, parseStructOps } from './struct-ops.js';
 import {
-  EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STV_HIDDEN,
+  EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STV_HIDDEN, STV_INTERNAL,
 } from './constants.js';
 import { ElfError } from './errors.js';
 import { KCONFIG_SECTION, collectExterns } from './externs.js';
@@ -185,7 +185,10 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
   if (mapsSection) resolveInitialValues(elf, mapsSection, btfMaps, programs);
 
   const dataSections = elf.sections.filter((s) => s.name !== '').map((s) => ({ name: s.name, size: s.size }));
-  const hiddenFunctions = elf.symbols.filter((x) => x.type === STT_FUNC && x.binding === STB_GLOBAL && x.visibility === STV_HIDDEN).map((x) => x.name);
+  // As libbpf: a global or weak function of restricted visibility (hidden or internal) is static to the verifier.
+  const hiddenFunctions = elf.symbols
+    .filter((x) => x.type === STT_FUNC && x.binding !== STB_LOCAL && (x.visibility === STV_HIDDEN || x.visibility === STV_INTERNAL))
+    .map((x) => x.name);
   return { name, license, kernelVersion, programs, maps, variables, externs: externs as ExternSpec[], ...(btf ? { btf } : {}), dataSections, symbolOffsets, hiddenFunctions };
 }
 

@@ -30,6 +30,7 @@ import { listBtf } from './enumerate.js';
 import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs, moduleNameOf } from './kernel-symbols.js';
 import { BpfMap } from './map.js';
 import { Program, type ProgTypeName, type AttachTypeName } from './program.js';
+import { haveSyscallWrapper } from './features.js';
 import { VerifierError } from './verifier-error.js';
 import { type StructOpsRegistration, planStructOps, registerStructOps, structOpsValue } from './struct-ops.js';
 import { BPF_F_LINK } from '../elf/struct-ops.js';
@@ -142,7 +143,7 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
     btfObject = loadObjectBtf(spec);
     const kconfig = spec.maps.find((m) => m.kind === 'kconfig');
     if (kconfig?.data) {
-      fillKconfig(spec, kconfig.data, { config: kernelConfig(), release: kernelRelease(), features: { LINUX_HAS_BPF_COOKIE: true, LINUX_HAS_SYSCALL_WRAPPER: true } });
+      fillKconfig(spec, kconfig.data, { config: kernelConfig(), release: kernelRelease(), features: { LINUX_HAS_BPF_COOKIE: true, LINUX_HAS_SYSCALL_WRAPPER: haveSyscallWrapper() } });
     }
     for (const m of spec.maps) if (m.kind !== 'struct_ops') maps.set(m.name, createMap(m, btfObject, options.pinPath));
     // struct_ops: programs take their attach point from the kernel struct they implement.
@@ -158,9 +159,19 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
         maps.get(m.name)!.update(u32(iv.index), u32(inner.fd));
       }
     }
+    const rodata = spec.maps.filter((m) => m.kind === 'rodata').map((m) => maps.get(m.name)!);
     for (const p of spec.programs) {
       if (!(options.autoload?.[p.name] ?? p.autoload)) continue;
-      programs.set(p.name, loadProgram(spec, p, maps, btfObject, ctx, options, structOpsAttach.get(p.name)));
+      const prog = loadProgram(spec, p, maps, btfObject, ctx, options, structOpsAttach.get(p.name));
+      programs.set(p.name, prog);
+      // As libbpf: every .rodata map is bound to every program, used or not (best effort: 5.8+).
+      for (const m of rodata) {
+        try {
+          prog.bindMap(m.fd);
+        } catch {
+          // a kernel without BPF_PROG_BIND_MAP: libbpf does not fail the load either
+        }
+      }
     }
     const structOpsValues = new Map<string, Uint8Array>();
     for (const plan of structOps) {

@@ -16,6 +16,11 @@ import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
 import { BpfMap, type MapSpec, type MapTypeName, mapTypeName } from './map.js';
 import { Program, type ProgramSpec, type ProgTypeName, progTypeName } from './program.js';
+import { existsSync } from 'node:fs';
+import { closeFd } from '../syscall/fd.js';
+import { perfEventOpen } from '../syscall/perf-event.js';
+import { nativeCString } from '../syscall/memory.js';
+import { kallsymsAddress } from './kernel-symbols.js';
 import { dynamicPmuType } from './tracefs.js';
 import { VerifierError } from './verifier-error.js';
 
@@ -219,6 +224,39 @@ export const haveTestRun = (): boolean =>
       p.close();
     }
   })!;
+
+/** The architecture part of syscall entry symbols (`__x64_sys_bpf`), as libbpf names it; undefined where there is none. */
+const SYSCALL_PREFIX: Partial<Record<string, string>> = {
+  x64: 'x64', ia32: 'ia32', arm64: 'arm64', arm: 'arm', s390x: 's390x', s390: 's390', mips: 'mips', mipsel: 'mips',
+  riscv64: 'riscv', ppc64: 'powerpc64', ppc: 'powerpc', loong64: 'loongarch64',
+};
+
+/**
+ * Whether syscalls enter through pt_regs wrappers (`__x64_sys_*`), the
+ * LINUX_HAS_SYSCALL_WRAPPER that .kconfig offers BPF_KSYSCALL programs.
+ * Probed as libbpf probes it: a kprobe on `__<arch>_sys_bpf` opens; with
+ * only legacy kprobe_events, the symbol is in kallsyms; with no kprobes at
+ * all, false (as libbpf answers there).
+ */
+export function haveSyscallWrapper(): boolean {
+  return cached('syscall_wrapper', () => {
+    const pfx = SYSCALL_PREFIX[process.arch];
+    if (!pfx) return false;
+    const symbol = `__${pfx}_sys_bpf`;
+    const pmu = dynamicPmuType('kprobe');
+    if (pmu === undefined) {
+      const legacy = existsSync('/sys/kernel/tracing/kprobe_events') || existsSync('/sys/kernel/debug/tracing/kprobe_events');
+      return legacy && kallsymsAddress(symbol) !== undefined;
+    }
+    using name = nativeCString(symbol);
+    try {
+      closeFd(perfEventOpen({ type: pmu, config: 0n, config1: name.address, config2: 0n }, -1, 0, -1, 0, `perf_event_open kprobe ${symbol}`));
+      return true;
+    } catch {
+      return false;
+    }
+  }) ?? false;
+}
 
 export function requireProgType(type: ProgTypeName | number): void {
   if (!haveProgType(type)) throw new MissingFeatureError(`program type ${progTypeName(resolveProg(type))}`, 'the kernel is too old or built without it');

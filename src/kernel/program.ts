@@ -261,6 +261,19 @@ export class Program {
     return Program.fromFd(openPinnedFd(path, options.readOnly ? OpenFlags.RDONLY : 0, 'prog'));
   }
 
+  /**
+   * Keeps `mapFd` alive as long as this program (BPF_PROG_BIND_MAP, 5.8+),
+   * as if the program used it: libbpf binds every .rodata map this way, so
+   * metadata in .rodata stays readable through the program's map ids.
+   */
+  bindMap(mapFd: number): void {
+    const B = Attr.progBindMap;
+    bpfCommand('PROG_BIND_MAP', B.size, (a) => {
+      a.view.setUint32(B.prog_fd, this.fd, true);
+      a.view.setUint32(B.map_fd, mapFd, true);
+    });
+  }
+
   get fd(): number {
     return this.#fd.value;
   }

@@ -2,7 +2,8 @@
  * Differential test against bpftool/libbpf: the same object loaded by
  * `bpftool prog loadall` and by tsbpf gives the same maps (names, types,
  * sizes, flags) and the same programs (the kernel's translated instruction
- * count and tag: the same instructions after relocation).
+ * count and tag: the same instructions after relocation, and the same maps
+ * bound to each program, .rodata included as libbpf binds it).
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +18,8 @@ import { quietly } from './loader-helpers.js';
 import { haveBpftool } from '../support/tools.js';
 
 interface Loaded {
-  programs: Record<string, { tag: string; xlated: number; type: number }>;
+  /** Per program: type, the kernel's tag and translated length (same instructions), and the names of the maps it holds (bound .rodata included). */
+  programs: Record<string, { tag: string; xlated: number; type: number; maps: string[] }>;
   maps: Record<string, { name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }>;
 }
 
@@ -28,7 +30,11 @@ function readPinned(dir: string): Loaded {
     if (f === 'maps') continue;
     using p = Program.openPinned(join(dir, f));
     const info = p.info();
-    out.programs[f] = { tag: info.tag, xlated: info.xlatedProgLen / 8, type: info.type };
+    const maps = info.mapIds.map((id) => {
+      using m = BpfMap.fromId(id);
+      return m.name;
+    }).sort();
+    out.programs[f] = { tag: info.tag, xlated: info.xlatedProgLen / 8, type: info.type, maps };
   }
   for (const f of readdirSync(join(dir, 'maps'))) {
     using m = BpfMap.openPinned(join(dir, 'maps', f));

@@ -12,6 +12,8 @@ import { attachTracing } from '../../src/kernel/link-tracing.js';
 import { kernelVersionCode } from '../../src/elf/kconfig.js';
 import { LoadError, loadCollection } from '../../src/kernel/collection.js';
 import { kernelBtf } from '../../src/kernel/kernel-symbols.js';
+import { haveSyscallWrapper } from '../../src/kernel/features.js';
+import { dynamicPmuType } from '../../src/kernel/tracefs.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { bpfTestObjects, bpfTestsDir, legacyMapsObject } from '../elf/objects.js';
 import { run as load } from '../../src/cli/commands/load.js';
@@ -85,9 +87,12 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(c.program('second').testRun().retval).to.equal(5);
     expect(c.program('xdp_calls').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
     expect(c.program('loops').testRun().retval).to.equal(10); // bpf_loop with a static callback
+    // __weak __hidden (libbpf-bootstrap's usdt.bpf.o): static to the verifier, as libbpf makes it.
+    expect(c.program('weak_store').testRun().retval).to.equal(42);
     const trace = c.map('.bss').lookup(u32(0))!;
     expect(readU64(trace, 0)).to.equal(25n);
     expect(readU64(trace, 8)).to.equal(81n);
+    expect(readU64(trace, 24)).to.equal(42n);
   });
 
   it('core.bpf.o: CO-RE reads of task_struct (tracepoint, raw_tp, tp_btf) give the pid, tgid, parent and comm the kernel reports', () => {
@@ -129,6 +134,9 @@ describe('kernel: loader (bpf-tests objects)', function () {
     const kallsyms = readFileSync('/proc/kallsyms', 'utf8');
     const addr = /^([0-9a-f]+) [Tt] schedule$/m.exec(kallsyms)![1]!;
     expect(at('schedule_addr')).to.equal(BigInt(`0x${addr}`));
+    // LINUX_HAS_SYSCALL_WRAPPER is probed as libbpf probes it (a kprobe on __x64_sys_bpf), not assumed.
+    expect(at('syscall_wrapper')).to.equal(haveSyscallWrapper() ? 1n : 2n);
+    if (process.arch === 'x64' && dynamicPmuType('kprobe') === undefined) expect(haveSyscallWrapper()).to.equal(false);
   });
 
   it('kfunc.bpf.o: kfunc calls resolved by BTF id (or a typed error on kernels without them)', () => {
