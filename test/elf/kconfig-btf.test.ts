@@ -60,9 +60,10 @@ describe('elf: BTF for the kernel', () => {
 
   it('lays out .kconfig like its map and turns .ksyms entries into 4-byte variables', () => {
     const { out } = datasecs(spec('kconfig.bpf.o'));
-    expect(out['.kconfig']!.size).to.equal(17);
+    expect(out['.kconfig']!.size).to.equal(18);
     expect(out['.kconfig']!.vars.map((v) => [v[0], v[1]])).to.deep.equal([
       ['CONFIG_BPF_JIT', 0], ['CONFIG_HZ', 4], ['CONFIG_TSBPF_DOES_NOT_EXIST', 8], ['LINUX_KERNEL_VERSION', 12], ['CONFIG_BPF_SYSCALL', 16],
+      ['LINUX_HAS_SYSCALL_WRAPPER', 17],
     ]);
     expect(out['.ksyms']).to.deep.equal({ size: 4, vars: [['schedule', 0, 4]] });
     const kf = datasecs(spec('kfunc.bpf.o'));
@@ -80,5 +81,7 @@ describe('elf: BTF for the kernel', () => {
     const id = btf.findByName('hidden_twice', 'func')!;
     expect(btf.type(id)).to.include({ linkage: 'static' });
     expect(btf.type(btf.findByName('global_add', 'func')!)).to.include({ linkage: 'global' });
+    // __weak __hidden too, as libbpf (libbpf-bootstrap's usdt.bpf.o needs it).
+    expect(btf.type(btf.findByName('weak_hidden_store', 'func')!)).to.include({ linkage: 'static' });
   });
 });

@@ -68,7 +68,7 @@ describe('elf: object spec of the bpf-tests objects', () => {
     expect(first.funcInfo.map((f) => f.insnOff)).to.have.length(4);
     const calls = first.instructions.filter((i) => i.opcode === CALL && i.src === 1);
     expect(calls.length).to.be.greaterThan(2);
-    expect(s.programs.map((p) => p.section)).to.deep.equal(['syscall', 'syscall', 'syscall', 'xdp']);
+    expect(s.programs.map((p) => p.section)).to.deep.equal(['syscall', 'syscall', 'syscall', 'syscall', 'xdp']);
     const loops = s.programs.find((p) => p.name === 'loops')!;
     expect(loops.instructions.filter((i) => i.opcode === 0x18 && i.src === 4)).to.have.length(1); // BPF_PSEUDO_FUNC
   });
@@ -77,7 +77,7 @@ describe('elf: object spec of the bpf-tests objects', () => {
     const s = spec('kconfig.bpf.o');
     expect(s.externs.map((e) => [e.name, e.kind, e.kconfig?.offset])).to.deep.equal([
       ['CONFIG_BPF_JIT', 'kconfig', 0], ['CONFIG_HZ', 'kconfig', 4], ['CONFIG_TSBPF_DOES_NOT_EXIST', 'kconfig', 8], ['LINUX_KERNEL_VERSION', 'kconfig', 12],
-      ['CONFIG_BPF_SYSCALL', 'kconfig', 16], ['schedule', 'ksym', undefined],
+      ['CONFIG_BPF_SYSCALL', 'kconfig', 16], ['LINUX_HAS_SYSCALL_WRAPPER', 'kconfig', 17], ['schedule', 'ksym', undefined],
     ]);
     expect(spec('kfunc.bpf.o').externs.map((e) => [e.name, e.kind])).to.deep.equal([['bpf_task_from_pid', 'kfunc'], ['bpf_task_release', 'kfunc']]);
     expect(s.externs.find((e) => e.name === 'schedule')!.typed).to.equal(false);
