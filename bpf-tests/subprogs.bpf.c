@@ -36,15 +36,6 @@ __weak __hidden __noinline int weak_hidden_store(__u64 *out, __u64 v)
 }
 
 SEC("syscall")
-int weak_store(void *ctx)
-{
-	__u64 v = 0;
-	weak_hidden_store(&v, 42);
-	trace[3] = v;
-	return v;                            /* 42 */
-}
-
-SEC("syscall")
 int first(void *ctx)
 {
 	trace[0] = sum_of_squares(3, 4);     /* 25 */
@@ -72,6 +63,15 @@ int loops(void *ctx)
 	bpf_loop(5, add_index, &sum, 0);
 	trace[2] = sum;                      /* 0+1+2+3+4 = 10 */
 	return sum;
+}
+
+SEC("syscall")
+int weak_store(void *ctx)
+{
+	__u64 v = 0;
+	weak_hidden_store(&v, 42);
+	trace[3] = v;
+	return v;                            /* 42 */
 }
 
 SEC("xdp")
