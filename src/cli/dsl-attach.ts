@@ -29,7 +29,7 @@ const AF_PACKET = 17;
 const SOCK_RAW = 3;
 const ETH_P_ALL_BE = 0x0300;
 
-export function attachProgram(p: CompiledProgram, prog: Program, options: { iface?: string }): Attached {
+export function attachProgram(p: CompiledProgram, prog: Program, options: { iface?: string; cgroup?: string }): Attached {
   const needIface = (): string => {
     if (!options.iface) throw new CliError(`program ${p.name} (${p.kind}) needs an interface: --iface NAME`, 2);
     return options.iface;
@@ -56,8 +56,8 @@ export function attachProgram(p: CompiledProgram, prog: Program, options: { ifac
       }
     }
     case 'cgroup_skb': {
-      const root = cgroup2Path();
-      if (!root) throw new CliError('no cgroup2 mount for a cgroup skb program', 1);
+      const root = options.cgroup ?? cgroup2Path();
+      if (!root) throw new CliError('no cgroup2 mount for a cgroup skb program (give one: --cgroup PATH)', 1);
       return done(`cgroup ${p.target} on ${root}`, attachCgroup(prog, root, p.target === 'egress' ? 'egress' : 'ingress'));
     }
     case 'tracepoint': return done(`tracepoint ${p.target}`, attachTracepoint(prog, p.target!));

@@ -8,10 +8,11 @@
 import { CliError } from './output.js';
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoLoad } from '../asm/opcodes.js';
-import type { CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';
+import type { CompiledMap, CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';
+import { ensureBpffs } from '../kernel/fs-mounts.js';
 import { buildModuleBtf, packProgramExt } from '../dsl/compiler/module-btf.js';
 import { BtfObject } from '../kernel/btf-object.js';
-import { BpfMap } from '../kernel/map.js';
+import { BpfMap, type MapSpec } from '../kernel/map.js';
 import { Program } from '../kernel/program.js';
 import { VerifierError } from '../kernel/verifier-error.js';
 import { sourceFrame, sourceOfFailure } from './dsl-errors.js';
@@ -49,58 +50,89 @@ export function relocate(p: CompiledProgram, maps: ReadonlyMap<string, BpfMap>):
   });
 }
 
+/** Where maps declared `pinning: 'byName'` live, as libbpf's default pin root. */
+export const PIN_ROOT = '/sys/fs/bpf';
+
+export interface LoadCompiledOptions {
+  /** Global values by name (`.rodata` and `.data`), written before load; `.rodata` is then frozen. */
+  rodata?: Record<string, bigint | number>;
+  /** Load only these programs. */
+  only?: string[];
+  /** Ask the verifier for a log even on success (1 verbose, 2 very verbose); kept on each Program's verifierLog. */
+  logLevel?: number;
+  /** Where `pinning: 'byName'` maps are pinned and re-used (default /sys/fs/bpf). */
+  pinRoot?: string;
+}
+
 /**
- * Creates the module's maps and loads its programs. `rodata` overrides
- * global values by name before the .rodata map is frozen.
+ * Creates the module's maps (with BTF for their key and value types, so
+ * bpftool prints them structured; `pinning: 'byName'` maps re-used from or
+ * pinned to the pin root) and loads its programs. `rodata` sets globals by
+ * name before the .rodata map is frozen.
  */
-export function loadCompiledModule(mod: CompiledModule, options: { rodata?: Record<string, bigint | number>; only?: string[] } = {}): LiveModule {
+export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOptions = {}): LiveModule {
   const maps = new Map<string, BpfMap>();
   const programs = new Map<string, Program>();
+  let btfObject: BtfObject | undefined;
   const close = () => {
     for (const p of programs.values()) p.close();
     for (const m of maps.values()) m.close();
     programs.clear();
     maps.clear();
+    btfObject?.close();
+    btfObject = undefined;
   };
   try {
-    for (const m of mod.maps) {
-      maps.set(m.name, BpfMap.create({ type: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name.slice(0, 15) }));
-    }
-    for (const d of mod.data) {
-      const bytes = d.bytes.slice();
-      if (d.name === '.rodata' && options.rodata) {
-        for (const [name, value] of Object.entries(options.rodata)) {
-          const v = d.variables.find((x) => x.name === name);
-          if (!v) throw new CliError(`--set ${name}: no rodata variable ${name} (have: ${d.variables.map((x) => x.name).join(', ')})`, 2);
-          // Signed or unsigned, the value must fit the variable's width: never truncate silently.
-          const n = BigInt(value);
-          const bits = BigInt(v.size * 8);
-          if (n < -(1n << (bits - 1n)) || n >= 1n << bits) throw new CliError(`--set ${name}: ${n} does not fit the ${v.size}-byte variable`, 2);
-          const u = BigInt.asUintN(v.size * 8, n);
-          for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
-        }
-      }
-      const map = BpfMap.create({ type: 2, keySize: 4, valueSize: bytes.length, maxEntries: 1, name: d.name, flags: d.name === '.rodata' ? 0x80 /* BPF_F_RDONLY_PROG */ : 0 });
-      map.update(new Uint8Array(4), bytes);
-      if (d.name === '.rodata') map.freeze();
-      maps.set(d.name, map);
-    }
-    // BTF with line info makes the verifier's log quote the TypeScript source.
+    // BTF first: maps name their key and value types in it; line info makes the verifier's log quote the TypeScript source.
     const btf = buildModuleBtf(mod);
     const ext = new Map(mod.programs.map((p) => [p.name, packProgramExt(btf, p)]));
-    let btfObject: BtfObject | undefined;
     try {
       btfObject = BtfObject.load(btf.builder.encode());
     } catch {
-      btfObject = undefined; // programs still load without it
+      btfObject = undefined; // maps and programs still load without it
     }
-    try {
-      for (const p of mod.programs) {
-        if (options.only && !options.only.includes(p.name)) continue;
-        loadOne(p, btfObject ? { fd: btfObject.fd, ...ext.get(p.name)! } : undefined);
+    const create = (spec: MapSpec, btfName: string): BpfMap => {
+      const kv = btfObject ? btf.keyValue.get(btfName) : undefined;
+      if (kv && btfObject) {
+        try {
+          return BpfMap.create({ ...spec, btfFd: btfObject.fd, btfKeyTypeId: kv.key, btfValueTypeId: kv.value });
+        } catch {
+          // A kernel that refuses the types still gets the map, as bpftool would see it without BTF.
+        }
       }
-    } finally {
-      btfObject?.close();
+      return BpfMap.create(spec);
+    };
+    for (const m of mod.maps) {
+      const spec: MapSpec = { type: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name.slice(0, 15) };
+      maps.set(m.name, m.pinByName ? pinnedByName(m, spec, options.pinRoot ?? PIN_ROOT, () => create(spec, m.name)) : create(spec, m.name));
+    }
+    const wanted = new Set(Object.keys(options.rodata ?? {}));
+    for (const d of mod.data) {
+      const bytes = d.bytes.slice();
+      for (const [name, value] of Object.entries(options.rodata ?? {})) {
+        const v = d.variables.find((x) => x.name === name);
+        if (!v) continue;
+        wanted.delete(name);
+        // Signed or unsigned, the value must fit the variable's width: never truncate silently.
+        const n = BigInt(value);
+        const bits = BigInt(v.size * 8);
+        if (n < -(1n << (bits - 1n)) || n >= 1n << bits) throw new CliError(`--set ${name}: ${n} does not fit the ${v.size}-byte variable`, 2);
+        const u = BigInt.asUintN(v.size * 8, n);
+        for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+      }
+      const map = create({ type: 2, keySize: 4, valueSize: bytes.length, maxEntries: 1, name: d.name, flags: d.name === '.rodata' ? 0x80 /* BPF_F_RDONLY_PROG */ : 0 }, d.name);
+      maps.set(d.name, map);
+      map.update(new Uint8Array(4), bytes);
+      if (d.name === '.rodata') map.freeze();
+    }
+    if (wanted.size) {
+      const have = mod.data.flatMap((d) => d.variables.map((x) => x.name));
+      const name = [...wanted][0]!;
+      throw new CliError(`--set ${name}: no global ${name} (have: ${have.length ? have.join(', ') : 'none'})`, 2);
+    }
+    for (const p of mod.programs) {
+      if (options.only && !options.only.includes(p.name)) continue;
+      loadOne(p, btfObject ? { fd: btfObject.fd, ...ext.get(p.name)! } : undefined);
     }
   } catch (e) {
     close();
@@ -110,6 +142,7 @@ export function loadCompiledModule(mod: CompiledModule, options: { rodata?: Reco
       try {
         programs.set(p.name, Program.load({
           type: p.progType, name: p.name.slice(0, 15), license: mod.license, instructions: relocate(p, maps),
+          ...(options.logLevel ? { logLevel: options.logLevel } : {}),
           ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
           ...(btf ? { btf: { fd: btf.fd, funcInfo: btf.funcInfo, funcInfoRecSize: 8, lineInfo: btf.lineInfo, lineInfoRecSize: 16 } } : {}),
         }));
@@ -119,4 +152,34 @@ export function loadCompiledModule(mod: CompiledModule, options: { rodata?: Reco
       }
   }
   return { maps, programs, close, [Symbol.dispose]: close };
+}
+
+/**
+ * A `pinning: 'byName'` map: the one pinned at ROOT/NAME when its layout
+ * matches (so state outlives the process, as with libbpf), else a new one
+ * pinned there. A pinned map of another layout is an error, never replaced.
+ */
+function pinnedByName(m: CompiledMap, spec: MapSpec, root: string, create: () => BpfMap): BpfMap {
+  const path = `${root}/${m.name}`;
+  let existing: BpfMap | undefined;
+  try {
+    existing = BpfMap.openPinned(path);
+  } catch {
+    existing = undefined;
+  }
+  if (existing) {
+    const same = existing.type === spec.type && existing.keySize === spec.keySize && existing.valueSize === spec.valueSize && existing.maxEntries === spec.maxEntries;
+    if (same) return existing;
+    existing.close();
+    throw new CliError(`map ${m.name}: ${path} is pinned with another layout (remove it to start afresh)`, 1);
+  }
+  const map = create();
+  try {
+    ensureBpffs();
+    map.pin(path);
+  } catch (e) {
+    map.close();
+    throw e;
+  }
+  return map;
 }

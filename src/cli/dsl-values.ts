@@ -66,3 +66,47 @@ export function sumPerCpu(parts: Uint8Array[], t: CType): Uint8Array {
   add(t, 0);
   return out;
 }
+
+/**
+ * Encodes a plain value by its DSL type, the inverse of decodeValue: numbers
+ * or bigints for integers (checked to fit), strings for CStr (NUL-padded,
+ * at most N-1 bytes), arrays for fixed arrays, objects for structs (missing
+ * fields are zero). `where` names the value in errors.
+ */
+export function encodeValue(value: unknown, t: CType, where = 'value', out = new Uint8Array(sizeOf(t)), at = 0): Uint8Array {
+  if (t.kind === 'int') {
+    if (typeof value === 'boolean' && t.bits === 8) value = value ? 1 : 0;
+    if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError(`${where}: expected an integer (${t.name}), got ${typeof value}`);
+    if (typeof value === 'number' && !Number.isInteger(value)) throw new TypeError(`${where}: ${value} is not an integer`);
+    const n = BigInt(value);
+    const [lo, hi] = [t.signed ? -(1n << BigInt(t.bits - 1)) : 0n, t.signed ? (1n << BigInt(t.bits - 1)) - 1n : (1n << BigInt(t.bits)) - 1n];
+    // Unsigned fields also take the two's-complement of a negative value that fits the signed range, as C would store it.
+    if (n > hi || n < (t.signed ? lo : -(1n << BigInt(t.bits - 1)))) throw new RangeError(`${where}: ${n} does not fit ${t.name}`);
+    const u = BigInt.asUintN(t.bits, n);
+    const size = t.bits / 8;
+    for (let i = 0; i < size; i++) {
+      const shift = t.bigEndian ? BigInt(8 * (size - 1 - i)) : BigInt(8 * i);
+      out[at + i] = Number((u >> shift) & 0xffn);
+    }
+    return out;
+  }
+  if (t.kind === 'array') {
+    if (t.cstr) {
+      if (typeof value !== 'string') throw new TypeError(`${where}: expected a string (CStr<${t.length}>), got ${typeof value}`);
+      const bytes = new TextEncoder().encode(value);
+      if (bytes.length >= t.length) throw new RangeError(`${where}: "${value}" needs ${bytes.length + 1} bytes with its NUL; CStr<${t.length}> holds ${t.length}`);
+      out.set(bytes, at);
+      return out;
+    }
+    if (!Array.isArray(value)) throw new TypeError(`${where}: expected an array of ${t.length}`);
+    if (value.length > t.length) throw new RangeError(`${where}: ${value.length} elements, the array holds ${t.length}`);
+    const size = sizeOf(t.element);
+    value.forEach((v, i) => encodeValue(v, t.element, `${where}[${i}]`, out, at + i * size));
+    return out;
+  }
+  if (value === null || typeof value !== 'object') throw new TypeError(`${where}: expected an object (${t.name})`);
+  const fields = value as Record<string, unknown>;
+  for (const name of Object.keys(fields)) if (!t.fields.some((f) => f.name === name)) throw new TypeError(`${where}: ${t.name} has no field ${name}`);
+  for (const f of t.fields) if (fields[f.name] !== undefined) encodeValue(fields[f.name], f.type, `${where}.${f.name}`, out, at + f.offset);
+  return out;
+}

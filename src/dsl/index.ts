@@ -92,10 +92,30 @@ export interface MapOptions {
 export interface MapDescriptor {
   readonly kind: 'map';
   readonly mapType: MapKind;
-  readonly options: Readonly<Partial<MapOptions> & { size?: number }>;
+  readonly options: Readonly<Partial<MapOptions> & { size?: number; min?: number; max?: number; step?: number }>;
+  /** The file (URL or path) whose top level made this map: how `loadModule` finds the module's source. */
+  readonly definedIn?: string;
 }
 
-export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf';
+/**
+ * The file that called a DSL factory, read from the call stack (a plain
+ * `Error().stack`, so this works in browsers too): `loadModule(mod)` compiles
+ * that file, so user space needs no code generation step.
+ */
+function definedIn(): string | undefined {
+  const stack = new Error().stack ?? '';
+  const own = /\/dsl\/index\.[cm]?[jt]s\b/;
+  for (const line of stack.split('\n').slice(1)) {
+    // Loaders that evaluate a module from a data: URL (tsx for CommonJS) name the file in a filePath parameter.
+    const data = /^\s*at (?:.*\()?data:.*[?&]filePath=([^:&\s)]+)/.exec(line);
+    if (data) return decodeURIComponent(data[1]!);
+    const m = /[(\s]((?:file:\/\/)?\/[^\s()]+?):\d+:\d+\)?\s*$/.exec(line);
+    if (m && !own.test(m[1]!)) return m[1];
+  }
+  return undefined;
+}
+
+export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | 'log2hist' | 'linearhist';
 
 /** Update flags as in the kernel: ANY, NOEXIST, EXIST. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
@@ -130,7 +150,7 @@ export interface RingBuf<T> extends MapDescriptor {
   output(event: T): i64;
 }
 
-const mapFactory = (mapType: MapKind) => (options: Partial<MapOptions> & { size?: number }) => ({ kind: 'map', mapType, options }) as never;
+const mapFactory = (mapType: MapKind) => (options: Partial<MapOptions> & { size?: number; min?: number; max?: number; step?: number } = {}) => ({ kind: 'map', mapType, options, definedIn: definedIn() }) as never;
 
 export const hashMap: <K, V>(options: MapOptions) => HashMap<K, V> = mapFactory('hash');
 export const arrayMap: <V>(options: MapOptions) => ArrayMap<V> = mapFactory('array');
@@ -139,6 +159,37 @@ export const perCpuArray: <V>(options: MapOptions) => PerCpuArray<V> = mapFactor
 export const lruHash: <K, V>(options: MapOptions) => LruHash<K, V> = mapFactory('lru_hash');
 /** `size` in bytes: a power of two, multiple of the page size. */
 export const ringBuf: <T>(options: { size: number }) => RingBuf<T> = mapFactory('ringbuf');
+
+// ------------------------------------------------------------- histograms
+
+declare const histBrand: unique symbol;
+
+/** Records a value: `h.record(v)`, or `h.record(key, v)` when the histogram is keyed. */
+export type HistRecord<K> = [K] extends [never] ? (value: u64) => void : (key: K, value: u64) => void;
+
+/**
+ * A power-of-two histogram, as bpftrace's `hist()`: buckets (…, 0), [0], [1],
+ * [2, 4), [4, 8), …; keyed by anything (`log2Hist<CStr<16>>()`) or not.
+ * `tsbpf run` prints it as bpftrace does; user space reads it with `live.histograms.x`.
+ */
+export interface Log2Hist<K = never> extends MapDescriptor {
+  readonly [histBrand]?: ['log2', K];
+  readonly record: HistRecord<K>;
+}
+
+/** A linear histogram, as bpftrace's `lhist(v, min, max, step)`: buckets (…, min), [min, min+step), …, [max, …). */
+export interface LinearHist<K = never> extends MapDescriptor {
+  readonly [histBrand]?: ['linear', K];
+  readonly record: HistRecord<K>;
+}
+
+/** Options of a histogram: how many (key, bucket) pairs it holds (default 10240). */
+export interface HistogramOptions {
+  maxEntries?: number;
+}
+
+export const log2Hist: <K = never>(options?: HistogramOptions) => Log2Hist<K> = mapFactory('log2hist');
+export const linearHist: <K = never>(options: HistogramOptions & { min: number; max: number; step: number }) => LinearHist<K> = mapFactory('linearhist');
 
 // ---------------------------------------------------------------- globals
 
@@ -243,13 +294,15 @@ export interface ProgramDescriptor<C = unknown> {
   readonly programType: ProgramKind;
   readonly target?: string;
   readonly options?: Readonly<Record<string, string | number | undefined>>;
+  /** The file whose top level made this program (see MapDescriptor.definedIn). */
+  readonly definedIn?: string;
   readonly __context?: C;
 }
 
 type Body<C> = (ctx: C) => number;
 
 const program = <C>(programType: ProgramKind, target?: string, options?: Record<string, string | number | undefined>): ProgramDescriptor<C> =>
-  ({ kind: 'program', programType, target, options }) as ProgramDescriptor<C>;
+  ({ kind: 'program', programType, target, options, definedIn: definedIn() }) as ProgramDescriptor<C>;
 
 export const xdp = (_body: Body<XdpContext>): ProgramDescriptor<XdpContext> => program('xdp');
 /** tcx program on ingress (default) or egress. */

@@ -13,6 +13,7 @@ import { emitFunction, layoutStack } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
 import { type MapKind, ModuleModel } from './module-model.js';
+import type { HistogramSpec } from './histogram-model.js';
 import { optimize } from './passes.js';
 import { expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
 import { allocateRegisters } from './regalloc.js';
@@ -59,6 +60,8 @@ export interface CompiledMap {
   key?: CType;
   value: CType;
   pinByName?: boolean;
+  /** Histograms (`log2Hist`, `linearHist`): how the key and buckets are laid out, for printing. */
+  histogram?: HistogramSpec;
 }
 
 export interface CompiledVariable {
@@ -83,7 +86,7 @@ export interface CompiledModule {
   license: string;
 }
 
-export const MAP_TYPE_IDS: Record<MapKind, number> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27 };
+export const MAP_TYPE_IDS: Record<MapKind, number> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27, log2hist: 5, linearhist: 5 };
 
 
 let shared: { project: Project; dslRoot: string; dsl: Map<SourceFile, DslRef['module']>; dslText: string } | undefined;
@@ -274,6 +277,7 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     maxEntries: m.maxEntries, value: m.value,
     ...(m.key && m.kind !== 'ringbuf' ? { key: m.key } : {}),
     ...(m.pinByName ? { pinByName: true } : {}),
+    ...(m.histogram ? { histogram: m.histogram } : {}),
   }));
   const data: CompiledDataSection[] = [];
   for (const name of ['.rodata', '.data'] as const) {

@@ -9,11 +9,13 @@ import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';
 import type { Value } from './values.js';
+import { histogramMethod } from './lower-histograms.js';
 
 export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, args: Node[], node: Node): Value {
   const need = (n: number) => {
     if (args.length < n) l.fail(node, 'TSBPF_ARGS', `${method} needs ${n} argument(s)`);
   };
+  if (map.histogram) return histogramMethod(l, map, method, args, node);
   if (map.kind === 'ringbuf') {
     switch (method) {
       case 'reserve': {
@@ -93,6 +95,13 @@ function increment(l: FunctionLowering, map: MapInfo, args: Node[], node: Node):
   if (vt.kind !== 'int') l.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
   const by = l.coerceLoose(args[1] ? l.int(args[1]) : { k: 'int', op: imm(1), t: I32, literal: true }, vt, args[1] ?? node);
   const k = l.materialize(args[0]!, map.key!);
+  addAtKey(l, map, k, by, node);
+}
+
+/** Adds `by` to the integer value at the key `k` points to, inserting it when missing (not for array maps). */
+export function addAtKey(l: FunctionLowering, map: MapInfo, k: VReg, by: Extract<Value, { k: 'int' }>, node: Node): void {
+  const vt = map.value;
+  if (vt.kind !== 'int') l.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
   const size = (vt.bits / 8) as 1 | 2 | 4 | 8;
   const insert = l.newLabel('insert');
   const done = l.newLabel('done');

@@ -19,7 +19,7 @@ export interface ModuleBtf {
   mapsSize: number;
   /** Program name → FUNC type id. */
   funcs: Map<string, number>;
-  /** Map name → key / value type ids (for BTF-annotated map creation). */
+  /** Map name → key / value type ids (for BTF-annotated map creation); `.rodata`/`.data` give their DATASEC as value. */
   keyValue: Map<string, { key: number; value: number }>;
   funcInfo(p: CompiledProgram): FuncInfo[];
   lineInfo(p: CompiledProgram): LineInfo[];
@@ -103,7 +103,8 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
 
   for (const d of mod.data) {
     const vars = d.variables.map((v) => ({ type: b.variable(v.name, typeId(v.type), 'global'), offset: v.offset, size: v.size }));
-    b.datasec(d.name, d.bytes.length, vars);
+    // As libbpf does for global data maps: key int, value the section, so bpftool prints variables by name.
+    keyValue.set(d.name, { key: intId, value: b.datasec(d.name, d.bytes.length, vars) });
   }
 
   const funcs = new Map<string, number>();

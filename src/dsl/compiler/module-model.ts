@@ -7,8 +7,9 @@ import { type CallExpression, Node, type SourceFile } from 'ts-morph';
 import type { CompilerContext } from './context.js';
 import { type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, STACK_LIMIT, typeName, U64 } from './ctypes.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
+import { HISTOGRAM_FACTORIES, type HistogramKind, type HistogramSpec, histogramMap } from './histogram-model.js';
 
-export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf';
+export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | HistogramKind;
 
 export interface MapInfo {
   name: string;
@@ -18,6 +19,8 @@ export interface MapInfo {
   maxEntries: number;
   /** Set when `pinning: 'byName'`. */
   pinByName?: boolean;
+  /** Histograms: the key before the bucket, and the linear buckets (see histogram-model.ts). */
+  histogram?: HistogramSpec;
   decl: Node;
 }
 
@@ -45,6 +48,7 @@ export interface ProgramInfo {
 
 const MAP_FACTORIES: Record<string, MapKind> = {
   hashMap: 'hash', arrayMap: 'array', perCpuHash: 'percpu_hash', perCpuArray: 'percpu_array', lruHash: 'lru_hash', ringBuf: 'ringbuf',
+  ...HISTOGRAM_FACTORIES,
 };
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
   xdp: 'xdp', tc: 'tc', socketFilter: 'socket_filter', cgroupSkb: 'cgroup_skb', tracepoint: 'tracepoint', rawTracepoint: 'raw_tracepoint',
@@ -128,7 +132,9 @@ export class ModuleModel {
   #options(call: CallExpression): Map<string, Node> {
     const out = new Map<string, Node>();
     const arg = call.getArguments()[0];
-    if (arg && Node.isObjectLiteralExpression(arg)) {
+    // No argument at all: the factory's own type says whether options are required (histograms default them).
+    if (!arg) return out;
+    if (Node.isObjectLiteralExpression(arg)) {
       for (const p of arg.getProperties()) {
         if (Node.isPropertyAssignment(p)) {
           const init = p.getInitializer();
@@ -164,7 +170,9 @@ export class ModuleModel {
     const pin = opts.get('pinning');
     if (pin && Node.isStringLiteral(pin) && pin.getLiteralValue() === 'byName') info.pinByName = true;
     try {
-      if (kind === 'ringbuf') {
+      if (kind === 'log2hist' || kind === 'linearhist') {
+        Object.assign(info, histogramMap(this.cx, kind, f.call, typeArgs[0], opts, num));
+      } else if (kind === 'ringbuf') {
         const size = num('size') ?? 4096;
         if ((size & (size - 1)) !== 0 || size % 4096 !== 0) this.cx.report(opts.get('size') ?? f.call, 'TSBPF_MAP_OPTIONS', 'ring buffer size must be a power of two and a multiple of 4096');
         info.maxEntries = size;

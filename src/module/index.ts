@@ -1,0 +1,7 @@
+/**
+ * Typed handles on a module from user space (`loadModule`), and the
+ * histogram reader and printer that `tsbpf run` shares with them.
+ */
+export { loadModule, sourceOf, type LoadModuleOptions } from './load-module.js';
+export type { LiveModule, MapHandle, PerCpuMapHandle, HistogramHandle, EventStream, ProgramHandle, Decoded, Encodable, GlobalNames } from './types.js';
+export { formatHistogram, formatBuckets, bucketOf, type HistogramBucket, type HistogramBuckets, type HistogramGroup } from './histogram.js';
