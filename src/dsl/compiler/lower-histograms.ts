@@ -22,7 +22,7 @@ export function histogramMethod(l: FunctionLowering, map: MapInfo, method: strin
   const bucket = spec.kind === 'log2' ? log2Index(l, value) : linearIndex(l, value, spec.min!, spec.max!, spec.step!);
 
   const keyType = map.key as StructType;
-  const slot = l.slot(keyType.size, 8);
+  const slot = l.slot(keyType.size, node);
   const k = l.newReg();
   l.emit({ op: 'frame', dst: k, slot, off: 0 });
   // Zero the whole key first: padding is part of what the hash map compares.
