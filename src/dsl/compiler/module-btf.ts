@@ -60,7 +60,8 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
       }
       return id;
     }
-    if (t.kind === 'array') return b.array(typeId(t.element), t.length, cInt('int', 4, true));
+    // CStr as `char[N]`, as clang writes it: bpftool prints char arrays as strings.
+    if (t.kind === 'array') return b.array(t.cstr ? cInt('char', 1, true) : typeId(t.element), t.length, cInt('int', 4, true));
     const known = structIds.get(t.name);
     if (known !== undefined) return known;
     const id = b.reserve();
