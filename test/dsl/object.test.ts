@@ -51,7 +51,7 @@ describe('dsl objects (tsbpf build output)', function () {
     if (!haveBpftool()) this.skip();
     const dump = execFileSync('bpftool', ['btf', 'dump', 'file', object, 'format', 'c'], { encoding: 'utf8' });
     expect(dump).to.match(/struct FlowKey \{\s+u32 saddr;\s+u32 daddr;\s+u8 proto;\s+\};/);
-    expect(dump).to.match(/struct Event \{\s+struct FlowKey flow;\s+u32 len;\s+u8 comm\[16\];\s+\};/);
+    expect(dump).to.match(/struct Event \{\s+struct FlowKey flow;\s+u32 len;\s+char comm\[16\];\s+\};/);
     const raw = execFileSync('bpftool', ['btf', 'dump', 'file', object], { encoding: 'utf8' });
     for (const name of ['flows', 'protos', 'events', 'verdict', 'total']) expect(raw).to.include(`VAR '${name}'`);
     expect(raw).to.include("DATASEC '.maps'");
