@@ -133,11 +133,20 @@ export interface KeyValueMap<K, V> extends MapDescriptor {
   increment(key: K, by?: number): void;
 }
 
-export interface HashMap<K, V> extends KeyValueMap<K, V> {}
-export interface ArrayMap<V> extends KeyValueMap<u32, V> {}
-export interface PerCpuHash<K, V> extends KeyValueMap<K, V> {}
-export interface PerCpuArray<V> extends KeyValueMap<u32, V> {}
-export interface LruHash<K, V> extends KeyValueMap<K, V> {}
+/** Per-CPU maps hold one value per CPU; user space reads them summed or split (a type-level mark only). */
+export interface PerCpuMap<K, V> extends KeyValueMap<K, V> {
+  readonly __perCpu?: true;
+}
+/** Maps with one value per key (a type-level mark only). */
+export interface SharedMap<K, V> extends KeyValueMap<K, V> {
+  readonly __perCpu?: false;
+}
+
+export interface HashMap<K, V> extends SharedMap<K, V> {}
+export interface ArrayMap<V> extends SharedMap<u32, V> {}
+export interface PerCpuHash<K, V> extends PerCpuMap<K, V> {}
+export interface PerCpuArray<V> extends PerCpuMap<u32, V> {}
+export interface LruHash<K, V> extends SharedMap<K, V> {}
 
 /** A ring buffer carrying events of type T to user space. */
 export interface RingBuf<T> extends MapDescriptor {

@@ -5,7 +5,7 @@
  * `string` with `{ …Stats fields as numbers and strings }` values.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- `any` matches every instantiation of a DSL generic. */
-import type { FixedArray, Global, KeyValueMap, LinearHist, Log2Hist, PerCpuArray, PerCpuHash, ProgramDescriptor, RingBuf } from '../dsl/index.js';
+import type { FixedArray, Global, KeyValueMap, MapDescriptor, ProgramDescriptor, RingBuf } from '../dsl/index.js';
 import type { BpfMap } from '../kernel/map.js';
 import type { Program } from '../kernel/program.js';
 import type { HistogramBuckets } from './histogram.js';
@@ -98,18 +98,16 @@ export interface ProgramHandle {
 
 type Keys<M, D> = { [K in keyof M]: M[K] extends D ? K : never }[keyof M];
 
-type MapOf<X> = X extends PerCpuHash<infer K, infer V>
-  ? PerCpuMapHandle<K, V>
-  : X extends PerCpuArray<infer V>
-    ? PerCpuMapHandle<number, V>
-    : X extends KeyValueMap<infer K, infer V>
-      ? MapHandle<K, V>
-      : never;
+/** Log2Hist and LinearHist (the only maps with `record`), keyed or not (`record` takes one argument without a key, two with). */
+type HistogramLike = MapDescriptor & { readonly record: (...args: any[]) => void };
+type HistogramKey<X extends HistogramLike> = Parameters<X['record']>['length'] extends 1 ? never : Parameters<X['record']>[0];
+
+type MapOf<X> = X extends KeyValueMap<infer K, infer V> ? (X extends { readonly __perCpu?: true } ? PerCpuMapHandle<K, V> : MapHandle<K, V>) : never;
 
 /** What `loadModule(mod)` gives for a module `M` (`typeof import('./x.bpf.ts')`). */
 export interface LiveModule<M> extends Disposable, AsyncDisposable {
   readonly maps: { readonly [K in Keys<M, KeyValueMap<any, any>>]: MapOf<M[K]> };
-  readonly histograms: { readonly [K in Keys<M, Log2Hist<any> | LinearHist<any>>]: M[K] extends Log2Hist<infer HK> | LinearHist<infer HK> ? HistogramHandle<HK> : never };
+  readonly histograms: { readonly [K in Keys<M, HistogramLike>]: M[K] extends HistogramLike ? HistogramHandle<HistogramKey<M[K]>> : never };
   readonly events: { readonly [K in Keys<M, RingBuf<any>>]: M[K] extends RingBuf<infer T> ? EventStream<T> : never };
   readonly programs: { readonly [K in Keys<M, ProgramDescriptor<any>>]: ProgramHandle };
   /** Module globals by name: `.data` globals read and written live, `rodata` read (set them with `set` at load). */

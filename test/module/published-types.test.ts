@@ -14,13 +14,14 @@ import { join, resolve } from 'node:path';
 const repo = resolve(import.meta.dirname, '../..');
 
 const kernelModule = `
-import { tracepoint, hashMap, ringBuf, bpf, rodata, log2Hist, type CStr, type u32, type u64 } from 'tsbpf/dsl';
+import { tracepoint, hashMap, perCpuArray, ringBuf, bpf, rodata, log2Hist, type CStr, type u32, type u64 } from 'tsbpf/dsl';
 export interface Opened { pid: u32; flags: u32; comm: CStr<16>; path: CStr<64> }
 export interface PerComm { opens: u64; lastFlags: u32; name: CStr<16> }
 export const minPid = rodata<u32>(0);
 export const byPid = hashMap<u32, PerComm>({ maxEntries: 1024 });
 export const opens = ringBuf<Opened>({ size: 65536 });
 export const flagBits = log2Hist<u32>();
+export const totals = perCpuArray<u64>({ maxEntries: 1 });
 export const onOpen = tracepoint('syscalls/sys_enter_openat', (ctx) => {
   if (bpf.pid() < minPid.get()) return 0;
   const e = opens.reserve();
@@ -68,6 +69,11 @@ export async function watch(limit: number): Promise<string[]> {
   // @ts-expect-error no such map
   void live.maps.nothing;
   for (const h of live.histograms.flagBits.read()) lines.push(\`\${h.key.toFixed(0)}: \${h.buckets.map((b) => b.label).join(' ')}\`);
+  const perCpu: number[] | undefined = live.maps.totals.getPerCpu(0);
+  const summed: number | undefined = live.maps.totals.get(0);
+  lines.push(String(perCpu?.length), String(summed));
+  // @ts-expect-error a hash map is not per-CPU
+  live.maps.byPid.getPerCpu(1);
   live.programs.onOpen.detach();
   const threshold: number = live.globals.minPid;
   lines.push(String(threshold));
