@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
-import { compileSource, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
+import { compileSource, evalSequence, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
 import { xdp, tc, socketFilter, cgroupSkb, hashMap, arrayMap, perCpuHash, perCpuArray, lruHash, ringBuf, rodata, global, range, bpf,
@@ -561,6 +561,24 @@ describe('dsl features: interpreter and kernel agree', function () {
       needKernel(this);
       const kernel = kernelSequence(mod, 'p', c.packets, c.rodata);
       expect(kernel, 'kernel and interpreter').to.deep.equal(interp);
+    });
+  }
+});
+
+/** Cases whose helpers depend on the machine (time, randomness, the trace pipe): the evaluator does not model them. */
+const MACHINE_DEPENDENT = new Set(['calls time and random helpers', 'prints with printk']);
+
+describe('dsl features: the reference evaluator (tsbpf/eval) gives the same results', function () {
+  this.timeout(60000);
+  for (const c of cases.filter((x) => !MACHINE_DEPENDENT.has(x.name))) {
+    it(c.name, () => {
+      const ev = evalSequence(IMPORTS + c.source, EXTRA_FILES, 'p', c.packets, c.rodata);
+      if (c.retvals) expect(ev.retvals, 'evaluator return values').to.deep.equal(c.retvals);
+      if (c.out) expect(ev.maps.out, 'evaluator out map').to.deep.equal(outMap(c.out));
+      if (c.maps) for (const [name, entries] of Object.entries(c.maps)) expect(ev.maps[name], `evaluator map ${name}`).to.deep.equal(entries);
+      c.check?.(ev);
+      const interp = interpSequence(compileSource(IMPORTS + c.source, EXTRA_FILES), 'p', c.packets, c.rodata);
+      expect(ev, 'evaluator and interpreter').to.deep.equal(interp);
     });
   }
 });

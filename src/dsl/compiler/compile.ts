@@ -100,10 +100,7 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
   }
   const aliases = (opts.dslAliases ?? []).map((a) => a.replace(/\/$/, '')).filter((a) => a !== root);
   const key = [root, ...aliases].join('\0');
-  if (shared && shared.dslRoot === key && shared.dslText === indexText + netText) {
-    for (const sf of shared.project.getSourceFiles()) if (!shared.dsl.has(sf)) shared.project.removeSourceFile(sf);
-    return shared;
-  }
+  if (shared && shared.dslRoot === key && shared.dslText === indexText + netText) return shared;
   const project = new Project({
     useInMemoryFileSystem: true,
     compilerOptions: {
@@ -141,11 +138,23 @@ function normalize(path: string): string {
   return `/${parts.join('/')}`;
 }
 
-/** Adds the entry and every module it imports relatively. */
-function loadModules(project: Project, entry: string, host: CompileHost): SourceFile {
+/**
+ * Adds the entry and every module it imports relatively, and drops other
+ * modules' files. A file whose text is unchanged is kept as it is, so a
+ * module opened again (compiled, then run by the evaluator) reuses the
+ * parsed and checked program.
+ */
+function loadModules(project: Project, dsl: ReadonlyMap<SourceFile, unknown>, entry: string, host: CompileHost): SourceFile {
+  const loaded = new Set<SourceFile>();
+  const open = (path: string, text: string): SourceFile => {
+    const existing = project.getSourceFile(path);
+    const sf = existing && existing.getFullText() === text ? existing : project.createSourceFile(path, text, { overwrite: true });
+    loaded.add(sf);
+    return sf;
+  };
   const text = host.readFile(entry);
   if (text === undefined) throw new CompileError([{ file: entry, line: 1, column: 1, code: 'TSBPF_NOT_FOUND', message: `cannot read ${entry}` }]);
-  const entryFile = project.createSourceFile(entry, text, { overwrite: true });
+  const entryFile = open(entry, text);
   const queue = [entryFile];
   while (queue.length) {
     const sf = queue.pop()!;
@@ -158,16 +167,25 @@ function loadModules(project: Project, entry: string, host: CompileHost): Source
       const base = normalize(`${dirname(sf.getFilePath())}/${spec}`);
       const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, `${base}/index.ts`, base];
       for (const c of candidates) {
-        if (project.getSourceFile(c)) break;
+        const known = project.getSourceFile(c);
+        if (known && loaded.has(known)) break;
         const t = host.readFile(c);
         if (t !== undefined) {
-          queue.push(project.createSourceFile(c, t, { overwrite: true }));
+          queue.push(open(c, t));
           break;
         }
       }
     }
   }
+  for (const sf of project.getSourceFiles()) if (!dsl.has(sf) && !loaded.has(sf)) project.removeSourceFile(sf);
   return entryFile;
+}
+
+/** The shared project with a module's files loaded: what the compiler and the reference evaluator (tsbpf/eval) read. */
+export function openModule(opts: CompileOptions): { project: Project; dsl: Map<SourceFile, DslRef['module']>; entry: SourceFile; userFiles: SourceFile[] } {
+  const { project, dsl } = projectFor(opts);
+  const entry = loadModules(project, dsl, normalize(opts.entry), opts.host);
+  return { project, dsl, entry, userFiles: project.getSourceFiles().filter((sf) => !dsl.has(sf)) };
 }
 
 function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly?: boolean } = {}): DslDiagnostic[] {
@@ -216,9 +234,7 @@ export function compile(opts: CompileOptions): CompiledModule {
 }
 
 function compileUnguarded(opts: CompileOptions): CompiledModule {
-  const { project, dsl } = projectFor(opts);
-  const entry = loadModules(project, normalize(opts.entry), opts.host);
-  const userFiles = project.getSourceFiles().filter((sf) => !dsl.has(sf));
+  const { project, dsl, entry, userFiles } = openModule(opts);
   const cx = new CompilerContext(project, dsl, opts.host);
   cx.diagnostics.push(...tsDiagnostics(project, userFiles));
   const model = new ModuleModel(cx);

@@ -4,6 +4,7 @@
  * and dump maps in one comparable shape.
  */
 import { nodeHost, dslRoot } from '../../../src/cli/dsl-host.js';
+import { ModuleEvaluator } from '../../../src/dsl/eval/index.js';
 import { loadCompiledModule, relocate } from '../../../src/cli/dsl-live.js';
 import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
@@ -215,6 +216,39 @@ export function interpSequence(mod: CompiledModule, program: string, packets: Ui
     for (const [k, v] of Object.entries(r.events)) (events[k] ??= []).push(...v);
   }
   return { retvals, maps: maps.dump(), packets: outs, events };
+}
+
+/**
+ * Runs packets one after another through a program with the reference
+ * evaluator (tsbpf/eval): the same shape as interpSequence, so the two compare.
+ */
+export function evalSequence(source: string, extra: Record<string, string>, program: string, packets: Uint8Array[], rodata?: Record<string, number | bigint>): SequenceOutcome {
+  const ev = ModuleEvaluator.open({ entry: `${MODULE_DIR}/m.bpf.ts`, host: memoryHost({ 'm.bpf.ts': source, ...extra }), dslRoot });
+  const state = ev.newState(rodata);
+  const spec = ev.programs().find((p) => p.name === program);
+  if (!spec) throw new Error(`no program ${program}`);
+  // Socket filters and cgroup skb programs see the packet from the network header, as in the kernel's test run.
+  const l3 = spec.kind === 'socket_filter' || spec.kind === 'cgroup_skb';
+  const retvals: number[] = [];
+  const outs: string[] = [];
+  for (const pkt of packets) {
+    const r = ev.run(program, { packet: l3 ? pkt.slice(14) : pkt, state });
+    retvals.push(Number(BigInt.asUintN(32, r.r0)));
+    if (r.packet && !l3) outs.push(hex(r.packet));
+  }
+  const maps: MapDump = {};
+  const events: Record<string, string[]> = {};
+  for (const m of ev.maps()) {
+    if (m.kind === 'ringbuf') {
+      const e = state.events(m.name).map(hex);
+      if (e.length > 0) events[m.name] = e;
+      continue;
+    }
+    const entries: Record<string, string> = {};
+    for (const [k, v] of state.mapEntries(m.name)) if (v.some((x) => x !== 0)) entries[hex(k)] = hex(v);
+    maps[m.name] = entries;
+  }
+  return { retvals, maps, packets: outs, events };
 }
 
 /** Runs packets one after another through a program in the kernel (BPF_PROG_TEST_RUN; maps persist). */
