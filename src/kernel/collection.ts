@@ -28,6 +28,8 @@ import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
 import { listBtf } from './enumerate.js';
 import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs, moduleNameOf } from './kernel-symbols.js';
+import { rollBackPins } from './collection-pin.js';
+import { BPFFS_PATH, preparePinDir } from './fs-mounts.js';
 import { BpfMap } from './map.js';
 import { Program, type ProgTypeName, type AttachTypeName } from './program.js';
 import { haveSyscallWrapper } from './features.js';
@@ -71,6 +73,8 @@ export class Collection {
     readonly btf: BtfObject | undefined,
     /** Kernel-layout values of struct_ops maps, for attachStructOps. */
     readonly structOpsValues: ReadonlyMap<string, Uint8Array> = new Map(),
+    /** Pins this load made for maps pinned by name (not the ones it reused): a caller whose later step fails unpins them. */
+    readonly pinnedByLoad: readonly string[] = [],
   ) {}
 
   /** Registers a struct_ops map with the kernel (libbpf's bpf_map__attach_struct_ops); close() unregisters. */
@@ -137,6 +141,8 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
   const maps = new Map<string, BpfMap>();
   const programs = new Map<string, Program>();
   let btfObject: BtfObject | undefined;
+  const pinnedByLoad: string[] = [];
+  const pinRootMade: string[] = [];
   const ctx = new KernelContext(options.kernelBtf);
   try {
     if (options.variables) applyVariables(spec, options.variables);
@@ -145,7 +151,9 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
     if (kconfig?.data) {
       fillKconfig(spec, kconfig.data, { config: kernelConfig(), release: kernelRelease(), features: { LINUX_HAS_BPF_COOKIE: true, LINUX_HAS_SYSCALL_WRAPPER: haveSyscallWrapper() } });
     }
-    for (const m of spec.maps) if (m.kind !== 'struct_ops') maps.set(m.name, createMap(m, btfObject, options.pinPath));
+    // Pinned by name: the pin root is made (inside bpffs) when missing; what this load pins is unpinned if it fails, as libbpf.
+    if (spec.maps.some((m) => m.pinning === 'byName')) pinRootMade.push(...preparePinDir(options.pinPath ?? BPFFS_PATH));
+    for (const m of spec.maps) if (m.kind !== 'struct_ops') maps.set(m.name, createMap(m, btfObject, options.pinPath, pinnedByLoad));
     // struct_ops: programs take their attach point from the kernel struct they implement.
     const structOps = spec.maps.filter((m) => m.kind === 'struct_ops').map((m) => planStructOps(spec, m, ctx.btf));
     const structOpsAttach = new Map<string, { attachBtfId: number; expectedAttachType: number }>();
@@ -191,8 +199,9 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
         if (prog) maps.get(m.name)!.update(u32(iv.index), u32(prog.fd)); // skipped (not autoloaded) programs leave their slot empty
       }
     }
-    return new Collection(spec, maps, programs, btfObject, structOpsValues);
+    return new Collection(spec, maps, programs, btfObject, structOpsValues, pinnedByLoad);
   } catch (e) {
+    rollBackPins(pinnedByLoad, pinRootMade);
     ctx.close();
     for (const p of programs.values()) p.close();
     for (const m of maps.values()) m.close();
@@ -250,7 +259,7 @@ function loadObjectBtf(spec: ObjectSpec): BtfObject | undefined {
   return undefined;
 }
 
-function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = '/sys/fs/bpf'): BpfMap {
+function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = BPFFS_PATH, pinnedNow: string[] = []): BpfMap {
   const pinned = m.pinning === 'byName' ? join(pinPath, m.name) : undefined;
   if (pinned && existsSync(pinned)) {
     const existing = BpfMap.openPinned(pinned);
@@ -281,7 +290,10 @@ function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = '/sys/fs/bp
     try {
       if (m.data && m.data.length > 0) map.update(u32(0), m.data);
       if (m.freeze) map.freeze();
-      if (pinned) map.pin(pinned);
+      if (pinned) {
+        map.pin(pinned);
+        pinnedNow.push(pinned);
+      }
     } catch (e) {
       map.close();
       throw new LoadError('E_MAP_INIT', (e as Error).message, m.name, e);

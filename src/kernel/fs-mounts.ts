@@ -2,8 +2,13 @@
  * The pseudo filesystems the runtime needs: bpffs for pins, tracefs for
  * tracepoint ids. Each is mounted at its usual place when missing (root
  * only); otherwise the error says how to do it by hand.
+ *
+ * Directories are never made with a recursive mkdir here: on Node 20 it
+ * loops forever when sysfs answers ENOENT (as /sys/fs/bpf does without a
+ * bpffs mounted), and pins must not create directories outside bpffs.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { mount } from '../syscall/mount.js';
 
 export const BPFFS_PATH = '/sys/fs/bpf';
@@ -50,13 +55,54 @@ export function bpffsContaining(path: string): string | undefined {
 function ensure(path: string, fstype: string, source: string, howTo: string): string {
   if (isMounted(path, fstype)) return path;
   try {
-    mkdirSync(path, { recursive: true });
+    // The mount point is a directory sysfs provides (or one level we may make); never a recursive mkdir.
+    if (!isDirectory(path)) mkdirSync(path);
     mount(source, path, fstype, 0, fstype === 'bpf' ? 'mode=0700' : null);
   } catch (e) {
     if (isMounted(path, fstype)) return path; // someone else mounted it meanwhile
     throw new MountError(`${fstype} is not mounted at ${path} and mounting it failed (${(e as Error).message}); mount it with: ${howTo}`);
   }
   return path;
+}
+
+const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
+/** A pin path that cannot be inside a bpffs. */
+export class PinPathError extends Error {
+  override readonly name = 'PinPathError';
+  readonly code = 'E_PIN_PATH';
+}
+
+/**
+ * Makes `dir` a directory inside a mounted bpffs, as bpftool does before
+ * pinning: under /sys/fs/bpf, bpffs is mounted there when missing; an
+ * existing empty directory elsewhere gets a bpffs mounted on it; any other
+ * path outside bpffs is a PinPathError (no directory is made outside
+ * bpffs). Missing directories below the bpffs mount are made one level at
+ * a time. Returns the directories it made, outermost first (for rollback).
+ */
+export function preparePinDir(dir: string): string[] {
+  const path = resolve(dir);
+  let root = bpffsContaining(path);
+  if (root === undefined) {
+    if (path === BPFFS_PATH || path.startsWith(`${BPFFS_PATH}/`)) {
+      root = ensureBpffs();
+    } else if (isDirectory(path) && readdirSync(path).length === 0) {
+      root = ensure(path, 'bpf', 'bpf', `sudo mount -t bpf bpf ${path}`);
+    } else {
+      const why = isDirectory(path) ? 'is a directory with files in it, outside any bpffs' : 'does not exist and is not inside a bpffs';
+      throw new PinPathError(`${dir} ${why}: pins live only in a bpffs; pin under ${BPFFS_PATH}, or give an empty directory (tsbpf mounts a bpffs on it), or mount one: sudo mount -t bpf bpf DIR`);
+    }
+  }
+  const created: string[] = [];
+  let at = root;
+  for (const part of relative(root, path).split('/').filter(Boolean)) {
+    at = join(at, part);
+    if (isDirectory(at)) continue;
+    mkdirSync(at); // EEXIST (a pinned object has this name) and the like surface as they are
+    created.push(at);
+  }
+  return created;
 }
 
 /** Makes sure bpffs is mounted at /sys/fs/bpf (or `path`); returns the path. */

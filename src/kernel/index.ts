@@ -9,7 +9,7 @@ export { ObjectClosedError, OwnedFd } from './owned-fd.js';
 export { mapInfoByFd, progInfoByFd, btfInfoByFd, linkInfoByFd, type MapInfo, type ProgInfo, type BtfInfo, type LinkInfoBase, type ProgInfoOptions } from './info.js';
 export { allIds, nextId, fdById, type ObjectKind } from './ids.js';
 export { pinFd, openPinnedFd, unpin } from './pin.js';
-export { ensureBpffs, ensureTracefs, bpffsContaining, isMounted, cgroup2Path, MountError, BPFFS_PATH, TRACEFS_PATH } from './fs-mounts.js';
+export { ensureBpffs, ensureTracefs, preparePinDir, PinPathError, bpffsContaining, isMounted, cgroup2Path, MountError, BPFFS_PATH, TRACEFS_PATH } from './fs-mounts.js';
 export { possibleCpus, possibleCpuCount, onlineCpus, parseCpuList } from './cpus.js';
 export * as codec from './codec.js';
 export { SyscallError, MapType, ProgType, AttachType, LinkType, BpfCommand, UpdateFlags, MapFlags, ProgFlags, TestRunFlags, XdpAction } from '../syscall/index.js';

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { objectNameFromPath } from '../../elf/map-types.js';
 import { parseObject } from '../../elf/parse-object.js';
 import { loadCollection } from '../../kernel/collection.js';
-import { pinCollection } from '../../kernel/collection-pin.js';
+import { type PinnedPaths, pinCollection, rollBackPins } from '../../kernel/collection-pin.js';
 import { mapTypeName } from '../../kernel/map.js';
 import { progTypeName } from '../../kernel/program.js';
 import { lowerName } from '../kernel-format.js';
@@ -30,7 +30,11 @@ options:
   --log-level N    keep the verifier log (1 or 2) and print it
   --json           one JSON object per program and map
 
-Without --pin the objects are released when the command exits.
+Without --pin the objects are released when the command exits. Pins live
+in a bpffs: under /sys/fs/bpf it is mounted when missing, an existing empty
+directory elsewhere gets one mounted on it (as bpftool does), and missing
+directories are made inside bpffs only. When a pin fails, everything this
+load pinned (programs, maps, maps pinned by name) is removed again.
 `;
 
 /** The kernel's log_level bits: 1 (verifier log), 2 (every instruction), 4 (statistics). */
@@ -68,7 +72,14 @@ export async function run(argv: string[]): Promise<number> {
   using c = loadCollection(spec, {
     variables, ...(values['pin-root'] ? { pinPath: values['pin-root'] } : {}), ...(logLevel ? { logLevel } : {}),
   });
-  const pinned = values.pin ? pinCollection(c, values.pin, values.pinmaps) : undefined;
+  let pinned: PinnedPaths | undefined;
+  try {
+    pinned = values.pin ? pinCollection(c, values.pin, values.pinmaps) : undefined;
+  } catch (e) {
+    // All or nothing, as libbpf: the maps this load pinned by name go too.
+    rollBackPins(c.pinnedByLoad, []);
+    throw e;
+  }
   for (const [name, p] of c.programs) {
     const info = p.info();
     if (values.json) {
