@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BpfMap, BtfObject, ObjectClosedError, Program } from '../../src/kernel/index.js';
+import { runAsNobody } from '../support/unprivileged.js';
 import { needKernel } from '../support/kernel.js';
 import { returnConst, smallBtf } from './helpers.js';
 
@@ -68,12 +68,8 @@ describe('kernel: object lifetime and privileges', function () {
 
   it('without privilege, creating a map is a typed EPERM error with a hint', function () {
     const script = fileURLToPath(new URL('./unprivileged-child.ts', import.meta.url));
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--import', 'tsx', script], {
-      encoding: 'utf8',
-      env: { ...process.env, HOME: '/tmp', TSX_TSCONFIG_PATH: '' },
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    });
-    if (r.error) this.skip();
+    const r = runAsNobody(script);
+    expect(r.error, String(r.error)).to.equal(undefined);
     expect(r.status, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { uid: number; name: string; code: string; message: string };
     expect(out.uid).to.equal(65534);

@@ -2,6 +2,8 @@
 // loaded TRACEPOINT program as fd 3 and a PERF_EVENT program as fd 4; this child tries to
 // attach them and reports each error as one JSON line.
 import { attachPerfEvent, attachTracepoint } from '../../src/kernel/index.js';
+// Last: everything above is loaded before the script becomes nobody (see test/support/unprivileged.ts).
+import '../support/drop-privileges.js';
 
 const report = (what: string, fn: () => unknown): void => {
   try {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../../src/kernel/map.js';
 import { Program } from '../../src/kernel/program.js';
+import { runAsNobody } from '../support/unprivileged.js';
 import { needKernel } from '../support/kernel.js';
 import { countAll } from './link-programs.js';
 
@@ -17,13 +17,8 @@ describe('kernel: attaching without privilege', function () {
     using tp = Program.load({ type: 'TRACEPOINT', instructions: countAll(map.fd) });
     using perf = Program.load({ type: 'PERF_EVENT', instructions: countAll(map.fd) });
     const script = fileURLToPath(new URL('./link-unprivileged-child.ts', import.meta.url));
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '--import', 'tsx', script], {
-      encoding: 'utf8',
-      env: { ...process.env, HOME: '/tmp', TSX_TSCONFIG_PATH: '' },
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      stdio: ['ignore', 'pipe', 'pipe', tp.fd, perf.fd], // the programs become fds 3 and 4 in the child
-    });
-    if (r.error) this.skip();
+    const r = runAsNobody(script, { stdio: ['ignore', 'pipe', 'pipe', tp.fd, perf.fd] }); // the programs become fds 3 and 4 in the child
+    expect(r.error, String(r.error)).to.equal(undefined);
     expect(r.status, r.stderr).to.equal(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { what: string; uid: number; name: string; code: string; message: string });
     const tracepoint = lines.find((l) => l.what === 'tracepoint')!;

@@ -1,5 +1,7 @@
-// Run by lifetime.test.ts as an unprivileged user: try to create a map and report the error.
+// Run by lifetime.test.ts; drops to user nobody with no capabilities: try to create a map and report the error.
 import { BpfMap } from '../../src/kernel/index.js';
+// Last: everything above is loaded before the script becomes nobody (see test/support/unprivileged.ts).
+import '../support/drop-privileges.js';
 
 try {
   BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 }).close();
