@@ -15,6 +15,7 @@ import {
   EM_BPF, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION, STV_HIDDEN, STV_INTERNAL,
 } from './constants.js';
 import { ElfError } from './errors.js';
+import { decodeTsbpfMeta, TSBPF_META_SECTION } from './tsbpf-meta.js';
 import { KCONFIG_SECTION, collectExterns } from './externs.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_ARRAY, internalMapName } from './map-types.js';
 import type { ExternSpec, MapKind, MapSpec, ObjectSpec, ProgramSpec, VariableSpec } from './object-spec.js';
@@ -62,6 +63,14 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
   const legacySection = elf.sections.find((s) => s.name === 'maps' && s.type === SHT_PROGBITS);
   const legacyMaps = legacySection ? parseLegacyMaps(elf, legacySection) : [];
   maps.push(...legacyMaps.map((m) => m.spec), ...btfMaps.map((m) => m.spec));
+  // What an object tsbpf wrote keeps from libbpf's eyes (see tsbpf-meta.ts).
+  const metaSection = elf.section(TSBPF_META_SECTION);
+  const meta = metaSection ? decodeTsbpfMeta(metaSection.data) : undefined;
+  for (const name of meta?.pinnedByName ?? []) {
+    const m = btfMaps.find((x) => x.spec.name === name);
+    if (!m) throw new ElfError('E_TSBPF_META', `.tsbpf pins map '${name}', which .maps does not define`, { section: TSBPF_META_SECTION });
+    m.spec.pinning = 'byName';
+  }
 
   const variables: VariableSpec[] = [];
   const dataMapBySection = new Map<number, MapSpec>();
@@ -167,7 +176,7 @@ export function parseObject(bytes: Uint8Array, options: ParseObjectOptions = {})
     if (fn.section === text) continue;
     // SEC("?name"): same type, not loaded unless asked for.
     const optional = fn.section.name.startsWith('?');
-    const kind = sectionProgramType(optional ? fn.section.name.slice(1) : fn.section.name);
+    const kind = sectionProgramType(meta?.programSections.get(fn.name) ?? (optional ? fn.section.name.slice(1) : fn.section.name));
     if (!kind) throw new ElfError('E_SECTION_TYPE', `section '${fn.section.name}' is not a known program type`, { section: fn.section.name });
     const linked = linkProgram(fn, { symbols: elf.symbols, ...(text ? { text } : {}), subprograms, resolve });
     const prog: ProgramSpec = {

@@ -91,7 +91,8 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
     }
     // Ring buffer events have no slot in the map definition; emit their type so tools can decode them.
     if (!m.key) typeId(m.value);
-    if (m.pinByName) members.push({ name: 'pinning', type: numberPtr(1) });
+    // Pinning by name is recorded in .tsbpf, not here: libbpf would pin at load and then fail
+    // `bpftool prog loadall … pinmaps DIR`, whose path differs from its pin root.
     const size = members.length * 8;
     const def = b.struct('', size, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
     const v = b.variable(m.name, def, 'global');

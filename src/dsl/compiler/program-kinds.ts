@@ -59,8 +59,18 @@ export const PROGRAM_KINDS: Record<ProgramKind, ProgramKindInfo> = {
   },
 };
 
-/** The libbpf section name for a program (so libbpf and bpftool understand our objects). */
+/**
+ * The section name written into objects: one every libbpf since 1.0 accepts,
+ * so libbpf 1.1 and bpftool 7.1 (Debian 12) load what we write. A tc
+ * program is SEC("tc") there (`tcx/ingress` is libbpf 1.3+); the exact
+ * attach point is `attachSectionName`, recorded in the object's .tsbpf section.
+ */
 export function sectionName(kind: ProgramKind, target: string | undefined, binary: string | undefined): string {
+  return kind === 'tc' ? 'tc' : attachSectionName(kind, target, binary);
+}
+
+/** The libbpf section name that says exactly where a program attaches (libbpf 1.3+'s names). */
+export function attachSectionName(kind: ProgramKind, target: string | undefined, binary: string | undefined): string {
   switch (kind) {
     case 'xdp': return 'xdp';
     case 'tc': return `tcx/${target ?? 'ingress'}`;
