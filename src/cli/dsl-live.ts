@@ -6,6 +6,8 @@
  * the TypeScript source.
  */
 import { CliError } from './output.js';
+import { integerMisfit } from '../elf/variables.js';
+import { isHiddenVariable } from '../dsl/compiler/module-model.js';
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoLoad } from '../asm/opcodes.js';
 import type { CompiledMap, CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';
@@ -113,10 +115,11 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
         const v = d.variables.find((x) => x.name === name);
         if (!v) continue;
         wanted.delete(name);
-        // Signed or unsigned, the value must fit the variable's width: never truncate silently.
+        // The value must fit the variable's type (u16: 0..65535): never truncate or wrap silently.
+        if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new CliError(`--set ${name}: ${value} is not an integer`, 2);
         const n = BigInt(value);
-        const bits = BigInt(v.size * 8);
-        if (n < -(1n << (bits - 1n)) || n >= 1n << bits) throw new CliError(`--set ${name}: ${n} does not fit the ${v.size}-byte variable`, 2);
+        const misfit = integerMisfit(n, v.size, v.signed);
+        if (misfit) throw new CliError(`--set ${name}: ${misfit}`, 2);
         const u = BigInt.asUintN(v.size * 8, n);
         for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
       }
@@ -126,7 +129,7 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
       if (d.name === '.rodata') map.freeze();
     }
     if (wanted.size) {
-      const have = mod.data.flatMap((d) => d.variables.map((x) => x.name));
+      const have = mod.data.flatMap((d) => d.variables.map((x) => x.name)).filter((n) => !isHiddenVariable(n));
       const name = [...wanted][0]!;
       throw new CliError(`--set ${name}: no global ${name} (have: ${have.length ? have.join(', ') : 'none'})`, 2);
     }

@@ -14,6 +14,8 @@ export function parseSetting(s: string, strings: boolean): [string, bigint | str
   const name = s.slice(0, eq);
   const raw = s.slice(eq + 1);
   if (strings && /^".*"$/.test(raw)) return [name, raw.slice(1, -1)];
+  // BigInt('') and BigInt(' ') are 0: an empty value must not set zero silently.
+  if (raw.trim() === '') throw new CliError(`--set ${name}: no value given`, 2);
   try {
     return [name, BigInt(raw)];
   } catch {

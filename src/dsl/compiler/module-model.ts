@@ -26,6 +26,8 @@ export interface MapInfo {
 
 /** The .data variable holding ring buffer `mapName`'s count of failed reserves/outputs (see ringbufDropCounter). */
 export const ringbufDropsVariable = (mapName: string): string => `__tsbpf_ringbuf_drops_${mapName}`;
+/** Variables the compiler adds for itself (not the module's globals). */
+export const isHiddenVariable = (name: string): boolean => name.startsWith('__tsbpf_');
 
 export interface GlobalInfo {
   name: string;
