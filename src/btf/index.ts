@@ -33,3 +33,4 @@ export { toCHeader, type CHeaderOptions } from './dump-c.js';
 export { toTypeScript, type TypeScriptOptions } from './dump-ts.js';
 export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures, type SanitizedBtf } from './sanitize.js';
 export { fieldAccess, type FieldAccess } from './core/access.js';
+export { decodeBtfValue, formatPretty, hex, type BtfValue } from './values.js';

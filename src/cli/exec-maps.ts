@@ -4,7 +4,7 @@
  * values and ring/perf buffer records.
  */
 import { type InterpMap, PerCpuArrayMap, PerCpuHashMap, PerfEventArrayMap, QueueMap, RingBufMap } from '../interp/index.js';
-import { hex } from './btf-values.js';
+import { hex } from '../btf/values.js';
 
 export interface MapDump {
   name: string;

@@ -22,6 +22,8 @@ const commands: Record<string, { summary: string }> = {
   feature: { summary: 'probe what the running kernel supports' },
   build: { summary: 'compile a .bpf.ts module to a BPF ELF object' },
   run: { summary: 'compile, load and attach a .bpf.ts module, then print its maps' },
+  engine: { summary: 'the long-running IO module engine (control socket, replace, chains, metrics)' },
+  module: { summary: 'load, replace, unload, list, show and move modules in a running engine' },
 };
 
 function usage(): string {

@@ -8,7 +8,7 @@ import { type Btf, parseBtf } from '../btf/index.js';
 import { btfBytesById } from '../kernel/btf-bytes.js';
 import { listMaps } from '../kernel/enumerate.js';
 import { BpfMap } from '../kernel/map.js';
-import { type BtfValue, decodeBtfValue, formatPretty, hex } from './btf-values.js';
+import { type BtfValue, decodeBtfValue, formatPretty, hex } from '../btf/values.js';
 import { CliError, printJson } from './output.js';
 
 export const dumpHelp = `  dump      every entry of one map, decoded through its BTF:

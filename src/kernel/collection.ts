@@ -48,6 +48,13 @@ export interface LoadCollectionOptions {
   autoload?: Record<string, boolean>;
   /** Verifier log level for every program (the log is then kept on Program.verifierLog). */
   logLevel?: number;
+  /**
+   * Live maps to use instead of creating the maps of these names (cilium/ebpf's
+   * MapReplacements): each must have the spec's type, key and value size, max
+   * entries and flags. The collection opens its own reference, so closing it
+   * leaves the caller's map open. Nothing is written to a replaced map.
+   */
+  replaceMaps?: ReadonlyMap<string, BpfMap>;
 }
 
 /** Loading failed; says which map or program and why. */
@@ -153,7 +160,14 @@ export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions 
     }
     // Pinned by name: the pin root is made (inside bpffs) when missing; what this load pins is unpinned if it fails, as libbpf.
     if (spec.maps.some((m) => m.pinning === 'byName')) pinRootMade.push(...preparePinDir(options.pinPath ?? BPFFS_PATH));
-    for (const m of spec.maps) if (m.kind !== 'struct_ops') maps.set(m.name, createMap(m, btfObject, options.pinPath, pinnedByLoad));
+    for (const m of spec.maps) {
+      if (m.kind === 'struct_ops') continue;
+      const replacement = options.replaceMaps?.get(m.name);
+      maps.set(m.name, replacement ? reuseMap(m, replacement) : createMap(m, btfObject, options.pinPath, pinnedByLoad));
+    }
+    for (const name of options.replaceMaps?.keys() ?? []) {
+      if (!spec.maps.some((m) => m.name === name)) throw new LoadError('E_MAP_REPLACEMENT', `no map '${name}' to replace (have: ${spec.maps.map((m) => m.name).join(', ')})`, spec.name);
+    }
     // struct_ops: programs take their attach point from the kernel struct they implement.
     const structOps = spec.maps.filter((m) => m.kind === 'struct_ops').map((m) => planStructOps(spec, m, ctx.btf));
     const structOpsAttach = new Map<string, { attachBtfId: number; expectedAttachType: number }>();
@@ -257,6 +271,17 @@ function loadObjectBtf(spec: ObjectSpec): BtfObject | undefined {
     throw new LoadError('E_BTF', `the kernel rejected the object's BTF: ${(firstError as Error).message}`, spec.name, firstError);
   }
   return undefined;
+}
+
+/** A second reference to a live map standing in for `m`, after checking that it matches the definition. */
+function reuseMap(m: MapSpec, live: BpfMap): BpfMap {
+  const want = { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: mapMaxEntries(m), flags: m.flags };
+  const have = { type: live.type, keySize: live.keySize, valueSize: live.valueSize, maxEntries: live.maxEntries, flags: live.flags };
+  const differ = (Object.keys(want) as Array<keyof typeof want>).filter((k) => want[k] !== have[k]);
+  if (differ.length) {
+    throw new LoadError('E_MAP_REPLACEMENT', `the replacement map differs in ${differ.map((k) => `${k} (${have[k]}, want ${want[k]})`).join(', ')}`, m.name);
+  }
+  return BpfMap.fromId(live.id);
 }
 
 function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = BPFFS_PATH, pinnedNow: string[] = []): BpfMap {

@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { assemble } from '../../asm/index.js';
-import { hex } from '../btf-values.js';
+import { hex } from '../../btf/values.js';
 import { readFileOrStdin } from '../input-file.js';
 import { CliError, printJson } from '../output.js';
 

@@ -3,7 +3,8 @@
  * prints them: structs as objects, arrays as lists, char arrays as strings,
  * enums by name, DATASECs as a list of { variable: value }.
  */
-import { type Btf, sizeOf, skipModifiers } from '../btf/index.js';
+import type { Btf } from './btf.js';
+import { sizeOf, skipModifiers } from './navigate.js';
 
 export type BtfValue = bigint | number | string | boolean | null | BtfValue[] | { [k: string]: BtfValue };
 
