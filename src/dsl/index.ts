@@ -81,11 +81,33 @@ export function* range(a: number, b?: number): Iterable<u32> {
 
 // ------------------------------------------------------------------- maps
 
+/**
+ * Serves a map as a Prometheus metric when the module runs in `tsbpf engine
+ * --metrics` (written as BTF decl tags on the map, so C modules can declare
+ * the same with __attribute__((btf_decl_tag("tsbpf.metric.type=counter")))).
+ * Labels come from the key's fields; the value is the map value (per-CPU
+ * values summed).
+ */
+export interface MetricOptions {
+  /** counter (only goes up), gauge, or histogram (log2 buckets: the key's last field is the bucket index). */
+  type: 'counter' | 'gauge' | 'histogram';
+  /** Family name in snake_case, without the tsbpf_ prefix (default: the map's name; counters get _total). */
+  name?: string;
+  help?: string;
+  /** Label names for the key's fields, in order (default: the field names; `key` for an integer key). */
+  labels?: string[];
+  /** histogram: bucket i (0..buckets-1) counts values ≤ 2^i × multiplier; key `buckets` may hold the sum. */
+  buckets?: number;
+  multiplier?: number;
+}
+
 /** Options common to every map. */
 export interface MapOptions {
   maxEntries: number;
   /** Pin by name under /sys/fs/bpf when loaded. */
   pinning?: 'byName';
+  /** Export the map as a Prometheus metric from `tsbpf engine --metrics`. */
+  metric?: MetricOptions;
 }
 
 /** What the runtime descriptor of a map holds. */

@@ -100,7 +100,7 @@ const now = (): number => performance.now();
 class Change {
   readonly made = new Map<string, Closable>();
   readonly undo: Array<() => void> = [];
-  constructor(readonly generation: number, readonly draft: EngineState) {}
+  constructor(readonly op: string, readonly generation: number, readonly draft: EngineState) {}
 
   pin<T extends Closable & { pin(path: string): void }>(object: T, path: string): T {
     mkdirSync(join(path, '..'), { recursive: true });
@@ -298,13 +298,15 @@ export class Engine {
 
   // ----------------------------------------------------------------- change
 
-  #begin(): Change {
-    return new Change(this.state.generation + 1, structuredClone(this.state));
+  #begin(op: string): Change {
+    return new Change(op, this.state.generation + 1, structuredClone(this.state));
   }
 
   #commit(change: Change): void {
     change.draft.generation = change.generation;
+    failpoint(`${change.op}:switch`);
     writeState(this.#stateFile, change.draft);
+    failpoint(`${change.op}:commit`);
     const before = referencedPins(this.state);
     this.state = change.draft;
     for (const [path, obj] of change.made) this.#objects.set(path, obj);
@@ -377,7 +379,7 @@ export class Engine {
       applySettings(prepared.spec, args.set);
       const plans = this.#plan(prepared.spec, options);
       const t1 = now();
-      const change = this.#begin();
+      const change = this.#begin('load');
       try {
         const record: ModuleRecord = {
           name, version: 1, hash: prepared.hash, source: prepared.source, object: this.#storeObject(change, name, prepared),
@@ -451,6 +453,7 @@ export class Engine {
     }
     this.modules.set(record.name, mod);
     change.undo.push(() => this.modules.delete(record.name));
+    failpoint(`${change.op}:make`);
     return mod;
   }
 
@@ -666,7 +669,7 @@ export class Engine {
         }
       }
       const t1 = now();
-      const change = this.#begin();
+      const change = this.#begin('replace');
       try {
         const record: ModuleRecord = {
           ...old, version: old.version + 1, hash: prepared.hash, source: prepared.source, object: this.#storeObject(change, old.name, prepared),
@@ -752,7 +755,7 @@ export class Engine {
     return this.serial(() => {
       const mod = this.modules.get(name);
       if (!mod) throw new EngineProtocolError('E_NO_MODULE', `no module ${name}`);
-      const change = this.#begin();
+      const change = this.#begin('unload');
       try {
         delete change.draft.modules[name];
         for (const [key, c] of this.chains) {
@@ -783,7 +786,7 @@ export class Engine {
       if (!mod) throw new EngineProtocolError('E_NO_MODULE', `no module ${args.name}`);
       if (!this.modules.has(anchor)) throw new EngineProtocolError('E_NO_MODULE', `no module ${anchor}`);
       if (anchor === args.name) throw new EngineProtocolError('E_BAD_REQUEST', 'a module cannot move next to itself');
-      const change = this.#begin();
+      const change = this.#begin('move');
       try {
         const programs: ProgramOutcome[] = [];
         let shared = false;
@@ -893,6 +896,15 @@ export class Engine {
     this.#objects.clear();
     this.#stats?.close();
   }
+}
+
+/**
+ * Crash injection for the tests of re-adoption: TSBPF_ENGINE_FAILPOINT=OP:STEP
+ * (OP load, replace, unload or move; STEP make, switch or commit) kills the
+ * engine with SIGKILL at that step, as a crash or `kill -9` would.
+ */
+function failpoint(name: string): void {
+  if (process.env.TSBPF_ENGINE_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
 }
 
 /** A module name from its file: "xdp-count.bpf.ts" → "xdp-count". */

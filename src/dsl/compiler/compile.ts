@@ -62,6 +62,8 @@ export interface CompiledMap {
   pinByName?: boolean;
   /** Histograms (`log2Hist`, `linearHist`): how the key and buckets are laid out, for printing. */
   histogram?: HistogramSpec;
+  /** BTF decl tags of a `metric` declaration (`tsbpf.metric.type=counter`, ...). */
+  metricTags?: string[];
 }
 
 export interface CompiledVariable {
@@ -294,6 +296,7 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     ...(m.key && m.kind !== 'ringbuf' ? { key: m.key } : {}),
     ...(m.pinByName ? { pinByName: true } : {}),
     ...(m.histogram ? { histogram: m.histogram } : {}),
+    ...(m.metricTags?.length ? { metricTags: m.metricTags } : {}),
   }));
   const data: CompiledDataSection[] = [];
   for (const name of ['.rodata', '.data'] as const) {

@@ -96,6 +96,7 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
     const size = members.length * 8;
     const def = b.struct('', size, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
     const v = b.variable(m.name, def, 'global');
+    for (const tag of m.metricTags ?? []) b.add({ kind: 'decl_tag', name: tag, type: v, componentIdx: -1 });
     mapVars.set(m.name, v);
     mapOffsets.set(m.name, offset);
     secVars.push({ type: v, offset, size });

@@ -21,6 +21,8 @@ export interface MapInfo {
   pinByName?: boolean;
   /** Histograms: the key before the bucket, and the linear buckets (see histogram-model.ts). */
   histogram?: HistogramSpec;
+  /** The `metric` option as decl tags (`tsbpf.metric.type=counter`, ...), for the engine's metrics. */
+  metricTags?: string[];
   decl: Node;
 }
 
@@ -171,6 +173,8 @@ export class ModuleModel {
     const info: MapInfo = { name: this.#nameOf(decl), kind, value: U64, maxEntries: 1, decl };
     const pin = opts.get('pinning');
     if (pin && Node.isStringLiteral(pin) && pin.getLiteralValue() === 'byName') info.pinByName = true;
+    const metric = opts.get('metric');
+    if (metric) info.metricTags = this.#metricTags(metric);
     try {
       if (kind === 'log2hist' || kind === 'linearhist') {
         Object.assign(info, histogramMap(this.cx, kind, f.call, typeArgs[0], opts, num));
@@ -199,6 +203,64 @@ export class ModuleModel {
     }
     this.maps.set(decl, info);
     return info;
+  }
+
+  /** `metric: { type, name?, help?, labels?, buckets?, multiplier? }` with constant values, as decl tag strings. */
+  #metricTags(node: Node): string[] {
+    if (!Node.isObjectLiteralExpression(node)) {
+      this.cx.report(node, 'TSBPF_METRIC', 'metric must be an object literal: { type: \'counter\', help: \'...\' }');
+      return [];
+    }
+    const tags: string[] = [];
+    const text = (n: Node): string | undefined => {
+      const v = Node.isStringLiteral(n) || Node.isNoSubstitutionTemplateLiteral(n) ? n.getLiteralValue() : this.cx.checker.getTypeAtLocation(n).getLiteralValue();
+      return typeof v === 'string' ? v : undefined;
+    };
+    for (const p of node.getProperties()) {
+      const init = Node.isPropertyAssignment(p) ? p.getInitializer() : undefined;
+      if (!init || !Node.isPropertyAssignment(p)) {
+        this.cx.report(p, 'TSBPF_METRIC', 'metric options are plain `key: value` properties');
+        continue;
+      }
+      const key = p.getName();
+      let value: string | undefined;
+      switch (key) {
+        case 'type':
+          value = text(init);
+          if (value !== 'counter' && value !== 'gauge' && value !== 'histogram') this.cx.report(init, 'TSBPF_METRIC', "metric type must be 'counter', 'gauge' or 'histogram'");
+          break;
+        case 'name':
+          value = text(init);
+          if (value !== undefined && !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(value)) this.cx.report(init, 'TSBPF_METRIC', 'a metric name is letters, digits and _');
+          break;
+        case 'help':
+          value = text(init);
+          break;
+        case 'labels':
+          if (Node.isArrayLiteralExpression(init)) {
+            const names = init.getElements().map(text);
+            if (names.some((x) => x === undefined || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(x))) this.cx.report(init, 'TSBPF_METRIC', 'labels are constant names of letters, digits and _');
+            else value = names.join(',');
+          } else this.cx.report(init, 'TSBPF_METRIC', "labels must be an array literal: ['port']");
+          break;
+        case 'buckets':
+        case 'multiplier': {
+          const n = this.cx.constantOf(init);
+          if (n === undefined || n <= 0n) this.cx.report(init, 'TSBPF_METRIC', `${key} must be a positive constant`);
+          else value = n.toString();
+          break;
+        }
+        default:
+          this.cx.report(p, 'TSBPF_METRIC', `unknown metric option '${key}' (type, name, help, labels, buckets, multiplier)`);
+      }
+      if (value === undefined) {
+        if (key === 'type' || key === 'name' || key === 'help') this.cx.report(init, 'TSBPF_METRIC', `${key} must be a string known at compile time`);
+        continue;
+      }
+      tags.push(`tsbpf.metric.${key}=${value}`);
+    }
+    if (!tags.some((t) => t.startsWith('tsbpf.metric.type='))) this.cx.report(node, 'TSBPF_METRIC', "a metric needs its type: { type: 'counter' }");
+    return tags;
   }
 
   /** The global a declaration makes (laid out on first use). */
