@@ -29,6 +29,12 @@ function peerUid(socket: Socket): number | undefined {
   return new DataView(cred.buffer).getUint32(4, true);
 }
 
+/** 64-bit values travel as JSON numbers while exact, else as decimal strings. */
+const jsonValue = (_k: string, v: unknown): unknown => {
+  if (typeof v !== 'bigint') return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+};
+
 export interface ServerInfo {
   version: string;
   startedAt: number;
@@ -86,10 +92,11 @@ export async function handle(engine: Engine, req: Request, info: ServerInfo): Pr
 }
 
 export function serve(engine: Engine, socketPath: string, info: ServerInfo, log: (line: string) => void): Promise<Server> {
-  const server = createServer((socket) => {
+  // Half-open: a client may send its requests and shut down its side; the answers still go out, then the engine closes.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     const uid = peerUid(socket);
     const send = (r: Response): void => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+      if (!socket.destroyed) socket.write(`${JSON.stringify(r, jsonValue)}\n`);
     };
     const refuse = (id: Response['id'], e: EngineProtocolError): void => send({ v: PROTOCOL_VERSION, id, ok: false, error: e.toJSON() });
     if (uid !== undefined && uid !== 0) {
@@ -99,8 +106,10 @@ export function serve(engine: Engine, socketPath: string, info: ServerInfo, log:
     }
     let buffered: Buffer[] = [];
     let size = 0;
+    let oversized = false;
     let queue = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
+      if (oversized) return;
       let start = 0;
       for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
         const piece = chunk.subarray(start, nl);
@@ -118,9 +127,12 @@ export function serve(engine: Engine, socketPath: string, info: ServerInfo, log:
       if (rest.length) buffered.push(Buffer.from(rest));
     });
     const tooLarge = (): void => {
+      if (oversized) return;
+      oversized = true;
       refuse(null, new EngineProtocolError('E_TOO_LARGE', `a request is at most ${MAX_MESSAGE_BYTES} bytes (one line of JSON); closing this connection`));
       buffered = [];
-      socket.end();
+      // The rest of the message is not read: the answer goes out, then the connection is cut.
+      socket.end(() => socket.destroy());
       socket.pause();
     };
     const answer = async (line: string): Promise<void> => {
@@ -140,6 +152,7 @@ export function serve(engine: Engine, socketPath: string, info: ServerInfo, log:
         refuse(req.id, err);
       }
     };
+    socket.on('end', () => void queue.then(() => socket.end()));
     socket.on('error', () => socket.destroy());
   });
   return new Promise((resolve, reject) => {

@@ -87,17 +87,8 @@ export async function run(argv: string[]): Promise<number> {
   say('adopted', { ...report }, `re-adopted ${report.modules.length} module(s)${report.modules.length ? `: ${report.modules.join(', ')}` : ''}${report.removedPins.length ? `; removed ${report.removedPins.length} pin(s) of an unfinished change` : ''}${report.repaired.length ? `; repaired: ${report.repaired.join('; ')}` : ''}`);
   for (const p of report.problems) say('problem', { message: p }, `problem: ${p}`);
 
-  const startedAt = Date.now();
-  let metricsAddress: string | undefined;
-  const metricsServer = values.metrics ? await serveMetrics(engine, values.metrics) : undefined;
-  if (metricsServer) {
-    const a = metricsServer.address();
-    metricsAddress = typeof a === 'object' && a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : String(a);
-  }
-  const server = await serve(engine, socketPath, { version: VERSION, startedAt, stateDir, pinRoot, ...(metricsAddress ? { metrics: metricsAddress } : {}) }, (line) => say('request', { message: line }, line));
-
-  // Warm the compiler so that the first .bpf.ts load does not pay TypeScript's start-up.
-  void (async () => {
+  // Warm the compiler before saying ready, so that the first .bpf.ts load does not pay TypeScript's start-up.
+  await (async () => {
     const dir = mkdtempSync(join(stateDir, 'warm-'));
     try {
       const file = join(dir, 'warm.bpf.ts');
@@ -111,6 +102,15 @@ export async function run(argv: string[]): Promise<number> {
       rmSync(dir, { recursive: true, force: true });
     }
   })();
+
+  const startedAt = Date.now();
+  let metricsAddress: string | undefined;
+  const metricsServer = values.metrics ? await serveMetrics(engine, values.metrics) : undefined;
+  if (metricsServer) {
+    const a = metricsServer.address();
+    metricsAddress = typeof a === 'object' && a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : String(a);
+  }
+  const server = await serve(engine, socketPath, { version: VERSION, startedAt, stateDir, pinRoot, ...(metricsAddress ? { metrics: metricsAddress } : {}) }, (line) => say('request', { message: line }, line));
 
   say('ready', { socket: socketPath, pinRoot, pid: process.pid, ...(metricsAddress ? { metrics: metricsAddress } : {}) }, `engine ready: ${socketPath}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}`);
   await new Promise<void>((resolve) => {
