@@ -15,6 +15,7 @@ const suites: Array<{ name: string; file: string; fn: string }> = [
   { name: 'dsl', file: './dsl.ts', fn: 'benchDsl' },
   { name: 'load', file: './load.ts', fn: 'benchLoad' },
   { name: 'run', file: './run-start.ts', fn: 'benchRunStart' },
+  { name: 'engine', file: './engine.ts', fn: 'benchEngine' },
 ];
 
 async function main(): Promise<void> {

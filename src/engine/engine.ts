@@ -278,15 +278,23 @@ export class Engine {
             // still holds live pins
           }
         } else if (!keep.has(path)) {
-          this.#objects.get(path)?.close();
-          this.#objects.delete(path);
-          unpin(path);
+          this.#release(path, this.#objects.get(path) ?? this.#openLeftover(path));
           removed.push(path);
         }
       }
     };
     walk(this.options.pinRoot);
     return removed;
+  }
+
+  /** A pinned link a crashed change left: opened so that it can be detached, not just unpinned. */
+  #openLeftover(path: string): Closable | undefined {
+    if (!basename(path).startsWith('link-')) return undefined;
+    try {
+      return openPinnedLink(path);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Stored objects of module versions that are gone. */
@@ -314,24 +322,32 @@ export class Engine {
     const keep = referencedPins(this.state);
     // Old links first: a tracepoint's old link goes after its new one is live.
     const gone = [...before].filter((p) => !keep.has(p)).sort((a, b) => Number(basename(b).startsWith('link')) - Number(basename(a).startsWith('link')));
-    for (const path of gone) {
-      try {
-        this.#objects.get(path)?.close();
-      } catch {
-        // already closed
-      }
-      this.#objects.delete(path);
-      unpin(path);
-    }
+    for (const path of gone) this.#release(path, this.#objects.get(path));
     // Objects made by the change but not named by the new state (a collection's unused programs).
-    for (const [path, obj] of change.made) {
-      if (keep.has(path)) continue;
-      obj.close();
-      this.#objects.delete(path);
-      unpin(path);
-    }
+    for (const [path, obj] of change.made) if (!keep.has(path)) this.#release(path, obj);
     this.#removeUnreferencedPins(keep);
     this.#removeUnreferencedObjects();
+  }
+
+  /**
+   * Drops an object and its pin. A link is detached first (BPF_LINK_DETACH,
+   * where its kind has it): the kernel frees a link whose last reference was
+   * a pin asynchronously, and the hook must be free when this returns.
+   */
+  #release(path: string, obj: Closable | undefined): void {
+    unpin(path);
+    this.#objects.delete(path);
+    if (!obj) return;
+    try {
+      if ('detach' in obj && typeof obj.detach === 'function') (obj as FdLink).detach();
+    } catch {
+      // not detachable (perf-event links): closing the last fd detaches it
+    }
+    try {
+      obj.close();
+    } catch {
+      // already closed
+    }
   }
 
   #abort(change: Change): void {
@@ -342,14 +358,7 @@ export class Engine {
         this.#log(`warning: undo failed: ${(e as Error).message}`);
       }
     }
-    for (const [path, obj] of change.made) {
-      try {
-        obj.close();
-      } catch {
-        // already closed
-      }
-      unpin(path);
-    }
+    for (const [path, obj] of change.made) this.#release(path, obj);
     // The live view goes back to the committed state.
     for (const name of [...this.modules.keys()]) {
       if (!this.state.modules[name]) this.modules.delete(name);
