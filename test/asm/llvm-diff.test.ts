@@ -22,7 +22,6 @@ const llvmObjcopy = findTool('llvm-objcopy', 'llvm-objcopy-14');
 const seed = Number(process.env.TSBPF_SEED ?? Date.now() % 1000000);
 
 describe('asm/llvm differential (LLVM 14)', function () {
-  this.timeout(60000);
   let dir = '';
   before(function () {
     if (!llvmMc || !llvmObjdump || !llvmObjcopy) {

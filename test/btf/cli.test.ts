@@ -51,7 +51,6 @@ async function tsbpf(...args: string[]): Promise<{ code: number; stdout: string;
 }
 
 describe('btf: tsbpf btf dump', function () {
-  this.timeout(60000);
 
   it('dumps an ELF object\'s .BTF as raw text, JSON lines, C and TypeScript', async function () {
     const raw = await tsbpf('btf', 'dump', OBJ);

@@ -84,7 +84,6 @@ function objectsWithCoreRelos(): string[] {
 const objects = objectsWithCoreRelos();
 
 describe('btf: CO-RE decisions agree with libbpf', function () {
-  this.timeout(60000);
   let vmlinux: Btf;
   before(function () {
     needKernel(this);

@@ -305,7 +305,8 @@ describe('btf: CO-RE', function () {
       });
       const started = performance.now();
       expect(resolveCoreRelo(relo(rec.findByName('list_head___rec')!, '0', 'typeMatches'), rec, target).targetValue).to.equal(1n);
-      expect(performance.now() - started).to.be.lessThan(1000);
+      // Milliseconds when the walk stops at the cycle; the bound only has to catch a walk that never ends, on a loaded machine too.
+      expect(performance.now() - started).to.be.lessThan(10_000);
       // Signedness and size of ints must agree.
       const signs = local((b, int) => void b.struct('list_head___int', 4, [{ name: 'next', type: int, bitOffset: 0, bitfieldSize: 0 }]));
       expect(resolveCoreRelo(relo(signs.findByName('list_head___int')!, '0', 'typeMatches'), signs, target).targetValue).to.equal(0n);

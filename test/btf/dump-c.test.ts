@@ -8,6 +8,7 @@ import { readElf } from '../../src/elf/reader.js';
 import { parseBtf, toCHeader, type Btf } from '../../src/btf/index.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { commandRuns } from '../support/tools.js';
+import { patience } from '../support/wait.js';
 
 const run = promisify(execFile);
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -63,7 +64,7 @@ function layoutAsserts(btf: Btf): { text: string; count: number } {
 }
 
 describe('btf: C header dump', function () {
-  this.timeout(120000);
+  this.timeout(patience(300_000)); // clang builds every bpf-tests program: ~40 s at load 15 on 2 cores
   let dir: string;
   before(function () {
     if (!haveClang) this.skip();

@@ -24,7 +24,6 @@ function typeCheck(files: string[]): string[] {
 }
 
 describe('btf: TypeScript declarations dump', function () {
-  this.timeout(120000);
   let dir: string;
   const checks: string[] = [];
   before(() => {

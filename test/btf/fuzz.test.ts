@@ -136,7 +136,6 @@ function exerciseExt(b: ReturnType<typeof parseBtf>, extBytes: Uint8Array): void
 }
 
 describe('btf: fuzzing with mutated blobs', function () {
-  this.timeout(60000);
   const layouts = fixture('layouts.bpf.o');
   const core = fixture('core_kinds.bpf.o');
   const cyclic = loops();

@@ -8,7 +8,6 @@ import { tsbpfBinary } from '../support/cli.js';
 const tsbpf = tsbpfBinary;
 
 describe('cli: tsbpf asm / disasm', function () {
-  this.timeout(30000);
   let dir = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-asm-'));

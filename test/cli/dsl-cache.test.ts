@@ -60,7 +60,6 @@ function plant(cache: string, opts: { hashMatches: boolean }): string {
 }
 
 describe('cli: build cache', function () {
-  this.timeout(60_000);
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-dsl-cache-'));

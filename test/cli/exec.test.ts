@@ -194,14 +194,12 @@ describe('tsbpf exec', () => {
   });
 
   it('reads the program from standard input with -', function () {
-    this.timeout(20000);
     const r = tsbpfBinary(['exec', '-', '--mem', '0a0b'], 'ldxh %r0, [%r1]\nexit\n');
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout.toString()).to.equal('0x0000000000000b0a\n');
   });
 
   it('works as a real process through bin.ts', function () {
-    this.timeout(20000);
     const r = tsbpf('exec', join(conformance, 'be16.data'));
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.equal('0x0000000000001122\n');

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { tsbpf, tsbpfBinary } from '../support/cli.js';
 
 describe('cli: bad input files name themselves', function () {
-  this.timeout(30000);
   let dir = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-input-'));
@@ -32,7 +31,6 @@ describe('cli: bad input files name themselves', function () {
 });
 
 describe('cli: asm --json and -o', function () {
-  this.timeout(30000);
 
   it('--json without -o prints the bytes as hex in one JSON line', () => {
     const r = tsbpfBinary(['asm', '--json', '-'], 'r0 = 1\nexit\n');

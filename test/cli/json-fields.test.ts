@@ -4,7 +4,6 @@ import { needKernel } from '../support/kernel.js';
 import { tsbpf } from '../support/cli.js';
 
 describe('cli: --json numbers as bpftool -j prints them', function () {
-  this.timeout(60000);
   before(function () {
     needKernel(this);
   });

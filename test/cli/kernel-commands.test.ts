@@ -8,7 +8,6 @@ import { haveBpftool } from '../support/tools.js';
 
 
 describe('cli: prog list, map list, feature', function () {
-  this.timeout(60000);
   before(function () {
     needKernel(this);
   });
@@ -48,7 +47,6 @@ describe('cli: prog list, map list, feature', function () {
 });
 
 describe('cli: prog show', function () {
-  this.timeout(60000);
   before(function () {
     needKernel(this);
   });
@@ -65,7 +63,6 @@ describe('cli: prog show', function () {
 });
 
 describe('cli: prog/map list agree with bpftool', function () {
-  this.timeout(60000);
   before(function () {
     needKernel(this);
     if (!haveBpftool()) this.skip();

@@ -7,7 +7,6 @@ import { countAll } from '../kernel/link-programs.js';
 
 describe('cli: link list, show, detach', function () {
   // Each CLI run starts node + tsx (~1-2 s): keep their number small.
-  this.timeout(60000);
   before(function () {
     needKernel(this);
   });

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { CLI_BIN } from '../support/cli.js';
 
 describe('cli: output into a pipe that closes early (| head)', function () {
-  this.timeout(30000);
   let dir = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-pipe-'));

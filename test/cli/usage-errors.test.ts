@@ -7,7 +7,6 @@ const object = fileURLToPath(new URL('../../bpf-tests/maps.bpf.o', import.meta.u
 const tsbpf = (args: string[]) => tsbpfText(...args);
 
 describe('cli: usage errors', function () {
-  this.timeout(30000);
 
   it('an unknown option is one line with status 2, without a stack', () => {
     for (const cmd of ['asm', 'disasm', 'load', 'feature']) {

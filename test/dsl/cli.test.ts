@@ -2,13 +2,14 @@
  * `tsbpf build` and `tsbpf run` as a user runs them (a child process).
  */
 import { expect } from 'chai';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { CLI_BIN } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
+import { untilOutput } from '../support/wait.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -30,10 +31,8 @@ function spawnRun(args: string[], cacheDir: string): RunningCli {
   return run;
 }
 
-/** Waits (up to `polls` quarter-seconds) until the run has reported an attached program. */
-async function untilAttached(run: RunningCli, polls: number): Promise<void> {
-  for (let i = 0; i < polls && !run.stdout.includes('"attached"'); i++) await new Promise((r) => setTimeout(r, 250));
-}
+/** Waits until the run has reported an attached program (rejects if it exits first). */
+const untilAttached = (run: RunningCli): Promise<void> => untilOutput(run.child, () => run.stdout, '"attached"');
 
 /**
  * Runs the CLI in this process, capturing its output: a few times faster
@@ -60,7 +59,6 @@ async function tsbpf(args: string[], env: Record<string, string> = {}): Promise<
 }
 
 describe('dsl CLI: tsbpf build / run', function () {
-  this.timeout(60000);
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsbpf-dsl-cli-'));
@@ -99,10 +97,17 @@ describe('dsl CLI: tsbpf build / run', function () {
   it('runs a tracepoint module, prints events and maps, exits 0 after --duration', async function () {
     needKernel(this);
     const run = spawnRun(['examples/execve-count.bpf.ts', '--duration', '3', '--json'], join(dir, 'cache2'));
-    // Exec something while it runs (after it has attached).
-    await untilAttached(run, 40);
-    for (let i = 0; i < 3; i++) spawnSync('/bin/true');
-    const code = await run.exited;
+    // Exec /bin/true over and over until the run ends, so that however late it
+    // attaches and however slowly this machine runs, execs fall inside its 3 seconds.
+    let running = true;
+    const execs = (async () => {
+      while (running) {
+        await new Promise((resolve) => execFile('/bin/true', resolve));
+        await new Promise((resolve) => setTimeout(resolve, 100)); // leave the CPU to the run starting up
+      }
+    })();
+    const code = await run.exited.finally(() => (running = false));
+    await execs;
     expect(code, run.stderr).to.equal(0);
     const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).to.deep.equal({ attached: 'onExecve', where: 'tracepoint syscalls/sys_enter_execve' });
@@ -118,8 +123,7 @@ describe('dsl CLI: tsbpf build / run', function () {
     const mod = join(dir, 'until-signal.bpf.ts');
     writeFileSync(mod, `import { hashMap, tracepoint, type u32, type u64 } from '${join(ROOT, 'src/dsl/index.js')}';\nexport const hits = hashMap<u32, u64>({ maxEntries: 4 });\nexport const onGetppid = tracepoint('syscalls/sys_enter_getppid', () => {\n  hits.increment(0);\n  return 0;\n});\n`);
     const run = spawnRun([mod, '--json'], join(dir, 'cache3'));
-    await untilAttached(run, 80);
-    expect(run.stdout, run.stderr).to.include('"attached"');
+    await untilAttached(run);
     await new Promise((r) => setTimeout(r, 1000)); // still running a second later
     expect(run.child.exitCode, run.stderr).to.equal(null);
     for (let i = 0; i < 5; i++) void process.ppid; // getppid(2), counted by the module

@@ -29,7 +29,6 @@ const broken: Array<[string, string]> = [
 ];
 
 describe('dsl: compile() answers every input with a positioned CompileError', function () {
-  this.timeout(60_000);
   for (const [source, at] of broken) {
     it(`${JSON.stringify(source.split('\n')[0] + (source.split('\n')[1]?.startsWith('export {') ? ` / ${source.split('\n')[1]}` : ''))} → ${at}`, () => {
       let thrown: unknown;

@@ -45,7 +45,6 @@ export const p = uprobe('libc.so.6', 'getpgid', (ctx) => {
 const commKey = (name: string) => Buffer.concat([Buffer.from(name), Buffer.alloc(16 - name.length)]).toString('hex');
 
 describe('dsl tracing programs: triggered events', function () {
-  this.timeout(60000);
 
   it('counts execve by process name from a tracepoint; the interpreter agrees', function () {
     needKernel(this);

@@ -549,7 +549,6 @@ function outMap(values: Record<number, bigint>): Record<string, string> {
 }
 
 describe('dsl features: interpreter and kernel agree', function () {
-  this.timeout(60000);
   for (const c of cases) {
     it(c.name, function () {
       const mod = compileSource(IMPORTS + c.source, EXTRA_FILES);

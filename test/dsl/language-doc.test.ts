@@ -73,7 +73,6 @@ const DOCUMENTED = new Set([...DOC.matchAll(/^#### `(TSBPF_[A-Z0-9_]+)`$/gm)].ma
 const NO_EXAMPLE = new Set(['TSBPF_INTERNAL']);
 
 describe('docs/language.md', function () {
-  this.timeout(60000);
 
   it('documents every diagnostic code of the compiler, with an example', () => {
     const codes = compilerCodes();

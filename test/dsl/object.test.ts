@@ -37,7 +37,6 @@ export const count = xdp((ctx) => {
 `;
 
 describe('dsl objects (tsbpf build output)', function () {
-  this.timeout(60000);
   let dir: string;
   let object: string;
   before(() => {

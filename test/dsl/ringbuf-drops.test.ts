@@ -19,7 +19,6 @@ export const flood = xdp((ctx) => {
 `;
 
 describe('dsl: failed ring-buffer reserves and outputs are counted (lost events)', function () {
-  this.timeout(60_000);
   before(function () {
     needKernel(this);
   });

@@ -41,7 +41,6 @@ describe('dsl twins: code size against clang -O2', () => {
 });
 
 describe('dsl twins: DSL and clang -O2 agree', function () {
-  this.timeout(60000);
   for (const name of TWINS) {
     it(name, function () {
       needKernel(this);

@@ -16,7 +16,6 @@ const example = (name: string) => nodeCompileOptions(new URL(`../../examples/${n
 const le64 = (v: bigint) => Buffer.from(new BigUint64Array([v]).buffer).toString('hex');
 
 describe('dsl examples on a veth pair', function () {
-  this.timeout(60000);
   let net: VethNetns | undefined;
   before(function () {
     needKernel(this);

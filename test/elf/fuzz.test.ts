@@ -64,7 +64,6 @@ function checkTyped(e: unknown): void {
 }
 
 describe('elf: fuzzing parseObject with mutated bpf-tests objects', function () {
-  this.timeout(60000);
   for (const { name, bytes } of objects) {
     it(`${name}: only typed, located errors`, () => {
       const spots = hotSpots(bytes);

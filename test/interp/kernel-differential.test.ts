@@ -103,7 +103,6 @@ function buildProgram(inits: bigint[], stack: bigint[], body: (Instruction | { j
 }
 
 describe('interp agrees with the kernel on random programs', function () {
-  this.timeout(120000);
   before(function () {
     needKernel(this);
   });

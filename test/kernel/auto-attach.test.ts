@@ -29,7 +29,6 @@ function loadFor(section: string, insns: Instruction[]): { prog: Program; spec: 
 }
 
 describe('kernel: auto-attach by section name', function () {
-  this.timeout(30000);
   let map: BpfMap;
   beforeEach(function () {
     needKernel(this);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { waitFor } from '../support/wait.js';
 import { BpfMap, BtfObject, LinkType, Program, listBtf, listLinks, listMaps, listPrograms } from '../../src/kernel/index.js';
 import { attachRawTracepoint } from '../../src/kernel/link-raw-tracepoint.js';
 import { needKernel } from '../support/kernel.js';
@@ -40,9 +41,7 @@ describe('kernel: enumeration', function () {
     const m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1, name: 'enum_gone' });
     const id = m.id;
     m.close();
-    // The kernel frees maps asynchronously (RCU); wait until it has.
-    const deadline = Date.now() + 5000;
-    while (listMaps().some((x) => x.id === id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(listMaps().some((x) => x.id === id)).to.equal(false);
+    // The kernel frees maps asynchronously (RCU, then a work item); wait until it has.
+    await waitFor(() => !listMaps().some((x) => x.id === id), `map ${id} to be freed`);
   });
 });

@@ -11,7 +11,6 @@ import { returnConst, smallBtf } from './helpers.js';
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
 describe('kernel: object lifetime and privileges', function () {
-  this.timeout(process.env.TSBPF_VM === '1' ? 300_000 : 60_000); // software-emulated dev VMs are ~10x slower
   before(function () {
     needKernel(this);
   });

@@ -28,7 +28,6 @@ function openFds(): Record<string, number> {
 }
 
 describe('kernel: links and readers do not leak file descriptors', function () {
-  this.timeout(120000);
   before(function () {
     needKernel(this);
   });

@@ -7,7 +7,6 @@ import { needKernel } from '../support/kernel.js';
 import { countAll } from './link-programs.js';
 
 describe('kernel: attaching without privilege', function () {
-  this.timeout(30000);
   before(function () {
     needKernel(this);
   });

@@ -23,6 +23,7 @@ import {
   decodeXdpMmapOffsets, encodeSockaddrXdp, encodeUmemReg, SOL_XDP, XDP_MMAP_OFFSETS_SIZE, XdpBindFlags, XdpMmapOffset, XdpSocketOption, type XdpMmapOffsets,
 } from '../../src/syscall/xdp-socket.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
+import { patience, waitFor } from '../support/wait.js';
 import { op, R0, R1, R2, R3, R4, R5, R6 } from './link-programs.js';
 import { VethNetns } from './netns-fixture.js';
 
@@ -60,7 +61,7 @@ function countUdpInStorage(storageFds: number[], port: number): Instruction[] {
 /** Sends `count` UDP datagrams to 127.0.0.1:`port` from a node child moved into `cgroup` first. */
 function sendUdpFromCgroup(cgroup: string, count: number, port: number): void {
   const script = `const s=require('dgram').createSocket('udp4');s.on('error',()=>{});let n=0;const go=()=>{if(n===${count})return s.close();s.send('tsbpf',${port},'127.0.0.1',()=>{n++;go();});};go();`;
-  const r = spawnSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', timeout: 20000 });
+  const r = spawnSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', timeout: patience(20000) });
   if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
 }
 
@@ -112,7 +113,6 @@ function redirectUdpToXsk(xskMapFd: number, port: number): Instruction[] {
 const u64 = (bytes: Uint8Array, offset = 0): bigint => new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(offset, true);
 
 describe('kernel: maps used by attached programs', function () {
-  this.timeout(60000);
 
   describe('cgroup local storage', function () {
     let cgroup = '';
@@ -222,11 +222,6 @@ describe('kernel: maps used by attached programs', function () {
       }
     }
 
-    const until = async (what: string, done: () => boolean): Promise<void> => {
-      for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-      if (!done()) throw new Error(`timed out waiting for ${what}`);
-    };
-
     it('packets an XDP program redirects through the XSKMAP arrive on the AF_XDP socket\'s RX ring; after delete they reach the stack', async function () {
       needKernel(this);
       const { host, hostIp } = net!;
@@ -260,7 +255,7 @@ describe('kernel: maps used by attached programs', function () {
         net!.sendUdpFromNs(sent, hostIp, port);
         const rxv = new DataView(xsk.rx.buffer);
         const produced = (): number => rxv.getUint32(xsk.offsets.rx.producer, true);
-        await until(`${sent} frames on the RX ring`, () => produced() >= sent);
+        await waitFor(() => produced() >= sent, `${sent} frames on the RX ring`);
         expect(produced()).to.equal(sent);
         const umem = new Uint8Array(xsk.umem.buffer);
         for (let i = 0; i < sent; i++) {
@@ -281,7 +276,7 @@ describe('kernel: maps used by attached programs', function () {
         const more = 3;
         net!.sendUdpFromNs(more, hostIp, port);
         let received = 0;
-        await until(`${more} datagrams on the UDP socket`, () => (received += drainUdp()) >= more);
+        await waitFor(() => (received += drainUdp()) >= more, `${more} datagrams on the UDP socket`);
         expect(received).to.equal(more);
         expect(produced()).to.equal(sent, 'nothing more on the RX ring');
         void link;

@@ -16,7 +16,6 @@ function survive(scenario: string): Record<string, unknown> {
 }
 
 describe('kernel: no public call ends the process with a signal (views onto mapped memory)', function () {
-  this.timeout(60_000);
   before(function () {
     needKernel(this);
   });

@@ -30,7 +30,6 @@ function rejection(fn: () => void): VerifierError {
 }
 
 describe('kernel: every verifier rejection shows its log', function () {
-  this.timeout(120_000);
   beforeEach(function () {
     needKernel(this);
   });

@@ -22,7 +22,6 @@ function vm(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('vm: command-line bad input', function () {
-  this.timeout(60_000);
   let cache: string;
   beforeEach(() => {
     cache = mkdtempSync(join(tmpdir(), 'vm-cache-'));

@@ -137,6 +137,10 @@ export async function run(argv: string[]): Promise<number> {
     for (const a of attached.reverse()) a.close();
     attached.length = 0;
   };
+  // Listen before attaching: someone who sees "attached" and sends Ctrl-C or
+  // SIGTERM at once must get the maps, not a process killed by the signal.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     for (const p of mod.programs) {
       let a: Attached;
@@ -153,8 +157,6 @@ export async function run(argv: string[]): Promise<number> {
       else process.stderr.write(`${dim(`attached ${p.name} to ${a.where}`)}\n`);
     }
     if (!json) process.stderr.write(dim(duration ? `running for ${duration}s…\n` : 'running; Ctrl-C to stop…\n'));
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     // setTimeout holds at most 2^31-1 ms (~24.8 days): re-arm until the deadline.
     // Without --duration the deadline is never reached, and the re-armed timer
     // is what keeps Node's event loop alive until Ctrl-C when no ring buffer does.
