@@ -13,7 +13,6 @@ import { parseBtf, toRaw } from '../../src/btf/index.js';
 import { readElf } from '../../src/elf/reader.js';
 
 describe('btf: raw dump of bpf-tests objects matches bpftool', function () {
-  this.timeout(60_000);
   before(function () {
     if (!haveBpftool()) this.skip(); // the oracle is missing
   });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_BIN } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
+import { budget, waitFor } from '../support/wait.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 /** SIGINT to the run reacting (it says 'stopping' and stops reading), as the issue asks. */
@@ -32,7 +33,6 @@ const rssMb = (pid: number): number => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('tsbpf run: a ring-buffer flood with standard output stalled', function () {
-  this.timeout(120_000);
   let dir: string;
   const children: ChildProcess[] = [];
   before(function () {
@@ -74,7 +74,7 @@ export const onRead = tracepoint('syscalls/sys_enter_read', () => {
     let stderr = '';
     run.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => run.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() })));
-    for (let i = 0; i < 240 && !stderr.includes('running'); i++) await sleep(250);
+    await waitFor(() => stderr.includes('running') || run.exitCode !== null, 'the run to attach', 60_000);
     expect(stderr, 'never attached').to.include('attached onRead');
     // Let the pipe fill, then measure the resident set over the stalled flood.
     await sleep(500);
@@ -91,18 +91,20 @@ export const onRead = tracepoint('syscalls/sys_enter_read', () => {
       };
       run.stderr!.on('data', onData);
     });
+    // The budgets hold on an idle machine; on a busy one they stretch with the load (support/wait.ts budget).
+    const [sigintBudget, exitBudget] = [budget(SIGINT_BUDGET_MS), budget(EXIT_BUDGET_MS)];
     const sentAt = performance.now();
     run.kill('SIGINT');
-    const end = await Promise.race([exited, sleep(10_000).then(() => undefined)]);
-    expect(end, `still running 10 s after SIGINT\n${stderr}`).to.not.equal(undefined);
+    const end = await Promise.race([exited, sleep(budget(10_000)).then(() => undefined)]);
+    expect(end, `still running ${budget(10_000)} ms after SIGINT\n${stderr}`).to.not.equal(undefined);
     const reactMs = (await stopping) - sentAt;
     const exitMs = end!.at - sentAt;
     dd.kill('SIGKILL');
     process.stderr.write(`      (flood: SIGINT → stopping ${reactMs.toFixed(0)} ms, → exit ${exitMs.toFixed(0)} ms; RSS ${rssStart.toFixed(0)} → max ${rssMax.toFixed(0)} MB)\n`);
     expect(end!.signal, stderr).to.equal(null);
     expect(end!.code, stderr).to.equal(0);
-    expect(reactMs, stderr).to.be.below(SIGINT_BUDGET_MS);
-    expect(exitMs, stderr).to.be.below(EXIT_BUDGET_MS);
+    expect(reactMs, stderr).to.be.below(sigintBudget);
+    expect(exitMs, stderr).to.be.below(exitBudget);
     expect(rssMax - rssStart, stderr).to.be.below(RSS_GROWTH_BOUND_MB);
     const lost = /lost (\d+) events from reads in all/.exec(stderr);
     expect(lost, stderr).to.not.equal(null);

@@ -568,7 +568,6 @@ describe('dsl features: interpreter and kernel agree', function () {
 const MACHINE_DEPENDENT = new Set(['calls time and random helpers', 'prints with printk']);
 
 describe('dsl features: the reference evaluator (tsbpf/eval) gives the same results', function () {
-  this.timeout(60000);
   for (const c of cases.filter((x) => !MACHINE_DEPENDENT.has(x.name))) {
     it(c.name, () => {
       const ev = evalSequence(IMPORTS + c.source, EXTRA_FILES, 'p', c.packets, c.rodata);

@@ -29,7 +29,6 @@ function withoutBpffs(script: string): { status: number | null; signal: NodeJS.S
 const tsbpf = `'${process.execPath}' --import tsx '${CLI_BIN}'`;
 
 describe('kernel: pinning where bpffs is missing, pin roots, rollback', function () {
-  this.timeout(120_000);
   before(function () {
     // A private mount namespace is the test's only way to take bpffs away: it belongs with the kernel.
     needKernel(this, commandRuns('unshare', '--version') ? null : 'no unshare(1) for a private mount namespace');

@@ -14,7 +14,6 @@ import { needKernel } from '../support/kernel.js';
 import * as marked from './fixtures/marked.bpf.js';
 
 describe('loadModule: typed handles on a module', function () {
-  this.timeout(120000);
 
   it('finds the module source from the module object itself', function () {
     expect(sourceOf(marked)).to.match(/test\/module\/fixtures\/marked\.bpf\.ts$/);

@@ -84,7 +84,6 @@ export type Live = LiveModule<typeof opensnoop>;
 `;
 
 describe('published types: a user program against the package', function () {
-  this.timeout(120000);
 
   it('type-checks loadModule with a struct-valued map and an event stream, strict and nodenext, no casts', function () {
     if (!existsSync(join(repo, 'dist/index.d.ts'))) this.skip(); // dist/ is built by npm install (the prepare script)

@@ -4,12 +4,21 @@
  * loaded 2-core machine and scaled for software emulation in the dev VMs.
  */
 import type { ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 
 /** How much slower than the host the tests may run: the dev VMs (TSBPF_VM=1) emulate the CPU (TCG), ~10x slower. */
 export const SLOWDOWN = process.env.TSBPF_VM === '1' ? 10 : 1;
 
 /** A mocha timeout or a deadline of `ms` on the host, scaled for emulation. */
 export const patience = (ms: number): number => ms * SLOWDOWN;
+
+/**
+ * A wall-clock budget for something that must happen promptly (a reaction to
+ * a signal): `ms` on an idle machine, stretched by how oversubscribed the CPUs
+ * are now (load average per CPU) and by emulation. A process that gets a
+ * fraction of a CPU takes that much longer for the same work.
+ */
+export const budget = (ms: number): number => Math.round(patience(ms) * Math.max(1, loadavg()[0]! / availableParallelism()));
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
