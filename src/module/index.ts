@@ -5,3 +5,4 @@
 export { loadModule, sourceOf, type LoadModuleOptions } from './load-module.js';
 export type { LiveModule, MapHandle, PerCpuMapHandle, HistogramHandle, EventStream, ProgramHandle, Decoded, Encodable, GlobalNames } from './types.js';
 export { formatHistogram, formatBuckets, bucketOf, type HistogramBucket, type HistogramBuckets, type HistogramGroup } from './histogram.js';
+export type { ModuleArgs } from '../cli/run-main.js';

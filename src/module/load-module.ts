@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- handles by name hold maps of any key and value type */
 /**
  * `loadModule(mod)`: typed handles on a module from user space, with no
  * code generation. `mod` is the module itself (`import * as mod from
@@ -18,7 +19,7 @@ import { compileCached } from '../cli/dsl-cache.js';
 import { type LiveModule as LoadedModule, loadCompiledModule } from '../cli/dsl-live.js';
 import { type Decoded as Plain, decodeValue, encodeValue, sumPerCpu } from '../cli/dsl-values.js';
 import { formatHistogram, readHistogram } from './histogram.js';
-import type { GlobalNames, LiveModule } from './types.js';
+import type { EventStream, GlobalNames, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
 
 export interface LoadModuleOptions<M = unknown> {
   /** Globals by name, written before load (`rodata` ones are then frozen). */
@@ -71,9 +72,17 @@ export async function loadModule<M extends object>(mod: M, options: LoadModuleOp
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   });
   try {
-    const live = handlesFor(compiled, loaded, options);
+    const live = moduleHandles(compiled, loaded, options);
+    if (options.attach !== false) {
+      try {
+        for (const p of Object.values(live.programs)) p.attach();
+      } catch (e) {
+        live.close();
+        throw e;
+      }
+    }
     internals.set(live, { compiled, loaded });
-    return live as LiveModule<M>;
+    return live as unknown as LiveModule<M>;
   } catch (e) {
     loaded.close();
     throw e;
@@ -102,7 +111,18 @@ export function sourceOf(mod: object): string {
   throw new TypeError(`loadModule: cannot find the TypeScript source of ${file} (give { source })`);
 }
 
-function handlesFor(compiled: CompiledModule, loaded: LoadedModule, options: LoadModuleOptions<never>): LiveModule<unknown> {
+/** Handles of any module, by name (what `loadModule` types by the module, and `tsbpf run` hands to main). */
+export interface ModuleHandles extends Disposable, AsyncDisposable {
+  maps: Record<string, MapHandle<any, any>>;
+  histograms: Record<string, HistogramHandle<any>>;
+  events: Record<string, EventStream<any>>;
+  programs: Record<string, ProgramHandle>;
+  globals: Record<string, number>;
+  close(): void;
+}
+
+/** Handles on a loaded module; nothing is attached until a program handle's attach(). Closing them closes `loaded`. */
+export function moduleHandles(compiled: CompiledModule, loaded: LoadedModule, options: { iface?: string; cgroup?: string } = {}): ModuleHandles {
   const maps: Record<string, unknown> = {};
   const histograms: Record<string, unknown> = {};
   const events: Record<string, unknown> = {};
@@ -146,21 +166,13 @@ function handlesFor(compiled: CompiledModule, loaded: LoadedModule, options: Loa
     for (const r of readers) r.close();
     loaded.close();
   };
-  const live: LiveModule<unknown> = {
-    maps: maps as never, histograms: histograms as never, events: events as never, programs: programs as never, globals: globals as never,
+  return {
+    maps: maps as ModuleHandles['maps'], histograms: histograms as ModuleHandles['histograms'], events: events as ModuleHandles['events'],
+    programs: programs as ModuleHandles['programs'], globals: globals as ModuleHandles['globals'],
     close,
     [Symbol.dispose]: close,
     [Symbol.asyncDispose]: async () => close(),
   };
-  if (options.attach !== false) {
-    try {
-      for (const p of Object.values(programs) as Array<{ attach(): void }>) p.attach();
-    } catch (e) {
-      close();
-      throw e;
-    }
-  }
-  return live;
 }
 
 /** 64-bit values that decodeValue kept as bigint become numbers, as the handle types promise. */

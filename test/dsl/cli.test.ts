@@ -2,37 +2,15 @@
  * `tsbpf build` and `tsbpf run` as a user runs them (a child process).
  */
 import { expect } from 'chai';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { CLI_BIN } from '../support/cli.js';
+import { spawnRun, untilAttached } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
-import { untilOutput } from '../support/wait.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-
-interface RunningCli {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number>;
-}
-
-/** `tsbpf run ...args` as a child process (with its own cache directory), its output collected as it arrives. */
-function spawnRun(args: string[], cacheDir: string): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', ...args], {
-    cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: cacheDir },
-  });
-  const run: RunningCli = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code ?? -1))) };
-  child.stdout.on('data', (d) => (run.stdout += d));
-  child.stderr.on('data', (d) => (run.stderr += d));
-  return run;
-}
-
-/** Waits until the run has reported an attached program (rejects if it exits first). */
-const untilAttached = (run: RunningCli): Promise<void> => untilOutput(run.child, () => run.stdout, '"attached"');
 
 /**
  * Runs the CLI in this process, capturing its output: a few times faster

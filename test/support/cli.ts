@@ -3,8 +3,9 @@
  * with colour off, the way a user's shell runs it. Each run starts node and
  * tsx (a second or two): tests keep their number small.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { untilOutput } from './wait.js';
 
 export const CLI_BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 
@@ -30,3 +31,37 @@ export function tsbpf(...args: string[]): CliRun<string> {
 export function tsbpfBinary(args: string[], input?: string | Uint8Array): CliRun<Buffer> {
   return runCli(args, input);
 }
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface RunningCli {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number>;
+}
+
+/** `tsbpf run ...args` as a child process (with its own cache directory), its output collected as it arrives. */
+export function spawnRun(args: string[], cacheDir: string): RunningCli {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', ...args], {
+    cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: cacheDir },
+  });
+  const run: RunningCli = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code ?? -1))) };
+  child.stdout.on('data', (d) => (run.stdout += d));
+  child.stderr.on('data', (d) => (run.stderr += d));
+  return run;
+}
+
+/** Waits (up to `polls` quarter-seconds) until `done(run)` holds or the run exits. */
+export async function until(run: RunningCli, polls: number, done: (run: RunningCli) => boolean): Promise<boolean> {
+  let exited = false;
+  void run.exited.then(() => (exited = true));
+  for (let i = 0; i < polls && !exited; i++) {
+    if (done(run)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return done(run);
+}
+
+/** Waits until the run has reported an attached program with --json (rejects if it exits first). */
+export const untilAttached = (run: RunningCli): Promise<void> => untilOutput(run.child, () => run.stdout, '"attached"');

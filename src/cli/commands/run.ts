@@ -9,7 +9,7 @@ import type { CompiledMap, CompiledModule } from '../../dsl/compiler/compile.js'
 import { CompileError } from '../../dsl/compiler/diagnostics.js';
 import type { BpfMap } from '../../kernel/map.js';
 import { RingBufReader } from '../../kernel/ringbuf-reader.js';
-import { type Attached, attachProgram } from '../dsl-attach.js';
+import type { Attached } from '../dsl-attach.js';
 import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule } from '../dsl-live.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
@@ -18,8 +18,49 @@ import { bold, CliError, dim, printJson, progress, red, yellow } from '../output
 import { ringbufDropReader } from '../ringbuf-drops.js';
 import { parseSetting } from '../set-option.js';
 import { reportCompileError } from './build.js';
+import { moduleHandles } from '../../module/load-module.js';
+import type { Program } from '../../kernel/program.js';
+import { exportsMain, importUserMain, parseModuleArgs } from '../run-main.js';
+import { clearMaps, everyInterval, printGlobals, printHistograms } from '../run-output.js';
 
-export const help = `usage: tsbpf run MODULE.bpf.ts [--iface NAME] [--duration S] [--set NAME=VALUE]... [--json] [--no-cache]
+/** Maps, histograms and globals: what run prints at exit and every --interval. */
+function printAll(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>, json: boolean): void {
+  printMaps(mod, maps, json);
+  printHistograms(mod, maps, json);
+  printGlobals(mod, maps, json);
+}
+
+/** --log-level: the verifier's log of every program, on standard error. */
+function printVerifierLogs(programs: ReadonlyMap<string, Program>): void {
+  for (const [name, p] of programs) process.stderr.write(`${dim(`verifier log of ${name}:`)}\n${p.verifierLog ?? ''}\n`);
+}
+
+/**
+ * Starts the module's main with typed handles and the arguments after `--`;
+ * when it settles, run stops (a throw is reported and makes the exit status 1).
+ * Returns what to do at stop: abort main's signal, end its event streams, await it.
+ */
+async function startUserMain(entry: string, handles: ReturnType<typeof moduleHandles>, argv: string[], stop: () => void, whenStopped: Promise<void>): Promise<() => Promise<void>> {
+  const { main, options } = await importUserMain(entry);
+  const abort = new AbortController();
+  const args = parseModuleArgs(argv, options, abort.signal);
+  const running = (async () => main(handles, args))().then(
+    () => stop(),
+    (e: unknown) => {
+      process.exitCode = 1;
+      process.stderr.write(`${red('error')}: main: ${e instanceof Error ? (process.env.TSBPF_DEBUG === '1' ? e.stack : e.message) : String(e)}\n`);
+      stop();
+    },
+  );
+  void whenStopped;
+  return async () => {
+    abort.abort();
+    for (const s of Object.values(handles.events) as Array<{ close(): void }>) s.close();
+    await running;
+  };
+}
+
+export const help = `usage: tsbpf run MODULE.bpf.ts [options] [-- MODULE ARGS...]
 
 Compiles a TypeScript module, loads it, attaches every exported program
 (XDP and tcx on --iface, socket filters on a packet socket, cgroup skb on
@@ -31,10 +72,19 @@ under a flood; while standard output is not taking more, reading pauses and
 the events the programs cannot put into the full ring are counted and
 reported as lost (every second, and in all at the end).
 
+Histograms (log2Hist, linearHist) print as bpftrace prints hist() and
+lhist(); globals print at exit as @name: value. A module that exports
+main(live, args) has it called once attached, with typed handles and the
+arguments after --; when main returns, run detaches and exits.
+
 options:
   --iface NAME      interface for XDP and tc programs
+  --cgroup PATH     cgroup v2 directory for cgroup programs (default: the root)
   --duration S      stop after S seconds (default: run until Ctrl-C)
-  --set NAME=VALUE  set a rodata global before load
+  --interval S      print the maps every S seconds (with a time stamp)
+  --clear           with --interval: empty the maps after each print
+  --set NAME=VALUE  set a global before load
+  --log-level N     verifier log level (1, 2); the log is printed on success too
   --json            events and map entries as JSON lines
   --no-cache        compile even when a cached build matches
 `;
@@ -48,7 +98,7 @@ const FINAL_FLUSH_MS = 20;
 
 function printMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>, json: boolean): void {
   for (const spec of mod.maps) {
-    if (spec.kind === 'ringbuf') continue;
+    if (spec.kind === 'ringbuf' || spec.histogram) continue;
     const m = maps.get(spec.name);
     if (!m) continue;
     const entries: Array<[string, string, unknown, unknown]> = [];
@@ -77,13 +127,21 @@ function eventPrinter(spec: CompiledMap, json: boolean): (bytes: Uint8Array) => 
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argvAll: string[]): Promise<number> {
+  // Everything after `--` belongs to the module's main.
+  const dashes = argvAll.indexOf('--');
+  const argv = dashes < 0 ? argvAll : argvAll.slice(0, dashes);
+  const moduleArgv = dashes < 0 ? [] : argvAll.slice(dashes + 1);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
       iface: { type: 'string' },
+      cgroup: { type: 'string' },
       duration: { type: 'string' },
+      interval: { type: 'string' },
+      clear: { type: 'boolean' },
       set: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
       json: { type: 'boolean' },
       'no-cache': { type: 'boolean' },
     },
@@ -95,6 +153,12 @@ export async function run(argv: string[]): Promise<number> {
   const json = Boolean(values.json);
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) throw new CliError(`--duration must be a positive number of seconds`, 2);
+  const interval = values.interval === undefined ? undefined : Number(values.interval);
+  if (interval !== undefined && !(interval > 0)) throw new CliError(`--interval must be a positive number of seconds`, 2);
+  if (values.clear && interval === undefined) throw new CliError('--clear goes with --interval S', 2);
+  const logLevel = values['log-level'] === undefined ? undefined : Number(values['log-level']);
+  if (logLevel !== undefined && ![0, 1, 2, 3].includes(logLevel)) throw new CliError('--log-level must be 0, 1, 2 or 3', 2);
+  const userMain = exportsMain(entry) ? entry : undefined;
 
   let mod: CompiledModule;
   try {
@@ -108,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let live;
   try {
-    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))) });
+    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))), ...(logLevel ? { logLevel } : {}) });
   } catch (e) {
     if (e instanceof DslVerifierError) {
       process.stderr.write(`${red('error')}: ${e.message}\n`);
@@ -116,6 +180,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  if (logLevel) printVerifierLogs(live.programs);
+  // The handles main gets (and through which run attaches, so that main's detach/attach are the same links).
+  const handles = moduleHandles(mod, live, { ...(values.iface !== undefined ? { iface: values.iface } : {}), ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}) });
   const attached: Attached[] = [];
   const rings: PumpedRing[] = [];
   let stopped = false;
@@ -131,6 +198,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!json) process.stderr.write(dim('stopping…\n'));
     stop();
   };
+  const onStop: Array<() => unknown> = [];
   const lost = new LostEvents(ringbufDropReader(mod, live.maps), json);
   let lostTimer: NodeJS.Timeout | undefined;
   const detach = () => {
@@ -145,7 +213,9 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of mod.programs) {
       let a: Attached;
       try {
-        a = attachProgram(p, live.programs.get(p.name)!, values.iface !== undefined ? { iface: values.iface } : {});
+        const h = handles.programs[p.name]!;
+        h.attach();
+        a = { program: p.name, where: h.attachedTo!, close: () => h.detach() };
       } catch (e) {
         // Name the program's declaration: the module is where the user fixes a wrong target.
         if (!p.declaredAt || !(e instanceof Error)) throw e;
@@ -168,12 +238,16 @@ export async function run(argv: string[]): Promise<number> {
     };
     arm();
     lostTimer = setInterval(() => lost.report(), LOST_REPORT_MS);
-    // Ring buffers: print events as they come, in slices, with back-pressure (event-pump.ts).
-    for (const spec of mod.maps.filter((m) => m.kind === 'ringbuf')) {
+    const stopInterval = interval === undefined ? undefined : everyInterval(interval, json, () => printAll(mod, live.maps, json), values.clear ? () => clearMaps(mod, live.maps) : undefined);
+    onStop.push(() => stopInterval?.());
+    if (userMain) onStop.push(await startUserMain(userMain, handles, moduleArgv, stop, whenStopped));
+    // Ring buffers: print events as they come, in slices, with back-pressure (event-pump.ts); main reads its own.
+    for (const spec of mod.maps.filter((m) => m.kind === 'ringbuf' && !userMain)) {
       rings.push({ reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) });
     }
     const pumps = rings.map((ring) => pumpRing(ring, process.stdout, stopSignal));
     await whenStopped;
+    for (const f of onStop) await f();
     clearTimeout(timer!);
     await Promise.all(pumps);
     // Nothing new arrives once detached: print what is left, within the stop budget.
@@ -187,8 +261,8 @@ export async function run(argv: string[]): Promise<number> {
     for (const r of rings) r.reader.close();
   }
   lost.report(true);
-  printMaps(mod, live.maps, json);
-  live.close();
+  if (!userMain) printAll(mod, live.maps, json);
+  handles.close();
   // A stalled reader of our output must not keep a stopped run alive: give it
   // a moment to take the rest, then drop what it did not.
   await untilDrained(process.stdout, FINAL_FLUSH_MS);

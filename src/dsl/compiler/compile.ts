@@ -14,6 +14,7 @@ import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
 import { type MapKind, ModuleModel } from './module-model.js';
 import type { HistogramSpec } from './histogram-model.js';
+import { inUserSpace, userSpaceRanges } from './user-space.js';
 import { optimize } from './passes.js';
 import { expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
 import { allocateRegisters } from './regalloc.js';
@@ -195,7 +196,10 @@ function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly
   const out: DslDiagnostic[] = [];
   for (const sf of files) {
     const raw = sf.compilerNode;
-    for (const d of [...program.getSyntacticDiagnostics(raw), ...(opts.syntaxOnly ? [] : program.getSemanticDiagnostics(raw))]) {
+    const userSpace = userSpaceRanges(sf);
+    // Type errors in the user-space half are the user's tsc's business (it has Node's types); syntax errors are everyone's.
+    const semantic = opts.syntaxOnly ? [] : program.getSemanticDiagnostics(raw).filter((d) => d.start === undefined || !inUserSpace(userSpace, d.start));
+    for (const d of [...program.getSyntacticDiagnostics(raw), ...semantic]) {
       if (d.category !== ts.DiagnosticCategory.Error) continue;
       const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
       out.push({
