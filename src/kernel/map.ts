@@ -87,6 +87,8 @@ const VALUE_NONE = 0;
 const VALUE_BUF = 1;
 const VALUE_NEXT_KEY = 2;
 const B = Attr.batch;
+/** Room dump() starts with (it doubles as the map turns out to hold more). */
+const DUMP_INITIAL_ENTRIES = 4096;
 
 /** One chunk of a batch operation: `count` keys and values, packed. */
 export interface BatchChunk {
@@ -558,10 +560,23 @@ export class BpfMap {
     const ks = this.keySize;
     const vs = this.userValueSize;
     const fd = this.fd;
-    // No map holds more than max_entries elements.
-    const capacity = Math.max(1, this.maxEntries);
-    const keys = nativeArray(Math.max(1, capacity * ks));
-    const values = nativeArray(Math.max(1, capacity * vs));
+    // No map holds more than max_entries elements, but most hold far fewer:
+    // start small and grow, so memory follows what the map holds.
+    const limit = Math.max(1, this.maxEntries);
+    let capacity = Math.min(limit, DUMP_INITIAL_ENTRIES);
+    const what = `dump of ${this.#label()}`;
+    let keys = nativeArray(Math.max(1, capacity * ks), `${what} (keys)`);
+    let values = nativeArray(Math.max(1, capacity * vs), `${what} (values)`);
+    let total = 0;
+    const grow = (): void => {
+      capacity = Math.min(limit, capacity * 2);
+      const k = nativeArray(Math.max(1, capacity * ks), `${what} (keys)`);
+      const val = nativeArray(Math.max(1, capacity * vs), `${what} (values)`);
+      k.bytes.set(keys.bytes.subarray(0, total * ks));
+      val.bytes.set(values.bytes.subarray(0, total * vs));
+      keys = k;
+      values = val;
+    };
     let chunk = this.#defaultChunk(options.chunkSize);
     const cursorSize = Math.max(8, ks);
     using inBatch = new NativeBuffer(cursorSize);
@@ -570,14 +585,14 @@ export class BpfMap {
     const v = attr.view;
     v.setBigUint64(B.out_batch, outBatch.address, true);
     v.setUint32(B.map_fd, fd, true);
-    let total = 0;
-    for (let first = true; total < capacity; first = false) {
+    for (let first = true; total < limit; first = false) {
       if (!first) {
         inBatch.bytes.set(outBatch.bytes);
         v.setBigUint64(B.in_batch, inBatch.address, true);
       }
       let done = false;
       for (;;) {
+        if (total === capacity) grow();
         v.setBigUint64(B.keys, BigInt(keys.address + total * ks), true);
         v.setBigUint64(B.values, BigInt(values.address + total * vs), true);
         v.setUint32(B.count, Math.min(chunk, capacity - total), true);
@@ -588,8 +603,10 @@ export class BpfMap {
           done = true;
           break;
         }
-        if (errno === Errno.ENOSPC && chunk < capacity) {
-          chunk = Math.min(chunk * 2, capacity); // a hash bucket larger than the chunk
+        if (errno === Errno.ENOSPC && (chunk < limit || capacity < limit)) {
+          // A hash bucket larger than the chunk (or than the room left): ask for more at once.
+          chunk = Math.min(chunk * 2, limit);
+          if (chunk > capacity - total && capacity < limit) grow();
           continue;
         }
         if (first && BATCH_UNSUPPORTED.has(errno)) return this.#dumpByIteration();

@@ -7,6 +7,27 @@
  */
 import { koffi } from './libc.js';
 
+/** koffi allocates at most 2^31 - 1 bytes at once. */
+export const MAX_NATIVE_ALLOCATION = 2 ** 31 - 1;
+
+/** Native memory of this size cannot be had (too large for one allocation, or the C heap refused). */
+export class NativeAllocationError extends RangeError {
+  override readonly name = 'NativeAllocationError';
+  readonly code = 'E_NATIVE_ALLOC';
+}
+
+/** koffi.alloc with a typed error naming what the memory was for. */
+function allocate(size: number, what: string): unknown {
+  if (size > MAX_NATIVE_ALLOCATION) {
+    throw new NativeAllocationError(`${what}: ${size} bytes of native memory asked for, more than one allocation can hold (${MAX_NATIVE_ALLOCATION})`);
+  }
+  try {
+    return koffi.alloc('uint8_t', size);
+  } catch (e) {
+    throw new NativeAllocationError(`${what}: cannot allocate ${size} bytes of native memory (${(e as Error).message})`, { cause: e });
+  }
+}
+
 export class NativeBuffer {
   /** koffi's pointer object, for passing as `void *`. */
   readonly pointer: unknown;
@@ -18,9 +39,9 @@ export class NativeBuffer {
   readonly #view: DataView;
   #freed = false;
 
-  constructor(readonly size: number) {
+  constructor(readonly size: number, what = 'native buffer') {
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`native buffer size must be a positive integer, got ${size}`);
-    this.pointer = koffi.alloc('uint8_t', size);
+    this.pointer = allocate(size, what);
     this.address = BigInt(koffi.address(this.pointer));
     this.addressNumber = Number(this.address);
     if (!Number.isSafeInteger(this.addressNumber)) throw new RangeError('native buffer address does not fit in 53 bits');
@@ -90,9 +111,9 @@ const arrayRegistry = new FinalizationRegistry<unknown>((pointer) => koffi.free(
  * copy: the returned Uint8Array (and every subarray of it) keeps the memory
  * alive; it is freed when the last view is garbage collected. Not zeroed.
  */
-export function nativeArray(size: number): { bytes: Uint8Array; address: number } {
+export function nativeArray(size: number, what = 'native array'): { bytes: Uint8Array; address: number } {
   if (!Number.isInteger(size) || size <= 0) throw new RangeError(`native array size must be a positive integer, got ${size}`);
-  const pointer = koffi.alloc('uint8_t', size);
+  const pointer = allocate(size, what);
   const ab = koffi.view(pointer, size) as ArrayBuffer;
   arrayRegistry.register(ab, pointer);
   const address = Number(koffi.address(pointer));
