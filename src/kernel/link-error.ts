@@ -11,6 +11,7 @@ export type LinkErrorCode =
   | 'ENOITER' // no bpf_iter target of that name
   | 'EBADARG' // an argument out of range
   | 'EACCES' // the caller may not read what attaching needs (tracefs, a file)
+  | 'ETOOMANY' // the hook holds as many programs as the kernel allows
   | 'EATTACH'; // the kernel refused the attachment (see cause)
 
 export class LinkError extends Error {

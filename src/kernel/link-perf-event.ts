@@ -43,7 +43,7 @@ function viaBpfLink(program: ProgramLike, perfFd: number, kind: LinkKind, target
     // EINVAL: a kernel without perf bpf_links; fall back to the ioctl unless a cookie was asked for.
     if (!(err instanceof SyscallError) || err.errno !== 22 || options.cookie !== undefined) {
       closeFd(perfFd);
-      throw err;
+      throw tooManyOn(err, kind, target);
     }
     return undefined;
   }
@@ -55,7 +55,19 @@ function viaIoctl(program: ProgramLike, perfFd: number, kind: LinkKind, target: 
     ioctl(perfFd, PerfIoctl.ENABLE, 0, `PERF_EVENT_IOC_ENABLE (${kind} ${target})`);
   } catch (err) {
     closeFd(perfFd);
-    throw err;
+    throw tooManyOn(err, kind, target);
   }
   return new FdLink(kind, -1, [perfFd], target);
+}
+
+/** The kernel's limit on programs per tracepoint/probe (BPF_TRACE_MAX_PROGS). */
+const MAX_PROGS_PER_EVENT = 64;
+
+/**
+ * E2BIG from attaching to a perf event does not mean "too large": the
+ * tracepoint or probe already runs as many programs as the kernel allows.
+ */
+function tooManyOn(err: unknown, kind: LinkKind, target: string): unknown {
+  if (!(err instanceof SyscallError) || err.errno !== 7) return err;
+  return new LinkError('ETOOMANY', `cannot attach another program to ${kind} ${target}: it already runs ${MAX_PROGS_PER_EVENT} BPF programs, the kernel's limit per tracepoint or probe`, target, 'close links that are no longer needed (link.close() or using), or detach other tools\' programs from it', { cause: err });
 }
