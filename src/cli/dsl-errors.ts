@@ -3,6 +3,7 @@
  * last "N: (op) …" line of the log; its source span came from the compiler.
  */
 import type { CompiledProgram } from '../dsl/compiler/compile.js';
+import { escapeControl } from './output.js';
 
 export interface SourcePoint {
   file: string;
@@ -37,9 +38,13 @@ export function sourceOfFailure(p: CompiledProgram, log: string): SourcePoint | 
   return slot === undefined ? undefined : sourceAtSlot(p, slot);
 }
 
-/** A code frame: the line with a caret under the column. */
+/**
+ * A code frame: the line with a caret under the column. The source line is
+ * escaped (escapeControl): a module's bytes never reach the terminal raw.
+ */
 export function sourceFrame(s: SourcePoint): string {
-  if (s.text === undefined) return `  ${s.file}:${s.line}:${s.column}`;
+  if (s.text === undefined) return `  ${escapeControl(s.file)}:${s.line}:${s.column}`;
   const gutter = `${s.line} | `;
-  return `${gutter}${s.text}\n${' '.repeat(gutter.length + s.column - 1)}^`;
+  const before = escapeControl(s.text.slice(0, Math.max(0, s.column - 1)));
+  return `${gutter}${escapeControl(s.text)}\n${' '.repeat(gutter.length + before.length)}^`;
 }

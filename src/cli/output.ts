@@ -14,6 +14,17 @@ export const yellow = paint(33);
 export const bold = paint(1);
 export const dim = paint(2);
 
+/**
+ * Text from outside (module source, verifier logs quoting it, names from an
+ * object file) made safe for a terminal: control characters other than
+ * newline and tab, DEL and the C1 controls become visible escapes (ESC is
+ * `\x1b`), so no byte of it can move the cursor, recolour or retitle the
+ * terminal, with or without NO_COLOR.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** An error meant for the user: printed without a stack, with an exit status. */
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -50,10 +61,10 @@ export function reportError(e: unknown): number {
   if (code === 'EPIPE') return 0; // the reader of our output went away (| head): not an error
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     const message = err.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-    process.stderr.write(`${errorLabel()}: ${message} (see --help)\n`);
+    process.stderr.write(`${errorLabel()}: ${escapeControl(message)} (see --help)\n`);
     return 2;
   }
-  process.stderr.write(`${errorLabel()}: ${err.message}\n`);
+  process.stderr.write(`${errorLabel()}: ${escapeControl(err.message)}\n`);
   if (process.env.TSBPF_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
   // By name as well as class: a command module loaded twice (tests, tsx) has its own CliError class.
   const exitCode = (err as { exitCode?: unknown }).exitCode;

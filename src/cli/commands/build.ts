@@ -11,7 +11,7 @@ import { CompileError, formatDiagnostic } from '../../dsl/compiler/diagnostics.j
 import { writeObject } from '../../dsl/compiler/object.js';
 import { compileCached } from '../dsl-cache.js';
 import { sourceFrame } from '../dsl-errors.js';
-import { CliError, dim, printJson, red } from '../output.js';
+import { CliError, dim, escapeControl, printJson, red } from '../output.js';
 
 export const help = `usage: tsbpf build MODULE.bpf.ts [-o OUT.o] [--emit obj|asm|ir] [--no-cache] [--json]
 
@@ -30,7 +30,7 @@ options:
 export function reportCompileError(e: CompileError, json: boolean): number {
   for (const d of e.diagnostics) {
     if (json) printJson({ diagnostic: d });
-    else process.stderr.write(`${red('error')} ${formatDiagnostic(d)}\n${d.text !== undefined ? `${dim(sourceFrame(d))}\n` : ''}`);
+    else process.stderr.write(`${red('error')} ${escapeControl(formatDiagnostic(d))}\n${d.text !== undefined ? `${dim(sourceFrame(d))}\n` : ''}`);
   }
   if (!json) process.stderr.write(`${e.diagnostics.length} error${e.diagnostics.length === 1 ? '' : 's'}\n`);
   return 1;

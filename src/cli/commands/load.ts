@@ -11,7 +11,7 @@ import { type PinnedPaths, pinCollection, rollBackPins } from '../../kernel/coll
 import { mapTypeName } from '../../kernel/map.js';
 import { progTypeName } from '../../kernel/program.js';
 import { lowerName } from '../kernel-format.js';
-import { CliError, bold, dim, printJson } from '../output.js';
+import { CliError, bold, dim, escapeControl, printJson } from '../output.js';
 import { parseSetting } from '../set-option.js';
 
 export const help = `usage: tsbpf load OBJECT.o [--pin DIR] [--pinmaps DIR] [--set NAME=VALUE]... [--json]
@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       printJson({ kind: 'program', name, id: info.id, type: lowerName(progTypeName(info.type)), tag: info.tag, xlated_insns: info.xlatedProgLen / 8, ...(pinned ? { pinned: pinned.programs[name] } : {}) });
     } else {
       process.stdout.write(`${bold(`prog ${info.id}:`)} ${name} ${lowerName(progTypeName(info.type))} tag ${info.tag} ${info.xlatedProgLen / 8} insns${pinned ? ` ${dim(`pinned ${pinned.programs[name]}`)}` : ''}\n`);
-      if (p.verifierLog) process.stdout.write(`${p.verifierLog}\n`);
+      if (p.verifierLog) process.stdout.write(`${escapeControl(p.verifierLog)}\n`); // it quotes the object's source lines
     }
   }
   for (const m of spec.maps) {

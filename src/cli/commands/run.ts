@@ -14,7 +14,7 @@ import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule } from '../dsl-live.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
 import { drainRemaining, pumpRing, type PumpedRing, type StopSignal, untilDrained } from '../event-pump.js';
-import { bold, CliError, dim, printJson, progress, red, yellow } from '../output.js';
+import { bold, CliError, dim, escapeControl, printJson, progress, red, yellow } from '../output.js';
 import { ringbufDropReader } from '../ringbuf-drops.js';
 import { parseSetting } from '../set-option.js';
 import { reportCompileError } from './build.js';
@@ -175,7 +175,7 @@ export async function run(argvAll: string[]): Promise<number> {
     live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))), ...(logLevel ? { logLevel } : {}) });
   } catch (e) {
     if (e instanceof DslVerifierError) {
-      process.stderr.write(`${red('error')}: ${e.message}\n`);
+      process.stderr.write(`${red('error')}: ${escapeControl(e.message)}\n`);
       return 1;
     }
     throw e;
