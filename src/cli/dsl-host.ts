@@ -2,11 +2,11 @@
  * The compiler's host on Node: files from disk, the DSL declarations from
  * this package, tracepoint formats from tracefs.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompileHost, CompileOptions } from '../dsl/compiler/compile.js';
+import { ensureTracefs } from '../kernel/fs-mounts.js';
 
 /**
  * Where the DSL's index.ts/net.ts live. The package ships src/, so the
@@ -17,8 +17,6 @@ import type { CompileHost, CompileOptions } from '../dsl/compiler/compile.js';
 const here = dirname(fileURLToPath(import.meta.url));
 export const dslRoot = [resolve(here, '../dsl'), resolve(here, '../../src/dsl')].find((d) => existsSync(`${d}/index.ts`)) ?? resolve(here, '../dsl');
 
-const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
-let triedMount = false;
 
 export const nodeHost: CompileHost = {
   readFile(path: string): string | undefined {
@@ -28,24 +26,24 @@ export const nodeHost: CompileHost = {
       return undefined;
     }
   },
-  tracepointFormat(group: string, name: string): string | undefined {
+  tracepointFormat(group: string, name: string): string | undefined | { unavailable: string } {
     if (!/^[\w-]+$/.test(group) || !/^[\w-]+$/.test(name)) return undefined;
-    const read = (): string | undefined => {
-      for (const root of TRACEFS) {
-        try {
-          return readFileSync(`${root}/events/${group}/${name}/format`, 'utf8');
-        } catch {
-          // try the next mount point
-        }
+    let root: string;
+    try {
+      root = ensureTracefs(); // mounts it where missing (root only); the error says how otherwise
+    } catch (e) {
+      return { unavailable: (e as Error).message };
+    }
+    const path = `${root}/events/${group}/${name}/format`;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        return { unavailable: `permission denied reading ${path}: tracefs is readable by root only, so run as root (sudo)` };
       }
-      return undefined;
-    };
-    const found = read();
-    if (found !== undefined || triedMount || existsSync(`${TRACEFS[0]}/events`)) return found;
-    // tracefs not mounted: mount it as a user would by hand (needs privileges), then look again.
-    triedMount = true;
-    spawnSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS[0]!], { stdio: 'ignore' });
-    return read();
+      return undefined; // no such tracepoint
+    }
   },
 };
 

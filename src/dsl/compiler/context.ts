@@ -13,8 +13,12 @@ export interface DslRef {
 }
 
 export interface CompileHostHooks {
-  /** The text of /sys/kernel/tracing/events/<group>/<name>/format, when available. */
-  tracepointFormat?(group: string, name: string): string | undefined;
+  /**
+   * The text of /sys/kernel/tracing/events/<group>/<name>/format; undefined
+   * when there is no such tracepoint, or `{ unavailable }` saying why it
+   * cannot be read (e.g. tracefs is root-only).
+   */
+  tracepointFormat?(group: string, name: string): string | undefined | { unavailable: string };
 }
 
 const linesOf = new WeakMap<ts.SourceFile, string[]>();

@@ -52,6 +52,7 @@ function tracepointFields(l: FunctionLowering, node: Node): Map<string, Tracepoi
   if (l.tracepointFields) return l.tracepointFields;
   const [group, name] = (l.program.target ?? '').split('/');
   const text = l.cx.hooks.tracepointFormat?.(group ?? '', name ?? '');
+  if (typeof text === 'object') return l.fail(node, 'TSBPF_TRACEPOINT', `the format of tracepoint ${l.program.target} cannot be read: ${text.unavailable}`);
   if (text === undefined) return l.fail(node, 'TSBPF_TRACEPOINT', `the format of tracepoint ${l.program.target} is not available (is tracefs mounted, and does the tracepoint exist?)`);
   l.tracepointFields = parseTracepointFormat(text);
   return l.tracepointFields;
