@@ -35,7 +35,8 @@ export class DslVerifierError extends Error {
     readonly source: { file: string; line: number; column: number; text?: string } | undefined,
   ) {
     const where = source ? `${source.file}:${source.line}:${source.column}: ` : '';
-    super(`${where}the kernel rejected program ${program}\n${source ? `${sourceFrame(source)}\n` : ''}verifier: ${verifier.lastLines.slice(-8).join('\n  ')}`);
+    const truncated = verifier.truncated ? ' (truncated: it did not fit the log buffer, ENOSPC)' : '';
+    super(`${where}the kernel rejected program ${program} (${verifier.errnoName})\n${source ? `${sourceFrame(source)}\n` : ''}verifier${truncated}: ${verifier.lastLines.slice(-8).join('\n  ')}`);
   }
 }
 
@@ -62,6 +63,8 @@ export interface LoadCompiledOptions {
   only?: string[];
   /** Ask the verifier for a log even on success (1 verbose, 2 very verbose); kept on each Program's verifierLog. */
   logLevel?: number;
+  /** Upper bound of the verifier log buffer in bytes (a log that does not fit is shown truncated). */
+  logSize?: number;
   /** Where `pinning: 'byName'` maps are pinned and re-used (default /sys/fs/bpf). */
   pinRoot?: string;
 }
@@ -146,6 +149,7 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
         programs.set(p.name, Program.load({
           type: p.progType, name: p.name.slice(0, 15), license: mod.license, instructions: relocate(p, maps),
           ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+          ...(options.logSize ? { maxLogSize: options.logSize } : {}),
           ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
           ...(btf ? { btf: { fd: btf.fd, funcInfo: btf.funcInfo, funcInfoRecSize: 8, lineInfo: btf.lineInfo, lineInfoRecSize: 16 } } : {}),
         }));

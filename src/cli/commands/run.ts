@@ -84,7 +84,8 @@ options:
   --interval S      print the maps every S seconds (with a time stamp)
   --clear           with --interval: empty the maps after each print
   --set NAME=VALUE  set a global before load
-  --log-level N     verifier log level (1, 2); the log is printed on success too
+  --log-level N     verifier log level (1, 2): the log is printed on success, and in full on a rejection
+  --log-size BYTES  largest verifier log to fetch (default 1 GiB; a log that does not fit is shown truncated)
   --json            events and map entries as JSON lines
   --no-cache        compile even when a cached build matches
 `;
@@ -142,6 +143,7 @@ export async function run(argvAll: string[]): Promise<number> {
       clear: { type: 'boolean' },
       set: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      'log-size': { type: 'string' },
       json: { type: 'boolean' },
       'no-cache': { type: 'boolean' },
     },
@@ -158,6 +160,8 @@ export async function run(argvAll: string[]): Promise<number> {
   if (values.clear && interval === undefined) throw new CliError('--clear goes with --interval S', 2);
   const logLevel = values['log-level'] === undefined ? undefined : Number(values['log-level']);
   if (logLevel !== undefined && ![0, 1, 2, 3].includes(logLevel)) throw new CliError('--log-level must be 0, 1, 2 or 3', 2);
+  const logSize = values['log-size'] === undefined ? undefined : Number(values['log-size']);
+  if (logSize !== undefined && !(Number.isInteger(logSize) && logSize >= 128)) throw new CliError('--log-size must be a number of bytes, at least 128', 2);
   const userMain = exportsMain(entry) ? entry : undefined;
 
   let mod: CompiledModule;
@@ -172,9 +176,10 @@ export async function run(argvAll: string[]): Promise<number> {
 
   let live;
   try {
-    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))), ...(logLevel ? { logLevel } : {}) });
+    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))), ...(logLevel ? { logLevel } : {}), ...(logSize ? { logSize } : {}) });
   } catch (e) {
     if (e instanceof DslVerifierError) {
+      if (logLevel) process.stderr.write(`${dim(`verifier log of ${e.program}:`)}\n${escapeControl(e.verifier.log)}\n`);
       process.stderr.write(`${red('error')}: ${escapeControl(e.message)}\n`);
       return 1;
     }
