@@ -15,6 +15,7 @@ import { FunctionLowering } from './lower.js';
 import { type MapKind, ModuleModel } from './module-model.js';
 import type { HistogramSpec } from './histogram-model.js';
 import { inUserSpace, userSpaceRanges } from './user-space.js';
+import { moduleSpecifierText } from './module-specifier.js';
 import { optimize } from './passes.js';
 import { expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
 import { allocateRegisters } from './regalloc.js';
@@ -163,8 +164,7 @@ function loadModules(project: Project, dsl: ReadonlyMap<SourceFile, unknown>, en
     const sf = queue.pop()!;
     // A malformed clause (`from 123`, `from ;`) has no string specifier: its syntax error is reported, nothing is loaded.
     const specs = [...sf.getImportDeclarations(), ...sf.getExportDeclarations()]
-      .map((d) => d.compilerNode.moduleSpecifier) // ts-morph's getters throw on a malformed one
-      .map((n) => (n && ts.isStringLiteral(n) ? n.text : undefined))
+      .map(moduleSpecifierText)
       .filter((s): s is string => s !== undefined && s.startsWith('.'));
     for (const spec of specs) {
       const base = normalize(`${dirname(sf.getFilePath())}/${spec}`);

@@ -7,14 +7,15 @@
  *     and top-level `export const options`: a BPF program cannot call them.
  */
 import { Node, type SourceFile } from 'ts-morph';
+import { moduleSpecifierText } from './module-specifier.js';
 
-const kernelSide = (spec: string): boolean => spec.startsWith('.') || spec === 'tsbpf/dsl' || spec.startsWith('tsbpf/dsl/');
+const kernelSide = (spec: string | undefined): boolean => spec === undefined || spec.startsWith('.') || spec === 'tsbpf/dsl' || spec.startsWith('tsbpf/dsl/');
 
 /** [start, end) offsets of the file's user-space code. */
 export function userSpaceRanges(sf: SourceFile): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (const st of sf.getStatements()) {
-    if (Node.isImportDeclaration(st) && !kernelSide(st.getModuleSpecifierValue())) out.push([st.getStart(), st.getEnd()]);
+    if (Node.isImportDeclaration(st) && !kernelSide(moduleSpecifierText(st))) out.push([st.getStart(), st.getEnd()]);
     else if (Node.isFunctionDeclaration(st) && st.isAsync()) out.push([st.getStart(), st.getEnd()]);
     else if (Node.isVariableStatement(st) && st.isExported() && st.getDeclarations().some((d) => d.getName() === 'options')) out.push([st.getStart(), st.getEnd()]);
   }
