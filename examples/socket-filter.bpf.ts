@@ -3,8 +3,8 @@
  * (0: <128 bytes, 1: <512, 2: <1024, 3: larger) and keeps every packet.
  *   sudo npx tsbpf run examples/socket-filter.bpf.ts --duration 10
  */
-import { arrayMap, htons, socketFilter, type u64 } from '../src/dsl/index.js';
-import { ETH_P_IP, EthHdr, IpHdr } from '../src/dsl/net.js';
+import { arrayMap, htons, socketFilter, type u64 } from 'tsbpf/dsl';
+import { ETH_P_IP, EthHdr, IpHdr } from 'tsbpf/dsl/net';
 
 export const sizes = arrayMap<u64>({ maxEntries: 4 });
 

@@ -2,8 +2,8 @@
  * Drops incoming UDP packets to one port (tcx ingress) and counts them.
  *   sudo npx tsbpf run examples/tc-drop-udp-port.bpf.ts --iface eth0 --set port=5353 --duration 10
  */
-import { arrayMap, htons, ntohs, rodata, tc, TcAction, type u16, type u64 } from '../src/dsl/index.js';
-import { ETH_P_IP, EthHdr, IPPROTO_UDP, IpHdr, UdpHdr } from '../src/dsl/net.js';
+import { arrayMap, htons, ntohs, rodata, tc, TcAction, type u16, type u64 } from 'tsbpf/dsl';
+import { ETH_P_IP, EthHdr, IPPROTO_UDP, IpHdr, UdpHdr } from 'tsbpf/dsl/net';
 
 /** The port to drop; set before load with --set port=N. */
 export const port = rodata<u16>(5353);

@@ -2,7 +2,7 @@
  * A uprobe on libc's malloc: calls and requested bytes per process id.
  *   sudo npx tsbpf run examples/uprobe-malloc.bpf.ts --duration 5
  */
-import { bpf, hashMap, type u32, type u64, uprobe } from '../src/dsl/index.js';
+import { bpf, hashMap, type u32, type u64, uprobe } from 'tsbpf/dsl';
 
 export interface Usage {
   calls: u64;

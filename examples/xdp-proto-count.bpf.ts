@@ -2,8 +2,8 @@
  * Counts packets per IP protocol on an interface.
  *   sudo npx tsbpf run examples/xdp-proto-count.bpf.ts --iface eth0 --duration 10
  */
-import { htons, perCpuArray, type u64, xdp, XdpAction } from '../src/dsl/index.js';
-import { ETH_P_IP, EthHdr, IpHdr } from '../src/dsl/net.js';
+import { htons, perCpuArray, type u64, xdp, XdpAction } from 'tsbpf/dsl';
+import { ETH_P_IP, EthHdr, IpHdr } from 'tsbpf/dsl/net';
 
 export const packetsByProtocol = perCpuArray<u64>({ maxEntries: 256 });
 

@@ -10,7 +10,8 @@ import { main } from '../../src/cli/main.js';
 import { tsbpf, tsbpfBinary } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 
-const conformance = fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
+// Small programs in the bpf_conformance file format (written here, so the suite needs nothing beside the checkout).
+const conformance = fileURLToPath(new URL('./fixtures/exec/', import.meta.url));
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs a CLI entry point with stdout/stderr captured. */
@@ -56,7 +57,7 @@ describe('tsbpf exec', () => {
   });
 
   it('uses the file\'s -- mem and checks -- result with --check', async () => {
-    const r = await exec(join(conformance, 'subnet.data'), '--check');
+    const r = await exec(join(conformance, 'mem-check.data'), '--check');
     expect(r).to.deep.include({ code: 0, out: '0x0000000000000001\n' });
   });
 
@@ -87,7 +88,7 @@ describe('tsbpf exec', () => {
   });
 
   it('runs the -- raw section of a .data file', async () => {
-    const r = await exec(join(conformance, 'lddw.data'), '--check');
+    const r = await exec(join(conformance, 'lddw-raw.data'), '--check');
     expect(r).to.deep.include({ code: 0, out: '0x1122334455667788\n' });
   });
 

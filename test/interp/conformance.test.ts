@@ -1,33 +1,21 @@
 // The 313 bpf_conformance programs: assembled with parseUbpf (or taken from
 // `-- raw`), run in the interpreter, r0 compared with the expected result.
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { encode } from '../../src/asm/codec.js';
 import { parseConformanceFile, rawSlotsToBytes } from '../../src/asm/conformance-file.js';
 import { parseUbpf } from '../../src/asm/ubpf.js';
 import { runSync } from '../../src/interp/index.js';
-
-// ../shared/conformance beside the checkout (see ARCHITECTURE.md), or TSBPF_CONFORMANCE_DIR.
-const dir = process.env.TSBPF_CONFORMANCE_DIR
-  ? `${process.env.TSBPF_CONFORMANCE_DIR.replace(/\/$/, '')}/`
-  : fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
-// A missing folder fails one test with a clear message instead of breaking the whole mocha run at load time.
-let files: string[] = [];
-let missing: string | undefined;
-try {
-  files = readdirSync(dir)
-    .filter((f) => f.endsWith('.data'))
-    .sort();
-} catch (e) {
-  missing = `${dir}: ${(e as Error).message} (set TSBPF_CONFORMANCE_DIR)`;
-}
+import { conformanceDir as dir, conformanceFiles as files, needConformance } from '../support/conformance.js';
 
 const hex = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
 
 describe('conformance suite through the interpreter', () => {
+  before(function () {
+    needConformance(this);
+  });
+
   it('has all 313 programs', () => {
-    expect(missing, missing).to.equal(undefined);
     expect(files).to.have.length(313);
   });
 

@@ -1,18 +1,12 @@
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { decode } from '../../src/asm/codec.js';
 import { parseConformanceFile, rawSlotsToBytes } from '../../src/asm/conformance-file.js';
 import { parseUbpf } from '../../src/asm/ubpf.js';
 import { runInKernel } from '../../src/cli/exec-kernel.js';
 import { VerifierError, haveIsa } from '../../src/kernel/index.js';
+import { conformanceDir as DIR, conformanceFiles as files, needConformance } from '../support/conformance.js';
 import { needKernel } from '../support/kernel.js';
-
-// ../shared/conformance beside the checkout (see ARCHITECTURE.md), or TSBPF_CONFORMANCE_DIR.
-const DIR = process.env.TSBPF_CONFORMANCE_DIR
-  ? process.env.TSBPF_CONFORMANCE_DIR.replace(/\/$/, '')
-  : fileURLToPath(new URL('../../../shared/conformance/tests', import.meta.url));
-const files = readdirSync(DIR).filter((f) => f.endsWith('.data')).sort();
 
 /** Rejected by the 6.18 verifier by design (see the conformance README), with the verifier's words. */
 const rejected = new Map<string, RegExp>([['callx.data', /unknown opcode 8d/]]);
@@ -24,6 +18,7 @@ for (const op of ['lsh', 'rsh', 'arsh']) {
 
 describe('kernel: conformance programs through BPF_PROG_TEST_RUN', function () {
   before(function () {
+    needConformance(this);
     needKernel(this);
     // The expected results (300 pass, 13 rejected) are those of Linux 6.18; kernels
     // without ISA v4 (before 6.6) reject many more programs by design.
@@ -37,7 +32,7 @@ describe('kernel: conformance programs through BPF_PROG_TEST_RUN', function () {
 
   for (const file of files) {
     it(file, async () => {
-      const test = parseConformanceFile(readFileSync(`${DIR}/${file}`, 'utf8'), file);
+      const test = parseConformanceFile(readFileSync(`${DIR}${file}`, 'utf8'), file);
       const insns = test.raw ? decode(rawSlotsToBytes(test.raw)) : parseUbpf(test.asm ?? '', file);
       const expectedRejection = rejected.get(file);
       if (expectedRejection) {
