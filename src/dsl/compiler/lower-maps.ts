@@ -4,7 +4,7 @@
  */
 import type { Node } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
-import { I32, I64, sizeOf } from './ctypes.js';
+import { I32, I64, type IntType, sizeOf } from './ctypes.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';
@@ -48,6 +48,7 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       need(1);
       const k = l.materialize(args[0]!, key);
       const r = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
+      if (map.value.kind === 'int') return storedInteger(l, r, map.value);
       return { k: 'ptr', reg: r, to: map.value, space: 'map' };
     }
     case 'update': {
@@ -71,6 +72,21 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     default:
       return l.fail(node, 'TSBPF_METHOD', `maps have lookup, update, delete and increment, not ${method}`);
   }
+}
+
+/**
+ * A lookup in a map of integers gives the integer stored now (a value, as
+ * TypeScript's `number | null` says), not a reference: read it here, 0 when
+ * absent, with the looked-up pointer as its null flag.
+ */
+function storedInteger(l: FunctionLowering, p: VReg, t: IntType): Value {
+  const value = l.newReg();
+  const absent = l.newLabel('absent');
+  l.emit({ op: 'mov', dst: value, src: imm(0), bits: 64 });
+  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: absent });
+  l.emit({ op: 'mov', dst: value, src: l.load(p, 0, t).op, bits: 64 });
+  l.label(absent);
+  return { k: 'int', op: reg(value), t, orNull: p };
 }
 
 /**

@@ -107,11 +107,16 @@ export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
   return l.packetBoundsCache;
 }
 
-/** After a helper that may move packet data: reload the bounds (old packet pointers are invalid anyway). */
+/**
+ * After a helper that may move packet data: reload the bounds (old packet
+ * pointers are invalid anyway). The registers are made now if they do not
+ * exist yet: their loads at the entry would hold the bounds from before the helper.
+ */
 export function reloadPacketBounds(l: FunctionLowering): void {
-  if (!l.packetBoundsCache) return;
   const info = PROGRAM_KINDS[l.program.kind];
   if (!info.packet || info.packet === 'loadBytes') return;
+  packetBounds(l);
+  if (!l.packetBoundsCache) return;
   l.emit({ op: 'load', dst: l.packetBoundsCache.data, base: l.ctxReg, off: info.packet.data, size: 4 });
   l.emit({ op: 'load', dst: l.packetBoundsCache.end, base: l.ctxReg, off: info.packet.dataEnd, size: 4 });
 }

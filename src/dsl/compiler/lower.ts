@@ -17,7 +17,8 @@ import { mapMethod } from './lower-maps.js';
 import { packetMethod } from './lower-packet.js';
 import type { Place, Space, Value } from './values.js';
 
-type Binding = { k: 'var'; reg: VReg; t: IntType } | { k: 'value'; value: Value };
+/** A name's binding: an integer local (`nullFlag`: a nullable one, see Value), or a value fixed when it was bound. */
+type Binding = { k: 'var'; reg: VReg; t: IntType; nullFlag?: VReg } | { k: 'value'; value: Value };
 
 interface Frame {
   kind: 'program' | 'inline';
@@ -26,6 +27,8 @@ interface Frame {
   result?: VReg;
   resultType?: IntType;
   resultPtr?: { to: CType; space: Space };
+  /** For a function whose TypeScript type returns `number | null`: 0 when the integer result is null. */
+  resultNull?: VReg;
 }
 
 interface LoopTarget {
@@ -86,6 +89,19 @@ export class FunctionLowering {
 
   label(l: string): void {
     this.emit({ op: 'label', label: l });
+  }
+
+  /** The operation emitted last (an anchor for emitBefore). */
+  lastOp(): SpannedOp {
+    return this.ops[this.ops.length - 1]!;
+  }
+
+  /** Emits what `body` emits just before `anchor` instead of at the end (code for a branch lowered earlier). */
+  emitBefore(anchor: SpannedOp, body: () => void): void {
+    const from = this.ops.length;
+    body();
+    const moved = this.ops.splice(from);
+    this.ops.splice(this.ops.indexOf(anchor), 0, ...moved);
   }
 
   /** A stack slot for `node`; one larger than the whole stack is reported there (and abandons the construct). */
@@ -172,8 +188,13 @@ export class FunctionLowering {
       return;
     }
     if (expr) {
-      const v = this.expr(expr);
-      if (v.k === 'ptr' || v.k === 'null') {
+      const v = this.taken(this.expr(expr), expr);
+      if (v.k === 'null' && frame.resultNull !== undefined) {
+        // null from a function that returns integers or null: a nullable integer.
+        frame.result ??= this.newReg();
+        this.emit({ op: 'mov', dst: frame.result, src: imm(0), bits: 64 });
+        this.emit({ op: 'mov', dst: frame.resultNull, src: imm(0), bits: 64 });
+      } else if (v.k === 'ptr' || v.k === 'null') {
         if (frame.resultType) this.fail(node, 'TSBPF_RETURN', 'a function returns either integers or references, not both');
         if (v.k === 'ptr') frame.resultPtr ??= { to: v.to, space: v.space };
         frame.result ??= this.newReg();
@@ -181,15 +202,28 @@ export class FunctionLowering {
         this.emit({ op: 'mov', dst: frame.result, src: m ? reg(m.reg) : imm(0), bits: 64 });
       } else {
         const iv = this.intOf(v, expr);
+        if (frame.resultPtr) this.fail(node, 'TSBPF_RETURN', 'a function returns either integers or references, not both');
         frame.resultType ??= iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
         frame.result ??= this.newReg();
         this.#assignReg(frame.result, this.convert(iv, frame.resultType, expr));
+        if (frame.resultNull !== undefined) this.emit({ op: 'mov', dst: frame.resultNull, src: iv.orNull !== undefined ? reg(iv.orNull) : imm(1), bits: 64 });
       }
     }
     this.emit({ op: 'jmp', target: frame.end });
   }
 
   // ------------------------------------------------------------ expressions
+
+  /**
+   * A value as it leaves the expression that produced it, to be kept: bound
+   * to a name, passed to a function, returned, or held while other operands
+   * run. An integer field of a header, map value, event or struct is read
+   * now (a number is a value, taken when the line runs); references stay references.
+   */
+  taken(v: Value, node: Node): Value {
+    if (v.k === 'ptr' && v.to.kind === 'int') return this.intOf(v, node);
+    return v;
+  }
 
   expr(node: Node): Value {
     const saved = this.#span;
@@ -383,7 +417,8 @@ export class FunctionLowering {
         return;
       }
     }
-    const left = this.expr(node.getLeft());
+    // The left operand's value is taken before the right one runs (it may store to the same field).
+    const left = this.taken(this.expr(node.getLeft()), node.getLeft());
     const right = this.expr(node.getRight());
     this.at(node);
     const effective = when ? cmp : NEGATE[cmp];
@@ -394,9 +429,12 @@ export class FunctionLowering {
         if ((cmp === 'eq') === when) this.emit({ op: 'jmp', target });
         return;
       }
-      if (other.k !== 'ptr') this.fail(node, 'TSBPF_NULL_COMPARE', 'only references (lookup, reserve, packet.at results) can be compared with null');
+      const nullable = other.k === 'int' && other.orNull !== undefined ? other.orNull : undefined;
+      if (other.k !== 'ptr' && nullable === undefined) this.fail(node, 'TSBPF_NULL_COMPARE', 'only references (lookup, reserve, packet.at results) can be compared with null');
       if (effective !== 'eq' && effective !== 'ne') this.fail(node, 'TSBPF_NULL_COMPARE', 'compare references with === or !== null');
-      if (other.nullIf) this.emit({ op: 'br', cmp: effective === 'eq' ? 'gt' : 'le', bits: 64, a: other.nullIf.a, b: reg(other.nullIf.b), target });
+      if (nullable !== undefined) this.emit({ op: 'br', cmp: effective, bits: 64, a: nullable, b: imm(0), target });
+      else if (other.k !== 'ptr') throw new Error('unreachable');
+      else if (other.nullIf) this.emit({ op: 'br', cmp: effective === 'eq' ? 'gt' : 'le', bits: 64, a: other.nullIf.a, b: reg(other.nullIf.b), target });
       else this.emit({ op: 'br', cmp: effective, bits: 64, a: other.reg, b: imm(0), target });
       return;
     }
@@ -463,7 +501,7 @@ export class FunctionLowering {
       return this.fail(node, 'TSBPF_UNKNOWN_NAME', `cannot resolve '${node.getText()}'`);
     }
     const b = this.#bindings.get(decl);
-    if (b) return b.k === 'var' ? { k: 'int', op: reg(b.reg), t: b.t } : b.value;
+    if (b) return b.k === 'var' ? { k: 'int', op: reg(b.reg), t: b.t, ...(b.nullFlag !== undefined ? { orNull: b.nullFlag } : {}) } : b.value;
     const lit = this.#literalTypeValue(node);
     if (lit) return lit;
     const factory = this.model.factoryOf(decl);
@@ -520,7 +558,7 @@ export class FunctionLowering {
     if (Node.isIdentifier(node)) {
       const decl = this.cx.declarationOf(node);
       const b = decl ? this.#bindings.get(decl) : undefined;
-      if (b?.k === 'var') return { k: 'var', reg: b.reg, t: b.t };
+      if (b?.k === 'var') return { k: 'var', reg: b.reg, t: b.t, ...(b.nullFlag !== undefined ? { nullFlag: b.nullFlag } : {}) };
       if (b) this.fail(node, 'TSBPF_ASSIGN', `'${node.getText()}' cannot be assigned`);
       return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is not a local variable of this program; use global() for shared mutable values`);
     }
@@ -554,6 +592,8 @@ export class FunctionLowering {
   writePlace(p: Place, v: Extract<Value, { k: 'int' }>, node: Node): void {
     if (p.k === 'var') {
       this.#assignReg(p.reg, this.coerce(v, p.t, node));
+      // An integer stored in a nullable local: present (or as null as the value stored).
+      if (p.nullFlag !== undefined) this.emit({ op: 'mov', dst: p.nullFlag, src: v.orNull !== undefined ? reg(v.orNull) : imm(1), bits: 64 });
       return;
     }
     const t = p.k === 'mem' ? p.t : p.global.type;
@@ -762,9 +802,10 @@ export class FunctionLowering {
         return;
       }
       const typeNode = p.getTypeNode();
-      const t = typeNode && !isContextType(this.cx, typeNode) ? this.cx.ctypeOf(typeNode) : undefined;
+      const t = typeNode && !isContextType(this.cx, typeNode) ? this.declaredCtype(typeNode) : undefined;
       if (t?.kind === 'struct' && Node.isObjectLiteralExpression(a)) values.push({ k: 'ptr', reg: this.structLiteral(a, t), to: t, space: 'stack' });
-      else values.push(this.expr(a));
+      // An integer argument is taken now, before later arguments run (they may store to the same field).
+      else values.push(this.taken(this.expr(a), a));
     });
     this.#inlining.push(fn);
     const frame: Frame = { kind: 'inline', decl, end: this.newLabel('ret') };
@@ -773,13 +814,20 @@ export class FunctionLowering {
         if (!Node.isIdentifier(p.getNameNode())) this.fail(p, 'TSBPF_DESTRUCTURE', 'destructuring parameters is not supported');
         const v = values[i]!;
         const typeNode = p.getTypeNode();
-        const t = typeNode && !isContextType(this.cx, typeNode) ? this.cx.ctypeOf(typeNode) : undefined;
-        if (t?.kind === 'int' || (!t && v.k === 'int')) {
+        const t = typeNode && !isContextType(this.cx, typeNode) ? this.declaredCtype(typeNode) : undefined;
+        if (v.k === 'null' && t?.kind === 'int') {
+          // null passed for a nullable integer parameter.
+          const r = this.newReg();
+          const flag = this.newReg();
+          this.emit({ op: 'mov', dst: r, src: imm(0), bits: 64 });
+          this.emit({ op: 'mov', dst: flag, src: imm(0), bits: 64 });
+          this.bind(p, { k: 'var', reg: r, t, nullFlag: flag });
+        } else if (t?.kind === 'int' || (!t && v.k === 'int')) {
           const iv = this.intOf(v, args[i] ?? p);
           const ty = t?.kind === 'int' ? t : iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
           const r = this.newReg();
           this.#assignReg(r, this.coerceLoose(iv, ty, args[i] ?? p));
-          this.bind(p, { k: 'var', reg: r, t: ty });
+          this.bind(p, { k: 'var', reg: r, t: ty, ...(iv.orNull !== undefined ? { nullFlag: this.#copyReg(iv.orNull) } : {}) });
         } else {
           this.bind(p, { k: 'value', value: v });
         }
@@ -788,6 +836,10 @@ export class FunctionLowering {
       if (rt && rt.getKind() !== SK.VoidKeyword) {
         const t = this.#tryCtype(rt);
         if (t?.kind === 'int') frame.resultType = t;
+      }
+      if (returnsNullableNumber(fn)) {
+        frame.resultNull = this.newReg();
+        this.emit({ op: 'mov', dst: frame.resultNull, src: imm(1), bits: 64 });
       }
       this.#frames.push(frame);
       this.#lowerFunctionBody(fn.getBody());
@@ -798,13 +850,29 @@ export class FunctionLowering {
     }
     if (frame.result === undefined) return { k: 'void' };
     if (frame.resultPtr) return { k: 'ptr', reg: frame.result, to: frame.resultPtr.to, space: frame.resultPtr.space };
-    return { k: 'int', op: reg(frame.result), t: frame.resultType ?? I64 };
+    return { k: 'int', op: reg(frame.result), t: frame.resultType ?? I64, ...(frame.resultNull !== undefined ? { orNull: frame.resultNull } : {}) };
+  }
+
+  /** A register holding a copy of `r` (a flag that later assignments change, while `r` stays as it was). */
+  #copyReg(r: VReg): VReg {
+    const dst = this.newReg();
+    this.emit({ op: 'mov', dst, src: reg(r), bits: 64 });
+    return dst;
+  }
+
+  /** The C type of a local's or parameter's annotation; `T | null` is a nullable T (an integer that may be null, or a reference). */
+  declaredCtype(node: import('ts-morph').TypeNode): CType {
+    if (Node.isUnionTypeNode(node)) {
+      const parts = node.getTypeNodes().filter((n) => !(Node.isLiteralTypeNode(n) && n.getLiteral().getKind() === SK.NullKeyword));
+      if (parts.length === 1) return this.cx.ctypeOf(parts[0]!);
+    }
+    return this.cx.ctypeOf(node);
   }
 
   #tryCtype(node: import('ts-morph').TypeNode): CType | undefined {
     const before = this.cx.diagnostics.length;
     try {
-      return this.cx.ctypeOf(node);
+      return this.declaredCtype(node);
     } catch (e) {
       if (!(e instanceof Abandon)) throw e;
       this.cx.diagnostics.length = before;
@@ -819,7 +887,7 @@ export class FunctionLowering {
     if (!Node.isIdentifier(nameNode)) this.fail(nameNode, 'TSBPF_DESTRUCTURE', 'destructuring is not supported');
     const init = decl.getInitializer();
     const typeNode = decl.getTypeNode();
-    const t = typeNode ? this.cx.ctypeOf(typeNode) : undefined;
+    const t = typeNode ? this.declaredCtype(typeNode) : undefined;
     if (!init) {
       if (!t || t.kind === 'int') {
         if (!t) this.fail(decl, 'TSBPF_TYPE', 'a variable without an initializer needs an integer type annotation');
@@ -841,7 +909,8 @@ export class FunctionLowering {
       return;
     }
     if (Node.isObjectLiteralExpression(init)) this.fail(init, 'TSBPF_OBJECT', 'an object literal needs a struct type annotation (const k: Key = { … })');
-    const v = this.expr(init);
+    // A number is a value: an integer field is read here, when the line runs.
+    const v = this.taken(this.expr(init), init);
     if (v.k === 'int') {
       const iv = t?.kind === 'int' ? this.coerce(v, t, init) : v;
       if (isConst && iv.op.kind === 'imm') {
@@ -851,7 +920,17 @@ export class FunctionLowering {
       const ty = iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
       const r = this.newReg();
       this.#assignReg(r, { ...iv, t: ty });
-      this.bind(decl, { k: 'var', reg: r, t: ty });
+      const nullFlag = v.orNull !== undefined ? (isConst ? v.orNull : this.#copyReg(v.orNull)) : undefined;
+      this.bind(decl, { k: 'var', reg: r, t: ty, ...(nullFlag !== undefined ? { nullFlag } : {}) });
+      return;
+    }
+    if (v.k === 'null' && !isConst && t?.kind === 'int') {
+      // let n: u32 | null = null
+      const r = this.newReg();
+      const flag = this.newReg();
+      this.emit({ op: 'mov', dst: r, src: imm(0), bits: 64 });
+      this.emit({ op: 'mov', dst: flag, src: imm(0), bits: 64 });
+      this.bind(decl, { k: 'var', reg: r, t, nullFlag: flag });
       return;
     }
     if (v.k === 'void') this.fail(init, 'TSBPF_VOID', 'this expression has no value');
@@ -1036,6 +1115,15 @@ function sameType(a: CType, b: CType): boolean {
   if (a.kind === 'array' && b.kind === 'array') return a.length === b.length && sameType(a.element, b.element);
   if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name && a.size === b.size;
   return false;
+}
+
+/** Whether a function's TypeScript return type is a number that may be null (`number | null`). */
+function returnsNullableNumber(fn: Node): boolean {
+  if (!(Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) return false;
+  const t = fn.getReturnType();
+  if (!t.isUnion()) return false;
+  const parts = t.getUnionTypes();
+  return parts.some((p) => p.isNull()) && parts.some((p) => p.isNumber() || p.isNumberLiteral() || p.isBigInt() || p.isBigIntLiteral() || p.isBoolean() || p.isBooleanLiteral());
 }
 
 function isContextType(cx: CompilerContext, node: Node): boolean {

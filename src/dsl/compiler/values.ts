@@ -10,9 +10,16 @@ import type { GlobalInfo, MapInfo } from './module-model.js';
 export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf';
 
 export type Value =
-  | { k: 'int'; op: Operand; t: IntType; literal?: boolean }
   /**
-   * A reference. `nullIf` marks a packet header not yet materialised: it is
+   * An integer value. With `orNull`, a nullable integer (what a map of
+   * integers' `lookup` gives): that 64-bit register is 0 when the value is
+   * null, and `op` then holds 0, so a truth test of `op` is TypeScript's.
+   */
+  | { k: 'int'; op: Operand; t: IntType; literal?: boolean; orNull?: VReg }
+  /**
+   * A reference. One to an integer (`to.kind === 'int'`) is a field or
+   * element: a place, read when it is used as a value (see FunctionLowering.taken).
+   * `nullIf` marks a packet header not yet materialised: it is
    * null exactly when `a > b` (its end beyond data_end), so a null check is
    * that one comparison, the form the verifier learns packet ranges from.
    */
@@ -28,7 +35,8 @@ export type Value =
 
 /** A place that can be read and written. */
 export type Place =
-  | { k: 'var'; reg: VReg; t: IntType }
+  /** A local; with `nullFlag`, a nullable integer local whose flag an assignment sets. */
+  | { k: 'var'; reg: VReg; t: IntType; nullFlag?: VReg }
   /** Memory; with `guard`, accessed only when not `a > b` (packet bytes at a variable index). */
   | { k: 'mem'; base: VReg; off: number; t: IntType; guard?: { a: VReg; b: VReg } }
   | { k: 'global'; global: GlobalInfo };

@@ -232,34 +232,51 @@ E[SK.ConditionalExpression] = (l, n) => {
   const elseLabel = l.newLabel('else');
   const end = l.newLabel('endcond');
   const dst = l.newReg();
+  const arms = [n.getWhenTrue(), n.getWhenFalse()] as const;
+  // A reference when TypeScript says both arms are (or null); otherwise an integer, nullable when an arm may be null.
+  const refResult = isReferenceExpression(l, n);
+  const nullFlag = !refResult && mayBeNull(l, n) ? l.newReg() : undefined;
   l.branch(n.getCondition(), elseLabel, false);
-  const a = l.expr(n.getWhenTrue());
-  const assign = (v: Value, node: Node): Value => {
-    if (v.k === 'ptr' || v.k === 'null') {
+  const values: Value[] = [];
+  const jumps: Array<ReturnType<typeof l.lastOp>> = [];
+  arms.forEach((arm, i) => {
+    // Each arm's value is taken in its own branch (an integer field is read there).
+    const v = l.taken(l.expr(arm), arm);
+    if (refResult) {
+      if (v.k !== 'ptr' && v.k !== 'null') l.fail(arm, 'TSBPF_NOT_INTEGER', `expected a reference here, got ${describeValue(v)}`);
       const m = v.k === 'ptr' ? l.materializeRef(v) : v;
       l.emit({ op: 'mov', dst, src: m.k === 'ptr' ? reg(m.reg) : imm(0), bits: 64 });
-      return m;
+      values.push(m);
+    } else {
+      values.push(v.k === 'null' && nullFlag !== undefined ? v : l.intOf(v, arm));
     }
-    const iv = l.intOf(v, node);
-    l.emit({ op: 'mov', dst, src: iv.op.kind === 'imm' ? imm(wrapTo(iv.op.value, iv.t)) : iv.op, bits: iv.op.kind === 'imm' && iv.t.bits < 64 ? 32 : 64 });
-    return iv;
-  };
-  // References stay references only when the other side is one too (or null); otherwise both are integers.
-  const whenFalse = n.getWhenFalse();
-  const refResult = (a.k === 'ptr' || a.k === 'null') && isReferenceExpression(l, whenFalse);
-  const ra = assign(refResult || a.k === 'null' ? a : l.intOf(a, n.getWhenTrue()), n.getWhenTrue());
-  l.emit({ op: 'jmp', target: end });
-  l.label(elseLabel);
-  const b = l.expr(whenFalse);
-  const rb = assign(refResult ? b : b.k === 'ptr' ? l.intOf(b, whenFalse) : b, whenFalse);
-  l.label(end);
-  const ptr = ra.k === 'ptr' ? ra : rb.k === 'ptr' ? rb : undefined;
-  if (ptr) return { ...ptr, reg: dst };
-  if (ra.k === 'int' && rb.k === 'int') {
-    const t = l.commonType(ra, rb);
-    return { k: 'int', op: reg(dst), t };
+    if (i === 0) {
+      l.emit({ op: 'jmp', target: end });
+      jumps.push(l.lastOp());
+      l.label(elseLabel);
+    }
+  });
+  if (refResult) {
+    l.label(end);
+    const ptr = values.find((v) => v.k === 'ptr');
+    return ptr ? { ...ptr, reg: dst } : { k: 'null' };
   }
-  return { k: 'null' };
+  // Integer arms are converted to their common type, in their own branch.
+  const ints = values.filter((v): v is Extract<Value, { k: 'int' }> => v.k === 'int');
+  const t = ints.length === 2 ? l.commonType(ints[0]!, ints[1]!) : ints[0]?.t ?? I32;
+  const assign = (v: Value, node: Node) => {
+    if (v.k === 'int') {
+      const c = l.convert(v, t, node);
+      l.emit({ op: 'mov', dst, src: c.op.kind === 'imm' ? imm(wrapTo(c.op.value, t)) : c.op, bits: 64 });
+    } else {
+      l.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
+    }
+    if (nullFlag !== undefined) l.emit({ op: 'mov', dst: nullFlag, src: v.k === 'int' ? (v.orNull !== undefined ? reg(v.orNull) : imm(1)) : imm(0), bits: 64 });
+  };
+  l.emitBefore(jumps[0]!, () => assign(values[0]!, arms[0]));
+  assign(values[1]!, arms[1]);
+  l.label(end);
+  return { k: 'int', op: reg(dst), t, ...(nullFlag !== undefined ? { orNull: nullFlag } : {}) };
 };
 
 E[SK.TypeOfExpression] = (l, n) => l.fail(n, 'TSBPF_UNSUPPORTED', 'typeof is not supported in BPF programs');
@@ -271,4 +288,10 @@ function isReferenceExpression(l: FunctionLowering, node: Node): boolean {
   if (t.isNull()) return true;
   const parts = t.isUnion() ? t.getUnionTypes() : [t];
   return parts.every((p) => p.isNull() || p.isObject());
+}
+
+/** Whether an expression's TypeScript type includes null. */
+function mayBeNull(l: FunctionLowering, node: Node): boolean {
+  const t = l.cx.checker.getTypeAtLocation(node);
+  return t.isNull() || (t.isUnion() && t.getUnionTypes().some((p) => p.isNull()));
 }

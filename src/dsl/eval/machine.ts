@@ -142,7 +142,7 @@ export class Machine {
       return;
     }
     const v = this.#expr(init);
-    this.#frame().set(d, { v: t.k === 'int' && typeof v === 'bigint' ? wrap(v, t.t) : v });
+    this.#frame().set(d, { v: this.#convertTo(v, t) });
   }
 
   #switch(s: import('ts-morph').SwitchStatement): Completion {
@@ -250,7 +250,7 @@ export class Machine {
 
   /** An integer value converted to an integer static type (other values pass). */
   #convertTo(v: RV, st: SType): RV {
-    return typeof v === 'bigint' && st.k === 'int' ? wrap(v, st.t) : v;
+    return typeof v === 'bigint' && (st.k === 'int' || st.k === 'intOrNull') ? wrap(v, st.t) : v;
   }
 
   #identifier(node: Node, st: SType): RV {
@@ -315,7 +315,7 @@ export class Machine {
       const decl = this.r.declarationOf(node);
       const slot = decl ? this.#frame().get(decl) : undefined;
       const t = decl ? this.typer.declaredType(decl) : undefined;
-      if (!slot || !t || t.k !== 'int') return fail(node, 'TSBPF_ASSIGN', `${node.getText()} cannot be assigned`);
+      if (!slot || !t || (t.k !== 'int' && t.k !== 'intOrNull')) return fail(node, 'TSBPF_ASSIGN', `${node.getText()} cannot be assigned`);
       return { k: 'var', slot, t: t.t };
     }
     if (Node.isPropertyAccessExpression(node)) {
@@ -376,6 +376,11 @@ export class Machine {
     const right = node.getRight();
     if (tok === SK.EqualsToken) {
       const p = this.#placeOf(left);
+      if (p.k === 'var' && this.typer.typeOf(right).k === 'null') {
+        // null stored in a nullable integer local
+        p.slot.v = null;
+        return null;
+      }
       const v = this.#int(right);
       this.#write(p, v);
       return v;
@@ -479,7 +484,7 @@ export class Machine {
         return undefined;
       }
       const v = this.#expr(a);
-      frame.set(p, { v: pt.k === 'int' && typeof v === 'bigint' ? wrap(v, pt.t) : v });
+      frame.set(p, { v: this.#convertTo(v, pt) });
       return undefined;
     });
     const rt = this.typer.returnType(fn);

@@ -187,8 +187,7 @@ export class Typer {
       }
       const ctx = this.#contextType(tn);
       if (ctx) return { k: 'ctx', ctx };
-      const ct = this.r.layout(tn);
-      return ct.kind === 'int' ? { k: 'int', t: ct.t } : { k: 'ref', to: ct };
+      return this.#annotated(tn);
     }
     if (Node.isVariableDeclaration(decl)) {
       const forOf = decl.getParent()?.getParent();
@@ -197,8 +196,12 @@ export class Typer {
       const tn = decl.getTypeNode();
       const init = decl.getInitializer();
       if (tn) {
-        const ct = this.r.layout(tn);
-        if (ct.kind !== 'int') return { k: 'ref', to: ct };
+        const at = this.#annotated(tn);
+        if (at.k !== 'int') {
+          if (at.k === 'intOrNull' && init && this.typeOf(init).k !== 'null') this.checkLocalStore(this.int(init), at.t, init);
+          return at;
+        }
+        const ct = { t: at.t };
         if (!init) return { k: 'int', t: ct.t };
         const it = this.int(init);
         this.checkLocalStore(it, ct.t, init);
@@ -215,6 +218,22 @@ export class Typer {
       return it;
     }
     return fail(decl, 'TSBPF_UNSUPPORTED', `${decl.getKindName()} is not a local`);
+  }
+
+  /** The type an annotation gives: `T | null` is a nullable integer (or a reference) of T. */
+  #annotated(tn: import('ts-morph').TypeNode): SType {
+    let inner = tn;
+    let nullable = false;
+    if (Node.isUnionTypeNode(tn)) {
+      const parts = tn.getTypeNodes().filter((n) => !(Node.isLiteralTypeNode(n) && n.getLiteral().getKind() === SK.NullKeyword));
+      if (parts.length === 1) {
+        inner = parts[0]!;
+        nullable = parts.length < tn.getTypeNodes().length;
+      }
+    }
+    const ct = this.r.layout(inner);
+    if (ct.kind !== 'int') return { k: 'ref', to: ct };
+    return nullable ? { k: 'intOrNull', t: ct.t } : { k: 'int', t: ct.t };
   }
 
   #valueTypeOf(t: SType): SType {
@@ -388,10 +407,7 @@ export class Typer {
     let t: SType;
     if (tn) {
       if (tn.getKind() === SK.VoidKeyword) t = { k: 'void' };
-      else {
-        const ct = this.r.layout(tn);
-        t = ct.kind === 'int' ? { k: 'int', t: ct.t } : { k: 'ref', to: ct };
-      }
+      else t = this.#annotated(tn);
     } else {
       this.#types.set(fn, { k: 'void' }); // recursion guard
       const body = fn.getBody();
@@ -510,17 +526,20 @@ export class Typer {
   /** The type of `a ?: b` / `a && b` / `a || b`: integers meet in their common type; references stay references. */
   #join(a: SType, b: SType, node: Node): SType {
     const intish = (x: SType) => x.k === 'int' || x.k === 'intOrNull';
+    // An integer that may be null on either side is a nullable integer.
+    const nullable = a.k === 'intOrNull' || b.k === 'intOrNull' || a.k === 'null' || b.k === 'null';
+    const asInt = (x: SType): IntS => (x.k === 'int' ? x : { k: 'int', t: (x as { t: IntT }).t });
     if (intish(a) && intish(b)) {
-      const x = a.k === 'int' ? a : { k: 'int' as const, t: (a as { t: IntT }).t };
-      const y = b.k === 'int' ? b : { k: 'int' as const, t: (b as { t: IntT }).t };
-      if (x.t === BOOL && y.t === BOOL && !x.lit && !y.lit) return { k: 'int', t: BOOL };
-      return { k: 'int', t: common(operandType(x), operandType(y)) };
+      const x = asInt(a);
+      const y = asInt(b);
+      const t = x.t === BOOL && y.t === BOOL && !x.lit && !y.lit ? BOOL : common(operandType(x), operandType(y));
+      return nullable ? { k: 'intOrNull', t } : { k: 'int', t };
     }
     if (a.k === 'ref') return a;
     if (b.k === 'ref') return b;
     if (a.k === 'null' && b.k === 'null') return a;
-    if (a.k === 'null' && b.k === 'intOrNull') return b;
-    if (b.k === 'null' && a.k === 'intOrNull') return a;
+    if (a.k === 'null' && intish(b)) return { k: 'intOrNull', t: operandType(asInt(b)) };
+    if (b.k === 'null' && intish(a)) return { k: 'intOrNull', t: operandType(asInt(a)) };
     return fail(node, 'TSBPF_TYPE', `cannot combine ${a.k} and ${b.k}`);
   }
 
@@ -543,7 +562,8 @@ export class Typer {
   checkAssign(left: Node, right: Node): void {
     const target = this.typeOf(left);
     const v = this.typeOf(right);
-    if (target.k !== 'int') return fail(left, 'TSBPF_ASSIGN', 'only integers can be assigned');
+    if (target.k === 'intOrNull' && v.k === 'null') return;
+    if (target.k !== 'int' && target.k !== 'intOrNull') return fail(left, 'TSBPF_ASSIGN', 'only integers can be assigned');
     const iv = v.k === 'int' ? v : this.int(right);
     const l = Node.isParenthesizedExpression(left) ? left.getExpression() : left;
     const decl = Node.isIdentifier(l) ? this.r.declarationOf(l) : undefined;
