@@ -30,8 +30,9 @@ const bad: Bad[] = [
   { name: 'object literal without struct type', code: 'TSBPF_OBJECT', source: prog('const o = ⟨⟩{ a: 1 };\nreturn 2;') },
   { name: 'try/catch', code: 'TSBPF_EXCEPTION', source: prog('⟨⟩try { return 1; } catch { return 2; }') },
   { name: 'throw', code: 'TSBPF_EXCEPTION', source: prog('if (ctx.packet.length > 10) ⟨⟩throw 1;\nreturn 2;') },
-  { name: 'while loop', code: 'TSBPF_LOOP', source: prog('let i: u32 = 0;\n⟨⟩while (i < 10) i++;\nreturn 2;') },
-  { name: 'classic for loop', code: 'TSBPF_LOOP', source: prog('⟨⟩for (let i = 0; i < 3; i++) {}\nreturn 2;') },
+  { name: 'while loop without a provable bound', code: 'TSBPF_LOOP_BOUND', source: prog('let i: u32 = 0;\nwhile (⟨⟩i < ctx.packet.length) i++;\nreturn 2;') },
+  { name: 'classic for loop that does not step its variable', code: 'TSBPF_LOOP_BOUND', source: prog('for (let i = 0; i < 3; ⟨⟩i = 2) {}\nreturn 2;') },
+  { name: 'for…in', code: 'TSBPF_LOOP', source: prog('const o = { a: 1 };\n⟨⟩for (const k in o) {}\nreturn 2;') },
   { name: 'for-of over something else', code: 'TSBPF_LOOP', source: prog('const xs = [1];\nfor (const x of ⟨⟩xs) {}\nreturn 2;') },
   { name: 'range bound not constant', code: 'TSBPF_RANGE_BOUND', source: prog('for (const i of ⟨⟩range(ctx.packet.length)) {}\nreturn 2;') },
   { name: 'recursion', code: 'TSBPF_RECURSION', source: `function f(n: u32): u32 { return n === 0 ? 0 : ⟨⟩f(n - 1); }\n${prog('return f(3);')}` },
@@ -97,4 +98,67 @@ describe('dsl diagnostics: invalid modules', () => {
     const diags = diagnosticsOf(`${HEAD}${prog('const a = 1.5;\nconst s = "x";\nconst o = [1];\nreturn 2;')}`);
     expect(diags.map((d) => d.code)).to.include.members(['TSBPF_FLOAT', 'TSBPF_STRING', 'TSBPF_HEAP']);
   });
+});
+
+/**
+ * One mistake, one diagnostic (issue 9 item 5): each module below has a
+ * single root cause, used several times; exactly one diagnostic names it,
+ * at ⟨⟩, and its later uses add none.
+ */
+const single: Bad[] = [
+  {
+    name: 'a shorthand property naming module-level mutable state',
+    code: 'TSBPF_CLOSURE_MUTABLE',
+    source: `let vlan = 0;
+export interface K { vlan: u32; proto: u32 }
+export const ks = hashMap<K, u64>({ maxEntries: 4 });
+${prog('const proto: u32 = 1;\nks.increment({ ⟨⟩vlan, proto });\nconst k: K = { vlan, proto };\nks.increment(k);\nreturn u32(vlan);')}`,
+  },
+  {
+    name: 'a module-level const computed in Node, used in two programs',
+    code: 'TSBPF_CLOSURE',
+    source: `const SEED = Date.now();
+${prog('const h = u32(ctx.packet.length) * ⟨⟩SEED;\nreturn u32(h >> 3) + u32(SEED);')}
+export const q = xdp(() => u32(SEED));`,
+  },
+  {
+    name: 'a local whose initializer is wrong, used three times',
+    code: 'TSBPF_NARROWING',
+    source: `import { Ipv6Hdr } from 'tsbpf/dsl/net';
+${prog('const ip6 = ctx.packet.at(Ipv6Hdr, 14);\nif (ip6 === null) return 0;\nlet nh: u8 = ⟨⟩htons(ip6.payloadLen);\nif (nh === 0) nh = 1;\nreturn nh + nh;')}`,
+  },
+  {
+    name: 'a mistake inside a module-level constant expression, reported where it is written',
+    code: 'TSBPF_FLOAT',
+    source: `const OFF = EthHdr.size + ⟨⟩1.5;
+${prog('const ip = ctx.packet.at(IpHdr, OFF);\nif (ip === null) return OFF;\nreturn 2;')}`,
+  },
+  {
+    name: 'a C-style for loop whose bound is not a constant',
+    code: 'TSBPF_LOOP_BOUND',
+    source: prog('let s: u32 = 0;\nconst n: u32 = ctx.packet.length;\nfor (let i: u32 = 0; ⟨⟩i < n; i++) s += i;\nreturn s;'),
+  },
+  {
+    name: 'a map factory without type arguments, used twice',
+    code: 'TSBPF_MAP_TYPE',
+    source: `export const bad = ⟨⟩hashMap({ maxEntries: 4 });\n${prog('bad.increment(1);\nconst v = bad.lookup(1);\nreturn v === null ? 1 : 2;')}`,
+  },
+  {
+    name: 'var, whose name is then used',
+    code: 'TSBPF_VAR',
+    source: prog('⟨⟩var n = 1;\nn = n + 1;\nreturn n;'),
+  },
+];
+
+describe('dsl diagnostics: one diagnostic per mistake', () => {
+  for (const b of single) {
+    it(`${b.name} → one ${b.code}`, () => {
+      const { text, line, column } = locate((b.noHead ? '' : HEAD) + b.source.replace(/import \{ Ipv6Hdr \} from 'tsbpf\/dsl\/net';\n/, ''));
+      const src = b.source.includes('Ipv6Hdr') ? text.replace("import { EthHdr, IpHdr } from 'tsbpf/dsl/net';", "import { EthHdr, IpHdr, Ipv6Hdr } from 'tsbpf/dsl/net';") : text;
+      const diags = diagnosticsOf(src);
+      const shown = diags.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`);
+      expect(shown, shown.join(' | ')).to.have.length(1);
+      expect({ code: diags[0]!.code, file: diags[0]!.file, line: diags[0]!.line, column: diags[0]!.column }, shown[0]).to.deep.equal({ code: b.code, file: `${MODULE_DIR}/m.bpf.ts`, line, column });
+    });
+  }
 });

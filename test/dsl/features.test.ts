@@ -536,6 +536,101 @@ const cases: Case[] = [
     packets: [packet({ dport: 7 }), packet({ dport: 7 }), packet({ dport: 9 })],
     maps: { sizes: { '0700': le32(24), '0900': le32(12) } },
   },
+  {
+    name: 'runs C-style for loops: unrolled, counted, counting down, bounded by one && term',
+    source: xdpProgram(`let a: u32 = 0;
+      for (let i = 0; i < 4; i++) a += i;
+      let b: u32 = 0;
+      for (let i: u32 = 0; i < 100; i += 3) {
+        if (i === 30) continue;
+        if (i > 90) break;
+        b += i;
+      }
+      let c: u32 = 0;
+      for (let i = 20; i > 0; i--) c += u32(i * i);
+      let d: u32 = 0;
+      for (let i: u32 = 0; i < 64 && i < ctx.packet.length - 40; i++) d++;
+      out.update(0, a); out.update(1, b); out.update(2, c);
+      return d;`),
+    packets: [UDP, packet({ payload: new Array(100).fill(0) })], retvals: [6, 64], out: { 0: 6n, 1: 1365n, 2: 2870n },
+  },
+  {
+    name: 'runs while and do…while loops whose variable steps in the body',
+    source: xdpProgram(`let n: u32 = 0;
+      let s: u32 = 0;
+      while (n < 10) {
+        if (n === 3) { n += 2; continue; }
+        s += n;
+        n++;
+      }
+      let m = 5;
+      let t = 0;
+      do { t += m; m--; } while (m > 0);
+      let k: u32 = 0;
+      while (k < 1000 && k * k < ctx.packet.length) k++;
+      out.update(0, s); out.update(1, u32(t));
+      return k;`),
+    packets: [UDP, packet({ payload: new Array(100).fill(0) })], retvals: [7, 12], out: { 0: 38n, 1: 15n },
+  },
+  {
+    name: 'builds struct literals from shorthand properties',
+    source: `export interface Flow { saddr: be32; daddr: be32; proto: u8 }
+      export const flows = hashMap<Flow, u64>({ maxEntries: 64 });
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, EthHdr.size);
+        if (ip === null) return XdpAction.PASS;
+        const saddr = ip.saddr;
+        const daddr = ip.daddr;
+        const proto = ip.protocol;
+        flows.increment({ saddr, daddr, proto });
+        const key: Flow = { saddr, daddr, proto: u8(proto + 1) };
+        flows.increment(key, 10);
+        return XdpAction.PASS;
+      });`,
+    packets: [UDP, UDP, TCP],
+    maps: { flows: { '0a0000010a00000211000000': le64(2n), '0a0000010a00000212000000': le64(20n), '0a0000010a00000206000000': le64(1n), '0a0000010a00000207000000': le64(10n) } },
+  },
+  {
+    name: 'folds module-level constant expressions (header sizes, u64(…n), arithmetic over constants)',
+    source: `${OUT}
+      const L4 = EthHdr.size + IpHdr.size;
+      const GOLDEN = u64(0x9e37_79b9_7f4a_7c15n);
+      const MASK = (1 << 12) - 1;
+      const TOP = GOLDEN >> 60;
+      export const p = xdp((ctx) => {
+        const udp = ctx.packet.at(UdpHdr, L4);
+        if (udp === null) return 0;
+        const h = u64(ntohs(udp.dest)) * GOLDEN;
+        out.update(0, h);
+        out.update(1, L4 + 1);
+        out.update(2, TOP);
+        return u32(h >> 52) & MASK;
+      });`,
+    packets: [UDP], retvals: [3095], out: { 0: 0xc17c33675a6bb059n, 1: 35n, 2: 9n },
+  },
+  {
+    name: 'applies compound assignments to header and map-value fields',
+    source: `export interface V { a: u32; b: u64; arr: FixedArray<u16, 4> }
+      export const vals = arrayMap<V>({ maxEntries: 1 });
+      export const p = xdp((ctx) => {
+        const ip = ctx.packet.at(IpHdr, EthHdr.size);
+        if (ip === null) return 0;
+        ip.ttl -= 1; ip.tos |= 4; ip.id ^= 0xffff; ip.ttl++; --ip.ttl; ip.check += 1;
+        const eth = ctx.packet.at(EthHdr, 0);
+        if (eth === null) return 0;
+        eth.src[ctx.packet.length & 3] += 1; eth.dst[5] <<= 1;
+        const v = vals.lookup(0);
+        if (v === null) return 0;
+        v.a += 2; v.b *= 3; v.b += 1; v.arr[1] |= 8; v.arr[ctx.packet.length & 3] -= 1; v.a++; v.b--;
+        return 2;
+      });`,
+    packets: [UDP, UDP],
+    maps: { vals: { [le32(0)]: le32(6) + '00000000' + le64(0n) + '0000' + '0800' + 'feff' + '0000' } },
+    check: (r) => {
+      const p = Buffer.from(r.packets[1]!, 'hex');
+      expect([p[5], p[8], p[15], p[18], p[19], p[22], p[24], p[25]]).to.deep.equal([4, 1, 4, 0xff, 0xfe, 0x3f, 1, 0]);
+    },
+  },
 ];
 
 const EXTRA_FILES: Record<string, string> = {

@@ -69,9 +69,18 @@ export class CompilerContext {
     throw new Abandon(message);
   }
 
-  /** The symbol a node refers to, through import aliases and re-exports. */
+  /**
+   * Declarations whose diagnostic was already given: a later use of the name
+   * is abandoned silently, so one mistake gives one diagnostic, not one per use.
+   */
+  readonly failedDeclarations = new Set<Node>();
+
+  /** The symbol a node refers to, through import aliases and re-exports (and the variable a shorthand property `{ vlan }` names). */
   resolvedSymbol(node: Node): TsSymbol | undefined {
-    let sym = this.checker.getSymbolAtLocation(node);
+    const parent = node.getParent();
+    let sym = parent && Node.isShorthandPropertyAssignment(parent) && parent.getNameNode() === node
+      ? this.checker.getShorthandAssignmentValueSymbol(parent)
+      : this.checker.getSymbolAtLocation(node);
     if (sym && (sym.getFlags() & ts.SymbolFlags.Alias) !== 0) sym = this.checker.getAliasedSymbol(sym) ?? sym;
     return sym;
   }
@@ -181,9 +190,69 @@ export class CompilerContext {
         default: return undefined;
       }
     }
+    if (Node.isPrefixUnaryExpression(node) && node.getOperatorToken() === ts.SyntaxKind.TildeToken) {
+      const v = this.constantOf(node.getOperand());
+      return v === undefined ? undefined : ~v;
+    }
     const t = this.checker.getTypeAtLocation(node);
     const lit = t.getLiteralValue();
     if (typeof lit === 'number' && Number.isInteger(lit)) return BigInt(lit);
+    if (Node.isIdentifier(node)) return this.#moduleConstant(node);
+    if (Node.isPropertyAccessExpression(node) && node.getName() === 'size') return this.#headerSize(node.getExpression());
+    if (Node.isCallExpression(node)) return this.#constantCall(node);
     return undefined;
+  }
+
+  readonly #folding = new Set<Node>();
+
+  /** A module-level `const NAME = <constant>` (typed by its annotation, if any). */
+  #moduleConstant(node: Node): bigint | undefined {
+    const decl = this.declarationOf(node);
+    if (!decl || !Node.isVariableDeclaration(decl) || this.#folding.has(decl)) return undefined;
+    if (decl.getVariableStatement()?.getDeclarationKind() !== 'const' || decl.getFirstAncestor((a) => Node.isFunctionLikeDeclaration(a)) !== undefined) return undefined;
+    const init = decl.getInitializer();
+    if (!init) return undefined;
+    this.#folding.add(decl);
+    try {
+      const v = this.constantOf(init);
+      const tn = decl.getTypeNode();
+      const int = tn && Node.isTypeReference(tn) ? INT_TYPES[this.dslRef(tn.getTypeName())?.name ?? ''] : undefined;
+      return v === undefined || !int ? v : int.signed ? BigInt.asIntN(int.bits, v) : BigInt.asUintN(int.bits, v);
+    } finally {
+      this.#folding.delete(decl);
+    }
+  }
+
+  /** `H.size` of a header layout `const H = header<T>(…)`. */
+  #headerSize(obj: Node): bigint | undefined {
+    const decl = this.declarationOf(obj);
+    const init = decl && Node.isVariableDeclaration(decl) ? decl.getInitializer() : undefined;
+    if (!init || !Node.isCallExpression(init) || this.dslRef(init.getExpression())?.name !== 'header') return undefined;
+    const arg = init.getTypeArguments()[0];
+    if (!arg) return undefined;
+    const before = this.diagnostics.length;
+    try {
+      return BigInt(sizeOf(this.ctypeOf(arg)));
+    } catch (e) {
+      if (!(e instanceof Abandon)) throw e;
+      this.diagnostics.length = before;
+      return undefined;
+    }
+  }
+
+  /** Casts (`u64(…n)`) and byte-order conversions of constants. */
+  #constantCall(node: import('ts-morph').CallExpression): bigint | undefined {
+    const name = this.dslRef(node.getExpression())?.name;
+    const arg = node.getArguments()[0];
+    if (!name || !arg || node.getArguments().length !== 1) return undefined;
+    const v = this.constantOf(arg);
+    if (v === undefined) return undefined;
+    const int = INT_TYPES[name];
+    if (int && name !== 'bool' && name !== 'be16' && name !== 'be32') return int.signed ? BigInt.asIntN(int.bits, v) : BigInt.asUintN(int.bits, v);
+    const bits = name === 'htons' || name === 'ntohs' ? 16 : name === 'htonl' || name === 'ntohl' ? 32 : 0;
+    if (!bits) return undefined;
+    let out = 0n;
+    for (let i = 0; i < bits / 8; i++) out = (out << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
+    return out;
   }
 }

@@ -7,9 +7,9 @@ import { type Block, type CallExpression, type Expression, Node, type SourceFile
 import type { SourceSpan } from '../../asm/instruction.js';
 import { type CompilerContext, lineAndColumn, sourceLine } from './context.js';
 import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, STACK_LIMIT, type StructType, typeName, U32, U64 } from './ctypes.js';
-import { Abandon } from './diagnostics.js';
+import { Abandon, type DslDiagnostic } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
-import type { MapInfo, ModuleModel, ProgramInfo } from './module-model.js';
+import { isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
 import type { TracepointField } from './tracepoint-format.js';
 import { ctxMethod } from './lower-context.js';
 import { helperCall } from './lower-helpers.js';
@@ -31,7 +31,7 @@ interface Frame {
   resultNull?: VReg;
 }
 
-interface LoopTarget {
+export interface LoopTarget {
   breakLabel: string;
   continueLabel?: string;
 }
@@ -39,7 +39,7 @@ interface LoopTarget {
 const SK = ts.SyntaxKind;
 
 /** Loops of at most this many iterations are unrolled. */
-const UNROLL_LIMIT = 8;
+export const UNROLL_LIMIT = 8;
 
 const intType = (bits: 32 | 64, signed: boolean): IntType => (bits === 64 ? (signed ? I64 : U64) : signed ? I32 : U32);
 
@@ -123,6 +123,19 @@ export class FunctionLowering {
     return this.cx.fail(node, code, message);
   }
 
+  #incomplete = false;
+
+  /** Abandons a use of a name whose declaration already has its diagnostic: one mistake, one diagnostic. */
+  followOn(): never {
+    this.#incomplete = true;
+    throw new Abandon('follow-on of an earlier diagnostic');
+  }
+
+  /** Marks a declaration as failed (its diagnostic given), unless it is only being tried as a module constant. */
+  markFailed(decl: Node): void {
+    if (this.#foldingConstants.size === 0) this.cx.failedDeclarations.add(decl);
+  }
+
   // ------------------------------------------------------------ entry
 
   lower(): IrFunction {
@@ -145,6 +158,8 @@ export class FunctionLowering {
     // Falling off the end of a program returns 0.
     this.emit({ op: 'ret', value: imm(0) });
     this.label(end);
+    // A construct abandoned because of a diagnostic given elsewhere (another program) leaves the IR incomplete.
+    if (this.#incomplete) throw new Abandon('incomplete after an earlier diagnostic');
     return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs };
   }
 
@@ -502,6 +517,7 @@ export class FunctionLowering {
     }
     const b = this.#bindings.get(decl);
     if (b) return b.k === 'var' ? { k: 'int', op: reg(b.reg), t: b.t, ...(b.nullFlag !== undefined ? { orNull: b.nullFlag } : {}) } : b.value;
+    if (this.cx.failedDeclarations.has(decl)) this.followOn();
     const lit = this.#literalTypeValue(node);
     if (lit) return lit;
     const factory = this.model.factoryOf(decl);
@@ -513,29 +529,98 @@ export class FunctionLowering {
     const dsl = this.cx.dslRef(node);
     if (dsl) return this.#dslValue(dsl.name, node);
     const map = this.model.mapOf(decl);
-    if (map) return { k: 'map', map };
+    if (map) return map.invalid ? this.followOn() : { k: 'map', map };
     const global = this.model.globalOf(decl);
-    if (global) return { k: 'global', global };
+    if (global) return global.invalid ? this.followOn() : { k: 'global', global };
     if (Node.isVariableDeclaration(decl)) {
       const list = decl.getVariableStatement();
       const isConst = list ? list.getDeclarationKind() === 'const' : (decl.getParent()?.getFlags() ?? 0) & ts.NodeFlags.Const;
-      if (!isConst) return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is mutable state outside the program; use global() for shared mutable values`);
-      const init = decl.getInitializer();
-      const typeNode = decl.getTypeNode();
-      // An alias of another module-level name (const count = counter).
-      if (init && Node.isIdentifier(init) && !typeNode) return this.identifier(init);
-      const c = init ? this.cx.constantOf(init) : undefined;
-      if (c !== undefined) {
-        const t = typeNode ? this.cx.ctypeOf(typeNode) : undefined;
-        if (t && t.kind === 'int') return { k: 'int', op: imm(wrapTo(c, t)), t };
-        return { k: 'int', op: imm(c), t: literalType(c), literal: true };
+      if (!isConst) {
+        this.markFailed(decl);
+        return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is mutable state outside the program; use global() for shared mutable values`);
       }
-      if (init && this.model.factoryOf(decl)) return this.fail(node, 'TSBPF_PROGRAM_REF', 'programs cannot be used as values inside programs');
-      return this.fail(node, 'TSBPF_CLOSURE', `'${node.getText()}' is not a compile-time constant, map or global`);
+      const init = decl.getInitializer();
+      // An alias of another module-level name (const count = counter).
+      if (init && Node.isIdentifier(init) && !decl.getTypeNode()) return this.identifier(init);
+      if (isProgramFactory(this.model.factoryOf(decl)?.name)) {
+        this.markFailed(decl);
+        return this.fail(node, 'TSBPF_PROGRAM_REF', 'programs cannot be used as values inside programs');
+      }
+      return this.#moduleConstant(decl, node);
     }
     if (Node.isFunctionDeclaration(decl)) return this.fail(node, 'TSBPF_FUNCTION_VALUE', 'functions can only be called, not used as values');
     if (Node.isParameterDeclaration(decl)) return this.fail(node, 'TSBPF_CLOSURE', `'${node.getText()}' belongs to an enclosing function; closures are not supported`);
     return this.fail(node, 'TSBPF_UNSUPPORTED', `'${node.getText()}' cannot be used in a BPF program`);
+  }
+
+  readonly #foldingConstants = new Set<Node>();
+
+  /**
+   * A module-level `const NAME = e`: `e` lowered as it would be in a
+   * program, which must give a constant without code (`EthHdr.size + 10`,
+   * `u64(0x9e37_79b9_7f4a_7c15n)`, arithmetic over other constants).
+   */
+  #moduleConstant(decl: import('ts-morph').VariableDeclaration, node: Node): Value {
+    const init = decl.getInitializer();
+    const r = init && !this.#foldingConstants.has(decl) ? this.#trial(decl, init) : { inner: undefined };
+    if (r.constant) {
+      const typeNode = decl.getTypeNode();
+      const t = typeNode ? this.cx.ctypeOf(typeNode) : undefined;
+      return t?.kind === 'int' ? { k: 'int', op: imm(wrapTo(r.constant.op.value, t)), t } : r.constant;
+    }
+    this.markFailed(decl);
+    // A mistake inside a constant expression (1.5, 2 ** 3, 1 / 0) is the cause: it is reported where it is written.
+    if (r.inner && !NOT_A_CONSTANT.has(r.inner.code)) {
+      this.cx.diagnostics.push(r.inner);
+      throw new Abandon(r.inner.message);
+    }
+    const why = r.value && r.value.k !== 'int' && r.value.k !== 'void' ? `: it is ${describeValue(r.value)}` : ': its value is only known when the module runs in Node';
+    return this.fail(node, 'TSBPF_CLOSURE', `'${node.getText()}' is not a compile-time constant, map or global${why}`);
+  }
+
+  /** The value of an expression that is a constant (lowered without code), or undefined; nothing is emitted or reported either way. */
+  tryConstant(node: Node): (Extract<Value, { k: 'int' }> & { op: { kind: 'imm' } }) | undefined {
+    return this.#trial(node, node).constant;
+  }
+
+  /** Lowers `e` on trial: the code and diagnostics it gives are taken back; a constant result is kept. */
+  #trial(key: Node, e: Node): { constant?: Extract<Value, { k: 'int' }> & { op: { kind: 'imm' } }; value?: Value; inner: DslDiagnostic | undefined } {
+    // Everything a lowering can change: ops (packet bounds are spliced in at the entry), slots, the bounds cache, diagnostics.
+    const ops = this.ops.slice();
+    const slots = this.slots.length;
+    const bounds = this.packetBoundsCache;
+    const diagnostics = this.cx.diagnostics.length;
+    let v: Value | undefined;
+    this.#foldingConstants.add(key);
+    try {
+      v = this.expr(e);
+    } catch (err) {
+      if (!(err instanceof Abandon)) throw err;
+    } finally {
+      this.#foldingConstants.delete(key);
+    }
+    const inner = this.cx.diagnostics[diagnostics];
+    const emitted = this.ops.length > ops.length;
+    if (emitted) {
+      this.ops.length = 0;
+      for (const op of ops) this.ops.push(op);
+    }
+    this.slots.length = slots;
+    this.packetBoundsCache = bounds;
+    this.cx.diagnostics.length = diagnostics;
+    const constant = v?.k === 'int' && v.op.kind === 'imm' && !emitted && !inner ? (v as Extract<Value, { k: 'int' }> & { op: { kind: 'imm' } }) : undefined;
+    return { ...(constant ? { constant } : {}), ...(v ? { value: v } : {}), inner };
+  }
+
+  /** The type of an integer local as bound now (undefined for anything else). */
+  localType(decl: Node): IntType | undefined {
+    const b = this.#bindings.get(decl);
+    return b?.k === 'var' ? b.t : b?.k === 'value' && b.value.k === 'int' ? b.value.t : undefined;
+  }
+
+  /** Lowers `body` with `target` as the innermost place `break` (and `continue`) jump to. */
+  loop(target: LoopTarget, body: () => void): void {
+    this.#inside(target, body);
   }
 
   #literalTypeValue(node: Node): Value | undefined {
@@ -559,6 +644,7 @@ export class FunctionLowering {
       const decl = this.cx.declarationOf(node);
       const b = decl ? this.#bindings.get(decl) : undefined;
       if (b?.k === 'var') return { k: 'var', reg: b.reg, t: b.t, ...(b.nullFlag !== undefined ? { nullFlag: b.nullFlag } : {}) };
+      if (!b && decl && this.cx.failedDeclarations.has(decl)) this.followOn();
       if (b) this.fail(node, 'TSBPF_ASSIGN', `'${node.getText()}' cannot be assigned`);
       return this.fail(node, 'TSBPF_CLOSURE_MUTABLE', `'${node.getText()}' is not a local variable of this program; use global() for shared mutable values`);
     }
@@ -1053,6 +1139,9 @@ export class FunctionLowering {
 }
 
 // ------------------------------------------------------------ tables
+
+/** Diagnostics that only say an initializer is not something a program can compute: the constant's own diagnostic is clearer. */
+const NOT_A_CONSTANT = new Set(['TSBPF_CLOSURE', 'TSBPF_CLOSURE_MUTABLE', 'TSBPF_CALL', 'TSBPF_METHOD', 'TSBPF_UNKNOWN_NAME', 'TSBPF_UNSUPPORTED', 'TSBPF_HEAP', 'TSBPF_OBJECT', 'TSBPF_CLASS', 'TSBPF_STRING', 'TSBPF_MEMBER', 'TSBPF_FUNCTION_VALUE', 'TSBPF_PROGRAM_REF']);
 
 const COMPARISONS: Partial<Record<number, 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'>> = {
   [SK.EqualsEqualsEqualsToken]: 'eq', [SK.EqualsEqualsToken]: 'eq', [SK.ExclamationEqualsEqualsToken]: 'ne', [SK.ExclamationEqualsToken]: 'ne',

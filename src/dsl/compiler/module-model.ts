@@ -24,6 +24,8 @@ export interface MapInfo {
   /** The `metric` option as decl tags (`tsbpf.metric.type=counter`, ...), for the engine's metrics. */
   metricTags?: string[];
   decl: Node;
+  /** Its declaration has a diagnostic: uses of the map give none of their own. */
+  invalid?: boolean;
 }
 
 /** The .data variable holding ring buffer `mapName`'s count of failed reserves/outputs (see ringbufDropCounter). */
@@ -38,6 +40,8 @@ export interface GlobalInfo {
   offset: number;
   initial: bigint;
   decl: Node;
+  /** Its declaration has a diagnostic: uses give none of their own. */
+  invalid?: boolean;
 }
 
 export interface ProgramInfo {
@@ -58,6 +62,8 @@ const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
   xdp: 'xdp', tc: 'tc', socketFilter: 'socket_filter', cgroupSkb: 'cgroup_skb', tracepoint: 'tracepoint', rawTracepoint: 'raw_tracepoint',
   kprobe: 'kprobe', kretprobe: 'kretprobe', uprobe: 'uprobe', uretprobe: 'uretprobe', perfEvent: 'perf_event',
 };
+
+export const isProgramFactory = (name: string | undefined): boolean => name !== undefined && name in PROGRAM_FACTORIES;
 
 export class ModuleModel {
   readonly maps = new Map<Node, MapInfo>();
@@ -157,6 +163,7 @@ export class ModuleModel {
     if (known) return known;
     const f = this.factoryOf(decl);
     if (!f || !(f.name in MAP_FACTORIES)) return undefined;
+    const diagnostics = this.cx.diagnostics.length;
     const kind = MAP_FACTORIES[f.name]!;
     const typeArgs = f.call.getTypeArguments();
     const opts = this.#options(f.call);
@@ -201,6 +208,7 @@ export class ModuleModel {
     } catch (e) {
       if (!(e instanceof Error && e.name === 'Abandon')) throw e;
     }
+    if (this.cx.diagnostics.length > diagnostics) info.invalid = true;
     this.maps.set(decl, info);
     return info;
   }
@@ -269,13 +277,18 @@ export class ModuleModel {
     if (known) return known;
     const f = this.factoryOf(decl);
     if (!f || (f.name !== 'rodata' && f.name !== 'global')) return undefined;
+    const diagnostics = this.cx.diagnostics.length;
     const section = f.name === 'rodata' ? '.rodata' : '.data';
     const tNode = f.call.getTypeArguments()[0];
     let type: IntType = U64;
     if (tNode) {
-      const t = this.cx.ctypeOf(tNode);
-      if (t.kind === 'int') type = t;
-      else this.cx.report(tNode, 'TSBPF_TYPE', 'globals hold integers');
+      try {
+        const t = this.cx.ctypeOf(tNode);
+        if (t.kind === 'int') type = t;
+        else this.cx.report(tNode, 'TSBPF_TYPE', 'globals hold integers');
+      } catch (e) {
+        if (!(e instanceof Error && e.name === 'Abandon')) throw e;
+      }
     }
     const initNode = f.call.getArguments()[0];
     const initial = initNode ? this.cx.constantOf(initNode) : 0n;
@@ -283,7 +296,7 @@ export class ModuleModel {
     const size = type.bits / 8;
     const offset = Math.ceil(this.#sectionSize[section] / size) * size;
     this.#sectionSize[section] = offset + size;
-    const info: GlobalInfo = { name: this.#nameOf(decl), section, type, offset, initial: initial ?? 0n, decl };
+    const info: GlobalInfo = { name: this.#nameOf(decl), section, type, offset, initial: initial ?? 0n, decl, ...(this.cx.diagnostics.length > diagnostics ? { invalid: true } : {}) };
     this.globals.set(decl, info);
     return info;
   }

@@ -4,9 +4,11 @@
  */
 import { Node, ts } from 'ts-morph';
 import { I32, INT_TYPES, sizeOf, typeName } from './ctypes.js';
+import { Abandon } from './diagnostics.js';
 import { imm, reg } from './ir.js';
 import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
 import { ctxField } from './lower-context.js';
+import { lowerFor, lowerWhile } from './lower-loops.js';
 import { packetBounds, packetLength } from './lower-packet.js';
 import type { Value } from './values.js';
 
@@ -21,8 +23,16 @@ S[SK.EmptyStatement] = () => {};
 S[SK.VariableStatement] = (l, n) => {
   if (!Node.isVariableStatement(n)) return;
   const kind = n.getDeclarationKind();
-  if (kind === 'var') l.fail(n, 'TSBPF_VAR', 'use const or let, not var');
-  for (const d of n.getDeclarations()) l.declareVariable(d, kind === 'const');
+  // `var` is reported once; its names are then declared as `let`s, so their uses give no diagnostics of their own.
+  if (kind === 'var') l.cx.report(n, 'TSBPF_VAR', 'use const or let, not var');
+  for (const d of n.getDeclarations()) {
+    try {
+      l.declareVariable(d, kind === 'const');
+    } catch (e) {
+      if (e instanceof Abandon) l.markFailed(d);
+      throw e;
+    }
+  }
 };
 S[SK.ExpressionStatement] = (l, n) => {
   if (Node.isExpressionStatement(n)) l.expr(n.getExpression());
@@ -35,6 +45,15 @@ S[SK.IfStatement] = (l, n) => {
 };
 S[SK.ForOfStatement] = (l, n) => {
   if (Node.isForOfStatement(n)) l.forOf(n);
+};
+S[SK.ForStatement] = (l, n) => {
+  if (Node.isForStatement(n)) lowerFor(l, n);
+};
+S[SK.WhileStatement] = (l, n) => {
+  if (Node.isWhileStatement(n)) lowerWhile(l, n);
+};
+S[SK.DoStatement] = (l, n) => {
+  if (Node.isDoStatement(n)) lowerWhile(l, n);
 };
 S[SK.SwitchStatement] = (l, n) => {
   if (Node.isSwitchStatement(n)) l.switchStatement(n);

@@ -115,6 +115,8 @@ export class Machine {
     }
     if (Node.isSwitchStatement(s)) return this.#switch(s);
     if (Node.isForOfStatement(s)) return this.#forOf(s);
+    if (Node.isForStatement(s)) return this.#for(s);
+    if (Node.isWhileStatement(s) || Node.isDoStatement(s)) return this.#while(s);
     if (Node.isBreakStatement(s)) return { k: 'break' };
     if (Node.isContinueStatement(s)) return { k: 'continue' };
     if (Node.isEmptyStatement(s) || Node.isInterfaceDeclaration(s) || Node.isTypeAliasDeclaration(s)) return undefined;
@@ -184,6 +186,36 @@ export class Machine {
     for (let i = start; i < end; i++) {
       this.#tick(s);
       this.#frame().set(decl, { v: i });
+      const c = this.#statement(s.getStatement());
+      if (c?.k === 'break') break;
+      if (c?.k === 'return') return c;
+    }
+    return undefined;
+  }
+
+  /** `for (init; cond; update)`: as JavaScript runs it (the compiler accepts only loops whose bound it proves). */
+  #for(s: import('ts-morph').ForStatement): Completion {
+    const init = s.getInitializer();
+    if (init && Node.isVariableDeclarationList(init)) for (const d of init.getDeclarations()) this.#declare(d);
+    else if (init) this.#expr(init);
+    const cond = s.getCondition();
+    const update = s.getIncrementor();
+    for (;;) {
+      this.#tick(s);
+      if (cond && !this.#truthy(cond)) break;
+      const c = this.#statement(s.getStatement());
+      if (c?.k === 'break') break;
+      if (c?.k === 'return') return c;
+      if (update) this.#expr(update);
+    }
+    return undefined;
+  }
+
+  /** `while (cond) body` and `do body while (cond)`. */
+  #while(s: import('ts-morph').WhileStatement | import('ts-morph').DoStatement): Completion {
+    for (let first = true; ; first = false) {
+      this.#tick(s);
+      if (!(first && Node.isDoStatement(s)) && !this.#truthy(s.getExpression())) break;
       const c = this.#statement(s.getStatement());
       if (c?.k === 'break') break;
       if (c?.k === 'return') return c;

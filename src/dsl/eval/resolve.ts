@@ -48,7 +48,11 @@ export class Resolver {
   }
 
   #symbol(node: Node) {
-    let sym = this.checker.getSymbolAtLocation(node);
+    // The name of a shorthand property (`{ vlan }`) stands for the variable it names.
+    const parent = node.getParent();
+    let sym = parent && Node.isShorthandPropertyAssignment(parent) && parent.getNameNode() === node
+      ? this.checker.getShorthandAssignmentValueSymbol(parent)
+      : this.checker.getSymbolAtLocation(node);
     if (sym && (sym.getFlags() & ts.SymbolFlags.Alias) !== 0) sym = this.checker.getAliasedSymbol(sym) ?? sym;
     return sym;
   }

@@ -623,6 +623,23 @@ export class Checker {
       const it = s.getExpression();
       if (Node.isCallExpression(it)) for (const a of it.getArguments()) if (this.typer.constant(a) === undefined) fail(a, 'TSBPF_RANGE_BOUND', 'range() bounds must be constants');
       this.#statement(s.getStatement());
+    } else if (Node.isForStatement(s)) {
+      const init = s.getInitializer();
+      if (init && Node.isVariableDeclarationList(init)) {
+        for (const d of init.getDeclarations()) {
+          this.typer.declaredType(d);
+          const e = d.getInitializer();
+          if (e) this.expr(e);
+        }
+      } else if (init) this.expr(init);
+      const cond = s.getCondition();
+      if (cond) this.expr(cond);
+      const update = s.getIncrementor();
+      if (update) this.expr(update);
+      this.#statement(s.getStatement());
+    } else if (Node.isWhileStatement(s) || Node.isDoStatement(s)) {
+      this.expr(s.getExpression());
+      this.#statement(s.getStatement());
     }
   }
 
