@@ -170,6 +170,35 @@ export const cases: Case[] = [
     check: (r) => expect(r.events.events).to.deep.equal([le32(5) + le32(PKT.length)]),
   },
   {
+    name: 'a struct copy ({ ...ip }) keeps its values when the header is stored',
+    source: xdpIp(`  const copy = { ...ip };
+  ip.saddr = copy.daddr; ip.daddr = copy.saddr;
+  ip.ttl = 1;
+  out.update(0, copy.ttl);
+  return XdpAction.TX;`),
+    packets: [PKT], retvals: [3], out: { 0: 64n },
+    check: (r) => expect(r.packets[0]!.slice(0, 44) + '01' + r.packets[0]!.slice(46)).to.equal(SWAPPED.slice(0, 44) + '01' + SWAPPED.slice(46)),
+  },
+  {
+    name: 'spreads with overrides copy map values into new values, keys and arguments',
+    source: `${OUT}export interface Pair { a: u64; b: u64 }
+      export const m = hashMap<u32, Pair>({ maxEntries: 4 });
+      function sum(p: Pair): u64 { return p.a + p.b; }
+      export const p = xdp(() => {
+        const v = m.lookup(1);
+        if (v === null) { m.update(1, { a: 1, b: 2 }); return 1; }
+        const before = { ...v, a: v.a + 10 };
+        v.a = 100;
+        out.update(0, before.a);
+        out.update(1, before.b);
+        out.update(2, sum({ ...v, b: 5 }));
+        m.update(2, { ...before });
+        return 2;
+      });`,
+    packets: [PKT, PKT], retvals: [1, 2], out: { 0: 11n, 1: 2n, 2: 105n },
+    maps: { m: { [le32(1)]: le64(100n) + le64(2n), [le32(2)]: le64(11n) + le64(2n) } },
+  },
+  {
     name: 'a lookup in a map of integers is the value stored then (or null)',
     source: `${OUT}export const counts = hashMap<u32, u64>({ maxEntries: 4 });
       export const p = xdp(() => {

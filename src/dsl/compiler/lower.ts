@@ -740,15 +740,25 @@ export class FunctionLowering {
     return v.op.kind === 'imm' && v.literal ? this.coerce(v, t, node) : this.convert(v, t, node);
   }
 
+  /** The struct an object literal copies with its first `...spread` (`{ ...hdr, ttl: 1 }`), from the spread's TypeScript type. */
+  #spreadStruct(node: import('ts-morph').ObjectLiteralExpression): StructType | undefined {
+    const spread = node.getProperties().find((p) => Node.isSpreadAssignment(p));
+    if (!spread || !Node.isSpreadAssignment(spread)) return undefined;
+    const decl = this.cx.checker.getTypeAtLocation(spread.getExpression()).getNonNullableType().getSymbol()?.getDeclarations().find((d) => Node.isInterfaceDeclaration(d));
+    if (!decl) return this.fail(spread, 'TSBPF_OBJECT', 'only a struct (a header, map value, event or struct local) can be spread into a copy');
+    return this.cx.structOf(decl);
+  }
+
   /** A struct built on the stack from an object literal; padding and missing fields are zero. */
   structLiteral(node: Node, t: StructType): VReg {
     if (!Node.isObjectLiteralExpression(node)) return this.fail(node, 'TSBPF_TYPE', 'expected an object literal');
     const s = this.slot(t.size, node, 8);
     const p = this.newReg();
     this.emit({ op: 'frame', dst: p, slot: s, off: 0 });
-    // Zero only the 8-byte words that integer fields given in the literal do not cover entirely (padding, omitted fields).
+    // Zero only the 8-byte words that integer fields given in the literal do not cover entirely (padding, omitted fields); a spread covers all.
     const covered = new Uint8Array(this.slots[s]!.size);
     for (const prop of node.getProperties()) {
+      if (Node.isSpreadAssignment(prop)) covered.fill(1, 0, t.size);
       const f = (Node.isPropertyAssignment(prop) || Node.isShorthandPropertyAssignment(prop)) ? t.fields.find((x) => x.name === prop.getName()) : undefined;
       if (f?.type.kind === 'int') covered.fill(1, f.offset, f.offset + f.type.bits / 8);
     }
@@ -756,9 +766,17 @@ export class FunctionLowering {
       if (covered.subarray(o, o + 8).every((b) => b === 1)) continue;
       this.emit({ op: 'store', base: p, off: o, size: 8, value: imm(0) });
     }
+    // Properties run in order, as in TypeScript: a later one overrides what an earlier one or a spread gave.
     for (const prop of node.getProperties()) {
       let name: string;
       let init: Node;
+      if (Node.isSpreadAssignment(prop)) {
+        const v = this.expr(prop.getExpression());
+        if (v.k !== 'ptr' || !sameType(v.to, t)) this.fail(prop, 'TSBPF_OBJECT', `only a ${t.name} can be spread into a ${t.name}, not ${describeValue(v)}`);
+        this.at(prop);
+        this.#copy(p, 0, v.reg, t.size);
+        continue;
+      }
       if (Node.isPropertyAssignment(prop)) {
         name = prop.getName();
         init = prop.getInitializerOrThrow();
@@ -992,6 +1010,12 @@ export class FunctionLowering {
     }
     if (t && t.kind === 'struct') {
       this.bind(decl, { k: 'value', value: { k: 'ptr', reg: this.materialize(init, t), to: t, space: 'stack' } });
+      return;
+    }
+    // `const copy = { ...hdr }`: a copy on the stack, of the struct spread into it.
+    const spreadType = Node.isObjectLiteralExpression(init) ? this.#spreadStruct(init) : undefined;
+    if (spreadType) {
+      this.bind(decl, { k: 'value', value: { k: 'ptr', reg: this.structLiteral(init, spreadType), to: spreadType, space: 'stack' } });
       return;
     }
     if (Node.isObjectLiteralExpression(init)) this.fail(init, 'TSBPF_OBJECT', 'an object literal needs a struct type annotation (const k: Key = { … })');

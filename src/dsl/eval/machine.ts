@@ -594,6 +594,15 @@ export class Machine {
     for (const prop of lit.getProperties()) {
       let name: string;
       let init: Node;
+      if (Node.isSpreadAssignment(prop)) {
+        // A copy of the whole struct, then the properties after it override fields.
+        const src = this.#expr(prop.getExpression());
+        if (!isRef(src)) return fail(prop, src === null ? 'EVAL_NULL' : 'TSBPF_OBJECT', 'only a struct can be spread');
+        this.#alive(src, prop);
+        const size = sizeOfCT(ref.type);
+        ref.mem.bytes.set(src.mem.bytes.slice(src.off, src.off + size), ref.off);
+        continue;
+      }
       if (Node.isPropertyAssignment(prop)) {
         name = prop.getName();
         init = prop.getInitializerOrThrow();

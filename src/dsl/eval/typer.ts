@@ -117,6 +117,13 @@ export class Typer {
     }
     if (Node.isBinaryExpression(node)) return this.#binary(node);
     if (Node.isConditionalExpression(node)) return this.#join(this.typeOf(node.getWhenTrue()), this.typeOf(node.getWhenFalse()), node);
+    if (Node.isObjectLiteralExpression(node)) {
+      // `{ ...hdr, ttl: 1 }`: a copy of the struct spread into it.
+      const spread = node.getProperties().find((p) => Node.isSpreadAssignment(p));
+      const st = spread && Node.isSpreadAssignment(spread) ? this.typeOf(spread.getExpression()) : undefined;
+      if (st?.k === 'ref' && st.to.kind === 'struct') return st;
+      return fail(spread ?? node, 'TSBPF_OBJECT', 'an object literal needs a struct type annotation, or a struct spread into it');
+    }
     return fail(node, 'TSBPF_UNSUPPORTED', `${node.getKindName()} is not supported by the evaluator`);
   }
 
@@ -646,6 +653,12 @@ export class Checker {
   /** A struct literal stored as `to`: its integer fields are stores. */
   #literal(lit: import('ts-morph').ObjectLiteralExpression, to: CT): void {
     for (const p of lit.getProperties()) {
+      if (Node.isSpreadAssignment(p)) {
+        const st = this.typer.typeOf(p.getExpression());
+        if (st.k !== 'ref' || st.to !== to) fail(p, 'TSBPF_OBJECT', 'only a struct of the same type can be spread into a struct literal');
+        this.expr(p.getExpression());
+        continue;
+      }
       const init = Node.isPropertyAssignment(p) ? p.getInitializer() : Node.isShorthandPropertyAssignment(p) ? p.getNameNode() : undefined;
       if (!init || !(Node.isPropertyAssignment(p) || Node.isShorthandPropertyAssignment(p))) return fail(p, 'TSBPF_OBJECT', 'only plain properties are supported in struct literals');
       const f = to.kind === 'struct' ? to.fields.find((x) => x.name === p.getName()) : undefined;
