@@ -31,6 +31,8 @@ export interface Instruction {
   reference?: string;
   symbol?: string;
   source?: SourceSpan;
+  /** Index of the CO-RE relocation (in its compiler's table) whose value this instruction's imm carries. */
+  coreRelocation?: number;
 }
 
 /** Number of 8-byte slots an instruction occupies. */

@@ -14,6 +14,9 @@ import type { CompiledMap, CompiledModule, CompiledProgram } from '../dsl/compil
 import { ensureBpffs } from '../kernel/fs-mounts.js';
 import { buildModuleBtf, packProgramExt } from '../dsl/compiler/module-btf.js';
 import { BtfObject } from '../kernel/btf-object.js';
+import { applyCoreRelocation, type Btf, CoreTarget, parseBtf, resolveCoreRelo } from '../btf/index.js';
+import { kernelBtf, moduleBtfs } from '../kernel/kernel-symbols.js';
+import { LoadError } from '../kernel/collection.js';
 import { BpfMap, type MapSpec } from '../kernel/map.js';
 import { Program } from '../kernel/program.js';
 import { VerifierError } from '../kernel/verifier-error.js';
@@ -53,6 +56,23 @@ export function relocate(p: CompiledProgram, maps: ReadonlyMap<string, BpfMap>):
   });
 }
 
+/**
+ * Applies the CO-RE relocations of a compiled module against the running
+ * kernel's BTF, as libbpf does with the same records in the object's .BTF.ext.
+ */
+function relocateCore(mod: CompiledModule, core: { local: Btf; target: CoreTarget; btf: ReturnType<typeof buildModuleBtf> }, p: CompiledProgram, insns: Instruction[]): Instruction[] {
+  return insns.flatMap((ins, i) => {
+    if (ins.coreRelocation === undefined) return [ins];
+    const r = mod.kernel!.relocations[ins.coreRelocation]!;
+    const relo = { insnOff: i * 8, typeId: core.btf.kernelIds.get(r.ref.root)!, accessString: r.accessString, kind: r.ref.kind };
+    try {
+      return applyCoreRelocation(ins, resolveCoreRelo(relo, core.local, core.target), i);
+    } catch (e) {
+      throw new LoadError('E_CORE', `CO-RE relocation at instruction ${i}: ${(e as Error).message}`, p.name, e);
+    }
+  });
+}
+
 /** Where maps declared `pinning: 'byName'` live, as libbpf's default pin root. */
 export const PIN_ROOT = '/sys/fs/bpf';
 
@@ -79,6 +99,7 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
   const maps = new Map<string, BpfMap>();
   const programs = new Map<string, Program>();
   let btfObject: BtfObject | undefined;
+  let core: { local: Btf; target: CoreTarget; btf: ReturnType<typeof buildModuleBtf> } | undefined;
   const close = () => {
     for (const p of programs.values()) p.close();
     for (const m of maps.values()) m.close();
@@ -91,6 +112,7 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
     // BTF first: maps name their key and value types in it; line info makes the verifier's log quote the TypeScript source.
     const btf = buildModuleBtf(mod);
     const ext = new Map(mod.programs.map((p) => [p.name, packProgramExt(btf, p)]));
+    core = mod.kernel ? { local: parseBtf(btf.builder.encode()), target: new CoreTarget(kernelBtf(), moduleBtfs()), btf } : undefined;
     try {
       btfObject = BtfObject.load(btf.builder.encode());
     } catch {
@@ -147,7 +169,7 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
   function loadOne(p: CompiledProgram, btf: { fd: number; funcInfo: Uint8Array; lineInfo: Uint8Array } | undefined): void {
       try {
         programs.set(p.name, Program.load({
-          type: p.progType, name: p.name.slice(0, 15), license: mod.license, instructions: relocate(p, maps),
+          type: p.progType, name: p.name.slice(0, 15), license: mod.license, instructions: core ? relocateCore(mod, core, p, relocate(p, maps)) : relocate(p, maps),
           ...(options.logLevel ? { logLevel: options.logLevel } : {}),
           ...(options.logSize ? { maxLogSize: options.logSize } : {}),
           ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),

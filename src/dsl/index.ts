@@ -6,6 +6,8 @@
  * handles on its programs and maps; the program bodies never run in Node.
  */
 
+import type { task_struct } from './kernel.js';
+
 // ---------------------------------------------------------------- integers
 
 /** Unsigned 8-bit integer. */
@@ -56,6 +58,28 @@ export interface FixedArray<T, N extends number> {
 /** A NUL-terminated string stored in N bytes (for comm, filenames…). */
 export interface CStr<N extends number> extends FixedArray<u8, N> {
   readonly __cstr?: N;
+}
+
+// ------------------------------------------------------------ kernel types
+
+declare const ptrBrand: unique symbol;
+
+/**
+ * A kernel pointer to T (`Ptr<task_struct>`): a u64 address whose fields
+ * read as T's, each through bpf_probe_read_kernel at an offset that is a
+ * CO-RE relocation, so one object runs on every kernel that has the field.
+ * `Ptr<u8>` (a `char *`) is an address usable where a u64 is.
+ */
+export type Ptr<T> = T & { readonly [ptrBrand]?: T };
+
+/**
+ * Marks an interface as the kernel's BTF type `Name` ('struct task_struct'):
+ * the compiler emits its used fields as the local BTF type the CO-RE
+ * relocations name. `tsbpf btf dump --format ts` writes such interfaces;
+ * the common ones ship in `tsbpf/dsl/kernel`.
+ */
+export interface KernelType<Name extends string> {
+  readonly __btf?: Name;
 }
 
 // ------------------------------------------------------------- byte order
@@ -369,11 +393,29 @@ export const bpf = {
   gid: onlyInPrograms as () => u32,
   /** Copies the current task's comm into `dst`. */
   currentComm: onlyInPrograms as (dst: CStr<16>) => i64,
+  /** bpf_get_current_task: the current task_struct, fields read through CO-RE (`bpf.currentTask().real_parent.tgid`). */
+  currentTask: onlyInPrograms as () => Ptr<task_struct>,
+  /** bpf_get_current_task_btf (tp_btf, fentry, lsm): the same as a BTF pointer the verifier tracks. */
+  currentTaskBtf: onlyInPrograms as () => Ptr<task_struct>,
+  /** bpf_core_field_exists: whether `field` of the kernel struct `obj` points into exists on the running kernel (a CO-RE constant). */
+  fieldExists: onlyInPrograms as <T>(obj: T, field: keyof T & string) => bool,
+  /** bpf_core_field_size: the byte size of `field` on the running kernel. */
+  fieldSize: onlyInPrograms as <T>(obj: T, field: keyof T & string) => u32,
+  /** bpf_core_type_exists: whether the running kernel has the kernel type T (an interface from tsbpf/dsl/kernel or btf dump). */
+  typeExists: onlyInPrograms as <T>() => bool,
+  /** bpf_core_type_size: sizeof(T) on the running kernel. */
+  typeSize: onlyInPrograms as <T>() => u32,
+  /** bpf_core_enum_value_exists: whether enumerator `name` of kernel enum `E` exists on the running kernel. */
+  enumValueExists: onlyInPrograms as <E extends Record<string, number | bigint>>(e: E, name: keyof E & string) => bool,
+  /** bpf_core_enum_value: the running kernel's value of enumerator `name` of kernel enum `E`. */
+  enumValue: onlyInPrograms as <E extends Record<string, number | bigint>>(e: E, name: keyof E & string) => u64,
   cpu: onlyInPrograms as () => u32,
   random: onlyInPrograms as () => u32,
-  probeReadKernel: onlyInPrograms as <T>(dst: T, src: u64) => i64,
+  /** Copies sizeof(dst) bytes from a kernel address, or from a kernel struct's field (`task.comm`), into dst. */
+  probeReadKernel: onlyInPrograms as <T>(dst: T, src: u64 | T | Ptr<unknown>) => i64,
   probeReadUser: onlyInPrograms as <T>(dst: T, src: u64) => i64,
-  probeReadKernelStr: onlyInPrograms as <N extends number>(dst: CStr<N>, src: u64) => i64,
+  /** Copies a NUL-terminated kernel string (a `char *` field, or a kernel struct's char array) into dst. */
+  probeReadKernelStr: onlyInPrograms as <N extends number>(dst: CStr<N>, src: u64 | CStr<number> | Ptr<unknown>) => i64,
   probeReadUserStr: onlyInPrograms as <N extends number>(dst: CStr<N>, src: u64) => i64,
   redirect: onlyInPrograms as (ifindex: u32, flags?: u64) => i64,
   xdpAdjustHead: onlyInPrograms as (ctx: XdpContext, delta: i32) => i64,

@@ -12,6 +12,7 @@ import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
 import { emitFunction, layoutStack } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
+import { kernelTypes, type KernelTypesOutput } from './kernel-types.js';
 import { type MapKind, ModuleModel } from './module-model.js';
 import type { HistogramSpec } from './histogram-model.js';
 import { inUserSpace, userSpaceRanges } from './user-space.js';
@@ -88,6 +89,8 @@ export interface CompiledModule {
   maps: CompiledMap[];
   data: CompiledDataSection[];
   license: string;
+  /** Kernel types read through CO-RE: their local BTF types and the relocations (instructions name them by `coreRelocation`). */
+  kernel?: KernelTypesOutput;
 }
 
 export const MAP_TYPE_IDS: Record<MapKind, number> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27, log2hist: 5, linearhist: 5 };
@@ -99,12 +102,13 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
   const root = opts.dslRoot.replace(/\/$/, '');
   const indexText = opts.host.readFile(`${root}/index.ts`) ?? opts.host.readFile(`${root}/index.d.ts`);
   const netText = opts.host.readFile(`${root}/net.ts`) ?? opts.host.readFile(`${root}/net.d.ts`);
+  const kernelText = opts.host.readFile(`${root}/kernel.ts`) ?? opts.host.readFile(`${root}/kernel.d.ts`) ?? '';
   if (indexText === undefined || netText === undefined) {
     throw new CompileError([{ file: `${root}/index.ts`, line: 1, column: 1, code: 'TSBPF_NOT_FOUND', message: `the DSL declarations are not readable under ${root}` }]);
   }
   const aliases = (opts.dslAliases ?? []).map((a) => a.replace(/\/$/, '')).filter((a) => a !== root);
   const key = [root, ...aliases].join('\0');
-  if (shared && shared.dslRoot === key && shared.dslText === indexText + netText) return shared;
+  if (shared && shared.dslRoot === key && shared.dslText === indexText + netText + kernelText) return shared;
   const project = new Project({
     useInMemoryFileSystem: true,
     compilerOptions: {
@@ -118,15 +122,16 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
       skipLibCheck: true,
       allowImportingTsExtensions: true,
       baseUrl: '/',
-      paths: { 'tsbpf/dsl': [`${root}/index.ts`], 'tsbpf/dsl/net': [`${root}/net.ts`] },
+      paths: { 'tsbpf/dsl': [`${root}/index.ts`], 'tsbpf/dsl/net': [`${root}/net.ts`], 'tsbpf/dsl/kernel': [`${root}/kernel.ts`] },
     },
   });
   const dsl = new Map<SourceFile, DslRef['module']>();
   for (const dir of [root, ...aliases]) {
     dsl.set(project.createSourceFile(`${dir}/index.ts`, indexText, { overwrite: true }), 'index');
     dsl.set(project.createSourceFile(`${dir}/net.ts`, netText, { overwrite: true }), 'net');
+    dsl.set(project.createSourceFile(`${dir}/kernel.ts`, kernelText, { overwrite: true }), 'kernel');
   }
-  shared = { project, dslRoot: key, dsl, dslText: indexText + netText };
+  shared = { project, dslRoot: key, dsl, dslText: indexText + netText + kernelText };
   return shared;
 }
 
@@ -318,5 +323,16 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     }
     data.push({ name, bytes, variables });
   }
-  return { entry: entry.getFilePath(), programs, maps, data, license: 'GPL' };
+  const kernel = kernelTypes(cx);
+  const out: CompiledModule = { entry: entry.getFilePath(), programs, maps, data, license: 'GPL' };
+  if (kernel.relocations.length) {
+    // The local layouts are fixed now: each relocated instruction gets its local value, as clang writes it.
+    out.kernel = kernel.finish();
+    for (const p of programs) {
+      for (const ins of p.instructions) {
+        if (ins.coreRelocation !== undefined) ins.imm = Number(BigInt.asIntN(32, out.kernel.relocations[ins.coreRelocation]!.localValue));
+      }
+    }
+  }
+  return out;
 }

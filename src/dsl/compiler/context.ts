@@ -5,10 +5,11 @@
  */
 import { Node, type Project, type SourceFile, type TypeChecker, type TypeNode, type Symbol as TsSymbol, ts } from 'ts-morph';
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
+import { kernelTypes } from './kernel-types.js';
 import { type CType, INT_TYPES, makeStruct, MAX_VALUE_SIZE, sizeOf, STACK_LIMIT, type StructType, typeName, U64 } from './ctypes.js';
 
 export interface DslRef {
-  module: 'index' | 'net';
+  module: 'index' | 'net' | 'kernel';
   name: string;
 }
 
@@ -115,6 +116,7 @@ export class CompilerContext {
       if (ref?.module === 'index') {
         const int = INT_TYPES[ref.name];
         if (int) return int;
+        if (ref.name === 'Ptr') return kernelTypes(this).pointerType(args[0]);
         if (ref.name === 'FixedArray' || ref.name === 'CStr') {
           const elem = ref.name === 'CStr' ? INT_TYPES.u8! : args[0] ? this.ctypeOf(args[0]) : INT_TYPES.u8!;
           const lenNode = ref.name === 'CStr' ? args[0] : args[1];
@@ -125,6 +127,7 @@ export class CompilerContext {
       }
       const decls = this.resolvedSymbol(name)?.getDeclarations() ?? [];
       const iface = decls.find((d) => Node.isInterfaceDeclaration(d));
+      if (iface && kernelTypes(this).structOfInterface(iface)) return this.fail(node, 'TSBPF_KERNEL_TYPE', `${node.getText()} is a kernel struct: a module reads it through a Ptr<${node.getText()}>, it cannot hold one`);
       if (iface) return this.structOf(iface);
       const decl = decls[0];
       if (decl && Node.isTypeAliasDeclaration(decl) && !this.dslFiles.has(decl.getSourceFile())) {

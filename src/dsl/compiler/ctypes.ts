@@ -11,6 +11,11 @@ export interface IntType {
   bigEndian?: boolean;
   /** The DSL name (u8, be16, bool…), for BTF and messages. */
   name: string;
+  /**
+   * A kernel pointer (`Ptr<T>`): a u64 whose fields are read through CO-RE.
+   * The pointee's type annotation (or interface), or null for `Ptr<unknown>`.
+   */
+  pointee?: import('ts-morph').Node | null;
 }
 
 export interface ArrayType {

@@ -171,6 +171,15 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         done();
         break;
       }
+      case 'core': {
+        // The local value is filled in once every program is lowered (the local BTF layouts are fixed then).
+        const [d, done] = defReg(op.dst);
+        const ins = instruction(Class.ALU64 | AluOp.MOV | Source.K, d, 0, 0, 0);
+        ins.coreRelocation = op.relo;
+        push(ins);
+        done();
+        break;
+      }
       case 'call': {
         moveArguments(op.args, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
         push(instruction(Class.JMP | JmpOp.CALL, 0, 0, 0, op.helper));

@@ -28,6 +28,8 @@ export type Op =
   /** dst = the map (pseudo map fd) or a pointer into a global data map's value. */
   | { op: 'map'; dst: VReg; map: string; valueOffset?: number }
   | { op: 'call'; helper: number; args: Operand[]; dst?: VReg }
+  /** dst = a CO-RE relocated constant (relocation `relo` of the module): a field offset, size, existence…; opaque to every pass. */
+  | { op: 'core'; dst: VReg; relo: number }
   | { op: 'jmp'; target: string }
   /** Jumps to target when `a cmp b`; falls through otherwise. */
   | { op: 'br'; cmp: CmpName; bits: 32 | 64; a: VReg; b: Operand; target: string }
@@ -75,7 +77,7 @@ export function uses(op: Op): VReg[] {
 /** The virtual register an operation writes, if any. */
 export function def(op: Op): VReg | undefined {
   switch (op.op) {
-    case 'mov': case 'alu': case 'bswap': case 'load': case 'frame': case 'map': return op.dst;
+    case 'mov': case 'alu': case 'bswap': case 'load': case 'frame': case 'map': case 'core': return op.dst;
     case 'call': return op.dst;
     default: return undefined;
   }
@@ -104,6 +106,7 @@ export function formatIr(fn: IrFunction): string {
       case 'atomicAdd': s = `atomic_add${op.size * 8} [v${op.base}+${op.off}] += v${op.value}`; break;
       case 'frame': s = `v${op.dst} = &slot${op.slot}+${op.off}`; break;
       case 'map': s = `v${op.dst} = map ${op.map}${op.valueOffset !== undefined ? ` value+${op.valueOffset}` : ''}`; break;
+      case 'core': s = `v${op.dst} = core relocation #${op.relo}`; break;
       case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}call ${op.helper}(${op.args.map(f).join(', ')})`; break;
       case 'jmp': s = `jmp ${op.target}`; break;
       case 'br': s = `if ${op.cmp}${op.bits} v${op.a}, ${f(op.b)} goto ${op.target}`; break;

@@ -8,6 +8,7 @@ import { I32, I64, type IntType, sizeOf, U32, U64 } from './ctypes.js';
 import { HELPER_PROGRAMS } from './helpers.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
+import { kernelHelper, kernelSource } from './lower-kernel.js';
 import { reloadPacketBounds } from './lower-packet.js';
 import type { Value } from './values.js';
 
@@ -27,6 +28,8 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
     return reg(l.ctxReg);
   };
   const result = (r: VReg | undefined, t: IntType): Value => ({ k: 'int', op: reg(r!), t });
+  const kernel = kernelHelper(l, name, args, node);
+  if (kernel) return kernel;
   switch (name) {
     case 'ktimeNs': return result(l.call(Helper.ktime_get_ns, [], node), U64);
     case 'random': return result(l.call(Helper.get_prandom_u32, [], node), U32);
@@ -56,7 +59,13 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
     case 'probeReadKernelStr':
     case 'probeReadUserStr': {
       const p = ptrArg(0);
-      const src = intArg(1);
+      const srcValue = l.expr(l.argAt(args, 1, node));
+      const kernelSrc = srcValue.k === 'kernel' ? kernelSource(l, srcValue, args[1]!) : undefined;
+      // A kernel struct's field read whole needs room for all of it (the helper reads sizeof(dst) bytes).
+      if (kernelSrc?.size !== undefined && (name === 'probeReadKernel' || name === 'probeReadUser') && kernelSrc.size < sizeOf(p.to)) {
+        l.fail(args[1]!, 'TSBPF_HELPER_ARG', `the kernel field is ${kernelSrc.size} bytes, smaller than the ${sizeOf(p.to)} bytes of the destination`);
+      }
+      const src = kernelSrc ? reg(kernelSrc.addr) : l.coerceLoose(l.intOf(srcValue, args[1]!), U64, args[1]!).op;
       const id = { probeReadKernel: Helper.probe_read_kernel, probeReadUser: Helper.probe_read_user, probeReadKernelStr: Helper.probe_read_kernel_str, probeReadUserStr: Helper.probe_read_user_str }[name];
       return result(l.call(id, [reg(p.reg), imm(sizeOf(p.to)), src], node), I64);
     }

@@ -11,7 +11,9 @@ import { Abandon, type DslDiagnostic } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
 import { isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
 import type { TracepointField } from './tracepoint-format.js';
+import { describeKType } from './kernel-types.js';
 import { ctxMethod } from './lower-context.js';
+import { isKernelPointer, readKernel } from './lower-kernel.js';
 import { helperCall } from './lower-helpers.js';
 import { mapMethod } from './lower-maps.js';
 import { packetMethod } from './lower-packet.js';
@@ -237,6 +239,8 @@ export class FunctionLowering {
    */
   taken(v: Value, node: Node): Value {
     if (v.k === 'ptr' && v.to.kind === 'int') return this.intOf(v, node);
+    // Kernel integer and pointer fields too (a read through CO-RE).
+    if (v.k === 'kernel' && (v.type.kind === 'int' || v.type.kind === 'ptr')) return readKernel(this, v, node);
     return v;
   }
 
@@ -261,6 +265,7 @@ export class FunctionLowering {
     if (v.k === 'int') return v;
     if (v.k === 'ptr' && v.to.kind === 'int') return v.nullIf ? this.readPlace({ k: 'mem', base: v.reg, off: 0, t: v.to, guard: v.nullIf }) : this.load(v.reg, 0, v.to);
     if (v.k === 'global') return this.readPlace({ k: 'global', global: v.global });
+    if (v.k === 'kernel') return readKernel(this, v, node);
     return this.fail(node, 'TSBPF_NOT_INTEGER', `expected an integer here, got ${describeValue(v)}`);
   }
 
@@ -445,7 +450,13 @@ export class FunctionLowering {
         return;
       }
       const nullable = other.k === 'int' && other.orNull !== undefined ? other.orNull : undefined;
-      if (other.k !== 'ptr' && nullable === undefined) this.fail(node, 'TSBPF_NULL_COMPARE', 'only references (lookup, reserve, packet.at results) can be compared with null');
+      const kernelPointer = isKernelPointer(other) || (other.k === 'kernel' && other.type.kind === 'ptr');
+      if (other.k !== 'ptr' && nullable === undefined && !kernelPointer) this.fail(node, 'TSBPF_NULL_COMPARE', 'only references (lookup, reserve, packet.at results) and kernel pointers can be compared with null');
+      if (kernelPointer && nullable === undefined) {
+        if (effective !== 'eq' && effective !== 'ne') this.fail(node, 'TSBPF_NULL_COMPARE', 'compare pointers with === or !== null');
+        this.emit({ op: 'br', cmp: effective, bits: 64, a: this.toReg(this.intOf(other, node)), b: imm(0), target });
+        return;
+      }
       if (effective !== 'eq' && effective !== 'ne') this.fail(node, 'TSBPF_NULL_COMPARE', 'compare references with === or !== null');
       if (nullable !== undefined) this.emit({ op: 'br', cmp: effective, bits: 64, a: nullable, b: imm(0), target });
       else if (other.k !== 'ptr') throw new Error('unreachable');
@@ -653,6 +664,7 @@ export class FunctionLowering {
       // Context fields read as values, so the check is on the object (an identifier costs no code to look at).
       if (obj && Node.isIdentifier(obj) && this.expr(obj).k === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
       const v = this.expr(node);
+      if (v.k === 'kernel') this.fail(node, 'TSBPF_KERNEL_WRITE', 'kernel memory is read-only: copy the value into a local, map value or event');
       if (v.k === 'ptr' && v.to.kind === 'int') {
         if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
         return { k: 'mem', base: v.reg, off: 0, t: v.to, ...(v.nullIf ? { guard: v.nullIf } : {}) };
@@ -1250,6 +1262,7 @@ export function describeValue(v: Value): string {
     case 'int': return `an integer (${v.t.name})`;
     case 'ptr': return `a reference to ${typeName(v.to)}`;
     case 'null': return 'null';
+    case 'kernel': return `kernel memory (${describeKType(v.type)})`;
     case 'void': return 'nothing (void)';
     case 'ctx': return 'the context';
     case 'packet': return 'the packet';

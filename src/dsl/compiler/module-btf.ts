@@ -9,6 +9,7 @@ import { BtfBuilder } from '../../btf/builder.js';
 import type { FuncInfo, LineInfo } from '../../btf/ext.js';
 import type { CompiledModule, CompiledProgram } from './compile.js';
 import { type CType, sizeOf } from './ctypes.js';
+import type { KernelStruct, KernelTypesOutput, KType } from './kernel-types.js';
 
 export interface ModuleBtf {
   builder: BtfBuilder;
@@ -19,6 +20,8 @@ export interface ModuleBtf {
   mapsSize: number;
   /** Program name → FUNC type id. */
   funcs: Map<string, number>;
+  /** The local BTF type id of each CO-RE relocation's root (kernel struct or enum). */
+  kernelIds: Map<object, number>;
   /** Map name → key / value type ids (for BTF-annotated map creation); `.rodata`/`.data` give their DATASEC as value. */
   keyValue: Map<string, { key: number; value: number }>;
   funcInfo(p: CompiledProgram): FuncInfo[];
@@ -110,6 +113,9 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
     keyValue.set(d.name, { key: intId, value: b.datasec(d.name, d.bytes.length, vars) });
   }
 
+  const kernelIds = new Map<object, number>();
+  if (mod.kernel) addKernelTypes(b, mod.kernel, kernelIds, (t) => typeId(t), cInt, intId);
+
   const funcs = new Map<string, number>();
   for (const p of mod.programs) {
     const ctxName = CTX_STRUCT[p.kind];
@@ -119,7 +125,7 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
   }
 
   return {
-    builder: b, mapVars, mapOffsets, mapsSize: offset, funcs, keyValue,
+    builder: b, mapVars, mapOffsets, mapsSize: offset, funcs, keyValue, kernelIds,
     funcInfo: (p) => [{ insnOff: 0, typeId: funcs.get(p.name)! }],
     lineInfo: (p) => {
       const out: LineInfo[] = [];
@@ -141,6 +147,50 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
       return out;
     },
   };
+}
+
+/**
+ * The local types of kernel structs and enums, as clang writes them for
+ * preserve_access_index types: only the members the module reads, at the
+ * compiler's local offsets (the loader relocates to the kernel's). Pointers
+ * are `void *` (CO-RE checks only that both sides are pointers).
+ */
+function addKernelTypes(b: BtfBuilder, k: KernelTypesOutput, ids: Map<object, number>, intTypeId: (t: CType) => number, cInt: (name: string, size: number, signed: boolean) => number, intId: number): void {
+  const enumIds = new Map<string, number>();
+  const enumId = (name: string, size: number, signed: boolean, values: Array<{ name: string; value: number }>) => {
+    let id = enumIds.get(name);
+    if (id === undefined) {
+      id = b.add({ kind: 'enum', name, size, signed, values });
+      enumIds.set(name, id);
+    }
+    return id;
+  };
+  for (const e of k.enums) {
+    ids.set(e, enumId(e.name, e.int.bits / 8, e.int.signed, [...e.used].map(([name, v]) => ({ name, value: Number(BigInt.asIntN(32, v)) }))));
+  }
+  const structId = (s: KernelStruct): number => {
+    const known = ids.get(s);
+    if (known !== undefined) return known;
+    const id = b.reserve();
+    ids.set(s, id);
+    const layout = k.layout(s);
+    b.set(id, {
+      kind: s.union ? 'union' : 'struct', name: s.name, size: layout.size,
+      members: [...s.used].map(([name, t]) => ({ name, type: kTypeId(t), bitOffset: layout.offsets.get(name)! * 8, bitfieldSize: 0 })),
+    });
+    return id;
+  };
+  const kTypeId = (t: KType): number => {
+    switch (t.kind) {
+      // A field of a C enum type must be an enum of the same name locally; its enumerators do not matter.
+      case 'int': return t.enumName ? enumId(t.enumName, t.int.bits / 8, t.int.signed, [{ name: `${t.enumName}___local`, value: 0 }]) : intTypeId(t.int);
+      case 'ptr': return b.ptr(0);
+      case 'array': return b.array(t.cstr ? cInt('char', 1, true) : kTypeId(t.element), t.length, intId);
+      case 'struct': return structId(t.s);
+      case 'opaque': return b.ptr(0);
+    }
+  };
+  for (const s of k.structs) structId(s);
 }
 
 /** Packs func_info / line_info records as bpf_prog_load expects them (string offsets resolved by the builder). */

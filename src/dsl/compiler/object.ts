@@ -7,13 +7,27 @@
  */
 import { encode } from '../../asm/codec.js';
 import { PseudoLoad } from '../../asm/opcodes.js';
-import { encodeBtfExt } from '../../btf/ext.js';
+import { type CoreRelo, encodeBtfExt } from '../../btf/ext.js';
 import { R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
 import { encodeTsbpfMeta, TSBPF_META_SECTION, type TsbpfMeta } from '../../elf/tsbpf-meta.js';
 import { ElfWriter } from '../../elf/writer.js';
 import type { CompiledModule } from './compile.js';
 import { buildModuleBtf } from './module-btf.js';
 import { attachSectionName } from './program-kinds.js';
+
+/** The CO-RE relocation records of a program's instructions (offsets in bytes from its start). */
+function coreRelocations(btf: ReturnType<typeof buildModuleBtf>, mod: CompiledModule, p: CompiledModule['programs'][number]): CoreRelo[] {
+  const out: CoreRelo[] = [];
+  let slot = 0;
+  for (const ins of p.instructions) {
+    if (ins.coreRelocation !== undefined && mod.kernel) {
+      const r = mod.kernel.relocations[ins.coreRelocation]!;
+      out.push({ insnOff: slot * 8, typeId: btf.kernelIds.get(r.ref.root)!, accessString: r.accessString, kind: r.ref.kind });
+    }
+    slot += ins.imm64 !== undefined ? 2 : 1;
+  }
+  return out;
+}
 
 export function writeObject(mod: CompiledModule): Uint8Array {
   const btf = buildModuleBtf(mod);
@@ -84,7 +98,7 @@ export function writeObject(mod: CompiledModule): Uint8Array {
   const ext = encodeBtfExt({
     funcInfo: shifted((p) => btf.funcInfo(p)),
     lineInfo: shifted((p) => btf.lineInfo(p)).filter((s) => s.records.length > 0),
-    coreRelos: [],
+    coreRelos: shifted((p) => coreRelocations(btf, mod, p)).filter((sec) => sec.records.length > 0),
   }, btf.builder);
   const meta: TsbpfMeta = { programSections: new Map(), pinnedByName: new Set(mod.maps.filter((m) => m.pinByName).map((m) => m.name)) };
   for (const p of mod.programs) {

@@ -4,6 +4,7 @@
  */
 import type { CType, IntType } from './ctypes.js';
 import type { Operand, VReg } from './ir.js';
+import type { KernelStruct, KStep, KType } from './kernel-types.js';
 import type { GlobalInfo, MapInfo } from './module-model.js';
 
 /** Where a pointer points: the verifier treats each differently. */
@@ -25,6 +26,11 @@ export type Value =
    */
   | { k: 'ptr'; reg: VReg; to: CType; space: Space; nullIf?: { a: VReg; b: VReg } }
   | { k: 'null' }
+  /**
+   * Kernel memory not read yet: `base` (a kernel address) plus the CO-RE
+   * access `path` from `root` (none: the field is at `base` itself).
+   */
+  | { k: 'kernel'; base: VReg; root?: KernelStruct; path: KStep[]; type: KType }
   | { k: 'void' }
   | { k: 'ctx' }
   | { k: 'packet' }

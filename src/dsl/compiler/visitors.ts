@@ -9,6 +9,7 @@ import { imm, reg } from './ir.js';
 import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
 import { ctxField } from './lower-context.js';
 import { lowerFor, lowerWhile } from './lower-loops.js';
+import { kernelIndex, kernelMember } from './lower-kernel.js';
 import { packetBounds, packetLength } from './lower-packet.js';
 import type { Value } from './values.js';
 
@@ -118,6 +119,10 @@ E[SK.PropertyAccessExpression] = (l, n) => {
   const name = n.getName();
   switch (obj.k) {
     case 'ctx': return ctxField(l, name, n);
+    case 'kernel': return kernelMember(l, obj, name, n);
+    case 'int':
+      if (obj.t.pointee !== undefined) return kernelMember(l, obj, name, n);
+      return l.fail(n, 'TSBPF_MEMBER', `${describeValue(obj)} has no property ${name}`);
     case 'packet':
       if (name === 'length') return packetLength(l, n);
       return l.fail(n, 'TSBPF_MEMBER', `packet has no property ${name}`);
@@ -138,6 +143,7 @@ E[SK.ElementAccessExpression] = (l, n) => {
   if (!Node.isElementAccessExpression(n)) throw new Error('kind');
   const obj = l.expr(n.getExpression());
   const argNode = n.getArgumentExpressionOrThrow();
+  if (obj.k === 'kernel') return kernelIndex(l, obj, l.int(argNode), argNode);
   if (obj.k !== 'ptr' || obj.to.kind !== 'array') return l.fail(n, 'TSBPF_INDEX', `only fixed arrays can be indexed, not ${describeValue(obj)}`);
   const elem = obj.to.element;
   const esize = elem.kind === 'int' ? elem.bits / 8 : elem.kind === 'array' ? 0 : elem.size;

@@ -42,7 +42,7 @@ export class Resolver {
 
   constructor(
     readonly project: Project,
-    readonly dslFiles: ReadonlyMap<SourceFile, 'index' | 'net'>,
+    readonly dslFiles: ReadonlyMap<SourceFile, 'index' | 'net' | 'kernel'>,
   ) {
     this.checker = project.getTypeChecker();
   }
