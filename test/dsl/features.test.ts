@@ -631,6 +631,24 @@ const cases: Case[] = [
       expect([p[5], p[8], p[15], p[18], p[19], p[22], p[24], p[25]]).to.deep.equal([4, 1, 4, 0xff, 0xfe, 0x3f, 1, 0]);
     },
   },
+  {
+    name: 'takes the right side of ?? only when the left is null (integers and references)',
+    source: `${OUT}
+      export interface Stats { hits: u64 }
+      export const counts = hashMap<u32, u32>({ maxEntries: 8 });
+      export const stats = arrayMap<Stats>({ maxEntries: 1 });
+      export const p = xdp((ctx) => {
+        const n = counts.lookup(1) ?? 100;
+        counts.update(1, n + 1);
+        const big: u64 = counts.lookup(2) ?? u64(1) << 40;
+        out.update(0, big);
+        const s = stats.lookup(ctx.packet.length) ?? stats.lookup(0);
+        if (s !== null) s.hits += 1;
+        return n;
+      });`,
+    packets: [UDP, UDP, UDP], retvals: [100, 101, 102],
+    maps: { counts: { [le32(1)]: le32(103) }, stats: { [le32(0)]: le64(3n) } }, out: { 0: 1n << 40n },
+  },
 ];
 
 const EXTRA_FILES: Record<string, string> = {

@@ -245,6 +245,7 @@ E[SK.BinaryExpression] = (l, n) => {
     }
     return l.arith(alu, a, b, n);
   }
+  if (tok === SK.QuestionQuestionToken) return nullish(l, n);
   if (tok === SK.CommaToken) {
     l.expr(n.getLeft());
     return l.expr(n.getRight());
@@ -303,6 +304,53 @@ E[SK.ConditionalExpression] = (l, n) => {
   l.label(end);
   return { k: 'int', op: reg(dst), t, ...(nullFlag !== undefined ? { orNull: nullFlag } : {}) };
 };
+
+/** `a ?? b`: `a` unless it is null, else `b`, which runs only then; integers meet in their common type, in their own branch. */
+function nullish(l: FunctionLowering, n: import('ts-morph').BinaryExpression): Value {
+  const [leftNode, rightNode] = [n.getLeft(), n.getRight()];
+  const left = l.taken(l.expr(leftNode), leftNode);
+  if (left.k === 'null') return l.taken(l.expr(rightNode), rightNode);
+  // An integer that cannot be null: `b` never runs.
+  if (left.k === 'int' && left.orNull === undefined) return left;
+  if (left.k !== 'int' && left.k !== 'ptr') return l.fail(leftNode, 'TSBPF_NOT_INTEGER', `?? needs a reference or a nullable integer on its left, got ${describeValue(left)}`);
+  const dst = l.newReg();
+  const useRight = l.newLabel('nullish');
+  const end = l.newLabel('endnullish');
+  if (isReferenceExpression(l, n)) {
+    if (left.k !== 'ptr') return l.fail(leftNode, 'TSBPF_NOT_INTEGER', `expected a reference here, got ${describeValue(left)}`);
+    const m = l.materializeRef(left);
+    l.emit({ op: 'mov', dst, src: reg(m.reg), bits: 64 });
+    l.emit({ op: 'br', cmp: 'ne', bits: 64, a: dst, b: imm(0), target: end });
+    const r = l.taken(l.expr(rightNode), rightNode);
+    if (r.k !== 'ptr' && r.k !== 'null') l.fail(rightNode, 'TSBPF_NOT_INTEGER', `expected a reference here, got ${describeValue(r)}`);
+    const rm = r.k === 'ptr' ? l.materializeRef(r) : undefined;
+    l.emit({ op: 'mov', dst, src: rm ? reg(rm.reg) : imm(0), bits: 64 });
+    l.label(end);
+    return { ...m, reg: dst };
+  }
+  if (left.k !== 'int') return l.fail(leftNode, 'TSBPF_NOT_INTEGER', `expected an integer here, got ${describeValue(left)}`);
+  const nullFlag = mayBeNull(l, n) ? l.newReg() : undefined;
+  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: left.orNull!, b: imm(0), target: useRight });
+  l.emit({ op: 'jmp', target: end });
+  const jump = l.lastOp();
+  l.label(useRight);
+  const right = l.taken(l.expr(rightNode), rightNode);
+  const r = right.k === 'null' && nullFlag !== undefined ? right : l.intOf(right, rightNode);
+  const t = r.k === 'int' ? l.commonType(left, r) : left.t;
+  const assign = (v: Value, node: Node) => {
+    if (v.k === 'int') {
+      const c = l.convert(v, t, node);
+      l.emit({ op: 'mov', dst, src: c.op.kind === 'imm' ? imm(wrapTo(c.op.value, t)) : c.op, bits: 64 });
+    } else {
+      l.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
+    }
+    if (nullFlag !== undefined) l.emit({ op: 'mov', dst: nullFlag, src: v.k === 'int' ? (v.orNull !== undefined ? reg(v.orNull) : imm(1)) : imm(0), bits: 64 });
+  };
+  l.emitBefore(jump, () => assign({ k: 'int', op: left.op, t: left.t }, leftNode));
+  assign(r, rightNode);
+  l.label(end);
+  return { k: 'int', op: reg(dst), t, ...(nullFlag !== undefined ? { orNull: nullFlag } : {}) };
+}
 
 E[SK.TypeOfExpression] = (l, n) => l.fail(n, 'TSBPF_UNSUPPORTED', 'typeof is not supported in BPF programs');
 E[SK.DeleteExpression] = (l, n) => l.fail(n, 'TSBPF_HEAP', 'delete is not supported (there is no heap)');

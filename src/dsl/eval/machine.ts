@@ -448,6 +448,10 @@ export class Machine {
       const v = decided ? a : this.#expr(right);
       return st.k === 'int' && st.t === BOOL ? (truth(v) ? 1n : 0n) : this.#convertTo(v, st);
     }
+    if (tok === SK.QuestionQuestionToken) {
+      const a = this.#expr(left);
+      return this.#convertTo(a === null ? this.#expr(right) : a, st);
+    }
     if (tok === SK.CommaToken) {
       this.#expr(left);
       return this.#expr(right);

@@ -499,6 +499,13 @@ export class Typer {
       return { k: 'int', t: BOOL };
     }
     if (tok === SK.AmpersandAmpersandToken || tok === SK.BarBarToken) return this.#join(this.typeOf(left), this.typeOf(right), node);
+    if (tok === SK.QuestionQuestionToken) {
+      // a ?? b: a non-null integer never gives b; otherwise the two meet as ?: arms do.
+      const a = this.typeOf(left);
+      if (a.k === 'int') return a;
+      if (a.k === 'null') return this.typeOf(right);
+      return this.#join(a, this.typeOf(right), node);
+    }
     if (tok === SK.CommaToken) {
       this.typeOf(left);
       return this.typeOf(right);
