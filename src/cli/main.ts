@@ -3,7 +3,7 @@
  * exports `help` (its usage text) and `run(argv)` (resolving to an exit status);
  * they are imported lazily so that `tsbpf asm` never loads koffi or ts-morph.
  */
-import { CliError, reportError } from './output.js';
+import { CliError, indicator, reportError } from './output.js';
 
 interface Command {
   help: string;
@@ -26,6 +26,9 @@ const commands: Record<string, { summary: string }> = {
   module: { summary: 'load, replace, unload, list, show and move modules in a running engine' },
 };
 
+/** Commands whose module imports the compiler (ts-morph): slow to load the first time. */
+const SLOW_TO_LOAD = new Set(['run', 'build']);
+
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
@@ -47,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tsbpf: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
+  // run and build load the TypeScript compiler first (seconds, cold): say so at once on a terminal.
+  if (SLOW_TO_LOAD.has(name) && !rest.includes('--help') && !rest.includes('-h')) indicator.start(`tsbpf ${name}: loading the compiler…`);
   let command: Command;
   try {
     command = (await import(`./commands/${name}.js`)) as Command;
@@ -65,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (e) {
     return reportError(e);
+  } finally {
+    indicator.stop();
   }
 }
 

@@ -3,16 +3,30 @@
  * JSON object per line for --json, progress on stderr, and error reporting.
  */
 
-/** Whether to colour what goes to `stream` (standard output unless said otherwise). */
-export const useColor = (stream: { isTTY?: boolean } = process.stdout): boolean =>
-  process.env.NO_COLOR === undefined && process.env.FORCE_COLOR !== '0' && Boolean(stream.isTTY);
+/**
+ * Whether to colour what goes to `stream` (standard output unless said
+ * otherwise): FORCE_COLOR (other than 0/false) forces it, as Node's own
+ * FORCE_COLOR does; a non-empty NO_COLOR (no-color.org) turns it off;
+ * otherwise only when that stream is a terminal (and TERM is not dumb).
+ */
+export function useColor(stream: { isTTY?: boolean } = process.stdout): boolean {
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
+  return Boolean(stream.isTTY) && process.env.TERM !== 'dumb';
+}
 
-const paint = (code: number) => (s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const red = paint(31);
-export const green = paint(32);
-export const yellow = paint(33);
-export const bold = paint(1);
-export const dim = paint(2);
+const paint = (code: number, stream: () => { isTTY?: boolean }) => (s: string) => (useColor(stream()) ? `\x1b[${code}m${s}\x1b[0m` : s);
+const stdout = () => process.stdout;
+const stderr = () => process.stderr;
+/** Colours for standard output. */
+export const red = paint(31, stdout);
+export const green = paint(32, stdout);
+export const yellow = paint(33, stdout);
+export const bold = paint(1, stdout);
+export const dim = paint(2, stdout);
+/** The same colours for text written to standard error: decided by stderr, so `tsbpf ... 2>log` stays plain. */
+export const errColor = { red: paint(31, stderr), yellow: paint(33, stderr), bold: paint(1, stderr), dim: paint(2, stderr) } as const;
 
 /**
  * Text from outside (module source, verifier logs quoting it, names from an
@@ -43,11 +57,55 @@ export function printJson(value: unknown): void {
 
 /** Progress for long work: on stderr, only when it is a terminal. */
 export function progress(message: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`${dim(message)}\n`);
+  indicator.stop();
+  if (process.stderr.isTTY) process.stderr.write(`${errColor.dim(message)}\n`);
 }
 
+/**
+ * A running indicator on standard error for work that can take seconds (the
+ * first compile loads the TypeScript compiler): one line, a turning mark and
+ * the elapsed time, redrawn in place and erased by `stop()`. Only on a
+ * terminal; in a pipe or a log it writes nothing. It never keeps the process
+ * alive, and anything else the command writes to stderr should come after `stop()`.
+ */
+class Indicator {
+  #timer: NodeJS.Timeout | undefined;
+  #message = '';
+  #started = 0;
+  #frame = 0;
+
+  /** Shows `message` (or replaces the one shown). */
+  start(message: string): void {
+    if (!process.stderr.isTTY) return;
+    this.#message = message;
+    if (this.#timer === undefined) {
+      this.#started = Date.now();
+      this.#timer = setInterval(() => this.#draw(), 100);
+      this.#timer.unref();
+    }
+    this.#draw();
+  }
+
+  stop(): void {
+    if (this.#timer === undefined) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    process.stderr.write('\r\x1b[K');
+  }
+
+  #draw(): void {
+    const mark = '|/-\\'[this.#frame++ % 4];
+    const seconds = ((Date.now() - this.#started) / 1000).toFixed(1);
+    const line = `${mark} ${this.#message} ${seconds}s`.slice(0, Math.max(10, (process.stderr.columns || 80) - 1));
+    process.stderr.write(`\r\x1b[K${errColor.dim(line)}`);
+  }
+}
+
+/** The command's one running indicator. */
+export const indicator = new Indicator();
+
 /** 'error', red when standard error (not standard output) is a terminal: `tsbpf ... 2>log` stays plain. */
-const errorLabel = (): string => (useColor(process.stderr) ? '\x1b[31merror\x1b[0m' : 'error');
+const errorLabel = (): string => errColor.red('error');
 
 /**
  * Prints an error for the user and returns the exit status. Errors from the
@@ -55,6 +113,7 @@ const errorLabel = (): string => (useColor(process.stderr) ? '\x1b[31merror\x1b[
  * unexpected error gets a stack, and only with TSBPF_DEBUG=1.
  */
 export function reportError(e: unknown): number {
+  indicator.stop();
   const err = e instanceof Error ? e : new Error(String(e));
   // node:util parseArgs errors (unknown option, missing value) are usage errors: one line, status 2.
   const code = (err as { code?: unknown }).code;

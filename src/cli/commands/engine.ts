@@ -15,7 +15,7 @@ import { serveMetrics } from '../../engine/metrics.js';
 import { serve } from '../../engine/server.js';
 import { bpffsContaining, ensureBpffs } from '../../kernel/fs-mounts.js';
 import { compileCached } from '../dsl-cache.js';
-import { CliError, dim, printJson } from '../output.js';
+import { CliError, errColor, printJson } from '../output.js';
 
 export const help = `usage: tsbpf engine [--state-dir DIR] [--bpffs DIR] [--metrics [HOST:]PORT] [--no-stats] [--json]
 
@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   const socketPath = socketPathOf(stateDir);
   const say = (event: string, fields: Record<string, unknown>, text: string): void => {
     if (json) printJson({ event, ...fields });
-    else process.stderr.write(`${dim(text)}\n`);
+    else process.stderr.write(`${errColor.dim(text)}\n`);
   };
 
   // One engine per state directory.

@@ -9,17 +9,20 @@ import type { CompiledMap, CompiledModule } from '../../dsl/compiler/compile.js'
 import { CompileError } from '../../dsl/compiler/diagnostics.js';
 import type { BpfMap } from '../../kernel/map.js';
 import { RingBufReader } from '../../kernel/ringbuf-reader.js';
-import type { Attached } from '../dsl-attach.js';
 import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule } from '../dsl-live.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
 import { drainRemaining, pumpRing, type PumpedRing, type StopSignal, untilDrained } from '../event-pump.js';
-import { bold, CliError, dim, escapeControl, printJson, progress, red, yellow } from '../output.js';
+import { bold, CliError, dim, errColor, escapeControl, indicator, printJson, progress } from '../output.js';
 import { ringbufDropReader } from '../ringbuf-drops.js';
 import { parseSetting } from '../set-option.js';
 import { reportCompileError } from './build.js';
+import { classifyRunInput } from '../run-input.js';
+import { writeOneLiner } from '../run-eval.js';
+import { readFileOrStdin } from '../input-file.js';
+import { openObjectSession } from '../run-object-session.js';
+import type { RunSession } from '../run-session.js';
 import { moduleHandles } from '../../module/load-module.js';
-import type { Program } from '../../kernel/program.js';
 import { exportsMain, importUserMain, parseModuleArgs } from '../run-main.js';
 import { clearMaps, everyInterval, printGlobals, printHistograms } from '../run-output.js';
 
@@ -30,17 +33,12 @@ function printAll(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>, json: 
   printGlobals(mod, maps, json);
 }
 
-/** --log-level: the verifier's log of every program, on standard error. */
-function printVerifierLogs(programs: ReadonlyMap<string, Program>): void {
-  for (const [name, p] of programs) process.stderr.write(`${dim(`verifier log of ${name}:`)}\n${p.verifierLog ?? ''}\n`);
-}
-
 /**
  * Starts the module's main with typed handles and the arguments after `--`;
  * when it settles, run stops (a throw is reported and makes the exit status 1).
  * Returns what to do at stop: abort main's signal, end its event streams, await it.
  */
-async function startUserMain(entry: string, handles: ReturnType<typeof moduleHandles>, argv: string[], stop: () => void, whenStopped: Promise<void>): Promise<() => Promise<void>> {
+async function startUserMain(entry: string, handles: ReturnType<typeof moduleHandles>, argv: string[], stop: () => void): Promise<() => Promise<void>> {
   const { main, options } = await importUserMain(entry);
   const abort = new AbortController();
   const args = parseModuleArgs(argv, options, abort.signal);
@@ -48,11 +46,10 @@ async function startUserMain(entry: string, handles: ReturnType<typeof moduleHan
     () => stop(),
     (e: unknown) => {
       process.exitCode = 1;
-      process.stderr.write(`${red('error')}: main: ${e instanceof Error ? (process.env.TSBPF_DEBUG === '1' ? e.stack : e.message) : String(e)}\n`);
+      process.stderr.write(`${errColor.red('error')}: main: ${e instanceof Error ? (process.env.TSBPF_DEBUG === '1' ? e.stack : e.message) : String(e)}\n`);
       stop();
     },
   );
-  void whenStopped;
   return async () => {
     abort.abort();
     for (const s of Object.values(handles.events) as Array<{ close(): void }>) s.close();
@@ -61,6 +58,7 @@ async function startUserMain(entry: string, handles: ReturnType<typeof moduleHan
 }
 
 export const help = `usage: tsbpf run MODULE.bpf.ts [options] [-- MODULE ARGS...]
+       tsbpf run OBJECT.o [options]
 
 Compiles a TypeScript module, loads it, attaches every exported program
 (XDP and tcx on --iface, socket filters on a packet socket, cgroup skb on
@@ -77,6 +75,12 @@ lhist(); globals print at exit as @name: value. A module that exports
 main(live, args) has it called once attached, with typed handles and the
 arguments after --; when main returns, run detaches and exits.
 
+A BPF ELF object (as clang builds it) is loaded with libbpf's conventions
+and each program attached by its SEC() name as libbpf's auto-attach does;
+ring-buffer records print as hex, maps and globals through the object's
+BTF. The input's kind is read from its first bytes: anything else (C
+source, an empty file, a directory) is named in one line.
+
 options:
   --iface NAME      interface for XDP and tc programs
   --cgroup PATH     cgroup v2 directory for cgroup programs (default: the root)
@@ -88,6 +92,11 @@ options:
   --log-size BYTES  largest verifier log to fetch (default 1 GiB; a log that does not fit is shown truncated)
   --json            events and map entries as JSON lines
   --no-cache        compile even when a cached build matches
+  -e SOURCE         a one-liner: module source with the module language in scope
+                    and its top-level consts exported; '-' instead of a file
+                    reads a module from standard input
+
+  tsbpf run -e "const opens = hashMap<CStr<16>, u64>({ maxEntries: 1024 }); const p = tracepoint('syscalls/sys_enter_openat', () => { let c!: CStr<16>; bpf.currentComm(c); opens.increment(c); return 0; });"
 `;
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -146,12 +155,27 @@ export async function run(argvAll: string[]): Promise<number> {
       'log-size': { type: 'string' },
       json: { type: 'boolean' },
       'no-cache': { type: 'boolean' },
+      eval: { type: 'string', short: 'e' },
     },
     allowPositionals: true,
     strict: true,
   });
-  const [entry] = positionals;
-  if (!entry || positionals.length > 1) throw new CliError('give one module: tsbpf run MODULE.bpf.ts', 2);
+  if (values.eval !== undefined && positionals.length > 0) throw new CliError('give -e SOURCE or a file, not both', 2);
+  if (values.eval === undefined && (positionals.length !== 1 || !positionals[0])) throw new CliError('give one module: tsbpf run MODULE.bpf.ts (or a BPF object: tsbpf run X.o, a one-liner: tsbpf run -e SOURCE, a module on standard input: tsbpf run -)', 2);
+  // A one-liner or a module on standard input becomes a module file of its own for the run.
+  const source = values.eval ?? (positionals[0] === '-' ? new TextDecoder().decode(await readFileOrStdin('-')) : undefined);
+  if (source !== undefined && !source.trim()) throw new CliError(values.eval !== undefined ? '-e: the source is empty' : 'standard input is empty: pipe a module into tsbpf run -', 2);
+  const oneLiner = source === undefined ? undefined : writeOneLiner(source);
+  try {
+    return await runEntry(oneLiner?.path ?? positionals[0]!, values, moduleArgv, oneLiner !== undefined);
+  } finally {
+    oneLiner?.remove();
+  }
+}
+
+type RunValues = { iface?: string; cgroup?: string; duration?: string; interval?: string; clear?: boolean; set?: string[]; 'log-level'?: string; 'log-size'?: string; json?: boolean; 'no-cache'?: boolean };
+
+async function runEntry(entry: string, values: RunValues, moduleArgv: string[], oneLiner: boolean): Promise<number> {
   const json = Boolean(values.json);
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0)) throw new CliError(`--duration must be a positive number of seconds`, 2);
@@ -162,10 +186,44 @@ export async function run(argvAll: string[]): Promise<number> {
   if (logLevel !== undefined && ![0, 1, 2, 3].includes(logLevel)) throw new CliError('--log-level must be 0, 1, 2 or 3', 2);
   const logSize = values['log-size'] === undefined ? undefined : Number(values['log-size']);
   if (logSize !== undefined && !(Number.isInteger(logSize) && logSize >= 128)) throw new CliError('--log-size must be a number of bytes, at least 128', 2);
-  const userMain = exportsMain(entry) ? entry : undefined;
+  const input = classifyRunInput(entry, 'run');
 
+  let session: RunSession;
+  if (input.kind === 'object') {
+    session = openObjectSession(entry, {
+      set: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, true))),
+      json,
+      ...(logLevel ? { logLevel } : {}),
+      ...(values.iface !== undefined ? { iface: values.iface } : {}),
+      ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}),
+    });
+  } else {
+    const opened = await openModuleSession(entry, { values: oneLiner ? { ...values, 'no-cache': true } : values, json, logLevel, logSize, moduleArgv });
+    if (typeof opened === 'number') return opened;
+    session = opened;
+  }
+  try {
+    return await runSession(session, { json, duration, interval, clear: Boolean(values.clear), logLevel });
+  } finally {
+    session.close();
+  }
+}
+
+interface ModuleSessionOptions {
+  values: { iface?: string; cgroup?: string; set?: string[]; 'no-cache'?: boolean };
+  json: boolean;
+  logLevel: number | undefined;
+  logSize: number | undefined;
+  moduleArgv: string[];
+}
+
+/** Compiles (cached) and loads a .bpf.ts module; an exit status when it does not compile or load. */
+async function openModuleSession(entry: string, o: ModuleSessionOptions): Promise<RunSession | number> {
+  const { values, json, logLevel, logSize } = o;
+  const userMain = exportsMain(entry) ? entry : undefined;
   let mod: CompiledModule;
   try {
+    indicator.start(`compiling ${entry}…`);
     const c = await compileCached(entry, { cache: !values['no-cache'] });
     mod = c.module;
     progress(c.cached ? 'using cached build' : 'compiled');
@@ -179,16 +237,55 @@ export async function run(argvAll: string[]): Promise<number> {
     live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))), ...(logLevel ? { logLevel } : {}), ...(logSize ? { logSize } : {}) });
   } catch (e) {
     if (e instanceof DslVerifierError) {
-      if (logLevel) process.stderr.write(`${dim(`verifier log of ${e.program}:`)}\n${escapeControl(e.verifier.log)}\n`);
-      process.stderr.write(`${red('error')}: ${escapeControl(e.message)}\n`);
+      if (logLevel) process.stderr.write(`${errColor.dim(`verifier log of ${e.program}:`)}\n${escapeControl(e.verifier.log)}\n`);
+      process.stderr.write(`${errColor.red('error')}: ${escapeControl(e.message)}\n`);
       return 1;
     }
     throw e;
   }
-  if (logLevel) printVerifierLogs(live.programs);
   // The handles main gets (and through which run attaches, so that main's detach/attach are the same links).
   const handles = moduleHandles(mod, live, { ...(values.iface !== undefined ? { iface: values.iface } : {}), ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}) });
-  const attached: Attached[] = [];
+  const rings = userMain ? [] : mod.maps.filter((m) => m.kind === 'ringbuf').map((spec) => ({ name: spec.name, reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) }));
+  return {
+    programs: mod.programs.map((p) => {
+      const h = handles.programs[p.name]!;
+      return {
+        name: p.name,
+        ...(p.declaredAt ? { declaredAt: `${p.declaredAt.file}:${p.declaredAt.line}:${p.declaredAt.column}` } : {}),
+        attach: () => {
+          h.attach();
+          return h.attachedTo!;
+        },
+        detach: () => h.detach(),
+      };
+    }),
+    rings,
+    printAll: (asJson) => {
+      if (!userMain) printAll(mod, live.maps, asJson);
+    },
+    clear: () => clearMaps(mod, live.maps),
+    lost: ringbufDropReader(mod, live.maps),
+    ...(userMain ? { startMain: (stop: () => void) => startUserMain(userMain, handles, o.moduleArgv, stop) } : {}),
+    verifierLogs: () => [...live.programs].map(([name, p]) => [name, p.verifierLog ?? '']),
+    close: () => {
+      for (const r of rings) r.reader.close();
+      handles.close();
+    },
+  };
+}
+
+interface LoopOptions {
+  json: boolean;
+  duration: number | undefined;
+  interval: number | undefined;
+  clear: boolean;
+  logLevel: number | undefined;
+}
+
+/** Attaches, prints events until Ctrl-C, --duration or main's return, detaches, prints the maps. */
+async function runSession(session: RunSession, { json, duration, interval, clear, logLevel }: LoopOptions): Promise<number> {
+  if (logLevel) for (const [name, log] of session.verifierLogs()) process.stderr.write(`${errColor.dim(`verifier log of ${name}:`)}\n${escapeControl(log)}\n`);
+  const attached: Array<() => void> = [];
   const rings: PumpedRing[] = [];
   let stopped = false;
   let stop: () => void = () => {};
@@ -200,14 +297,14 @@ export async function run(argvAll: string[]): Promise<number> {
   // The first Ctrl-C stops cleanly (detach, print maps); a second one exits at once.
   const onSignal = () => {
     if (stopped) process.exit(130);
-    if (!json) process.stderr.write(dim('stopping…\n'));
+    if (!json) process.stderr.write(errColor.dim('stopping…\n'));
     stop();
   };
   const onStop: Array<() => unknown> = [];
-  const lost = new LostEvents(ringbufDropReader(mod, live.maps), json);
+  const lost = new LostEvents(session.lost, json);
   let lostTimer: NodeJS.Timeout | undefined;
   const detach = () => {
-    for (const a of attached.reverse()) a.close();
+    for (const d of attached.reverse()) d();
     attached.length = 0;
   };
   // Listen before attaching: someone who sees "attached" and sends Ctrl-C or
@@ -215,23 +312,20 @@ export async function run(argvAll: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    for (const p of mod.programs) {
-      let a: Attached;
+    for (const p of session.programs) {
+      let where: string;
       try {
-        const h = handles.programs[p.name]!;
-        h.attach();
-        a = { program: p.name, where: h.attachedTo!, close: () => h.detach() };
+        where = p.attach();
       } catch (e) {
         // Name the program's declaration: the module is where the user fixes a wrong target.
         if (!p.declaredAt || !(e instanceof Error)) throw e;
-        const at = `${p.declaredAt.file}:${p.declaredAt.line}:${p.declaredAt.column}`;
-        throw new CliError(`${at}: cannot attach ${p.name}: ${e.message}`, (e as { exitCode?: number }).exitCode ?? 1);
+        throw new CliError(`${p.declaredAt}: cannot attach ${p.name}: ${e.message}`, (e as { exitCode?: number }).exitCode ?? 1);
       }
-      attached.push(a);
-      if (json) printJson({ attached: p.name, where: a.where });
-      else process.stderr.write(`${dim(`attached ${p.name} to ${a.where}`)}\n`);
+      attached.push(() => p.detach());
+      if (json) printJson({ attached: p.name, where });
+      else process.stderr.write(`${errColor.dim(`attached ${p.name} to ${where}`)}\n`);
     }
-    if (!json) process.stderr.write(dim(duration ? `running for ${duration}s…\n` : 'running; Ctrl-C to stop…\n'));
+    if (!json) process.stderr.write(errColor.dim(duration ? `running for ${duration}s…\n` : 'running; Ctrl-C to stop…\n'));
     // setTimeout holds at most 2^31-1 ms (~24.8 days): re-arm until the deadline.
     // Without --duration the deadline is never reached, and the re-armed timer
     // is what keeps Node's event loop alive until Ctrl-C when no ring buffer does.
@@ -243,13 +337,11 @@ export async function run(argvAll: string[]): Promise<number> {
     };
     arm();
     lostTimer = setInterval(() => lost.report(), LOST_REPORT_MS);
-    const stopInterval = interval === undefined ? undefined : everyInterval(interval, json, () => printAll(mod, live.maps, json), values.clear ? () => clearMaps(mod, live.maps) : undefined);
+    const stopInterval = interval === undefined ? undefined : everyInterval(interval, json, () => session.printAll(json), clear ? () => session.clear() : undefined);
     onStop.push(() => stopInterval?.());
-    if (userMain) onStop.push(await startUserMain(userMain, handles, moduleArgv, stop, whenStopped));
+    if (session.startMain) onStop.push(await session.startMain(stop));
     // Ring buffers: print events as they come, in slices, with back-pressure (event-pump.ts); main reads its own.
-    for (const spec of mod.maps.filter((m) => m.kind === 'ringbuf' && !userMain)) {
-      rings.push({ reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) });
-    }
+    for (const r of session.rings) rings.push({ reader: r.reader, print: r.print });
     const pumps = rings.map((ring) => pumpRing(ring, process.stdout, stopSignal));
     await whenStopped;
     for (const f of onStop) await f();
@@ -263,16 +355,14 @@ export async function run(argvAll: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     detach();
-    for (const r of rings) r.reader.close();
   }
   lost.report(true);
-  if (!userMain) printAll(mod, live.maps, json);
-  handles.close();
+  session.printAll(json);
   // A stalled reader of our output must not keep a stopped run alive: give it
   // a moment to take the rest, then drop what it did not.
   await untilDrained(process.stdout, FINAL_FLUSH_MS);
   if (process.stdout.writableNeedDrain) {
-    process.stderr.write(`${dim(`standard output is not being read: ${process.stdout.writableLength} bytes of output dropped`)}\n`);
+    process.stderr.write(`${errColor.dim(`standard output is not being read: ${process.stdout.writableLength} bytes of output dropped`)}\n`);
     // process.stdout cannot be closed (its destroy() is a no-op), and a pending write keeps Node alive.
     process.exit(0);
   }
@@ -296,7 +386,7 @@ class LostEvents {
       if (final ? total === 0n : total === before) continue;
       this.#reported.set(ring, total);
       if (this.json) printJson(final ? { lost: total, ring, final: true } : { lost: total - before, ring, total });
-      else process.stderr.write(`${yellow('lost')} ${final ? total : total - before} events from ${ring}${final ? ' in all' : ` (${total} in all)`}: the ring was full (output too slow or ring too small)\n`);
+      else process.stderr.write(`${errColor.yellow('lost')} ${final ? total : total - before} events from ${ring}${final ? ' in all' : ` (${total} in all)`}: the ring was full (output too slow or ring too small)\n`);
     }
   }
 }
