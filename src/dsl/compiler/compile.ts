@@ -262,6 +262,8 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
       const fn: IrFunction = lowering.lower();
       // A construct abandoned after a diagnostic can leave the IR incomplete: stop here for this program.
       if (cx.diagnostics.length > before) continue;
+      for (const u of lowering.lifetimes.check(fn)) cx.report(u.node, 'TSBPF_USE_AFTER_RELEASE', u.message);
+      if (cx.diagnostics.length > before) continue;
       optimize(fn);
       for (const leak of findLeakedReservations(fn)) {
         const sp = leak.span ?? { file: entry.getFilePath(), line: 1, column: 1 };

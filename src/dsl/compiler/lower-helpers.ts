@@ -73,18 +73,18 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
     case 'xdpAdjustHead':
     case 'xdpAdjustTail': {
       const r = l.call(name === 'xdpAdjustHead' ? Helper.xdp_adjust_head : Helper.xdp_adjust_tail, [ctxArg(0), intArg(1, I32)], node);
-      reloadPacketBounds(l);
+      reloadPacketBounds(l, `bpf.${name}()`, node);
       return result(r, I64);
     }
     case 'skbChangeTail': {
       const r = l.call(Helper.skb_change_tail, [ctxArg(0), intArg(1, U32), intArg(2)], node);
-      reloadPacketBounds(l);
+      reloadPacketBounds(l, `bpf.${name}()`, node);
       return result(r, I64);
     }
     case 'l3CsumReplace':
     case 'l4CsumReplace': {
       const r = l.call(name === 'l3CsumReplace' ? Helper.l3_csum_replace : Helper.l4_csum_replace, [ctxArg(0), intArg(1, U32), intArg(2), intArg(3), intArg(4)], node);
-      reloadPacketBounds(l);
+      reloadPacketBounds(l, `bpf.${name}()`, node);
       return result(r, I64);
     }
     case 'printk': return printk(l, args, node);

@@ -21,7 +21,7 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       case 'reserve': {
         const r = l.call(Helper.ringbuf_reserve, [reg(l.mapFd(map)), imm(sizeOf(map.value)), imm(0)], node)!;
         countDrop(l, map, r, 'ne'); // NULL: the ring is full
-        return { k: 'ptr', reg: r, to: map.value, space: 'ringbuf' };
+        return { k: 'ptr', reg: r, to: map.value, space: 'ringbuf', refs: [l.lifetimes.acquire({ kind: 'event' })] };
       }
       case 'submit':
       case 'discard': {
@@ -29,6 +29,7 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
         const v = l.expr(args[0]!);
         if (v.k !== 'ptr' || v.space !== 'ringbuf') l.fail(args[0]!, 'TSBPF_RINGBUF', `${method} takes the reference returned by reserve()`);
         l.call(method === 'submit' ? Helper.ringbuf_submit : Helper.ringbuf_discard, [reg(v.reg), imm(0)], node, false);
+        if (v.k === 'ptr') l.lifetimes.release({ kind: 'events', ids: v.refs ?? [] }, `${map.name}.${method}()`, node);
         return { k: 'void' };
       }
       case 'output': {
@@ -49,7 +50,9 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       const k = l.materialize(args[0]!, key);
       const r = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
       if (map.value.kind === 'int') return storedInteger(l, r, map.value);
-      return { k: 'ptr', reg: r, to: map.value, space: 'map' };
+      // Array elements live as long as the map; hash-map values until a delete or update may free them.
+      const refs = freesValues(map) ? [l.lifetimes.acquire({ kind: 'value', map, key: l.cx.constantOf(args[0]!) })] : [];
+      return { k: 'ptr', reg: r, to: map.value, space: 'map', ...(refs.length ? { refs } : {}) };
     }
     case 'update': {
       need(2);
@@ -57,12 +60,15 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       const v = l.materialize(args[1]!, map.value);
       const flags = args[2] ? l.int(args[2]).op : imm(0);
       const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(k), reg(v), flags], node)!;
+      // The kernel replaces the element (an LRU map may evict any other to make room).
+      if (freesValues(map)) l.lifetimes.release({ kind: 'values', map, key: map.kind === 'lru_hash' ? 'any' : l.cx.constantOf(args[0]!) }, `${map.name}.update()`, node);
       return { k: 'int', op: reg(r), t: I64 };
     }
     case 'delete': {
       need(1);
       const k = l.materialize(args[0]!, key);
       const r = l.call(Helper.map_delete_elem, [reg(l.mapFd(map)), reg(k)], node)!;
+      if (freesValues(map)) l.lifetimes.release({ kind: 'values', map, key: l.cx.constantOf(args[0]!) }, `${map.name}.delete()`, node);
       return { k: 'int', op: reg(r), t: I64 };
     }
     case 'increment':
@@ -73,6 +79,9 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       return l.fail(node, 'TSBPF_METHOD', `maps have lookup, update, delete and increment, not ${method}`);
   }
 }
+
+/** Whether a delete or update of the map can free a value a reference points into (hash maps; array elements live as long as the map). */
+const freesValues = (map: MapInfo): boolean => map.kind === 'hash' || map.kind === 'percpu_hash' || map.kind === 'lru_hash';
 
 /**
  * A lookup in a map of integers gives the integer stored now (a value, as

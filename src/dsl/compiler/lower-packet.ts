@@ -82,7 +82,7 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: offset });
   const q = l.newReg();
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
-  return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end } };
+  return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end }, refs: [l.lifetimes.acquire({ kind: 'header' })] };
 }
 
 
@@ -108,11 +108,12 @@ export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
 }
 
 /**
- * After a helper that may move packet data: reload the bounds (old packet
- * pointers are invalid anyway). The registers are made now if they do not
- * exist yet: their loads at the entry would hold the bounds from before the helper.
+ * After a helper that may move packet data (`what`, at `call`): headers are
+ * released, and the bounds reloaded. The registers are made now if they do
+ * not exist yet: their loads at the entry would hold the bounds from before the helper.
  */
-export function reloadPacketBounds(l: FunctionLowering): void {
+export function reloadPacketBounds(l: FunctionLowering, what: string, call: Node): void {
+  l.lifetimes.release({ kind: 'headers' }, what, call);
   const info = PROGRAM_KINDS[l.program.kind];
   if (!info.packet || info.packet === 'loadBytes') return;
   packetBounds(l);

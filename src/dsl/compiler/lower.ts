@@ -15,6 +15,7 @@ import { describeKType } from './kernel-types.js';
 import { ctxMethod } from './lower-context.js';
 import { isKernelPointer, readKernel } from './lower-kernel.js';
 import { helperCall } from './lower-helpers.js';
+import { Lifetimes } from './lifetimes.js';
 import { mapMethod } from './lower-maps.js';
 import { packetMethod } from './lower-packet.js';
 import type { Place, Space, Value } from './values.js';
@@ -28,7 +29,7 @@ interface Frame {
   end: string;
   result?: VReg;
   resultType?: IntType;
-  resultPtr?: { to: CType; space: Space };
+  resultPtr?: { to: CType; space: Space; refs: number[] };
   /** For a function whose TypeScript type returns `number | null`: 0 when the integer result is null. */
   resultNull?: VReg;
 }
@@ -165,6 +166,9 @@ export class FunctionLowering {
     return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs };
   }
 
+  /** Where references are made, used and released (checked after lowering). */
+  readonly lifetimes = new Lifetimes((label) => this.label(label));
+
   /** The context (r1 at entry). */
   ctxReg: VReg = -1;
   /** ctx->data / ctx->data_end registers, once loaded (see packetBounds). */
@@ -213,7 +217,10 @@ export class FunctionLowering {
         this.emit({ op: 'mov', dst: frame.resultNull, src: imm(0), bits: 64 });
       } else if (v.k === 'ptr' || v.k === 'null') {
         if (frame.resultType) this.fail(node, 'TSBPF_RETURN', 'a function returns either integers or references, not both');
-        if (v.k === 'ptr') frame.resultPtr ??= { to: v.to, space: v.space };
+        if (v.k === 'ptr') {
+          frame.resultPtr ??= { to: v.to, space: v.space, refs: [] };
+          frame.resultPtr.refs = unionRefs(frame.resultPtr.refs, v.refs);
+        }
         frame.result ??= this.newReg();
         const m = v.k === 'ptr' ? this.materializeRef(v) : undefined;
         this.emit({ op: 'mov', dst: frame.result, src: m ? reg(m.reg) : imm(0), bits: 64 });
@@ -500,7 +507,7 @@ export class FunctionLowering {
   materializeRef(v: Extract<Value, { k: 'ptr' }>): Extract<Value, { k: 'ptr' }> {
     if (!v.nullIf) return v;
     const dst = this.#zeroUnless(v.nullIf, 'pkt', () => reg(v.reg));
-    return { k: 'ptr', reg: dst, to: v.to, space: v.space };
+    return { k: 'ptr', reg: dst, to: v.to, space: v.space, ...withRefs(v.refs) };
   }
 
   /** A condition as a 0/1 value. */
@@ -527,6 +534,7 @@ export class FunctionLowering {
       return this.fail(node, 'TSBPF_UNKNOWN_NAME', `cannot resolve '${node.getText()}'`);
     }
     const b = this.#bindings.get(decl);
+    if (b?.k === 'value' && b.value.k === 'ptr') this.lifetimes.use(b.value.refs, node);
     if (b) return b.k === 'var' ? { k: 'int', op: reg(b.reg), t: b.t, ...(b.nullFlag !== undefined ? { orNull: b.nullFlag } : {}) } : b.value;
     if (this.cx.failedDeclarations.has(decl)) this.followOn();
     const lit = this.#literalTypeValue(node);
@@ -725,7 +733,7 @@ export class FunctionLowering {
     if (v.to.kind !== 'struct') return this.fail(node, 'TSBPF_MEMBER', `${typeName(v.to)} has no fields`);
     const f = v.to.fields.find((x) => x.name === name);
     if (!f) return this.fail(node, 'TSBPF_MEMBER', `${v.to.name} has no field ${name}`);
-    return { k: 'ptr', reg: this.offsetPtr(v.reg, f.offset), to: f.type, space: v.space };
+    return { k: 'ptr', reg: this.offsetPtr(v.reg, f.offset), to: f.type, space: v.space, ...withRefs(v.refs) };
   }
 
   // ------------------------------------------------------------ memory for helpers
@@ -965,7 +973,7 @@ export class FunctionLowering {
       this.#inlining.pop();
     }
     if (frame.result === undefined) return { k: 'void' };
-    if (frame.resultPtr) return { k: 'ptr', reg: frame.result, to: frame.resultPtr.to, space: frame.resultPtr.space };
+    if (frame.resultPtr) return { k: 'ptr', reg: frame.result, to: frame.resultPtr.to, space: frame.resultPtr.space, ...withRefs(frame.resultPtr.refs) };
     return { k: 'int', op: reg(frame.result), t: frame.resultType ?? I64, ...(frame.resultNull !== undefined ? { orNull: frame.resultNull } : {}) };
   }
 
@@ -1021,7 +1029,10 @@ export class FunctionLowering {
       return;
     }
     if (t && t.kind === 'struct') {
-      this.bind(decl, { k: 'value', value: { k: 'ptr', reg: this.materialize(init, t), to: t, space: 'stack' } });
+      // A literal is new stack memory; a reference of the same type is aliased (and keeps its lifetime).
+      const v = Node.isObjectLiteralExpression(init) ? undefined : this.expr(init);
+      if (v?.k === 'ptr' && sameType(v.to, t)) this.bind(decl, { k: 'value', value: v });
+      else this.bind(decl, { k: 'value', value: { k: 'ptr', reg: v ? this.fail(init, 'TSBPF_TYPE', `expected a ${typeName(t)} here, got ${describeValue(v)}`) : this.structLiteral(init, t), to: t, space: 'stack' } });
       return;
     }
     // `const copy = { ...hdr }`: a copy on the stack, of the struct spread into it.
@@ -1240,6 +1251,16 @@ function sameType(a: CType, b: CType): boolean {
   if (a.kind === 'array' && b.kind === 'array') return a.length === b.length && sameType(a.element, b.element);
   if (a.kind === 'struct' && b.kind === 'struct') return a.name === b.name && a.size === b.size;
   return false;
+}
+
+/** The union of two sets of reference ids. */
+export function unionRefs(a: readonly number[] | undefined, b: readonly number[] | undefined): number[] {
+  return [...new Set([...(a ?? []), ...(b ?? [])])];
+}
+
+/** `{ refs }` to spread into a reference Value, or nothing when there are none. */
+export function withRefs(refs: readonly number[] | undefined): { refs?: readonly number[] } {
+  return refs && refs.length > 0 ? { refs } : {};
 }
 
 /** Whether a function's TypeScript return type is a number that may be null (`number | null`). */

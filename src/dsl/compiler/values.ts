@@ -20,11 +20,12 @@ export type Value =
   /**
    * A reference. One to an integer (`to.kind === 'int'`) is a field or
    * element: a place, read when it is used as a value (see FunctionLowering.taken).
+   * `refs`: the references (Lifetimes ids) it may be part of, whose release ends it.
    * `nullIf` marks a packet header not yet materialised: it is
    * null exactly when `a > b` (its end beyond data_end), so a null check is
    * that one comparison, the form the verifier learns packet ranges from.
    */
-  | { k: 'ptr'; reg: VReg; to: CType; space: Space; nullIf?: { a: VReg; b: VReg } }
+  | { k: 'ptr'; reg: VReg; to: CType; space: Space; nullIf?: { a: VReg; b: VReg }; refs?: readonly number[] }
   | { k: 'null' }
   /**
    * Kernel memory not read yet: `base` (a kernel address) plus the CO-RE

@@ -6,7 +6,7 @@ import { Node, ts } from 'ts-morph';
 import { I32, INT_TYPES, sizeOf, typeName } from './ctypes.js';
 import { Abandon } from './diagnostics.js';
 import { imm, reg } from './ir.js';
-import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
+import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, unionRefs, withRefs, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
 import { ctxField } from './lower-context.js';
 import { lowerFor, lowerWhile } from './lower-loops.js';
 import { kernelIndex, kernelMember } from './lower-kernel.js';
@@ -152,7 +152,7 @@ E[SK.ElementAccessExpression] = (l, n) => {
   const c = index.op.kind === 'imm' ? index.op.value : undefined;
   if (c !== undefined) {
     if (c < 0n || c >= BigInt(obj.to.length)) l.fail(argNode, 'TSBPF_INDEX_RANGE', `index ${c} is outside ${typeName(obj.to)}`);
-    return { k: 'ptr', reg: l.offsetPtr(obj.reg, Number(c) * esize), to: elem, space: obj.space };
+    return { k: 'ptr', reg: l.offsetPtr(obj.reg, Number(c) * esize), to: elem, space: obj.space, ...withRefs(obj.refs) };
   }
   if (elem.kind !== 'int') return l.fail(argNode, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
   // A variable index: clamp so the verifier sees a bounded offset; out of range reads element 0.
@@ -170,9 +170,9 @@ E[SK.ElementAccessExpression] = (l, n) => {
     // A variable offset makes the verifier forget the checked range: check this element against data_end again.
     const end = l.newReg();
     l.emit({ op: 'alu', alu: 'add', bits: 64, dst: end, a: reg(p), b: imm(esize) });
-    return { k: 'ptr', reg: p, to: elem, space: obj.space, nullIf: { a: end, b: packetBounds(l).end } };
+    return { k: 'ptr', reg: p, to: elem, space: obj.space, nullIf: { a: end, b: packetBounds(l).end }, ...withRefs(obj.refs) };
   }
-  return { k: 'ptr', reg: p, to: elem, space: obj.space };
+  return { k: 'ptr', reg: p, to: elem, space: obj.space, ...withRefs(obj.refs) };
 };
 
 E[SK.PrefixUnaryExpression] = (l, n) => {
@@ -285,7 +285,9 @@ E[SK.ConditionalExpression] = (l, n) => {
   if (refResult) {
     l.label(end);
     const ptr = values.find((v) => v.k === 'ptr');
-    return ptr ? { ...ptr, reg: dst } : { k: 'null' };
+    // Either arm's references: the result is released when either is.
+    const refs = values.reduce<number[]>((acc, v) => (v.k === 'ptr' ? unionRefs(acc, v.refs) : acc), []);
+    return ptr ? { ...ptr, reg: dst, ...withRefs(refs) } : { k: 'null' };
   }
   // Integer arms are converted to their common type, in their own branch.
   const ints = values.filter((v): v is Extract<Value, { k: 'int' }> => v.k === 'int');
