@@ -78,8 +78,8 @@ function tryLoad(spec: ProgramSpec): { ok: boolean; log: string; errno: number }
   }
 }
 
-const resolveProg = (t: ProgTypeName | number): number => (typeof t === 'number' ? t : ProgType[t]);
-const resolveMap = (t: MapTypeName | number): number => (typeof t === 'number' ? t : MapType[t]);
+const resolveProg = (t: ProgTypeName | number): number => (typeof t === 'number' ? t : (ProgType as Record<string, number>)[t.toUpperCase()]!);
+const resolveMap = (t: MapTypeName | number): number => (typeof t === 'number' ? t : (MapType as Record<string, number>)[t.toUpperCase()]!);
 
 /**
  * Whether programs of this type can be loaded. An unknown type is refused

@@ -25,7 +25,8 @@ import type { Codec } from './codec.js';
 import { TypedMap } from './typed-map.js';
 import { openPinnedFd, pinFd } from './pin.js';
 
-export type MapTypeName = keyof typeof MapType;
+/** A map type by its uapi name without BPF_MAP_TYPE_: 'PERCPU_ARRAY' or, as the CLI prints it, 'percpu_array'. */
+export type MapTypeName = keyof typeof MapType | Lowercase<keyof typeof MapType>;
 
 export interface MapSpec {
   type: MapTypeName | number;
@@ -54,10 +55,10 @@ const FD_VALUE_TYPES = new Set<number>([MapType.PROG_ARRAY, MapType.PERF_EVENT_A
 
 export const mapTypeName = (type: number): string => Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? `type ${type}`;
 
-function resolveMapType(type: MapTypeName | number): number {
+export function resolveMapType(type: MapTypeName | number): number {
   if (typeof type === 'number') return type;
-  const t = MapType[type];
-  if (t === undefined) throw new RangeError(`unknown map type '${type}' (known: ${Object.keys(MapType).join(', ')})`);
+  const t = (MapType as Record<string, number>)[type.toUpperCase()];
+  if (t === undefined) throw new RangeError(`unknown map type '${type}' (known: ${Object.keys(MapType).map((k) => k.toLowerCase()).join(', ')})`);
   return t;
 }
 

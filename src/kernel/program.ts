@@ -4,6 +4,7 @@
  */
 import { encode } from '../asm/codec.js';
 import type { Instruction } from '../asm/instruction.js';
+import { LDDW, PseudoLoad } from '../asm/opcodes.js';
 import { readName, writeName } from '../syscall/attr.js';
 import { SYS_BPF, syscallError } from '../syscall/bpf.js';
 import { Errno } from '../syscall/errno.js';
@@ -19,23 +20,60 @@ import { OwnedFd } from './owned-fd.js';
 import { openPinnedFd, pinFd } from './pin.js';
 import { VerifierError } from './verifier-error.js';
 
-export type ProgTypeName = keyof typeof ProgType;
-export type AttachTypeName = keyof typeof AttachType;
+/** A program type by its uapi name without BPF_PROG_TYPE_: 'XDP' or, as the CLI prints it, 'xdp'. */
+export type ProgTypeName = keyof typeof ProgType | Lowercase<keyof typeof ProgType>;
+/** An attach type by its uapi name without BPF_: 'CGROUP_INET_EGRESS' or 'cgroup_inet_egress'. */
+export type AttachTypeName = keyof typeof AttachType | Lowercase<keyof typeof AttachType>;
 
 export const progTypeName = (type: number): string => Object.entries(ProgType).find(([, v]) => v === type)?.[0] ?? `type ${type}`;
 
+/**
+ * A program type's number from its name, in either case.
+ * @example resolveProgType('socket_filter') === resolveProgType('SOCKET_FILTER') // 1
+ */
 export function resolveProgType(type: ProgTypeName | number): number {
   if (typeof type === 'number') return type;
-  const t = ProgType[type];
+  const t = (ProgType as Record<string, number>)[type.toUpperCase()];
   if (t === undefined) throw new RangeError(`unknown program type '${type}'`);
   return t;
 }
 
+/**
+ * An attach type's number from its name, in either case.
+ * @example resolveAttachType('cgroup_inet_egress')
+ */
 export function resolveAttachType(type: AttachTypeName | number): number {
   if (typeof type === 'number') return type;
-  const t = AttachType[type];
+  const t = (AttachType as Record<string, number>)[type.toUpperCase()];
   if (t === undefined) throw new RangeError(`unknown attach type '${type}'`);
   return t;
+}
+
+/** What a map reference in the instructions may be given as: a map, or its fd. */
+export type MapReference = { readonly fd: number } | number;
+
+/**
+ * The instructions with their map references (Builder's `ldMapFd(R1, 'events')`,
+ * `ldMapValue`) pointed at the given maps. A reference to a map not given is
+ * an error, never a silent fd 0; a reference whose load already carries an fd
+ * (a loader filled it in) is left alone.
+ */
+export function resolveMapReferences(instructions: readonly Instruction[], maps: Readonly<Record<string, MapReference>> = {}): Instruction[] {
+  let slot = 0;
+  return instructions.map((ins) => {
+    const at = slot;
+    slot += ins.opcode === LDDW ? 2 : 1;
+    if (ins.opcode !== LDDW || (ins.src !== PseudoLoad.MAP_FD && ins.src !== PseudoLoad.MAP_VALUE) || ins.reference === undefined) return ins;
+    const given = maps[ins.reference];
+    if (given === undefined) {
+      if (ins.imm !== 0) return ins;
+      const known = Object.keys(maps);
+      throw new RangeError(`instruction ${at} loads map '${ins.reference}', which was not given: Program.load({ ..., maps: { ${ins.reference} } })${known.length ? ` (given: ${known.join(', ')})` : ''}`);
+    }
+    const fd = typeof given === 'number' ? given : given.fd;
+    const imm64 = ((ins.imm64 ?? 0n) & 0xffff_ffff_0000_0000n) | BigInt(fd >>> 0);
+    return { ...ins, imm: fd | 0, imm64 };
+  });
 }
 
 export interface ProgramBtf {
@@ -73,6 +111,8 @@ export interface ProgramSpec {
   logLevel?: number;
   /** Upper bound for the log buffer when retrying on failure (default and cap: 1 GiB). */
   maxLogSize?: number;
+  /** Maps the instructions refer to by name (Builder's ldMapFd/ldMapValue), resolved at load. */
+  maps?: Readonly<Record<string, MapReference>>;
 }
 
 const LOG_START = 64 * 1024;
@@ -121,7 +161,7 @@ export class Program {
     if (!/^[A-Za-z0-9_.]*$/.test(name) || name.length >= OBJ_NAME_LEN) {
       throw new RangeError(`program name '${name}' must be at most ${OBJ_NAME_LEN - 1} characters of [A-Za-z0-9_.]`);
     }
-    const code = spec.bytes ?? (spec.instructions ? encode(spec.instructions) : undefined);
+    const code = spec.bytes ?? (spec.instructions ? encode(resolveMapReferences(spec.instructions, spec.maps)) : undefined);
     if (!code || code.byteLength === 0) throw new RangeError('Program.load needs instructions or bytes');
     if (code.byteLength % 8 !== 0) throw new RangeError(`program bytes must be a multiple of 8, got ${code.byteLength}`);
     const label = name || progTypeName(type);

@@ -10,8 +10,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { VethNetns } from '../kernel/netns-fixture.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
+import { runAsNobody } from '../support/unprivileged.js';
 import { EngineClientError } from '../../src/engine/client.js';
 import type { ListResult } from '../../src/engine/protocol.js';
 import { buildModule, CLI_BIN, counterModule, EngineProcess, stageModule, waitFor } from './fixture.js';
@@ -88,7 +90,7 @@ describe('engine: control socket, CLI and metrics (kernel)', function () {
   });
 
   it('a client that is not root is refused', async () => {
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', CLI_BIN, 'module', 'list', '--state-dir', engine.stateDir], { uid: 65534, gid: 65534, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', HOME: '/tmp' } });
+    const cli = runAsNobody(fileURLToPath(new URL('./nobody-cli-child.ts', import.meta.url)), { args: ['module', 'list', '--state-dir', engine.stateDir] });
     expect(cli.status).to.equal(1);
     expect(cli.stderr).to.match(/permission denied .*root-only/);
     // Even with the socket opened up, the engine checks the peer's credentials.
