@@ -18,6 +18,7 @@ import { applyCoreRelocation, type Btf, CoreTarget, parseBtf, resolveCoreRelo } 
 import { kernelBtf, moduleBtfs } from '../kernel/kernel-symbols.js';
 import { LoadError } from '../kernel/collection.js';
 import { BpfMap, type MapSpec } from '../kernel/map.js';
+import { possibleCpuCount } from '../kernel/cpus.js';
 import { Program } from '../kernel/program.js';
 import { VerifierError } from '../kernel/verifier-error.js';
 import { sourceFrame, sourceOfFailure } from './dsl-errors.js';
@@ -72,6 +73,23 @@ function relocateCore(mod: CompiledModule, core: { local: Btf; target: CoreTarge
     }
   });
 }
+
+/** How the kernel creates a compiled map: flags, map_extra, and a slot per possible CPU for perf event arrays. */
+export function mapSpecOf(m: CompiledMap): MapSpec {
+  return {
+    type: m.mapType, keySize: m.keySize, valueSize: m.valueSize, name: m.name.slice(0, 15),
+    maxEntries: m.maxEntries === 0 && m.kind === 'perf_event_array' ? possibleCpuCount() : m.maxEntries,
+    ...(m.flags ? { flags: m.flags } : {}),
+    ...(m.mapExtra ? { mapExtra: BigInt(m.mapExtra) } : {}),
+  };
+}
+
+/** Programs a prog array of the module holds: loaded with the programs that jump to them, never attached. */
+export function tailCallTargets(mod: CompiledModule): Set<string> {
+  return new Set(mod.maps.flatMap((m) => m.programs ?? []));
+}
+
+const u32Bytes = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n >>> 0]).buffer);
 
 /** Where maps declared `pinning: 'byName'` live, as libbpf's default pin root. */
 export const PIN_ROOT = '/sys/fs/bpf';
@@ -130,8 +148,18 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
       return BpfMap.create(spec);
     };
     for (const m of mod.maps) {
-      const spec: MapSpec = { type: m.mapType, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name.slice(0, 15) };
-      maps.set(m.name, m.pinByName ? pinnedByName(m, spec, options.pinRoot ?? PIN_ROOT, () => create(spec, m.name)) : create(spec, m.name));
+      const spec = mapSpecOf(m);
+      let inner: BpfMap | undefined;
+      if (m.inner) {
+        // The template the kernel checks inner maps against; the outer map keeps what it needs of it.
+        inner = BpfMap.create(mapSpecOf(m.inner));
+        spec.innerMap = inner;
+      }
+      try {
+        maps.set(m.name, m.pinByName ? pinnedByName(m, spec, options.pinRoot ?? PIN_ROOT, () => create(spec, m.name)) : create(spec, m.name));
+      } finally {
+        inner?.close();
+      }
     }
     const wanted = new Set(Object.keys(options.rodata ?? {}));
     for (const d of mod.data) {
@@ -159,8 +187,15 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
       throw new CliError(`--set ${name}: no global ${name} (have: ${have.length ? have.join(', ') : 'none'})`, 2);
     }
     for (const p of mod.programs) {
-      if (options.only && !options.only.includes(p.name)) continue;
+      if (options.only && !options.only.includes(p.name) && !tailCallTargets(mod).has(p.name)) continue;
       loadOne(p, btfObject ? { fd: btfObject.fd, ...ext.get(p.name)! } : undefined);
+    }
+    // Prog arrays get the programs their declaration lists, at their positions.
+    for (const m of mod.maps) {
+      m.programs?.forEach((name, i) => {
+        const prog = programs.get(name);
+        if (prog) maps.get(m.name)!.update(u32Bytes(i), u32Bytes(prog.fd));
+      });
     }
   } catch (e) {
     close();

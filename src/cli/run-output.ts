@@ -3,6 +3,7 @@
  * bpftrace prints hist()/lhist(), globals by name, and the --interval
  * printer (every S seconds, a time stamp and every map, optionally cleared).
  */
+import { isDumpable } from '../dsl/compiler/module-model.js';
 import type { CompiledModule } from '../dsl/compiler/compile.js';
 import type { BpfMap } from '../kernel/map.js';
 import { formatHistogram, readHistogram } from '../module/histogram.js';
@@ -39,7 +40,7 @@ export function printGlobals(mod: CompiledModule, maps: ReadonlyMap<string, BpfM
 /** Empties the module's key/value maps and histograms (array slots are zeroed), for --interval --clear. */
 export function clearMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>): void {
   for (const spec of mod.maps) {
-    const map = spec.kind === 'ringbuf' ? undefined : maps.get(spec.name);
+    const map = isDumpable(spec.kind) ? maps.get(spec.name) : undefined;
     if (!map) continue;
     const keys = [...map].map(([k]) => k);
     const isArray = spec.kind === 'array' || spec.kind === 'percpu_array';

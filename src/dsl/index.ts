@@ -55,9 +55,17 @@ export interface FixedArray<T, N extends number> {
   readonly length: N;
 }
 
-/** A NUL-terminated string stored in N bytes (for comm, filenames…). */
+/**
+ * A NUL-terminated string stored in N bytes (for comm, filenames…). Inside
+ * programs `equals` and `startsWith` compare it, byte by byte up to the
+ * first NUL (bounded by N), with a string literal or another CStr.
+ */
 export interface CStr<N extends number> extends FixedArray<u8, N> {
   readonly __cstr?: N;
+  /** True when the string (up to its NUL) is exactly `other`. */
+  equals(other: string | CStr<number>): boolean;
+  /** True when the string begins with `prefix` (a literal or the string in another CStr). */
+  startsWith(prefix: string | CStr<number>): boolean;
 }
 
 // ------------------------------------------------------------ kernel types
@@ -138,7 +146,7 @@ export interface MapOptions {
 export interface MapDescriptor {
   readonly kind: 'map';
   readonly mapType: MapKind;
-  readonly options: Readonly<Partial<MapOptions> & { size?: number; min?: number; max?: number; step?: number }>;
+  readonly options: Readonly<Partial<MapOptions> & { size?: number; min?: number; max?: number; step?: number; hashes?: number; depth?: number }>;
   /** The file (URL or path) whose top level made this map: how `loadModule` finds the module's source. */
   readonly definedIn?: string;
 }
@@ -161,7 +169,10 @@ function definedIn(): string | undefined {
   return undefined;
 }
 
-export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | 'log2hist' | 'linearhist';
+export type MapKind =
+  | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | 'log2hist' | 'linearhist'
+  | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps';
 
 /** Update flags as in the kernel: ANY, NOEXIST, EXIST. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
@@ -205,7 +216,8 @@ export interface RingBuf<T> extends MapDescriptor {
   output(event: T): i64;
 }
 
-const mapFactory = (mapType: MapKind) => (options: Partial<MapOptions> & { size?: number; min?: number; max?: number; step?: number } = {}) => ({ kind: 'map', mapType, options, definedIn: definedIn() }) as never;
+type FactoryOptions = Partial<MapOptions> & { size?: number; min?: number; max?: number; step?: number; hashes?: number; depth?: number; inner?: unknown; programs?: unknown[] };
+const mapFactory = (mapType: MapKind) => (options: FactoryOptions = {}) => ({ kind: 'map', mapType, options, definedIn: definedIn() }) as never;
 
 export const hashMap: <K, V>(options: MapOptions) => HashMap<K, V> = mapFactory('hash');
 export const arrayMap: <V>(options: MapOptions) => ArrayMap<V> = mapFactory('array');
@@ -214,6 +226,104 @@ export const perCpuArray: <V>(options: MapOptions) => PerCpuArray<V> = mapFactor
 export const lruHash: <K, V>(options: MapOptions) => LruHash<K, V> = mapFactory('lru_hash');
 /** `size` in bytes: a power of two, multiple of the page size. */
 export const ringBuf: <T>(options: { size: number }) => RingBuf<T> = mapFactory('ringbuf');
+
+// ------------------------------------------------------- more map kinds
+
+/**
+ * A longest-prefix-match trie (BPF_MAP_TYPE_LPM_TRIE). The key is a struct
+ * whose first field is the prefix length in bits (`prefixLen: u32`),
+ * followed by the data matched most-significant byte first: an IPv4
+ * address as `be32`, an IPv6 one as `FixedArray<u8, 16>`. `lookup` with a
+ * full-length key gives the value of the longest stored prefix that matches.
+ */
+export interface LpmTrie<K extends { prefixLen: u32 }, V> extends SharedMap<K, V> {
+  readonly __lpm?: true;
+}
+export const lpmTrie: <K extends { prefixLen: u32 }, V>(options: MapOptions) => LpmTrie<K, V> = mapFactory('lpm_trie');
+
+/** A FIFO queue (BPF_MAP_TYPE_QUEUE) or LIFO stack (BPF_MAP_TYPE_STACK) of values. */
+export interface QueueMap<V> extends MapDescriptor {
+  readonly [mapBrand]?: [V];
+  /** 0, or -E2BIG when full (with `UpdateFlags.EXIST` the oldest element is dropped to make room). */
+  push(value: V, flags?: number): i64;
+  /** Removes and gives the next element (a copy), or null when empty. */
+  pop(): V | null;
+  /** Gives the next element (a copy) without removing it, or null when empty. */
+  peek(): V | null;
+}
+export const queueMap: <V>(options: MapOptions) => QueueMap<V> = mapFactory('queue');
+export const stackMap: <V>(options: MapOptions) => QueueMap<V> = mapFactory('stack');
+
+/** A bloom filter (BPF_MAP_TYPE_BLOOM_FILTER): `has` may say yes for values never added, never no for added ones. */
+export interface BloomFilter<V> extends MapDescriptor {
+  readonly [mapBrand]?: [V];
+  add(value: V): i64;
+  has(value: V): boolean;
+}
+/** `hashes`: number of hash functions, 1…15 (default 5, as the kernel). */
+export const bloomFilter: <V>(options: MapOptions & { hashes?: number }) => BloomFilter<V> = mapFactory('bloom_filter');
+
+/**
+ * Events to user space through per-CPU perf buffers (BPF_MAP_TYPE_PERF_EVENT_ARRAY),
+ * read with lost-sample counts. One slot per CPU: `maxEntries` may be left out.
+ */
+export interface PerfEventArray<T> extends MapDescriptor {
+  readonly [mapBrand]?: [T];
+  /** Copies `event` to this CPU's buffer: 0, or a negative errno (-ENOENT when user space reads no buffer on this CPU). */
+  output(ctx: unknown, event: T): i64;
+}
+export const perfEventArray: <T>(options?: Partial<MapOptions>) => PerfEventArray<T> = mapFactory('perf_event_array');
+
+/**
+ * Programs of one kind by index (BPF_MAP_TYPE_PROG_ARRAY), for tail calls.
+ * `programs` lists the module's programs that fill it, at their positions,
+ * when user space loads the module; those programs are not attached.
+ */
+export interface ProgArray<C> extends MapDescriptor {
+  readonly [mapBrand]?: [C];
+  /** Jumps to the program at `index` (never returns then); falls through when the slot is empty. */
+  tailCall(ctx: C, index: u32): void;
+}
+export const progArray: <C>(options: Partial<MapOptions> & { programs?: ProgramDescriptor<C>[] }) => ProgArray<C> = mapFactory('prog_array');
+
+/** Flags of `getId`/`bpf.getStack`: the user stack instead of the kernel's, and what to do on a hash collision. */
+export const StackFlags = { USER: 0x100, FAST_CMP: 0x200, REUSE: 0x400 } as const;
+
+/** Stack traces by id (BPF_MAP_TYPE_STACK_TRACE): `depth` return addresses each (default 127). */
+export interface StackTraceMap extends MapDescriptor {
+  readonly [mapBrand]?: ['stack'];
+  /** Records the current stack; its id (≥ 0) or a negative errno. */
+  getId(ctx: unknown, flags?: number): i64;
+}
+export const stackTraceMap: (options: MapOptions & { depth?: number }) => StackTraceMap = mapFactory('stack_trace');
+
+/** Redirect targets of XDP programs: network devices (devmap, devmapHash), CPUs (cpumap), AF_XDP sockets (xskmap). */
+export interface RedirectMap<K> extends MapDescriptor {
+  readonly [mapBrand]?: [K];
+  /** The XDP verdict redirecting to the entry at `key`; when it is absent, the low two bits of `flags` (an XdpAction). */
+  redirect(key: K, flags?: number): i64;
+}
+/** Interfaces by index: values are ifindexes, set from user space. */
+export const devMap: (options: MapOptions) => RedirectMap<u32> = mapFactory('devmap');
+/** Interfaces by any u32 key. */
+export const devMapHash: (options: MapOptions) => RedirectMap<u32> = mapFactory('devmap_hash');
+/** CPUs by index: values are queue sizes, set from user space. */
+export const cpuMap: (options: MapOptions) => RedirectMap<u32> = mapFactory('cpumap');
+/** AF_XDP sockets by receive queue: values are socket fds, set from user space. */
+export const xskMap: (options: MapOptions) => RedirectMap<u32> = mapFactory('xskmap');
+
+/**
+ * Maps of maps: each slot holds a map shaped like `inner` (the same map
+ * factory call, used only as a template). User space swaps inner maps;
+ * a program looks one up and uses it as the inner map.
+ */
+export interface MapOfMaps<K, M> extends MapDescriptor {
+  readonly [mapBrand]?: [K, M];
+  /** The inner map at `key`, or null. */
+  lookup(key: K): M | null;
+}
+export const arrayOfMaps: <M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<u32, M> = mapFactory('array_of_maps');
+export const hashOfMaps: <K, M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<K, M> = mapFactory('hash_of_maps');
 
 // ------------------------------------------------------------- histograms
 
@@ -423,11 +533,54 @@ export const bpf = {
   skbChangeTail: onlyInPrograms as (ctx: SkbContext, len: u32, flags?: u64) => i64,
   l3CsumReplace: onlyInPrograms as (ctx: SkbContext, offset: u32, from: u64, to: u64, size: u64) => i64,
   l4CsumReplace: onlyInPrograms as (ctx: SkbContext, offset: u32, from: u64, to: u64, flags: u64) => i64,
-  /** Appends to the trace pipe; format and up to three integer arguments. */
-  printk: onlyInPrograms as (format: string, ...args: number[]) => i64,
+  /** Appends to the trace pipe; format and up to three arguments: integers, or CStr for `%s`. */
+  printk: onlyInPrograms as (format: string, ...args: Array<number | CStr<number>>) => i64,
+  /** bpf_get_current_cgroup_id: the cgroup v2 id of the current task. */
+  cgroupId: onlyInPrograms as () => u64,
+  /** bpf_skb_cgroup_id: the cgroup v2 id of the packet's socket (tc egress). */
+  skbCgroupId: onlyInPrograms as (ctx: SkbContext) => u64,
+  /** bpf_get_socket_cookie: a number naming the packet's socket for its lifetime (0 without a socket). */
+  socketCookie: onlyInPrograms as (ctx: SkbContext) => u64,
+  /** bpf_skb_load_bytes: copies packet bytes at `offset` into `dst` (its whole size); 0 or a negative errno. */
+  skbLoadBytes: onlyInPrograms as <T>(ctx: SkbContext, offset: u32, dst: T) => i64,
+  /** bpf_skb_store_bytes: writes `src` (a struct, array or integer of its own size) at `offset`; releases headers. */
+  skbStoreBytes: onlyInPrograms as <T>(ctx: SkbContext, offset: u32, src: T | number, flags?: u64) => i64,
+  /**
+   * bpf_csum_diff: the one's complement sum of `to` minus `from` (each a
+   * reference to 4-byte multiples, or a 32-bit integer), added to `seed`:
+   * feed it to l3CsumReplace/l4CsumReplace with size 0.
+   */
+  csumDiff: onlyInPrograms as <T>(from: T | number | null, to: T | number | null, seed?: u32) => i64,
+  /** bpf_get_stack: copies return addresses of the current stack into `dst`; bytes written or a negative errno. */
+  getStack: onlyInPrograms as <N extends number>(ctx: unknown, dst: FixedArray<u64, N>, flags?: number) => i64,
   /**
    * Escape hatch: reads `size` (1, 2, 4, 8) bytes at a raw address with a
    * plain load. The verifier decides whether that is allowed.
    */
   unsafeLoad: onlyInPrograms as (address: u64, size: 1 | 2 | 4 | 8) => u64,
+};
+
+// ---------------------------------------------------------------- atomics
+
+/** The names of T's integer fields. */
+export type IntField<T> = { [K in keyof T]-?: T[K] extends number ? K : never }[keyof T];
+
+/**
+ * Atomic operations (BPF_ATOMIC, as clang's __sync_* builtins) on a 32- or
+ * 64-bit integer field of a reference (`atomic.add(stats, 'bytes', len)`)
+ * or on a `global()`. The fetch forms give the value before the operation.
+ */
+export const atomic = {
+  add: onlyInPrograms as { <T>(obj: T, field: IntField<T>, by: number): void; (g: Global<number>, by: number): void },
+  or: onlyInPrograms as { <T>(obj: T, field: IntField<T>, bits: number): void; (g: Global<number>, bits: number): void },
+  and: onlyInPrograms as { <T>(obj: T, field: IntField<T>, bits: number): void; (g: Global<number>, bits: number): void },
+  xor: onlyInPrograms as { <T>(obj: T, field: IntField<T>, bits: number): void; (g: Global<number>, bits: number): void },
+  fetchAdd: onlyInPrograms as { <T>(obj: T, field: IntField<T>, by: number): u64; (g: Global<number>, by: number): u64 },
+  fetchOr: onlyInPrograms as { <T>(obj: T, field: IntField<T>, bits: number): u64; (g: Global<number>, bits: number): u64 },
+  fetchAnd: onlyInPrograms as { <T>(obj: T, field: IntField<T>, bits: number): u64; (g: Global<number>, bits: number): u64 },
+  fetchXor: onlyInPrograms as { <T>(obj: T, field: IntField<T>, bits: number): u64; (g: Global<number>, bits: number): u64 },
+  /** Stores `value`, gives the old value. */
+  exchange: onlyInPrograms as { <T>(obj: T, field: IntField<T>, value: number): u64; (g: Global<number>, value: number): u64 },
+  /** Stores `value` if the field holds `expected`; gives the value it held (equal to `expected` when stored). */
+  compareExchange: onlyInPrograms as { <T>(obj: T, field: IntField<T>, expected: number, value: number): u64; (g: Global<number>, expected: number, value: number): u64 },
 };

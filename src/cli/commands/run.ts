@@ -10,7 +10,8 @@ import { CompileError } from '../../dsl/compiler/diagnostics.js';
 import type { BpfMap } from '../../kernel/map.js';
 import { RingBufReader } from '../../kernel/ringbuf-reader.js';
 import { compileCached } from '../dsl-cache.js';
-import { DslVerifierError, loadCompiledModule } from '../dsl-live.js';
+import { DslVerifierError, loadCompiledModule, tailCallTargets } from '../dsl-live.js';
+import { isDumpable } from '../../dsl/compiler/module-model.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
 import { drainRemaining, pumpRing, type PumpedRing, type StopSignal, untilDrained } from '../event-pump.js';
 import { bold, CliError, dim, errColor, escapeControl, indicator, printJson, progress } from '../output.js';
@@ -108,7 +109,7 @@ const FINAL_FLUSH_MS = 20;
 
 function printMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>, json: boolean): void {
   for (const spec of mod.maps) {
-    if (spec.kind === 'ringbuf' || spec.histogram) continue;
+    if (!isDumpable(spec.kind) || spec.histogram) continue;
     const m = maps.get(spec.name);
     if (!m) continue;
     const entries: Array<[string, string, unknown, unknown]> = [];
@@ -246,8 +247,10 @@ async function openModuleSession(entry: string, o: ModuleSessionOptions): Promis
   // The handles main gets (and through which run attaches, so that main's detach/attach are the same links).
   const handles = moduleHandles(mod, live, { ...(values.iface !== undefined ? { iface: values.iface } : {}), ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}) });
   const rings = userMain ? [] : mod.maps.filter((m) => m.kind === 'ringbuf').map((spec) => ({ name: spec.name, reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) }));
+  // Programs a prog array holds are reached by tail calls, not attached.
+  const targets = tailCallTargets(mod);
   return {
-    programs: mod.programs.map((p) => {
+    programs: mod.programs.filter((p) => !targets.has(p.name)).map((p) => {
       const h = handles.programs[p.name]!;
       return {
         name: p.name,

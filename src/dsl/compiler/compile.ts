@@ -13,7 +13,7 @@ import { emitFunction, layoutStack } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
 import { kernelTypes, type KernelTypesOutput } from './kernel-types.js';
-import { type MapKind, ModuleModel } from './module-model.js';
+import { type MapInfo, type MapKind, ModuleModel } from './module-model.js';
 import type { HistogramSpec } from './histogram-model.js';
 import { inUserSpace, userSpaceRanges } from './user-space.js';
 import { moduleSpecifierText } from './module-specifier.js';
@@ -67,6 +67,16 @@ export interface CompiledMap {
   histogram?: HistogramSpec;
   /** BTF decl tags of a `metric` declaration (`tsbpf.metric.type=counter`, ...). */
   metricTags?: string[];
+  /** map_flags at creation (BPF_F_NO_PREALLOC for LPM tries). */
+  flags?: number;
+  /** map_extra at creation (a bloom filter's hash count). */
+  mapExtra?: number;
+  /** Perf event arrays: the events' type (maxEntries 0 means one slot per possible CPU). */
+  event?: CType;
+  /** Maps of maps: the inner map's template. */
+  inner?: CompiledMap;
+  /** Prog arrays: the programs that fill slots 0, 1, … at load (they are not attached). */
+  programs?: string[];
 }
 
 export interface CompiledVariable {
@@ -93,7 +103,11 @@ export interface CompiledModule {
   kernel?: KernelTypesOutput;
 }
 
-export const MAP_TYPE_IDS: Record<MapKind, number> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, ringbuf: 27, log2hist: 5, linearhist: 5 };
+export const MAP_TYPE_IDS: Record<MapKind, number> = {
+  hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, stack_trace: 7, lru_hash: 9, lpm_trie: 11,
+  array_of_maps: 12, hash_of_maps: 13, devmap: 14, cpumap: 16, xskmap: 17, queue: 22, stack: 23, devmap_hash: 25, ringbuf: 27, bloom_filter: 30,
+  log2hist: 5, linearhist: 5,
+};
 
 
 let shared: { project: Project; dslRoot: string; dsl: Map<SourceFile, DslRef['module']>; dslText: string } | undefined;
@@ -299,16 +313,8 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     cx.diagnostics.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1));
     throw new CompileError(cx.diagnostics);
   }
-  const maps: CompiledMap[] = [...model.maps.values()].map((m) => ({
-    name: m.name, kind: m.kind, mapType: MAP_TYPE_IDS[m.kind],
-    keySize: m.kind === 'ringbuf' ? 0 : sizeOf(m.key!),
-    valueSize: m.kind === 'ringbuf' ? 0 : sizeOf(m.value),
-    maxEntries: m.maxEntries, value: m.value,
-    ...(m.key && m.kind !== 'ringbuf' ? { key: m.key } : {}),
-    ...(m.pinByName ? { pinByName: true } : {}),
-    ...(m.histogram ? { histogram: m.histogram } : {}),
-    ...(m.metricTags?.length ? { metricTags: m.metricTags } : {}),
-  }));
+  const maps: CompiledMap[] = [...model.maps.values()].map((m) => compiledMap(m, model));
+  if (cx.diagnostics.length > 0) throw new CompileError(cx.diagnostics);
   const data: CompiledDataSection[] = [];
   for (const name of ['.rodata', '.data'] as const) {
     const size = model.sectionSize(name);
@@ -337,4 +343,39 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     }
   }
   return out;
+}
+
+/** A map as the loader and the object writer see it; prog arrays name their programs (all of one kind). */
+function compiledMap(m: MapInfo, model: ModuleModel): CompiledMap {
+  let programs: string[] | undefined;
+  if (m.programDecls) {
+    programs = [];
+    let kind: ProgramKind | undefined;
+    for (const { decl, node } of m.programDecls) {
+      const p = model.programs.find((x) => x.decl === decl);
+      if (!p) {
+        model.cx.report(node, 'TSBPF_PROG_ARRAY', 'a prog array holds exported programs of this module');
+        continue;
+      }
+      if (kind !== undefined && p.kind !== kind) model.cx.report(node, 'TSBPF_PROG_ARRAY', `a prog array holds programs of one kind: ${p.name} is ${p.kind}, not ${kind}`);
+      kind ??= p.kind;
+      programs.push(p.name);
+    }
+  }
+  const ringbuf = m.kind === 'ringbuf';
+  return {
+    name: m.name, kind: m.kind, mapType: MAP_TYPE_IDS[m.kind],
+    keySize: ringbuf || !m.key ? 0 : sizeOf(m.key),
+    valueSize: ringbuf ? 0 : sizeOf(m.value),
+    maxEntries: m.maxEntries, value: m.value,
+    ...(m.key && !ringbuf ? { key: m.key } : {}),
+    ...(m.pinByName ? { pinByName: true } : {}),
+    ...(m.histogram ? { histogram: m.histogram } : {}),
+    ...(m.metricTags?.length ? { metricTags: m.metricTags } : {}),
+    ...(m.flags ? { flags: m.flags } : {}),
+    ...(m.mapExtra ? { mapExtra: m.mapExtra } : {}),
+    ...(m.event ? { event: m.event } : {}),
+    ...(m.inner ? { inner: compiledMap(m.inner, model) } : {}),
+    ...(programs ? { programs } : {}),
+  };
 }

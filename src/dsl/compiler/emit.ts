@@ -5,7 +5,7 @@
  */
 import { type Instruction, instruction, type SourceSpan, wideLoad } from '../../asm/instruction.js';
 import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoLoad, Size, Source } from '../../asm/opcodes.js';
-import type { AluName, CmpName, IrFunction, Operand, SpannedOp, VReg } from './ir.js';
+import type { AluName, AtomicCall, CmpName, IrFunction, Operand, SpannedOp, VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
 import { peephole } from './peephole.js';
 import type { Allocation, MapReference } from './regalloc.js';
@@ -182,7 +182,8 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
       }
       case 'call': {
         moveArguments(op.args, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
-        push(instruction(Class.JMP | JmpOp.CALL, 0, 0, 0, op.helper));
+        if (op.atomic) atomicInstructions(op.atomic).forEach(push);
+        else push(instruction(Class.JMP | JmpOp.CALL, 0, 0, 0, op.helper));
         if (op.dst !== undefined) {
           const l = loc(op.dst);
           if (l.kind === 'reg') movReg(l.reg, R0);
@@ -294,4 +295,21 @@ function moveArguments(args: Operand[], t: MoveTools): void {
     t.movReg(R0, m.from!);
     for (const o of todo) if (o.from === m.from) o.from = R0;
   }
+}
+
+const ATOMIC_OPS = { add: AtomicOp.ADD, or: AtomicOp.OR, and: AtomicOp.AND, xor: AtomicOp.XOR, xchg: AtomicOp.XCHG, cmpxchg: AtomicOp.CMPXCHG } as const;
+
+/** An atomic on [r1 + off] with r2 (r3 the expected value of cmpxchg), leaving the old value in r0. */
+function atomicInstructions(a: AtomicCall): Instruction[] {
+  const size = a.size === 8 ? Size.DW : Size.W;
+  const out: Instruction[] = [];
+  if (a.aop === 'cmpxchg') {
+    out.push(instruction(Class.ALU64 | AluOp.MOV | Source.X, 0, 3));
+    out.push(instruction(Class.STX | Mode.ATOMIC | size, 1, 2, a.off, AtomicOp.CMPXCHG));
+    return out;
+  }
+  const fetch = a.fetch || a.aop === 'xchg';
+  out.push(instruction(Class.STX | Mode.ATOMIC | size, 1, 2, a.off, ATOMIC_OPS[a.aop] | (fetch && a.aop !== 'xchg' ? AtomicOp.FETCH : 0)));
+  if (fetch) out.push(instruction(Class.ALU64 | AluOp.MOV | Source.X, 0, 2));
+  return out;
 }

@@ -42,4 +42,11 @@ export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   skbChangeTail: ['tc'],
   l3CsumReplace: ['tc'],
   l4CsumReplace: ['tc'],
+  cgroupId: TRACING,
+  skbCgroupId: ['tc'],
+  socketCookie: ['tc', 'socket_filter', 'cgroup_skb'],
+  skbLoadBytes: ['tc', 'socket_filter', 'cgroup_skb'],
+  skbStoreBytes: ['tc'],
+  csumDiff: ['xdp', 'tc'],
+  getStack: TRACING,
 };

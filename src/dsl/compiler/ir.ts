@@ -27,7 +27,12 @@ export type Op =
   | { op: 'frame'; dst: VReg; slot: number; off: number }
   /** dst = the map (pseudo map fd) or a pointer into a global data map's value. */
   | { op: 'map'; dst: VReg; map: string; valueOffset?: number }
-  | { op: 'call'; helper: number; args: Operand[]; dst?: VReg }
+  /**
+   * A helper call; with `atomic`, an atomic instruction placed like one
+   * (arguments in r1 = address, r2 = value, r3 = expected; the old value in
+   * r0), so the allocator keeps values across it in callee-saved registers.
+   */
+  | { op: 'call'; helper: number; args: Operand[]; dst?: VReg; atomic?: AtomicCall }
   /** dst = a CO-RE relocated constant (relocation `relo` of the module): a field offset, size, existence…; opaque to every pass. */
   | { op: 'core'; dst: VReg; relo: number }
   | { op: 'jmp'; target: string }
@@ -37,6 +42,14 @@ export type Op =
   | { op: 'ret'; value: Operand };
 
 export type SpannedOp = Op & { span?: SourceSpan };
+
+/** An atomic read-modify-write on [r1 + off]: `fetch` forms give the old value. */
+export interface AtomicCall {
+  aop: 'add' | 'or' | 'and' | 'xor' | 'xchg' | 'cmpxchg';
+  fetch: boolean;
+  size: 4 | 8;
+  off: number;
+}
 
 /** A stack allocation made by the lowering (locals, keys, buffers) or by the register allocator (spills). */
 export interface StackSlot {
@@ -107,7 +120,7 @@ export function formatIr(fn: IrFunction): string {
       case 'frame': s = `v${op.dst} = &slot${op.slot}+${op.off}`; break;
       case 'map': s = `v${op.dst} = map ${op.map}${op.valueOffset !== undefined ? ` value+${op.valueOffset}` : ''}`; break;
       case 'core': s = `v${op.dst} = core relocation #${op.relo}`; break;
-      case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}call ${op.helper}(${op.args.map(f).join(', ')})`; break;
+      case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}${op.atomic ? `atomic_${op.atomic.fetch ? 'fetch_' : ''}${op.atomic.aop}${op.atomic.size * 8}+${op.atomic.off}` : `call ${op.helper}`}(${op.args.map(f).join(', ')})`; break;
       case 'jmp': s = `jmp ${op.target}`; break;
       case 'br': s = `if ${op.cmp}${op.bits} v${op.a}, ${f(op.b)} goto ${op.target}`; break;
       case 'label': lines.push(`${op.label}:`); continue;

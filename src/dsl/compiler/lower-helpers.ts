@@ -2,11 +2,11 @@
  * The `bpf.*` helpers: checked against the program kind, lowered to helper
  * calls with their arguments in C form.
  */
-import { Node } from 'ts-morph';
+import { Node, SyntaxKind } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
 import { I32, I64, type IntType, sizeOf, U32, U64 } from './ctypes.js';
 import { HELPER_PROGRAMS } from './helpers.js';
-import { imm, reg, type VReg } from './ir.js';
+import { imm, type Operand, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { kernelHelper, kernelSource } from './lower-kernel.js';
 import { reloadPacketBounds } from './lower-packet.js';
@@ -88,6 +88,33 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
       return result(r, I64);
     }
     case 'printk': return printk(l, args, node);
+    case 'cgroupId': return result(l.call(Helper.get_current_cgroup_id, [], node), U64);
+    case 'skbCgroupId': return result(l.call(Helper.skb_cgroup_id, [ctxArg(0)], node), U64);
+    case 'socketCookie': return result(l.call(Helper.get_socket_cookie, [ctxArg(0)], node), U64);
+    case 'skbLoadBytes': {
+      const c = ctxArg(0);
+      const off = intArg(1, U32);
+      const p = ptrArg(2);
+      return result(l.call(Helper.skb_load_bytes, [c, off, reg(p.reg), imm(sizeOf(p.to))], node), I64);
+    }
+    case 'skbStoreBytes': {
+      const c = ctxArg(0);
+      const off = intArg(1, U32);
+      const src = bytesArg(l, l.argAt(args, 2, node), name);
+      const r = l.call(Helper.skb_store_bytes, [c, off, reg(src.reg), imm(src.size), intArg(3)], node);
+      reloadPacketBounds(l);
+      return result(r, I64);
+    }
+    case 'csumDiff': {
+      const from = csumOperand(l, args[0], name);
+      const to = csumOperand(l, args[1], name);
+      return result(l.call(Helper.csum_diff, [from.ptr, imm(from.size), to.ptr, imm(to.size), intArg(2, U32)], node), I64);
+    }
+    case 'getStack': {
+      const c = ctxArg(0);
+      const p = ptrArg(1);
+      return result(l.call(Helper.get_stack, [c, reg(p.reg), imm(sizeOf(p.to)), intArg(2)], node), I64);
+    }
     case 'unsafeLoad': {
       const addr = l.toReg(l.convert(l.int(l.argAt(args, 0, node)), U64, node));
       const size = args[1] ? l.cx.constantOf(args[1]) : 8n;
@@ -107,7 +134,12 @@ function printk(l: FunctionLowering, args: Node[], node: Node): Value {
   if (args.length > 4) l.fail(args[4]!, 'TSBPF_PRINTK', 'printk takes at most three values');
   const bytes = new TextEncoder().encode(fmt.getLiteralValue());
   const size = bytes.length + 1;
-  const values = args.slice(1).map((a) => l.convert(l.int(a), U64, a).op);
+  // %s takes a CStr (its address); everything else is an integer widened to 64 bits.
+  const values = args.slice(1).map((a) => {
+    const v = l.expr(a);
+    if (v.k === 'ptr' && v.to.kind === 'array' && v.to.cstr) return reg(v.reg);
+    return l.convert(l.intOf(v, a), U64, a).op;
+  });
   const s = l.slot(size, fmt);
   const p = l.newReg();
   l.at(node);
@@ -125,4 +157,39 @@ function printk(l: FunctionLowering, args: Node[], node: Node): Value {
   }
   const r = l.call(Helper.trace_printk, [reg(p), imm(size), ...values], node)!;
   return { k: 'int', op: reg(r), t: I64 };
+}
+
+/** Memory holding a helper's input: a reference as it is, or an integer stored on the stack in its own size. */
+function bytesArg(l: FunctionLowering, node: Node, name: string): { reg: VReg; size: number } {
+  const v = l.expr(node);
+  if (v.k === 'ptr' && !v.nullIf) return { reg: v.reg, size: sizeOf(v.to) };
+  if (v.k === 'ptr') return { reg: l.materializeRef(v).reg, size: sizeOf(v.to) };
+  if (v.k !== 'int' && v.k !== 'global') return l.fail(node, 'TSBPF_HELPER_ARG', `bpf.${name} needs a reference or an integer`);
+  const iv = l.intOf(v, node);
+  const t = iv.literal ? U32 : iv.t;
+  return { reg: onStack(l, l.coerceLoose(iv, t, node), node), size: t.bits / 8 };
+}
+
+/** An operand of csum_diff: null (nothing), a reference to 4-byte multiples, or a 32-bit integer. */
+function csumOperand(l: FunctionLowering, node: Node | undefined, name: string): { ptr: Operand; size: number } {
+  if (!node || node.getKind() === SyntaxKind.NullKeyword) return { ptr: imm(0), size: 0 };
+  const v = l.expr(node);
+  if (v.k === 'ptr') {
+    const size = sizeOf(v.to);
+    if (size % 4 !== 0 || size > 512) l.fail(node, 'TSBPF_HELPER_ARG', `bpf.${name} sums 4-byte words: ${size} bytes is not a multiple of 4 (at most 512)`);
+    return { ptr: reg(l.materializeRef(v).reg), size };
+  }
+  const iv = l.intOf(v, node);
+  if (!iv.literal && iv.t.bits !== 32) l.fail(node, 'TSBPF_HELPER_ARG', `bpf.${name} sums 4-byte words: give a 32-bit integer (be32, u32) or a reference, not ${iv.t.name}`);
+  return { ptr: reg(onStack(l, l.coerceLoose(iv, U32, node), node)), size: 4 };
+
+}
+
+/** An integer stored in a stack slot of its size; the slot's address. */
+function onStack(l: FunctionLowering, v: Extract<Value, { k: 'int' }>, node: Node): VReg {
+  const s = l.slot(8, node);
+  const p = l.newReg();
+  l.emit({ op: 'frame', dst: p, slot: s, off: 0 });
+  l.emit({ op: 'store', base: p, off: 0, size: (v.t.bits / 8) as 1 | 2 | 4 | 8, value: v.op });
+  return p;
 }

@@ -7,7 +7,11 @@ import { Helper } from '../../asm/helpers.js';
 import { I32, I64, type IntType, sizeOf } from './ctypes.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
-import type { MapInfo } from './module-model.js';
+import { KEY_VALUE_KINDS, type MapInfo, type MapKind } from './module-model.js';
+import { otherMapMethod } from './lower-map-kinds.js';
+
+/** Maps with one value per key, where a 32/64-bit add is made atomic. */
+const SHARED_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'lru_hash', 'lpm_trie']);
 import type { Value } from './values.js';
 import { histogramMethod } from './lower-histograms.js';
 
@@ -16,6 +20,10 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     if (args.length < n) l.fail(node, 'TSBPF_ARGS', `${method} needs ${n} argument(s)`);
   };
   if (map.histogram) return histogramMethod(l, map, method, args, node);
+  if (!KEY_VALUE_KINDS.has(map.kind) && map.kind !== 'ringbuf') {
+    const v = otherMapMethod(l, map, method, args, node);
+    if (v) return v;
+  }
   if (map.kind === 'ringbuf') {
     switch (method) {
       case 'reserve': {
@@ -131,7 +139,7 @@ export function addAtKey(l: FunctionLowering, map: MapInfo, k: VReg, by: Extract
   const insert = l.newLabel('insert');
   const done = l.newLabel('done');
   const addTo = (p: VReg) => {
-    if ((size === 8 || size === 4) && (map.kind === 'hash' || map.kind === 'array' || map.kind === 'lru_hash')) {
+    if ((size === 8 || size === 4) && SHARED_KINDS.has(map.kind)) {
       const byReg = by.op.kind === 'reg' ? by.op.reg : l.toReg(by);
       l.emit({ op: 'atomicAdd', base: p, off: 0, size, value: byReg });
     } else {

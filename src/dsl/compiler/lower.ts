@@ -17,6 +17,8 @@ import { isKernelPointer, readKernel } from './lower-kernel.js';
 import { helperCall } from './lower-helpers.js';
 import { Lifetimes } from './lifetimes.js';
 import { mapMethod } from './lower-maps.js';
+import { atomicCall } from './lower-atomics.js';
+import { cstrMethod } from './lower-strings.js';
 import { packetMethod } from './lower-packet.js';
 import type { Place, Space, Value } from './values.js';
 
@@ -744,7 +746,11 @@ export class FunctionLowering {
       if (t.kind !== 'struct') this.fail(node, 'TSBPF_TYPE', `an object literal cannot be a ${typeName(t)}`);
       return this.structLiteral(node, t);
     }
-    const v = this.expr(node);
+    return this.materializeValue(this.expr(node), t, node);
+  }
+
+  /** Like materialize, for a value already evaluated from `node`. */
+  materializeValue(v: Value, t: CType, node: Node): VReg {
     if (v.k === 'ptr' && sameType(v.to, t)) return v.reg;
     if (t.kind !== 'int') return this.fail(node, 'TSBPF_TYPE', `expected a ${typeName(t)} here, got ${describeValue(v)}`);
     const iv = this.coerceLoose(this.intOf(v, node), t, node);
@@ -840,6 +846,7 @@ export class FunctionLowering {
   }
 
   mapFd(map: MapInfo): VReg {
+    if (map.fdReg !== undefined) return map.fdReg;
     const r = this.newReg();
     this.emit({ op: 'map', dst: r, map: map.name });
     return r;
@@ -863,6 +870,9 @@ export class FunctionLowering {
       const obj = this.expr(objNode);
       if (obj.k === 'map') return mapMethod(this, obj.map, method, args, node);
       if (obj.k === 'dsl' && obj.name === 'bpf') return helperCall(this, method, args, node);
+      if (obj.k === 'dsl' && obj.name === 'atomic') return atomicCall(this, method, args, node);
+      if (obj.k === 'ptr' && obj.innerMap) return mapMethod(this, { ...obj.innerMap, fdReg: obj.reg }, method, args, node);
+      if (obj.k === 'ptr' && obj.to.kind === 'array' && obj.to.cstr) return cstrMethod(this, obj, method, args, node);
       if (obj.k === 'packet') return packetMethod(this, method, args, node);
       if (obj.k === 'ctx') return ctxMethod(this, method, args, node);
       if (obj.k === 'global') {

@@ -7,7 +7,8 @@
 import { packFuncInfo, packLineInfo } from '../../btf/prog-ext.js';
 import { BtfBuilder } from '../../btf/builder.js';
 import type { FuncInfo, LineInfo } from '../../btf/ext.js';
-import type { CompiledModule, CompiledProgram } from './compile.js';
+import type { CompiledMap, CompiledModule, CompiledProgram } from './compile.js';
+import { FD_MAP_KINDS } from './module-model.js';
 import { type CType, sizeOf } from './ctypes.js';
 import type { KernelStruct, KernelTypesOutput, KType } from './kernel-types.js';
 
@@ -17,6 +18,8 @@ export interface ModuleBtf {
   mapVars: Map<string, number>;
   /** Offsets of each map in the .maps section, and the section size. */
   mapOffsets: Map<string, number>;
+  /** Size of each map's definition in .maps. */
+  mapSizes: Map<string, number>;
   mapsSize: number;
   /** Program name → FUNC type id. */
   funcs: Map<string, number>;
@@ -78,26 +81,44 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
 
   const mapVars = new Map<string, number>();
   const mapOffsets = new Map<string, number>();
+  const mapSizes = new Map<string, number>();
   const keyValue = new Map<string, { key: number; value: number }>();
   const secVars: Array<{ type: number; offset: number; size: number }> = [];
   let offset = 0;
-  for (const m of mod.maps) {
+  /** A BTF map definition struct, as libbpf's __uint/__type/__array macros write it. */
+  const mapDef = (m: CompiledMap, withKeyValue: boolean): number => {
     const members: Array<{ name: string; type: number }> = [
       { name: 'type', type: numberPtr(m.mapType) },
       { name: 'max_entries', type: numberPtr(m.maxEntries) },
     ];
-    if (m.key) {
+    if (m.flags) members.push({ name: 'map_flags', type: numberPtr(m.flags) });
+    if (m.mapExtra) members.push({ name: 'map_extra', type: numberPtr(m.mapExtra) });
+    if (FD_MAP_KINDS.has(m.kind)) {
+      // Slots hold fds (or stack traces): sizes only, as libbpf's objects declare them.
+      members.push({ name: 'key_size', type: numberPtr(m.keySize) });
+      if (m.inner) members.push({ name: 'values', type: b.array(b.ptr(mapDef(m.inner, false)), 0, intId) });
+      else members.push({ name: 'value_size', type: numberPtr(m.valueSize) });
+      if (m.event) typeId(m.event);
+    } else if (m.key) {
       const key = typeId(m.key);
       const value = typeId(m.value);
-      keyValue.set(m.name, { key, value });
+      if (withKeyValue) keyValue.set(m.name, { key, value });
       members.push({ name: 'key', type: b.ptr(key) }, { name: 'value', type: b.ptr(value) });
+    } else if (m.kind !== 'ringbuf') {
+      // Queues, stacks, bloom filters: a value and no key.
+      members.push({ name: 'value', type: b.ptr(typeId(m.value)) });
+    } else {
+      // Ring buffer events have no slot in the map definition; emit their type so tools can decode them.
+      typeId(m.value);
     }
-    // Ring buffer events have no slot in the map definition; emit their type so tools can decode them.
-    if (!m.key) typeId(m.value);
     // Pinning by name is recorded in .tsbpf, not here: libbpf would pin at load and then fail
     // `bpftool prog loadall … pinmaps DIR`, whose path differs from its pin root.
-    const size = members.length * 8;
-    const def = b.struct('', size, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
+    return b.struct('', members.length * 8, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
+  };
+  for (const m of mod.maps) {
+    const def = mapDef(m, true);
+    const size = (b.get(def) as { size: number }).size;
+    mapSizes.set(m.name, size);
     const v = b.variable(m.name, def, 'global');
     for (const tag of m.metricTags ?? []) b.add({ kind: 'decl_tag', name: tag, type: v, componentIdx: -1 });
     mapVars.set(m.name, v);
@@ -125,7 +146,7 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
   }
 
   return {
-    builder: b, mapVars, mapOffsets, mapsSize: offset, funcs, keyValue, kernelIds,
+    builder: b, mapVars, mapOffsets, mapSizes, mapsSize: offset, funcs, keyValue, kernelIds,
     funcInfo: (p) => [{ insnOff: 0, typeId: funcs.get(p.name)! }],
     lineInfo: (p) => {
       const out: LineInfo[] = [];

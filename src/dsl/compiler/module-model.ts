@@ -8,8 +8,19 @@ import type { CompilerContext } from './context.js';
 import { type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, STACK_LIMIT, typeName, U64 } from './ctypes.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
 import { HISTOGRAM_FACTORIES, type HistogramKind, type HistogramSpec, histogramMap } from './histogram-model.js';
+import { lpmKey, mapOfKind } from './map-kinds-model.js';
 
-export type MapKind = 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | HistogramKind;
+export type MapKind =
+  | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | HistogramKind
+  | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps';
+
+/** Maps whose slots hold kernel objects by fd (programs, perf buffers, devices, maps): their BTF gives sizes, not types. */
+export const FD_MAP_KINDS: ReadonlySet<MapKind> = new Set(['perf_event_array', 'prog_array', 'devmap', 'devmap_hash', 'cpumap', 'xskmap', 'array_of_maps', 'hash_of_maps', 'stack_trace']);
+/** Maps a program reads and writes with lookup/update/delete/increment. */
+export const KEY_VALUE_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'percpu_hash', 'percpu_array', 'lru_hash', 'lpm_trie']);
+/** Maps user space dumps as key/value pairs (at exit, in tests). */
+export const isDumpable = (kind: MapKind): boolean => KEY_VALUE_KINDS.has(kind) || kind === 'log2hist' || kind === 'linearhist';
 
 export interface MapInfo {
   name: string;
@@ -23,6 +34,18 @@ export interface MapInfo {
   histogram?: HistogramSpec;
   /** The `metric` option as decl tags (`tsbpf.metric.type=counter`, ...), for the engine's metrics. */
   metricTags?: string[];
+  /** map_flags (BPF_F_NO_PREALLOC for LPM tries). */
+  flags?: number;
+  /** map_extra (a bloom filter's number of hashes). */
+  mapExtra?: number;
+  /** Perf event arrays: the type of the events; one slot per possible CPU when maxEntries is 0. */
+  event?: CType;
+  /** Maps of maps: the inner map's template. */
+  inner?: MapInfo;
+  /** Prog arrays: the module's programs that fill the slots, by index (their declarations; names are resolved once all programs are known). */
+  programDecls?: Array<{ decl: Node; node: Node }>;
+  /** An inner map found at run time (a map-of-maps lookup): the register holding it, instead of the map's own fd. */
+  fdReg?: number;
   decl: Node;
   /** Its declaration has a diagnostic: uses of the map give none of their own. */
   invalid?: boolean;
@@ -56,6 +79,9 @@ export interface ProgramInfo {
 
 const MAP_FACTORIES: Record<string, MapKind> = {
   hashMap: 'hash', arrayMap: 'array', perCpuHash: 'percpu_hash', perCpuArray: 'percpu_array', lruHash: 'lru_hash', ringBuf: 'ringbuf',
+  lpmTrie: 'lpm_trie', queueMap: 'queue', stackMap: 'stack', bloomFilter: 'bloom_filter', perfEventArray: 'perf_event_array',
+  progArray: 'prog_array', stackTraceMap: 'stack_trace', devMap: 'devmap', devMapHash: 'devmap_hash', cpuMap: 'cpumap', xskMap: 'xskmap',
+  arrayOfMaps: 'array_of_maps', hashOfMaps: 'hash_of_maps',
   ...HISTOGRAM_FACTORIES,
 };
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
@@ -164,6 +190,20 @@ export class ModuleModel {
     const f = this.factoryOf(decl);
     if (!f || !(f.name in MAP_FACTORIES)) return undefined;
     const diagnostics = this.cx.diagnostics.length;
+    const info = this.mapFromCall(this.#nameOf(decl), f.name, f.call, decl);
+    if (this.cx.diagnostics.length > diagnostics) info.invalid = true;
+    this.maps.set(decl, info);
+    return info;
+  }
+
+  /** Whether `name` is a DSL map factory. */
+  isMapFactory(name: string): boolean {
+    return name in MAP_FACTORIES;
+  }
+
+  /** The map a factory call describes (also inner-map templates, which have no declaration of their own). */
+  mapFromCall(name: string, factory: string, call: CallExpression, decl: Node): MapInfo {
+    const f = { name: factory, call };
     const kind = MAP_FACTORIES[f.name]!;
     const typeArgs = f.call.getTypeArguments();
     const opts = this.#options(f.call);
@@ -177,7 +217,7 @@ export class ModuleModel {
       }
       return Number(v);
     };
-    const info: MapInfo = { name: this.#nameOf(decl), kind, value: U64, maxEntries: 1, decl };
+    const info: MapInfo = { name, kind, value: U64, maxEntries: 1, decl };
     const pin = opts.get('pinning');
     if (pin && Node.isStringLiteral(pin) && pin.getLiteralValue() === 'byName') info.pinByName = true;
     const metric = opts.get('metric');
@@ -192,9 +232,11 @@ export class ModuleModel {
         if (!typeArgs[0]) this.cx.fail(f.call, 'TSBPF_MAP_TYPE', 'ringBuf needs its event type: ringBuf<Event>({ size })');
         info.value = this.cx.ctypeOf(typeArgs[0]!);
         if (sizeOf(info.value) + 8 > size) this.cx.report(typeArgs[0]!, 'TSBPF_SIZE', `an event of ${sizeOf(info.value)} bytes (plus its 8-byte header) does not fit a ring buffer of ${size} bytes`);
+      } else if (!KEY_VALUE_KINDS.has(kind)) {
+        mapOfKind(this, info, f.call, typeArgs, opts, num);
       } else {
         info.maxEntries = num('maxEntries') ?? 1;
-        const keyed = kind === 'hash' || kind === 'percpu_hash' || kind === 'lru_hash';
+        const keyed = kind === 'hash' || kind === 'percpu_hash' || kind === 'lru_hash' || kind === 'lpm_trie';
         const kNode = keyed ? typeArgs[0] : undefined;
         const vNode = keyed ? typeArgs[1] : typeArgs[0];
         if (!vNode || (keyed && !kNode)) this.cx.fail(f.call, 'TSBPF_MAP_TYPE', `${f.name} needs explicit type arguments: ${keyed ? `${f.name}<Key, Value>` : `${f.name}<Value>`}(…)`);
@@ -204,12 +246,11 @@ export class ModuleModel {
         // The kernel's own limits (E2BIG at map creation), reported where the type is written.
         if (kNode && sizeOf(info.key) > STACK_LIMIT) this.cx.report(kNode, 'TSBPF_SIZE', `a map key is built on the stack: ${typeName(info.key)} is ${sizeOf(info.key)} bytes, the limit is ${STACK_LIMIT}`);
         if (kind.startsWith('percpu') && sizeOf(info.value) > MAX_PERCPU_VALUE_SIZE) this.cx.report(vNode!, 'TSBPF_SIZE', `a per-CPU map value is at most ${MAX_PERCPU_VALUE_SIZE} bytes; ${typeName(info.value)} is ${sizeOf(info.value)}`);
+        if (kind === 'lpm_trie') lpmKey(this.cx, info, kNode!);
       }
     } catch (e) {
       if (!(e instanceof Error && e.name === 'Abandon')) throw e;
     }
-    if (this.cx.diagnostics.length > diagnostics) info.invalid = true;
-    this.maps.set(decl, info);
     return info;
   }
 

@@ -65,7 +65,7 @@ export function writeObject(mod: CompiledModule): Uint8Array {
   if (mod.maps.length) {
     const maps = w.addSection({ name: '.maps', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: new Uint8Array(btf.mapsSize), addralign: 8 });
     for (const m of mod.maps) {
-      symbols.set(m.name, w.addSymbol({ name: m.name, section: maps, value: btf.mapOffsets.get(m.name)!, size: (m.key ? 4 : 2) * 8, type: STT_OBJECT, binding: STB_GLOBAL }));
+      symbols.set(m.name, w.addSymbol({ name: m.name, section: maps, value: btf.mapOffsets.get(m.name)!, size: btf.mapSizes.get(m.name)!, type: STT_OBJECT, binding: STB_GLOBAL }));
     }
   }
   for (const d of mod.data) {

@@ -24,8 +24,9 @@ export type Value =
    * `nullIf` marks a packet header not yet materialised: it is
    * null exactly when `a > b` (its end beyond data_end), so a null check is
    * that one comparison, the form the verifier learns packet ranges from.
+   * `innerMap` marks the result of a map-of-maps lookup: a pointer to that inner map.
    */
-  | { k: 'ptr'; reg: VReg; to: CType; space: Space; nullIf?: { a: VReg; b: VReg }; refs?: readonly number[] }
+  | { k: 'ptr'; reg: VReg; to: CType; space: Space; nullIf?: { a: VReg; b: VReg }; refs?: readonly number[]; innerMap?: MapInfo }
   | { k: 'null' }
   /**
    * Kernel memory not read yet: `base` (a kernel address) plus the CO-RE
