@@ -6,7 +6,8 @@
  */
 import { Node } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
-import { type CType, I64, INT_TYPES, sizeOf, U32, U64 } from './ctypes.js';
+import { type CType, I64, INT_TYPES, sizeOf, type StructType, U32, U64 } from './ctypes.js';
+import { storedInteger } from './lower-maps.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';
@@ -46,6 +47,8 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
           l.emit({ op: 'br', cmp: 'ne', bits: 64, a: r, b: imm(0), target: empty });
           l.emit({ op: 'mov', dst: out, src: reg(p), bits: 64 });
           l.label(empty);
+          // An integer element is a value (nullable, as TypeScript's V | null says); a struct one a reference to the copy.
+          if (map.value.kind === 'int') return storedInteger(l, out, map.value);
           return { k: 'ptr', reg: out, to: map.value, space: 'stack' };
         }
         default: return wrong('push, pop and peek');
@@ -104,7 +107,7 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
       if (method !== 'lookup') return wrong('lookup');
       const k = l.materialize(arg(0), map.key!);
       const r = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
-      return { k: 'ptr', reg: r, to: U32, space: 'map', innerMap: map.inner! };
+      return { k: 'ptr', reg: r, to: INNER_MAP, space: 'map', innerMap: map.inner! };
     }
     default:
       return undefined;
@@ -120,6 +123,9 @@ function checkTailCallKind(l: FunctionLowering, map: MapInfo, node: Node): void 
     }
   }
 }
+
+/** What a map-of-maps lookup points to: an inner map, not data (no fields, so it stays a reference). */
+const INNER_MAP: StructType = { kind: 'struct', name: 'bpf_map', fields: [], size: 0, align: 8 };
 
 const kindName = (map: MapInfo): string => map.kind.replace(/_/g, ' ');
 

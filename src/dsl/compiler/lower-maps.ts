@@ -96,7 +96,7 @@ const freesValues = (map: MapInfo): boolean => map.kind === 'hash' || map.kind =
  * TypeScript's `number | null` says), not a reference: read it here, 0 when
  * absent, with the looked-up pointer as its null flag.
  */
-function storedInteger(l: FunctionLowering, p: VReg, t: IntType): Value {
+export function storedInteger(l: FunctionLowering, p: VReg, t: IntType): Value {
   const value = l.newReg();
   const absent = l.newLabel('absent');
   l.emit({ op: 'mov', dst: value, src: imm(0), bits: 64 });
