@@ -102,7 +102,7 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
       const off = intArg(1, U32);
       const src = bytesArg(l, l.argAt(args, 2, node), name);
       const r = l.call(Helper.skb_store_bytes, [c, off, reg(src.reg), imm(src.size), intArg(3)], node);
-      reloadPacketBounds(l);
+      reloadPacketBounds(l, `bpf.${name}()`, node);
       return result(r, I64);
     }
     case 'csumDiff': {
