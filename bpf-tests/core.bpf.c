@@ -36,7 +36,9 @@ static __always_inline void take(__u32 slot)
 	struct snapshot *s = bpf_map_lookup_elem(&snapshots, &slot);
 	if (!s)
 		return;
-	if ((__u32)BPF_CORE_READ(task, tgid) != target_tgid)
+	/* The main thread only: the process's other threads (the runtime's) make
+	 * syscalls of their own at any moment, and would overwrite the snapshot. */
+	if ((__u32)BPF_CORE_READ(task, tgid) != target_tgid || (__u32)BPF_CORE_READ(task, pid) != target_tgid)
 		return;
 	s->pid = BPF_CORE_READ(task, pid);
 	s->tgid = BPF_CORE_READ(task, tgid);

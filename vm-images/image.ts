@@ -24,10 +24,10 @@ import { capture, requireTool, which } from './process.js';
 /** Where the project lives in the guest; the command runs there. */
 export const GUEST_PROJECT = '/work/tsbpf';
 /** Host tools copied in when present, ahead of busybox's smaller applets on PATH: the kernel tests call them. */
-const OPTIONAL_TOOLS = ['ip', 'tc', 'bpftool', 'setpriv'];
+const OPTIONAL_TOOLS = ['ip', 'tc', 'bpftool', 'setpriv', 'unshare'];
 /** Folders and files of the checkout the guest gets. */
 const PROJECT_ENTRIES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', '.mocharc.json', 'src', 'test', 'examples', 'bpf-tests', 'dist', 'vm-images'];
-const LAYER_FORMAT = 5; // bump when what goes into a layer changes
+const LAYER_FORMAT = 6; // bump when what goes into a layer changes
 
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);

@@ -18,9 +18,9 @@ import { quietly } from './loader-helpers.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const object = join(bpfTestsDir, 'pinning.bpf.o');
 
-/** Runs `script` (bash) in a new private mount namespace in which /sys/fs/bpf is not mounted. */
+/** Runs `script` (sh) in a new private mount namespace in which /sys/fs/bpf is not mounted. */
 function withoutBpffs(script: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', `umount -l /sys/fs/bpf 2>/dev/null; ! grep -q ' /sys/fs/bpf bpf ' /proc/self/mounts || { echo 'bpffs still mounted' >&2; exit 99; }\n${script}`], {
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `umount -l /sys/fs/bpf 2>/dev/null; ! grep -q ' /sys/fs/bpf bpf ' /proc/self/mounts || { echo 'bpffs still mounted' >&2; exit 99; }\n${script}`], {
     encoding: 'utf8', cwd: ROOT, timeout: 90_000, env: { ...process.env, NO_COLOR: '1' },
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };

@@ -57,7 +57,8 @@ describe('kernel: every verifier rejection shows its log', function () {
   it('EFAULT: a sequence of more than 8192 jumps', () => {
     const body = Array.from({ length: 8300 }, (_, i) => `if r2 == ${i} goto +1\nr0 = ${i & 7}`).join('\n');
     const e = rejection(() => load(`r2 = *(u32 *)(r1 + 0)\n${body}\nr0 = 0\nexit`));
-    expect(e.errno).to.equal(Errno.EFAULT);
+    // EFAULT on 6.1 and 6.18; Debian's 6.12 answers the same rejection with E2BIG. Either way the log is there.
+    expect([Errno.EFAULT, Errno.E2BIG]).to.include(e.errno);
     expect(e.log).to.match(/The sequence of 8193 jumps is too complex/);
   });
 
