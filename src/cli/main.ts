@@ -21,6 +21,7 @@ const commands: Record<string, { summary: string }> = {
   link: { summary: 'list, show and detach BPF links' },
   feature: { summary: 'probe what the running kernel supports' },
   build: { summary: 'compile a .bpf.ts module to a BPF ELF object' },
+  probes: { summary: 'list tracepoints (with their fields) and a binary\'s uprobe functions, like bpftrace -l' },
   run: { summary: 'compile, load and attach a .bpf.ts module, then print its maps' },
   engine: { summary: 'the long-running IO module engine (control socket, replace, chains, metrics)' },
   module: { summary: 'load, replace, unload, list, show and move modules in a running engine' },

@@ -90,7 +90,7 @@ describe('engine: control socket, CLI and metrics (kernel)', function () {
   });
 
   it('a client that is not root is refused', async () => {
-    const cli = runAsNobody(fileURLToPath(new URL('./nobody-cli-child.ts', import.meta.url)), { args: ['module', 'list', '--state-dir', engine.stateDir] });
+    const cli = runAsNobody(fileURLToPath(new URL('./nobody-cli-child.ts', import.meta.url)), { args: ['list', '--state-dir', engine.stateDir] });
     expect(cli.status).to.equal(1);
     expect(cli.stderr).to.match(/permission denied .*root-only/);
     // Even with the socket opened up, the engine checks the peer's credentials.
