@@ -342,3 +342,16 @@ describe('btf: CO-RE', function () {
     });
   });
 });
+
+describe('btf: CO-RE over malformed BTF', function () {
+  it('an array element at a bit offset that is not a byte ends in a byte offset, as libbpf divides (found by npm run fuzz -- btf)', function () {
+    const b = new BtfBuilder();
+    const int = b.int('int', 4, true);
+    const arr = b.array(int, 4, int);
+    const s = b.struct('odd', 24, [{ name: 'arr', type: arr, bitOffset: 4, bitfieldSize: 0 }]);
+    const btf = parseBtf(b.encode());
+    // 'odd.arr[2]': 4 + 2 * 32 bits = 8.5 bytes, which BigInt() refused with a RangeError.
+    const r = resolveCoreRelo({ insnOff: 0, typeId: s, accessString: '0:0:2', kind: 'fieldByteOffset' }, btf, new CoreTarget(btf));
+    expect([r.localValue, r.targetValue]).to.deep.equal([8n, 8n]);
+  });
+});

@@ -130,7 +130,7 @@ function calcField(relo: CoreRelo, spec: CoreSpec | undefined, path: string): Ca
   if (acc.name === undefined) {
     // The access ends on an array element (or the root itself).
     const sz = sizeOf(btf, acc.typeId);
-    if (kind === 'fieldByteOffset') return { value: BigInt(spec.bitOffset / 8), size: sz, typeId: acc.typeId, validate: true };
+    if (kind === 'fieldByteOffset') return { value: BigInt(Math.floor(spec.bitOffset / 8)), size: sz, typeId: acc.typeId, validate: true };
     if (kind === 'fieldByteSize') return { value: BigInt(sz), size: 0, typeId: 0, validate: true };
     throw relErr(relo, path, `${kind} cannot be applied to an array element`);
   }
