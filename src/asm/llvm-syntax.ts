@@ -566,7 +566,11 @@ class LlvmParser {
     }
     // A signed target (`call +3`, `call -1`) is a bpf-to-bpf call; a bare number a helper.
     if (this.isPunct('+') || this.isPunct('-')) return ins(CALL, 0, PseudoCall.CALL, 0, this.target(index, 'jump32'));
-    return ins(CALL, 0, PseudoCall.HELPER, 0, this.imm32());
+    const column = this.columns[this.at];
+    const id = this.imm32();
+    // The kernel (and the disassembler) refuse a negative helper id: 4294967295 would be one.
+    if (id < 0) this.fail('E_IMMEDIATE_RANGE', `helper id ${id >>> 0} is past 2147483647`, column);
+    return ins(CALL, 0, PseudoCall.HELPER, 0, id);
   }
 
   private conditional(index: number): Instruction {

@@ -240,12 +240,17 @@ class UbpfParser {
     return instruction(Class.STX | size | Mode.ATOMIC, dst, this.register(rest[2]!), off, op | (fetch ? AtomicOp.FETCH : 0));
   }
 
+  /** The kernel (and the disassembler) refuse a negative helper id: 4294967295 would be one. */
+  private helperCall(t: Token): Instruction {
+    const id = this.imm32(t);
+    if (id < 0) this.fail('E_IMM_RANGE', `helper id ${id >>> 0} is past 2147483647`, t.column);
+    return instruction(CALL, 0, PseudoCall.HELPER, 0, id);
+  }
+
   /** `call N` / `call helper N` (helper), `call local label`, `call runtime N` (kfunc), `call %rN` (callx). */
   private call(mn: Token, ops: Token[]): Instruction {
     if (ops.length === 1 && this.isRegister(ops[0]!)) return instruction(CALLX, this.register(ops[0]!));
-    if (ops.length === 1 && !/^(local|helper|runtime|kfunc)$/i.test(ops[0]!.text)) {
-      return instruction(CALL, 0, PseudoCall.HELPER, 0, this.imm32(ops[0]!));
-    }
+    if (ops.length === 1 && !/^(local|helper|runtime|kfunc)$/i.test(ops[0]!.text)) return this.helperCall(ops[0]!);
     this.expectOperands(mn, ops, 2);
     const mode = ops[0]!.text.toLowerCase();
     if (mode === 'local') {
@@ -255,7 +260,7 @@ class UbpfParser {
     }
     if (mode === 'helper') {
       if (this.isRegister(ops[1]!)) return instruction(CALLX, this.register(ops[1]!));
-      return instruction(CALL, 0, PseudoCall.HELPER, 0, this.imm32(ops[1]!));
+      return this.helperCall(ops[1]!);
     }
     if (mode === 'runtime' || mode === 'kfunc') return instruction(CALL, 0, PseudoCall.KFUNC_CALL, 0, this.imm32(ops[1]!));
     return this.fail('E_SYNTAX', `unknown call kind '${ops[0]!.text}' (expected local, helper or runtime)`, ops[0]!.column);

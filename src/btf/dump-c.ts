@@ -28,6 +28,7 @@ class CWriter {
   private readonly out: string[] = [];
   private readonly state: Uint8Array;
   private readonly fwdDone = new Set<number>();
+  private readonly protosDone = new Set<number>();
   private readonly tagNames = new Map<number, string>();
   private readonly tagOwner = new Map<string, number>();
   private readonly identNames = new Map<string, number>();
@@ -95,6 +96,9 @@ class CWriter {
       case 'array':
         return this.ensure(t.type, true, depth + 1);
       case 'func_proto':
+        // Its needs do not depend on `complete`: once is enough, and a prototype that names itself ends here.
+        if (this.protosDone.has(id)) return;
+        this.protosDone.add(id);
         this.ensure(t.returnType, false, depth + 1);
         for (const p of t.params) this.ensure(p.type, false, depth + 1);
         return;

@@ -13,6 +13,8 @@ import type { ElfSymbol } from './reader.js';
 
 export const KCONFIG_SECTION = '.kconfig';
 export const KSYMS_SECTION = '.ksyms';
+/** Largest .kconfig map value accepted (as for data sections: far above what the kernel takes as one value). */
+const MAX_KCONFIG_SIZE = 1 << 26;
 
 export interface ExternLayout {
   externs: ExternSpec[];
@@ -55,9 +57,12 @@ export function collectExterns(symbols: readonly ElfSymbol[], btf: Btf | undefin
   let off = 0;
   for (const e of externs) {
     if (e.kind !== 'kconfig') continue;
-    off = Math.ceil(off / e.align) * e.align;
+    const align = Math.max(1, e.align);
+    off = Math.ceil(off / align) * align;
     e.kconfig!.offset = off;
     off += e.kconfig!.size;
+    // One map value holds them all: far below this already, the kernel refuses it.
+    if (off > MAX_KCONFIG_SIZE) throw new ElfError('E_EXTERN_KCONFIG', `kconfig extern '${e.name}' ends at byte ${off} of ${KCONFIG_SECTION}, past ${MAX_KCONFIG_SIZE}`, { section: KCONFIG_SECTION });
   }
   return { externs: externs.map(({ align: _align, ...e }) => e), kconfigSize: off };
 }

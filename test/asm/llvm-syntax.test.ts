@@ -58,6 +58,8 @@ describe('asm/llvm syntax', () => {
     ['r1 += -2147483649', 'E_IMMEDIATE_RANGE', 1, 7],
     ['if r1 == 4294967296 goto +1', 'E_IMMEDIATE_RANGE', 1, 10],
     ['r1 = 18446744073709551616 ll', 'E_IMMEDIATE_RANGE', 1, 6],
+    // Found by npm run fuzz -- asm: assembled as helper -1, which the disassembler (and the kernel) refuse.
+    ['call 4294967295', 'E_IMMEDIATE_RANGE', 1, 6],
     ['r0 = *(u64 *)(r1 + 32768)', 'E_OFFSET_RANGE', 1, 18],
     ['*(u32 *)(r1 - 32769) = 1', 'E_OFFSET_RANGE', 1, 13],
     ['goto +32768', 'E_JUMP_RANGE', 1, 6],

@@ -155,6 +155,8 @@ describe('asm/ubpf syntax', () => {
       ['mov %r1, %x', 'E_REGISTER', 'test.s:1:10'],
       ['mov32 %r1, 0x100000000', 'E_IMM_RANGE', 'test.s:1:12'],
       ['mov %r1, -2147483649', 'E_IMM_RANGE', 'test.s:1:10'],
+      ['call 4294967295', 'E_IMM_RANGE', 'test.s:1:6'],
+      ['call helper 2147483648', 'E_IMM_RANGE', 'test.s:1:13'],
       ['lddw %r1, 0x10000000000000000', 'E_IMM_RANGE', 'test.s:1:11'],
       ['ldxw %r1, [%r2+32768]', 'E_OFFSET_RANGE', 'test.s:1:16'],
       ['stw [%r2-32769], 1', 'E_OFFSET_RANGE', 'test.s:1:10'],

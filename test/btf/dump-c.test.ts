@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readElf } from '../../src/elf/reader.js';
-import { parseBtf, toCHeader, type Btf } from '../../src/btf/index.js';
+import { BtfBuilder, BtfError, parseBtf, toCHeader, type Btf } from '../../src/btf/index.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { commandRuns } from '../support/tools.js';
 import { patience } from '../support/wait.js';
@@ -172,5 +172,19 @@ describe('btf: C header dump', function () {
       expect(small).to.include('struct list_head {');
       expect(small).not.to.include('struct task_struct {');
     });
+  });
+});
+
+describe('btf: C header dump of malformed BTF', function () {
+  it('a function prototype whose parameters are itself ends at once (found by npm run fuzz -- btf: was 2^64 steps)', function () {
+    const b = new BtfBuilder();
+    const u = b.reserve();
+    const proto = b.reserve();
+    b.set(u, { kind: 'union', name: 'task_struct', size: 0, members: [{ name: 'node', type: proto, bitOffset: 0, bitfieldSize: 0 }] });
+    b.set(proto, { kind: 'func_proto', name: '', returnType: u, params: [{ name: 'a', type: proto }, { name: 'b', type: proto }, { name: 'c', type: proto }] });
+    const btf = parseBtf(b.encode());
+    const t0 = performance.now();
+    expect(() => toCHeader(btf)).to.throw(BtfError, /nest too deeply/);
+    expect(performance.now() - t0).to.be.lessThan(2000);
   });
 });

@@ -1,6 +1,7 @@
 /** .kconfig values and the BTF handed to the kernel (pure parts of the loader). */
 import { expect } from 'chai';
-import { parseBtf } from '../../src/btf/index.js';
+import { BtfBuilder, parseBtf } from '../../src/btf/index.js';
+import { collectExterns } from '../../src/elf/externs.js';
 import { ElfError } from '../../src/elf/errors.js';
 import { fillKconfig, kernelVersionCode, parseKernelConfig } from '../../src/elf/kconfig.js';
 import { kernelBtfBytes } from '../../src/elf/kernel-btf.js';
@@ -83,5 +84,17 @@ describe('elf: BTF for the kernel', () => {
     expect(btf.type(btf.findByName('global_add', 'func')!)).to.include({ linkage: 'global' });
     // __weak __hidden too, as libbpf (libbpf-bootstrap's usdt.bpf.o needs it).
     expect(btf.type(btf.findByName('weak_hidden_store', 'func')!)).to.include({ linkage: 'static' });
+  });
+});
+
+describe('elf: kconfig externs from malformed BTF', () => {
+  it('a .kconfig larger than any map value is a typed error, not a RangeError allocating it (found by npm run fuzz -- elf)', () => {
+    const b = new BtfBuilder();
+    const char = b.int('char', 1, true);
+    const big = b.array(char, 0xffffffff, char);
+    const v = b.variable('CONFIG_BIG', big, 'extern');
+    b.datasec('.kconfig', 0, [{ type: v, offset: 0, size: 0 }]);
+    const sym = { index: 1, name: 'CONFIG_BIG', value: 0n, size: 0n, type: 1, binding: 1, visibility: 0, other: 0, sectionIndex: 0 };
+    expect(() => collectExterns([sym], parseBtf(b.encode()))).to.throw(ElfError, /CONFIG_BIG.*past/).with.property('section', '.kconfig');
   });
 });
