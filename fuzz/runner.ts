@@ -1,14 +1,15 @@
 /**
  * Runs a fuzz target over inputs 0..count-1 of a seed in child processes
  * (a new one every `chunk` inputs), with a watchdog: an input that runs
- * past the target's time bound is a hang (the child is killed and the run
+ * past the target's time bound (CPU time of the child, so a busy machine
+ * does not make hangs up) is a hang (the child is killed and the run
  * resumes after it), a child that dies of a signal or an exit code is a
  * crash on the input it had started, and so is any error that is not the
  * module's typed one. Each finding is written out as a reproducer file
  * (replay it with `npm run fuzz -- TARGET --replay FILE`).
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inputRandom } from './random.js';
 import { loadTarget } from './targets.js';
@@ -59,6 +60,22 @@ export interface FuzzOptions {
 
 const CHILD = new URL('./child.ts', import.meta.url).pathname;
 
+/** A hang that sleeps instead of spinning is caught when wall time passes this many bounds. */
+const WALL_SLACK = 20;
+const TICKS_PER_MS = 100 / 1000; // USER_HZ
+
+/** CPU time (user + system) a process has used, from /proc; undefined where there is no /proc. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Writes input `index` of the run as a reproducer, with what happened next to it. */
 function writeReproducer(target: FuzzTarget, seed: number, index: number, outDir: string, report: string): string {
   mkdirSync(outDir, { recursive: true });
@@ -105,9 +122,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
       let since = performance.now();
       let done = false;
       let hung = false;
+      let cpuAtStart = 0;
       const watchdog = setInterval(() => {
         const now = performance.now();
-        if (!done && current >= next && now - since > timeoutMs) {
+        // CPU time, not wall time: on a loaded machine a niced child can wait seconds for a core.
+        const cpu = cpuMs(child.pid);
+        const spent = cpu === undefined ? now - since : Math.max(cpu - cpuAtStart, (now - since) / WALL_SLACK);
+        if (!done && current >= next && spent > timeoutMs) {
           hung = true;
           child.kill('SIGKILL');
         }
@@ -121,6 +142,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
           current = m.index;
           counts = { ok: m.ok, rejected: m.rejected };
           since = performance.now();
+          cpuAtStart = cpuMs(child.pid) ?? 0;
         } else if (m.kind === 'crash') {
           find('crash', m.index, m.error, m.stack);
         } else {
@@ -136,7 +158,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzSummary> {
         summary.rejected += counts.rejected;
         if (done && code === 0) return resolve(end);
         if (current < next) return reject(new Error(`fuzz child did not start (exit ${code ?? signal}): ${stderr}`));
-        if (hung) find('hang', current, `no answer within ${timeoutMs} ms`);
+        if (hung) find('hang', current, `still running after ${timeoutMs} ms of CPU time`);
         else find('signal', current, signal ? `killed by ${signal}` : `exit code ${code}`, stderr);
         resolve(current + 1);
       });

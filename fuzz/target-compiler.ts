@@ -118,10 +118,16 @@ function generate(g: Gen): FuzzInput {
   }
 }
 
-/** Files come from memory (the module, which may also import itself as ./other.js) or from disk (the DSL). */
+const disk = new Map<string, string | undefined>();
+
+/** Files come from memory (the module, which may also import itself as ./other.js) or from disk (the DSL, read once). */
 function host(source: string): CompileHost {
+  const fromDisk = (path: string) => {
+    if (!disk.has(path)) disk.set(path, nodeHost.readFile(path));
+    return disk.get(path);
+  };
   return {
-    readFile: (path) => (path === ENTRY || path === `${DIR}/other.ts` ? source : path.startsWith(`${DIR}/`) ? undefined : nodeHost.readFile(path)),
+    readFile: (path) => (path === ENTRY || path === `${DIR}/other.ts` ? source : path.startsWith(`${DIR}/`) ? undefined : fromDisk(path)),
     tracepointFormat: nodeHost.tracepointFormat!,
   };
 }
