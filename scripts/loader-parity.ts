@@ -1,0 +1,36 @@
+/**
+ * `node --import tsx scripts/loader-parity.ts OBJ.o|DIR ...` (root): loads
+ * each BPF object with bpftool (libbpf) and with tsbpf and compares
+ * programs, maps and translated instructions (test/kernel/loader-parity.ts).
+ * Prints one line per object and a summary; --json for NDJSON.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { parseObject } from '../src/elf/parse-object.js';
+import { compareLoaders } from '../test/kernel/loader-parity.js';
+
+const args = process.argv.slice(2).filter((a) => a !== '--json');
+const json = process.argv.includes('--json');
+const files = args.flatMap((a) => (statSync(a).isDirectory() ? readdirSync(a).filter((f) => f.endsWith('.o')).sort().map((f) => join(a, f)) : [a]));
+const seen = new Set<string>();
+const tally: Record<string, number> = {};
+for (const file of files) {
+  const bytes = readFileSync(file);
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  if (seen.has(hash)) continue; // the same object embedded in two tools
+  seen.add(hash);
+  let skip: string | undefined;
+  try {
+    const spec = parseObject(new Uint8Array(bytes), { name: basename(file).split('.')[0] });
+    const pinned = spec.maps.filter((m) => m.pinning === 'byName').map((m) => m.name);
+    if (pinned.length) skip = `maps pinned by name under /sys/fs/bpf (${pinned.join(', ')}), shared with every loader on this machine`;
+  } catch (e) {
+    skip = undefined; // both loaders get to refuse it
+  }
+  const verdict = skip ? { kind: 'skipped', reason: skip } : await compareLoaders(file, `/sys/fs/bpf/parity_${process.pid}_${seen.size}`);
+  tally[verdict.kind] = (tally[verdict.kind] ?? 0) + 1;
+  if (json) process.stdout.write(`${JSON.stringify({ file, ...verdict })}\n`);
+  else process.stdout.write(`${basename(file)}: ${verdict.kind}${'details' in verdict ? `\n  ${verdict.details.join('\n  ')}` : 'programs' in verdict ? ` (${verdict.programs} programs, ${verdict.maps} maps, ${verdict.instructions} instructions)` : 'reason' in verdict ? ` (${verdict.reason})` : 'bpftool' in verdict ? ` (bpftool: ${verdict.bpftool.slice(0, 160)})` : ''}\n`);
+}
+process.stdout.write(`${json ? JSON.stringify({ summary: tally }) : `summary: ${JSON.stringify(tally)}`}\n`);
