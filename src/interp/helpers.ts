@@ -10,7 +10,7 @@ import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOut
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
 import { tracePrintk } from './helpers-trace.js';
-import { packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
+import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
@@ -62,6 +62,8 @@ export const HelperId = {
   MAP_DELETE_ELEM: HelperNumbers.map_delete_elem,
   PROBE_READ: HelperNumbers.probe_read,
   SKB_STORE_BYTES: HelperNumbers.skb_store_bytes,
+  L3_CSUM_REPLACE: HelperNumbers.l3_csum_replace,
+  L4_CSUM_REPLACE: HelperNumbers.l4_csum_replace,
   KTIME_GET_NS: HelperNumbers.ktime_get_ns,
   TRACE_PRINTK: HelperNumbers.trace_printk,
   GET_PRANDOM_U32: HelperNumbers.get_prandom_u32,
@@ -130,6 +132,8 @@ export const defaultHelpers: HelperTable = {
   [HelperId.LOOP]: loop,
   [HelperId.SKB_LOAD_BYTES]: packetLoadBytes,
   [HelperId.SKB_STORE_BYTES]: packetStoreBytes,
+  [HelperId.L3_CSUM_REPLACE]: l3CsumReplace,
+  [HelperId.L4_CSUM_REPLACE]: l4CsumReplace,
   [HelperId.XDP_LOAD_BYTES]: packetLoadBytes,
   [HelperId.XDP_STORE_BYTES]: packetStoreBytes,
   [HelperId.XDP_ADJUST_HEAD]: xdpAdjustHead,

@@ -8,10 +8,11 @@
  */
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
+import { ipChecksumOk as frameIpChecksumOk, parseUdpFrame, udpChecksumOk, udpFrame } from './support/frames.js';
 import { compileSource, evalSequence, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
-import { xdp, tc, hashMap, arrayMap, ringBuf, bpf, htons, XdpAction, TcAction, u8, u16, u32, u64, i32, type be32 } from 'tsbpf/dsl';
+import { xdp, tc, hashMap, arrayMap, ringBuf, bpf, htons, htonl, ntohl, XdpAction, TcAction, u8, u16, u32, u64, i32, type be32 } from 'tsbpf/dsl';
 import { EthHdr, IpHdr, ETH_P_IP } from 'tsbpf/dsl/net';
 `;
 
@@ -35,6 +36,7 @@ const le32 = (v: number) => Buffer.from(new Uint32Array([v >>> 0]).buffer).toStr
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 const PKT = packet({ src: '1.1.1.1', dst: '2.2.2.2' });
+const NAT_FRAME = udpFrame({ srcMac: '02:00:00:00:00:01', dstMac: '02:00:00:00:00:02', srcIp: '10.0.0.1', dstIp: '10.0.0.2', sport: 1234, dport: 53, payload: new Uint8Array([1, 2, 3, 4, 5]) });
 const SWAPPED = hex(packet({ src: '2.2.2.2', dst: '1.1.1.1' }));
 const xdpIp = (body: string, decls = OUT) => `${decls}
 export const p = xdp((ctx) => {
@@ -274,12 +276,37 @@ export const cases: Case[] = [
         out.update(0, oldWord);
         return TcAction.OK;
       });`,
-    packets: [withIpChecksum(PKT)], noEval: true,
+    packets: [withIpChecksum(PKT)], out: { 0: 0x4011n }, check: ttlDecremented,
+  },
+  {
+    name: 'a destination NAT keeps both checksums right: values read before the checksum helpers stay valid after them',
+    source: `${OUT}export const p = tc('egress', (ctx) => {
+        const ip = ctx.packet.at(IpHdr, EthHdr.size);
+        if (ip === null) return TcAction.OK;
+        const old = ip.daddr;
+        const next = htonl(0x0a000063);
+        ip.daddr = next;
+        bpf.l3CsumReplace(ctx, EthHdr.size + 10, old, next, 4);
+        bpf.l4CsumReplace(ctx, EthHdr.size + IpHdr.size + 6, old, next, 0x10 | 4);
+        out.update(0, ntohl(old));
+        return TcAction.OK;
+      });`,
+    packets: [NAT_FRAME], out: { 0: 0x0a000002n },
     check: (r) => {
       const after = Buffer.from(r.packets[0]!, 'hex');
-      expect(after[14 + 8], 'ttl').to.equal(63);
-      expect(ipChecksumOk(after.subarray(14, 34)), 'IPv4 header checksum').to.equal(true);
+      expect(parseUdpFrame(after)?.dstIp).to.equal('10.0.0.99');
+      expect([frameIpChecksumOk(after), udpChecksumOk(after)], 'IP and UDP checksums').to.deep.equal([true, true]);
     },
+  },
+  {
+    name: 'helper arguments are taken left to right, before a later argument stores',
+    source: `export const p = tc('egress', (ctx) => {
+        const ip = ctx.packet.at(IpHdr, EthHdr.size);
+        if (ip === null) return TcAction.OK;
+        bpf.l3CsumReplace(ctx, EthHdr.size + 10, htons(u16(ip.ttl << 8 | ip.protocol)), htons(u16((ip.ttl -= 1) << 8 | ip.protocol)), 2);
+        return TcAction.OK;
+      });`,
+    packets: [withIpChecksum(PKT)], check: ttlDecremented,
   },
 ];
 
@@ -302,6 +329,12 @@ function onesComplementSum(b: Uint8Array): number {
 }
 
 const ipChecksumOk = (hdr: Uint8Array) => onesComplementSum(hdr) === 0xffff;
+
+function ttlDecremented(r: SequenceOutcome): void {
+  const after = Buffer.from(r.packets[0]!, 'hex');
+  expect(after[14 + 8], 'ttl').to.equal(63);
+  expect(ipChecksumOk(after.subarray(14, 34)), 'IPv4 header checksum').to.equal(true);
+}
 
 function outMap(values: Record<number, bigint>): Record<string, string> {
   const o: Record<string, string> = {};

@@ -569,7 +569,44 @@ export class Machine {
       const d = Number(BigInt.asIntN(32, this.#int(args[1]!)));
       return BigInt(name === 'xdpAdjustHead' ? this.env.adjustPacket(d, 0) : this.env.adjustPacket(0, d));
     }
+    if (name === 'l3CsumReplace' || name === 'l4CsumReplace') {
+      // Arguments left to right, each converted as its parameter's type (u32 offset, u64 from/to/flags).
+      const [offset, from, to, flags] = args.slice(1, 5).map((a, i) => BigInt.asUintN(i === 0 ? 32 : 64, a ? this.#int(a) : 0n));
+      const r = this.#csumReplace(offset!, from!, to!, flags!, name === 'l4CsumReplace');
+      // The helper may move packet data: headers end here (docs/language.md, Lifetimes).
+      this.env.adjustPacket(0, 0);
+      return BigInt(r);
+    }
     return fail(node, 'TSBPF_HELPER', `bpf.${name} is not modelled by the evaluator`);
+  }
+
+  /**
+   * The checksum at `offset` updated for a field changing from `from` to `to`
+   * (`flags & 0xf`: its size, 2 or 4; 0 when `to` is a difference), in the
+   * packet's byte order; 0 or a negative errno, as the kernel's helpers.
+   */
+  #csumReplace(offset: bigint, from: bigint, to: bigint, flags: bigint, l4: boolean): number {
+    const bytes = this.env.packet?.mem.bytes;
+    if (!bytes) return -22;
+    const mangled0 = 0x20n;
+    if ((flags & ~(l4 ? 0x7fn : 0xfn)) !== 0n) return -22;
+    if (offset > 0xffffn || offset % 2n !== 0n || offset + 2n > BigInt(bytes.length)) return -14;
+    const size = Number(flags & 0xfn);
+    if (size !== 0 && size !== 2 && size !== 4) return -22;
+    const at = Number(offset);
+    const old = bytes[at]! | (bytes[at + 1]! << 8);
+    if (l4 && (flags & mangled0) !== 0n && old === 0) return 0;
+    const words = (v: bigint, n: number) => Array.from({ length: n }, (_, i) => Number((v >> BigInt(16 * i)) & 0xffffn));
+    // ~old + ~from + to, in ones' complement arithmetic, then complemented back.
+    let sum = 0xffff - old;
+    for (const w of size === 0 ? [] : words(from, size / 2)) sum += 0xffff - w;
+    for (const w of words(to, size === 0 ? 2 : size / 2)) sum += w;
+    while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+    let result = 0xffff - sum;
+    if (l4 && (flags & mangled0) !== 0n && result === 0) result = 0xffff;
+    bytes[at] = result & 0xff;
+    bytes[at + 1] = result >> 8;
+    return 0;
   }
 
   // ------------------------------------------------------------ maps

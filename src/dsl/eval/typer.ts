@@ -401,7 +401,7 @@ export class Typer {
 
   #helper(name: string, node: Node): SType {
     switch (name) {
-      case 'xdpAdjustHead': case 'xdpAdjustTail': return { k: 'int', t: I64 };
+      case 'xdpAdjustHead': case 'xdpAdjustTail': case 'l3CsumReplace': case 'l4CsumReplace': return { k: 'int', t: I64 };
       default: return fail(node, 'TSBPF_HELPER', `bpf.${name} is not modelled by the evaluator`);
     }
   }
