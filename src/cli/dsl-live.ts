@@ -6,7 +6,7 @@
  * the TypeScript source.
  */
 import { CliError } from './output.js';
-import { integerMisfit } from '../elf/variables.js';
+import { applySetting, type GlobalSetting } from './global-settings.js';
 import { isHiddenVariable } from '../dsl/compiler/module-model.js';
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoLoad } from '../asm/opcodes.js';
@@ -96,7 +96,7 @@ export const PIN_ROOT = '/sys/fs/bpf';
 
 export interface LoadCompiledOptions {
   /** Global values by name (`.rodata` and `.data`), written before load; `.rodata` is then frozen. */
-  rodata?: Record<string, bigint | number>;
+  rodata?: Record<string, GlobalSetting>;
   /** Load only these programs. */
   only?: string[];
   /** Ask the verifier for a log even on success (1 verbose, 2 very verbose); kept on each Program's verifierLog. */
@@ -164,18 +164,8 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
     const wanted = new Set(Object.keys(options.rodata ?? {}));
     for (const d of mod.data) {
       const bytes = d.bytes.slice();
-      for (const [name, value] of Object.entries(options.rodata ?? {})) {
-        const v = d.variables.find((x) => x.name === name);
-        if (!v) continue;
-        wanted.delete(name);
-        // The value must fit the variable's type (u16: 0..65535): never truncate or wrap silently.
-        if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new CliError(`--set ${name}: ${value} is not an integer`, 2);
-        const n = BigInt(value);
-        const misfit = integerMisfit(n, v.size, v.signed);
-        if (misfit) throw new CliError(`--set ${name}: ${misfit}`, 2);
-        const u = BigInt.asUintN(v.size * 8, n);
-        for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
-      }
+      // The value must fit the variable's type (u16: 0..65535): never truncate or wrap silently.
+      for (const [name, value] of Object.entries(options.rodata ?? {})) if (applySetting(d, bytes, name, value)) wanted.delete(name);
       const map = create({ type: 2, keySize: 4, valueSize: bytes.length, maxEntries: 1, name: d.name, flags: d.name === '.rodata' ? 0x80 /* BPF_F_RDONLY_PROG */ : 0 }, d.name);
       maps.set(d.name, map);
       map.update(new Uint8Array(4), bytes);

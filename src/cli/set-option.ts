@@ -22,3 +22,15 @@ export function parseSetting(s: string, strings: boolean): [string, bigint | str
     throw new CliError(`--set ${name}: '${raw}' is ${strings ? 'neither an integer nor a "string"' : 'not an integer'}`, 2);
   }
 }
+
+/**
+ * `--set NAME=VALUE` for a compiled module's globals: an integer, or
+ * integers separated by commas for an array (`--set ports=53,5353`);
+ * NAME may be a path to a struct field (`--set cfg.limit=10`).
+ */
+export function parseGlobalSetting(s: string): [string, bigint | bigint[]] {
+  const eq = s.indexOf('=');
+  if (eq <= 0 || !s.slice(eq + 1).includes(',')) return parseSetting(s, false);
+  const name = s.slice(0, eq);
+  return [name, s.slice(eq + 1).split(',').map((part) => parseSetting(`${name}=${part.trim()}`, false)[1])];
+}

@@ -372,10 +372,30 @@ export interface Global<T> {
   set(value: T): void;
 }
 
-/** Read-only configuration, frozen after user space sets it. */
-export const rodata = <T extends number>(initial: T): Global<T> => ({ kind: 'global', section: 'rodata', initial }) as Global<T>;
-/** A mutable global variable shared by all programs of the module. */
-export const global = <T extends number>(initial: T): Global<T> => ({ kind: 'global', section: 'data', initial }) as Global<T>;
+/**
+ * How the initial value of a global of type T is written: an integer; an
+ * array literal for a FixedArray (elements not given are 0); an object
+ * literal for a struct (fields not given are 0).
+ */
+export type GlobalInit<T> = T extends number ? T : T extends FixedArray<infer E, number> ? readonly GlobalInit<E>[] : { readonly [K in keyof T]?: GlobalInit<T[K]> };
+
+/**
+ * Read-only configuration, frozen after user space sets it (`tsbpf run
+ * --set name=value`, `--set ports=53,5353` for an array, `--set
+ * cfg.limit=10` for a struct field). An array or struct is read through
+ * `get()`: `ports.get()[i]`, `cfg.get().limit`.
+ */
+export function rodata<T extends number>(initial: T): Global<T>;
+export function rodata<T extends object>(initial: GlobalInit<T>): Global<T>;
+export function rodata(initial: unknown): Global<unknown> {
+  return { kind: 'global', section: 'rodata', initial } as Global<unknown>;
+}
+/** A mutable global variable shared by all programs of the module (an array or struct is written through `get()`). */
+export function global<T extends number>(initial: T): Global<T>;
+export function global<T extends object>(initial: GlobalInit<T>): Global<T>;
+export function global(initial: unknown): Global<unknown> {
+  return { kind: 'global', section: 'data', initial } as Global<unknown>;
+}
 
 // ---------------------------------------------------------------- packets
 

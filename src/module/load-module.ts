@@ -19,11 +19,12 @@ import { compileCached } from '../cli/dsl-cache.js';
 import { type LiveModule as LoadedModule, loadCompiledModule } from '../cli/dsl-live.js';
 import { type Decoded as Plain, decodeValue, encodeValue, sumPerCpu } from '../cli/dsl-values.js';
 import { formatHistogram, readHistogram } from './histogram.js';
-import type { EventStream, GlobalNames, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
+import type { EventStream, GlobalNames, GlobalSettingOf, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
+import type { GlobalSetting } from '../cli/global-settings.js';
 
 export interface LoadModuleOptions<M = unknown> {
   /** Globals by name, written before load (`rodata` ones are then frozen). */
-  set?: { readonly [K in GlobalNames<M>]?: number | bigint };
+  set?: { readonly [K in GlobalNames<M>]?: GlobalSettingOf<M, K> };
   /** Interface for XDP and tc programs. */
   iface?: string;
   /** cgroup v2 directory for cgroup programs (default: the cgroup2 root). */
@@ -68,7 +69,7 @@ export async function loadModule<M extends object>(mod: M, options: LoadModuleOp
   const source = options.source ?? sourceOf(mod);
   const { module: compiled } = await compileCached(source, { cache: options.cache !== false });
   const loaded = loadCompiledModule(compiled, {
-    ...(options.set ? { rodata: options.set as Record<string, number | bigint> } : {}),
+    ...(options.set ? { rodata: options.set as Record<string, GlobalSetting> } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   });
   try {

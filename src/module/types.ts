@@ -111,10 +111,16 @@ export interface LiveModule<M> extends Disposable, AsyncDisposable {
   readonly events: { readonly [K in Keys<M, RingBuf<any>>]: M[K] extends RingBuf<infer T> ? EventStream<T> : never };
   readonly programs: { readonly [K in Keys<M, ProgramDescriptor<any>>]: ProgramHandle };
   /** Module globals by name: `.data` globals read and written live, `rodata` read (set them with `set` at load). */
-  readonly globals: { -readonly [K in Keys<M, Global<number>>]: M[K] extends Global<number> ? number : never };
+  readonly globals: { -readonly [K in Keys<M, Global<any>>]: M[K] extends Global<infer T> ? (T extends number ? number : GlobalValueOf<T>) : never };
   /** Detaches every program and closes every map, reader and program. */
   close(): void;
 }
 
 /** Names of the module's globals, for `set`. */
-export type GlobalNames<M> = Keys<M, Global<number>>;
+export type GlobalNames<M> = Keys<M, Global<any>>;
+
+/** An array or struct global as user space reads and sets it: arrays as arrays, structs as objects of their fields. */
+export type GlobalValueOf<T> = T extends number ? number | bigint : T extends FixedArray<infer E, number> ? ReadonlyArray<GlobalValueOf<E>> : { readonly [K in keyof T]?: GlobalValueOf<T[K]> };
+
+/** What `set` takes for global `K` of module `M`. */
+export type GlobalSettingOf<M, K extends keyof M> = M[K] extends Global<infer T> ? GlobalValueOf<T> : never;

@@ -4,9 +4,11 @@
  * ill-typed values are refused with a message naming the variable.
  */
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCompiledModule } from '../../src/cli/dsl-live.js';
-import { parseSetting } from '../../src/cli/set-option.js';
+import { parseGlobalSetting, parseSetting } from '../../src/cli/set-option.js';
 import { integerMisfit } from '../../src/elf/variables.js';
 import { setVariable } from '../../src/elf/index.js';
 import { compileSource } from '../dsl/support/harness.js';
@@ -15,6 +17,14 @@ import { needKernel } from '../support/kernel.js';
 import { tsbpf } from '../support/cli.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** A port set (rodata array) and a limit (rodata struct) an XDP program reads. */
+const RODATA_ARRAY_MODULE = `import { xdp, rodata, XdpAction, type u8, type u16, type u32, type FixedArray } from 'tsbpf/dsl';
+export const ports = rodata<FixedArray<u16, 4>>([80]);
+export interface Cfg { limit: u32; flags: u8 }
+export const cfg = rodata<Cfg>({ limit: 100, flags: 1 });
+export const p = xdp((ctx) => (ctx.packet.length > cfg.get().limit && ports.get()[0] !== 0 ? XdpAction.PASS : XdpAction.PASS));
+`;
 
 describe('--set values must fit their variable', function () {
   this.timeout(60_000);
@@ -75,6 +85,46 @@ export const p = xdp(() => (a.get() + b.get() + c.get() + d.get() + e.get() + f.
       const load = () => loadCompiledModule(mod, { rodata: { [name]: value } }).close();
       if (error) expect(load, `${name}=${value}`).to.throw(new RegExp(`--set ${name}: .*${error.source}`));
       else expect(load, `${name}=${value}`).to.not.throw();
+    }
+  });
+
+  it('parseGlobalSetting: a list of integers for an array global', () => {
+    expect(parseGlobalSetting('ports=53,5353')).to.deep.equal(['ports', [53n, 5353n]]);
+    expect(parseGlobalSetting('ports=53, 0x14e9')).to.deep.equal(['ports', [53n, 5353n]]);
+    expect(parseGlobalSetting('cfg.limit=10')).to.deep.equal(['cfg.limit', 10n]);
+    expect(() => parseGlobalSetting('ports=53,')).to.throw(/--set ports: no value given/);
+    expect(() => parseGlobalSetting('ports=53,x')).to.throw(/--set ports: 'x' is not an integer/);
+  });
+
+  it('array and struct globals: a list replaces the array, a path sets a field, and nothing is truncated', function () {
+    needKernel(this);
+    const mod = compileSource(RODATA_ARRAY_MODULE);
+    const ok = (rodata: Record<string, bigint | number | bigint[] | number[]>) => loadCompiledModule(mod, { rodata }).close();
+    ok({ ports: [53n, 5353n] });
+    ok({ ports: 53n, 'cfg.limit': 10n, 'cfg.flags': 1n });
+    const bad: Array<[Record<string, bigint | bigint[]>, RegExp]> = [
+      [{ ports: [1n, 2n, 3n, 4n, 5n] }, /--set ports: 5 values, u16\[4\] holds 4/],
+      [{ ports: [53n, 70000n] }, /--set ports\[1\]: 70000 is out of range for u16 \(0\.\.65535\)/],
+      [{ 'cfg.limit': -1n }, /--set cfg\.limit: -1 is out of range for u32/],
+      [{ 'cfg.nope': 1n }, /--set cfg\.nope: Cfg has no field nope \(has: limit, flags\)/],
+      [{ cfg: 5n }, /--set cfg: Cfg is a struct: set its fields \(--set cfg\.limit=…\)/],
+      [{ 'ports.x': 1n }, /--set ports\.x: u16\[4\] has no fields/],
+    ];
+    for (const [rodata, error] of bad) expect(() => ok(rodata), JSON.stringify(rodata, (_, v) => (typeof v === 'bigint' ? String(v) : v))).to.throw(error);
+  });
+
+  it('tsbpf run --set ports=53,5353 --set cfg.limit=9: the globals as set, printed at exit', function () {
+    needKernel(this);
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-diag-set-'));
+    try {
+      const file = join(dir, 'ports.bpf.ts');
+      writeFileSync(file, RODATA_ARRAY_MODULE);
+      const r = tsbpf('run', file, '--iface', 'lo', '--set', 'ports=53,5353', '--set', 'cfg.limit=9', '--duration', '1', '--no-cache');
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.include('@ports: [53, 5353, 0, 0]');
+      expect(r.stdout).to.include('@cfg: { limit: 9, flags: 1 }');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -56,6 +56,7 @@ return 2;
   { name: 'map without type arguments', code: 'TSBPF_MAP_TYPE', source: `export const bad = ⟨⟩arrayMap({ maxEntries: 4 });\n${prog('bad.lookup(0);\nreturn 2;')}` },
   { name: 'map option not constant', code: 'TSBPF_MAP_OPTIONS', source: `const n = Math.random();\nexport const bad = arrayMap<u64>({ maxEntries: ⟨⟩n });\n${prog('bad.lookup(0);\nreturn 2;')}` },
   { name: 'ring buffer size not a power of two', code: 'TSBPF_MAP_OPTIONS', source: `export const rb = ringBuf<u64>({ size: ⟨⟩5000 });\n${prog('rb.output(1);\nreturn 2;')}` },
+  { name: 'writing an element of a rodata array', code: 'TSBPF_RODATA_WRITE', source: `import type { FixedArray, u16 } from 'tsbpf/dsl';\nexport const ports = rodata<FixedArray<u16, 4>>([53]);\n${prog('⟨⟩ports.get()[1] = 5353;\nreturn 2;')}` },
   { name: 'writing rodata', code: 'TSBPF_RODATA_WRITE', source: `export const cfg = rodata<u32>(1);\n${prog('⟨⟩cfg.set(2);\nreturn 2;')}` },
   { name: 'struct field of unsupported type', code: 'TSBPF_TYPE', source: `export interface Ev { name: ⟨⟩string }\nexport const evs = hashMap<u32, Ev>({ maxEntries: 4 });\n${prog('evs.lookup(1);\nreturn 2;')}` },
   { name: 'no programs exported', code: 'TSBPF_NO_PROGRAMS', source: `⟨⟩export const only = 1;`, noHead: true },

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
+import type { GlobalSetting } from '../../src/cli/global-settings.js';
 import { compileSource, evalSequence, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
@@ -28,7 +29,7 @@ interface Case {
   out?: Record<number, bigint>;
   maps?: Record<string, Record<string, string>>;
   check?: (r: SequenceOutcome) => void;
-  rodata?: Record<string, number | bigint>;
+  rodata?: Record<string, GlobalSetting>;
 }
 
 const le64 = (v: bigint) => Buffer.from(new BigUint64Array([BigInt.asUintN(64, v)]).buffer).toString('hex');
@@ -40,6 +41,27 @@ const ICMP = packet({ proto: 'icmp' });
 const ARP = packet({ ethType: 0x0806 });
 
 const xdpProgram = (body: string, decls = OUT) => `${decls}\nexport const p = xdp((ctx) => {\n${body}\n});\n`;
+
+/** A port set and a limit in rodata, hit counts in a global array. */
+const RODATA_SET = `${OUT}
+      export const ports = rodata<FixedArray<u16, 4>>([53, 5353]);
+      export interface Cfg { limit: u32; flags: u8 }
+      export const cfg = rodata<Cfg>({ limit: 100, flags: 1 });
+      export const hits = global<FixedArray<u64, 4>>([]);
+      export const p = xdp((ctx) => {
+        const udp = ctx.packet.at(UdpHdr, EthHdr.size + IpHdr.size);
+        if (udp === null) return XdpAction.PASS;
+        const dport = ntohs(udp.dest);
+        const c = cfg.get();
+        for (let i = 0; i < 4; i++) {
+          if (ports.get()[i] !== 0 && dport === ports.get()[i]) {
+            hits.get()[i] += 1;
+            out.update(i, hits.get()[i]);
+            return XdpAction.DROP;
+          }
+        }
+        return ctx.packet.length > c.limit && c.flags !== 0 ? XdpAction.DROP : XdpAction.PASS;
+      });`;
 
 const cases: Case[] = [
   { name: 'returns a constant action', source: xdpProgram('return XdpAction.DROP;', ''), packets: [UDP], retvals: [1] },
@@ -648,6 +670,19 @@ const cases: Case[] = [
       });`,
     packets: [UDP, UDP, UDP], retvals: [100, 101, 102],
     maps: { counts: { [le32(1)]: le32(103) }, stats: { [le32(0)]: le64(3n) } }, out: { 0: 1n << 40n },
+  },
+  {
+    name: 'reads rodata arrays and structs at their initial values, and counts in a global array',
+    source: RODATA_SET,
+    packets: [packet({ dport: 53 }), packet({ dport: 5353 }), packet({ dport: 53 }), packet({ dport: 80, payload: new Array(100).fill(0) }), packet({ dport: 80 })],
+    retvals: [1, 1, 1, 1, 2], out: { 0: 2n, 1: 1n },
+  },
+  {
+    name: 'reads rodata arrays and structs set before load (a whole array, one struct field)',
+    source: RODATA_SET,
+    rodata: { ports: [7777], 'cfg.limit': 50 },
+    packets: [packet({ dport: 53 }), packet({ dport: 7777 }), packet({ dport: 80, payload: new Array(100).fill(0) })],
+    retvals: [2, 1, 1], out: { 0: 1n },
   },
 ];
 

@@ -16,7 +16,7 @@ import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
 import { drainRemaining, pumpRing, type PumpedRing, type StopSignal, untilDrained } from '../event-pump.js';
 import { bold, CliError, dim, errColor, escapeControl, indicator, printJson, progress } from '../output.js';
 import { ringbufDropReader } from '../ringbuf-drops.js';
-import { parseSetting } from '../set-option.js';
+import { parseGlobalSetting, parseSetting } from '../set-option.js';
 import { reportCompileError } from './build.js';
 import { classifyRunInput } from '../run-input.js';
 import { writeOneLiner } from '../run-eval.js';
@@ -235,7 +235,7 @@ async function openModuleSession(entry: string, o: ModuleSessionOptions): Promis
 
   let live;
   try {
-    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, false))), ...(logLevel ? { logLevel } : {}), ...(logSize ? { logSize } : {}) });
+    live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseGlobalSetting(s))), ...(logLevel ? { logLevel } : {}), ...(logSize ? { logSize } : {}) });
   } catch (e) {
     if (e instanceof DslVerifierError) {
       if (logLevel) process.stderr.write(`${errColor.dim(`verifier log of ${e.program}:`)}\n${escapeControl(e.verifier.log)}\n`);

@@ -320,14 +320,11 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     const size = model.sectionSize(name);
     if (size === 0) continue;
     const bytes = new Uint8Array(Math.ceil(size / 8) * 8);
-    const view = new DataView(bytes.buffer);
     const variables: CompiledVariable[] = [];
     for (const g of [...model.globals.values(), ...model.ringbufDrops.values()]) {
       if (g.section !== name) continue;
-      const sz = g.type.bits / 8;
-      const v = BigInt.asUintN(g.type.bits, g.initial);
-      for (let i = 0; i < sz; i++) view.setUint8(g.offset + i, Number((v >> BigInt(8 * i)) & 0xffn));
-      variables.push({ name: g.name, offset: g.offset, size: sz, signed: g.type.signed, type: g.type });
+      bytes.set(g.initial, g.offset);
+      variables.push({ name: g.name, offset: g.offset, size: sizeOf(g.type), signed: g.type.kind === 'int' && g.type.signed, type: g.type });
     }
     data.push({ name, bytes, variables });
   }

@@ -9,7 +9,7 @@ import { type CompilerContext, lineAndColumn, sourceLine } from './context.js';
 import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, STACK_LIMIT, type StructType, typeName, U32, U64 } from './ctypes.js';
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
-import { isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
+import { type GlobalInfo, globalIntType, isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
 import type { TracepointField } from './tracepoint-format.js';
 import { describeKType } from './kernel-types.js';
 import { ctxMethod } from './lower-context.js';
@@ -273,7 +273,7 @@ export class FunctionLowering {
   intOf(v: Value, node: Node): Extract<Value, { k: 'int' }> {
     if (v.k === 'int') return v;
     if (v.k === 'ptr' && v.to.kind === 'int') return v.nullIf ? this.readPlace({ k: 'mem', base: v.reg, off: 0, t: v.to, guard: v.nullIf }) : this.load(v.reg, 0, v.to);
-    if (v.k === 'global') return this.readPlace({ k: 'global', global: v.global });
+    if (v.k === 'global' && v.global.type.kind === 'int') return this.readPlace({ k: 'global', global: v.global });
     if (v.k === 'kernel') return readKernel(this, v, node);
     return this.fail(node, 'TSBPF_NOT_INTEGER', `expected an integer here, got ${describeValue(v)}`);
   }
@@ -677,11 +677,19 @@ export class FunctionLowering {
       if (v.k === 'kernel') this.fail(node, 'TSBPF_KERNEL_WRITE', 'kernel memory is read-only: copy the value into a local, map value or event');
       if (v.k === 'ptr' && v.to.kind === 'int') {
         if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
+        if (v.space === 'rodata') this.fail(node, 'TSBPF_RODATA_WRITE', 'a rodata global is read-only in programs: set it from user space before load (--set)');
         return { k: 'mem', base: v.reg, off: 0, t: v.to, ...(v.nullIf ? { guard: v.nullIf } : {}) };
       }
       return this.fail(node, 'TSBPF_ASSIGN', 'only integer fields can be assigned (copy structs field by field)');
     }
     return this.fail(node, 'TSBPF_ASSIGN', 'this expression cannot be assigned');
+  }
+
+  /** A reference to an array or struct global in its section. */
+  globalRef(g: GlobalInfo): Value {
+    const base = this.newReg();
+    this.emit({ op: 'map', dst: base, map: g.section, valueOffset: g.offset });
+    return { k: 'ptr', reg: base, to: g.type, space: g.section === '.rodata' ? 'rodata' : 'map' };
   }
 
   readPlace(p: Place): Extract<Value, { k: 'int' }> {
@@ -704,7 +712,7 @@ export class FunctionLowering {
       if (p.nullFlag !== undefined) this.emit({ op: 'mov', dst: p.nullFlag, src: v.orNull !== undefined ? reg(v.orNull) : imm(1), bits: 64 });
       return;
     }
-    const t = p.k === 'mem' ? p.t : p.global.type;
+    const t = p.k === 'mem' ? p.t : globalIntType(p.global);
     if (p.k === 'global' && p.global.section === '.rodata') this.fail(node, 'TSBPF_RODATA_WRITE', `${p.global.name} is rodata: set it from user space before load`);
     const value = v.op.kind === 'imm' && v.literal ? this.coerce(v, t, node) : this.convert(v, t, node);
     let base: VReg;
@@ -876,6 +884,11 @@ export class FunctionLowering {
       if (obj.k === 'packet') return packetMethod(this, method, args, node);
       if (obj.k === 'ctx') return ctxMethod(this, method, args, node);
       if (obj.k === 'global') {
+        // An array or struct global is memory: get() is a reference into its section (read-only for rodata).
+        if (obj.global.type.kind !== 'int') {
+          if (method === 'get') return this.globalRef(obj.global);
+          if (method === 'set') return this.fail(callee, 'TSBPF_ARGS', `${obj.global.name} is a ${typeName(obj.global.type)}: write its ${obj.global.type.kind === 'array' ? 'elements' : 'fields'} through ${obj.global.name}.get()`);
+        }
         if (method === 'get') return this.readPlace({ k: 'global', global: obj.global });
         if (method === 'set') {
           this.writePlace({ k: 'global', global: obj.global }, this.int(this.argAt(args, 0, node)), node);

@@ -5,7 +5,8 @@
  */
 import { type CallExpression, Node, type SourceFile } from 'ts-morph';
 import type { CompilerContext } from './context.js';
-import { type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, STACK_LIMIT, typeName, U64 } from './ctypes.js';
+import { alignOf, type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, STACK_LIMIT, typeName, U64 } from './ctypes.js';
+import { initialBytes } from './global-init.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
 import { HISTOGRAM_FACTORIES, type HistogramKind, type HistogramSpec, histogramMap } from './histogram-model.js';
 import { lpmKey, mapOfKind } from './map-kinds-model.js';
@@ -59,9 +60,11 @@ export const isHiddenVariable = (name: string): boolean => name.startsWith('__ts
 export interface GlobalInfo {
   name: string;
   section: '.rodata' | '.data';
-  type: IntType;
+  /** An integer, or a FixedArray or struct (whose `get()` is a reference into the section). */
+  type: CType;
   offset: number;
-  initial: bigint;
+  /** Its bytes before user space sets it. */
+  initial: Uint8Array;
   decl: Node;
   /** Its declaration has a diagnostic: uses give none of their own. */
   invalid?: boolean;
@@ -88,6 +91,12 @@ const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
   xdp: 'xdp', tc: 'tc', socketFilter: 'socket_filter', cgroupSkb: 'cgroup_skb', tracepoint: 'tracepoint', rawTracepoint: 'raw_tracepoint',
   kprobe: 'kprobe', kretprobe: 'kretprobe', uprobe: 'uprobe', uretprobe: 'uretprobe', perfEvent: 'perf_event',
 };
+
+/** The integer type of a global that holds an integer (places are made only for those). */
+export function globalIntType(g: GlobalInfo): IntType {
+  if (g.type.kind !== 'int') throw new Error(`internal: global ${g.name} is not an integer`);
+  return g.type;
+}
 
 export const isProgramFactory = (name: string | undefined): boolean => name !== undefined && name in PROGRAM_FACTORIES;
 
@@ -321,23 +330,19 @@ export class ModuleModel {
     const diagnostics = this.cx.diagnostics.length;
     const section = f.name === 'rodata' ? '.rodata' : '.data';
     const tNode = f.call.getTypeArguments()[0];
-    let type: IntType = U64;
+    let type: CType = U64;
     if (tNode) {
       try {
-        const t = this.cx.ctypeOf(tNode);
-        if (t.kind === 'int') type = t;
-        else this.cx.report(tNode, 'TSBPF_TYPE', 'globals hold integers');
+        type = this.cx.ctypeOf(tNode);
       } catch (e) {
         if (!(e instanceof Error && e.name === 'Abandon')) throw e;
       }
     }
-    const initNode = f.call.getArguments()[0];
-    const initial = initNode ? this.cx.constantOf(initNode) : 0n;
-    if (initial === undefined) this.cx.report(initNode ?? f.call, 'TSBPF_CONST', 'a global\'s initial value must be a constant');
-    const size = type.bits / 8;
-    const offset = Math.ceil(this.#sectionSize[section] / size) * size;
-    this.#sectionSize[section] = offset + size;
-    const info: GlobalInfo = { name: this.#nameOf(decl), section, type, offset, initial: initial ?? 0n, decl, ...(this.cx.diagnostics.length > diagnostics ? { invalid: true } : {}) };
+    const initial = initialBytes(this.cx, type, f.call.getArguments()[0]);
+    const align = alignOf(type);
+    const offset = Math.ceil(this.#sectionSize[section] / align) * align;
+    this.#sectionSize[section] = offset + sizeOf(type);
+    const info: GlobalInfo = { name: this.#nameOf(decl), section, type, offset, initial, decl, ...(this.cx.diagnostics.length > diagnostics ? { invalid: true } : {}) };
     this.globals.set(decl, info);
     return info;
   }
@@ -352,7 +357,7 @@ export class ModuleModel {
     if (known) return known;
     const offset = Math.ceil(this.#sectionSize['.data'] / 8) * 8;
     this.#sectionSize['.data'] = offset + 8;
-    const info: GlobalInfo = { name: ringbufDropsVariable(map.name), section: '.data', type: U64, offset, initial: 0n, decl: map.decl };
+    const info: GlobalInfo = { name: ringbufDropsVariable(map.name), section: '.data', type: U64, offset, initial: new Uint8Array(8), decl: map.decl };
     this.ringbufDrops.set(map, info);
     return info;
   }

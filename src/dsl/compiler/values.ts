@@ -8,7 +8,7 @@ import type { KernelStruct, KStep, KType } from './kernel-types.js';
 import type { GlobalInfo, MapInfo } from './module-model.js';
 
 /** Where a pointer points: the verifier treats each differently. */
-export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf';
+export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf' | 'rodata';
 
 export type Value =
   /**

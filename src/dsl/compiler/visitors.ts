@@ -11,6 +11,7 @@ import { ctxField } from './lower-context.js';
 import { lowerFor, lowerWhile } from './lower-loops.js';
 import { kernelIndex, kernelMember } from './lower-kernel.js';
 import { packetBounds, packetLength } from './lower-packet.js';
+import { globalIntType } from './module-model.js';
 import type { Value } from './values.js';
 
 const SK = ts.SyntaxKind;
@@ -195,7 +196,7 @@ E[SK.PrefixUnaryExpression] = (l, n) => {
       const p = l.place(operand);
       const cur = l.readPlace(p);
       const next = l.arith(tok === SK.PlusPlusToken ? 'add' : 'sub', cur, { k: 'int', op: imm(1), t: I32, literal: true }, n);
-      const t = p.k === 'global' ? p.global.type : p.t;
+      const t = p.k === 'global' ? globalIntType(p.global) : p.t;
       l.writePlace(p, l.convert(next, t, n), n);
       return l.readPlace(p);
     }
@@ -211,7 +212,7 @@ E[SK.PostfixUnaryExpression] = (l, n) => {
   const old = l.newReg();
   l.emit({ op: 'mov', dst: old, src: cur.op, bits: 64 });
   const next = l.arith(n.getOperatorToken() === SK.PlusPlusToken ? 'add' : 'sub', cur, { k: 'int', op: imm(1), t: I32, literal: true }, n);
-  const t = p.k === 'global' ? p.global.type : p.t;
+  const t = p.k === 'global' ? globalIntType(p.global) : p.t;
   l.writePlace(p, l.convert(next, t, n), n);
   return { k: 'int', op: reg(old), t: cur.t };
 };
@@ -230,7 +231,7 @@ E[SK.BinaryExpression] = (l, n) => {
     const p = l.place(n.getLeft());
     const cur = l.readPlace(p);
     const next = l.arith(compound, cur, l.int(n.getRight()), n);
-    const t = p.k === 'global' ? p.global.type : p.t;
+    const t = p.k === 'global' ? globalIntType(p.global) : p.t;
     // Compound assignment truncates to the target's type, as in C.
     l.writePlace(p, l.convert(next, t, n), n);
     return next;

@@ -16,8 +16,8 @@ import { type CompileOptions, openModule } from '../compiler/compile.js';
 import { CompileError } from '../compiler/diagnostics.js';
 import { Machine, type RunEnv } from './machine.js';
 import { EvalModel, type GlobalSpec, type MapSpec, type ProgramSpec } from './model.js';
-import { Resolver, sizeOfCT } from './resolve.js';
-import { EvalMap, EvalRing, type Life, type Mem } from './state.js';
+import { type CT, Resolver, sizeOfCT } from './resolve.js';
+import { EvalMap, EvalRing, type Life, type Mem, storeInt } from './state.js';
 import { Checker, Typer } from './typer.js';
 
 export { EvalError } from './resolve.js';
@@ -39,17 +39,78 @@ export interface RunResult {
   packet?: Uint8Array;
 }
 
+/** A value user space gives a global: an integer, an array of them, a struct's fields (nested). */
+export type GlobalValue = bigint | number | readonly GlobalValue[] | { readonly [field: string]: GlobalValue };
+
+function encodeGlobal(t: CT, v: GlobalValue, out: Uint8Array, at: number, where: string): void {
+  if (t.kind === 'int') {
+    if (typeof v !== 'bigint' && typeof v !== 'number') throw new TypeError(`${where}: expected an integer`);
+    storeInt(out, at, t.t, BigInt(v));
+  } else if (t.kind === 'array') {
+    const items = Array.isArray(v) ? (v as readonly GlobalValue[]) : [v as GlobalValue];
+    if (items.length > t.length) throw new RangeError(`${where}: ${items.length} elements, the array holds ${t.length}`);
+    items.forEach((x, i) => encodeGlobal(t.elem, x, out, at + i * sizeOfCT(t.elem), `${where}[${i}]`));
+  } else {
+    if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${where}: expected the fields of ${t.name}`);
+    for (const [name, x] of Object.entries(v as Record<string, GlobalValue>)) {
+      const f = t.fields.find((y) => y.name === name);
+      if (!f) throw new TypeError(`${where}: ${t.name} has no field ${name}`);
+      encodeGlobal(f.type, x, out, at + f.offset, `${where}.${name}`);
+    }
+  }
+}
+
 /** Maps, ring buffers and globals, persisting across runs. */
 export class EvalState {
   readonly #maps = new Map<string, EvalMap | EvalRing>();
   readonly #globals = new Map<string, { v: bigint }>();
+  readonly #memories = new Map<string, Mem>();
 
   constructor(
     readonly evaluator: ModuleEvaluator,
-    rodata: Record<string, bigint | number> = {},
+    rodata: Record<string, GlobalValue> = {},
   ) {
     for (const spec of evaluator.maps()) this.#map(spec);
-    for (const g of evaluator.globals()) this.#globals.set(g.name, { v: BigInt(rodata[g.name] ?? g.initial) });
+    for (const g of evaluator.globals()) {
+      const given = rodata[g.name];
+      if (g.type.kind === 'int') {
+        if (given !== undefined && typeof given !== 'bigint' && typeof given !== 'number') throw new TypeError(`${g.name} holds an integer`);
+        this.#globals.set(g.name, { v: BigInt(given ?? g.initial) });
+        continue;
+      }
+      const bytes = g.initialBytes!.slice();
+      if (given !== undefined) {
+        bytes.fill(0);
+        encodeGlobal(g.type, given, bytes, 0, g.name);
+      }
+      this.#memories.set(g.name, { bytes, life: {}, what: `global ${g.name}` });
+    }
+    // Fields set by path (`cfg.limit`), as tsbpf run --set takes them.
+    for (const [name, value] of Object.entries(rodata)) {
+      const [root, ...path] = name.split('.');
+      const mem = path.length ? this.#memories.get(root!) : undefined;
+      const g = mem ? evaluator.globals().find((x) => x.name === root) : undefined;
+      if (!mem || !g) continue;
+      let t = g.type;
+      let at = 0;
+      for (const field of path) {
+        const f = t.kind === 'struct' ? t.fields.find((x) => x.name === field) : undefined;
+        if (!f) throw new TypeError(`${name}: no such field`);
+        t = f.type;
+        at += f.offset;
+      }
+      encodeGlobal(t, value, mem.bytes, at, name);
+    }
+  }
+
+  /** @internal The memory of an array or struct global. */
+  globalMem(spec: GlobalSpec): Mem {
+    let m = this.#memories.get(spec.name);
+    if (!m) {
+      m = { bytes: spec.initialBytes!.slice(), life: {}, what: `global ${spec.name}` };
+      this.#memories.set(spec.name, m);
+    }
+    return m;
   }
 
   #map(spec: MapSpec): EvalMap | EvalRing {
@@ -92,11 +153,18 @@ export class EvalState {
     return m.drain();
   }
 
-  /** A global's value. */
+  /** A global's value (an integer global). */
   global(name: string): bigint {
     const g = this.#globals.get(name);
-    if (!g) throw new Error(`no global ${name}`);
+    if (!g) throw new Error(`no integer global ${name}`);
     return g.v;
+  }
+
+  /** An array or struct global's bytes. */
+  globalBytes(name: string): Uint8Array {
+    const m = this.#memories.get(name);
+    if (!m) throw new Error(`no array or struct global ${name}`);
+    return m.bytes.slice();
   }
 
   get mapNames(): string[] {
@@ -178,7 +246,7 @@ export class ModuleEvaluator {
     return p;
   }
 
-  newState(rodata?: Record<string, bigint | number>): EvalState {
+  newState(rodata?: Record<string, GlobalValue>): EvalState {
     return new EvalState(this, rodata);
   }
 
@@ -196,6 +264,7 @@ export class ModuleEvaluator {
       },
       map: (spec) => state.mapFor(spec),
       global: (spec) => state.globalSlot(spec) as { v: bigint },
+      globalMem: (spec) => state.globalMem(spec),
       adjustPacket: (head, tail) => {
         if (!packetMem) return -22;
         const old = packetMem.bytes;

@@ -37,6 +37,8 @@ export interface RunEnv {
   packet: { mem: Mem } | undefined;
   map(spec: MapSpec): EvalMap | EvalRing;
   global(spec: import('./model.js').GlobalSpec): Slot;
+  /** The memory of an array or struct global. */
+  globalMem(spec: import('./model.js').GlobalSpec): Mem;
   /** Called by packet-moving helpers: resize the packet, release every header, return 0 or a negative errno. */
   adjustPacket(head: number, tail: number): number;
   /** Socket filters read headers through bpf_skb_load_bytes: `at()` gives a copy, writes do not reach the packet. */
@@ -482,9 +484,11 @@ export class Machine {
       const m = callee.getName();
       if (ot.k === 'map') return this.#mapMethod(ot.map, m, args, node);
       if (ot.k === 'global') {
+        // An array or struct global is memory that get() refers to.
+        if (ot.global.type.kind !== 'int') return { mem: this.env.globalMem(ot.global), off: 0, type: ot.global.type };
         const slot = this.env.global(ot.global);
         if (m === 'get') return slot.v;
-        slot.v = wrap(this.#int(args[0]!), ot.global.type);
+        slot.v = wrap(this.#int(args[0]!), ot.global.type.t);
         return { special: 'void' };
       }
       if (ot.k === 'packet') return this.#packetMethod(m, args, node);

@@ -6,7 +6,7 @@
 import { type ArrowFunction, type CallExpression, type FunctionExpression, Node, type SourceFile } from 'ts-morph';
 import { type IntT, U64 } from './ints.js';
 import { type CT, EvalError, fail, type Resolver, sizeOfCT } from './resolve.js';
-import type { MapKind } from './state.js';
+import { type MapKind, storeInt } from './state.js';
 
 export type ProgramKind = 'xdp' | 'tc' | 'socket_filter' | 'cgroup_skb' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'perf_event';
 
@@ -27,8 +27,12 @@ export interface MapSpec {
 export interface GlobalSpec {
   name: string;
   section: 'rodata' | 'data';
-  type: IntT;
+  /** An integer, or a FixedArray or struct read and written through `get()`. */
+  type: CT;
+  /** An integer global's initial value (0 for the others). */
   initial: bigint;
+  /** An array or struct global's initial bytes. */
+  initialBytes?: Uint8Array;
 }
 
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
@@ -122,14 +126,46 @@ export class EvalModel {
     const f = this.factoryOf(decl);
     if (!f || (f.name !== 'rodata' && f.name !== 'global')) return undefined;
     const tNode = f.call.getTypeArguments()[0];
-    const ct = tNode ? this.r.layout(tNode) : undefined;
-    if (ct && ct.kind !== 'int') return fail(tNode!, 'TSBPF_TYPE', 'globals hold integers');
+    const ct: CT = tNode ? this.r.layout(tNode) : { kind: 'int', t: U64 };
     const initNode = f.call.getArguments()[0];
+    const section = f.name === 'rodata' ? 'rodata' : 'data';
+    if (ct.kind !== 'int') {
+      const bytes = new Uint8Array(sizeOfCT(ct));
+      if (initNode) this.#initialise(ct, initNode, bytes, 0);
+      const spec: GlobalSpec = { name: this.#name(decl), section, type: ct, initial: 0n, initialBytes: bytes };
+      this.globals.set(decl, spec);
+      return spec;
+    }
     const initial = initNode ? this.constant(initNode) : 0n;
     if (initial === undefined) return fail(initNode!, 'TSBPF_CONST', "a global's initial value must be a constant");
-    const spec: GlobalSpec = { name: this.#name(decl), section: f.name === 'rodata' ? 'rodata' : 'data', type: ct?.kind === 'int' ? ct.t : U64, initial };
+    const spec: GlobalSpec = { name: this.#name(decl), section, type: ct, initial };
     this.globals.set(decl, spec);
     return spec;
+  }
+
+  /** Writes an array or object literal of constants (docs/language.md, Globals); what is not given stays 0. */
+  #initialise(t: CT, node: Node, out: Uint8Array, at: number): void {
+    const n = Node.isParenthesizedExpression(node) || Node.isAsExpression(node) || Node.isSatisfiesExpression(node) ? node.getExpression() : node;
+    if (t.kind === 'int') {
+      const v = this.constant(n);
+      if (v === undefined) return fail(n, 'TSBPF_CONST', "a global's initial value must be a constant");
+      storeInt(out, at, t.t, v);
+      return;
+    }
+    if (t.kind === 'array') {
+      if (!Node.isArrayLiteralExpression(n)) return fail(n, 'TSBPF_CONST', 'an array global is initialised with an array literal');
+      const elements = n.getElements();
+      if (elements.length > t.length) return fail(elements[t.length]!, 'TSBPF_CONST', 'too many elements');
+      elements.forEach((e, i) => this.#initialise(t.elem, e, out, at + i * sizeOfCT(t.elem)));
+      return;
+    }
+    if (!Node.isObjectLiteralExpression(n)) return fail(n, 'TSBPF_CONST', 'a struct global is initialised with an object literal');
+    for (const p of n.getProperties()) {
+      const init = Node.isPropertyAssignment(p) ? p.getInitializer() : Node.isShorthandPropertyAssignment(p) ? p.getNameNode() : undefined;
+      const f = init && (Node.isPropertyAssignment(p) || Node.isShorthandPropertyAssignment(p)) ? t.fields.find((x) => x.name === p.getName()) : undefined;
+      if (!init || !f) return fail(p, 'TSBPF_CONST', 'a struct global is initialised with plain properties of its fields');
+      this.#initialise(f.type, init, out, at + f.offset);
+    }
   }
 
   /** The struct of a `const H = header<T>(…)` declaration (DSL headers included). */

@@ -18,7 +18,8 @@ export type SType =
   | { k: 'int'; t: IntT; c?: bigint; lit?: true }
   /** A map lookup of integer values: the value or null. */
   | { k: 'intOrNull'; t: IntT }
-  | { k: 'ref'; to: CT }
+  /** `ro`: memory programs may not write (a rodata array or struct). */
+  | { k: 'ref'; to: CT; ro?: true }
   | { k: 'null' }
   | { k: 'void' }
   | { k: 'ctx'; ctx: CtxKind }
@@ -112,6 +113,7 @@ export class Typer {
     if (Node.isCallExpression(node)) return this.#call(node);
     if (Node.isPrefixUnaryExpression(node)) return this.#prefix(node);
     if (Node.isPostfixUnaryExpression(node)) {
+      this.#writable(node.getOperand());
       const p = this.int(node.getOperand());
       return { k: 'int', t: p.t };
     }
@@ -309,7 +311,7 @@ export class Typer {
         if (o.to.kind !== 'struct') return fail(node, 'TSBPF_MEMBER', `not a struct: no field ${name}`);
         const f = o.to.fields.find((x) => x.name === name);
         if (!f) return fail(node, 'TSBPF_MEMBER', `${o.to.name} has no field ${name}`);
-        return f.type.kind === 'int' ? { k: 'int', t: f.type.t } : { k: 'ref', to: f.type };
+        return f.type.kind === 'int' ? { k: 'int', t: f.type.t } : { k: 'ref', to: f.type, ...(o.ro ? { ro: true as const } : {}) };
       }
       default:
         return fail(node, 'TSBPF_MEMBER', `${o.k} has no property ${name}`);
@@ -322,7 +324,7 @@ export class Typer {
     const idx = this.int(node.getArgumentExpressionOrThrow());
     if (idx.c !== undefined && (idx.c < 0n || idx.c >= BigInt(o.to.length))) return fail(node.getArgumentExpressionOrThrow(), 'TSBPF_INDEX_RANGE', `index ${idx.c} is outside the array`);
     if (idx.c === undefined && o.to.elem.kind !== 'int') return fail(node, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
-    return o.to.elem.kind === 'int' ? { k: 'int', t: o.to.elem.t } : { k: 'ref', to: o.to.elem };
+    return o.to.elem.kind === 'int' ? { k: 'int', t: o.to.elem.t } : { k: 'ref', to: o.to.elem, ...(o.ro ? { ro: true as const } : {}) };
   }
 
   // ------------------------------------------------------------ calls
@@ -335,11 +337,17 @@ export class Typer {
       const m = callee.getName();
       if (o.k === 'map') return this.#mapMethod(o.map, m, node);
       if (o.k === 'global') {
-        if (m === 'get') return { k: 'int', t: o.global.type };
-        if (m === 'set') {
-          if (o.global.section === 'rodata') return fail(node, 'TSBPF_RODATA_WRITE', `${o.global.name} is rodata`);
-          this.checkStore(this.int(args[0]!), o.global.type, args[0]!);
-          return { k: 'void' };
+        const gt = o.global.type;
+        if (gt.kind !== 'int') {
+          if (m === 'get') return { k: 'ref', to: gt, ...(o.global.section === 'rodata' ? { ro: true as const } : {}) };
+          if (m === 'set') return fail(callee, 'TSBPF_ARGS', `${o.global.name} is written through get()`);
+        } else {
+          if (m === 'get') return { k: 'int', t: gt.t };
+          if (m === 'set') {
+            if (o.global.section === 'rodata') return fail(node, 'TSBPF_RODATA_WRITE', `${o.global.name} is rodata`);
+            this.checkStore(this.int(args[0]!), gt.t, args[0]!);
+            return { k: 'void' };
+          }
         }
       }
       if (o.k === 'packet') {
@@ -444,7 +452,10 @@ export class Typer {
       const o = this.typeOf(operand);
       return o.k === 'int' && o.c !== undefined ? { k: 'int', t: BOOL, c: o.c === 0n ? 1n : 0n } : { k: 'int', t: BOOL };
     }
-    if (op === SK.PlusPlusToken || op === SK.MinusMinusToken) return { k: 'int', t: this.int(operand).t };
+    if (op === SK.PlusPlusToken || op === SK.MinusMinusToken) {
+      this.#writable(operand);
+      return { k: 'int', t: this.int(operand).t };
+    }
     const v = this.int(operand);
     const t = promote(operandType(v));
     if (op === SK.MinusToken) {
@@ -470,6 +481,7 @@ export class Typer {
     }
     const compound = COMPOUND[tok];
     if (compound) {
+      this.#writable(left);
       const target = this.int(left);
       const r = this.int(right);
       if (compound === '<<' || compound === '>>' || compound === '>>>') {
@@ -573,7 +585,16 @@ export class Typer {
     if (v.t.bits > to.bits) fail(at, 'TSBPF_NARROWING', `${v.t.name} does not fit in ${to.name}; truncate explicitly`);
   }
 
+  /** A field or element of read-only memory (a rodata array or struct) cannot be written. */
+  #writable(target: Node): void {
+    const t = Node.isParenthesizedExpression(target) ? target.getExpression() : target;
+    if (!Node.isPropertyAccessExpression(t) && !Node.isElementAccessExpression(t)) return;
+    const o = this.typeOf(t.getExpression());
+    if (o.k === 'ref' && o.ro) fail(t, 'TSBPF_RODATA_WRITE', 'a rodata global is read-only in programs');
+  }
+
   checkAssign(left: Node, right: Node): void {
+    this.#writable(left);
     const target = this.typeOf(left);
     const v = this.typeOf(right);
     if (target.k === 'intOrNull' && v.k === 'null') return;

@@ -5,6 +5,7 @@
  */
 import { nodeHost, dslRoot } from '../../../src/cli/dsl-host.js';
 import { ModuleEvaluator } from '../../../src/dsl/eval/index.js';
+import { applySetting, type GlobalSetting } from '../../../src/cli/global-settings.js';
 import { loadCompiledModule, relocate } from '../../../src/cli/dsl-live.js';
 import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
@@ -72,7 +73,7 @@ export interface RunOutcome {
 export type PacketKind = 'xdp' | 'skb';
 
 /** Runs a packet program in the kernel with BPF_PROG_TEST_RUN. */
-export function runKernel(mod: CompiledModule, program: string, packet: Uint8Array, options: { repeat?: number; rodata?: Record<string, number | bigint> } = {}): RunOutcome {
+export function runKernel(mod: CompiledModule, program: string, packet: Uint8Array, options: { repeat?: number; rodata?: Record<string, GlobalSetting> } = {}): RunOutcome {
   const live = loadCompiledModule(mod, { only: [program], ...(options.rodata ? { rodata: options.rodata } : {}) });
   try {
     let retval = 0;
@@ -99,7 +100,7 @@ export class InterpMaps {
   /** The module's ring buffers by name, drained into RunOutcome.events after each run. */
   readonly rings = new Map<string, RingBufMap>();
 
-  constructor(readonly mod: CompiledModule, rodata: Record<string, number | bigint> = {}) {
+  constructor(readonly mod: CompiledModule, rodata: Record<string, GlobalSetting> = {}) {
     let fd = 100;
     for (const m of mod.maps) {
       const type = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : 'hash';
@@ -110,12 +111,7 @@ export class InterpMaps {
     for (const d of mod.data) {
       const im = createMap({ type: 'array', keySize: 4, valueSize: d.bytes.length, maxEntries: 1 });
       const bytes = d.bytes.slice();
-      for (const [name, value] of Object.entries(rodata)) {
-        const v = d.variables.find((x) => x.name === name);
-        if (!v) continue;
-        const u = BigInt.asUintN(v.size * 8, BigInt(value));
-        for (let i = 0; i < v.size; i++) bytes[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
-      }
+      for (const [name, value] of Object.entries(rodata)) applySetting(d, bytes, name, value);
       im.update(new Uint8Array(4), bytes, 0n);
       this.add(d.name, im, fd++);
     }
@@ -148,7 +144,7 @@ export function runInterp(
   mod: CompiledModule,
   program: string,
   input: { packet?: Uint8Array; ctx?: Uint8Array },
-  options: { repeat?: number; task?: Partial<TaskInfo>; rodata?: Record<string, number | bigint>; maps?: InterpMaps } = {},
+  options: { repeat?: number; task?: Partial<TaskInfo>; rodata?: Record<string, GlobalSetting>; maps?: InterpMaps } = {},
 ): RunOutcome & { trace: string[] } {
   const p = mod.programs.find((x) => x.name === program);
   if (!p) throw new Error(`no program ${program}`);
@@ -204,7 +200,7 @@ export interface SequenceOutcome {
 }
 
 /** Runs packets one after another through a program in the interpreter (maps persist). */
-export function interpSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, number | bigint>): SequenceOutcome {
+export function interpSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, GlobalSetting>): SequenceOutcome {
   const maps = new InterpMaps(mod, rodata);
   const retvals: number[] = [];
   const outs: string[] = [];
@@ -222,7 +218,7 @@ export function interpSequence(mod: CompiledModule, program: string, packets: Ui
  * Runs packets one after another through a program with the reference
  * evaluator (tsbpf/eval): the same shape as interpSequence, so the two compare.
  */
-export function evalSequence(source: string, extra: Record<string, string>, program: string, packets: Uint8Array[], rodata?: Record<string, number | bigint>): SequenceOutcome {
+export function evalSequence(source: string, extra: Record<string, string>, program: string, packets: Uint8Array[], rodata?: Record<string, GlobalSetting>): SequenceOutcome {
   const ev = ModuleEvaluator.open({ entry: `${MODULE_DIR}/m.bpf.ts`, host: memoryHost({ 'm.bpf.ts': source, ...extra }), dslRoot });
   const state = ev.newState(rodata);
   const spec = ev.programs().find((p) => p.name === program);
@@ -252,7 +248,7 @@ export function evalSequence(source: string, extra: Record<string, string>, prog
 }
 
 /** Runs packets one after another through a program in the kernel (BPF_PROG_TEST_RUN; maps persist). */
-export function kernelSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, number | bigint>): SequenceOutcome {
+export function kernelSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, GlobalSetting>): SequenceOutcome {
   const live = loadCompiledModule(mod, { only: [program], ...(rodata ? { rodata } : {}) });
   try {
     const prog = live.programs.get(program)!;
