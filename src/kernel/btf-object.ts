@@ -13,6 +13,7 @@ import { bpfCommand } from './bpf-call.js';
 import { fdById } from './ids.js';
 import { type BtfInfo, btfInfoByFd } from './info.js';
 import { OwnedFd } from './owned-fd.js';
+import { liftMemlockIfCharged } from './memlock.js';
 
 /** The kernel rejected a BTF blob; `log` holds its reason. */
 export class BtfLoadError extends SyscallError {
@@ -33,6 +34,7 @@ export class BtfObject {
 
   /** Loads raw BTF (header + types + strings) into the kernel. */
   static load(bytes: Uint8Array): BtfObject {
+    liftMemlockIfCharged();
     using blob = nativeCopy(bytes);
     const L = Attr.btfLoad;
     const attempt = (log?: NativeBuffer): number =>

@@ -5,6 +5,8 @@
 import { readName } from '../syscall/attr.js';
 import { Attr, BtfInfoLayout, LinkInfoLayout, MapInfoLayout, ProgInfoLayout } from '../syscall/layouts.generated.js';
 import { NativeBuffer } from '../syscall/memory.js';
+import { SyscallError } from '../syscall/bpf.js';
+import { Errno } from '../syscall/errno.js';
 import { bpfCommand } from './bpf-call.js';
 
 /** Fills `info` (of its full size) for `fd`. */
@@ -159,7 +161,14 @@ export function btfInfoByFd(fd: number): BtfInfo {
   using buf = new NativeBuffer(L.size);
   buf.view.setBigUint64(L.name, name.address, true);
   buf.view.setUint32(L.name_len, name.size, true);
-  getInfoRaw(fd, buf, 'BTF info');
+  try {
+    getInfoRaw(fd, buf, 'BTF info');
+  } catch (e) {
+    // Before 5.11 bpf_btf_info ends at `id`: the name fields are unknown bytes the kernel refuses (E2BIG).
+    if (!(e instanceof SyscallError) || e.errno !== Errno.E2BIG) throw e;
+    buf.bytes.fill(0);
+    getInfoRaw(fd, buf, 'BTF info');
+  }
   const v = buf.view;
   return {
     id: v.getUint32(L.id, true),

@@ -24,6 +24,7 @@ import { OwnedFd } from './owned-fd.js';
 import type { Codec } from './codec.js';
 import { TypedMap } from './typed-map.js';
 import { openPinnedFd, pinFd } from './pin.js';
+import { liftMemlockIfCharged } from './memlock.js';
 
 /** A map type by its uapi name without BPF_MAP_TYPE_: 'PERCPU_ARRAY' or, as the CLI prints it, 'percpu_array'. */
 export type MapTypeName = keyof typeof MapType | Lowercase<keyof typeof MapType>;
@@ -187,6 +188,7 @@ export class BpfMap {
       if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`map ${k} must be a u32, got ${v}`);
     }
     const C = Attr.mapCreate;
+    liftMemlockIfCharged();
     const fd = bpfCommand('MAP_CREATE', C.size, (a) => {
       const v = a.view;
       v.setUint32(C.map_type, type, true);

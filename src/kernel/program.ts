@@ -19,6 +19,7 @@ import { type ProgInfo, type ProgInfoOptions, progInfoByFd } from './info.js';
 import { OwnedFd } from './owned-fd.js';
 import { openPinnedFd, pinFd } from './pin.js';
 import { VerifierError } from './verifier-error.js';
+import { liftMemlockIfCharged } from './memlock.js';
 
 /** A program type by its uapi name without BPF_PROG_TYPE_: 'XDP' or, as the CLI prints it, 'xdp'. */
 export type ProgTypeName = keyof typeof ProgType | Lowercase<keyof typeof ProgType>;
@@ -166,6 +167,7 @@ export class Program {
     if (code.byteLength % 8 !== 0) throw new RangeError(`program bytes must be a multiple of 8, got ${code.byteLength}`);
     const label = name || progTypeName(type);
     checkFdArray(code, spec.fdArray);
+    liftMemlockIfCharged();
     for (const [what, rec, bytes] of [['func_info', spec.btf?.funcInfoRecSize ?? 8, spec.btf?.funcInfo], ['line_info', spec.btf?.lineInfoRecSize ?? 16, spec.btf?.lineInfo]] as const) {
       if (!Number.isInteger(rec) || rec <= 0 || rec > 0xffff) throw new RangeError(`${what} record size must be a positive integer, got ${rec}`);
       if (bytes && bytes.byteLength % rec !== 0) throw new RangeError(`${what} is ${bytes.byteLength} bytes, not a multiple of its record size ${rec}`);
