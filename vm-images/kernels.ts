@@ -18,6 +18,9 @@ const DEBIAN = 'http://deb.debian.org/debian';
 const SECURITY = 'http://deb.debian.org/debian-security';
 
 export const archives: Record<string, string> = {
+  bullseye: DEBIAN,
+  'bullseye-updates': DEBIAN,
+  'bullseye-security': SECURITY,
   bookworm: DEBIAN,
   'bookworm-updates': DEBIAN,
   'bookworm-backports': DEBIAN,
@@ -29,6 +32,7 @@ export const archives: Record<string, string> = {
 };
 
 export const kernels: readonly KernelSpec[] = [
+  { name: '5.10', suites: ['bullseye', 'bullseye-security'], metaPackage: 'linux-image-cloud-amd64' },
   { name: '6.1', suites: ['bookworm', 'bookworm-security'], metaPackage: 'linux-image-cloud-amd64' },
   { name: '6.12', suites: ['trixie', 'trixie-security'], metaPackage: 'linux-image-cloud-amd64' },
 ];

@@ -49,13 +49,13 @@ export function moduleBtfs(): Btf[] {
 /** The module a module BTF (from moduleBtfs) belongs to. */
 export const moduleNameOf = (btf: Btf): string | undefined => moduleNames.get(btf);
 
-/** The running kernel's config, from /proc/config.gz or /boot/config-$(uname -r). */
+/** The running kernel's config, from /boot/config-$(uname -r) or else /proc/config.gz, in libbpf's order. */
 export function kernelConfig(): Map<string, string> {
   if (config) return config;
   let text: string | undefined;
-  if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
-  else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
-  if (text === undefined) throw new Error('kernel config not found (neither /proc/config.gz nor /boot/config-$(uname -r))');
+  if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
+  else if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  if (text === undefined) throw new Error('kernel config not found (neither /boot/config-$(uname -r) nor /proc/config.gz)');
   config = parseKernelConfig(text);
   return config;
 }

@@ -248,8 +248,12 @@ describe('kernel: loader (bpf-tests objects)', function () {
   });
 });
 
-/** The kernel config read directly (Debian kernels have /boot/config-* and no /proc/config.gz). */
+/**
+ * The kernel config read directly, where libbpf reads it: /boot/config-$(uname -r)
+ * (Debian kernels: no CONFIG_IKCONFIG), else /proc/config.gz.
+ */
 function configText(): string {
-  if (existsSync('/proc/config.gz')) return new TextDecoder().decode(gunzipSync(readFileSync('/proc/config.gz')));
-  return readFileSync(`/boot/config-${release()}`, 'utf8');
+  const boot = `/boot/config-${release()}`;
+  if (existsSync(boot)) return readFileSync(boot, 'utf8');
+  return new TextDecoder().decode(gunzipSync(readFileSync('/proc/config.gz')));
 }

@@ -33,7 +33,7 @@ describe('vm: real guest boots (TSBPF_VM_TESTS=1)', function () {
     if (!enabled) this.skip();
   });
 
-  for (const kernel of ['6.1', '6.12']) {
+  for (const kernel of ['5.10', '6.1', '6.12']) {
     it(`kernel ${kernel}: the command runs as root in the project with BPF file systems mounted; its output and status come back`, async () => {
       const r = await vm(['run', '--kernel', kernel, '--cmd', 'uname -r; id -u; pwd; grep -c -E " (bpf|tracefs|cgroup2|debugfs) " /proc/mounts; npx tsbpf --version']);
       expect(r.status, r.stderr).to.equal(0);

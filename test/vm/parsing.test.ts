@@ -21,14 +21,15 @@ const vmError = (f: () => unknown): VmError => thrownBy(f, VmError, 'a VmError')
 describe('vm: kernel table', () => {
   it('finds known kernels and lists the known ones for an unknown name', () => {
     expect(findKernel('6.1').suites).to.include('bookworm');
+    expect(findKernel('5.10').suites).to.deep.equal(['bullseye', 'bullseye-security']);
     const e = vmError(() => findKernel('5.4'));
     expect(e.code).to.equal('UNKNOWN_KERNEL');
     expect(e.exitCode).to.equal(2);
-    expect(e.message).to.match(/unknown kernel '5\.4'.*6\.1, 6\.12/);
+    expect(e.message).to.match(/unknown kernel '5\.4'.*5\.10, 6\.1, 6\.12/);
   });
 
   it('selects lists in table order without duplicates; empty and "all" mean every kernel', () => {
-    expect(selectKernels('6.12, 6.1,6.12').map((k) => k.name)).to.deep.equal(['6.1', '6.12']);
+    expect(selectKernels('6.12, 6.1,6.12,5.10').map((k) => k.name)).to.deep.equal(['5.10', '6.1', '6.12']);
     expect(selectKernels('').length).to.equal(selectKernels('all').length);
     expect(selectKernels(undefined).map((k) => k.name)).to.include.members(['6.1', '6.12']);
     expect(vmError(() => selectKernels('6.1,nope')).code).to.equal('UNKNOWN_KERNEL');
