@@ -8,7 +8,8 @@ import type { CompiledProgram } from '../dsl/compiler/compile.js';
 import { cgroup2Path } from '../kernel/fs-mounts.js';
 import { attachCgroup } from '../kernel/link-cgroup.js';
 import { attachKprobe } from '../kernel/link-kprobe.js';
-import { attachTcx, attachXdp } from '../kernel/link-netdev.js';
+import { attachXdp } from '../kernel/link-netdev.js';
+import { attachTc } from '../kernel/link-tc.js';
 import { attachPerfEvent } from '../kernel/link-perf-sample.js';
 import { attachRawTracepoint } from '../kernel/link-raw-tracepoint.js';
 import { attachSocketFilter } from '../kernel/link-socket-filter.js';
@@ -43,7 +44,8 @@ export function attachProgram(p: CompiledProgram, prog: Program, options: { ifac
     case 'tc': {
       const iface = needIface();
       const dir = p.target === 'egress' ? 'egress' : 'ingress';
-      return done(`tcx ${dir} on ${iface}`, attachTcx(prog, iface, dir));
+      const link = attachTc(prog, iface, dir);
+      return done(`${link.kind === 'tcx' ? 'tcx' : 'tc (cls_bpf)'} ${dir} on ${iface}`, link);
     }
     case 'socket_filter': {
       const fd = socket(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE);

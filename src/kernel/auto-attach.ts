@@ -14,7 +14,8 @@ import { LinkError } from './link-error.js';
 import { attachIter } from './link-iter.js';
 import { attachKprobe, attachKprobeMulti } from './link-kprobe.js';
 import { attachNetns } from './link-netns.js';
-import { attachTcx, attachXdp, type XdpOptions } from './link-netdev.js';
+import { attachXdp, type XdpOptions } from './link-netdev.js';
+import { attachTc } from './link-tc.js';
 import { attachPerfEvent } from './link-perf-sample.js';
 import { attachRawTracepoint } from './link-raw-tracepoint.js';
 import { attachTracepoint } from './link-tracepoint.js';
@@ -98,7 +99,7 @@ export function autoAttach(program: ProgramLike, spec: AttachSpec, options: Auto
     case 'SCHED_CLS': {
       if (options.iface === undefined) throw needs('a network interface', spec, 'pass iface (tsbpf run --iface NAME)');
       const egress = spec.attachType === 'TCX_EGRESS' || spec.section.endsWith('/egress');
-      return attachTcx(program, options.iface, egress ? 'egress' : 'ingress');
+      return attachTc(program, options.iface, egress ? 'egress' : 'ingress');
     }
     case 'CGROUP_SKB':
     case 'CGROUP_SOCK':

@@ -5,7 +5,8 @@
  * `require*` turns a missing feature into an error that names it.
  */
 import { Helper, type HelperName, helperName } from '../asm/helpers.js';
-import { instruction, type Instruction } from '../asm/instruction.js';
+import { instruction, wideLoad, type Instruction } from '../asm/instruction.js';
+import { PseudoLoad } from '../asm/opcodes.js';
 import { BtfBuilder } from '../btf/index.js';
 import { SyscallError } from '../syscall/bpf.js';
 import { Errno } from '../syscall/errno.js';
@@ -35,7 +36,8 @@ export class MissingFeatureError extends Error {
 
 const cache = new Map<string, boolean | undefined>();
 
-function cached(key: string, probe: () => boolean | undefined): boolean | undefined {
+/** Runs `probe` once per process under `key` (clearFeatureCache forgets). */
+export function probeCached(key: string, probe: () => boolean | undefined): boolean | undefined {
   if (cache.has(key)) return cache.get(key);
   const v = probe();
   cache.set(key, v);
@@ -88,7 +90,7 @@ const resolveMap = (t: MapTypeName | number): number => (typeof t === 'number' ?
  */
 export function haveProgType(type: ProgTypeName | number): boolean {
   const t = resolveProg(type);
-  return cached(`prog:${t}`, () => {
+  return probeCached(`prog:${t}`, () => {
     if (t === ProgType.UNSPEC) return false;
     const r = tryLoad(minimalProgram(t));
     // EPERM for one type while the simplest type loads: refused here (e.g. no fentry support), not a privilege problem.
@@ -138,7 +140,7 @@ function minimalMap(type: number): MapSpec | undefined {
 /** Whether maps of this type can be created; undefined when it cannot be probed (struct_ops). */
 export function haveMapType(type: MapTypeName | number): boolean | undefined {
   const t = resolveMap(type);
-  return cached(`map:${t}`, () => {
+  return probeCached(`map:${t}`, () => {
     const spec = minimalMap(t);
     if (!spec) return t > Math.max(...Object.values(MapType)) ? false : undefined;
     let inner: BpfMap | undefined;
@@ -166,9 +168,9 @@ export function haveMapType(type: MapTypeName | number): boolean | undefined {
 export function haveHelper(progType: ProgTypeName | number, helper: HelperName | number): boolean | undefined {
   const t = resolveProg(progType);
   const h = typeof helper === 'number' ? helper : Helper[helper];
-  return cached(`helper:${t}:${h}`, () => {
+  return probeCached(`helper:${t}:${h}`, () => {
     if (!haveProgType(t)) return false;
-    if (!cached(`baseline:${t}`, () => tryLoad(minimalProgram(t)).ok)) return undefined;
+    if (!probeCached(`baseline:${t}`, () => tryLoad(minimalProgram(t)).ok)) return undefined;
     const r = tryLoad(minimalProgram(t, [instruction(0x85, 0, 0, 0, h), instruction(0xb7, 0, 0, 0, 0), instruction(0x95)]));
     if (r.ok) return true;
     return !/invalid func |unknown func |program of this type cannot use helper/.test(r.log) && r.log.trim() !== '';
@@ -177,7 +179,7 @@ export function haveHelper(progType: ProgTypeName | number, helper: HelperName |
 
 /** ISA levels: v2 (jlt/jle/jslt/jsle), v3 (32-bit jumps), v4 (sign extension, bswap, sdiv, gotol). */
 export function haveIsa(version: 2 | 3 | 4): boolean {
-  return cached(`isa:${version}`, () => {
+  return probeCached(`isa:${version}`, () => {
     const probe: Record<number, Instruction[]> = {
       2: [instruction(0xb7, 0, 0, 0, 0), instruction(0xa5, 0, 0, 0, 1), instruction(0x95)], // if r0 < 1 goto +0
       3: [instruction(0xb7, 0, 0, 0, 0), instruction(0xa6, 0, 0, 0, 1), instruction(0x95)], // if w0 < 1 goto +0
@@ -189,7 +191,7 @@ export function haveIsa(version: 2 | 3 | 4): boolean {
 
 /** Whether a bpf() command exists: an unknown command is EINVAL, a known one with fd -1 is EBADF. */
 function haveCommandTakingFd(key: string, cmd: 'LINK_CREATE' | 'LINK_GET_FD_BY_ID' | 'ITER_CREATE', size: number, fdOffset: number): boolean {
-  return cached(key, () => {
+  return probeCached(key, () => {
     try {
       bpfCommand(cmd, size, (a) => a.view.setInt32(fdOffset, -1, true));
       return true;
@@ -207,12 +209,23 @@ export const haveBpfLinks = (): boolean => haveCommandTakingFd('cmd:link_create'
 /** bpf_cookie for tracing programs (bpf_get_attach_cookie, Linux 5.15). */
 export const haveBpfCookie = (): boolean => haveHelper('TRACEPOINT', 'get_attach_cookie') === true;
 
+/** Maps named by index into BPF_PROG_LOAD's fd_array (BPF_PSEUDO_MAP_IDX, Linux 5.14). */
+export const haveFdArray = (): boolean =>
+  probeCached('fd_array', () => {
+    const map = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
+    try {
+      return tryLoad({ type: ProgType.SOCKET_FILTER, instructions: [wideLoad(1, 0, PseudoLoad.MAP_IDX), instruction(0xb7, 0, 0, 0, 0), instruction(0x95)], fdArray: [map.fd] }).ok;
+    } finally {
+      map.close();
+    }
+  })!;
+
 /** Ring buffers (Linux 5.8). */
 export const haveRingBuf = (): boolean => haveMapType('RINGBUF') === true;
 
 /** BPF_PROG_TEST_RUN for XDP with live frames etc. is not probed; this is the basic test run. */
 export const haveTestRun = (): boolean =>
-  cached('test_run', () => {
+  probeCached('test_run', () => {
     const p = Program.load(minimalProgram(ProgType.XDP));
     try {
       p.testRun({ data: new Uint8Array(14) });
@@ -239,7 +252,7 @@ const SYSCALL_PREFIX: Partial<Record<string, string>> = {
  * all, false (as libbpf answers there).
  */
 export function haveSyscallWrapper(): boolean {
-  return cached('syscall_wrapper', () => {
+  return probeCached('syscall_wrapper', () => {
     const pfx = SYSCALL_PREFIX[process.arch];
     if (!pfx) return false;
     const symbol = `__${pfx}_sys_bpf`;

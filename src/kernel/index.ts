@@ -25,13 +25,16 @@ export {
 export { FdLink, type Link, type LinkKind, type ProgramLike } from './link.js';
 export { LinkError, type LinkErrorCode } from './link-error.js';
 export { readLinkInfo, PerfEventLinkType, type LinkInfo } from './link-info.js';
-export { attachToPerfEvent, type PerfEventAttachOptions } from './link-perf-event.js';
+export { attachToPerfEvent, PerfEventLink, PerfEventIoctlLink, type PerfEventAttachOptions } from './link-perf-event.js';
 export { attachTracepoint } from './link-tracepoint.js';
 export { attachRawTracepoint } from './link-raw-tracepoint.js';
 export { attachKprobe, attachKprobeMulti, kernelHasKprobes, type KprobeOptions } from './link-kprobe.js';
 export { attachUprobe, attachUprobeMulti, resolveUprobeOffset, resolveBinaryPath, type UprobeTarget, type UprobeOptions } from './link-uprobe.js';
 export { attachPerfEvent, PerfEventGroupLink, type PerfSampleOptions } from './link-perf-sample.js';
 export { attachXdp, attachTcx, interfaceIndex, XdpMode, MprogFlags, type XdpOptions, type TcxOptions } from './link-netdev.js';
+export { attachTc, attachTcNetlink, TcNetlinkLink, type TcOptions, type TcNetlinkOptions, type TcDirection } from './link-tc.js';
+export { XdpNetlinkLink } from './link-xdp-netlink.js';
+export { haveFeature, requireFeature, missingFeatureReason, describeFeature, kernelFeatures, type KernelFeature } from './feature-names.js';
 export { attachCgroup, CgroupAttachPoint, type CgroupAttachName } from './link-cgroup.js';
 export { attachNetns, type NetnsAttachPoint } from './link-netns.js';
 export { attachSocketFilter } from './link-socket-filter.js';

@@ -1,11 +1,15 @@
 /**
  * Links on a network interface: XDP and tcx ingress/egress (BPF_LINK_CREATE
- * with the interface index). Interfaces are named or given by index.
+ * with the interface index). Interfaces are named or given by index. XDP
+ * falls back to netlink on kernels without XDP links (before 5.9); tc
+ * without tcx is in link-tc.ts.
  */
 import { Attr, AttachType } from '../syscall/layouts.generated.js';
 import { ifNameToIndex } from '../syscall/socket.js';
 import { bpfCommand } from './bpf-call.js';
 import { LinkError } from './link-error.js';
+import { requireFeature, haveFeature } from './feature-names.js';
+import { attachXdpNetlink } from './link-xdp-netlink.js';
 import { FdLink, type ProgramLike } from './link.js';
 
 /** XDP attach flags (XDP_FLAGS_*). */
@@ -25,11 +29,15 @@ export function interfaceIndex(iface: string | number): number {
 export interface XdpOptions {
   /** skb (generic), drv (native) or hw (offload); default: native if the driver has it, else generic. */
   mode?: keyof typeof XdpMode;
+  /** 'link' (a bpf_link, Linux 5.9+) or 'netlink' (IFLA_XDP); default: a link where the kernel has them. */
+  method?: 'link' | 'netlink';
 }
 
 /** Attaches a BPF_PROG_TYPE_XDP program to interface `iface`. */
 export function attachXdp(program: ProgramLike, iface: string | number, options: XdpOptions = {}): FdLink {
   const ifindex = interfaceIndex(iface);
+  if (options.method === 'link') requireFeature('xdp_link');
+  else if (options.method === 'netlink' || !haveFeature('xdp_link')) return attachXdpNetlink(program, ifindex, XdpMode[options.mode ?? 'auto'], String(iface));
   const fd = bpfCommand('LINK_CREATE', Attr.linkCreate.size, (a) => {
     a.view.setUint32(Attr.linkCreate.prog_fd, program.fd, true);
     a.view.setUint32(Attr.linkCreate.target_ifindex, ifindex, true);
@@ -49,9 +57,10 @@ export interface TcxOptions {
   expectedRevision?: bigint;
 }
 
-/** Attaches a BPF_PROG_TYPE_SCHED_CLS program with tcx on ingress or egress of `iface` (6.6+). */
+/** Attaches a BPF_PROG_TYPE_SCHED_CLS program with tcx on ingress or egress of `iface` (6.6+); attachTc falls back to netlink. */
 export function attachTcx(program: ProgramLike, iface: string | number, direction: 'ingress' | 'egress', options: TcxOptions = {}): FdLink {
   const ifindex = interfaceIndex(iface);
+  requireFeature('tcx');
   const fd = bpfCommand('LINK_CREATE', Attr.linkCreate.size, (a) => {
     a.view.setUint32(Attr.linkCreate.prog_fd, program.fd, true);
     a.view.setUint32(Attr.linkCreate.target_ifindex, ifindex, true);

@@ -1,14 +1,16 @@
 /**
  * Attaching a program to a perf event fd (tracepoint, kprobe, uprobe,
  * software/hardware events). Newer kernels make a bpf_link for it
- * (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+); older ones only know the
- * PERF_EVENT_IOC_SET_BPF ioctl, where closing the perf fd detaches.
+ * (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+; the perf_link feature);
+ * older ones only know the PERF_EVENT_IOC_SET_BPF ioctl, where closing the
+ * perf fd detaches. TSBPF_FEATURES_OFF=perf_link or `legacy` forces the ioctl.
  */
 import { SyscallError } from '../syscall/bpf.js';
 import { closeFd } from '../syscall/fd.js';
 import { Attr, AttachType } from '../syscall/layouts.generated.js';
 import { ioctl, PerfIoctl } from '../syscall/perf-event.js';
 import { bpfCommand } from './bpf-call.js';
+import { haveFeature, requireFeature } from './feature-names.js';
 import { LinkError } from './link-error.js';
 import { FdLink, type LinkKind, type ProgramLike } from './link.js';
 
@@ -19,18 +21,31 @@ export interface PerfEventAttachOptions {
   legacy?: boolean;
 }
 
-/** Attaches `program` to the open perf event `perfFd`; the link owns perfFd from here on. */
-export function attachToPerfEvent(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions = {}): FdLink {
-  if (!options.legacy) return viaBpfLink(program, perfFd, kind, target, options) ?? viaIoctl(program, perfFd, kind, target);
-  if (options.cookie !== undefined) {
-    closeFd(perfFd);
-    throw new LinkError('EBADARG', 'a bpf_cookie needs a bpf_link; the legacy ioctl attach has none', target);
+/** A program on a perf event through a bpf_link (Linux 5.15+): pinnable, with info(). */
+export class PerfEventLink extends FdLink {}
+
+/**
+ * A program on a perf event through PERF_EVENT_IOC_SET_BPF (kernels before
+ * 5.15, or `legacy`): not a bpf_link; closing the perf event detaches it.
+ */
+export class PerfEventIoctlLink extends FdLink {
+  constructor(kind: LinkKind, perfFd: number, target: string) {
+    super(kind, -1, [perfFd], target);
   }
-  return viaIoctl(program, perfFd, kind, target);
 }
 
-/** BPF_LINK_CREATE on the perf event; undefined when the kernel has no perf links (EINVAL). */
-function viaBpfLink(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions): FdLink | undefined {
+/** Attaches `program` to the open perf event `perfFd`; the link owns perfFd from here on. */
+export function attachToPerfEvent(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions = {}): FdLink {
+  const useLink = !options.legacy && haveFeature('perf_link');
+  if (!useLink && options.cookie !== undefined) {
+    closeFd(perfFd);
+    if (options.legacy) throw new LinkError('EBADARG', 'a bpf_cookie needs a bpf_link; the legacy ioctl attach has none', target);
+    requireFeature('perf_link');
+  }
+  return useLink ? viaBpfLink(program, perfFd, kind, target, options) : viaIoctl(program, perfFd, kind, target);
+}
+
+function viaBpfLink(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions): FdLink {
   try {
     const linkFd = bpfCommand('LINK_CREATE', Attr.linkCreate.size, (a) => {
       a.view.setUint32(Attr.linkCreate.prog_fd, program.fd, true);
@@ -38,14 +53,10 @@ function viaBpfLink(program: ProgramLike, perfFd: number, kind: LinkKind, target
       a.view.setUint32(Attr.linkCreate.attach_type, AttachType.PERF_EVENT, true);
       a.view.setBigUint64(Attr.linkCreate.perf_event_bpf_cookie, options.cookie ?? 0n, true);
     }, `${kind} ${target}`);
-    return new FdLink(kind, linkFd, [linkFd, perfFd], target);
+    return new PerfEventLink(kind, linkFd, [linkFd, perfFd], target);
   } catch (err) {
-    // EINVAL: a kernel without perf bpf_links; fall back to the ioctl unless a cookie was asked for.
-    if (!(err instanceof SyscallError) || err.errno !== 22 || options.cookie !== undefined) {
-      closeFd(perfFd);
-      throw tooManyOn(err, kind, target);
-    }
-    return undefined;
+    closeFd(perfFd);
+    throw tooManyOn(err, kind, target);
   }
 }
 
@@ -57,7 +68,7 @@ function viaIoctl(program: ProgramLike, perfFd: number, kind: LinkKind, target: 
     closeFd(perfFd);
     throw tooManyOn(err, kind, target);
   }
-  return new FdLink(kind, -1, [perfFd], target);
+  return new PerfEventIoctlLink(kind, perfFd, target);
 }
 
 /** The kernel's limit on programs per tracepoint/probe (BPF_TRACE_MAX_PROGS). */

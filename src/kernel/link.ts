@@ -22,7 +22,7 @@ export interface ProgramLike {
 
 export type LinkKind =
   | 'tracepoint' | 'raw-tracepoint' | 'uprobe' | 'uretprobe' | 'uprobe-multi' | 'kprobe' | 'kretprobe'
-  | 'perf-event' | 'xdp' | 'tcx' | 'cgroup' | 'socket-filter' | 'netns' | 'iter' | 'tracing';
+  | 'perf-event' | 'xdp' | 'tcx' | 'tc' | 'cgroup' | 'socket-filter' | 'netns' | 'iter' | 'tracing';
 
 export interface Link extends Disposable {
   readonly kind: LinkKind;

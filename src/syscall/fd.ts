@@ -11,3 +11,13 @@ export function closeFd(fd: number, what = 'close'): void {
     if (errno !== 4) throw new SyscallError(what, errno);
   }
 }
+
+const fcntlRaw = libc.func('int fcntl(int fd, int cmd, int arg)');
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A second fd for the same open file (close-on-exec), owned by the caller. */
+export function dupFd(fd: number, what = 'dup'): number {
+  const r = fcntlRaw(fd, F_DUPFD_CLOEXEC, 0) as number;
+  if (r < 0) throw new SyscallError(what, lastErrno());
+  return r;
+}

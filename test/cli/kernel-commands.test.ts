@@ -5,6 +5,8 @@ import { tsbpf } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 import { returnConst } from '../kernel/helpers.js';
 import { haveBpftool } from '../support/tools.js';
+import { featuresOff } from '../support/features.js';
+import { haveFeature } from '../../src/kernel/feature-names.js';
 
 
 describe('cli: prog list, map list, feature', function () {
@@ -43,6 +45,17 @@ describe('cli: prog list, map list, feature', function () {
     const json = JSON.parse(tsbpf('feature', '--json').stdout) as { programTypes: Record<string, boolean>; isa: { v3: boolean } };
     expect(json.programTypes.XDP).to.equal(true);
     expect(json.isa.v3).to.equal(true);
+  });
+
+  it('feature lists the named features with the release of each; TSBPF_FEATURES_OFF reads as missing', () => {
+    const text = tsbpf('feature');
+    expect(text.stdout).to.match(/^features by name$/m);
+    expect(text.stdout).to.match(new RegExp(`^  tcx +${haveFeature('tcx') ? 'yes' : 'no'}  \\(tcx \\(tc BPF links\\), Linux 6\\.6\\)$`, 'm'));
+    using _off = featuresOff('tcx', 'perf_link');
+    const json = JSON.parse(tsbpf('feature', '--json').stdout) as { features: Record<string, { present: boolean; since: string }> };
+    expect(json.features.tcx).to.deep.include({ present: false, since: '6.6' });
+    expect(json.features.perf_link!.present).to.equal(false);
+    expect(json.features.bpf_link).to.deep.include({ present: true, since: '5.7' });
   });
 });
 

@@ -4,8 +4,9 @@ import { decode } from '../../src/asm/codec.js';
 import { parseConformanceFile, rawSlotsToBytes } from '../../src/asm/conformance-file.js';
 import { parseUbpf } from '../../src/asm/ubpf.js';
 import { runInKernel } from '../../src/cli/exec-kernel.js';
-import { VerifierError, haveIsa } from '../../src/kernel/index.js';
+import { VerifierError } from '../../src/kernel/index.js';
 import { conformanceDir as DIR, conformanceFiles as files, needConformance } from '../support/conformance.js';
+import { skipWithout } from '../support/features.js';
 import { needKernel } from '../support/kernel.js';
 
 /** Rejected by the 6.18 verifier by design (see the conformance README), with the verifier's words. */
@@ -22,7 +23,7 @@ describe('kernel: conformance programs through BPF_PROG_TEST_RUN', function () {
     needKernel(this);
     // The expected results (300 pass, 13 rejected) are those of Linux 6.18; kernels
     // without ISA v4 (before 6.6) reject many more programs by design.
-    if (!haveIsa(4)) this.skip();
+    skipWithout(this, 'isa_v4');
   });
 
   it('has all 313 programs, 13 of them expected to be rejected', () => {

@@ -3,6 +3,7 @@ import { FdArrayError } from '../../src/kernel/fd-array.js';
 import { BpfMap } from '../../src/kernel/map.js';
 import { Program } from '../../src/kernel/program.js';
 import { needKernel } from '../support/kernel.js';
+import { skipWithout } from '../support/features.js';
 
 /** r0 = *(u32 *)(map_value(fd_array[index]) + 0); exit — through BPF_PSEUDO_MAP_IDX_VALUE. */
 function readValueThroughIndex(index: number): Uint8Array {
@@ -34,7 +35,8 @@ describe('kernel: Program.load fdArray indexes are checked before the kernel rea
     needKernel(this);
   });
 
-  it('an index inside fdArray binds that map', () => {
+  it('an index inside fdArray binds that map', function () {
+    skipWithout(this, 'fd_array');
     using a = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
     using b = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
     a.update(new Uint8Array(4), new Uint8Array([11, 0, 0, 0]));

@@ -6,6 +6,8 @@ import {
 import { BpfMap } from '../../src/kernel/map.js';
 import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
 import { needKernel } from '../support/kernel.js';
+import { featuresOff } from '../support/features.js';
+import { featuresTurnedOff, haveFeature, kernelFeatures, missingFeatureReason, requireFeature, type KernelFeature } from '../../src/kernel/feature-names.js';
 import { call, exit, kernelAtLeast, movImm, readU64 } from './helpers.js';
 import { countForPid } from './link-programs.js';
 
@@ -23,7 +25,9 @@ describe('kernel: feature probes', function () {
   });
 
   it('map types, including ones that need BTF or special flags', () => {
-    for (const t of ['HASH', 'RINGBUF', 'BLOOM_FILTER', 'TASK_STORAGE', 'HASH_OF_MAPS'] as const) expect(haveMapType(t), t).to.equal(true);
+    for (const t of ['HASH', 'RINGBUF', 'HASH_OF_MAPS'] as const) expect(haveMapType(t), t).to.equal(true);
+    expect(haveMapType('TASK_STORAGE')).to.equal(kernelAtLeast(5, 11));
+    expect(haveMapType('BLOOM_FILTER')).to.equal(kernelAtLeast(5, 16));
     // Arena maps arrived in Linux 6.9: the probe must agree with the kernel version.
     expect(haveMapType('ARENA')).to.equal(kernelAtLeast(6, 9));
     expect(haveMapType(9999)).to.equal(false);
@@ -45,6 +49,36 @@ describe('kernel: feature probes', function () {
     expect(haveIsa(3)).to.equal(true);
     expect(haveIsa(4)).to.equal(kernelAtLeast(6, 6)); // sign extension, bswap, sdiv, gotol: Linux 6.6
     expect(haveBpfLinks()).to.equal(true);
+  });
+
+  it('named features agree with the release that brought each, and a missing one is named with it', () => {
+    for (const [name, f] of Object.entries(kernelFeatures)) {
+      const [major, minor] = f.since.split('.').map(Number) as [number, number];
+      // kprobe_multi also needs kprobes and CONFIG_FPROBE (Debian's 6.1 cloud kernel has neither fprobe nor this host kprobes).
+      if (name === 'kprobe_multi') {
+        if (!kernelAtLeast(major, minor)) expect(haveFeature(name), name).to.equal(false);
+        continue;
+      }
+      expect(haveFeature(name as KernelFeature), `${name} (Linux ${f.since})`).to.equal(kernelAtLeast(major, minor));
+    }
+    for (const name of Object.keys(kernelFeatures) as KernelFeature[]) {
+      if (haveFeature(name)) continue;
+      expect(() => requireFeature(name)).to.throw(MissingFeatureError, new RegExp(`${name} .*Linux ${kernelFeatures[name].since} or later`));
+      expect(missingFeatureReason(name)).to.match(new RegExp(`^this kernel lacks ${name} \\(.*Linux ${kernelFeatures[name].since}\\)$`));
+    }
+  });
+
+  it('TSBPF_FEATURES_OFF turns a feature off by name (and says so), without forgetting the probe', () => {
+    expect(haveFeature('bpf_link')).to.equal(true);
+    {
+      using _off = featuresOff('bpf_link', 'ringbuf');
+      expect(haveFeature('bpf_link')).to.equal(false);
+      expect(haveFeature('ringbuf')).to.equal(false);
+      expect(missingFeatureReason('bpf_link')).to.match(/^TSBPF_FEATURES_OFF turns off bpf_link \(BPF links/);
+      expect(() => requireFeature('ringbuf')).to.throw(MissingFeatureError, /ringbuf .*turned off by TSBPF_FEATURES_OFF/);
+    }
+    expect(haveFeature('bpf_link')).to.equal(true);
+    expect(featuresTurnedOff(' tcx, perf_link  xdp_link')).to.deep.equal(new Set(['tcx', 'perf_link', 'xdp_link']));
   });
 
   it('results are cached in-process: a second report makes no bpf() call', () => {

@@ -15,7 +15,7 @@ import { AttachType, LinkType } from '../../src/syscall/layouts.generated.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { waitFor } from '../support/wait.js';
 import { countAll, countUdpToPort } from './link-programs.js';
-import { kernelAtLeast } from './helpers.js';
+import { skipWithout } from '../support/features.js';
 import { VethNetns } from './netns-fixture.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
@@ -114,7 +114,7 @@ describe('kernel: xdp, tcx and netns links on a veth pair', function () {
   });
 
   it('tcx ingress counts the packets coming in, tcx egress the ones going out', async function () {
-    if (!kernelAtLeast(6, 6)) this.skip(); // tcx: 6.6+
+    skipWithout(this, 'tcx');
     const port = 40000 + Math.floor(Math.random() * 20000);
     using ingress = counter();
     using egress = counter();

@@ -18,6 +18,9 @@ import { waitFor } from '../support/wait.js';
 import { countAll, Helpers, op, R0, R1, R2, R3, R6, R10 } from './link-programs.js';
 import { countArmedReturns, countMarked, libcGetpgid, MARK } from './marked-calls.js';
 import { kernelAtLeast } from './helpers.js';
+import { haveFeature } from '../../src/kernel/feature-names.js';
+import { PerfEventIoctlLink, PerfEventLink } from '../../src/kernel/link-perf-event.js';
+import { skipWithout } from '../support/features.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
 const readCount = (map: BpfMap): number => Number(new DataView(map.lookup(new Uint8Array(4))!.buffer).getBigUint64(0, true));
@@ -73,6 +76,8 @@ describe('kernel: probe, perf event and iterator links', function () {
     execFileSync(binary, ['17']);
     expect(readCount(calls)).to.equal(17);
     expect(readCount(returns)).to.equal(17);
+    expect(link).to.be.instanceOf(haveFeature('perf_link') ? PerfEventLink : PerfEventIoctlLink);
+    if (!(link instanceof PerfEventLink)) return; // before 5.15: the perf event itself, no link info
     const info = link.info();
     expect(info.type).to.equal(LinkType.PERF_EVENT);
     if (kernelAtLeast(6, 6)) {
@@ -82,6 +87,24 @@ describe('kernel: probe, perf event and iterator links', function () {
       expect(BigInt(info.offset!)).to.equal(resolveUprobeOffset(binary, 'tsbpf_probe_target'));
       expect(retLink.info().perfEventType).to.equal(PerfEventLinkType.URETPROBE);
     }
+  });
+
+  it('the perf-event ioctl attach (kernels before 5.15) counts uprobes and uretprobes the same, and close detaches', function () {
+    needBinary(this);
+    using calls = counter();
+    using returns = counter();
+    using entry = Program.load({ type: 'KPROBE', instructions: countAll(calls.fd), name: 'up_ioctl' });
+    using exit = Program.load({ type: 'KPROBE', instructions: countAll(returns.fd), name: 'urp_ioctl' });
+    const link = attachUprobe(entry, { path: binary, symbol: 'tsbpf_probe_target' }, { legacy: true });
+    const retLink = attachUprobe(exit, { path: binary, symbol: 'tsbpf_probe_target' }, { retprobe: true, legacy: true });
+    expect(link).to.be.instanceOf(PerfEventIoctlLink);
+    expect([link.kind, retLink.kind]).to.deep.equal(['uprobe', 'uretprobe']);
+    execFileSync(binary, ['11']);
+    expect([readCount(calls), readCount(returns)]).to.deep.equal([11, 11]);
+    link.close();
+    retLink.close();
+    execFileSync(binary, ['3']);
+    expect([readCount(calls), readCount(returns)]).to.deep.equal([11, 11], 'no counting after close');
   });
 
   it('the symbol offset matches what nm and the program headers say', function () {
@@ -116,9 +139,8 @@ describe('kernel: probe, perf event and iterator links', function () {
   it('uprobe_multi attaches one link to several functions', function () {
     needBinary(this);
     using map = counter();
-    let prog: Program;
-    if (!kernelAtLeast(6, 6)) this.skip(); // uprobe_multi: 6.6+
-    prog = Program.load({ type: 'KPROBE', instructions: countAll(map.fd), expectedAttachType: 'TRACE_UPROBE_MULTI' });
+    skipWithout(this, 'uprobe_multi');
+    const prog = Program.load({ type: 'KPROBE', instructions: countAll(map.fd), expectedAttachType: 'TRACE_UPROBE_MULTI' });
     using p = prog;
     using link = attachUprobeMulti(p, binary, ['tsbpf_probe_target', 'tsbpf_other_target']);
     execFileSync(binary, ['5']);

@@ -11,6 +11,10 @@ import { collectGarbage } from '../support/gc.js';
 import { countForPid, Helpers, op, R0, R1, R2, R6, R7, R10 } from './link-programs.js';
 import { countMarked, getpgid, getpid, libcGetpgid, MARK, markedGetpgid } from './marked-calls.js';
 import { kernelAtLeast } from './helpers.js';
+import { haveFeature } from '../../src/kernel/feature-names.js';
+import { MissingFeatureError } from '../../src/kernel/features.js';
+import { PerfEventIoctlLink, PerfEventLink } from '../../src/kernel/link-perf-event.js';
+import { featuresOff, skipWithout } from '../support/features.js';
 
 function counter(): BpfMap {
   return BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
@@ -32,10 +36,14 @@ describe('kernel: tracepoint and raw tracepoint links', function () {
     for (let i = 0; i < 25; i++) expect(markedGetpgid()).to.equal(-1);
     expect(readCount(map)).to.equal(25n);
 
-    const info = link.info();
-    expect(info.typeName).to.equal('PERF_EVENT');
-    if (kernelAtLeast(6, 6)) expect(info.name).to.equal('sys_enter_getpgid'); // perf link details: 6.6+
-    expect(info.progId).to.be.greaterThan(0);
+    // A bpf_link where the kernel has perf links (5.15+), else the perf event with PERF_EVENT_IOC_SET_BPF.
+    expect(link).to.be.instanceOf(haveFeature('perf_link') ? PerfEventLink : PerfEventIoctlLink);
+    if (link instanceof PerfEventLink) {
+      const info = link.info();
+      expect(info.typeName).to.equal('PERF_EVENT');
+      if (kernelAtLeast(6, 6)) expect(info.name).to.equal('sys_enter_getpgid'); // perf link details: 6.6+
+      expect(info.progId).to.be.greaterThan(0);
+    }
 
     link.close();
     for (let i = 0; i < 5; i++) markedGetpgid();
@@ -75,6 +83,7 @@ describe('kernel: tracepoint and raw tracepoint links', function () {
     using map = counter();
     using prog = Program.load({ type: 'TRACEPOINT', instructions: countMarked('tracepoint', map.fd) });
     const link = attachTracepoint(prog, 'syscalls/sys_enter_getpgid', { legacy: true });
+    expect(link).to.be.instanceOf(PerfEventIoctlLink);
     expect(link.fd).to.equal(-1);
     for (let i = 0; i < 8; i++) markedGetpgid();
     expect(readCount(map)).to.equal(8n);
@@ -85,7 +94,23 @@ describe('kernel: tracepoint and raw tracepoint links', function () {
     expect(readCount(map)).to.equal(8n);
   });
 
+  it('TSBPF_FEATURES_OFF=perf_link makes every perf-event attach use the ioctl; a cookie then names the missing feature', function () {
+    using map = counter();
+    using prog = Program.load({ type: 'TRACEPOINT', instructions: countMarked('tracepoint', map.fd) });
+    using _off = featuresOff('perf_link');
+    const link = attachTracepoint(prog, 'syscalls/sys_enter_getpgid');
+    expect(link).to.be.instanceOf(PerfEventIoctlLink);
+    for (let i = 0; i < 6; i++) markedGetpgid();
+    expect(readCount(map)).to.equal(6n);
+    link.close();
+    markedGetpgid();
+    expect(readCount(map)).to.equal(6n, 'no counting after close');
+    expect(() => attachTracepoint(prog, 'syscalls/sys_enter_getpgid', { cookie: 1n }))
+      .to.throw(MissingFeatureError, /perf_link .*TSBPF_FEATURES_OFF/);
+  });
+
   it('a bpf_cookie given at attach is what the program reads with bpf_get_attach_cookie', function () {
+    skipWithout(this, 'perf_link', 'bpf_cookie');
     using map = counter();
     const insns = [
       op.movr(R6, R1),

@@ -7,11 +7,12 @@ import {
   BpfMap, BtfObject, MapFlags, cgroup2Path, haveMapType, ObjectClosedError, Program, SyscallError, UpdateFlags, codec, ensureBpffs, possibleCpuCount, unpin,
 } from '../../src/kernel/index.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
+import { skipBecause } from '../support/features.js';
 import { call, exit, ldMapFd, movImm, readU32, readU64, returnConst, smallBtf, u32le, u64le } from './helpers.js';
 
 /** Skips (visibly) on kernels that lack a map type; this kernel's list is `tsbpf feature`. */
 const skipUnless = (ctx: Mocha.Context, type: Parameters<typeof haveMapType>[0]): void => {
-  if (haveMapType(type) === false) ctx.skip();
+  if (haveMapType(type) === false) skipBecause(ctx, `this kernel lacks map type ${String(type)}`);
 };
 
 const expectErrno = (fn: () => unknown, errnoName: string): void => {
