@@ -7,6 +7,7 @@ import { Node } from 'ts-morph';
 import { type IntType, typeName } from './ctypes.js';
 import { type AtomicCall, imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
+import { globalIntType } from './module-model.js';
 import type { Value } from './values.js';
 
 const METHODS: Record<string, { aop: AtomicCall['aop']; fetch: boolean; operands: 1 | 2 }> = {
@@ -62,9 +63,10 @@ function atomicTarget(l: FunctionLowering, args: Node[], node: Node): { target: 
   let rest: Node[];
   if (v.k === 'global') {
     if (v.global.section === '.rodata') l.fail(first, 'TSBPF_RODATA_WRITE', `${v.global.name} is rodata: set it from user space before load`);
+    if (v.global.type.kind !== 'int') l.fail(first, 'TSBPF_ATOMIC', `atomics work on integer globals; ${v.global.name} is ${typeName(v.global.type)} (name one of its integer elements or fields)`);
     const base = l.newReg();
     l.emit({ op: 'map', dst: base, map: v.global.section, valueOffset: v.global.offset });
-    target = { base, off: 0, t: v.global.type };
+    target = { base, off: 0, t: globalIntType(v.global) };
     rest = args.slice(1);
   } else if (v.k === 'ptr' && v.to.kind === 'struct') {
     const nameNode = l.argAt(args, 1, node);
