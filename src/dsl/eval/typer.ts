@@ -354,11 +354,11 @@ export class Typer {
         if (m === 'at') {
           const h = this.typeOf(args[0]!);
           if (h.k !== 'header') return fail(args[0]!, 'TSBPF_HEADER', 'packet.at needs a header type');
-          this.int(args[1]!);
+          this.#checkOffset(args[1]!, sizeOfCT(h.struct), node);
           return { k: 'ref', to: h.struct };
         }
         if (m === 'byte') {
-          this.int(args[0]!);
+          this.#checkOffset(args[0]!, 1, node);
           return { k: 'int', t: I64 };
         }
       }
@@ -387,6 +387,13 @@ export class Typer {
     }
     if (c.k === 'fn') return this.returnType(c.fn);
     return fail(callee, 'TSBPF_CALL', `'${callee.getText()}' cannot be called from a program`);
+  }
+
+  /** A constant packet offset (taken as unsigned) must leave room for `size` bytes below 65536. */
+  #checkOffset(arg: Node, size: number, at: Node): void {
+    const off = this.int(arg);
+    const limit = 65535n - BigInt(size);
+    if (off.c !== undefined && BigInt.asUintN(64, off.c) > limit) fail(at, 'TSBPF_PACKET_OFFSET', `packet offset ${BigInt.asUintN(64, off.c)} is outside 0…${limit}`);
   }
 
   #mapMethod(map: MapSpec, m: string, node: import('ts-morph').CallExpression): SType {
