@@ -67,7 +67,9 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
   // The header's end must stay within the verifier's range too.
   const limit = MAX_PACKET_OFFSET - BigInt(size);
   if (offset.kind === 'imm' && (offset.value < 0n || offset.value > limit)) {
-    return l.fail(node, 'TSBPF_PACKET_OFFSET', `packet offset ${offset.value} is outside 0…${limit}`);
+    // A compile-time constant is checked; one the compiler folded (a loop variable) is clamped like a run-time offset.
+    if (!o.folded) return l.fail(node, 'TSBPF_PACKET_OFFSET', `packet offset ${offset.value} is outside 0…${limit}`);
+    offset = imm(limit);
   }
   if (offset.kind === 'reg') {
     // The verifier wants a bounded offset: clamp (a header that far out is never inside the packet anyway).

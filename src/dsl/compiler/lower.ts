@@ -55,6 +55,23 @@ function literalType(v: bigint): IntType {
   return U64;
 }
 
+/** The type an operand takes part in arithmetic with: an untyped literal is typed by its value. */
+const operandType = (v: Extract<Value, { k: 'int' }>): IntType => (v.literal && v.op.kind === 'imm' ? literalType(v.op.value) : v.t);
+
+/** Integer promotion: types narrower than 32 bits (bool, u8, i8, u16, i16, be16) become i32. */
+function promote(t: IntType): IntType {
+  return t.bits < 32 ? I32 : intType(t.bits as 32 | 64, t.signed);
+}
+
+/** C's usual arithmetic conversions after promotion (docs/language.md, Integers). */
+function commonOf(x: IntType, y: IntType): IntType {
+  const a = promote(x);
+  const b = promote(y);
+  if (a.signed === b.signed) return intType(a.bits === 64 || b.bits === 64 ? 64 : 32, a.signed);
+  const [u, s] = a.signed ? [b, a] : [a, b];
+  return u.bits >= s.bits ? u : s;
+}
+
 /** Wraps a constant to what a register of type t would hold (mathematical value). */
 function wrapTo(v: bigint, t: IntType): bigint {
   return t.signed ? BigInt.asIntN(t.bits, v) : BigInt.asUintN(t.bits, v);
@@ -304,7 +321,7 @@ export class FunctionLowering {
 
   /** Converts between integer types with C semantics (truncation, sign or zero extension). */
   convert(v: Extract<Value, { k: 'int' }>, to: IntType, _node: Node): Extract<Value, { k: 'int' }> {
-    if (v.op.kind === 'imm') return { k: 'int', op: imm(wrapTo(v.op.value, to)), t: to };
+    if (v.op.kind === 'imm') return { k: 'int', op: imm(wrapTo(v.op.value, to)), t: to, ...(v.folded ? { folded: true } : {}) };
     const from = v.t;
     const src = v.op.reg;
     // Registers hold values below 64 bits as 32-bit patterns (small signed types sign-extended to 32).
@@ -343,33 +360,63 @@ export class FunctionLowering {
     return this.convert(v, to, node);
   }
 
-  /** The common type of a binary operation (C's usual arithmetic conversions, simplified). */
+  /** The common type of a binary operation: C's usual arithmetic conversions, after integer promotion. */
   commonType(a: Extract<Value, { k: 'int' }>, b: Extract<Value, { k: 'int' }>): IntType {
-    if (a.literal && !b.literal) return intType(b.t.bits === 64 || a.t.bits === 64 ? 64 : 32, b.t.signed);
-    if (b.literal && !a.literal) return intType(a.t.bits === 64 || b.t.bits === 64 ? 64 : 32, a.t.signed);
-    return intType(a.t.bits === 64 || b.t.bits === 64 ? 64 : 32, a.t.signed && b.t.signed);
+    return commonOf(operandType(a), operandType(b));
   }
 
   arith(alu: AluName, a: Extract<Value, { k: 'int' }>, b: Extract<Value, { k: 'int' }>, node: Node): Extract<Value, { k: 'int' }> {
+    if (alu === 'lsh' || alu === 'rsh') return this.shift(alu, a, b, node);
     const t = this.commonType(a, b);
     const literal = Boolean(a.literal && b.literal);
-    if (a.op.kind === 'imm' && b.op.kind === 'imm') {
-      const folded = foldAlu(alu, a.op.value, b.op.value, t);
-      if (folded === undefined) this.fail(node, 'TSBPF_DIV_ZERO', 'division by zero');
-      return { k: 'int', op: imm(literal ? folded : wrapTo(folded, t)), t: literal ? literalType(folded) : t, ...(literal ? { literal } : {}) };
+    const folded = a.folded || b.folded ? { folded: true as const } : {};
+    if ((alu === 'div' || alu === 'mod') && b.op.kind === 'imm' && b.op.value === 0n) {
+      // A compile-time constant 0 divisor is an error; one the compiler folded (a loop variable) divides as eBPF does.
+      if (!b.folded) this.fail(node, 'TSBPF_DIV_ZERO', 'division by zero');
+      return alu === 'div' ? { k: 'int', op: imm(0), t, ...folded } : { ...this.convert(a, t, node), ...(a.op.kind === 'imm' ? folded : {}) };
     }
-    if ((alu === 'div' || alu === 'mod') && b.op.kind === 'imm' && b.op.value === 0n) this.fail(node, 'TSBPF_DIV_ZERO', 'division by zero');
-    if ((alu === 'lsh' || alu === 'rsh') && b.op.kind === 'imm' && (b.op.value < 0n || b.op.value >= BigInt(t.bits))) {
-      this.fail(node, 'TSBPF_SHIFT_RANGE', `shift by ${b.op.value} is outside 0…${t.bits - 1} for a ${t.bits}-bit ${t.name}`);
+    if (a.op.kind === 'imm' && b.op.kind === 'imm') {
+      const v = foldAlu(alu, wrapTo(a.op.value, literal ? literalType(a.op.value) : t), wrapTo(b.op.value, literal ? literalType(b.op.value) : t), t)!;
+      return { k: 'int', op: imm(literal ? v : wrapTo(v, t)), t: literal ? literalType(v) : t, ...(literal ? { literal } : {}), ...folded };
     }
     const ca = this.convert(a, t, node);
     const cb = this.convert(b, t, node);
     let op = alu;
     if (t.signed && alu === 'div') op = 'sdiv';
     if (t.signed && alu === 'mod') op = 'smod';
-    if (t.signed && alu === 'rsh') op = 'arsh';
     const dst = this.newReg();
     this.emit({ op: 'alu', alu: op, bits: t.bits === 64 ? 64 : 32, dst, a: ca.op.kind === 'imm' ? reg(this.toReg(ca)) : ca.op, b: cb.op });
+    return { k: 'int', op: reg(dst), t };
+  }
+
+  /**
+   * `<<`, `>>` (arithmetic for signed types) and `>>>` ('ursh': logical, on
+   * the promoted left operand reinterpreted as unsigned). The result has the
+   * promoted type of the left operand (unsigned for `>>>`); the amount's type
+   * does not matter and it is taken modulo the width, as eBPF does.
+   */
+  shift(kind: 'lsh' | 'rsh' | 'ursh', a: Extract<Value, { k: 'int' }>, b: Extract<Value, { k: 'int' }>, node: Node): Extract<Value, { k: 'int' }> {
+    const lt = promote(operandType(a));
+    const t = kind === 'ursh' ? intType(lt.bits as 32 | 64, false) : lt;
+    const width = BigInt(lt.bits);
+    let amount = b.op;
+    if (b.op.kind === 'imm') {
+      if (!b.folded && (b.op.value < 0n || b.op.value >= width)) {
+        this.fail(node, 'TSBPF_SHIFT_RANGE', `shift by ${b.op.value} is outside 0…${width - 1n} for a ${lt.bits}-bit ${lt.name}`);
+      }
+      amount = imm(BigInt.asUintN(64, b.op.value) % width);
+    }
+    if (a.op.kind === 'imm' && amount.kind === 'imm') {
+      const n = amount.value;
+      const av = wrapTo(a.op.value, lt);
+      const v = kind === 'lsh' ? wrapTo(av << n, lt) : kind === 'rsh' ? av >> n : BigInt.asUintN(lt.bits, av) >> n;
+      const literal = Boolean(a.literal && b.literal);
+      return { k: 'int', op: imm(v), t: literal ? literalType(v) : t, ...(literal ? { literal } : {}), ...(a.folded || b.folded ? { folded: true } : {}) };
+    }
+    const ca = this.convert(a, lt, node);
+    const op: AluName = kind === 'lsh' ? 'lsh' : kind === 'rsh' && lt.signed ? 'arsh' : 'rsh';
+    const dst = this.newReg();
+    this.emit({ op: 'alu', alu: op, bits: lt.bits === 64 ? 64 : 32, dst, a: ca.op.kind === 'imm' ? reg(this.toReg(ca)) : ca.op, b: amount });
     return { k: 'int', op: reg(dst), t };
   }
 
@@ -1133,7 +1180,7 @@ export class FunctionLowering {
       const exit = this.newLabel('endloop');
       for (let k = start; k < end; k++) {
         const next = this.newLabel('next');
-        this.bind(decl, { k: 'value', value: { k: 'int', op: imm(k), t: U32 } });
+        this.bind(decl, { k: 'value', value: { k: 'int', op: imm(k), t: U32, folded: true } });
         this.#inside({ breakLabel: exit, continueLabel: next }, () => this.statement(node.getStatement()));
         this.label(next);
       }
@@ -1157,7 +1204,6 @@ export class FunctionLowering {
 
   switchStatement(node: import('ts-morph').SwitchStatement): void {
     const subject = this.int(node.getExpression());
-    const r = this.toReg(subject);
     const end = this.newLabel('endswitch');
     const clauses = node.getCaseBlock().getClauses();
     const labels = clauses.map(() => this.newLabel('case'));
@@ -1168,8 +1214,11 @@ export class FunctionLowering {
         return;
       }
       const v = this.cx.constantOf(c.getExpression());
-      if (v === undefined) this.fail(c.getExpression(), 'TSBPF_CASE', 'case labels must be compile-time constants');
-      this.emit({ op: 'br', cmp: 'eq', bits: subject.t.bits === 64 ? 64 : 32, a: r, b: imm(wrapTo(v, subject.t)), target: labels[i]! });
+      if (v === undefined) return this.fail(c.getExpression(), 'TSBPF_CASE', 'case labels must be compile-time constants');
+      // As `===` would: both converted to their common type.
+      const label: Extract<Value, { k: 'int' }> = { k: 'int', op: imm(v), t: literalType(v), literal: true };
+      const t = this.commonType(subject, label);
+      this.emit({ op: 'br', cmp: 'eq', bits: t.bits === 64 ? 64 : 32, a: this.toReg(this.convert(subject, t, node)), b: imm(wrapTo(v, t)), target: labels[i]! });
     });
     this.emit({ op: 'jmp', target: defaultLabel ?? end });
     this.#inside({ breakLabel: end }, () =>

@@ -109,7 +109,10 @@ export function propagateConstants(fn: IrFunction): boolean {
           const f = op.alu === 'neg' ? -av : foldAlu(op.alu, av, bv, t);
           if (f !== undefined) out = { op: 'mov', dst: op.dst, src: imm(BigInt.asUintN(op.bits, f)), bits: op.bits, ...(op.span ? { span: op.span } : {}) };
         } else if (b !== op.b && b.kind === 'imm' && fitsImm32(b.value, op.bits)) {
-          out = { ...op, b };
+          // The verifier rejects a constant divisor 0 and shifts by the width or more: keep the register
+          // (eBPF gives 0, the dividend, the amount modulo the width), or take the amount modulo the width.
+          if (SHIFTS.has(op.alu)) out = { ...op, b: imm(BigInt.asUintN(64, b.value) % BigInt(op.bits)) };
+          else if (!(DIVISIONS.has(op.alu) && BigInt.asUintN(op.bits, b.value) === 0n)) out = { ...op, b };
         }
         break;
       }
@@ -219,6 +222,8 @@ export function removeDeadCode(fn: IrFunction): boolean {
   return changed;
 }
 
+const SHIFTS = new Set(['lsh', 'rsh', 'arsh']);
+const DIVISIONS = new Set(['div', 'sdiv', 'mod', 'smod']);
 const IDENTITY_ZERO = new Set(['add', 'sub', 'or', 'xor', 'lsh', 'rsh', 'arsh']);
 
 /** Strength reduction: `x + 0`, `x | 0`, `x * 1`… become moves. */

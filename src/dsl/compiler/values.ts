@@ -12,11 +12,16 @@ export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf' | 'rodata';
 
 export type Value =
   /**
-   * An integer value. With `orNull`, a nullable integer (what a map of
-   * integers' `lookup` gives): that 64-bit register is 0 when the value is
-   * null, and `op` then holds 0, so a truth test of `op` is TypeScript's.
+   * An integer value. `literal`: an untyped constant (exact, typed by its
+   * value). `folded`: a constant only because the compiler unrolled or
+   * propagated it (a loop variable): not a compile-time constant of the
+   * language, so it gets the run-time semantics (no TSBPF_DIV_ZERO, shift
+   * amounts taken modulo the width, offsets clamped). With `orNull`, a
+   * nullable integer (what a map of integers' `lookup` gives): that 64-bit
+   * register is 0 when the value is null, and `op` then holds 0, so a truth
+   * test of `op` is TypeScript's.
    */
-  | { k: 'int'; op: Operand; t: IntType; literal?: boolean; orNull?: VReg }
+  | { k: 'int'; op: Operand; t: IntType; literal?: boolean; folded?: boolean; orNull?: VReg }
   /**
    * A reference. One to an integer (`to.kind === 'int'`) is a field or
    * element: a place, read when it is used as a value (see FunctionLowering.taken).

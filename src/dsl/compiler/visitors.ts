@@ -184,12 +184,14 @@ E[SK.PrefixUnaryExpression] = (l, n) => {
     case SK.ExclamationToken: return l.boolValue(n);
     case SK.MinusToken: {
       const v = l.int(operand);
-      if (v.op.kind === 'imm') return { ...v, op: imm(-v.op.value), ...(v.literal ? { t: literalType(-v.op.value) } : {}) };
-      return l.arith('sub', { k: 'int', op: imm(0), t: v.t, literal: true }, v, n);
+      // An untyped literal stays exact; anything else is 0 - v in the promoted type.
+      if (v.op.kind === 'imm' && v.literal) return { ...v, op: imm(-v.op.value), t: literalType(-v.op.value) };
+      return l.arith('sub', { k: 'int', op: imm(0), t: I32, literal: true }, v, n);
     }
     case SK.TildeToken: {
       const v = l.int(operand);
-      return l.arith('xor', v, { k: 'int', op: imm(-1), t: v.t, literal: true }, n);
+      if (v.op.kind === 'imm' && v.literal) return { ...v, op: imm(~v.op.value), t: literalType(~v.op.value) };
+      return l.arith('xor', v, { k: 'int', op: imm(-1), t: I32, literal: true }, n);
     }
     case SK.PlusPlusToken:
     case SK.MinusMinusToken: {
@@ -230,20 +232,20 @@ E[SK.BinaryExpression] = (l, n) => {
   if (compound) {
     const p = l.place(n.getLeft());
     const cur = l.readPlace(p);
-    const next = l.arith(compound, cur, l.int(n.getRight()), n);
+    const right = l.int(n.getRight());
+    const next = tok === SK.GreaterThanGreaterThanGreaterThanEqualsToken ? l.shift('ursh', cur, right, n) : l.arith(compound, cur, right, n);
     const t = p.k === 'global' ? globalIntType(p.global) : p.t;
     // Compound assignment truncates to the target's type, as in C.
     l.writePlace(p, l.convert(next, t, n), n);
     return next;
   }
+  if ((tok === SK.AmpersandAmpersandToken || tok === SK.BarBarToken) && !isBooleanExpression(l, n)) return logicalValue(l, n, tok === SK.AmpersandAmpersandToken);
   if (COMPARISONS[tok] || tok === SK.AmpersandAmpersandToken || tok === SK.BarBarToken) return l.boolValue(n);
   const alu = ARITH_TOKENS[tok];
   if (alu) {
     const a = l.int(n.getLeft());
     const b = l.int(n.getRight());
-    if (tok === SK.GreaterThanGreaterThanGreaterThanToken && a.t.signed) {
-      return l.arith('rsh', { ...a, t: { ...a.t, signed: false } }, b, n);
-    }
+    if (tok === SK.GreaterThanGreaterThanGreaterThanToken) return l.shift('ursh', a, b, n);
     return l.arith(alu, a, b, n);
   }
   if (tok === SK.QuestionQuestionToken) return nullish(l, n);
@@ -367,6 +369,39 @@ function isReferenceExpression(l: FunctionLowering, node: Node): boolean {
 }
 
 /** Whether an expression's TypeScript type includes null. */
+function isBooleanExpression(l: FunctionLowering, node: Node): boolean {
+  const t = l.cx.checker.getTypeAtLocation(node);
+  const parts = t.isUnion() ? t.getUnionTypes() : [t];
+  return parts.every((p) => p.isBoolean() || p.isBooleanLiteral());
+}
+
+/**
+ * `a && b` and `a || b` as integer values, as TypeScript gives them: `a`
+ * when it decides (0 for &&, not 0 for ||), else `b`, which runs only then;
+ * both converted to their common type (each in its own branch).
+ */
+function logicalValue(l: FunctionLowering, n: import('ts-morph').BinaryExpression, isAnd: boolean): Value {
+  const dst = l.newReg();
+  const end = l.newLabel('endlogic');
+  const nullFlag = mayBeNull(l, n) ? l.newReg() : undefined;
+  const a = l.intOf(l.taken(l.expr(n.getLeft()), n.getLeft()), n.getLeft());
+  const test = l.toReg(a);
+  l.emit({ op: 'br', cmp: isAnd ? 'eq' : 'ne', bits: a.t.bits === 64 || a.orNull !== undefined ? 64 : 32, a: test, b: imm(0), target: end });
+  const decided = l.lastOp();
+  const right = l.taken(l.expr(n.getRight()), n.getRight());
+  const b = right.k === 'null' && nullFlag !== undefined ? undefined : l.intOf(right, n.getRight());
+  const t = !b ? a.t : a.t.name === 'bool' && b.t.name === 'bool' ? a.t : l.commonType(a, b);
+  const assign = (v: Extract<Value, { k: 'int' }> | undefined, node: Node) => {
+    const c = v ? l.convert(v, t, node) : undefined;
+    l.emit({ op: 'mov', dst, src: c ? (c.op.kind === 'imm' ? imm(wrapTo(c.op.value, t)) : c.op) : imm(0), bits: 64 });
+    if (nullFlag !== undefined) l.emit({ op: 'mov', dst: nullFlag, src: v ? (v.orNull !== undefined ? reg(v.orNull) : imm(1)) : imm(0), bits: 64 });
+  };
+  l.emitBefore(decided, () => assign(a, n.getLeft()));
+  assign(b, n.getRight());
+  l.label(end);
+  return { k: 'int', op: reg(dst), t, ...(nullFlag !== undefined ? { orNull: nullFlag } : {}) };
+}
+
 function mayBeNull(l: FunctionLowering, node: Node): boolean {
   const t = l.cx.checker.getTypeAtLocation(node);
   return t.isNull() || (t.isUnion() && t.getUnionTypes().some((p) => p.isNull()));

@@ -1,0 +1,86 @@
+/**
+ * Disagreements the differential fuzzer found, shrunk, as regression tests:
+ * each module runs in the reference evaluator, the interpreter and (as
+ * root) the kernel; all must agree and give the value docs/language.md says.
+ */
+import { expect } from 'chai';
+import { kernelUnavailableReason } from '../../support/kernel.js';
+import { diagnosticsOf } from '../support/harness.js';
+import { runAlone } from './fuzz.js';
+import { MODULE_IMPORTS, type PrintedUnit } from './print.js';
+import { disagreement } from './run.js';
+
+const PACKET = Uint8Array.from({ length: 40 }, (_, i) => i * 7);
+
+/** The return values of `body` (an XDP program's body) run on the packets, checked to agree three ways. */
+function r0s(body: string, decls = '', packets = [PACKET]): number[] {
+  const u: PrintedUnit = { source: `${decls}\nexport const prog = xdp((ctx) => {\n${body}\n});\n`, program: 'prog', packets, maps: [], globals: [] };
+  const r = runAlone(u, kernelUnavailableReason() === null);
+  const d = disagreement(r);
+  expect(d, d ? `${d.kind}: ${d.detail}` : '').to.equal(undefined);
+  expect(r.eval.error, 'evaluator').to.equal(undefined);
+  return r.eval.runs.map((x) => x.r0);
+}
+
+const r0 = (body: string, decls = '') => r0s(body, decls)[0];
+
+describe('difffuzz regressions: integer semantics', function () {
+  this.timeout(120_000);
+
+  it('a shift has the promoted type of its left operand, whatever the amount (64-bit amounts once made it u64)', () => {
+    const src = (s: string) => `${MODULE_IMPORTS}export const p = xdp((ctx) => {\n  const a: u64 = u64(ctx.packet.length);\n  const n: u32 = ctx.packet.length;\n  ${s}\n  return 0;\n});\n`;
+    for (const s of ['let x: u32 = n << a;', 'let x: u32 = 64 << a;', 'let x: u32 = n >> ctx.packet.byte(0);', 'let x: u32 = n >>> a;']) {
+      expect(diagnosticsOf(src(s)).map((d) => d.code), s).to.deep.equal([]);
+    }
+    expect(r0('const a: u64 = u64(ctx.packet.length);\n  const x = 1 << a;\n  return x < 0 ? 1 : 2;')).to.equal(2);
+  });
+
+  it('u8 and u16 operands are promoted to i32 (u8(0) - 1 is -1, not 0xffffffff)', () => {
+    expect(r0('const z: u8 = u8(ctx.packet.length - 40);\n  return z - 1 < 0 ? 1 : 2;')).to.equal(1);
+    expect(r0('const z: u16 = u16(ctx.packet.length);\n  const m = -z;\n  return m < 0 ? 1 : 2;')).to.equal(1);
+    expect(r0('const z: u8 = u8(ctx.packet.length);\n  return (~z) < 0 ? 1 : 2;')).to.equal(1);
+  });
+
+  it('u32 with i64 computes in i64; u64 with i64 in u64', () => {
+    expect(r0('const a: u32 = ctx.packet.length;\n  const b: i64 = -50;\n  return a + b < 0 ? 1 : 2;')).to.equal(1);
+    expect(r0('const a: u64 = u64(ctx.packet.length);\n  const b: i64 = -50;\n  return a + b < 0 ? 1 : 2;')).to.equal(2);
+  });
+
+  it('>>> on a signed operand is logical in its promoted width', () => {
+    expect(r0('const m: i8 = i8(ctx.packet.length - 41);\n  return m >>> 28;')).to.equal(15);
+    expect(r0('let m: i32 = i32(ctx.packet.length) - 41;\n  m >>>= 28;\n  return m;')).to.equal(15);
+  });
+
+  it('unary minus of a typed constant is in the promoted type', () => {
+    expect(r0('const m = -u8(5);\n  return m < 0 ? 1 : 2;')).to.equal(1);
+  });
+
+  it('a switch compares like === in the common type (u8 255 does not match case -1)', () => {
+    expect(r0('const b: u8 = u8(ctx.packet.length + 215);\n  switch (b) {\n    case -1: return 1;\n    case 255: return 2;\n  }\n  return 3;')).to.equal(2);
+  });
+
+  it('a && b and a || b as values are a or b, as TypeScript gives them (not 0/1)', () => {
+    expect(r0('let x0 = 1;\n  return (ntohs(x0) || x0);')).to.equal(256);
+    expect(r0('for (const j0 of range(2, 16)) {\n    return ((j0 === j0) ? (j0 && j0) : j0);\n  }\n  return 0;')).to.equal(2);
+    expect(r0('const n: u32 = ctx.packet.length;\n  return (n - 40) && 7;')).to.equal(0);
+    expect(r0('const n: u32 = ctx.packet.length;\n  return (n - 40) || (n + 2);')).to.equal(42);
+  });
+});
+
+describe('difffuzz regressions: constants the compiler folded are not constants of the language', function () {
+  this.timeout(120_000);
+
+  it('a division by an unrolled loop variable that is 0 divides as eBPF does, no TSBPF_DIV_ZERO', () => {
+    expect(r0('let s: u32 = 0;\n  for (const j of range(3)) {\n    s += (10 / j) + (10 % j);\n  }\n  return s;')).to.equal(0 + 10 + 10 + 0 + 5 + 0);
+  });
+
+  it('a shift by a folded amount of the width or more is taken modulo the width (the verifier rejected w1 <<= 512)', () => {
+    const decls = 'const f0 = (a0: i64, a1: u16) => {\n  return i32(htons(0x2));\n};';
+    expect(r0('const x: i8 = i8(ctx.packet.length);\n  return (x << f0(0, 1)) === x ? 1 : 2;', decls)).to.equal(1);
+    expect(r0('let s: u32 = 40;\n  const one: u32 = u32(ctx.packet.length) - 39;\n  return one << s;')).to.equal(256);
+  });
+
+  it('a folded packet offset outside 0…65535 - size is a header that is not there, not TSBPF_PACKET_OFFSET', () => {
+    expect(r0('let n: u32 = 0;\n  for (const j of range(2)) {\n    const h = ctx.packet.at(UdpHdr, j - 1);\n    if (h !== null) n += 1;\n  }\n  return n;')).to.equal(1);
+  });
+});
