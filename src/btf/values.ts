@@ -102,19 +102,52 @@ export function hex(bytes: Uint8Array): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
-/** JSON with bigints as bare numbers and bpftool's 4-space indentation. */
+/**
+ * JSON as bpftool's pretty json_writer writes it: bigints as bare numbers,
+ * 4-space indentation, a new line before each member name and before a
+ * closing bracket, none before array elements (`"values": [{` ... `},{`).
+ */
 export function formatPretty(value: unknown, indent = 0): string {
-  const pad = ' '.repeat(indent);
-  const inner = ' '.repeat(indent + 4);
-  if (typeof value === 'bigint') return value.toString();
-  if (Array.isArray(value)) {
-    if (value.length === 0) return '[]';
-    return `[${value.map((v) => `\n${inner}${formatPretty(v, indent + 4)}`).join(',')}\n${pad}]`;
-  }
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value);
-    if (entries.length === 0) return '{}';
-    return `{${entries.map(([k, v]) => `\n${inner}${JSON.stringify(k)}: ${formatPretty(v, indent + 4)}`).join(',')}\n${pad}}`;
-  }
-  return JSON.stringify(value);
+  let out = '';
+  let depth = indent / 4;
+  let sep = '';
+  const eol = () => (out += `\n${'    '.repeat(depth)}`);
+  const eor = () => (out += sep);
+  const begin = (c: string) => {
+    eor();
+    out += c;
+    depth++;
+    sep = '';
+  };
+  const end = (c: string) => {
+    depth--;
+    if (sep) eol();
+    out += c;
+    sep = ',';
+  };
+  const scalar = (text: string) => {
+    eor();
+    out += text;
+    sep = ',';
+  };
+  const write = (v: unknown): void => {
+    if (typeof v === 'bigint') scalar(v.toString());
+    else if (Array.isArray(v)) {
+      begin('[');
+      for (const x of v) write(x);
+      end(']');
+    } else if (v !== null && typeof v === 'object') {
+      begin('{');
+      for (const [k, x] of Object.entries(v)) {
+        eor();
+        eol();
+        sep = '';
+        out += `${JSON.stringify(k)}: `;
+        write(x);
+      }
+      end('}');
+    } else scalar(JSON.stringify(v) ?? 'null');
+  };
+  write(value);
+  return out;
 }

@@ -8,6 +8,7 @@ import { type Btf, parseBtf } from '../btf/index.js';
 import { btfBytesById } from '../kernel/btf-bytes.js';
 import { listMaps } from '../kernel/enumerate.js';
 import { BpfMap } from '../kernel/map.js';
+import type { MapInfo } from '../kernel/info.js';
 import { type BtfValue, decodeBtfValue, formatPretty, hex } from '../btf/values.js';
 import { CliError, printJson } from './output.js';
 
@@ -17,7 +18,18 @@ export const dumpHelp = `  dump      every entry of one map, decoded through its
 /** Map types whose entries cannot be walked by key. */
 const NOT_DUMPABLE = new Set([22, 23, 27, 30, 31]); // queue, stack, ringbuf, bloom filter, user ringbuf
 
-function openMap(how: string | undefined, what: string | undefined): BpfMap {
+/** The map's own BTF (not vmlinux's), when it has key or value types; undefined means hex. */
+export function mapBtf(info: MapInfo): Btf | undefined {
+  if (!info.btfId || !(info.btfKeyTypeId || info.btfValueTypeId)) return undefined;
+  try {
+    const raw = btfBytesById(info.btfId);
+    return raw.kernelBtf ? undefined : parseBtf(raw.bytes, { section: `BTF ${info.btfId}` });
+  } catch {
+    return undefined; // fall back to hex
+  }
+}
+
+export function openMap(how: string | undefined, what: string | undefined): BpfMap {
   if (!how || what === undefined) throw new CliError('which map? use: id ID | pinned PATH | name NAME', 2);
   switch (how) {
     case 'id': {
@@ -44,15 +56,7 @@ export async function dump(argv: string[]): Promise<number> {
   using map = openMap(positionals[0], positionals[1]);
   if (NOT_DUMPABLE.has(map.type)) throw new CliError(`map ${map.name || map.info().id} cannot be dumped: its type has no keys to walk`);
   const info = map.info();
-  let btf: Btf | undefined;
-  if (info.btfId && (info.btfKeyTypeId || info.btfValueTypeId)) {
-    try {
-      const raw = btfBytesById(info.btfId);
-      if (!raw.kernelBtf) btf = parseBtf(raw.bytes, { section: `BTF ${info.btfId}` });
-    } catch {
-      btf = undefined; // fall back to hex
-    }
-  }
+  const btf = mapBtf(info);
   const decode = (typeId: number, bytes: Uint8Array): BtfValue => (btf && typeId ? decodeBtfValue(btf, typeId, bytes) : hex(bytes));
   const entries: Record<string, BtfValue>[] = [];
   let key: Uint8Array | undefined;

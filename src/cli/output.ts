@@ -50,6 +50,12 @@ export class CliError extends Error {
   }
 }
 
+/** Prints one JSON document on its own line with bigints as bare numbers, as bpftool -j writes u64 values. */
+export function printJsonNumbers(value: unknown): void {
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `\u0000big${v}` : v));
+  process.stdout.write(`${text.replace(/"\\u0000big(-?\d+)"/g, '$1')}\n`);
+}
+
 /** Prints one JSON object on its own line (bigints as decimal strings). */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);

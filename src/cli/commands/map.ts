@@ -6,15 +6,18 @@ import { parseArgs } from 'node:util';
 import { listMaps, mapTypeName } from '../../kernel/index.js';
 import { lowerName } from '../kernel-format.js';
 import { dump, dumpHelp } from '../map-dump.js';
+import { elemHelp, lookup, remove, update } from '../map-elem.js';
 import { CliError, bold, printJson } from '../output.js';
 
 export const help = `usage: tsbpf map list [--json]
        tsbpf map dump id ID | pinned PATH | name NAME [--json]
+       tsbpf map lookup|update|delete MAP key KEY [value VALUE] [--json]
 
 subcommands:
   list      every BPF map in the kernel: id, type, name, key/value sizes,
             max entries, flags (needs root or CAP_BPF)
 ${dumpHelp}
+${elemHelp}
 
 options:
   --json    one JSON object per map, one per line
@@ -43,7 +46,7 @@ async function list(argv: string[]): Promise<number> {
 }
 
 /** Subcommands by name; add new ones here. */
-export const subcommands: Record<string, Subcommand> = { list, dump };
+export const subcommands: Record<string, Subcommand> = { list, dump, lookup, update, delete: remove };
 
 export async function run(argv: string[]): Promise<number> {
   const [name = 'list', ...rest] = argv[0]?.startsWith('-') ? ['list', ...argv] : argv;
