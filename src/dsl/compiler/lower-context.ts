@@ -4,7 +4,7 @@
  */
 import type { Node } from 'ts-morph';
 import { INT_TYPES, U32, U64 } from './ctypes.js';
-import { reg } from './ir.js';
+import { imm, reg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { PROGRAM_KINDS } from './program-kinds.js';
 import { parseTracepointFormat, type TracepointField } from './tracepoint-format.js';
@@ -41,6 +41,20 @@ export function ctxField(l: FunctionLowering, name: string, node: Node): Value {
     const fields = tracepointFields(l, node);
     const tf = fields.get(name);
     if (!tf) return l.fail(node, 'TSBPF_TP_FIELD', `tracepoint ${l.program.target} has no field '${name}' (fields: ${[...fields.keys()].join(', ')})`);
+    if (tf.dataLoc) {
+      // The data's kernel address: the record (ctx) plus the low 16 bits of the field.
+      const loc = l.load(l.ctxReg, tf.offset, U32);
+      const dst = l.newReg();
+      l.emit({ op: 'alu', alu: 'and', bits: 64, dst, a: loc.op, b: imm(0xffff) });
+      l.emit({ op: 'alu', alu: 'add', bits: 64, dst, a: reg(dst), b: reg(l.ctxReg) });
+      return { k: 'int', op: reg(dst), t: U64 };
+    }
+    if (tf.length !== undefined) {
+      const esize = tf.size / tf.length;
+      if (esize !== 1 && esize !== 2 && esize !== 4 && esize !== 8) return l.fail(node, 'TSBPF_TP_FIELD', `field '${name}' is an array of ${esize}-byte elements; only integer arrays can be read`);
+      const element = INT_TYPES[`${tf.signed && !tf.char ? 'i' : 'u'}${esize * 8}`]!;
+      return { k: 'ptr', reg: l.offsetPtr(l.ctxReg, tf.offset), to: { kind: 'array', element, length: tf.length, ...(tf.char ? { cstr: true } : {}) }, space: 'ctx' };
+    }
     if (tf.size !== 1 && tf.size !== 2 && tf.size !== 4 && tf.size !== 8) return l.fail(node, 'TSBPF_TP_FIELD', `field '${name}' is ${tf.size} bytes; only integer and pointer fields can be read`);
     const t = INT_TYPES[`${tf.signed ? 'i' : 'u'}${tf.size * 8}`]!;
     return l.load(l.ctxReg, tf.offset, t);

@@ -65,7 +65,12 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
       if (kernelSrc?.size !== undefined && (name === 'probeReadKernel' || name === 'probeReadUser') && kernelSrc.size < sizeOf(p.to)) {
         l.fail(args[1]!, 'TSBPF_HELPER_ARG', `the kernel field is ${kernelSrc.size} bytes, smaller than the ${sizeOf(p.to)} bytes of the destination`);
       }
-      const src = kernelSrc ? reg(kernelSrc.addr) : l.coerceLoose(l.intOf(srcValue, args[1]!), U64, args[1]!).op;
+      // An array or struct reference (a tracepoint's char array, a struct local) is copied from where it is.
+      const refSrc = srcValue.k === 'ptr' && srcValue.to.kind !== 'int' ? srcValue : undefined;
+      if (refSrc && (name === 'probeReadKernel' || name === 'probeReadUser') && sizeOf(refSrc.to) < sizeOf(p.to)) {
+        l.fail(args[1]!, 'TSBPF_HELPER_ARG', `the source is ${sizeOf(refSrc.to)} bytes, smaller than the ${sizeOf(p.to)} bytes of the destination`);
+      }
+      const src = kernelSrc ? reg(kernelSrc.addr) : refSrc ? reg(refSrc.reg) : l.coerceLoose(l.intOf(srcValue, args[1]!), U64, args[1]!).op;
       const id = { probeReadKernel: Helper.probe_read_kernel, probeReadUser: Helper.probe_read_user, probeReadKernelStr: Helper.probe_read_kernel_str, probeReadUserStr: Helper.probe_read_user_str }[name];
       return result(l.call(id, [reg(p.reg), imm(sizeOf(p.to)), src], node), I64);
     }

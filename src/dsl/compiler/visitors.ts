@@ -147,7 +147,7 @@ E[SK.ElementAccessExpression] = (l, n) => {
   if (obj.k === 'kernel') return kernelIndex(l, obj, l.int(argNode), argNode);
   if (obj.k !== 'ptr' || obj.to.kind !== 'array') return l.fail(n, 'TSBPF_INDEX', `only fixed arrays can be indexed, not ${describeValue(obj)}`);
   const elem = obj.to.element;
-  const esize = elem.kind === 'int' ? elem.bits / 8 : elem.kind === 'array' ? 0 : elem.size;
+  const esize = sizeOf(elem);
   // Constant indexes (literals, constants, unrolled loop variables) are plain offsets.
   const index = l.int(argNode);
   const c = index.op.kind === 'imm' ? index.op.value : undefined;
@@ -156,6 +156,7 @@ E[SK.ElementAccessExpression] = (l, n) => {
     return { k: 'ptr', reg: l.offsetPtr(obj.reg, Number(c) * esize), to: elem, space: obj.space, ...withRefs(obj.refs) };
   }
   if (elem.kind !== 'int') return l.fail(argNode, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
+  if (obj.space === 'ctx') return l.fail(argNode, 'TSBPF_INDEX', 'context arrays take constant indexes (the verifier allows no variable offset into the context); copy the array first: bpf.probeReadKernel(local, ctx.field)');
   // A variable index: clamp so the verifier sees a bounded offset; out of range reads element 0.
   const idx = l.toReg(l.convert(index, INT_TYPES.u64!, argNode));
   const safe = l.newReg();
