@@ -12,6 +12,7 @@ import { attachXdp } from '../kernel/link-netdev.js';
 import { attachTc } from '../kernel/link-tc.js';
 import { attachPerfEvent } from '../kernel/link-perf-sample.js';
 import { attachRawTracepoint } from '../kernel/link-raw-tracepoint.js';
+import { attachTracing } from '../kernel/link-tracing.js';
 import { attachSocketFilter } from '../kernel/link-socket-filter.js';
 import { attachTracepoint } from '../kernel/link-tracepoint.js';
 import { attachUprobe } from '../kernel/link-uprobe.js';
@@ -71,5 +72,11 @@ export function attachProgram(p: CompiledProgram, prog: Program, options: { ifac
     case 'uretprobe':
       return done(`${p.kind} ${p.binary}:${p.target}`, attachUprobe(prog, { path: p.binary!, symbol: p.target! }, { retprobe: p.kind === 'uretprobe' }));
     case 'perf_event': return done('perf event (cpu-clock, every CPU)', attachPerfEvent(prog));
+    case 'tp_btf':
+    case 'fentry':
+    case 'fexit':
+    case 'fmod_ret':
+    case 'lsm':
+      return done(`${p.kind} ${p.target}`, attachTracing(prog, `${p.kind}/${p.target}`));
   }
 }

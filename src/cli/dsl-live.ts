@@ -91,6 +91,14 @@ export function tailCallTargets(mod: CompiledModule): Set<string> {
 
 const u32Bytes = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n >>> 0]).buffer);
 
+/** The id of a BTF-typed program's hook in vmlinux's BTF (btf_trace_NAME for tp_btf, the function for fentry/fexit, bpf_lsm_HOOK). */
+function attachBtfId(p: CompiledProgram): number {
+  const want = p.attachBtf!;
+  const id = kernelBtf().findByName(want.name, want.kind);
+  if (id === undefined) throw new LoadError('E_ATTACH_BTF', `${want.kind} '${want.name}' is not in the kernel's BTF (is '${p.target}' a ${p.kind === 'tp_btf' ? 'tracepoint' : p.kind === 'lsm' ? 'security hook' : 'kernel function'} of this kernel?)`, p.name);
+  return id;
+}
+
 /** Where maps declared `pinning: 'byName'` live, as libbpf's default pin root. */
 export const PIN_ROOT = '/sys/fs/bpf';
 
@@ -198,6 +206,7 @@ export function loadCompiledModule(mod: CompiledModule, options: LoadCompiledOpt
           ...(options.logLevel ? { logLevel: options.logLevel } : {}),
           ...(options.logSize ? { maxLogSize: options.logSize } : {}),
           ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
+          ...(p.attachBtf ? { attachBtfId: attachBtfId(p) } : {}),
           ...(btf ? { btf: { fd: btf.fd, funcInfo: btf.funcInfo, funcInfoRecSize: 8, lineInfo: btf.lineInfo, lineInfoRecSize: 16 } } : {}),
         }));
       } catch (e) {

@@ -471,7 +471,8 @@ export interface PerfEventContext {
 
 export type ProgramKind =
   | 'xdp' | 'tc' | 'socket_filter' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kretprobe'
-  | 'uprobe' | 'uretprobe' | 'perf_event' | 'cgroup_skb';
+  | 'uprobe' | 'uretprobe' | 'perf_event' | 'cgroup_skb'
+  | 'tp_btf' | 'fentry' | 'fexit' | 'fmod_ret' | 'lsm';
 
 /** Runtime descriptor of a program: where it attaches. */
 export interface ProgramDescriptor<C = unknown> {
@@ -501,6 +502,24 @@ export const kretprobe = (fn: string, _body: Body<ProbeContext>): ProgramDescrip
 export const uprobe = (binary: string, symbol: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('uprobe', symbol, { binary });
 export const uretprobe = (binary: string, symbol: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('uretprobe', symbol, { binary });
 export const perfEvent = (_body: Body<PerfEventContext>): ProgramDescriptor<PerfEventContext> => program('perf_event');
+
+/**
+ * BTF-typed programs: the body takes the hook's arguments as parameters,
+ * typed by their annotations (`Ptr<task_struct>`, integers), and reads
+ * kernel structs through them with CO-RE. The kernel checks the program
+ * against the hook's BTF at load.
+ */
+type BtfBody<A extends unknown[]> = (...args: A) => number;
+/** A BTF tracepoint (tp_btf/NAME): `tpBtf('sched_switch', (preempt: bool, prev: Ptr<task_struct>, next: Ptr<task_struct>) => …)`. */
+export const tpBtf = <A extends unknown[]>(name: string, _body: BtfBody<A>): ProgramDescriptor<A> => program('tp_btf', name);
+/** fentry/FUNC: runs at the entry of a kernel function, with its arguments (needs BPF trampolines). */
+export const fentry = <A extends unknown[]>(fn: string, _body: BtfBody<A>): ProgramDescriptor<A> => program('fentry', fn);
+/** fexit/FUNC: runs when a kernel function returns: its arguments, then its return value as the last parameter. */
+export const fexit = <A extends unknown[]>(fn: string, _body: BtfBody<A>): ProgramDescriptor<A> => program('fexit', fn);
+/** fmod_ret/FUNC: may replace the return value of an error-injectable kernel function (return non-zero to do so). */
+export const fmodRet = <A extends unknown[]>(fn: string, _body: BtfBody<A>): ProgramDescriptor<A> => program('fmod_ret', fn);
+/** lsm/HOOK: a BPF LSM program on a security hook (`bprm_check_security`); return 0 to allow, -EPERM (-1) to deny. */
+export const lsm = <A extends unknown[]>(hook: string, _body: BtfBody<A>): ProgramDescriptor<A> => program('lsm', hook);
 
 // ---------------------------------------------------------------- helpers
 

@@ -35,8 +35,8 @@ export async function stopBpftrace(bt: Bpftrace): Promise<string> {
 }
 
 /** Starts a tool and waits until it has printed `header` (main runs once every program is attached). */
-export async function startTool(tool: string, args: string[], cacheDir: string, header: RegExp): Promise<RunningCli> {
-  const run = spawnRun([`examples/tools/${tool}.bpf.ts`, '--', ...args], cacheDir);
+export async function startTool(tool: string, args: string[], cacheDir: string, header: RegExp, runOptions: string[] = []): Promise<RunningCli> {
+  const run = spawnRun([`examples/tools/${tool}.bpf.ts`, ...runOptions, '--', ...args], cacheDir);
   const ok = await until(run, 960, (r) => header.test(r.stdout));
   if (!ok) {
     run.child.kill('SIGKILL');

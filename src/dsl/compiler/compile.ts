@@ -18,7 +18,7 @@ import type { HistogramSpec } from './histogram-model.js';
 import { inUserSpace, userSpaceRanges } from './user-space.js';
 import { moduleSpecifierText } from './module-specifier.js';
 import { optimize } from './passes.js';
-import { expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
+import { attachBtfOf, expectedAttachType, PROGRAM_KINDS, type ProgramKind } from './program-kinds.js';
 import { allocateRegisters } from './regalloc.js';
 import { findLeakedReservations } from './ringbuf-check.js';
 import './visitors.js';
@@ -46,6 +46,8 @@ export interface CompiledProgram {
   expectedAttachType?: number;
   target?: string;
   binary?: string;
+  /** BTF-typed kinds: the kernel type whose id is the program's attach_btf_id. */
+  attachBtf?: { name: string; kind: 'typedef' | 'func' };
   /** Where the program's `export const` stands, for errors that arise later (attach). */
   declaredAt?: { file: string; line: number; column: number };
   instructions: Instruction[];
@@ -294,12 +296,14 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
       const instructions = emitFunction(fn, alloc);
       const info = PROGRAM_KINDS[p.kind];
       const attach = expectedAttachType(p.kind, p.target);
+      const attachBtf = attachBtfOf(p.kind, p.target);
       const declFile = p.decl.getSourceFile();
       const declPos = lineAndColumn(declFile, p.decl.getStart());
       programs.push({
         name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, stackSize, ir,
         declaredAt: { file: declFile.getFilePath(), line: declPos.line, column: declPos.column },
         ...(attach !== undefined ? { expectedAttachType: attach } : {}),
+        ...(attachBtf ? { attachBtf } : {}),
         ...(p.target !== undefined ? { target: p.target } : {}),
         ...(p.binary !== undefined ? { binary: p.binary } : {}),
       });

@@ -5,8 +5,10 @@
  */
 import type { ProgramKind } from './program-kinds.js';
 
-const ALL: ProgramKind[] = ['xdp', 'tc', 'socket_filter', 'tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event', 'cgroup_skb'];
-const TRACING: ProgramKind[] = ['tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event'];
+/** The BTF-typed tracing kinds (BPF_PROG_TYPE_TRACING and LSM). */
+const BTF_TYPED: ProgramKind[] = ['tp_btf', 'fentry', 'fexit', 'fmod_ret', 'lsm'];
+const ALL: ProgramKind[] = ['xdp', 'tc', 'socket_filter', 'tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event', 'cgroup_skb', ...BTF_TYPED];
+const TRACING: ProgramKind[] = ['tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event', ...BTF_TYPED];
 /** Helpers about the current task are not offered to socket filters and XDP by the kernel. */
 const TASK: ProgramKind[] = TRACING;
 
@@ -25,7 +27,7 @@ export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   gid: [...TRACING, 'cgroup_skb'],
   currentComm: TRACING,
   currentTask: TRACING,
-  currentTaskBtf: [],
+  currentTaskBtf: BTF_TYPED,
   fieldExists: ALL,
   fieldSize: ALL,
   typeExists: ALL,

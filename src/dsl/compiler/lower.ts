@@ -10,6 +10,7 @@ import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, STACK_
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
 import { type GlobalInfo, globalIntType, isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
+import { BTF_KINDS } from './program-kinds.js';
 import type { TracepointField } from './tracepoint-format.js';
 import { describeKType } from './kernel-types.js';
 import { ctxMethod } from './lower-context.js';
@@ -165,10 +166,13 @@ export class FunctionLowering {
     if (!(Node.isArrowFunction(body) || Node.isFunctionExpression(body))) throw new Error('program body');
     this.at(body);
     const params = body.getParameters();
-    if (params.length > 1) this.cx.report(params[1]!, 'TSBPF_PARAMS', 'a program takes one parameter, its context');
+    const btfTyped = BTF_KINDS.has(this.program.kind);
+    if (params.length > 1 && !btfTyped) this.cx.report(params[1]!, 'TSBPF_PARAMS', 'a program takes one parameter, its context');
     const ctxReg = this.newReg();
     this.emit({ op: 'mov', dst: ctxReg, src: { kind: 'reg', reg: -1 }, bits: 64 });
-    const ctxParam = params[0];
+    const ctxParam = btfTyped ? undefined : params[0];
+    // BTF-typed kinds: parameter i is the hook's argument i, a u64 slot of the context.
+    if (btfTyped) params.forEach((p, i) => this.#btfArgument(p, i, ctxReg));
     if (ctxParam) {
       if (!Node.isIdentifier(ctxParam.getNameNode())) this.cx.report(ctxParam, 'TSBPF_DESTRUCTURE', 'destructuring the context is not supported; name it (ctx) and use ctx.field');
       this.#bindings.set(ctxParam, { k: 'value', value: { k: 'ctx' } });
@@ -187,6 +191,20 @@ export class FunctionLowering {
 
   /** Where references are made, used and released (checked after lowering). */
   readonly lifetimes = new Lifetimes((label) => this.label(label));
+
+  #btfArgument(p: import('ts-morph').ParameterDeclaration, i: number, ctxReg: VReg): void {
+    if (!Node.isIdentifier(p.getNameNode())) this.fail(p, 'TSBPF_DESTRUCTURE', 'destructuring arguments is not supported');
+    const typeNode = p.getTypeNode();
+    if (!typeNode) this.fail(p, 'TSBPF_BTF_ARG', `annotate ${p.getName()} with the argument's type (an integer type or Ptr<T>), as the kernel's BTF declares it`);
+    const t = this.cx.ctypeOf(typeNode);
+    if (t.kind !== 'int') this.fail(typeNode, 'TSBPF_BTF_ARG', 'arguments are integers or kernel pointers (Ptr<T>); a struct argument is reached through a Ptr');
+    if (i >= 12) this.fail(p, 'TSBPF_BTF_ARG', 'BPF trampolines pass at most 12 arguments');
+    const raw = this.load(ctxReg, i * 8, U64);
+    const v = this.convert(raw, { ...t, pointee: undefined }, p);
+    const r = this.newReg();
+    this.emit({ op: 'mov', dst: r, src: v.op, bits: 64 });
+    this.#bindings.set(p, { k: 'var', reg: r, t });
+  }
 
   /** The context (r1 at entry). */
   ctxReg: VReg = -1;

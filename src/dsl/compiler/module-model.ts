@@ -90,6 +90,7 @@ const MAP_FACTORIES: Record<string, MapKind> = {
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
   xdp: 'xdp', tc: 'tc', socketFilter: 'socket_filter', cgroupSkb: 'cgroup_skb', tracepoint: 'tracepoint', rawTracepoint: 'raw_tracepoint',
   kprobe: 'kprobe', kretprobe: 'kretprobe', uprobe: 'uprobe', uretprobe: 'uretprobe', perfEvent: 'perf_event',
+  tpBtf: 'tp_btf', fentry: 'fentry', fexit: 'fexit', fmodRet: 'fmod_ret', lsm: 'lsm',
 };
 
 /** The integer type of a global that holds an integer (places are made only for those). */

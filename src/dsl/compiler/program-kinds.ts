@@ -5,15 +5,22 @@
 
 export type ProgramKind =
   | 'xdp' | 'tc' | 'socket_filter' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kretprobe'
-  | 'uprobe' | 'uretprobe' | 'perf_event' | 'cgroup_skb';
+  | 'uprobe' | 'uretprobe' | 'perf_event' | 'cgroup_skb'
+  | 'tp_btf' | 'fentry' | 'fexit' | 'fmod_ret' | 'lsm';
+
+/** Kinds whose arguments are typed by kernel BTF: the body takes them as parameters (u64 slots of the context). */
+export const BTF_KINDS: ReadonlySet<ProgramKind> = new Set(['tp_btf', 'fentry', 'fexit', 'fmod_ret', 'lsm']);
 
 /** Kernel enum bpf_prog_type values. */
 export const ProgType = {
-  SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7, CGROUP_SKB: 8, RAW_TRACEPOINT: 17,
+  SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7, CGROUP_SKB: 8, RAW_TRACEPOINT: 17, TRACING: 26, LSM: 29,
 } as const;
 
 /** Kernel enum bpf_attach_type values we use. */
-export const AttachType = { CGROUP_INET_INGRESS: 0, CGROUP_INET_EGRESS: 1, TCX_INGRESS: 46, TCX_EGRESS: 47 } as const;
+export const AttachType = {
+  CGROUP_INET_INGRESS: 0, CGROUP_INET_EGRESS: 1, TRACE_RAW_TP: 23, TRACE_FENTRY: 24, TRACE_FEXIT: 25, MODIFY_RETURN: 26, LSM_MAC: 27,
+  TCX_INGRESS: 46, TCX_EGRESS: 47,
+} as const;
 
 export interface ProgramKindInfo {
   progType: number;
@@ -52,6 +59,11 @@ export const PROGRAM_KINDS: Record<ProgramKind, ProgramKindInfo> = {
   kretprobe: { progType: ProgType.KPROBE, fields: {}, args: ptRegsArgs, ret: ptRegsRet },
   uprobe: { progType: ProgType.KPROBE, fields: {}, args: ptRegsArgs, ret: ptRegsRet },
   uretprobe: { progType: ProgType.KPROBE, fields: {}, args: ptRegsArgs, ret: ptRegsRet },
+  tp_btf: { progType: ProgType.TRACING, fields: {} },
+  fentry: { progType: ProgType.TRACING, fields: {} },
+  fexit: { progType: ProgType.TRACING, fields: {} },
+  fmod_ret: { progType: ProgType.TRACING, fields: {} },
+  lsm: { progType: ProgType.LSM, fields: {} },
   perf_event: {
     progType: ProgType.PERF_EVENT,
     fields: { samplePeriod: { offset: 168, size: 8 }, addr: { offset: 176, size: 8 } },
@@ -83,11 +95,29 @@ export function attachSectionName(kind: ProgramKind, target: string | undefined,
     case 'uprobe': return `uprobe/${binary}:${target}`;
     case 'uretprobe': return `uretprobe/${binary}:${target}`;
     case 'perf_event': return 'perf_event';
+    case 'tp_btf': return `tp_btf/${target}`;
+    case 'fentry': return `fentry/${target}`;
+    case 'fexit': return `fexit/${target}`;
+    case 'fmod_ret': return `fmod_ret/${target}`;
+    case 'lsm': return `lsm/${target}`;
   }
+}
+
+/** The kernel BTF type a BTF-typed program attaches to (its attach_btf_id at load). */
+export function attachBtfOf(kind: ProgramKind, target: string | undefined): { name: string; kind: 'typedef' | 'func' } | undefined {
+  if (kind === 'tp_btf') return { name: `btf_trace_${target}`, kind: 'typedef' };
+  if (kind === 'fentry' || kind === 'fexit' || kind === 'fmod_ret') return { name: target!, kind: 'func' };
+  if (kind === 'lsm') return { name: `bpf_lsm_${target}`, kind: 'func' };
+  return undefined;
 }
 
 export function expectedAttachType(kind: ProgramKind, target: string | undefined): number | undefined {
   if (kind === 'tc') return target === 'egress' ? AttachType.TCX_EGRESS : AttachType.TCX_INGRESS;
   if (kind === 'cgroup_skb') return target === 'egress' ? AttachType.CGROUP_INET_EGRESS : AttachType.CGROUP_INET_INGRESS;
+  if (kind === 'tp_btf') return AttachType.TRACE_RAW_TP;
+  if (kind === 'fentry') return AttachType.TRACE_FENTRY;
+  if (kind === 'fexit') return AttachType.TRACE_FEXIT;
+  if (kind === 'fmod_ret') return AttachType.MODIFY_RETURN;
+  if (kind === 'lsm') return AttachType.LSM_MAC;
   return undefined;
 }
