@@ -4,7 +4,7 @@
  * helpers; pass `helpers` to `run` to add or replace entries by id.
  */
 import { Helper as HelperNumbers } from '../asm/helpers.js';
-import { type InterpMap, helperResult } from './maps.js';
+import { Errno, type InterpMap, helperResult } from './maps.js';
 import type { Memory } from './memory.js';
 import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOutput } from './helpers-map.js';
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
@@ -12,6 +12,7 @@ import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } f
 import { tracePrintk } from './helpers-trace.js';
 import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
+import { csumDiff, redirectMap } from './helpers-net.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
 export interface TaskInfo {
@@ -98,6 +99,12 @@ export const HelperId = {
   XDP_ADJUST_TAIL: HelperNumbers.xdp_adjust_tail,
   XDP_LOAD_BYTES: HelperNumbers.xdp_load_bytes,
   XDP_STORE_BYTES: HelperNumbers.xdp_store_bytes,
+  REDIRECT_MAP: HelperNumbers.redirect_map,
+  CSUM_DIFF: HelperNumbers.csum_diff,
+  GET_SOCKET_COOKIE: HelperNumbers.get_socket_cookie,
+  SKB_CGROUP_ID: HelperNumbers.skb_cgroup_id,
+  GET_STACKID: HelperNumbers.get_stackid,
+  GET_STACK: HelperNumbers.get_stack,
 } as const;
 
 export const defaultHelpers: HelperTable = {
@@ -140,6 +147,14 @@ export const defaultHelpers: HelperTable = {
   [HelperId.XDP_ADJUST_TAIL]: xdpAdjustTail,
   [HelperId.GET_NUMA_NODE_ID]: () => 0n,
   [HelperId.GET_CURRENT_CGROUP_ID]: (ctx) => ctx.task.cgroupId,
+  [HelperId.REDIRECT_MAP]: redirectMap,
+  [HelperId.CSUM_DIFF]: csumDiff,
+  // The interpreter's packets have no socket (the kernel gives 0 then) and no cgroup.
+  [HelperId.GET_SOCKET_COOKIE]: () => 0n,
+  [HelperId.SKB_CGROUP_ID]: () => 0n,
+  // There is no kernel or user stack to walk: as the kernel says when it finds none.
+  [HelperId.GET_STACKID]: () => errno(Errno.EFAULT),
+  [HelperId.GET_STACK]: () => errno(Errno.EFAULT),
   // jiffies at HZ=250, from the same clock as ktime
   [HelperId.JIFFIES64]: (ctx) => ctx.now() / 4_000_000n,
 };

@@ -11,6 +11,7 @@ import { PerCpuArrayMap, PerCpuHashMap } from './percpu-maps.js';
 import { ProgArrayMap } from './prog-array.js';
 import { QueueMap, StackMap } from './queue-maps.js';
 import { RingBufMap } from './ringbuf.js';
+import { RedirectArrayMap, RedirectHashMap } from './redirect-maps.js';
 
 export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   array: (spec) => new ArrayMap(spec),
@@ -27,6 +28,12 @@ export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   perf_event_array: (spec) => new PerfEventArrayMap(spec),
   array_of_maps: (spec) => new MapOfMaps({ ...spec, type: 'array_of_maps' }),
   hash_of_maps: (spec) => new MapOfMaps({ ...spec, type: 'hash_of_maps' }),
+  devmap: (spec) => new RedirectArrayMap(spec),
+  cpumap: (spec) => new RedirectArrayMap(spec),
+  xskmap: (spec) => new RedirectArrayMap(spec),
+  devmap_hash: (spec) => new RedirectHashMap(spec),
+  // Programs only ask it for ids (which need a stack the interpreter does not have); user space reads traces by id.
+  stack_trace: (spec) => Object.defineProperty(new HashMap(spec), 'type', { value: 'stack_trace' }),
 };
 
 /** Makes an in-memory map of a registered kind. */

@@ -47,7 +47,8 @@ export function atomicOp(l: FunctionLowering, target: AtomicTarget, aop: AtomicC
     l.emit({ op: 'atomicAdd', base: target.base, off: target.off, size, value: operands[0]! });
     return { k: 'void' };
   }
-  const args = [reg(target.base), reg(operands[0]!), ...(aop === 'cmpxchg' ? [reg(operands[1]!)] : [])];
+  // r2 the value to store, r3 (cmpxchg) the expected one: operands come as (expected, value).
+  const args = aop === 'cmpxchg' ? [reg(target.base), reg(operands[1]!), reg(operands[0]!)] : [reg(target.base), reg(operands[0]!)];
   const dst = fetch ? l.newReg() : undefined;
   l.emit({ op: 'call', helper: -1, args, ...(dst !== undefined ? { dst } : {}), atomic: { aop, fetch, size, off: target.off } });
   if (dst === undefined) return { k: 'void' };

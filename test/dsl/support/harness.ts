@@ -6,13 +6,20 @@
 import { nodeHost, dslRoot } from '../../../src/cli/dsl-host.js';
 import { ModuleEvaluator } from '../../../src/dsl/eval/index.js';
 import { applySetting, type GlobalSetting } from '../../../src/cli/global-settings.js';
-import { loadCompiledModule, relocate } from '../../../src/cli/dsl-live.js';
+import { loadCompiledModule, mapSpecOf, relocate } from '../../../src/cli/dsl-live.js';
+import { isDumpable } from '../../../src/dsl/compiler/module-model.js';
+import { sizeOf } from '../../../src/dsl/compiler/ctypes.js';
+import { PerfBufferReader } from '../../../src/kernel/perf-reader.js';
+import { MapOfMaps } from '../../../src/interp/map-of-maps.js';
+import { PerfEventArrayMap } from '../../../src/interp/perf-event-array.js';
+import { ProgArrayMap } from '../../../src/interp/prog-array.js';
+import { u32KeyBytes } from '../../../src/interp/maps.js';
 import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
-import { compile, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
+import { compile, type CompiledMap, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
 import { createMap, type InterpMap, RingBufMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
-import type { BpfMap } from '../../../src/kernel/map.js';
+import { BpfMap } from '../../../src/kernel/map.js';
 import { RingBufReader } from '../../../src/kernel/ringbuf-reader.js';
 
 export const MODULE_DIR = '/virtual/modules';
@@ -49,7 +56,12 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 export function dumpKernelMaps(mod: CompiledModule, maps: ReadonlyMap<string, BpfMap>): MapDump {
   const out: MapDump = {};
   for (const spec of mod.maps) {
-    if (spec.kind === 'ringbuf') continue;
+    if (spec.kind === 'array_of_maps') {
+      const inner = maps.get(`${spec.name}[0]`);
+      if (inner) out[`${spec.name}[0]`] = Object.fromEntries([...inner].filter(([, v]) => v.some((x) => x !== 0)).map(([k, v]) => [hex(k), hex(v)]));
+      continue;
+    }
+    if (!isDumpable(spec.kind)) continue;
     const m = maps.get(spec.name)!;
     const entries: Record<string, string> = {};
     for (const [k, v] of m) {
@@ -103,9 +115,15 @@ export class InterpMaps {
   constructor(readonly mod: CompiledModule, rodata: Record<string, GlobalSetting> = {}) {
     let fd = 100;
     for (const m of mod.maps) {
-      const type = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : 'hash';
-      const im = m.kind === 'ringbuf' ? new RingBufMap({ maxEntries: m.maxEntries }) : createMap({ type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
+      const im = interpMapOf(m);
       if (im instanceof RingBufMap) this.rings.set(m.name, im);
+      if (im instanceof PerfEventArrayMap) this.perf.set(m.name, im);
+      // Slot 0 of an array of maps gets an inner map of the template's shape, as fillInnerMaps does in the kernel.
+      if (im instanceof MapOfMaps && m.inner) {
+        const inner = interpMapOf(m.inner);
+        im.set(u32KeyBytes(0), inner);
+        this.byName.set(`${m.name}[0]`, inner);
+      }
       this.add(m.name, im, fd++);
     }
     for (const d of mod.data) {
@@ -115,7 +133,18 @@ export class InterpMaps {
       im.update(new Uint8Array(4), bytes, 0n);
       this.add(d.name, im, fd++);
     }
+    // Prog arrays hold the programs their declaration lists, as loadCompiledModule fills them.
+    const fakeMaps = new Map<string, { fd: number }>([...this.fds].map(([n, f]) => [n, { fd: f }]));
+    for (const m of mod.maps) {
+      m.programs?.forEach((name, i) => {
+        const p = mod.programs.find((x) => x.name === name)!;
+        (this.byName.get(m.name) as ProgArrayMap).set(i, encode(relocate(p, fakeMaps as unknown as Map<string, BpfMap>)));
+      });
+    }
   }
+
+  /** Perf event arrays by name, drained into RunOutcome.events after each run. */
+  readonly perf = new Map<string, PerfEventArrayMap>();
 
   add(name: string, m: InterpMap, fd: number): void {
     this.byName.set(name, m);
@@ -126,7 +155,12 @@ export class InterpMaps {
   dump(): MapDump {
     const out: MapDump = {};
     for (const spec of this.mod.maps) {
-      if (spec.kind === 'ringbuf') continue;
+      if (spec.kind === 'array_of_maps') {
+        const inner = this.byName.get(`${spec.name}[0]`)!;
+        out[`${spec.name}[0]`] = Object.fromEntries([...inner.keys()].map((k) => [hex(k), hex(inner.lookup(k)!)]).filter(([, v]) => /[^0]/.test(v!)));
+        continue;
+      }
+      if (!isDumpable(spec.kind)) continue;
       const m = this.byName.get(spec.name)!;
       const entries: Record<string, string> = {};
       for (const k of m.keys()) {
@@ -165,6 +199,7 @@ export function runInterp(
     retval = Number(BigInt.asUintN(32, r.r0));
     trace.push(...r.trace);
     for (const [name, ring] of maps.rings) for (const e of ring.drain()) (events[name] ??= []).push(hex(e));
+    for (const [name, perf] of maps.perf) for (const e of perf.drain()) (events[name] ??= []).push(hex(e.data));
     // bpf_xdp_adjust_head/tail give the run a new packet array.
     if (packet && r.packet) after = r.packet;
   }
@@ -256,7 +291,12 @@ export function kernelSequence(mod: CompiledModule, program: string, packets: Ui
     const retvals: number[] = [];
     const outs: string[] = [];
     const events: Record<string, string[]> = {};
-    const readers = mod.maps.filter((m) => m.kind === 'ringbuf').map((m) => ({ name: m.name, reader: new RingBufReader(live.maps.get(m.name)!) }));
+    const readers: Array<{ name: string; reader: { consume(f: (v: Uint8Array) => void): unknown; close(): void } }> = mod.maps.filter((m) => m.kind === 'ringbuf').map((m) => ({ name: m.name, reader: new RingBufReader(live.maps.get(m.name)!) }));
+    for (const m of mod.maps.filter((x) => x.kind === 'perf_event_array')) {
+      const reader = new PerfBufferReader(live.maps.get(m.name)!);
+      readers.push({ name: m.name, reader: { consume: (f) => reader.consume((data) => f(data.subarray(0, sizeOf(m.event!)))), close: () => reader.close() } });
+    }
+    fillInnerMaps(mod, live.maps);
     try {
       for (const pkt of packets) {
         const r = prog.testRun({ data: pkt });
@@ -270,5 +310,22 @@ export function kernelSequence(mod: CompiledModule, program: string, packets: Ui
     return { retvals, maps: dumpKernelMaps(mod, live.maps), packets: outs, events };
   } finally {
     live.close();
+  }
+}
+
+/** An interpreter map for a compiled one (per-CPU kinds as one CPU, histograms as hashes). */
+function interpMapOf(m: CompiledMap): InterpMap {
+  if (m.kind === 'ringbuf') return new RingBufMap({ maxEntries: m.maxEntries });
+  const plain = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : isDumpable(m.kind) ? 'hash' : m.kind;
+  return createMap({ type: m.kind === 'lpm_trie' ? 'lpm_trie' : plain, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries || 1 });
+}
+
+/** Slot 0 of each array of maps gets a new inner map (named `outer[0]` in `maps`), as a test's user space would. */
+export function fillInnerMaps(mod: CompiledModule, maps: Map<string, BpfMap>): void {
+  for (const m of mod.maps) {
+    if (m.kind !== 'array_of_maps' || !m.inner || maps.has(`${m.name}[0]`)) continue;
+    const inner = BpfMap.create(mapSpecOf(m.inner));
+    maps.set(`${m.name}[0]`, inner);
+    maps.get(m.name)!.update(new Uint8Array(4), new Uint8Array(new Uint32Array([inner.fd]).buffer));
   }
 }
