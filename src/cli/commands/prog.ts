@@ -3,22 +3,27 @@ import { parseArgs } from 'node:util';
 import { Program, SyscallError, listPrograms, progTypeName, type ProgInfo } from '../../kernel/index.js';
 import { bootTimeToDate, formatTime, lowerName } from '../kernel-format.js';
 import { CliError, bold, dim, printJson } from '../output.js';
+import { progRun, runHelp } from '../prog-run.js';
 
 export const help = `usage: tsbpf prog [list] [--json]
        tsbpf prog show ID [--json]
+       tsbpf prog run id ID | pinned PATH | name NAME data_in FILE [...]
 
 Lists every BPF program loaded in the kernel (needs root or CAP_BPF), or
 the one with id ID: id, type, name, tag, load time, sizes, verified
 instructions and maps.
+
+${runHelp}
 
 options:
   --json    one JSON object per program, one per line
 `;
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'run') return progRun(argv.slice(1));
   const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   const sub = positionals[0] ?? 'list';
-  if (sub !== 'list' && sub !== 'show') throw new CliError(`unknown 'prog' subcommand '${sub}' (try: list)`, 2);
+  if (sub !== 'list' && sub !== 'show') throw new CliError(`unknown 'prog' subcommand '${sub}' (try: list, show, run)`, 2);
   if (positionals.length > (sub === 'show' ? 2 : 1)) throw new CliError(`unexpected argument '${positionals.at(-1)}'`, 2);
   let programs: ProgInfo[];
   if (sub === 'show') {
