@@ -75,11 +75,14 @@ export function elementViews(storage: Uint8Array, valueSize: number, count: numb
   return Array.from({ length: count }, (_, i) => storage.subarray(i * valueSize, (i + 1) * valueSize));
 }
 
-/** An array element update: every index exists, so NOEXIST fails and out of range is E2BIG. */
+/**
+ * An array element update: every index exists, so NOEXIST fails and out of
+ * range is E2BIG. The kernel checks the flags first (array_map_update_elem).
+ */
 export function updateArrayElement(slot: Uint8Array | undefined, value: Uint8Array, flags: bigint): number {
+  if (flags > UpdateFlags.EXIST) return -Errno.EINVAL;
   if (slot === undefined) return -Errno.E2BIG;
   if (flags === UpdateFlags.NOEXIST) return -Errno.EEXIST;
-  if (flags > UpdateFlags.EXIST) return -Errno.EINVAL;
   slot.set(value.subarray(0, slot.length));
   return 0;
 }

@@ -131,10 +131,10 @@ const kindName = (map: MapInfo): string => map.kind.replace(/_/g, ' ');
 
 /**
  * A value these helpers read, in memory they accept: what `materialize`
- * gives, except that packet data is copied to the stack first (queue, bloom
- * and perf helpers refuse packet pointers).
+ * gives, except that packet data is copied to the stack first (queue, bloom,
+ * perf and ring-buffer output helpers refuse packet pointers).
  */
-function inStackOrMap(l: FunctionLowering, node: Node, t: CType): VReg {
+export function inStackOrMap(l: FunctionLowering, node: Node, t: CType): VReg {
   if (Node.isObjectLiteralExpression(node)) return l.materialize(node, t);
   const v = l.expr(node);
   if (v.k !== 'ptr' || (v.space !== 'packet' && v.space !== 'ctx') || t.kind !== 'int' && !sameSize(v.to, t)) return l.materializeValue(v, t, node);
@@ -145,7 +145,8 @@ function inStackOrMap(l: FunctionLowering, node: Node, t: CType): VReg {
     l.emit({ op: 'store', base: p, off: 0, size: (t.bits / 8) as 1 | 2 | 4 | 8, value: l.coerceLoose(l.intOf(v, node), t, node).op });
     return p;
   }
-  const src = l.materializeRef(v).reg;
+  // The reference was checked against null already (TypeScript wants it so): its register points at the bytes.
+  const src = v.reg;
   for (let o = 0; o < sizeOf(t); ) {
     const n = sizeOf(t) - o >= 8 ? 8 : sizeOf(t) - o >= 4 ? 4 : sizeOf(t) - o >= 2 ? 2 : 1;
     const r = l.newReg();

@@ -8,7 +8,7 @@ import { I32, I64, type IntType, sizeOf } from './ctypes.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { KEY_VALUE_KINDS, type MapInfo, type MapKind } from './module-model.js';
-import { otherMapMethod } from './lower-map-kinds.js';
+import { inStackOrMap, otherMapMethod } from './lower-map-kinds.js';
 
 /** Maps with one value per key, where a 32/64-bit add is made atomic. */
 const SHARED_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'lru_hash', 'lpm_trie']);
@@ -42,7 +42,8 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       }
       case 'output': {
         need(1);
-        const p = l.materialize(args[0]!, map.value);
+        // bpf_ringbuf_output may not read the packet (the verifier: "helper access to the packet is not allowed").
+        const p = inStackOrMap(l, args[0]!, map.value);
         const r = l.call(Helper.ringbuf_output, [reg(l.mapFd(map)), reg(p), imm(sizeOf(map.value)), imm(0)], node)!;
         countDrop(l, map, r, 'sge'); // a negative errno: the ring is full
         return { k: 'int', op: reg(r), t: I64 };

@@ -985,7 +985,7 @@ export class FunctionLowering {
       const bits = name.endsWith('s') ? 16 : 32;
       const v = this.int(this.argAt(args, 0, node));
       const t = bits === 16 ? (name === 'htons' ? INT_TYPES.be16! : INT_TYPES.u16!) : name === 'htonl' ? INT_TYPES.be32! : INT_TYPES.u32!;
-      if (v.op.kind === 'imm') return { k: 'int', op: imm(swapBytes(BigInt.asUintN(bits, v.op.value), bits)), t };
+      if (v.op.kind === 'imm') return { k: 'int', op: imm(swapBytes(BigInt.asUintN(bits, v.op.value), bits)), t, ...(v.folded ? { folded: true } : {}) };
       const dst = this.newReg();
       this.emit({ op: 'bswap', dst, src: v.op, bits });
       return { k: 'int', op: reg(dst), t };

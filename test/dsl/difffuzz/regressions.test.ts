@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { kernelUnavailableReason } from '../../support/kernel.js';
 import { diagnosticsOf } from '../support/harness.js';
 import { runAlone } from './fuzz.js';
-import { MODULE_IMPORTS, type PrintedUnit } from './print.js';
+import { layout, MODULE_IMPORTS, type PrintedUnit } from './print.js';
 import { disagreement } from './run.js';
 
 const PACKET = Uint8Array.from({ length: 40 }, (_, i) => i * 7);
@@ -80,7 +80,34 @@ describe('difffuzz regressions: constants the compiler folded are not constants 
     expect(r0('let s: u32 = 40;\n  const one: u32 = u32(ctx.packet.length) - 39;\n  return one << s;')).to.equal(256);
   });
 
+  it('ntohs of a loop variable is folded, not a constant: a shift by it is taken modulo the width', () => {
+    expect(r0('let s: u32 = 0;\n  for (const j0 of range(2)) {\n    s += (u32(j0) << ntohs(j0)) + j0;\n  }\n  return s;')).to.equal(2);
+  });
+
   it('a folded packet offset outside 0…65535 - size is a header that is not there, not TSBPF_PACKET_OFFSET', () => {
     expect(r0('let n: u32 = 0;\n  for (const j of range(2)) {\n    const h = ctx.packet.at(UdpHdr, j - 1);\n    if (h !== null) n += 1;\n  }\n  return n;')).to.equal(1);
+  });
+});
+
+describe('difffuzz regressions: the interpreter', function () {
+  this.timeout(120_000);
+
+  it('an array update checks its flags before its index, as the kernel does (-EINVAL, not -E2BIG)', () => {
+    expect(r0('const r0 = m0.update(1, 5, 3);\n  return r0;', 'const m0 = arrayMap<u8>({ maxEntries: 1 });')).to.equal(2 ** 32 - 22);
+  });
+});
+
+describe('difffuzz regressions: helpers', function () {
+  this.timeout(120_000);
+
+  it('events.output(header) copies the header to the stack (the verifier: helper access to the packet is not allowed)', () => {
+    const u: PrintedUnit = {
+      source: `export interface S0 { f0: u8; f1: u16 }\nconst H0 = header<S0>('S0', 4);\nconst ev = ringBuf<S0>({ size: 4096 });\nexport const prog = xdp((ctx) => {\n  const h0 = ctx.packet.at(H0, 2);\n  if (h0 !== null) ev.output(h0);\n  return 0;\n});\n`,
+      program: 'prog', packets: [PACKET], maps: [], globals: [], ring: { name: 'ev', struct: layout('S0', 'H0', [['f0', 'u8'], ['f1', 'u16']]) },
+    };
+    const r = runAlone(u, kernelUnavailableReason() === null);
+    const d = disagreement(r);
+    expect(d, d ? `${d.kind}: ${d.detail}` : '').to.equal(undefined);
+    expect(r.eval.runs[0]!.events).to.deep.equal(['0e..1c23']);
   });
 });

@@ -217,11 +217,12 @@ export function runInterp(mod: CompiledModule, units: PrintedUnit[]): Map<Printe
 
 // ------------------------------------------------------------ (c) the kernel
 
-/** The module cut down to some programs and the maps they use. */
+/** The module cut down to some programs and the maps they refer to. */
 function subModule(mod: CompiledModule, units: PrintedUnit[]): CompiledModule {
   const names = new Set(units.map((u) => u.program));
-  const maps = new Set(units.flatMap((u) => [...u.maps, ...(u.ring ? [u.ring.name] : [])]));
-  return { ...mod, programs: mod.programs.filter((p) => names.has(p.name)), maps: mod.maps.filter((m) => maps.has(m.name)) };
+  const programs = mod.programs.filter((p) => names.has(p.name));
+  const maps = new Set(programs.flatMap((p) => p.instructions.map((i) => i.reference).filter((r) => r !== undefined)));
+  return { ...mod, programs, maps: mod.maps.filter((m) => maps.has(m.name)) };
 }
 
 function kernelMapEntries(m: BpfMap, valueSize: number): string[] {
