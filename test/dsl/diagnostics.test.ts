@@ -145,6 +145,26 @@ ${prog('const ip = ctx.packet.at(IpHdr, OFF);\nif (ip === null) return OFF;\nret
     source: `export const bad = ⟨⟩hashMap({ maxEntries: 4 });\n${prog('bad.increment(1);\nconst v = bad.lookup(1);\nreturn v === null ? 1 : 2;')}`,
   },
   {
+    name: 'a method maps do not have: TypeScript names it, the compiler adds nothing',
+    code: 'TS2339',
+    source: prog('m.⟨⟩frobnicate(1);\nreturn 2;'),
+  },
+  {
+    name: 'a missing argument: TypeScript names it, the compiler adds nothing',
+    code: 'TS2554',
+    source: prog('m.⟨⟩update(1);\nreturn 2;'),
+  },
+  {
+    name: 'an unknown name: TypeScript names it, the compiler adds nothing',
+    code: 'TS2304',
+    source: prog('const x = ⟨⟩foo + 1;\nreturn x + x;'),
+  },
+  {
+    name: 'this: the language has no such thing, its own code replaces TypeScript\'s',
+    code: 'TSBPF_CLASS',
+    source: `export const p = xdp(function (ctx) {\nreturn ⟨⟩this.x;\n});`,
+  },
+  {
     name: 'var, whose name is then used',
     code: 'TSBPF_VAR',
     source: prog('⟨⟩var n = 1;\nn = n + 1;\nreturn n;'),

@@ -684,6 +684,18 @@ const cases: Case[] = [
     packets: [packet({ dport: 53 }), packet({ dport: 7777 }), packet({ dport: 80, payload: new Array(100).fill(0) })],
     retvals: [2, 1, 1], out: { 0: 1n },
   },
+  {
+    name: 'copies a header field into a typed let and reassigns it (let nh: u32 = ip6.nexthdr)',
+    source: xdpProgram(`const ip6 = ctx.packet.at(Ipv6Hdr, EthHdr.size);
+      if (ip6 === null) return 0;
+      let nh: u32 = ip6.nexthdr;
+      ip6.nexthdr = 59;
+      if (nh === 0) nh = 1;
+      nh += ip6.hopLimit;
+      return nh + ip6.nexthdr;`, ''),
+    packets: [Uint8Array.from([...new Array(12).fill(0), 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64, ...new Array(32).fill(1)]), Uint8Array.from([...new Array(12).fill(0), 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 0, 3, ...new Array(32).fill(1)])],
+    retvals: [17 + 64 + 59, 1 + 3 + 59],
+  },
 ];
 
 const EXTRA_FILES: Record<string, string> = {

@@ -274,10 +274,11 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
   for (const p of model.programs) {
     try {
       const before = cx.diagnostics.length;
+      const suppressed = cx.suppressed;
       const lowering = new FunctionLowering(cx, model, p);
       const fn: IrFunction = lowering.lower();
-      // A construct abandoned after a diagnostic can leave the IR incomplete: stop here for this program.
-      if (cx.diagnostics.length > before) continue;
+      // A construct abandoned after a diagnostic (or one TypeScript gave) can leave the IR incomplete: stop here for this program.
+      if (cx.diagnostics.length > before || cx.suppressed > suppressed) continue;
       for (const u of lowering.lifetimes.check(fn)) cx.report(u.node, 'TSBPF_USE_AFTER_RELEASE', u.message);
       if (cx.diagnostics.length > before) continue;
       optimize(fn);

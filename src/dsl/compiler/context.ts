@@ -41,6 +41,11 @@ export function lineAndColumn(sf: SourceFile, pos: number): { line: number; colu
   return { line: line + 1, column: character + 1 };
 }
 
+/** Codes that say what a TypeScript error in the same expression says (no such name, method, field, argument): TypeScript's is kept. */
+const SAME_AS_TYPESCRIPT = new Set(['TSBPF_UNKNOWN_NAME', 'TSBPF_METHOD', 'TSBPF_ARGS', 'TSBPF_MEMBER', 'TSBPF_PACKET', 'TSBPF_CTX_FIELD', 'TSBPF_HELPER', 'TSBPF_NOT_INTEGER', 'TSBPF_NULL_COMPARE', 'TSBPF_CALL']);
+/** Codes for constructs the language does not have: kept over the TypeScript error the same expression gives. */
+const OWN_WORDS = new Set(['TSBPF_CLASS', 'TSBPF_ASYNC', 'TSBPF_GENERATOR', 'TSBPF_OPTIONAL', 'TSBPF_EXCEPTION', 'TSBPF_HEAP', 'TSBPF_STRING', 'TSBPF_FLOAT', 'TSBPF_UNDEFINED', 'TSBPF_DESTRUCTURE', 'TSBPF_CLOSURE', 'TSBPF_OPERATOR']);
+
 export class CompilerContext {
   readonly diagnostics: DslDiagnostic[] = [];
   readonly checker: TypeChecker;
@@ -61,7 +66,31 @@ export class CompilerContext {
     const { line, column } = lineAndColumn(sf, start);
     const text = sourceLine(sf, line);
     if (this.diagnostics.some((d) => d.file === sf.getFilePath() && d.line === line && d.column === column && d.code === code)) return;
+    const typeScript = SAME_AS_TYPESCRIPT.has(code) || OWN_WORDS.has(code) ? this.#typeScriptSaid(node, line, column) : [];
+    if (typeScript.length > 0) {
+      if (SAME_AS_TYPESCRIPT.has(code)) {
+        this.suppressed++;
+        return;
+      }
+      // A construct the language does not have is named better by its own code than by what TypeScript made of it.
+      for (const d of typeScript) this.diagnostics.splice(this.diagnostics.indexOf(d), 1);
+    }
     this.diagnostics.push({ file: sf.getFilePath(), line, column, code, message, ...(text !== undefined ? { text } : {}) });
+  }
+
+  /** Diagnostics not given because TypeScript already named the mistake (see report): the construct is still abandoned. */
+  suppressed = 0;
+
+  /**
+   * Whether TypeScript already reported an error inside this expression, on
+   * its first line (`m.frobnicate(1)`, `ctx.packet` in a probe, an unknown
+   * name): the same mistake then gets TypeScript's diagnostic only.
+   */
+  #typeScriptSaid(node: Node, line: number, column: number): DslDiagnostic[] {
+    if (!Node.isExpression(node) || Node.isFunctionLikeDeclaration(node)) return [];
+    const file = node.getSourceFile().getFilePath();
+    const end = lineAndColumn(node.getSourceFile(), node.getEnd());
+    return this.diagnostics.filter((d) => d.code.startsWith('TS') && d.file === file && d.line === line && d.column >= column && (end.line > line || d.column < end.column));
   }
 
   /** Reports and abandons the current construct. */
