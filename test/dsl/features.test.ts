@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
 import type { GlobalSetting } from '../../src/cli/global-settings.js';
-import { compileSource, evalSequence, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
+import { compileSource, evalSequence, interpSequence, kernelSequence, le32, le64, outMap, packet, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
 import { xdp, tc, socketFilter, cgroupSkb, hashMap, arrayMap, perCpuHash, perCpuArray, lruHash, ringBuf, rodata, global, range, bpf,
@@ -32,8 +32,6 @@ interface Case {
   rodata?: Record<string, GlobalSetting>;
 }
 
-const le64 = (v: bigint) => Buffer.from(new BigUint64Array([BigInt.asUintN(64, v)]).buffer).toString('hex');
-const le32 = (v: number) => Buffer.from(new Uint32Array([v >>> 0]).buffer).toString('hex');
 
 const UDP = packet({ proto: 'udp' });
 const TCP = packet({ proto: 'tcp' });
@@ -702,11 +700,6 @@ const EXTRA_FILES: Record<string, string> = {
   'lib.ts': `import { hashMap, type u32, type u64 } from 'tsbpf/dsl';\nexport const counter = hashMap<u32, u64>({ maxEntries: 8 });\n`,
 };
 
-function outMap(values: Record<number, bigint>): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) if (v !== 0n) o[le32(Number(k))] = le64(v);
-  return o;
-}
 
 describe('dsl features: interpreter and kernel agree', function () {
   for (const c of cases) {

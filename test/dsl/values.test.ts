@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
 import { ipChecksumOk as frameIpChecksumOk, parseUdpFrame, udpChecksumOk, udpFrame } from './support/frames.js';
-import { compileSource, evalSequence, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
+import { compileSource, evalSequence, interpSequence, kernelSequence, le32, le64, outMap, packet, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
 import { xdp, tc, hashMap, arrayMap, ringBuf, bpf, htons, htonl, ntohl, XdpAction, TcAction, u8, u16, u32, u64, i32, type be32 } from 'tsbpf/dsl';
@@ -31,8 +31,6 @@ interface Case {
   noEval?: boolean;
 }
 
-const le64 = (v: bigint) => Buffer.from(new BigUint64Array([BigInt.asUintN(64, v)]).buffer).toString('hex');
-const le32 = (v: number) => Buffer.from(new Uint32Array([v >>> 0]).buffer).toString('hex');
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 const PKT = packet({ src: '1.1.1.1', dst: '2.2.2.2' });
@@ -336,11 +334,6 @@ function ttlDecremented(r: SequenceOutcome): void {
   expect(ipChecksumOk(after.subarray(14, 34)), 'IPv4 header checksum').to.equal(true);
 }
 
-function outMap(values: Record<number, bigint>): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) if (v !== 0n) o[le32(Number(k))] = le64(v);
-  return o;
-}
 
 function expectOutcome(r: SequenceOutcome, c: Case, who: string): void {
   if (c.retvals) expect(r.retvals, `${who} return values`).to.deep.equal(c.retvals);

@@ -3,9 +3,9 @@
  * without a visitor is reported as unsupported with its own code.
  */
 import { Node, ts } from 'ts-morph';
-import { I32, INT_TYPES, sizeOf, typeName } from './ctypes.js';
+import { I32, INT_TYPES, type IntType, sizeOf, typeName } from './ctypes.js';
 import { Abandon } from './diagnostics.js';
-import { imm, reg } from './ir.js';
+import { imm, reg, type VReg } from './ir.js';
 import { ARITH_TOKENS, COMPARISONS, COMPOUND_TOKENS, describeValue, unionRefs, withRefs, expressionVisitors as E, type FunctionLowering, literalType, statementVisitors as S, wrapTo } from './lower.js';
 import { ctxField } from './lower-context.js';
 import { lowerFor, lowerWhile } from './lower-loops.js';
@@ -296,20 +296,27 @@ E[SK.ConditionalExpression] = (l, n) => {
   // Integer arms are converted to their common type, in their own branch.
   const ints = values.filter((v): v is Extract<Value, { k: 'int' }> => v.k === 'int');
   const t = ints.length === 2 ? l.commonType(ints[0]!, ints[1]!) : ints[0]?.t ?? I32;
-  const assign = (v: Value, node: Node) => {
-    if (v.k === 'int') {
-      const c = l.convert(v, t, node);
-      l.emit({ op: 'mov', dst, src: c.op.kind === 'imm' ? imm(wrapTo(c.op.value, t)) : c.op, bits: 64 });
-    } else {
-      l.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
-    }
-    if (nullFlag !== undefined) l.emit({ op: 'mov', dst: nullFlag, src: v.k === 'int' ? (v.orNull !== undefined ? reg(v.orNull) : imm(1)) : imm(0), bits: 64 });
-  };
+  const assign = (v: Value, node: Node) => assignIntArm(l, { dst, t, nullFlag }, v, node);
   l.emitBefore(jumps[0]!, () => assign(values[0]!, arms[0]));
   assign(values[1]!, arms[1]);
   l.label(end);
   return { k: 'int', op: reg(dst), t, ...(nullFlag !== undefined ? { orNull: nullFlag } : {}) };
 };
+
+/**
+ * One arm of a choice between integers (`?:`, `??`): its value converted to
+ * the result type `t` into `dst` (0 for null), and whether it is present
+ * into `nullFlag` when the result may be null.
+ */
+function assignIntArm(l: FunctionLowering, to: { dst: VReg; t: IntType; nullFlag: VReg | undefined }, v: Value, node: Node): void {
+  if (v.k === 'int') {
+    const c = l.convert(v, to.t, node);
+    l.emit({ op: 'mov', dst: to.dst, src: c.op.kind === 'imm' ? imm(wrapTo(c.op.value, to.t)) : c.op, bits: 64 });
+  } else {
+    l.emit({ op: 'mov', dst: to.dst, src: imm(0), bits: 64 });
+  }
+  if (to.nullFlag !== undefined) l.emit({ op: 'mov', dst: to.nullFlag, src: v.k === 'int' ? (v.orNull !== undefined ? reg(v.orNull) : imm(1)) : imm(0), bits: 64 });
+}
 
 /** `a ?? b`: `a` unless it is null, else `b`, which runs only then; integers meet in their common type, in their own branch. */
 function nullish(l: FunctionLowering, n: import('ts-morph').BinaryExpression): Value {
@@ -343,15 +350,7 @@ function nullish(l: FunctionLowering, n: import('ts-morph').BinaryExpression): V
   const right = l.taken(l.expr(rightNode), rightNode);
   const r = right.k === 'null' && nullFlag !== undefined ? right : l.intOf(right, rightNode);
   const t = r.k === 'int' ? l.commonType(left, r) : left.t;
-  const assign = (v: Value, node: Node) => {
-    if (v.k === 'int') {
-      const c = l.convert(v, t, node);
-      l.emit({ op: 'mov', dst, src: c.op.kind === 'imm' ? imm(wrapTo(c.op.value, t)) : c.op, bits: 64 });
-    } else {
-      l.emit({ op: 'mov', dst, src: imm(0), bits: 64 });
-    }
-    if (nullFlag !== undefined) l.emit({ op: 'mov', dst: nullFlag, src: v.k === 'int' ? (v.orNull !== undefined ? reg(v.orNull) : imm(1)) : imm(0), bits: 64 });
-  };
+  const assign = (v: Value, node: Node) => assignIntArm(l, { dst, t, nullFlag }, v, node);
   l.emitBefore(jump, () => assign({ k: 'int', op: left.op, t: left.t }, leftNode));
   assign(r, rightNode);
   l.label(end);

@@ -50,6 +50,17 @@ export function diagnosticsOf(source: string, extra: Record<string, string> = {}
 
 export type MapDump = Record<string, Record<string, string>>;
 
+/** A map key or value as MapDump shows it: little-endian hex. */
+export const le64 = (v: bigint) => Buffer.from(new BigUint64Array([BigInt.asUintN(64, v)]).buffer).toString('hex');
+export const le32 = (v: number) => Buffer.from(new Uint32Array([v >>> 0]).buffer).toString('hex');
+
+/** The dump of an `arrayMap<u64>` holding `values` by index (zero values are not dumped). */
+export function outMap(values: Record<number, bigint>): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (v !== 0n) o[le32(Number(k))] = le64(v);
+  return o;
+}
+
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Non-zero entries of every key/value map (per-CPU values summed), keyed by hex. */
