@@ -9,6 +9,7 @@
  * this file) and skip here, saying why in the title.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadCompiledModule } from '../../src/cli/dsl-live.js';
 import { attachTracing } from '../../src/kernel/link-tracing.js';
@@ -95,6 +96,8 @@ export const exit = fexit('${fn}', (regs: Ptr<pt_regs>, ret: i64) => {
   });
 
   it('lsm task_getpgid denies this process getpgid(0) while attached', function () {
+    // securityfs says which LSMs are active; the dev VMs' initramfs does not mount it (the host's mounts are left alone).
+    if (!existsSync('/sys/kernel/security/lsm') && process.env.TSBPF_VM === '1') spawnSync('mount', ['-t', 'securityfs', 'securityfs', '/sys/kernel/security'], { stdio: 'ignore' });
     if (!existsSync('/sys/kernel/security/lsm') || !readFileSync('/sys/kernel/security/lsm', 'utf8').split(',').includes('bpf')) {
       skipBecause(this, 'the BPF LSM is not active (lsm=…,bpf on the kernel command line)');
     }
