@@ -340,7 +340,11 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     out.kernel = kernel.finish();
     for (const p of programs) {
       for (const ins of p.instructions) {
-        if (ins.coreRelocation !== undefined) ins.imm = Number(BigInt.asIntN(32, out.kernel.relocations[ins.coreRelocation]!.localValue));
+        if (ins.coreRelocation === undefined) continue;
+        const local = out.kernel.relocations[ins.coreRelocation]!.localValue;
+        // A load carries the offset in its off field (a direct load through a BTF pointer), anything else in imm.
+        if ((ins.opcode & 0x07) === 0x01) ins.off = Number(local);
+        else ins.imm = Number(BigInt.asIntN(32, local));
       }
     }
   }

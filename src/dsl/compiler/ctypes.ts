@@ -16,6 +16,8 @@ export interface IntType {
    * The pointee's type annotation (or interface), or null for `Ptr<unknown>`.
    */
   pointee?: import('ts-morph').Node | null;
+  /** A pointer the verifier tracks as a BTF pointer (BTF-typed program arguments, currentTaskBtf): its fields are loaded directly. */
+  btfPointer?: boolean;
 }
 
 export interface ArrayType {

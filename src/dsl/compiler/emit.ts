@@ -171,6 +171,15 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         done();
         break;
       }
+      case 'coreLoad': {
+        const base = use(op.base, R5);
+        const [d, done] = defReg(op.dst);
+        const ins = instruction(Class.LDX | Mode.MEM | SIZE[op.size], d, base, 0);
+        ins.coreRelocation = op.relo;
+        push(ins);
+        done();
+        break;
+      }
       case 'core': {
         // The local value is filled in once every program is lowered (the local BTF layouts are fixed then).
         const [d, done] = defReg(op.dst);

@@ -33,6 +33,8 @@ export type Op =
    * r0), so the allocator keeps values across it in callee-saved registers.
    */
   | { op: 'call'; helper: number; args: Operand[]; dst?: VReg; atomic?: AtomicCall }
+  /** dst = *(size *)(base + a CO-RE relocated field offset): a direct load through a BTF pointer, as clang emits for tp_btf/fentry arguments. */
+  | { op: 'coreLoad'; dst: VReg; base: VReg; size: 1 | 2 | 4 | 8; relo: number }
   /** dst = a CO-RE relocated constant (relocation `relo` of the module): a field offset, size, existence…; opaque to every pass. */
   | { op: 'core'; dst: VReg; relo: number }
   | { op: 'jmp'; target: string }
@@ -76,7 +78,7 @@ export function uses(op: Op): VReg[] {
     case 'mov': o(op.src); break;
     case 'alu': o(op.a); o(op.b); break;
     case 'bswap': o(op.src); break;
-    case 'load': out.push(op.base); break;
+    case 'load': case 'coreLoad': out.push(op.base); break;
     case 'store': out.push(op.base); o(op.value); break;
     case 'atomicAdd': out.push(op.base, op.value); break;
     case 'call': op.args.forEach(o); break;
@@ -90,7 +92,7 @@ export function uses(op: Op): VReg[] {
 /** The virtual register an operation writes, if any. */
 export function def(op: Op): VReg | undefined {
   switch (op.op) {
-    case 'mov': case 'alu': case 'bswap': case 'load': case 'frame': case 'map': case 'core': return op.dst;
+    case 'mov': case 'alu': case 'bswap': case 'load': case 'frame': case 'map': case 'core': case 'coreLoad': return op.dst;
     case 'call': return op.dst;
     default: return undefined;
   }
@@ -120,6 +122,7 @@ export function formatIr(fn: IrFunction): string {
       case 'frame': s = `v${op.dst} = &slot${op.slot}+${op.off}`; break;
       case 'map': s = `v${op.dst} = map ${op.map}${op.valueOffset !== undefined ? ` value+${op.valueOffset}` : ''}`; break;
       case 'core': s = `v${op.dst} = core relocation #${op.relo}`; break;
+      case 'coreLoad': s = `v${op.dst} = load${op.size * 8} [v${op.base} + core relocation #${op.relo}]`; break;
       case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}${op.atomic ? `atomic_${op.atomic.fetch ? 'fetch_' : ''}${op.atomic.aop}${op.atomic.size * 8}+${op.atomic.off}` : `call ${op.helper}`}(${op.args.map(f).join(', ')})`; break;
       case 'jmp': s = `jmp ${op.target}`; break;
       case 'br': s = `if ${op.cmp}${op.bits} v${op.a}, ${f(op.b)} goto ${op.target}`; break;

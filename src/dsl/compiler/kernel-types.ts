@@ -71,11 +71,11 @@ export class KernelTypes {
   constructor(readonly cx: CompilerContext) {}
 
   /** The integer type of a pointer whose pointee is `pointee` (a u64 that remembers what it points to). */
-  pointerType(pointee: Node | undefined): IntType {
-    const key = pointee ? `${pointee.getSourceFile().getFilePath()}:${pointee.getStart()}` : '';
+  pointerType(pointee: Node | undefined, btf = false): IntType {
+    const key = `${pointee ? `${pointee.getSourceFile().getFilePath()}:${pointee.getStart()}` : ''}${btf ? ':btf' : ''}`;
     let t = this.#pointerTypes.get(key);
     if (!t) {
-      t = { ...POINTER_INT, name: `Ptr<${pointee?.getText() ?? 'unknown'}>`, pointee: pointee ?? null };
+      t = { ...POINTER_INT, name: `Ptr<${pointee?.getText() ?? 'unknown'}>`, pointee: pointee ?? null, ...(btf ? { btfPointer: true } : {}) };
       this.#pointerTypes.set(key, t);
     }
     return t;

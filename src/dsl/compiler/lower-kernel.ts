@@ -34,7 +34,7 @@ function pointee(l: FunctionLowering, v: IntValue, node: Node): KernelStruct {
 export function kernelMember(l: FunctionLowering, obj: Value, name: string, node: Node): Value {
   const k = kernelTypes(l.cx);
   let v: KernelValue;
-  if (obj.k === 'int') v = { k: 'kernel', base: l.toReg(obj), root: pointee(l, obj, node), path: [], type: { kind: 'opaque', text: '' } };
+  if (obj.k === 'int') v = { k: 'kernel', base: l.toReg(obj), root: pointee(l, obj, node), path: [], type: { kind: 'opaque', text: '' }, ...(obj.t.btfPointer ? { btf: true } : {}) };
   else if (obj.k === 'kernel') {
     if (obj.type.kind === 'ptr') return kernelMember(l, readKernel(l, obj, node), name, node);
     if (obj.type.kind === 'array' && name === 'length') return { k: 'int', op: imm(obj.type.length), t: INT_TYPES.i32!, literal: true };
@@ -47,7 +47,7 @@ export function kernelMember(l: FunctionLowering, obj: Value, name: string, node
   if (!v.root) {
     // Kernel memory without a named root (an element at a run-time index): the struct itself becomes the root.
     if (!s.name) return l.fail(node, 'TSBPF_KERNEL_TYPE', 'fields of an anonymous struct reached at a run-time index cannot be relocated; use a constant index');
-    return { k: 'kernel', base: v.base, root: s, path: [{ s, name }], type: t };
+    return { k: 'kernel', base: v.base, root: s, path: [{ s, name }], type: t, ...(v.btf ? { btf: true } : {}) };
   }
   return { ...v, path: [...v.path, { s, name }], type: t };
 }
@@ -75,6 +75,7 @@ export function kernelIndex(l: FunctionLowering, obj: KernelValue, index: IntVal
   if (size > 1) l.emit({ op: 'alu', alu: 'mul', bits: 64, dst: safe, a: reg(safe), b: imm(size) });
   const p = l.newReg();
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(base), b: reg(safe) });
+  // A variable offset from a BTF pointer cannot be loaded directly: the element is read with a probe read.
   return { k: 'kernel', base: p, path: [], type: element };
 }
 
@@ -106,6 +107,19 @@ export function readKernel(l: FunctionLowering, v: KernelValue, node: Node): Int
   if (t.kind === 'int') it = t.int;
   else if (t.kind === 'ptr') it = kernelTypes(l.cx).pointerType(t.pointee);
   else return l.fail(node, 'TSBPF_KERNEL_READ', `${describeKType(t)} is not an integer or pointer: read a field of it, or copy it with bpf.probeReadKernel(dst, …)`);
+  if (v.btf && v.root && v.path.length > 0) {
+    // A BTF pointer: one load whose offset is the relocated field offset (what clang emits for a BTF pointer).
+    const pointerOut = t.kind === 'ptr' ? kernelTypes(l.cx).pointerType(t.pointee, true) : undefined;
+    const relo = kernelTypes(l.cx).add({ kind: 'fieldByteOffset', root: v.root, path: v.path });
+    const dst = l.newReg();
+    l.at(node);
+    l.emit({ op: 'coreLoad', dst, base: v.base, size: (it.bits / 8) as 1 | 2 | 4 | 8, relo });
+    if (it.signed && it.bits < 32) {
+      l.emit({ op: 'alu', alu: 'lsh', bits: 32, dst, a: reg(dst), b: imm(32 - it.bits) });
+      l.emit({ op: 'alu', alu: 'arsh', bits: 32, dst, a: reg(dst), b: imm(32 - it.bits) });
+    }
+    return { k: 'int', op: reg(dst), t: pointerOut ?? it };
+  }
   const addr = kernelAddress(l, v, node);
   let slot = scratch.get(l);
   if (slot === undefined) {
@@ -135,7 +149,7 @@ export function kernelHelper(l: FunctionLowering, name: string, args: Node[], no
       const task = kernelDeclaration(l, 'task_struct');
       if (!task) return l.fail(node, 'TSBPF_KERNEL_TYPE', 'task_struct is not declared (tsbpf/dsl/kernel is missing)');
       const r = l.call(name === 'currentTask' ? Helper.get_current_task : Helper.get_current_task_btf, [], node)!;
-      return { k: 'int', op: reg(r), t: k.pointerType(task) };
+      return { k: 'int', op: reg(r), t: k.pointerType(task, name === 'currentTaskBtf') };
     }
     case 'fieldExists':
     case 'fieldSize': {

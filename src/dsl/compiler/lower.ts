@@ -12,7 +12,7 @@ import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand
 import { type GlobalInfo, globalIntType, isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
 import { BTF_KINDS } from './program-kinds.js';
 import type { TracepointField } from './tracepoint-format.js';
-import { describeKType } from './kernel-types.js';
+import { describeKType, kernelTypes } from './kernel-types.js';
 import { ctxMethod } from './lower-context.js';
 import { isKernelPointer, readKernel } from './lower-kernel.js';
 import { helperCall } from './lower-helpers.js';
@@ -196,7 +196,9 @@ export class FunctionLowering {
     if (!Node.isIdentifier(p.getNameNode())) this.fail(p, 'TSBPF_DESTRUCTURE', 'destructuring arguments is not supported');
     const typeNode = p.getTypeNode();
     if (!typeNode) this.fail(p, 'TSBPF_BTF_ARG', `annotate ${p.getName()} with the argument's type (an integer type or Ptr<T>), as the kernel's BTF declares it`);
-    const t = this.cx.ctypeOf(typeNode);
+    const declared = this.cx.ctypeOf(typeNode);
+    // A pointer argument is a BTF pointer: its fields are loaded directly.
+    const t = declared.kind === 'int' && declared.pointee !== undefined ? kernelTypes(this.cx).pointerType(declared.pointee ?? undefined, true) : declared;
     if (t.kind !== 'int') this.fail(typeNode, 'TSBPF_BTF_ARG', 'arguments are integers or kernel pointers (Ptr<T>); a struct argument is reached through a Ptr');
     if (i >= 12) this.fail(p, 'TSBPF_BTF_ARG', 'BPF trampolines pass at most 12 arguments');
     const raw = this.load(ctxReg, i * 8, U64);
@@ -1036,7 +1038,8 @@ export class FunctionLowering {
           this.bind(p, { k: 'var', reg: r, t, nullFlag: flag });
         } else if (t?.kind === 'int' || (!t && v.k === 'int')) {
           const iv = this.intOf(v, args[i] ?? p);
-          const ty = t?.kind === 'int' ? t : iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
+          // A BTF pointer passed for a Ptr<T> parameter stays one (its fields are still loaded directly).
+          const ty = t?.kind === 'int' ? (t.pointee !== undefined && iv.t.btfPointer ? iv.t : t) : iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
           const r = this.newReg();
           this.#assignReg(r, this.coerceLoose(iv, ty, args[i] ?? p));
           this.bind(p, { k: 'var', reg: r, t: ty, ...(iv.orNull !== undefined ? { nullFlag: this.#copyReg(iv.orNull) } : {}) });

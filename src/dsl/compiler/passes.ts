@@ -257,7 +257,7 @@ function renameUses(op: SpannedOp, from: VReg, to: VReg): SpannedOp {
     case 'mov': return { ...op, src: r(op.src) };
     case 'alu': return { ...op, a: r(op.a), b: r(op.b) };
     case 'bswap': return { ...op, src: r(op.src) };
-    case 'load': return { ...op, base: v(op.base) };
+    case 'load': case 'coreLoad': return { ...op, base: v(op.base) };
     case 'store': return { ...op, base: v(op.base), value: r(op.value) };
     case 'atomicAdd': return { ...op, base: v(op.base), value: v(op.value) };
     case 'call': return { ...op, args: op.args.map(r) };

@@ -37,7 +37,7 @@ export type Value =
    * Kernel memory not read yet: `base` (a kernel address) plus the CO-RE
    * access `path` from `root` (none: the field is at `base` itself).
    */
-  | { k: 'kernel'; base: VReg; root?: KernelStruct; path: KStep[]; type: KType }
+  | { k: 'kernel'; base: VReg; root?: KernelStruct; path: KStep[]; type: KType; btf?: boolean }
   | { k: 'void' }
   | { k: 'ctx' }
   | { k: 'packet' }
