@@ -11,6 +11,7 @@ export {
 } from './compile.js';
 export { CompileError, formatDiagnostic, type DslDiagnostic, type DiagnosticPosition } from './diagnostics.js';
 export { writeObject } from './object.js';
+export { memoryHost, DSL_SOURCE_FILES } from './memory-host.js';
 export { buildModuleBtf, packProgramExt, type ModuleBtf } from './module-btf.js';
 export { formatIr, type IrFunction, type Op } from './ir.js';
 export type { CType, IntType, ArrayType, StructType, StructField } from './ctypes.js';
