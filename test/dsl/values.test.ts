@@ -152,6 +152,30 @@ export const cases: Case[] = [
     packets: [PKT], out: { 0: 2n, 1: 3n },
   },
   {
+    name: 'compound assignment reads its target before the right side runs; struct literals and array elements copy values',
+    source: `${OUT}export interface Pair { a: u64; b: u64 }
+      export const m = arrayMap<Pair>({ maxEntries: 1 });
+      function bump(v: Pair): u64 { v.a = v.a + 1; return 10; }
+      export const p = xdp((ctx) => {
+        const v = m.lookup(0);
+        const eth = ctx.packet.at(EthHdr, 0);
+        if (v === null || eth === null) return 0;
+        v.a = 5;
+        v.a += bump(v);
+        const k: Pair = { a: v.a, b: v.a + 1 };
+        v.a = 100;
+        const src = eth.src;
+        const first = src[0];
+        eth.src[0] = 9;
+        out.update(0, k.a);
+        out.update(1, k.b);
+        out.update(2, first);
+        out.update(3, src[0]);
+        return 2;
+      });`,
+    packets: [PKT], out: { 0: 15n, 1: 16n, 2: 2n, 3: 9n },
+  },
+  {
     name: 'an event field read into a const keeps its value after the field is stored',
     source: `${OUT}export interface Ev { n: u32; m: u32 }
       export const events = ringBuf<Ev>({ size: 4096 });
