@@ -339,7 +339,8 @@ function nullish(l: FunctionLowering, n: import('ts-morph').BinaryExpression): V
     const rm = r.k === 'ptr' ? l.materializeRef(r) : undefined;
     l.emit({ op: 'mov', dst, src: rm ? reg(rm.reg) : imm(0), bits: 64 });
     l.label(end);
-    return { ...m, reg: dst };
+    // Either side's references: the result is released when either is.
+    return { ...m, reg: dst, ...withRefs(unionRefs(m.refs, rm?.refs)) };
   }
   if (left.k !== 'int') return l.fail(leftNode, 'TSBPF_NOT_INTEGER', `expected an integer here, got ${describeValue(left)}`);
   const nullFlag = mayBeNull(l, n) ? l.newReg() : undefined;
