@@ -117,7 +117,8 @@ export interface ProgramSpec {
 }
 
 const LOG_START = 64 * 1024;
-const LOG_MAX = 1 << 30;
+/** The kernel refuses a log_size above UINT_MAX >> 2 (EINVAL, no log): 1 << 30 is one byte too many. */
+const LOG_MAX = 0xffff_ffff >>> 2;
 
 export interface TestRunOptions {
   /** Packet or input data (data_in). */

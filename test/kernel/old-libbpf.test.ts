@@ -20,6 +20,7 @@ import { BpfMap } from '../../src/kernel/map.js';
 import { compileSource } from '../dsl/support/harness.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { haveBpftool } from '../support/tools.js';
+import { patience } from '../support/wait.js';
 
 const MODULE = `import { arrayMap, tc, xdp, TcAction, XdpAction, type u64 } from 'tsbpf/dsl';
 export const seen = arrayMap<u64>({ maxEntries: 2, pinning: 'byName' });
@@ -39,7 +40,7 @@ function bookwormBpftool(): { path: string } | { missing: string } {
 }
 
 describe('kernel: objects tsbpf writes load with old and new libbpf', function () {
-  this.timeout(60_000);
+  this.timeout(patience(60_000));
   let dir: string;
   let object: string;
   before(() => {

@@ -15,6 +15,8 @@ import { SyscallError } from '../../src/syscall/bpf.js';
 import { Errno } from '../../src/syscall/errno.js';
 import { compileSource, MODULE_DIR } from '../dsl/support/harness.js';
 import { needKernel } from '../support/kernel.js';
+import { skipBecause } from '../support/features.js';
+import { kernelAtLeast } from './helpers.js';
 
 const load = (src: string, opts: { maxLogSize?: number } = {}) =>
   Program.load({ type: 'SOCKET_FILTER', bytes: assemble(src, { syntax: 'llvm' }).bytes, ...opts }).close();
@@ -47,9 +49,11 @@ describe('kernel: every verifier rejection shows its log', function () {
     expect(e.log).to.match(/jump out of range/);
   });
 
-  it('E2BIG: the verifier processed more than 1M instructions', () => {
-    const e = rejection(() => load('r1 = 0\nl1:\nr1 += 1\nif r1 < 100000000 goto l1\nr0 = 0\nexit'));
+  it('E2BIG: the verifier processed more than 1M instructions', function () {
+    const e = rejection(() => load('r1 = 0\nl1:\nr1 += 1\nif r1 < 100000000 goto l1\nr0 = 0\nexit', { maxLogSize: 256 << 20 }));
     expect(e.errno).to.equal(Errno.E2BIG);
+    // 5.10's log of those 1M instructions is larger than 256 MiB, and before 6.4 a log that does not fit keeps its head, not the verdict.
+    if (e.truncated && !kernelAtLeast(6, 4)) skipBecause(this, 'the verifier log does not fit in 256 MiB and this kernel truncates its end (rotating logs: Linux 6.4)');
     expect(e.log).to.match(/BPF program is too large\. Processed 1000001 insn/);
     expect(e.message).to.match(/more than 1M instructions/);
   });
