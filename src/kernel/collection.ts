@@ -30,9 +30,10 @@ import { listBtf } from './enumerate.js';
 import { kallsymsAddress, kernelBtf, kernelConfig, kernelRelease, moduleBtfs, moduleNameOf } from './kernel-symbols.js';
 import { rollBackPins } from './collection-pin.js';
 import { BPFFS_PATH, preparePinDir } from './fs-mounts.js';
-import { BpfMap } from './map.js';
+import { BpfMap, mapTypeName } from './map.js';
 import { Program, type ProgTypeName, type AttachTypeName } from './program.js';
-import { haveSyscallWrapper } from './features.js';
+import { SyscallError } from '../syscall/bpf.js';
+import { haveMapType, haveProgType, haveSyscallWrapper, haveXdpFrags } from './features.js';
 import { VerifierError } from './verifier-error.js';
 import { type StructOpsRegistration, planStructOps, registerStructOps, structOpsValue } from './struct-ops.js';
 import { BPF_F_LINK } from '../elf/struct-ops.js';
@@ -309,6 +310,7 @@ function createMap(m: MapSpec, btf: BtfObject | undefined, pinPath = BPFFS_PATH,
     try {
       map = BpfMap.create(withBtf ?? base);
     } catch (e) {
+      if (haveMapType(m.type) === false) throw new LoadError('E_NO_FEATURE', `this kernel does not support map type ${mapTypeName(m.type)}`, m.name, e);
       if (!withBtf) throw new LoadError('E_MAP_CREATE', (e as Error).message, m.name, e);
       map = BpfMap.create(base); // libbpf retries without BTF
     }
@@ -481,6 +483,11 @@ function loadProgram(
       ...(fdArray.length > 1 ? { fdArray } : {}),
     });
   } catch (e) {
+    // Refused before verification: name what this kernel lacks, as the features table does.
+    if (!(e instanceof VerifierError) && e instanceof SyscallError) {
+      if (!haveProgType(p.type as ProgTypeName)) throw new LoadError('E_NO_FEATURE', `this kernel does not support program type ${p.type} (section '${p.section}')`, p.name, e);
+      if (p.xdpFrags && !haveXdpFrags()) throw new LoadError('E_NO_FEATURE', `this kernel does not support XDP programs for multi-buffer frames (xdp_frags, Linux 5.18; section '${p.section}')`, p.name, e);
+    }
     if (e instanceof VerifierError && poisoned.length) {
       throw new LoadError('E_CORE', `the verifier rejected the program; CO-RE relocations that could not be satisfied:\n  ${poisoned.join('\n  ')}\n${e.message}`, p.name, e);
     }

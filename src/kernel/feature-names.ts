@@ -7,7 +7,7 @@
  * (tc through netlink, perf-event ioctl attach, XDP through netlink) are
  * exercised on kernels that have the newer interface.
  */
-import { haveBpfCookie, haveBpfLinks, haveFdArray, haveHelper, haveIsa, haveMapType, MissingFeatureError, probeCached } from './features.js';
+import { haveBpfCookie, haveBpfLinks, haveFdArray, haveHashLookupAndDelete, haveHelper, haveInodeStorage, haveIsa, haveMapType, haveProgType, haveXdpFrags, MissingFeatureError, probeCached } from './features.js';
 import { probeKprobeMulti, probePerfLink, probeTcx, probeUprobeMulti, probeXdpLink } from './link-features.js';
 
 interface FeatureEntry {
@@ -21,13 +21,17 @@ interface FeatureEntry {
 export const kernelFeatures = {
   bpf_link: { since: '5.7', what: 'BPF links (BPF_LINK_CREATE)', probe: haveBpfLinks },
   ringbuf: { since: '5.8', what: 'ring buffer maps (BPF_MAP_TYPE_RINGBUF)', probe: () => haveMapType('RINGBUF') === true },
+  inode_storage: { since: '5.10', what: 'inode local storage (needs "bpf" among the active LSMs, lsm=...,bpf)', probe: haveInodeStorage },
   xdp_link: { since: '5.9', what: 'XDP through a bpf_link', probe: probeXdpLink },
   task_storage: { since: '5.11', what: 'task local storage maps', probe: () => haveMapType('TASK_STORAGE') === true },
   fd_array: { since: '5.14', what: 'maps by index into fd_array (BPF_PSEUDO_MAP_IDX)', probe: haveFdArray },
+  hash_lookup_and_delete: { since: '5.14', what: 'lookup-and-delete on hash maps', probe: haveHashLookupAndDelete },
+  syscall_prog: { since: '5.14', what: 'BPF_PROG_TYPE_SYSCALL programs (SEC("syscall"))', probe: () => haveProgType('SYSCALL') },
   perf_link: { since: '5.15', what: 'bpf_link on perf events (tracepoints, kprobes, uprobes)', probe: probePerfLink },
   bpf_cookie: { since: '5.15', what: 'bpf_get_attach_cookie', probe: haveBpfCookie },
   bloom_filter: { since: '5.16', what: 'bloom filter maps', probe: () => haveMapType('BLOOM_FILTER') === true },
   bpf_loop: { since: '5.17', what: 'the bpf_loop helper', probe: () => haveHelper('SOCKET_FILTER', 'loop') === true },
+  xdp_frags: { since: '5.18', what: 'XDP programs for multi-buffer frames (SEC("xdp.frags"))', probe: haveXdpFrags },
   kprobe_multi: { since: '5.18', what: 'kprobe_multi links (also needs CONFIG_FPROBE)', probe: probeKprobeMulti },
   tcx: { since: '6.6', what: 'tcx (tc BPF links)', probe: probeTcx },
   uprobe_multi: { since: '6.6', what: 'uprobe_multi links', probe: probeUprobeMulti },

@@ -17,7 +17,7 @@ import { BtfObject } from './btf-object.js';
 import { possibleCpuCount } from './cpus.js';
 import { BpfMap, type MapSpec, type MapTypeName, mapTypeName } from './map.js';
 import { Program, type ProgramSpec, type ProgTypeName, progTypeName } from './program.js';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { closeFd } from '../syscall/fd.js';
 import { perfEventOpen } from '../syscall/perf-event.js';
 import { nativeCString } from '../syscall/memory.js';
@@ -216,6 +216,49 @@ export const haveFdArray = (): boolean =>
     try {
       return tryLoad({ type: ProgType.SOCKET_FILTER, instructions: [wideLoad(1, 0, PseudoLoad.MAP_IDX), instruction(0xb7, 0, 0, 0, 0), instruction(0x95)], fdArray: [map.fd] }).ok;
     } finally {
+      map.close();
+    }
+  })!;
+
+/** XDP programs that accept multi-buffer frames (BPF_F_XDP_HAS_FRAGS, Linux 5.18). */
+export const haveXdpFrags = (): boolean =>
+  probeCached('xdp_frags', () => tryLoad({ ...minimalProgram(ProgType.XDP), flags: ProgFlags.XDP_HAS_FRAGS }).ok)!;
+
+/** BPF_MAP_LOOKUP_AND_DELETE_ELEM on hash maps (Linux 5.14; queues and stacks had it before). */
+export const haveHashLookupAndDelete = (): boolean =>
+  probeCached('hash_lookup_and_delete', () => {
+    const map = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 4, maxEntries: 1 });
+    try {
+      map.update(new Uint8Array(4), new Uint8Array(4));
+      map.lookupAndDelete(new Uint8Array(4));
+      return true;
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno !== Errno.EPERM) return false;
+      throw e;
+    } finally {
+      map.close();
+    }
+  })!;
+
+/**
+ * Inode local storage that user space can fill: the map type exists with
+ * CONFIG_BPF_LSM, but inodes only carry storage when "bpf" is among the
+ * active LSMs (lsm= on the command line); otherwise updates fail with EBADF.
+ */
+export const haveInodeStorage = (): boolean =>
+  probeCached('inode_storage', () => {
+    if (haveMapType('INODE_STORAGE') !== true) return false;
+    const b = storageBtf();
+    const map = BpfMap.create({ type: 'INODE_STORAGE', keySize: 4, valueSize: 8, maxEntries: 0, flags: MapFlags.NO_PREALLOC, btfFd: b.fd.fd, btfKeyTypeId: b.int, btfValueTypeId: b.long });
+    const fd = openSync('/', 'r');
+    try {
+      map.update(new Uint8Array(new Int32Array([fd]).buffer), new Uint8Array(8));
+      return true;
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno !== Errno.EPERM) return false;
+      throw e;
+    } finally {
+      closeSync(fd);
       map.close();
     }
   })!;

@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bpfTestObjects, bpfTestsDir } from '../elf/objects.js';
+import { needObject } from './loader-helpers.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { compareLoaders, readPinned } from './loader-parity.js';
 import { haveBpftool } from '../support/tools.js';
@@ -44,7 +45,8 @@ describe('kernel: loader vs bpftool prog loadall', function () {
     });
   }
 
-  it('tsbpf load --pin (the CLI) pins what bpftool pins', () => {
+  it('tsbpf load --pin (the CLI) pins what bpftool pins', function () {
+    needObject(this, 'net.bpf.o');
     const root = `/sys/fs/bpf/${uniqueName('tsbpf_cli')}`;
     try {
       const out = execFileSync('npx', ['tsx', 'src/cli/bin.ts', 'load', join(bpfTestsDir, 'net.bpf.o'), '--pin', root, '--json'], {

@@ -5,10 +5,32 @@ import { parseObject } from '../../src/elf/parse-object.js';
 import { type Collection, type LoadCollectionOptions, loadCollection } from '../../src/kernel/collection.js';
 import { expect } from 'chai';
 import { readBpfTestObject } from '../elf/objects.js';
+import { haveFeature, type KernelFeature } from '../../src/kernel/feature-names.js';
+import { skipWithout } from '../support/features.js';
 
 export function bpfTestSpec(file: string): ObjectSpec {
   return parseObject(readBpfTestObject(file), { name: objectNameFromPath(file) });
 }
+
+/** What each bpf-tests object needs beyond Linux 5.10 (SEC("syscall") test programs, map kinds, XDP frags). */
+export const bpfTestFeatures: Readonly<Record<string, readonly KernelFeature[]>> = {
+  'maps.bpf.o': ['bloom_filter'],
+  'global_data.bpf.o': ['syscall_prog'],
+  'subprogs.bpf.o': ['syscall_prog'],
+  'kconfig.bpf.o': ['syscall_prog'],
+  'kfunc.bpf.o': ['syscall_prog'],
+  'map_in_map.bpf.o': ['syscall_prog'],
+  'pinning.bpf.o': ['syscall_prog'],
+  'net.bpf.o': ['xdp_frags'],
+};
+
+/** Skips (naming the feature) when this kernel cannot load `file`. */
+export function needObject(ctx: Mocha.Context, file: string): void {
+  skipWithout(ctx, ...(bpfTestFeatures[file] ?? []));
+}
+
+/** The features `file` needs that this kernel lacks. */
+export const missingFor = (file: string): KernelFeature[] => (bpfTestFeatures[file] ?? []).filter((f) => !haveFeature(f));
 
 export function loadBpfTest(file: string, options: LoadCollectionOptions = {}): Collection {
   return loadCollection(bpfTestSpec(file), options);

@@ -19,7 +19,7 @@ import { bpfTestObjects, bpfTestsDir, legacyMapsObject } from '../elf/objects.js
 import { run as load } from '../../src/cli/commands/load.js';
 import { join } from 'node:path';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { bpfTestSpec, ipv4Packet, loadBpfTest, quietly, readU32, readU64, u32 } from './loader-helpers.js';
+import { bpfTestSpec, ipv4Packet, loadBpfTest, missingFor, needObject, quietly, readU32, readU64, u32 } from './loader-helpers.js';
 import { thrownBy } from '../support/thrown.js';
 
 const XDP_DROP = 1;
@@ -31,7 +31,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     needKernel(this);
   });
 
-  it('maps.bpf.o: creates every map kind and a program fills them', () => {
+  it('maps.bpf.o: creates every map kind and a program fills them', function () {
+    needObject(this, 'maps.bpf.o');
     using c = loadBpfTest('maps.bpf.o');
     const run = c.program('fill_maps').testRun({ data: ipv4Packet() });
     expect(run.retval).to.equal(1); // the bloom filter saw the pushed value
@@ -49,7 +50,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(c.map('flagged_hash').flags & 1).to.equal(1);
   });
 
-  it('maps.bpf.o: the XDP program counts into a per-CPU array', () => {
+  it('maps.bpf.o: the XDP program counts into a per-CPU array', function () {
+    needObject(this, 'maps.bpf.o');
     using c = loadBpfTest('maps.bpf.o');
     const prog = c.program('count_packets');
     expect(prog.testRun({ data: ipv4Packet(), repeat: 5 }).retval).to.equal(XDP_PASS);
@@ -57,7 +59,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(perCpu.reduce((s, v) => s + readU64(v), 0n)).to.equal(5n);
   });
 
-  it('global_data.bpf.o: .rodata set before load, .data and .bss written by the program', () => {
+  it('global_data.bpf.o: .rodata set before load, .data and .bss written by the program', function () {
+    needObject(this, 'global_data.bpf.o');
     const spec = bpfTestSpec('global_data.bpf.o');
     using c = loadBpfTest('global_data.bpf.o', { variables: { multiplier: 5 } });
     const run = c.program('use_globals').testRun();
@@ -81,7 +84,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(readU64(c.readVariable('result'))).to.equal(101n * 5n);
   });
 
-  it('subprogs.bpf.o: static, hidden and global subprograms, callbacks, several programs per section', () => {
+  it('subprogs.bpf.o: static, hidden and global subprograms, callbacks, several programs per section', function () {
+    needObject(this, 'subprogs.bpf.o');
     using c = loadBpfTest('subprogs.bpf.o');
     expect(c.program('first').testRun().retval).to.equal(25);
     expect(c.program('second').testRun().retval).to.equal(5);
@@ -122,7 +126,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(c.program('on_sys_enter_btf').info().attachBtfId).to.be.greaterThan(0);
   });
 
-  it('kconfig.bpf.o: kconfig values and an untyped ksym from kallsyms', () => {
+  it('kconfig.bpf.o: kconfig values and an untyped ksym from kallsyms', function () {
+    needObject(this, 'kconfig.bpf.o');
     using c = loadBpfTest('kconfig.bpf.o');
     expect(c.program('read_config').testRun().retval).to.equal(0);
     const at = (n: string) => readU64(c.readVariable(n));
@@ -150,7 +155,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(readU64(c.readVariable('found_pid'))).to.equal(BigInt(process.pid)); // bpf_task_from_pid(own tgid)->pid
   });
 
-  it('map_in_map.bpf.o: inner maps in their slots, written through the outer maps', () => {
+  it('map_in_map.bpf.o: inner maps in their slots, written through the outer maps', function () {
+    needObject(this, 'map_in_map.bpf.o');
     using c = loadBpfTest('map_in_map.bpf.o');
     expect(c.program('write_inner').testRun().retval).to.equal(2); // outer_hash starts empty
     expect(readU32(c.map('inner_a').lookup(u32(1))!)).to.equal(111);
@@ -164,7 +170,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(readU64(c.map('.bss').lookup(u32(0))!)).to.equal(7n);
   });
 
-  it('net.bpf.o: XDP, tc and socket programs over packets', () => {
+  it('net.bpf.o: XDP, tc and socket programs over packets', function () {
+    needObject(this, 'net.bpf.o');
     using c = loadBpfTest('net.bpf.o');
     expect(c.program('xdp_count').testRun({ data: ipv4Packet(17) }).retval).to.equal(XDP_DROP);
     expect(c.program('xdp_count').testRun({ data: ipv4Packet(6) }).retval).to.equal(XDP_PASS);
@@ -199,7 +206,8 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(available()).to.not.include('tsbpf_cc');
   });
 
-  it('pinning.bpf.o: a map pinned by name is reused by the next load', () => {
+  it('pinning.bpf.o: a map pinned by name is reused by the next load', function () {
+    needObject(this, 'pinning.bpf.o');
     const dir = `/sys/fs/bpf/${uniqueName('tsbpf_pin')}`;
     mkdirSync(dir);
     try {
@@ -227,14 +235,17 @@ describe('kernel: loader (bpf-tests objects)', function () {
     expect(c.program('legacy_prog').testRun({ data: ipv4Packet() }).retval).to.equal(XDP_PASS);
   });
 
-  it('every bpf-tests object loads with tsbpf load (objects needing kfuncs this kernel lacks: a typed error)', async () => {
+  it('every bpf-tests object loads with tsbpf load (objects needing kfuncs or features this kernel lacks: a typed error)', async () => {
     const pinRoot = `/sys/fs/bpf/${uniqueName('tsbpf_root')}`;
     mkdirSync(pinRoot);
     try {
       for (const file of bpfTestObjects()) {
         const missing = bpfTestSpec(file).externs.filter((e) => e.kind === 'kfunc' && !e.weak && kernelBtf().findByName(e.name, 'func') === undefined);
         const run = () => quietly(() => load(['--pin-root', pinRoot, join(bpfTestsDir, file)]));
-        if (missing.length === 0) await run();
+        const lacks = missingFor(file);
+        if (lacks.length > 0) {
+          await run().then(() => expect.fail(`${file} loaded without ${lacks.join(', ')}`), (e: unknown) => expect(e, String(e)).to.be.instanceOf(LoadError).with.property('code', 'E_NO_FEATURE'));
+        } else if (missing.length === 0) await run();
         else await run().then(() => expect.fail(`${file} loaded without ${missing[0]!.name}`), (e: unknown) => expect(e).to.be.instanceOf(LoadError));
       }
     } finally {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pinCollection } from '../../src/kernel/collection-pin.js';
 import { dump } from '../../src/cli/map-dump.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { ipv4Packet, loadBpfTest } from './loader-helpers.js';
+import { ipv4Packet, loadBpfTest, needObject } from './loader-helpers.js';
 import { haveBpftool } from '../support/tools.js';
 
 /** Numbers as strings, so that u64 values compare exactly. */
@@ -24,7 +24,8 @@ describe('kernel: tsbpf map dump', function () {
     if (!haveBpftool()) this.skip(); // the oracle is missing, not the kernel
   });
 
-  it('prints the same decoded entries as bpftool for struct, LPM-key and data-section maps', async () => {
+  it('prints the same decoded entries as bpftool for struct, LPM-key and data-section maps', async function () {
+    needObject(this, 'maps.bpf.o');
     const dir = `/sys/fs/bpf/${uniqueName('tsbpf_dump')}`;
     try {
       {
