@@ -14,7 +14,15 @@
  *   high-water mark.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { RingBufReader } from '../kernel/ringbuf-reader.js';
+/** What the pump reads events from: a RingBufReader, or a perf buffer behind the same interface (perf-events.ts). */
+export interface EventReader {
+  readonly closed: boolean;
+  /** Bytes (or records) ready to read; more than 0 when reading may give something. */
+  readonly available: number;
+  consume(print: (record: Uint8Array) => void, max?: number): number;
+  wait(ms: number): Promise<unknown>;
+  close(): void;
+}
 
 /** Records consumed per slice: ~1-5 ms of decoding and printing. */
 export const SLICE_RECORDS = 512;
@@ -22,7 +30,7 @@ export const SLICE_RECORDS = 512;
 const WAIT_MS = 100;
 
 export interface PumpedRing {
-  reader: RingBufReader;
+  reader: EventReader;
   print: (record: Uint8Array) => void;
 }
 

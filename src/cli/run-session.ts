@@ -5,7 +5,7 @@
  * --interval, and lost-event counts. run.ts runs the loop; each source
  * builds its session (run-module-session.ts, run-object-session.ts).
  */
-import type { RingBufReader } from '../kernel/ringbuf-reader.js';
+import type { EventReader } from './event-pump.js';
 
 export interface SessionProgram {
   name: string;
@@ -18,7 +18,7 @@ export interface SessionProgram {
 
 export interface SessionRing {
   name: string;
-  reader: RingBufReader;
+  reader: EventReader;
   print(bytes: Uint8Array): void;
 }
 

@@ -9,6 +9,8 @@ import type { CompiledMap, CompiledModule } from '../../dsl/compiler/compile.js'
 import { CompileError } from '../../dsl/compiler/diagnostics.js';
 import type { BpfMap } from '../../kernel/map.js';
 import { RingBufReader } from '../../kernel/ringbuf-reader.js';
+import { PerfEventReader } from '../perf-events.js';
+import { sizeOf } from '../../dsl/compiler/ctypes.js';
 import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule, tailCallTargets } from '../dsl-live.js';
 import { isDumpable } from '../../dsl/compiler/module-model.js';
@@ -22,7 +24,7 @@ import { classifyRunInput } from '../run-input.js';
 import { writeOneLiner } from '../run-eval.js';
 import { readFileOrStdin } from '../input-file.js';
 import { openObjectSession } from '../run-object-session.js';
-import type { RunSession } from '../run-session.js';
+import type { RunSession, SessionRing } from '../run-session.js';
 import { moduleHandles } from '../../module/load-module.js';
 import { exportsMain, importUserMain, parseModuleArgs } from '../run-main.js';
 import { clearMaps, everyInterval, printGlobals, printHistograms } from '../run-output.js';
@@ -246,7 +248,16 @@ async function openModuleSession(entry: string, o: ModuleSessionOptions): Promis
   }
   // The handles main gets (and through which run attaches, so that main's detach/attach are the same links).
   const handles = moduleHandles(mod, live, { ...(values.iface !== undefined ? { iface: values.iface } : {}), ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}) });
-  const rings = userMain ? [] : mod.maps.filter((m) => m.kind === 'ringbuf').map((spec) => ({ name: spec.name, reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) }));
+  const rings: SessionRing[] = userMain ? [] : mod.maps.filter((m) => m.kind === 'ringbuf').map((spec) => ({ name: spec.name, reader: new RingBufReader(live.maps.get(spec.name)!), print: eventPrinter(spec, json) }));
+  // Perf event arrays: printed like ring-buffer events; the kernel's lost-sample counts join the lost events.
+  const perf = userMain ? [] : mod.maps.filter((m) => m.kind === 'perf_event_array').map((spec) => ({ name: spec.name, reader: new PerfEventReader(live.maps.get(spec.name)!, sizeOf(spec.event!)), print: eventPrinter({ ...spec, value: spec.event! }, json) }));
+  rings.push(...perf);
+  const ringLost = ringbufDropReader(mod, live.maps);
+  const lost = () => {
+    const counts = ringLost();
+    for (const p of perf) counts.set(p.name, BigInt(p.reader.lost));
+    return counts;
+  };
   // Programs a prog array holds are reached by tail calls, not attached.
   const targets = tailCallTargets(mod);
   return {
@@ -267,7 +278,7 @@ async function openModuleSession(entry: string, o: ModuleSessionOptions): Promis
       if (!userMain) printAll(mod, live.maps, asJson);
     },
     clear: () => clearMaps(mod, live.maps),
-    lost: ringbufDropReader(mod, live.maps),
+    lost,
     ...(userMain ? { startMain: (stop: () => void) => startUserMain(userMain, handles, o.moduleArgv, stop) } : {}),
     verifierLogs: () => [...live.programs].map(([name, p]) => [name, p.verifierLog ?? '']),
     close: () => {
