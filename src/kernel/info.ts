@@ -80,11 +80,24 @@ export interface ProgInfo {
   xlated?: Uint8Array;
   /** The JIT-compiled machine code, when asked for. */
   jited?: Uint8Array;
+  /** bpf_line_info records of the translated program (insn_off in slots), when asked for with instructions. */
+  lineInfo?: Array<{ insnOff: number; fileNameOff: number; lineOff: number; line: number; column: number }>;
 }
 
 export interface ProgInfoOptions {
-  /** Also fetch the translated and jited instruction bytes. */
+  /** Also fetch the translated and jited instruction bytes, and the line info. */
   instructions?: boolean;
+}
+
+/** struct bpf_line_info records: insn_off, file_name_off, line_off, line_col (line << 10 | column). */
+function readLineInfo(view: DataView, count: number, recSize: number): NonNullable<ProgInfo['lineInfo']> {
+  const out: NonNullable<ProgInfo['lineInfo']> = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * recSize;
+    const lineCol = view.getUint32(at + 12, true);
+    out.push({ insnOff: view.getUint32(at, true), fileNameOff: view.getUint32(at + 4, true), lineOff: view.getUint32(at + 8, true), line: lineCol >>> 10, column: lineCol & 0x3ff });
+  }
+  return out;
 }
 
 export function progInfoByFd(fd: number, options: ProgInfoOptions = {}): ProgInfo {
@@ -99,6 +112,9 @@ export function progInfoByFd(fd: number, options: ProgInfoOptions = {}): ProgInf
   const mapIds = new NativeBuffer(Math.max(4, nrMapIds * 4));
   const xlated = options.instructions && xlatedLen > 0 ? new NativeBuffer(xlatedLen) : undefined;
   const jited = options.instructions && jitedLen > 0 ? new NativeBuffer(jitedLen) : undefined;
+  const nrLines = options.instructions ? v.getUint32(L.nr_line_info, true) : 0;
+  const lineRec = v.getUint32(L.line_info_rec_size, true) || 16;
+  const lines = nrLines > 0 ? new NativeBuffer(nrLines * lineRec) : undefined;
   try {
     using second = new NativeBuffer(L.size);
     const s = second.view;
@@ -111,6 +127,11 @@ export function progInfoByFd(fd: number, options: ProgInfoOptions = {}): ProgInf
     if (jited) {
       s.setUint32(L.jited_prog_len, jitedLen, true);
       s.setBigUint64(L.jited_prog_insns, jited.address, true);
+    }
+    if (lines) {
+      s.setUint32(L.nr_line_info, nrLines, true);
+      s.setUint32(L.line_info_rec_size, lineRec, true);
+      s.setBigUint64(L.line_info, lines.address, true);
     }
     getInfoRaw(fd, second, 'program info');
     buf.bytes.set(second.bytes);
@@ -140,8 +161,10 @@ export function progInfoByFd(fd: number, options: ProgInfoOptions = {}): ProgInf
       attachBtfId: v.getUint32(L.attach_btf_id, true),
       ...(xlated ? { xlated: xlated.bytes.slice(0, xlatedLen) } : {}),
       ...(jited ? { jited: jited.bytes.slice(0, jitedLen) } : {}),
+      ...(lines ? { lineInfo: readLineInfo(lines.view, Math.min(nrLines, v.getUint32(L.nr_line_info, true)), lineRec) } : {}),
     };
   } finally {
+    lines?.free();
     mapIds.free();
     xlated?.free();
     jited?.free();

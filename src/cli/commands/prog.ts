@@ -4,16 +4,19 @@ import { Program, SyscallError, listPrograms, progTypeName, type ProgInfo } from
 import { bootTimeToDate, formatTime, lowerName } from '../kernel-format.js';
 import { CliError, bold, dim, printJson } from '../output.js';
 import { progRun, runHelp } from '../prog-run.js';
+import { dumpHelp, progDump } from '../prog-dump.js';
 
 export const help = `usage: tsbpf prog [list] [--json]
        tsbpf prog show ID [--json]
        tsbpf prog run id ID | pinned PATH | name NAME data_in FILE [...]
+       tsbpf prog dump xlated|jited id ID | pinned PATH | name NAME [file FILE]
 
 Lists every BPF program loaded in the kernel (needs root or CAP_BPF), or
 the one with id ID: id, type, name, tag, load time, sizes, verified
 instructions and maps.
 
 ${runHelp}
+${dumpHelp}
 
 options:
   --json    one JSON object per program, one per line
@@ -21,9 +24,10 @@ options:
 
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'run') return progRun(argv.slice(1));
+  if (argv[0] === 'dump') return progDump(argv.slice(1));
   const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   const sub = positionals[0] ?? 'list';
-  if (sub !== 'list' && sub !== 'show') throw new CliError(`unknown 'prog' subcommand '${sub}' (try: list, show, run)`, 2);
+  if (sub !== 'list' && sub !== 'show') throw new CliError(`unknown 'prog' subcommand '${sub}' (try: list, show, run, dump)`, 2);
   if (positionals.length > (sub === 'show' ? 2 : 1)) throw new CliError(`unexpected argument '${positionals.at(-1)}'`, 2);
   let programs: ProgInfo[];
   if (sub === 'show') {
