@@ -160,10 +160,16 @@ function indexKey(i: number, size: number): Uint8Array {
 
 const footprint = (size: number) => 8 + ((size + 7) & ~7);
 
-/** A ring buffer: reservations in flight, and the events submitted, in order. */
+/**
+ * A ring buffer, as the kernel keeps one: records in the order their space
+ * was reserved (`output` reserves and commits at once), each pending,
+ * submitted or discarded. User space reads submitted records in that order
+ * and stops at the first pending one; a record's space is free again only
+ * once the reader has passed it.
+ */
 export class EvalRing {
-  readonly events: Uint8Array[] = [];
-  #inFlight = 0;
+  readonly #records: Array<{ bytes: Uint8Array; state: 'pending' | 'submitted' | 'discarded' }> = [];
+  readonly #byMem = new WeakMap<Mem, { bytes: Uint8Array; state: 'pending' | 'submitted' | 'discarded' }>();
 
   constructor(
     readonly name: string,
@@ -173,35 +179,40 @@ export class EvalRing {
 
   /** Whether `bytes` more fit: the kernel keeps the producer less than a whole buffer ahead of the consumer. */
   #fits(bytes: number): boolean {
-    return this.#used() + footprint(bytes) <= this.size - 1;
+    const used = this.#records.reduce((n, r) => n + footprint(r.bytes.length), 0);
+    return used + footprint(bytes) <= this.size - 1;
   }
 
   /** Space for one event, zeroed (the contract leaves it unspecified), or undefined when full. */
   reserve(): Mem | undefined {
     if (!this.#fits(this.eventSize)) return undefined;
-    this.#inFlight += footprint(this.eventSize);
-    return { bytes: new Uint8Array(this.eventSize), life: {}, what: `an event of ${this.name}` };
-  }
-
-  #used(): number {
-    return this.#inFlight + this.events.length * footprint(this.eventSize);
+    const mem: Mem = { bytes: new Uint8Array(this.eventSize), life: {}, what: `an event of ${this.name}` };
+    const record = { bytes: mem.bytes, state: 'pending' as const };
+    this.#records.push(record);
+    this.#byMem.set(mem, record);
+    return mem;
   }
 
   commit(mem: Mem, submit: boolean): void {
     if (mem.life.released) throw new EvalError('TSBPF_USE_AFTER_RELEASE', `${mem.what} was already ${mem.life.released}`);
     mem.life.released = submit ? 'submitted' : 'discarded';
-    this.#inFlight -= footprint(this.eventSize);
-    if (submit) this.events.push(mem.bytes.slice());
+    const record = this.#byMem.get(mem);
+    if (record) record.state = submit ? 'submitted' : 'discarded';
   }
 
   output(bytes: Uint8Array): number {
     if (!this.#fits(bytes.length)) return -ERRNO.EAGAIN;
-    this.events.push(bytes.slice());
+    this.#records.push({ bytes: bytes.slice(), state: 'submitted' });
     return 0;
   }
 
-  /** Takes the events submitted so far (user space consuming them frees their space). */
+  /** Takes the events submitted so far, in the order they were reserved, up to the first still pending (reading frees their space). */
   drain(): Uint8Array[] {
-    return this.events.splice(0);
+    const out: Uint8Array[] = [];
+    while (this.#records.length > 0 && this.#records[0]!.state !== 'pending') {
+      const r = this.#records.shift()!;
+      if (r.state === 'submitted') out.push(r.bytes.slice());
+    }
+    return out;
   }
 }

@@ -111,3 +111,18 @@ describe('difffuzz regressions: helpers', function () {
     expect(r.eval.runs[0]!.events).to.deep.equal(['0e..1c23']);
   });
 });
+
+describe('difffuzz regressions: the evaluator', function () {
+  this.timeout(120_000);
+
+  it('ring-buffer events arrive in the order their space was reserved: one reserved before an output comes first', () => {
+    const u: PrintedUnit = {
+      source: `export interface S0 { f0: u8 }\nconst ev = ringBuf<S0>({ size: 4096 });\nexport const prog = xdp((ctx) => {\n  const e0 = ev.reserve();\n  if (e0 !== null) {\n    e0.f0 = 0;\n    ev.output({ f0: 0 });\n    e0.f0 = 1;\n    ev.submit(e0);\n  }\n  return 0;\n});\n`,
+      program: 'prog', packets: [PACKET], maps: [], globals: [], ring: { name: 'ev', struct: layout('S0', 'H0', [['f0', 'u8']]) },
+    };
+    const r = runAlone(u, kernelUnavailableReason() === null);
+    const d = disagreement(r);
+    expect(d, d ? `${d.kind}: ${d.detail}` : '').to.equal(undefined);
+    expect(r.eval.runs[0]!.events).to.deep.equal(['01', '00']);
+  });
+});
