@@ -12,12 +12,23 @@ import { possibleCpuCount } from '../../src/kernel/cpus.js';
 import { markedGetpgid, MARK } from '../kernel/marked-calls.js';
 import { needKernel } from '../support/kernel.js';
 import * as marked from './fixtures/marked.bpf.js';
+import * as ports from './fixtures/ports.bpf.js';
 
 describe('loadModule: typed handles on a module', function () {
 
   it('finds the module source from the module object itself', function () {
     expect(sourceOf(marked)).to.match(/test\/module\/fixtures\/marked\.bpf\.ts$/);
     expect(() => sourceOf({ x: 1 })).to.throw(/no maps or programs made by tsbpf\/dsl/);
+  });
+
+  it('sets rodata arrays and structs at load, and reads them back', async function () {
+    needKernel(this);
+    await using live = await loadModule(ports, { attach: false, set: { ports: [53, 5353], limits: { maxLen: 9000 } } });
+    expect(live.globals.ports).to.deep.equal([53, 5353, 0, 0]);
+    expect(live.globals.limits).to.deep.equal({ maxLen: 9000, minLen: 0 });
+    await using defaults = await loadModule(ports, { attach: false });
+    expect(defaults.globals.ports).to.deep.equal([80, 0, 0, 0]);
+    expect(defaults.globals.limits).to.deep.equal({ maxLen: 1500, minLen: 0 });
   });
 
   it('reads struct-valued maps, per-CPU values, events, a histogram and globals; detach stops counting', async function () {
