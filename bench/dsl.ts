@@ -18,6 +18,8 @@ import type { BenchRow } from './row.js';
 
 const DIR = new URL('../bpf-tests/dsl-twins/', import.meta.url).pathname;
 const ROOT = new URL('../', import.meta.url).pathname;
+/** Tracing twins whose C side reads kernel structs with BPF_CORE_READ. */
+const CORE_TWINS = ['task_ppid'];
 const TWINS = ['pass', 'proto_count', 'udp_drop', 'ttl_dec', 'flow_bytes', 'syn_count', 'vlan_id', 'mac_sum', 'port_class', 'len_hist'];
 
 /** Instructions the verifier processed for one program of an object. */
@@ -66,6 +68,15 @@ export async function benchDsl(): Promise<BenchRow[]> {
   rows.push({ name: 'instructions, all twins', ours: oursTotal, anchor: clangTotal, ratio: oursTotal / clangTotal, unit: 'insns', anchorName: 'clang -O2', target: '<= 1.0' });
   if (clangProcessed > 0) {
     rows.push({ name: 'verifier processed, all twins', ours: oursProcessed, anchor: clangProcessed, ratio: oursProcessed / clangProcessed, unit: 'insns', anchorName: 'clang -O2', target: '<= 1.0' });
+  }
+
+  // CO-RE twins (tracing): reads of kernel structs against clang's BPF_CORE_READ, by instruction count.
+  for (const name of CORE_TWINS) {
+    const ours = writeObject(compile(nodeCompileOptions(join(DIR, `${name}.bpf.ts`))));
+    const clang = new Uint8Array(readFileSync(join(DIR, `${name}.bpf.o`)));
+    const a = slots(ours, name);
+    const b = slots(clang, name);
+    rows.push({ name: `instructions ${name} (CO-RE)`, ours: a, anchor: b, ratio: a / b, unit: 'insns', anchorName: 'clang -O2', target: '<= 1.0' });
   }
 
   // Cold build: a fresh process each, no cache.
