@@ -111,7 +111,7 @@ export const deny = lsm('task_getpgid', (p: Ptr<task_struct>, ret: i32) => {
 });`, { target: process.pid });
     try {
       const before = getpgid(0);
-      expect(before).to.be.greaterThan(0);
+      expect(before).to.be.at.least(0); // 0 in the dev VMs, whose init never makes a process group
       const link = attachTracing(live.programs.get('deny')!, 'lsm/task_getpgid');
       try {
         expect(getpgid(0)).to.equal(-1);
