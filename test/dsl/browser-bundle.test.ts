@@ -6,7 +6,7 @@
  * compiling a module from memory to the same object the CLI's compiler writes.
  */
 import { expect } from 'chai';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,18 +18,8 @@ import { encode } from '../../src/asm/codec.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const moduleSource = `import { xdp, perCpuArray, XdpAction, htons, type u64 } from 'tsbpf/dsl';
-import { EthHdr, IpHdr, ETH_P_IP } from 'tsbpf/dsl/net';
-export const byProto = perCpuArray<u64>({ maxEntries: 256 });
-export const countProtocols = xdp((ctx) => {
-  const eth = ctx.packet.at(EthHdr, 0);
-  if (eth === null || eth.proto !== htons(ETH_P_IP)) return XdpAction.PASS;
-  const ip = ctx.packet.at(IpHdr, EthHdr.size);
-  if (ip === null) return XdpAction.PASS;
-  byProto.increment(ip.protocol);
-  return XdpAction.PASS;
-});
-`;
+/** A module as a user writes it (imports tsbpf/dsl and tsbpf/dsl/net). */
+const moduleSource = readFileSync(join(ROOT, 'examples/xdp-proto-count.bpf.ts'), 'utf8');
 
 const entry = `import { compile, memoryHost, writeObject } from 'tsbpf/compiler';
 import { encode } from 'tsbpf/asm';
