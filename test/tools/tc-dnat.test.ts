@@ -11,29 +11,17 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnRun, until } from '../support/cli.js';
-import { needKernel } from '../support/kernel.js';
 import { patience } from '../support/wait.js';
-import { VethNetns } from '../kernel/netns-fixture.js';
+import { vethSuite } from './veth-suite.js';
 import { eventually, stopTool } from './support.js';
 import { parseEndpoint } from '../../examples/tools/tc-dnat.bpf.js';
 
 describe('tools: tc-dnat', function () {
   this.timeout(300000);
-  let net: VethNetns | undefined;
-  let dir: string;
-  before(function () {
-    needKernel(this);
-    net = VethNetns.orSkip(this);
-    dir = mkdtempSync(join(tmpdir(), 'tsbpf-dnat-'));
-  });
-  after(() => {
-    net?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = vethSuite('tsbpf-dnat-');
 
   it('parses endpoints with network-order fields as numbers', () => {
     expect(parseEndpoint('10.0.0.7:5353')).to.deep.equal({ addr: 0x0a000007, port: 5353, pad: 0 });
@@ -41,7 +29,7 @@ describe('tools: tc-dnat', function () {
   });
 
   it('rewrites address and port with valid checksums: the backend socket receives every datagram', async () => {
-    const n = net!;
+    const n = suite.net;
     const vip = `198.19.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     const hostMac = readFileSync(`/sys/class/net/${n.host}/address`, 'utf8').trim();
     execFileSync('ip', ['-n', n.ns, 'route', 'add', `${vip}/32`, 'dev', n.peer]);
@@ -52,7 +40,7 @@ describe('tools: tc-dnat', function () {
     const sock = createSocket('udp4');
     sock.on('message', (m) => got.push(m.toString()));
     await new Promise<void>((resolve) => sock.bind(backendPort, n.hostIp, resolve));
-    const run = spawnRun(['examples/tools/tc-dnat.bpf.ts', '--iface', n.host, '--', '--map', `${vip}:${servicePort}=${n.hostIp}:${backendPort}`], join(dir, 'cache'));
+    const run = spawnRun(['examples/tools/tc-dnat.bpf.ts', '--iface', n.host, '--', '--map', `${vip}:${servicePort}=${n.hostIp}:${backendPort}`], join(suite.dir, 'cache'));
     let out: string;
     try {
       expect(await until(run, 960, (r) => r.stderr.includes('rewriting 1 service')), run.stderr).to.equal(true);

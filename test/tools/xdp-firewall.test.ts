@@ -7,13 +7,11 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnRun, until } from '../support/cli.js';
-import { needKernel } from '../support/kernel.js';
 import { patience } from '../support/wait.js';
-import { VethNetns } from '../kernel/netns-fixture.js';
+import type { VethNetns } from '../kernel/netns-fixture.js';
+import { vethSuite } from './veth-suite.js';
 import { eventually, stopTool } from './support.js';
 import { parsePrefix } from '../../examples/tools/xdp-firewall.bpf.js';
 
@@ -25,17 +23,7 @@ function sendFrom(net: VethNetns, from: string, count: number, to: string, port:
 
 describe('tools: xdp-firewall', function () {
   this.timeout(300000);
-  let net: VethNetns | undefined;
-  let dir: string;
-  before(function () {
-    needKernel(this);
-    net = VethNetns.orSkip(this);
-    dir = mkdtempSync(join(tmpdir(), 'tsbpf-fw-'));
-  });
-  after(() => {
-    net?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = vethSuite('tsbpf-fw-');
 
   it('parses IPv4 and IPv6 prefixes into LPM keys', () => {
     expect(parsePrefix('10.1.2.0/24')).to.deep.equal({ v: 4, key: { prefixLen: 24, addr: 0x0a010200 } });
@@ -44,7 +32,7 @@ describe('tools: xdp-firewall', function () {
   });
 
   it('drops datagrams from a blocked prefix and passes the rest, counting per prefix', async () => {
-    const n = net!;
+    const n = suite.net;
     // A second source address on the peer, outside the blocked prefix, routed back through the veth.
     const other = `198.18.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     execFileSync('ip', ['-n', n.ns, 'addr', 'add', `${other}/32`, 'dev', n.peer]);
@@ -55,7 +43,7 @@ describe('tools: xdp-firewall', function () {
     sock.on('message', (_m, from) => received.set(from.address, (received.get(from.address) ?? 0) + 1));
     await new Promise<void>((resolve) => sock.bind(port, n.hostIp, resolve));
     const blockedPrefix = `${n.peerIp.split('.').slice(0, 3).join('.')}.0/24`;
-    const run = spawnRun(['examples/tools/xdp-firewall.bpf.ts', '--iface', n.host, '--', '--block', blockedPrefix, '--block', '2001:db8::/32'], join(dir, 'cache'));
+    const run = spawnRun(['examples/tools/xdp-firewall.bpf.ts', '--iface', n.host, '--', '--block', blockedPrefix, '--block', '2001:db8::/32'], join(suite.dir, 'cache'));
     let out: string;
     try {
       expect(await until(run, 960, (r) => r.stderr.includes('blocking 2 prefixes')), run.stderr).to.equal(true);
