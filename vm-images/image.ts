@@ -26,8 +26,8 @@ export const GUEST_PROJECT = '/work/tsbpf';
 /** Host tools copied in when present, ahead of busybox's smaller applets on PATH: the kernel tests call them. */
 const OPTIONAL_TOOLS = ['ip', 'tc', 'bpftool', 'setpriv', 'unshare'];
 /** Folders and files of the checkout the guest gets. */
-const PROJECT_ENTRIES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', '.mocharc.json', 'src', 'test', 'examples', 'bpf-tests', 'dist', 'vm-images'];
-const LAYER_FORMAT = 6; // bump when what goes into a layer changes
+const PROJECT_ENTRIES = ['README.md', 'package.json', 'tsconfig.json', 'tsconfig.build.json', '.mocharc.json', 'src', 'test', 'examples', 'bpf-tests', 'dist', 'vm-images'];
+const LAYER_FORMAT = 7; // bump when what goes into a layer changes
 
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);

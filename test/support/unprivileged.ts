@@ -19,7 +19,7 @@ export function runAsNobody(script: string, options: { args?: string[]; stdio?: 
     encoding: 'utf8',
     env: { ...process.env, HOME: '/tmp', TSBPF_TEST_DROP_TO: String(NOBODY) },
     cwd: ROOT,
-    timeout: patience(60_000), // a child under `--import tsx` starts in ~12 s under emulation
+    timeout: patience(110_000), // a hang's deadline, just inside mocha's: a child under `--import tsx` starts in ~12 s under emulation, minutes on a starved host
     ...(options.stdio ? { stdio: options.stdio } : {}),
   });
 }
