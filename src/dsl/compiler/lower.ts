@@ -465,7 +465,8 @@ export class FunctionLowering {
       const cmp = COMPARISONS[k];
       if (cmp) return this.#compareBranch(node, cmp, target, when);
     }
-    const v = this.expr(node);
+    // An integer field tested for truth is its value (`if (ev.flag)`), not its reference.
+    const v = this.taken(this.expr(node), node);
     this.at(node);
     if (v.k === 'null') {
       if (!when) this.emit({ op: 'jmp', target });

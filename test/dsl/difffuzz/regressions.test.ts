@@ -112,6 +112,22 @@ describe('difffuzz regressions: helpers', function () {
   });
 });
 
+describe('difffuzz regressions: conditions', function () {
+  this.timeout(120_000);
+
+  it('an integer field used as a condition tests its value, not its reference (if (e.f0) was always true)', () => {
+    const u: PrintedUnit = {
+      source: `export interface S0 { f0: i8 }\nconst ev = ringBuf<S0>({ size: 4096 });\nexport const prog = xdp((ctx) => {\n  let x0 = ctx.packet.byte(4);\n  const e1 = ev.reserve();\n  if (e1 !== null) {\n    x0 -= x0;\n    e1.f0 = x0;\n    if (e1.f0) {\n      ev.submit(e1);\n    } else {\n      ev.discard(e1);\n    }\n  }\n  return 0;\n});\n`,
+      program: 'prog', packets: [PACKET], maps: [], globals: [], ring: { name: 'ev', struct: layout('S0', 'H0', [['f0', 'i8']]) },
+    };
+    const r = runAlone(u, kernelUnavailableReason() === null);
+    const d = disagreement(r);
+    expect(d, d ? `${d.kind}: ${d.detail}` : '').to.equal(undefined);
+    expect(r.eval.runs[0]!.events).to.deep.equal([]);
+    expect(r0('const h = ctx.packet.at(UdpHdr, 0);\n  if (h === null) return 9;\n  h.check = 0;\n  return h.check ? 1 : (!h.check ? 2 : 3);')).to.equal(2);
+  });
+});
+
 describe('difffuzz regressions: the evaluator', function () {
   this.timeout(120_000);
 
