@@ -564,6 +564,8 @@ export function disassembleText(bytes: Uint8Array, options: DisassembleOptions =
  * Disassembles little-endian 8-byte slots, one line per instruction (an
  * lddw is one line for its two slots). Invalid or truncated bytecode is an
  * AsmError naming the slot (or, with `strict: false`, printed as LLVM does).
+ * @example
+ * disassemble(assemble('r0 = 1\nexit').bytes);   // ['r0 = 1', 'exit']
  */
 export function disassemble(bytes: Uint8Array, options: DisassembleOptions = {}): string[] {
   const text = disassembleText(bytes, options);

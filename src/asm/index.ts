@@ -37,7 +37,12 @@ export interface Assembled {
   instructions: Instruction[];
 }
 
-/** Assembles text in the LLVM or the ubpf/conformance syntax. */
+/**
+ * Assembles text in the LLVM or the ubpf/conformance syntax.
+ * @example
+ * const { bytes, instructions } = assemble('r0 = 1\nexit');          // LLVM syntax (llvm-mc -triple bpf)
+ * assemble('mov %r0, 1\nexit', { syntax: 'ubpf' }).bytes.length;  // 16
+ */
 export function assemble(source: string, options: AssembleOptions = {}): Assembled {
   const syntax = options.syntax ?? 'llvm';
   if (syntax === 'llvm') return assembleLlvm(source, options.file);

@@ -41,7 +41,11 @@ export function runSync(program: Uint8Array | DecodedProgram, options: RunOption
   return execute(program instanceof Uint8Array ? decodeProgram(program) : program, options);
 }
 
-/** Asynchronous form of runSync (the contract of tsbpf/interp). */
+/**
+ * Asynchronous form of runSync (the contract of tsbpf/interp).
+ * @example
+ * const { r0 } = await run(assemble('r0 = *(u8 *)(r1 + 0)\nexit').bytes, { mem: new Uint8Array([7]) });   // 7n
+ */
 export async function run(program: Uint8Array | DecodedProgram, options: RunOptions = {}): Promise<RunResult> {
   return runSync(program, options);
 }

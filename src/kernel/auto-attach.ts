@@ -58,6 +58,12 @@ function symbolAndOffset(target: string): { symbol: string; offset?: bigint } {
   return m[2] === undefined ? { symbol: m[1]! } : { symbol: m[1]!, offset: BigInt(m[2]) };
 }
 
+/**
+ * Attaches `program` as its SEC() name says (libbpf's auto-attach).
+ * @example
+ * using link = autoAttach(prog, { section: 'tracepoint/syscalls/sys_enter_openat', type: 'TRACEPOINT', attachTo: 'syscalls/sys_enter_openat' });
+ * autoAttach(xdpProg, spec, { iface: 'eth0' });
+ */
 export function autoAttach(program: ProgramLike, spec: AttachSpec, options: AutoAttachOptions = {}): Link {
   const kind = spec.section.split('/')[0]!;
   const to = spec.attachTo ?? '';

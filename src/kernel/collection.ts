@@ -140,7 +140,13 @@ export class Collection {
   }
 }
 
-/** Reads, parses and loads a BPF ELF object file (object name from the file name, as libbpf). */
+/**
+ * Reads, parses and loads a BPF ELF object file (object name from the file name, as libbpf).
+ * @example
+ * using obj = loadObjectFile('counter.bpf.o', { variables: { target_pid: 42 } });
+ * using link = autoAttach(obj.programs.get('on_exec')!, obj.spec.programs.find((p) => p.name === 'on_exec')!);
+ * for (const [key, value] of obj.map('counts')) console.log(key, value);
+ */
 export function loadObjectFile(path: string, options: LoadCollectionOptions = {}): Collection {
   return loadCollection(parseObject(new Uint8Array(readFileSync(path)), { name: objectNameFromPath(path) }), options);
 }

@@ -33,7 +33,12 @@ export interface XdpOptions {
   method?: 'link' | 'netlink';
 }
 
-/** Attaches a BPF_PROG_TYPE_XDP program to interface `iface`. */
+/**
+ * Attaches a BPF_PROG_TYPE_XDP program to interface `iface`.
+ * @example
+ * using link = attachXdp(program, 'eth0');            // a BPF link; closing it detaches
+ * attachXdp(program, 2, { mode: 'skb' }).close();       // generic XDP on ifindex 2
+ */
 export function attachXdp(program: ProgramLike, iface: string | number, options: XdpOptions = {}): FdLink {
   const ifindex = interfaceIndex(iface);
   if (options.method === 'link') requireFeature('xdp_link');

@@ -8,6 +8,8 @@ import { tracepointId } from './tracefs.js';
 /**
  * Attaches a BPF_PROG_TYPE_TRACEPOINT program to `category/name`
  * (e.g. 'syscalls/sys_enter_getpid'), on every CPU and every process.
+ * @example
+ * using link = attachTracepoint(program, 'syscalls/sys_enter_execve');
  */
 export function attachTracepoint(program: ProgramLike, tracepoint: string, options: PerfEventAttachOptions = {}): FdLink {
   const slash = tracepoint.indexOf('/');

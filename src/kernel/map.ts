@@ -117,6 +117,13 @@ export class MapMemoryError extends Error {
   }
 }
 
+/**
+ * A live BPF map: lookup, update, delete, iteration, batches, per-CPU values, pins.
+ * @example
+ * using counts = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024 });
+ * counts.update(new Uint8Array(4), new Uint8Array(8));
+ * for (const [key, value] of counts) console.log(key, value);
+ */
 export class BpfMap {
   readonly #fd: OwnedFd;
   readonly type: number;

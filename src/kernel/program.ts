@@ -143,6 +143,12 @@ export interface TestRunResult {
   ctxOut?: Uint8Array;
 }
 
+/**
+ * A live BPF program.
+ * @example
+ * using prog = Program.load({ type: 'socket_filter', instructions: new Builder().mov64(R0, 0).exit().instructions() });
+ * prog.testRun({ data: new Uint8Array(64) }).retval;   // 0
+ */
 export class Program {
   readonly #fd: OwnedFd;
   readonly type: number;

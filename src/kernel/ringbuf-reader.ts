@@ -58,6 +58,12 @@ export interface RingBufMapLike {
 /** A sample callback over the data area: the record is bytes[offset, offset + length). */
 export type RawSampleCallback = (bytes: Uint8Array, offset: number, length: number) => void;
 
+/**
+ * Reads a ring buffer map's records, in order, each a copy.
+ * @example
+ * using reader = new RingBufReader(obj.map('events'));
+ * for await (const record of reader) console.log(record);   // until reader.close()
+ */
 export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   /** Ring size in bytes (a power of two). */
   readonly size: number;

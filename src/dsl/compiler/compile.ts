@@ -241,6 +241,9 @@ function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly
  * module has problems; never throws anything else, whatever the input: an
  * unexpected exception becomes a TSBPF_INTERNAL diagnostic at the entry,
  * after the syntax errors that most likely caused it.
+ * @example
+ * const mod = compile({ entry: '/abs/m.bpf.ts', host: memoryHost(files), dslRoot: '/dsl' });
+ * mod.programs.map((p) => `${p.name}: ${p.instructions.length} instructions`);
  */
 export function compile(opts: CompileOptions): CompiledModule {
   try {
