@@ -13,7 +13,7 @@ import { SyscallError } from '../../src/syscall/bpf.js';
 import { closeFd } from '../../src/syscall/fd.js';
 import { AddressFamily, bindInet4, recvNonBlocking, socket, SocketType } from '../../src/syscall/socket.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { patience, waitFor } from '../support/wait.js';
+import { waitFor, CHILD_DEADLINE } from '../support/wait.js';
 import { countAll, op } from './link-programs.js';
 
 const counter = (): BpfMap => BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
@@ -22,7 +22,7 @@ const deny = [op.mov(0, 0), op.exit()];
 
 /** Runs `script` with node in a child process moved into `cgroup` first; returns its stdout. */
 function runInCgroup(cgroup: string, script: string): string {
-  const r = spawnSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', timeout: patience(20000) });
+  const r = spawnSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', timeout: CHILD_DEADLINE });
   if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }

@@ -23,7 +23,7 @@ import {
   decodeXdpMmapOffsets, encodeSockaddrXdp, encodeUmemReg, SOL_XDP, XDP_MMAP_OFFSETS_SIZE, XdpBindFlags, XdpMmapOffset, XdpSocketOption, type XdpMmapOffsets,
 } from '../../src/syscall/xdp-socket.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
-import { patience, waitFor } from '../support/wait.js';
+import { waitFor, CHILD_DEADLINE } from '../support/wait.js';
 import { op, R0, R1, R2, R3, R4, R5, R6 } from './link-programs.js';
 import { VethNetns } from './netns-fixture.js';
 
@@ -61,7 +61,7 @@ function countUdpInStorage(storageFds: number[], port: number): Instruction[] {
 /** Sends `count` UDP datagrams to 127.0.0.1:`port` from a node child moved into `cgroup` first. */
 function sendUdpFromCgroup(cgroup: string, count: number, port: number): void {
   const script = `const s=require('dgram').createSocket('udp4');s.on('error',()=>{});let n=0;const go=()=>{if(n===${count})return s.close();s.send('tsbpf',${port},'127.0.0.1',()=>{n++;go();});};go();`;
-  const r = spawnSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', timeout: patience(20000) });
+  const r = spawnSync('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8', timeout: CHILD_DEADLINE });
   if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
 }
 

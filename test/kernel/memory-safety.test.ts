@@ -2,13 +2,13 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { needKernel } from '../support/kernel.js';
-import { patience } from '../support/wait.js';
+import { CHILD_DEADLINE } from '../support/wait.js';
 
 const child = fileURLToPath(new URL('./memory-safety-child.ts', import.meta.url));
 
 /** Runs one scenario of memory-safety-child.ts; the process must exit 0, not die from a signal. */
 function survive(scenario: string): Record<string, unknown> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', child, scenario], { encoding: 'utf8', timeout: patience(60_000) });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', child, scenario], { encoding: 'utf8', timeout: CHILD_DEADLINE });
   expect(r.signal, `'${scenario}' killed the process with ${r.signal}\n${r.stderr}`).to.equal(null);
   expect(r.status, r.stderr).to.equal(0);
   const line = r.stdout.split('\n').find((l) => l.startsWith('survived '));

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { uniqueName } from '../support/kernel.js';
-import { patience } from '../support/wait.js';
+import { CHILD_DEADLINE } from '../support/wait.js';
 
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -59,7 +59,7 @@ export class VethNetns {
   /** Sends `count` UDP datagrams from inside the namespace to `ip:port` and waits until they are out. */
   sendUdpFromNs(count: number, ip: string, port: number): void {
     const script = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n===${count})return s.close();s.send(Buffer.from('tsbpf'),${port},'${ip}',()=>{n++;go();});};go();`;
-    execFileSync('ip', ['netns', 'exec', this.ns, process.execPath, '-e', script], { stdio: 'ignore', timeout: patience(20000) });
+    execFileSync('ip', ['netns', 'exec', this.ns, process.execPath, '-e', script], { stdio: 'ignore', timeout: CHILD_DEADLINE });
   }
 
   destroy(): void {

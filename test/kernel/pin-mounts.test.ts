@@ -12,7 +12,7 @@ import { BpfMap } from '../../src/kernel/map.js';
 import { CLI_BIN } from '../support/cli.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { commandRuns } from '../support/tools.js';
-import { patience } from '../support/wait.js';
+import { CHILD_DEADLINE } from '../support/wait.js';
 import { bpfTestsDir } from '../elf/objects.js';
 import { quietly } from './loader-helpers.js';
 
@@ -22,7 +22,7 @@ const object = join(bpfTestsDir, 'pinning.bpf.o');
 /** Runs `script` (sh) in a new private mount namespace in which /sys/fs/bpf is not mounted. */
 function withoutBpffs(script: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
   const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `umount -l /sys/fs/bpf 2>/dev/null; ! grep -q ' /sys/fs/bpf bpf ' /proc/self/mounts || { echo 'bpffs still mounted' >&2; exit 99; }\n${script}`], {
-    encoding: 'utf8', cwd: ROOT, timeout: patience(110_000), env: { ...process.env, NO_COLOR: '1' },
+    encoding: 'utf8', cwd: ROOT, timeout: CHILD_DEADLINE, env: { ...process.env, NO_COLOR: '1' },
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }

@@ -9,7 +9,7 @@
  */
 import { type SpawnSyncReturns, type StdioOptions, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { patience } from './wait.js';
+import { CHILD_DEADLINE } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const NOBODY = 65534;
@@ -19,7 +19,7 @@ export function runAsNobody(script: string, options: { args?: string[]; stdio?: 
     encoding: 'utf8',
     env: { ...process.env, HOME: '/tmp', TSBPF_TEST_DROP_TO: String(NOBODY) },
     cwd: ROOT,
-    timeout: patience(110_000), // a hang's deadline, just inside mocha's: a child under `--import tsx` starts in ~12 s under emulation, minutes on a starved host
+    timeout: CHILD_DEADLINE,
     ...(options.stdio ? { stdio: options.stdio } : {}),
   });
 }

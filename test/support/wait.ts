@@ -13,6 +13,14 @@ export const SLOWDOWN = process.env.TSBPF_VM === '1' ? 10 : 1;
 export const patience = (ms: number): number => ms * SLOWDOWN;
 
 /**
+ * How long a test lets a child process run before calling it hung: just
+ * inside mocha's timeout (120 s, 1200 s in the dev VMs). Starting Node under
+ * tsx takes ~12 s under emulation and minutes on a starved host; a deadline is
+ * only there to turn a hang into a clear failure.
+ */
+export const CHILD_DEADLINE = patience(110_000);
+
+/**
  * A wall-clock budget for something that must happen promptly (a reaction to
  * a signal): `ms` on an idle machine, stretched by how oversubscribed the CPUs
  * are now (load average per CPU) and by emulation. A process that gets a
