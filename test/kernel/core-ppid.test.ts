@@ -20,6 +20,7 @@ import { attachTracepoint } from '../../src/kernel/link-tracepoint.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { markedGetpgid } from './marked-calls.js';
 import { needKernel } from '../support/kernel.js';
+import { compileSource } from '../dsl/support/harness.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const objectPath = join(fixtures, 'core-ppid.o');
@@ -76,6 +77,25 @@ describe('kernel: CO-RE reads of kernel structs from a module (task->real_parent
     const live = loadCompiledModule(mod);
     try {
       expect(runOnce(live.programs.get('onGetpgid')!, live.maps.get('parents')!)).to.deep.equal(expected());
+    } finally {
+      live.close();
+    }
+  });
+
+  it('a field this kernel lacks: fieldExists is 0, and the read it guards is never reached (the loader poisons it, the verifier skips it)', function () {
+    needKernel(this);
+    const live = loadCompiledModule(compileSource(`
+import { bpf, rawTracepoint, type KernelType, type Ptr, type i32, type u32 } from 'tsbpf/dsl';
+/** task_struct as a future kernel might declare it: one field this kernel does not have. */
+interface task_struct extends KernelType<'struct task_struct'> { pid: i32; no_such_field: u32 }
+function probe(t: Ptr<task_struct>): u32 {
+  const missing: u32 = bpf.fieldExists(t, 'no_such_field') ? t.no_such_field : 77;
+  return bpf.fieldExists(t, 'pid') ? missing + 100 : missing;
+}
+export const p = rawTracepoint('sys_enter', () => probe(bpf.currentTask() as unknown as Ptr<task_struct>));
+`));
+    try {
+      expect(live.programs.get('p')!.testRun({ ctx: new Uint8Array(16) }).retval).to.equal(177);
     } finally {
       live.close();
     }
