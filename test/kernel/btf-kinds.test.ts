@@ -4,7 +4,7 @@
  * sys_enter reads the first argument from the pt_regs it gets (CO-RE on a
  * kernel type the module declares itself); fentry and fexit on the syscall
  * function count the calls and see the -ESRCH return; an lsm program on
- * task_getpgid denies this process getpgid(0). This host has tp_btf but no
+ * task_getpgid denies getpgid(own pid) (the hook runs for a non-zero pid). This host has tp_btf but no
  * BPF trampolines: the others run in the dev VMs (`make vm-test` includes
  * this file) and skip here, saying why in the title.
  */
@@ -57,7 +57,7 @@ export const p = tpBtf('sys_enter', (regs: Ptr<pt_regs>, id: i64) => {
       const link = attachTracing(live.programs.get('p')!, 'tp_btf/sys_enter');
       try {
         for (let i = 0; i < 7; i++) expect(markedGetpgid()).to.equal(-1);
-        getpgid(0);
+        getpgid(process.pid);
       } finally {
         link.close();
       }
@@ -95,7 +95,7 @@ export const exit = fexit('${fn}', (regs: Ptr<pt_regs>, ret: i64) => {
     }
   });
 
-  it('lsm task_getpgid denies this process getpgid(0) while attached', function () {
+  it('lsm task_getpgid denies getpgid of this process while attached', function () {
     // securityfs says which LSMs are active; the dev VMs' initramfs does not mount it (the host's mounts are left alone).
     if (!existsSync('/sys/kernel/security/lsm') && process.env.TSBPF_VM === '1') spawnSync('mount', ['-t', 'securityfs', 'securityfs', '/sys/kernel/security'], { stdio: 'ignore' });
     if (!existsSync('/sys/kernel/security/lsm') || !readFileSync('/sys/kernel/security/lsm', 'utf8').split(',').includes('bpf')) {
@@ -110,15 +110,15 @@ export const deny = lsm('task_getpgid', (p: Ptr<task_struct>, ret: i32) => {
   return bpf.pid() === target.get() && p.tgid === target.get() ? -1 : 0;
 });`, { target: process.pid });
     try {
-      const before = getpgid(0);
+      const before = getpgid(process.pid);
       expect(before).to.be.at.least(0); // 0 in the dev VMs, whose init never makes a process group
       const link = attachTracing(live.programs.get('deny')!, 'lsm/task_getpgid');
       try {
-        expect(getpgid(0)).to.equal(-1);
+        expect(getpgid(process.pid)).to.equal(-1);
       } finally {
         link.close();
       }
-      expect(getpgid(0)).to.equal(before);
+      expect(getpgid(process.pid)).to.equal(before);
     } finally {
       live.close();
     }
