@@ -32,6 +32,8 @@ const bad: Bad[] = [
   { name: 'throw', code: 'TSBPF_EXCEPTION', source: prog('if (ctx.packet.length > 10) ⟨⟩throw 1;\nreturn 2;') },
   { name: 'while loop without a provable bound', code: 'TSBPF_LOOP_BOUND', source: prog('let i: u32 = 0;\nwhile (⟨⟩i < ctx.packet.length) i++;\nreturn 2;') },
   { name: 'classic for loop that does not step its variable', code: 'TSBPF_LOOP_BOUND', source: prog('for (let i = 0; i < 3; ⟨⟩i = 2) {}\nreturn 2;') },
+  { name: 'loop variable assigned in the condition', code: 'TSBPF_LOOP_BOUND', source: prog('let n: u32 = 0;\nwhile (n < 10 && (⟨⟩n = 0) === 0) n++;\nreturn n;') },
+  { name: 'for variable assigned in the condition', code: 'TSBPF_LOOP_BOUND', source: prog('let s: u32 = 0;\nfor (let i = 0; i < 10 && (⟨⟩i = 0) === 0; i++) s++;\nreturn s;') },
   { name: 'for…in', code: 'TSBPF_LOOP', source: prog('const o = { a: 1 };\n⟨⟩for (const k in o) {}\nreturn 2;') },
   { name: 'for-of over something else', code: 'TSBPF_LOOP', source: prog('const xs = [1];\nfor (const x of ⟨⟩xs) {}\nreturn 2;') },
   { name: 'range bound not constant', code: 'TSBPF_RANGE_BOUND', source: prog('for (const i of ⟨⟩range(ctx.packet.length)) {}\nreturn 2;') },

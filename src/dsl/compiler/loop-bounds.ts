@@ -194,8 +194,8 @@ export function forInduction(facts: LoopFacts, node: ForStatement, variable: Var
   const incr = node.getIncrementor();
   const step = incr ? stepOf(facts, incr, variable, t) : undefined;
   if (step === undefined) throw new LoopBoundError(incr ?? node, `step '${variable.getName()}' by a constant in the update (${variable.getName()}++, ${variable.getName()} += 4, ${variable.getName()}--)`);
-  const assigned = assignmentTo(facts, node.getStatement(), variable);
-  if (assigned) throw new LoopBoundError(assigned, `'${variable.getName()}' is assigned in the body; the bound holds only when the loop variable changes in the update`);
+  const assigned = assignmentTo(facts, node.getStatement(), variable) ?? assignmentTo(facts, cond, variable);
+  if (assigned) throw new LoopBoundError(assigned, `'${variable.getName()}' is assigned in the ${assigned.getFirstAncestor((a) => a === cond) || assigned === cond ? 'condition' : 'body'}; the bound holds only when the loop variable changes in the update`);
   return bounded(variable, t, start, boundsOn(facts, cond, variable, t), step, step, cond);
 }
 
@@ -241,6 +241,8 @@ export function whileInduction(facts: LoopFacts, node: WhileStatement | DoStatem
 
 function whileOn(facts: LoopFacts, node: WhileStatement | DoStatement, variable: VariableDeclaration, t: IntType): Induction {
   const name = variable.getName();
+  const inCondition = assignmentTo(facts, node.getExpression(), variable);
+  if (inCondition) throw new LoopBoundError(inCondition, `'${name}' is assigned in the condition; step it in the body`);
   const start = startBefore(facts, node, variable, t);
   const steps = new StepFlow(facts, variable, t);
   const body = node.getStatement();
