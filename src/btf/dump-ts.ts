@@ -250,8 +250,13 @@ class TsWriter {
       if (!m.name || seen.has(m.name)) continue;
       seen.add(m.name);
       const key = IDENT.test(m.name) && m.name !== 'new' && m.name !== 'constructor' ? m.name : JSON.stringify(m.name);
-      const where = m.bitfieldSize ? `bit offset ${bits}, bitfield: ${m.bitfieldSize} bits` : `offset ${bits / 8}`;
-      lines.push(`${pad}/** ${where} */`);
+      if (m.bitfieldSize) {
+        // Declared as its integer type, a module would read the whole storage unit: wrong bits and no error.
+        // Until the compiler emits clang's bitfield relocations, a bitfield is named here but not declared.
+        lines.push(`${pad}// ${key}: bit offset ${bits}, bitfield: ${m.bitfieldSize} bits (bitfields cannot be read from modules yet)`);
+        continue;
+      }
+      lines.push(`${pad}/** offset ${bits / 8} */`);
       lines.push(`${pad}${key}: ${this.expr(m.type, indent + 1, depth + 1)};`);
     }
     return `{\n${lines.join('\n')}\n${'  '.repeat(indent)}}`;

@@ -271,46 +271,26 @@ export interface task_struct extends KernelType<'struct task_struct'> {
   jobctl: u64;
   /** offset 1184 */
   personality: u32;
-  /** bit offset 9504, bitfield: 1 bits */
-  sched_reset_on_fork: u32;
-  /** bit offset 9505, bitfield: 1 bits */
-  sched_contributes_to_load: u32;
-  /** bit offset 9506, bitfield: 1 bits */
-  sched_migrated: u32;
-  /** bit offset 9507, bitfield: 1 bits */
-  sched_task_hot: u32;
-  /** bit offset 9536, bitfield: 1 bits */
-  sched_remote_wakeup: u32;
-  /** bit offset 9537, bitfield: 1 bits */
-  sched_rt_mutex: u32;
-  /** bit offset 9538, bitfield: 1 bits */
-  user_dumpable: u32;
-  /** bit offset 9539, bitfield: 1 bits */
-  in_execve: u32;
-  /** bit offset 9540, bitfield: 4 bits */
-  init_private_fork_class: u32;
-  /** bit offset 9544, bitfield: 1 bits */
-  in_iowait: u32;
-  /** bit offset 9545, bitfield: 1 bits */
-  restore_sigmask: u32;
-  /** bit offset 9546, bitfield: 1 bits */
-  in_user_fault: u32;
-  /** bit offset 9547, bitfield: 1 bits */
-  no_cgroup_migration: u32;
-  /** bit offset 9548, bitfield: 1 bits */
-  frozen: u32;
-  /** bit offset 9549, bitfield: 1 bits */
-  use_memdelay: u32;
-  /** bit offset 9550, bitfield: 1 bits */
-  in_memstall: u32;
-  /** bit offset 9551, bitfield: 1 bits */
-  in_eventfd: u32;
-  /** bit offset 9552, bitfield: 1 bits */
-  reported_split_lock: u32;
-  /** bit offset 9553, bitfield: 1 bits */
-  in_thrashing: u32;
-  /** bit offset 9554, bitfield: 1 bits */
-  in_nf_duplicate: u32;
+  // sched_reset_on_fork: bit offset 9504, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sched_contributes_to_load: bit offset 9505, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sched_migrated: bit offset 9506, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sched_task_hot: bit offset 9507, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sched_remote_wakeup: bit offset 9536, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sched_rt_mutex: bit offset 9537, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // user_dumpable: bit offset 9538, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_execve: bit offset 9539, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // init_private_fork_class: bit offset 9540, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // in_iowait: bit offset 9544, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // restore_sigmask: bit offset 9545, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_user_fault: bit offset 9546, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // no_cgroup_migration: bit offset 9547, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // frozen: bit offset 9548, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // use_memdelay: bit offset 9549, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_memstall: bit offset 9550, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_eventfd: bit offset 9551, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // reported_split_lock: bit offset 9552, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_thrashing: bit offset 9553, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_nf_duplicate: bit offset 9554, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 1200 */
   atomic_flags: u64;
   /** offset 1208 */
@@ -684,28 +664,17 @@ export interface desc_struct extends KernelType<'struct desc_struct'> {
   limit0: u16_;
   /** offset 2 */
   base0: u16_;
-  /** bit offset 32, bitfield: 8 bits */
-  base1: u16_;
-  /** bit offset 40, bitfield: 4 bits */
-  type: u16_;
-  /** bit offset 44, bitfield: 1 bits */
-  s: u16_;
-  /** bit offset 45, bitfield: 2 bits */
-  dpl: u16_;
-  /** bit offset 47, bitfield: 1 bits */
-  p: u16_;
-  /** bit offset 48, bitfield: 4 bits */
-  limit1: u16_;
-  /** bit offset 52, bitfield: 1 bits */
-  avl: u16_;
-  /** bit offset 53, bitfield: 1 bits */
-  l: u16_;
-  /** bit offset 54, bitfield: 1 bits */
-  d: u16_;
-  /** bit offset 55, bitfield: 1 bits */
-  g: u16_;
-  /** bit offset 56, bitfield: 8 bits */
-  base2: u16_;
+  // base1: bit offset 32, bitfield: 8 bits (bitfields cannot be read from modules yet)
+  // type: bit offset 40, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // s: bit offset 44, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dpl: bit offset 45, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // p: bit offset 47, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // limit1: bit offset 48, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // avl: bit offset 52, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // l: bit offset 53, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // d: bit offset 54, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // g: bit offset 55, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // base2: bit offset 56, bitfield: 8 bits (bitfields cannot be read from modules yet)
 }
 
 /** struct thread_struct: 152 bytes */
@@ -742,8 +711,7 @@ export interface thread_struct extends KernelType<'struct thread_struct'> {
   io_bitmap: Ptr<unknown /* struct io_bitmap */>;
   /** offset 136 */
   iopl_emul: u64;
-  /** bit offset 1152, bitfield: 1 bits */
-  iopl_warn: u32;
+  // iopl_warn: bit offset 1152, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 148 */
   pkru: u32_;
 }
@@ -1522,24 +1490,15 @@ export interface sched_dl_entity extends KernelType<'struct sched_dl_entity'> {
   deadline: u64_;
   /** offset 80 */
   flags: u32;
-  /** bit offset 672, bitfield: 1 bits */
-  dl_throttled: u32;
-  /** bit offset 673, bitfield: 1 bits */
-  dl_yielded: u32;
-  /** bit offset 674, bitfield: 1 bits */
-  dl_non_contending: u32;
-  /** bit offset 675, bitfield: 1 bits */
-  dl_overrun: u32;
-  /** bit offset 676, bitfield: 1 bits */
-  dl_server: u32;
-  /** bit offset 677, bitfield: 1 bits */
-  dl_server_active: u32;
-  /** bit offset 678, bitfield: 1 bits */
-  dl_defer: u32;
-  /** bit offset 679, bitfield: 1 bits */
-  dl_defer_armed: u32;
-  /** bit offset 680, bitfield: 1 bits */
-  dl_defer_running: u32;
+  // dl_throttled: bit offset 672, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_yielded: bit offset 673, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_non_contending: bit offset 674, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_overrun: bit offset 675, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_server: bit offset 676, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_server_active: bit offset 677, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_defer: bit offset 678, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_defer_armed: bit offset 679, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dl_defer_running: bit offset 680, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 88 */
   dl_timer: hrtimer;
   /** offset 152 */
@@ -1754,12 +1713,9 @@ export interface signal_struct extends KernelType<'struct signal_struct'> {
   flags: u32;
   /** offset 120 */
   core_state: Ptr<unknown /* struct core_state */>;
-  /** bit offset 1024, bitfield: 1 bits */
-  is_child_subreaper: u32;
-  /** bit offset 1025, bitfield: 1 bits */
-  has_child_subreaper: u32;
-  /** bit offset 1026, bitfield: 1 bits */
-  timer_create_restore_ids: u32;
+  // is_child_subreaper: bit offset 1024, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // has_child_subreaper: bit offset 1025, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // timer_create_restore_ids: bit offset 1026, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 132 */
   next_posix_timer_id: atomic_t;
   /** offset 136 */
@@ -2282,74 +2238,43 @@ export interface sk_buff extends KernelType<'struct sk_buff'> {
   queue_mapping: __u16;
   /** offset 126 */
   __cloned_offset: CStr<0>;
-  /** bit offset 1008, bitfield: 1 bits */
-  cloned: __u8;
-  /** bit offset 1009, bitfield: 1 bits */
-  nohdr: __u8;
-  /** bit offset 1010, bitfield: 2 bits */
-  fclone: __u8;
-  /** bit offset 1012, bitfield: 1 bits */
-  peeked: __u8;
-  /** bit offset 1013, bitfield: 1 bits */
-  head_frag: __u8;
-  /** bit offset 1014, bitfield: 1 bits */
-  pfmemalloc: __u8;
-  /** bit offset 1015, bitfield: 1 bits */
-  pp_recycle: __u8;
+  // cloned: bit offset 1008, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // nohdr: bit offset 1009, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // fclone: bit offset 1010, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // peeked: bit offset 1012, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // head_frag: bit offset 1013, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // pfmemalloc: bit offset 1014, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // pp_recycle: bit offset 1015, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 127 */
   active_extensions: __u8;
   /** offset 128 */
   __pkt_type_offset: CStr<0>;
-  /** bit offset 1024, bitfield: 3 bits */
-  pkt_type: __u8;
-  /** bit offset 1027, bitfield: 1 bits */
-  ignore_df: __u8;
-  /** bit offset 1028, bitfield: 1 bits */
-  dst_pending_confirm: __u8;
-  /** bit offset 1029, bitfield: 2 bits */
-  ip_summed: __u8;
-  /** bit offset 1031, bitfield: 1 bits */
-  ooo_okay: __u8;
+  // pkt_type: bit offset 1024, bitfield: 3 bits (bitfields cannot be read from modules yet)
+  // ignore_df: bit offset 1027, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dst_pending_confirm: bit offset 1028, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // ip_summed: bit offset 1029, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // ooo_okay: bit offset 1031, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 129 */
   __mono_tc_offset: CStr<0>;
-  /** bit offset 1032, bitfield: 2 bits */
-  tstamp_type: __u8;
-  /** bit offset 1034, bitfield: 1 bits */
-  tc_at_ingress: __u8;
-  /** bit offset 1035, bitfield: 1 bits */
-  tc_skip_classify: __u8;
-  /** bit offset 1036, bitfield: 1 bits */
-  remcsum_offload: __u8;
-  /** bit offset 1037, bitfield: 1 bits */
-  csum_complete_sw: __u8;
-  /** bit offset 1038, bitfield: 2 bits */
-  csum_level: __u8;
-  /** bit offset 1040, bitfield: 1 bits */
-  inner_protocol_type: __u8;
-  /** bit offset 1041, bitfield: 1 bits */
-  l4_hash: __u8;
-  /** bit offset 1042, bitfield: 1 bits */
-  sw_hash: __u8;
-  /** bit offset 1043, bitfield: 1 bits */
-  no_fcs: __u8;
-  /** bit offset 1044, bitfield: 1 bits */
-  encapsulation: __u8;
-  /** bit offset 1045, bitfield: 1 bits */
-  encap_hdr_csum: __u8;
-  /** bit offset 1046, bitfield: 1 bits */
-  csum_valid: __u8;
-  /** bit offset 1047, bitfield: 1 bits */
-  nf_trace: __u8;
-  /** bit offset 1048, bitfield: 1 bits */
-  redirected: __u8;
-  /** bit offset 1049, bitfield: 1 bits */
-  from_ingress: __u8;
-  /** bit offset 1050, bitfield: 1 bits */
-  nf_skip_egress: __u8;
-  /** bit offset 1051, bitfield: 1 bits */
-  slow_gro: __u8;
-  /** bit offset 1052, bitfield: 1 bits */
-  unreadable: __u8;
+  // tstamp_type: bit offset 1032, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // tc_at_ingress: bit offset 1034, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // tc_skip_classify: bit offset 1035, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // remcsum_offload: bit offset 1036, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // csum_complete_sw: bit offset 1037, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // csum_level: bit offset 1038, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // inner_protocol_type: bit offset 1040, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // l4_hash: bit offset 1041, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sw_hash: bit offset 1042, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // no_fcs: bit offset 1043, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // encapsulation: bit offset 1044, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // encap_hdr_csum: bit offset 1045, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // csum_valid: bit offset 1046, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // nf_trace: bit offset 1047, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // redirected: bit offset 1048, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // from_ingress: bit offset 1049, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // nf_skip_egress: bit offset 1050, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // slow_gro: bit offset 1051, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // unreadable: bit offset 1052, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 132 */
   tc_index: __u16;
   /** offset 134 */
@@ -2404,56 +2329,32 @@ export interface sk_buff extends KernelType<'struct sk_buff'> {
   headers: {
     /** offset 0 */
     __pkt_type_offset: CStr<0>;
-    /** bit offset 0, bitfield: 3 bits */
-    pkt_type: __u8;
-    /** bit offset 3, bitfield: 1 bits */
-    ignore_df: __u8;
-    /** bit offset 4, bitfield: 1 bits */
-    dst_pending_confirm: __u8;
-    /** bit offset 5, bitfield: 2 bits */
-    ip_summed: __u8;
-    /** bit offset 7, bitfield: 1 bits */
-    ooo_okay: __u8;
+    // pkt_type: bit offset 0, bitfield: 3 bits (bitfields cannot be read from modules yet)
+    // ignore_df: bit offset 3, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // dst_pending_confirm: bit offset 4, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // ip_summed: bit offset 5, bitfield: 2 bits (bitfields cannot be read from modules yet)
+    // ooo_okay: bit offset 7, bitfield: 1 bits (bitfields cannot be read from modules yet)
     /** offset 1 */
     __mono_tc_offset: CStr<0>;
-    /** bit offset 8, bitfield: 2 bits */
-    tstamp_type: __u8;
-    /** bit offset 10, bitfield: 1 bits */
-    tc_at_ingress: __u8;
-    /** bit offset 11, bitfield: 1 bits */
-    tc_skip_classify: __u8;
-    /** bit offset 12, bitfield: 1 bits */
-    remcsum_offload: __u8;
-    /** bit offset 13, bitfield: 1 bits */
-    csum_complete_sw: __u8;
-    /** bit offset 14, bitfield: 2 bits */
-    csum_level: __u8;
-    /** bit offset 16, bitfield: 1 bits */
-    inner_protocol_type: __u8;
-    /** bit offset 17, bitfield: 1 bits */
-    l4_hash: __u8;
-    /** bit offset 18, bitfield: 1 bits */
-    sw_hash: __u8;
-    /** bit offset 19, bitfield: 1 bits */
-    no_fcs: __u8;
-    /** bit offset 20, bitfield: 1 bits */
-    encapsulation: __u8;
-    /** bit offset 21, bitfield: 1 bits */
-    encap_hdr_csum: __u8;
-    /** bit offset 22, bitfield: 1 bits */
-    csum_valid: __u8;
-    /** bit offset 23, bitfield: 1 bits */
-    nf_trace: __u8;
-    /** bit offset 24, bitfield: 1 bits */
-    redirected: __u8;
-    /** bit offset 25, bitfield: 1 bits */
-    from_ingress: __u8;
-    /** bit offset 26, bitfield: 1 bits */
-    nf_skip_egress: __u8;
-    /** bit offset 27, bitfield: 1 bits */
-    slow_gro: __u8;
-    /** bit offset 28, bitfield: 1 bits */
-    unreadable: __u8;
+    // tstamp_type: bit offset 8, bitfield: 2 bits (bitfields cannot be read from modules yet)
+    // tc_at_ingress: bit offset 10, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // tc_skip_classify: bit offset 11, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // remcsum_offload: bit offset 12, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // csum_complete_sw: bit offset 13, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // csum_level: bit offset 14, bitfield: 2 bits (bitfields cannot be read from modules yet)
+    // inner_protocol_type: bit offset 16, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // l4_hash: bit offset 17, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // sw_hash: bit offset 18, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // no_fcs: bit offset 19, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // encapsulation: bit offset 20, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // encap_hdr_csum: bit offset 21, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // csum_valid: bit offset 22, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // nf_trace: bit offset 23, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // redirected: bit offset 24, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // from_ingress: bit offset 25, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // nf_skip_egress: bit offset 26, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // slow_gro: bit offset 27, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // unreadable: bit offset 28, bitfield: 1 bits (bitfields cannot be read from modules yet)
     /** offset 4 */
     tc_index: __u16;
     /** offset 6 */
@@ -3268,16 +3169,11 @@ export interface kobject extends KernelType<'struct kobject'> {
   sd: Ptr<kernfs_node>;
   /** offset 56 */
   kref: kref;
-  /** bit offset 480, bitfield: 1 bits */
-  state_initialized: u32;
-  /** bit offset 481, bitfield: 1 bits */
-  state_in_sysfs: u32;
-  /** bit offset 482, bitfield: 1 bits */
-  state_add_uevent_sent: u32;
-  /** bit offset 483, bitfield: 1 bits */
-  state_remove_uevent_sent: u32;
-  /** bit offset 484, bitfield: 1 bits */
-  uevent_suppress: u32;
+  // state_initialized: bit offset 480, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // state_in_sysfs: bit offset 481, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // state_add_uevent_sent: bit offset 482, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // state_remove_uevent_sent: bit offset 483, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // uevent_suppress: bit offset 484, bitfield: 1 bits (bitfields cannot be read from modules yet)
 }
 
 /** struct filename: 32 bytes */
@@ -3430,18 +3326,12 @@ export interface linux_binprm extends KernelType<'struct linux_binprm'> {
   mm: Ptr<mm_struct>;
   /** offset 32 */
   p: u64;
-  /** bit offset 320, bitfield: 1 bits */
-  have_execfd: u32;
-  /** bit offset 321, bitfield: 1 bits */
-  execfd_creds: u32;
-  /** bit offset 322, bitfield: 1 bits */
-  secureexec: u32;
-  /** bit offset 323, bitfield: 1 bits */
-  point_of_no_return: u32;
-  /** bit offset 324, bitfield: 1 bits */
-  comm_from_dentry: u32;
-  /** bit offset 325, bitfield: 1 bits */
-  is_check: u32;
+  // have_execfd: bit offset 320, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // execfd_creds: bit offset 321, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // secureexec: bit offset 322, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // point_of_no_return: bit offset 323, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // comm_from_dentry: bit offset 324, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_check: bit offset 325, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 48 */
   executable: Ptr<file>;
   /** offset 56 */
@@ -3565,20 +3455,13 @@ export interface device extends KernelType<'struct device'> {
   physical_location: Ptr<unknown /* struct device_physical_location */>;
   /** offset 680 */
   removable: device_removable;
-  /** bit offset 5472, bitfield: 1 bits */
-  offline_disabled: bool_;
-  /** bit offset 5473, bitfield: 1 bits */
-  offline: bool_;
-  /** bit offset 5474, bitfield: 1 bits */
-  of_node_reused: bool_;
-  /** bit offset 5475, bitfield: 1 bits */
-  state_synced: bool_;
-  /** bit offset 5476, bitfield: 1 bits */
-  can_match: bool_;
-  /** bit offset 5477, bitfield: 1 bits */
-  dma_skip_sync: bool_;
-  /** bit offset 5478, bitfield: 1 bits */
-  dma_iommu: bool_;
+  // offline_disabled: bit offset 5472, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // offline: bit offset 5473, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // of_node_reused: bit offset 5474, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // state_synced: bit offset 5475, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // can_match: bit offset 5476, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dma_skip_sync: bit offset 5477, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dma_iommu: bit offset 5478, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 688 */
   flags: FixedArray<u64, 1>;
 }
@@ -3608,32 +3491,21 @@ export const rpm_request = {
 export interface dev_pm_info extends KernelType<'struct dev_pm_info'> {
   /** offset 0 */
   power_state: pm_message_t;
-  /** bit offset 32, bitfield: 1 bits */
-  can_wakeup: bool_;
-  /** bit offset 33, bitfield: 1 bits */
-  async_suspend: bool_;
-  /** bit offset 34, bitfield: 1 bits */
-  in_dpm_list: bool_;
-  /** bit offset 35, bitfield: 1 bits */
-  is_prepared: bool_;
-  /** bit offset 36, bitfield: 1 bits */
-  is_suspended: bool_;
-  /** bit offset 37, bitfield: 1 bits */
-  is_noirq_suspended: bool_;
-  /** bit offset 38, bitfield: 1 bits */
-  is_late_suspended: bool_;
-  /** bit offset 39, bitfield: 1 bits */
-  no_pm: bool_;
-  /** bit offset 40, bitfield: 1 bits */
-  early_init: bool_;
-  /** bit offset 41, bitfield: 1 bits */
-  direct_complete: bool_;
+  // can_wakeup: bit offset 32, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // async_suspend: bit offset 33, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // in_dpm_list: bit offset 34, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_prepared: bit offset 35, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_suspended: bit offset 36, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_noirq_suspended: bit offset 37, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_late_suspended: bit offset 38, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // no_pm: bit offset 39, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // early_init: bit offset 40, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // direct_complete: bit offset 41, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 8 */
   driver_flags: u32_;
   /** offset 12 */
   lock: spinlock_t;
-  /** bit offset 128, bitfield: 1 bits */
-  should_wakeup: bool_;
+  // should_wakeup: bit offset 128, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 24 */
   suspend_timer: hrtimer;
   /** offset 88 */
@@ -3648,30 +3520,18 @@ export interface dev_pm_info extends KernelType<'struct dev_pm_info'> {
   usage_count: atomic_t;
   /** offset 164 */
   child_count: atomic_t;
-  /** bit offset 1344, bitfield: 3 bits */
-  disable_depth: u32;
-  /** bit offset 1347, bitfield: 1 bits */
-  idle_notification: bool_;
-  /** bit offset 1348, bitfield: 1 bits */
-  request_pending: bool_;
-  /** bit offset 1349, bitfield: 1 bits */
-  deferred_resume: bool_;
-  /** bit offset 1350, bitfield: 1 bits */
-  needs_force_resume: bool_;
-  /** bit offset 1351, bitfield: 1 bits */
-  runtime_auto: bool_;
-  /** bit offset 1352, bitfield: 1 bits */
-  ignore_children: bool_;
-  /** bit offset 1353, bitfield: 1 bits */
-  no_callbacks: bool_;
-  /** bit offset 1354, bitfield: 1 bits */
-  irq_safe: bool_;
-  /** bit offset 1355, bitfield: 1 bits */
-  use_autosuspend: bool_;
-  /** bit offset 1356, bitfield: 1 bits */
-  timer_autosuspends: bool_;
-  /** bit offset 1357, bitfield: 1 bits */
-  memalloc_noio: bool_;
+  // disable_depth: bit offset 1344, bitfield: 3 bits (bitfields cannot be read from modules yet)
+  // idle_notification: bit offset 1347, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // request_pending: bit offset 1348, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // deferred_resume: bit offset 1349, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // needs_force_resume: bit offset 1350, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // runtime_auto: bit offset 1351, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // ignore_children: bit offset 1352, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // no_callbacks: bit offset 1353, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // irq_safe: bit offset 1354, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // use_autosuspend: bit offset 1355, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // timer_autosuspends: bit offset 1356, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // memalloc_noio: bit offset 1357, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 172 */
   links_count: u32;
   /** offset 176 */
@@ -3698,8 +3558,7 @@ export interface dev_pm_info extends KernelType<'struct dev_pm_info'> {
   set_latency_tolerance: Ptr<unknown>;
   /** offset 248 */
   qos: Ptr<unknown /* struct dev_pm_qos */>;
-  /** bit offset 2048, bitfield: 1 bits */
-  detach_power_off: bool_;
+  // detach_power_off: bit offset 2048, bitfield: 1 bits (bitfields cannot be read from modules yet)
 }
 
 /** struct dev_archdata: 0 bytes */
@@ -4102,14 +3961,10 @@ export interface sock extends KernelType<'struct sock'> {
   sk_use_task_frag: bool_;
   /** offset 574 */
   __cacheline_group_end__sock_read_tx: CStr<0>;
-  /** bit offset 4592, bitfield: 1 bits */
-  sk_gso_disabled: u8_;
-  /** bit offset 4593, bitfield: 1 bits */
-  sk_kern_sock: u8_;
-  /** bit offset 4594, bitfield: 1 bits */
-  sk_no_check_tx: u8_;
-  /** bit offset 4595, bitfield: 1 bits */
-  sk_no_check_rx: u8_;
+  // sk_gso_disabled: bit offset 4592, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_kern_sock: bit offset 4593, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_no_check_tx: bit offset 4594, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_no_check_rx: bit offset 4595, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 575 */
   sk_shutdown: u8_;
   /** offset 576 */
@@ -4140,24 +3995,16 @@ export interface sock extends KernelType<'struct sock'> {
   sk_txrehash: u8_;
   /** offset 652 */
   sk_scm_recv_flags: u8_;
-  /** bit offset 5216, bitfield: 1 bits */
-  sk_scm_credentials: u8_;
-  /** bit offset 5217, bitfield: 1 bits */
-  sk_scm_security: u8_;
-  /** bit offset 5218, bitfield: 1 bits */
-  sk_scm_pidfd: u8_;
-  /** bit offset 5219, bitfield: 1 bits */
-  sk_scm_rights: u8_;
-  /** bit offset 5220, bitfield: 4 bits */
-  sk_scm_unused: u8_;
+  // sk_scm_credentials: bit offset 5216, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_scm_security: bit offset 5217, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_scm_pidfd: bit offset 5218, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_scm_rights: bit offset 5219, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_scm_unused: bit offset 5220, bitfield: 4 bits (bitfields cannot be read from modules yet)
   /** offset 653 */
   sk_clockid: u8_;
-  /** bit offset 5232, bitfield: 1 bits */
-  sk_txtime_deadline_mode: u8_;
-  /** bit offset 5233, bitfield: 1 bits */
-  sk_txtime_report_errors: u8_;
-  /** bit offset 5234, bitfield: 6 bits */
-  sk_txtime_unused: u8_;
+  // sk_txtime_deadline_mode: bit offset 5232, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_txtime_report_errors: bit offset 5233, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sk_txtime_unused: bit offset 5234, bitfield: 6 bits (bitfields cannot be read from modules yet)
   /** offset 655 */
   sk_bpf_cb_flags: u8_;
   /** offset 656 */
@@ -4204,20 +4051,14 @@ export interface sock_cgroup_data extends KernelType<'struct sock_cgroup_data'> 
 export interface net_device extends KernelType<'struct net_device'> {
   /** offset 0 */
   __cacheline_group_begin__net_device_read_tx: CStr<0>;
-  /** bit offset 0, bitfield: 32 bits */
-  priv_flags: u64;
-  /** bit offset 32, bitfield: 1 bits */
-  lltx: u64;
-  /** bit offset 33, bitfield: 1 bits */
-  netmem_tx: u64;
+  // priv_flags: bit offset 0, bitfield: 32 bits (bitfields cannot be read from modules yet)
+  // lltx: bit offset 32, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // netmem_tx: bit offset 33, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 0 */
   priv_flags_fast: {
-    /** bit offset 0, bitfield: 32 bits */
-    priv_flags: u64;
-    /** bit offset 32, bitfield: 1 bits */
-    lltx: u64;
-    /** bit offset 33, bitfield: 1 bits */
-    netmem_tx: u64;
+    // priv_flags: bit offset 0, bitfield: 32 bits (bitfields cannot be read from modules yet)
+    // lltx: bit offset 32, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // netmem_tx: bit offset 33, bitfield: 1 bits (bitfields cannot be read from modules yet)
   };
   /** offset 8 */
   netdev_ops: Ptr<unknown /* struct net_device_ops */>;
@@ -4486,8 +4327,7 @@ export interface net_device extends KernelType<'struct net_device'> {
   ml_priv: Ptr<unknown>;
   /** offset 1336 */
   ml_priv_type: netdev_ml_priv_type;
-  /** bit offset 10720, bitfield: 8 bits */
-  pcpu_stat_type: netdev_stat_type;
+  // pcpu_stat_type: bit offset 10720, bitfield: 8 bits (bitfields cannot be read from modules yet)
   /** offset 1344 */
   dev: device;
   /** offset 2040 */
@@ -4524,14 +4364,10 @@ export interface net_device extends KernelType<'struct net_device'> {
   irq_affinity_auto: bool_;
   /** offset 2186 */
   rx_cpu_rmap_auto: bool_;
-  /** bit offset 17496, bitfield: 1 bits */
-  see_all_hwtstamp_requests: u64;
-  /** bit offset 17497, bitfield: 1 bits */
-  change_proto_down: u64;
-  /** bit offset 17498, bitfield: 1 bits */
-  netns_immutable: u64;
-  /** bit offset 17499, bitfield: 1 bits */
-  fcoe_mtu: u64;
+  // see_all_hwtstamp_requests: bit offset 17496, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // change_proto_down: bit offset 17497, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // netns_immutable: bit offset 17498, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // fcoe_mtu: bit offset 17499, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 2192 */
   net_notifier_list: list_head;
   /** offset 2208 */
@@ -4934,14 +4770,10 @@ export interface sock_common extends KernelType<'struct sock_common'> {
   skc_family: u16;
   /** offset 18 */
   skc_state: u8;
-  /** bit offset 152, bitfield: 4 bits */
-  skc_reuse: u8;
-  /** bit offset 156, bitfield: 1 bits */
-  skc_reuseport: u8;
-  /** bit offset 157, bitfield: 1 bits */
-  skc_ipv6only: u8;
-  /** bit offset 158, bitfield: 1 bits */
-  skc_net_refcnt: u8;
+  // skc_reuse: bit offset 152, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // skc_reuseport: bit offset 156, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // skc_ipv6only: bit offset 157, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // skc_net_refcnt: bit offset 158, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 20 */
   skc_bound_dev_if: i32;
   /** offset 24 */
@@ -5298,14 +5130,10 @@ export interface inet_connection_sock extends KernelType<'struct inet_connection
   icsk_ulp_data: Ptr<unknown>;
   /** offset 1240 */
   icsk_sync_mss: Ptr<unknown>;
-  /** bit offset 9984, bitfield: 5 bits */
-  icsk_ca_state: __u8;
-  /** bit offset 9989, bitfield: 1 bits */
-  icsk_ca_initialized: __u8;
-  /** bit offset 9990, bitfield: 1 bits */
-  icsk_ca_setsockopt: __u8;
-  /** bit offset 9991, bitfield: 1 bits */
-  icsk_ca_dst_locked: __u8;
+  // icsk_ca_state: bit offset 9984, bitfield: 5 bits (bitfields cannot be read from modules yet)
+  // icsk_ca_initialized: bit offset 9989, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // icsk_ca_setsockopt: bit offset 9990, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // icsk_ca_dst_locked: bit offset 9991, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 1249 */
   icsk_retransmits: __u8;
   /** offset 1250 */
@@ -5328,14 +5156,10 @@ export interface inet_connection_sock extends KernelType<'struct inet_connection
     pingpong: __u8;
     /** offset 3 */
     retry: __u8;
-    /** bit offset 32, bitfield: 8 bits */
-    ato: __u32;
-    /** bit offset 40, bitfield: 20 bits */
-    lrcv_flowlabel: __u32;
-    /** bit offset 60, bitfield: 1 bits */
-    dst_quick_ack: __u32;
-    /** bit offset 61, bitfield: 3 bits */
-    unused: __u32;
+    // ato: bit offset 32, bitfield: 8 bits (bitfields cannot be read from modules yet)
+    // lrcv_flowlabel: bit offset 40, bitfield: 20 bits (bitfields cannot be read from modules yet)
+    // dst_quick_ack: bit offset 60, bitfield: 1 bits (bitfields cannot be read from modules yet)
+    // unused: bit offset 61, bitfield: 3 bits (bitfields cannot be read from modules yet)
     /** offset 8 */
     lrcvtime: __u32;
     /** offset 12 */
@@ -5349,10 +5173,8 @@ export interface inet_connection_sock extends KernelType<'struct inet_connection
     search_high: i32;
     /** offset 4 */
     search_low: i32;
-    /** bit offset 64, bitfield: 31 bits */
-    probe_size: u32_;
-    /** bit offset 95, bitfield: 1 bits */
-    enabled: u32_;
+    // probe_size: bit offset 64, bitfield: 31 bits (bitfields cannot be read from modules yet)
+    // enabled: bit offset 95, bitfield: 1 bits (bitfields cannot be read from modules yet)
     /** offset 12 */
     probe_timestamp: u32_;
   };
@@ -5382,28 +5204,17 @@ export interface tcp_options_received extends KernelType<'struct tcp_options_rec
   rcv_tsval: u32_;
   /** offset 12 */
   rcv_tsecr: u32_;
-  /** bit offset 128, bitfield: 1 bits */
-  saw_tstamp: u16_;
-  /** bit offset 129, bitfield: 1 bits */
-  tstamp_ok: u16_;
-  /** bit offset 130, bitfield: 1 bits */
-  dsack: u16_;
-  /** bit offset 131, bitfield: 1 bits */
-  wscale_ok: u16_;
-  /** bit offset 132, bitfield: 3 bits */
-  sack_ok: u16_;
-  /** bit offset 135, bitfield: 1 bits */
-  smc_ok: u16_;
-  /** bit offset 136, bitfield: 4 bits */
-  snd_wscale: u16_;
-  /** bit offset 140, bitfield: 4 bits */
-  rcv_wscale: u16_;
-  /** bit offset 144, bitfield: 6 bits */
-  accecn: u8_;
-  /** bit offset 150, bitfield: 1 bits */
-  saw_unknown: u8_;
-  /** bit offset 151, bitfield: 1 bits */
-  unused: u8_;
+  // saw_tstamp: bit offset 128, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // tstamp_ok: bit offset 129, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // dsack: bit offset 130, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // wscale_ok: bit offset 131, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // sack_ok: bit offset 132, bitfield: 3 bits (bitfields cannot be read from modules yet)
+  // smc_ok: bit offset 135, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // snd_wscale: bit offset 136, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // rcv_wscale: bit offset 140, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // accecn: bit offset 144, bitfield: 6 bits (bitfields cannot be read from modules yet)
+  // saw_unknown: bit offset 150, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // unused: bit offset 151, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 19 */
   num_sacks: u8_;
   /** offset 20 */
@@ -5424,12 +5235,9 @@ export interface tcp_rack extends KernelType<'struct tcp_rack'> {
   last_delivered: u32_;
   /** offset 20 */
   reo_wnd_steps: u8_;
-  /** bit offset 168, bitfield: 5 bits */
-  reo_wnd_persist: u8_;
-  /** bit offset 173, bitfield: 1 bits */
-  dsack_seen: u8_;
-  /** bit offset 174, bitfield: 1 bits */
-  advanced: u8_;
+  // reo_wnd_persist: bit offset 168, bitfield: 5 bits (bitfields cannot be read from modules yet)
+  // dsack_seen: bit offset 173, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // advanced: bit offset 174, bitfield: 1 bits (bitfields cannot be read from modules yet)
 }
 
 /** struct tcp_sock: 2304 bytes */
@@ -5472,16 +5280,11 @@ export interface tcp_sock extends KernelType<'struct tcp_sock'> {
   tcp_header_len: u16_;
   /** offset 1462 */
   scaling_ratio: u8_;
-  /** bit offset 11704, bitfield: 1 bits */
-  repair: u8_;
-  /** bit offset 11705, bitfield: 1 bits */
-  tcp_usec_ts: u8_;
-  /** bit offset 11706, bitfield: 1 bits */
-  is_sack_reneg: u8_;
-  /** bit offset 11707, bitfield: 1 bits */
-  is_cwnd_limited: u8_;
-  /** bit offset 11708, bitfield: 1 bits */
-  recvmsg_inq: u8_;
+  // repair: bit offset 11704, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // tcp_usec_ts: bit offset 11705, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_sack_reneg: bit offset 11706, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // is_cwnd_limited: bit offset 11707, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // recvmsg_inq: bit offset 11708, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 1464 */
   __cacheline_group_end__tcp_sock_read_txrx: CStr<0>;
   /** offset 1464 */
@@ -5550,22 +5353,14 @@ export interface tcp_sock extends KernelType<'struct tcp_sock'> {
   __cacheline_group_end__tcp_sock_write_tx: CStr<0>;
   /** offset 1641 */
   __cacheline_group_begin__tcp_sock_write_txrx: CStr<0>;
-  /** bit offset 13128, bitfield: 4 bits */
-  nonagle: u8_;
-  /** bit offset 13132, bitfield: 1 bits */
-  rate_app_limited: u8_;
-  /** bit offset 13136, bitfield: 4 bits */
-  received_ce_pending: u8_;
-  /** bit offset 13140, bitfield: 4 bits */
-  unused2: u8_;
-  /** bit offset 13144, bitfield: 2 bits */
-  accecn_minlen: u8_;
-  /** bit offset 13146, bitfield: 2 bits */
-  est_ecnfield: u8_;
-  /** bit offset 13148, bitfield: 2 bits */
-  accecn_opt_demand: u8_;
-  /** bit offset 13150, bitfield: 2 bits */
-  prev_ecnfield: u8_;
+  // nonagle: bit offset 13128, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // rate_app_limited: bit offset 13132, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // received_ce_pending: bit offset 13136, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // unused2: bit offset 13140, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // accecn_minlen: bit offset 13144, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // est_ecnfield: bit offset 13146, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // accecn_opt_demand: bit offset 13148, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // prev_ecnfield: bit offset 13150, bitfield: 2 bits (bitfields cannot be read from modules yet)
   /** offset 1644 */
   pred_flags: __be32;
   /** offset 1648 */
@@ -5662,46 +5457,28 @@ export interface tcp_sock extends KernelType<'struct tcp_sock'> {
   rack: tcp_rack;
   /** offset 1912 */
   compressed_ack: u8_;
-  /** bit offset 15304, bitfield: 2 bits */
-  dup_ack_counter: u8_;
-  /** bit offset 15306, bitfield: 1 bits */
-  tlp_retrans: u8_;
-  /** bit offset 15307, bitfield: 2 bits */
-  syn_ect_snt: u8_;
-  /** bit offset 15309, bitfield: 2 bits */
-  syn_ect_rcv: u8_;
-  /** bit offset 15311, bitfield: 1 bits */
-  thin_lto: u8_;
-  /** bit offset 15312, bitfield: 1 bits */
-  fastopen_connect: u8_;
-  /** bit offset 15313, bitfield: 1 bits */
-  fastopen_no_cookie: u8_;
-  /** bit offset 15314, bitfield: 2 bits */
-  fastopen_client_fail: u8_;
-  /** bit offset 15316, bitfield: 1 bits */
-  frto: u8_;
+  // dup_ack_counter: bit offset 15304, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // tlp_retrans: bit offset 15306, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // syn_ect_snt: bit offset 15307, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // syn_ect_rcv: bit offset 15309, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // thin_lto: bit offset 15311, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // fastopen_connect: bit offset 15312, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // fastopen_no_cookie: bit offset 15313, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // fastopen_client_fail: bit offset 15314, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // frto: bit offset 15316, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 1915 */
   repair_queue: u8_;
-  /** bit offset 15328, bitfield: 2 bits */
-  save_syn: u8_;
-  /** bit offset 15330, bitfield: 1 bits */
-  syn_data: u8_;
-  /** bit offset 15331, bitfield: 1 bits */
-  syn_fastopen: u8_;
-  /** bit offset 15332, bitfield: 1 bits */
-  syn_fastopen_exp: u8_;
-  /** bit offset 15333, bitfield: 1 bits */
-  syn_fastopen_ch: u8_;
-  /** bit offset 15334, bitfield: 1 bits */
-  syn_data_acked: u8_;
-  /** bit offset 15335, bitfield: 1 bits */
-  syn_fastopen_child: u8_;
+  // save_syn: bit offset 15328, bitfield: 2 bits (bitfields cannot be read from modules yet)
+  // syn_data: bit offset 15330, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // syn_fastopen: bit offset 15331, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // syn_fastopen_exp: bit offset 15332, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // syn_fastopen_ch: bit offset 15333, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // syn_data_acked: bit offset 15334, bitfield: 1 bits (bitfields cannot be read from modules yet)
+  // syn_fastopen_child: bit offset 15335, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 1917 */
   keepalive_probes: u8_;
-  /** bit offset 15344, bitfield: 4 bits */
-  accecn_fail_mode: u8_;
-  /** bit offset 15348, bitfield: 2 bits */
-  saw_accecn_opt: u8_;
+  // accecn_fail_mode: bit offset 15344, bitfield: 4 bits (bitfields cannot be read from modules yet)
+  // saw_accecn_opt: bit offset 15348, bitfield: 2 bits (bitfields cannot be read from modules yet)
   /** offset 1920 */
   tcp_tx_delay: u32_;
   /** offset 1924 */
@@ -5768,8 +5545,7 @@ export interface tcp_sock extends KernelType<'struct tcp_sock'> {
   linger2: i32;
   /** offset 2232 */
   bpf_sock_ops_cb_flags: u8_;
-  /** bit offset 17864, bitfield: 1 bits */
-  bpf_chg_cc_inprogress: u8_;
+  // bpf_chg_cc_inprogress: bit offset 17864, bitfield: 1 bits (bitfields cannot be read from modules yet)
   /** offset 2234 */
   timeout_rehash: u16_;
   /** offset 2236 */
