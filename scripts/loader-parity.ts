@@ -5,7 +5,7 @@
  * Prints one line per object and a summary; --json for NDJSON.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseObject } from '../src/elf/parse-object.js';
 import { compareLoaders } from '../test/kernel/loader-parity.js';
@@ -20,17 +20,20 @@ for (const file of files) {
   const hash = createHash('sha256').update(bytes).digest('hex');
   if (seen.has(hash)) continue; // the same object embedded in two tools
   seen.add(hash);
-  let skip: string | undefined;
+  // Maps pinned by name go to /sys/fs/bpf/NAME for both loaders: compared when no one else has them, removed after each load.
+  let byName: string[] = [];
   try {
-    const spec = parseObject(new Uint8Array(bytes), { name: basename(file).split('.')[0] });
-    const pinned = spec.maps.filter((m) => m.pinning === 'byName').map((m) => m.name);
-    if (pinned.length) skip = `maps pinned by name under /sys/fs/bpf (${pinned.join(', ')}), shared with every loader on this machine`;
-  } catch (e) {
-    skip = undefined; // both loaders get to refuse it
+    byName = parseObject(new Uint8Array(bytes), { name: basename(file).split('.')[0] }).maps.filter((m) => m.pinning === 'byName').map((m) => `/sys/fs/bpf/${m.name}`);
+  } catch {
+    // both loaders get to refuse it
   }
-  const verdict = skip ? { kind: 'skipped', reason: skip } : await compareLoaders(file, `/sys/fs/bpf/parity_${process.pid}_${seen.size}`);
+  const taken = byName.filter((p) => existsSync(p));
+  const unpin = () => byName.forEach((p) => rmSync(p, { force: true }));
+  const verdict = taken.length
+    ? { kind: 'skipped', reason: `already pinned by someone else: ${taken.join(', ')}` }
+    : await compareLoaders(file, `/sys/fs/bpf/parity_${process.pid}_${seen.size}`, unpin);
   tally[verdict.kind] = (tally[verdict.kind] ?? 0) + 1;
   if (json) process.stdout.write(`${JSON.stringify({ file, ...verdict })}\n`);
-  else process.stdout.write(`${basename(file)}: ${verdict.kind}${'details' in verdict ? `\n  ${verdict.details.join('\n  ')}` : 'programs' in verdict ? ` (${verdict.programs} programs, ${verdict.maps} maps, ${verdict.instructions} instructions)` : 'reason' in verdict ? ` (${verdict.reason})` : 'bpftool' in verdict ? ` (bpftool: ${verdict.bpftool.slice(0, 160)})` : ''}\n`);
+  else process.stdout.write(`${basename(file)}: ${verdict.kind}${'details' in verdict ? `\n  ${verdict.details.join('\n  ')}` : 'programs' in verdict ? ` (${verdict.programs} programs, ${verdict.maps} maps, ${verdict.instructions} instructions)` : 'reason' in verdict ? ` (${verdict.reason})` : 'bpftool' in verdict ? ` (${verdict.culprit ? `libbpf blames ${verdict.culprit}, tsbpf ${verdict.sameCulprit ? 'names it too' : 'names something else'}; ` : ''}bpftool: ${verdict.bpftool.slice(0, 200)} || tsbpf: ${verdict.tsbpf.slice(0, 200)})` : ''}\n`);
 }
 process.stdout.write(`${json ? JSON.stringify({ summary: tally }) : `summary: ${JSON.stringify(tally)}`}\n`);

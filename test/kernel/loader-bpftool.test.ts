@@ -1,6 +1,7 @@
 /**
  * Differential test against bpftool/libbpf: every clang object the project
- * builds (bpf-tests, its DSL twins), loaded by `bpftool prog loadall` and by
+ * builds (bpf-tests, its DSL twins, and bpf-tests/corpus: programs written
+ * the way libbpf-tools writes them), loaded by `bpftool prog loadall` and by
  * `tsbpf load --pin`, gives the same maps (names, types, sizes, flags) and
  * the same programs (names, types, the maps each holds, .rodata included as
  * libbpf binds it, and the kernel's translated instructions line by line as
@@ -27,7 +28,7 @@ describe('kernel: loader vs bpftool prog loadall', function () {
   // optional.bpf.o: bpftool 7.1 fails to pin the program libbpf did not load (SEC("?xdp")).
   const objects = [
     ...bpfTestObjects().filter((f) => f !== 'pinning.bpf.o' && f !== 'optional.bpf.o'),
-    ...readdirSync(join(bpfTestsDir, 'dsl-twins')).filter((f) => f.endsWith('.bpf.o')).sort().map((f) => `dsl-twins/${f}`),
+    ...['dsl-twins', 'corpus'].flatMap((dir) => readdirSync(join(bpfTestsDir, dir)).filter((f) => f.endsWith('.bpf.o')).sort().map((f) => `${dir}/${f}`)),
   ];
   // SEC("tcx/ingress") is newer than libbpf 1.1, which refuses the section; tsbpf loads it.
   const newerThanLibbpf11 = new Set(['dsl-twins/udp_drop.bpf.o']);

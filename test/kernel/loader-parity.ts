@@ -35,10 +35,14 @@ export interface LoadedProgram {
 
 export interface Loaded {
   programs: Record<string, LoadedProgram>;
+  /** Maps pinned under DIR/maps, by pin name. */
   maps: Record<string, LoadedMap>;
+  /** Every map some program holds, by kernel name (maps pinned elsewhere, by name, included). */
+  held: Record<string, LoadedMap>;
 }
 
-export type Side = { loaded: Loaded } | { error: string };
+/** A load, or why it failed and what libbpf blamed (`prog 'x'`, `map 'y'`). */
+export type Side = { loaded: Loaded } | { error: string; culprit?: string };
 
 /**
  * Rewrites what differs between two loads of the same object: map ids
@@ -57,7 +61,7 @@ export function normaliseXlated(text: string, mapNames: ReadonlyMap<number, stri
 
 /** Reads the programs pinned under DIR and the maps pinned under DIR/maps. */
 export function readPinned(dir: string): Loaded {
-  const out: Loaded = { programs: {}, maps: {} };
+  const out: Loaded = { programs: {}, maps: {}, held: {} };
   const mapNames = new Map<number, string>();
   for (const f of existsSync(join(dir, 'maps')) ? readdirSync(join(dir, 'maps')) : []) {
     using m = BpfMap.openPinned(join(dir, 'maps', f));
@@ -70,6 +74,7 @@ export function readPinned(dir: string): Loaded {
     const maps = info.mapIds.map((id) => {
       using m = BpfMap.fromId(id);
       mapNames.set(id, m.name);
+      out.held[m.name] = { name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags };
       return m.name;
     }).sort();
     const text = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', join(dir, f)], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -78,10 +83,11 @@ export function readPinned(dir: string): Loaded {
   return out;
 }
 
+/** bpftool's libbpf lines that say what failed (not its strict-mode banner), or the error's whole message. */
 const message = (e: unknown): string => {
   const err = e as { stderr?: Buffer | string; message?: string };
-  const stderr = err.stderr ? String(err.stderr).trim().split('\n').slice(-3).join(' | ') : '';
-  return stderr || String(err.message ?? e).split('\n')[0]!;
+  const lines = err.stderr ? String(err.stderr).trim().split('\n').filter((l) => /^libbpf: .*(fail|error|invalid)/i.test(l)) : [];
+  return lines.length ? lines.slice(0, 3).join(' | ') : String(err.message ?? e).replace(/\s*\n\s*/g, ' | ');
 };
 
 export function loadWithBpftool(object: string, dir: string): Side {
@@ -90,7 +96,8 @@ export function loadWithBpftool(object: string, dir: string): Side {
     execFileSync('bpftool', ['prog', 'loadall', object, dir, 'pinmaps', join(dir, 'maps')], { stdio: 'pipe' });
     return { loaded: readPinned(dir) };
   } catch (e) {
-    return { error: message(e) };
+    const culprit = /libbpf: (prog|map) '([^']+)'/.exec(String((e as { stderr?: unknown }).stderr ?? ''));
+    return { error: message(e), culprit: culprit ? `${culprit[1]} '${culprit[2]}'` : undefined };
   }
 }
 
@@ -113,6 +120,11 @@ export function differences(a: Loaded, b: Loaded): string[] {
     const n = b.maps[name];
     if (n && JSON.stringify(n) !== JSON.stringify(m)) out.push(`map ${name}: bpftool ${JSON.stringify(m)}, tsbpf ${JSON.stringify(n)}`);
   }
+  for (const [name, m] of Object.entries(a.held)) {
+    const n = b.held[name];
+    if (!n) out.push(`held map ${name}: no program holds it under tsbpf`);
+    else if (JSON.stringify(n) !== JSON.stringify(m)) out.push(`held map ${name}: bpftool ${JSON.stringify(m)}, tsbpf ${JSON.stringify(n)}`);
+  }
   for (const [name, p] of Object.entries(a.programs)) {
     const q = b.programs[name];
     if (!q) continue;
@@ -131,15 +143,24 @@ export function differences(a: Loaded, b: Loaded): string[] {
 
 export type Verdict =
   | { kind: 'same'; programs: number; maps: number; instructions: number }
-  | { kind: 'both refuse'; bpftool: string; tsbpf: string }
+  /** `culprit`: what libbpf blamed, and whether tsbpf's error names it too. */
+  | { kind: 'both refuse'; bpftool: string; tsbpf: string; culprit?: string; sameCulprit?: boolean }
   | { kind: 'differ'; details: string[] };
 
-/** Loads OBJECT both ways under ROOT (removed afterwards) and compares. */
-export async function compareLoaders(object: string, root: string): Promise<Verdict> {
+/**
+ * Loads OBJECT both ways under ROOT (removed afterwards) and compares.
+ * `afterEach` runs after each loader (e.g. to remove maps it pinned by name).
+ */
+export async function compareLoaders(object: string, root: string, afterEach: () => void = () => {}): Promise<Verdict> {
   try {
     const theirs = loadWithBpftool(object, join(root, 'bpftool'));
+    afterEach();
     const ours = await loadWithTsbpf(object, join(root, 'tsbpf'));
-    if ('error' in theirs && 'error' in ours) return { kind: 'both refuse', bpftool: theirs.error, tsbpf: ours.error };
+    afterEach();
+    if ('error' in theirs && 'error' in ours) {
+      const name = theirs.culprit?.replace(/^\w+ /, '').replace(/'/g, '');
+      return { kind: 'both refuse', bpftool: theirs.error, tsbpf: ours.error, culprit: theirs.culprit, sameCulprit: name ? ours.error.includes(name.slice(0, 15)) : undefined }; // the kernel's names are 15 characters
+    }
     if ('error' in theirs) return { kind: 'differ', details: [`bpftool refused (${theirs.error}) but tsbpf loaded it`] };
     if ('error' in ours) return { kind: 'differ', details: [`tsbpf refused (${ours.error}) but bpftool loaded it`] };
     const details = differences(theirs.loaded, ours.loaded);
