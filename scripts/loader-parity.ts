@@ -31,7 +31,7 @@ for (const file of files) {
   const unpin = () => byName.forEach((p) => rmSync(p, { force: true }));
   const verdict = taken.length
     ? { kind: 'skipped', reason: `already pinned by someone else: ${taken.join(', ')}` }
-    : await compareLoaders(file, `/sys/fs/bpf/parity_${process.pid}_${seen.size}`, unpin);
+    : await compareLoaders(file, `/sys/fs/bpf/parity_${process.pid}_${seen.size}`, byName.length ? unpin : undefined);
   tally[verdict.kind] = (tally[verdict.kind] ?? 0) + 1;
   if (json) process.stdout.write(`${JSON.stringify({ file, ...verdict })}\n`);
   else process.stdout.write(`${basename(file)}: ${verdict.kind}${'details' in verdict ? `\n  ${verdict.details.join('\n  ')}` : 'programs' in verdict ? ` (${verdict.programs} programs, ${verdict.maps} maps, ${verdict.instructions} instructions)` : 'reason' in verdict ? ` (${verdict.reason})` : 'bpftool' in verdict ? ` (${verdict.culprit ? `libbpf blames ${verdict.culprit}, tsbpf ${verdict.sameCulprit ? 'names it too' : 'names something else'}; ` : ''}bpftool: ${verdict.bpftool.slice(0, 200)} || tsbpf: ${verdict.tsbpf.slice(0, 200)})` : ''}\n`);

@@ -90,10 +90,11 @@ const message = (e: unknown): string => {
   return lines.length ? lines.slice(0, 3).join(' | ') : String(err.message ?? e).replace(/\s*\n\s*/g, ' | ');
 };
 
-export function loadWithBpftool(object: string, dir: string): Side {
+/** `pinMaps: false` for objects with maps pinned by name: libbpf will not pin those a second time under `pinmaps`. */
+export function loadWithBpftool(object: string, dir: string, pinMaps = true): Side {
   mkdirSync(dir, { recursive: true });
   try {
-    execFileSync('bpftool', ['prog', 'loadall', object, dir, 'pinmaps', join(dir, 'maps')], { stdio: 'pipe' });
+    execFileSync('bpftool', ['prog', 'loadall', object, dir, ...(pinMaps ? ['pinmaps', join(dir, 'maps')] : [])], { stdio: 'pipe' });
     return { loaded: readPinned(dir) };
   } catch (e) {
     const culprit = /libbpf: (prog|map) '([^']+)'/.exec(String((e as { stderr?: unknown }).stderr ?? ''));
@@ -110,12 +111,12 @@ export async function loadWithTsbpf(object: string, dir: string): Promise<Side> 
   }
 }
 
-/** What differs between libbpf's load and tsbpf's, one line each (empty: the same). */
-export function differences(a: Loaded, b: Loaded): string[] {
+/** What differs between libbpf's load and tsbpf's, one line each (empty: the same). `pinnedMaps: false`: compare only the maps programs hold. */
+export function differences(a: Loaded, b: Loaded, pinnedMaps = true): string[] {
   const out: string[] = [];
   const names = (o: object) => Object.keys(o).sort().join(', ');
   if (names(a.programs) !== names(b.programs)) out.push(`programs: bpftool [${names(a.programs)}], tsbpf [${names(b.programs)}]`);
-  if (names(a.maps) !== names(b.maps)) out.push(`maps: bpftool [${names(a.maps)}], tsbpf [${names(b.maps)}]`);
+  if (pinnedMaps && names(a.maps) !== names(b.maps)) out.push(`maps: bpftool [${names(a.maps)}], tsbpf [${names(b.maps)}]`);
   for (const [name, m] of Object.entries(a.maps)) {
     const n = b.maps[name];
     if (n && JSON.stringify(n) !== JSON.stringify(m)) out.push(`map ${name}: bpftool ${JSON.stringify(m)}, tsbpf ${JSON.stringify(n)}`);
@@ -151,9 +152,12 @@ export type Verdict =
  * Loads OBJECT both ways under ROOT (removed afterwards) and compares.
  * `afterEach` runs after each loader (e.g. to remove maps it pinned by name).
  */
-export async function compareLoaders(object: string, root: string, afterEach: () => void = () => {}): Promise<Verdict> {
+export async function compareLoaders(object: string, root: string, afterEach?: () => void): Promise<Verdict> {
+  // With maps pinned by name (afterEach removes them) bpftool cannot pinmaps: the maps programs hold are compared.
+  const pinMaps = afterEach === undefined;
+  afterEach ??= () => {};
   try {
-    const theirs = loadWithBpftool(object, join(root, 'bpftool'));
+    const theirs = loadWithBpftool(object, join(root, 'bpftool'), pinMaps);
     afterEach();
     const ours = await loadWithTsbpf(object, join(root, 'tsbpf'));
     afterEach();
@@ -163,10 +167,10 @@ export async function compareLoaders(object: string, root: string, afterEach: ()
     }
     if ('error' in theirs) return { kind: 'differ', details: [`bpftool refused (${theirs.error}) but tsbpf loaded it`] };
     if ('error' in ours) return { kind: 'differ', details: [`tsbpf refused (${ours.error}) but bpftool loaded it`] };
-    const details = differences(theirs.loaded, ours.loaded);
+    const details = differences(theirs.loaded, ours.loaded, pinMaps);
     if (details.length) return { kind: 'differ', details };
     const progs = Object.values(theirs.loaded.programs);
-    return { kind: 'same', programs: progs.length, maps: Object.keys(theirs.loaded.maps).length, instructions: progs.reduce((n, p) => n + p.xlated.filter((l) => /^\s*\d+:/.test(l)).length, 0) };
+    return { kind: 'same', programs: progs.length, maps: Object.keys(theirs.loaded.held).length, instructions: progs.reduce((n, p) => n + p.xlated.filter((l) => /^\s*\d+:/.test(l)).length, 0) };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
