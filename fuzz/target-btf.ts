@@ -110,7 +110,8 @@ function onlyBtfErrors(what: string, fn: () => unknown): boolean {
   }
 }
 
-function exercise(bytes: Uint8Array): Outcome {
+/** Every entry point over one blob (also used by test/btf/fuzz.test.ts). */
+export function exercise(bytes: Uint8Array): Outcome {
   let btf: Btf | undefined;
   if (!onlyBtfErrors('parse', () => (btf = parseBtf(bytes)))) return 'rejected';
   const b = btf!;
@@ -134,7 +135,8 @@ function exercise(bytes: Uint8Array): Outcome {
   return ok ? 'ok' : 'rejected';
 }
 
-function exerciseExt(btfBytes: Uint8Array, extBytes: Uint8Array): Outcome {
+/** A .BTF.ext over its valid .BTF: parse, re-encode, every CO-RE record. */
+export function exerciseExt(btfBytes: Uint8Array, extBytes: Uint8Array): Outcome {
   const b = parseBtf(btfBytes); // the seed's own, valid
   let ext: ReturnType<typeof parseBtfExt> | undefined;
   if (!onlyBtfErrors('ext', () => (ext = parseBtfExt(extBytes, b)))) return 'rejected';

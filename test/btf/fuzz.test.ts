@@ -7,31 +7,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { readElf } from '../../src/elf/reader.js';
-import {
-  BtfBuilder,
-  BtfError,
-  CoreTarget,
-  alignOf,
-  encodeBtf,
-  encodeBtfExt,
-  parseBtf,
-  parseBtfExt,
-  resolveCoreRelo,
-  sanitizeBtf,
-  sizeOf,
-  toCHeader,
-  toRaw,
-  toTypeScript,
-  type CoreReloKind,
-} from '../../src/btf/index.js';
+import { BtfBuilder, BtfError, parseBtf, sizeOf, toCHeader, toRaw } from '../../src/btf/index.js';
+import { exercise as exerciseBlob, exerciseExt } from '../../fuzz/target-btf.js';
 
-const RELOS: Array<[CoreReloKind, string]> = [
-  ['fieldByteOffset', '0:0'], ['fieldByteSize', '0:1'], ['fieldExists', '0:0:0'], ['fieldSigned', '0:0'], ['fieldLshiftU64', '0:2'],
-  ['fieldRshiftU64', '0:0'], ['typeIdLocal', '0'], ['typeIdTarget', '0'], ['typeExists', '0'], ['typeSize', '0'],
-  ['enumvalExists', '0'], ['enumvalValue', '1'], ['typeMatches', '0'],
-];
-
-const NONE = { func: false, funcGlobal: false, datasec: false, float: false, declTag: false, typeTag: false, enum64: false };
 
 function fixture(name: string): { btf: Uint8Array; ext: Uint8Array | undefined } {
   const elf = readElf(readFileSync(new URL(`./fixtures/${name}`, import.meta.url)));
@@ -85,55 +63,11 @@ function mutate(input: Uint8Array, ms: Mutation[]): Uint8Array {
   return b;
 }
 
-/** Runs `fn`; any error must be a BtfError that says where. */
-function onlyBtfErrors(what: string, fn: () => unknown): boolean {
-  try {
-    fn();
-    return true;
-  } catch (e) {
-    if (!(e instanceof BtfError)) throw new Error(`${what}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`, { cause: e });
-    expect(e.location, `${what}: ${e.message}`).to.exist;
-    expect(e.location!.section, e.message).to.be.a('string');
-    expect(e.location!.offset !== undefined || e.location!.typeId !== undefined, `${what}: ${e.message} names no offset or type`).to.equal(true);
-    return false;
-  }
-}
-
-function exercise(btfBytes: Uint8Array, extBytes?: Uint8Array): void {
-  let btf: ReturnType<typeof parseBtf> | undefined;
-  if (!onlyBtfErrors('parse', () => (btf = parseBtf(btfBytes)))) return;
-  const b = btf!;
-  onlyBtfErrors('validate', () => b.validate());
-  onlyBtfErrors('count', () => b.typeCount);
-  let count = 0;
-  onlyBtfErrors('count', () => (count = b.typeCount));
-  for (let id = 0; id < count; id++) {
-    onlyBtfErrors('type', () => b.type(id));
-    onlyBtfErrors('sizeOf', () => sizeOf(b, id));
-    onlyBtfErrors('alignOf', () => alignOf(b, id));
-  }
-  onlyBtfErrors('find', () => b.findByName('node', 'struct'));
-  onlyBtfErrors('raw', () => toRaw(b));
-  onlyBtfErrors('c', () => toCHeader(b));
-  onlyBtfErrors('ts', () => toTypeScript(b));
-  onlyBtfErrors('encode', () => parseBtf(encodeBtf(b)));
-  onlyBtfErrors('sanitize', () => sanitizeBtf(b, NONE));
-  // Every relocation kind with each early type as the root, against the blob itself.
-  const self = new CoreTarget(b);
-  for (let id = 1; id < Math.min(count, 24); id++)
-    for (const [kind, access] of RELOS)
-      onlyBtfErrors(`core ${kind}`, () => resolveCoreRelo({ insnOff: 0, typeId: id, accessString: access, kind }, b, self));
-  if (extBytes) exerciseExt(b, extBytes);
-}
-
-/** A .BTF.ext over its (valid) .BTF: parse, re-encode, resolve every CO-RE record. */
-function exerciseExt(b: ReturnType<typeof parseBtf>, extBytes: Uint8Array): void {
-  let ext: ReturnType<typeof parseBtfExt> | undefined;
-  if (!onlyBtfErrors('ext', () => (ext = parseBtfExt(extBytes, b)))) return;
-  onlyBtfErrors('ext encode', () => parseBtfExt(encodeBtfExt(ext!), b));
-  const target = new CoreTarget(b);
-  for (const sec of ext!.coreRelos) for (const r of sec.records) onlyBtfErrors('core', () => resolveCoreRelo(r, b, target));
-}
+/** Every entry point (shared with `npm run fuzz -- btf`): only BtfError naming where. */
+const exercise = (btf: Uint8Array, ext?: Uint8Array): void => {
+  exerciseBlob(btf);
+  if (ext) exerciseExt(btf, ext);
+};
 
 describe('btf: fuzzing with mutated blobs', function () {
   const layouts = fixture('layouts.bpf.o');
@@ -156,8 +90,7 @@ describe('btf: fuzzing with mutated blobs', function () {
     });
 
   it('mutated .BTF.ext with its .BTF: only BtfError', function () {
-    const btf = parseBtf(core.btf);
-    fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 6 }), (ms) => exerciseExt(btf, mutate(core.ext!, ms))), { numRuns: 500 });
+    fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 6 }), (ms) => void exerciseExt(core.btf, mutate(core.ext!, ms))), { numRuns: 500 });
   });
 
   it('mutated big-endian BTF: only BtfError', function () {
