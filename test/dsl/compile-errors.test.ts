@@ -51,6 +51,17 @@ describe('dsl: compile() answers every input with a positioned CompileError', fu
     });
   }
 
+  it('an interface that contains itself is TSBPF_TYPE at the interface, not a stack overflow (found by npm run fuzz -- compiler)', () => {
+    let thrown: unknown;
+    try {
+      compileSource(`import { xdp, arrayMap, type u32 } from 'tsbpf/dsl';\nexport interface Pair { a: Pair; b: u32 }\nconst m = arrayMap<Pair>({ maxEntries: 1 });\nexport const p = xdp(() => { const r = m.lookup(0); return r === null ? 0 : 1; });\n`);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).to.be.instanceOf(CompileError);
+    expect((thrown as CompileError).diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`)).to.include('2:1 TSBPF_TYPE interface Pair contains itself');
+  });
+
   it('the CLI prints file:line:col for a syntax error in an import clause', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-compile-errors-'));
     try {

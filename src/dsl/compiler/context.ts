@@ -170,16 +170,26 @@ export class CompilerContext {
   }
 
   /** An interface as a C struct (fields in declaration order, natural alignment). */
+  private readonly layingOut = new Set<Node>();
+
   structOf(decl: Node): StructType {
     const cached = this.structs.get(decl);
     if (cached) return cached;
     if (!Node.isInterfaceDeclaration(decl)) return this.fail(decl, 'TSBPF_TYPE', 'only interfaces describe structs');
     if (decl.getExtends().length > 0 || decl.getMethods().length > 0) this.fail(decl, 'TSBPF_TYPE', `interface ${decl.getName()} must be plain data (no extends, no methods)`);
-    const fields = decl.getProperties().map((p) => {
-      const t = p.getTypeNode();
-      if (!t) return this.fail(p, 'TSBPF_TYPE', `field ${p.getName()} needs a type`);
-      return { name: p.getName(), type: this.ctypeOf(t) };
-    });
+    // A struct that holds itself has no size (laying it out recursed until the stack overflowed).
+    if (this.layingOut.has(decl)) return this.fail(decl, 'TSBPF_TYPE', `interface ${decl.getName()} contains itself`);
+    this.layingOut.add(decl);
+    let fields: Array<{ name: string; type: CType }>;
+    try {
+      fields = decl.getProperties().map((p) => {
+        const t = p.getTypeNode();
+        if (!t) return this.fail(p, 'TSBPF_TYPE', `field ${p.getName()} needs a type`);
+        return { name: p.getName(), type: this.ctypeOf(t) };
+      });
+    } finally {
+      this.layingOut.delete(decl);
+    }
     const s = this.boundedSize(decl, makeStruct(decl.getName(), fields));
     this.structs.set(decl, s);
     return s;
