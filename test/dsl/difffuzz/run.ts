@@ -94,7 +94,19 @@ export function compileUnits(units: PrintedUnit[]): { mod?: CompiledModule; sour
           rejected.set(u, rejected.has(u) ? `${rejected.get(u)}\n${text}` : text);
         }
       }
-      // A diagnostic outside every unit (should not happen): blame them all.
+      // A unit that compiles alone was blamed for another's mistake (a diagnostic leaking across programs): it goes back.
+      if (blamed.size > 1) {
+        for (const u of [...blamed]) {
+          try {
+            compileModule(moduleSource([u]));
+            blamed.delete(u);
+            rejected.delete(u);
+          } catch {
+            // rejected alone too
+          }
+        }
+      }
+      // A diagnostic outside every unit, or one only the company causes: blame them all.
       if (blamed.size === 0) for (const u of live) rejected.set(u, e.message);
       live = live.filter((u) => !rejected.has(u));
       if (live.length === 0) return { source, rejected };
@@ -139,7 +151,14 @@ export function runEval(units: PrintedUnit[]): Map<PrintedUnit, Outcome> {
   const out = new Map<PrintedUnit, Outcome>();
   const { ev, live } = openEval(units, out);
   if (!ev) return out;
-  const state = ev.newState();
+  let state: ReturnType<ModuleEvaluator['newState']>;
+  try {
+    state = ev.newState();
+  } catch (e) {
+    // Opening the state checks every program: one the evaluator rejects stops them all here.
+    for (const u of live) out.set(u, { runs: [], maps: {}, globals: {}, error: `evaluator: ${(e as Error).message}` });
+    return out;
+  }
   for (const u of live) {
     const o: Outcome = { runs: [], maps: {}, globals: {} };
     try {
