@@ -62,6 +62,20 @@ describe('dsl: compile() answers every input with a positioned CompileError', fu
     expect((thrown as CompileError).diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`)).to.include('2:1 TSBPF_TYPE interface Pair contains itself');
   });
 
+  it('a module function whose declaration failed is abandoned in every program that calls it, not lowered on (found by npm run fuzz -- compiler)', () => {
+    // The second program's report of the same mistake was dropped as a duplicate, so its incomplete IR reached the optimizer.
+    let thrown: unknown;
+    try {
+      compileSource("import { xdp, tracepoint, hashMap, arrayMap, ringBuf, global, log2Hist, range, bpf, u8, u16, u32, u64, i8, i16, i32, i64, htons, ntohs, XdpAction, type FixedArray, type CStr } from 'tsbpf/dsl';\nexport interface Ev { pid: u32; ts: u64; comm: CStr<16> }\nexport const events = ringBuf<Ev>({ size: 256 * 1024 });\nfunction clampf(v: if): u32 { return v > 1000 ? 1000 : v; }\nexport const p = xdp((ctx) => {\n  { const ev = events.reserve(); if (ev !== null) { ev.pid = u32(clampf(u32((clampf(u32(b)) & (538))))); ev.ts = bpf.ktimeNs();  } }\n});\nexport const t = tracepoint('syscalls/sys_enter_openat', (ctx) => {\n  let a: u32 = 1;\n  let b: u32 = 2;\n  if (a > 5 && (b < 3 || u32((clampf(u32((470))) + (0x10 >= 7 ? i8(a) : u32(ntohs(a))))) === 17)) { return 0; }\n  return 0;\n});\n");
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).to.be.instanceOf(CompileError);
+    const codes = (thrown as CompileError).diagnostics.map((d) => `${d.line}:${d.column} ${d.code}`);
+    expect(codes).to.include('4:20 TSBPF_TYPE');
+    expect(codes.filter((c) => c.endsWith('TSBPF_INTERNAL'))).to.deep.equal([]);
+  });
+
   it('the CLI prints file:line:col for a syntax error in an import clause', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsbpf-compile-errors-'));
     try {

@@ -65,7 +65,11 @@ export class CompilerContext {
     const start = node.getStart();
     const { line, column } = lineAndColumn(sf, start);
     const text = sourceLine(sf, line);
-    if (this.diagnostics.some((d) => d.file === sf.getFilePath() && d.line === line && d.column === column && d.code === code)) return;
+    // Said already (a module function lowered again for another program): still a construct abandoned.
+    if (this.diagnostics.some((d) => d.file === sf.getFilePath() && d.line === line && d.column === column && d.code === code)) {
+      this.suppressed++;
+      return;
+    }
     const typeScript = SAME_AS_TYPESCRIPT.has(code) || OWN_WORDS.has(code) ? this.#typeScriptSaid(node, line, column) : [];
     if (typeScript.length > 0) {
       if (SAME_AS_TYPESCRIPT.has(code)) {
@@ -78,7 +82,7 @@ export class CompilerContext {
     this.diagnostics.push({ file: sf.getFilePath(), line, column, code, message, ...(text !== undefined ? { text } : {}) });
   }
 
-  /** Diagnostics not given because TypeScript already named the mistake (see report): the construct is still abandoned. */
+  /** Diagnostics not given because TypeScript or an earlier report already named the mistake (see report): the construct is still abandoned. */
   suppressed = 0;
 
   /**
