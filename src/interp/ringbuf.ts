@@ -36,9 +36,9 @@ export class RingBufMap extends KeylessMap {
     return this.used;
   }
 
-  /** A zeroed record of `size` bytes, or undefined when it does not fit. */
+  /** A zeroed record of `size` bytes, or undefined when it does not fit (the kernel keeps the producer less than a whole ring ahead). */
   reserve(size: number): Uint8Array | undefined {
-    if (size <= 0 || this.used + footprint(size) > this.maxEntries) return undefined;
+    if (size <= 0 || this.used + footprint(size) > this.maxEntries - 1) return undefined;
     const record: RingRecord = { bytes: new Uint8Array(size), state: 'pending' };
     this.records.push(record);
     this.byBytes.set(record.bytes, record);
@@ -54,10 +54,10 @@ export class RingBufMap extends KeylessMap {
     return true;
   }
 
-  /** bpf_ringbuf_output: reserve, copy and commit in one step. 0 or -ENOSPC. */
+  /** bpf_ringbuf_output: reserve, copy and commit in one step. 0 or -EAGAIN, as the kernel. */
   output(data: Uint8Array): number {
     const bytes = this.reserve(data.length);
-    if (!bytes) return -Errno.ENOSPC;
+    if (!bytes) return -Errno.EAGAIN;
     bytes.set(data);
     this.commit(bytes);
     return 0;

@@ -92,6 +92,11 @@ describe('difffuzz regressions: constants the compiler folded are not constants 
 describe('difffuzz regressions: the interpreter', function () {
   this.timeout(120_000);
 
+  it('ringbuf output on a full ring is -EAGAIN, and the ring is full one byte before its size, as in the kernel', () => {
+    const decls = 'export interface S0 { f0: u8; f1: i64; f2: u8; f3: u64; f4: u8 }\nconst ev = ringBuf<S0>({ size: 4096 });';
+    expect(r0('let n: u32 = 0;\n  for (const j0 of range(100)) {\n    const r1 = ev.output({ f0: 0, f1: 0, f2: 0, f3: 0, f4: 0 });\n    if (r1 < 0) return r1 === -11 ? n : 1000;\n    n++;\n  }\n  return 2000;', decls)).to.equal(85);
+  });
+
   it('an array update checks its flags before its index, as the kernel does (-EINVAL, not -E2BIG)', () => {
     expect(r0('const r0 = m0.update(1, 5, 3);\n  return r0;', 'const m0 = arrayMap<u8>({ maxEntries: 1 });')).to.equal(2 ** 32 - 22);
   });
