@@ -59,14 +59,20 @@ describe('engine: SIGKILL mid-change, restart, re-adoption (kernel)', function (
     expect(list.modules.map((m) => m.name).sort()).to.deep.equal([...expected].sort());
     const ours = new Set(list.modules.flatMap((m) => m.programs.map((p) => p.id)));
     for (const c of list.chains) if (c.dispatcherId) ours.add(c.dispatcherId);
-    const kernelProgs = bpftoolPrograms();
-    // Every program named like ours is one the engine lists (no orphan from the killed engine).
-    const named = kernelProgs.filter((p) => programs.includes(p.name ?? '') || (p.name === 'tsbpf_dispatch' && ours.has(p.id)));
-    expect(named.map((p) => p.id).sort()).to.deep.equal([...ours].sort());
+    // Every program named like ours is one the engine lists (no orphan from the killed engine). A program the
+    // engine has let go (an unload, an old dispatcher's prog array) is freed by the kernel after an RCU grace period,
+    // which a loaded host stretches: wait for that, then compare; an orphan never goes.
+    const namedIds = (): number[] =>
+      bpftoolPrograms().filter((p) => programs.includes(p.name ?? '') || (p.name === 'tsbpf_dispatch' && ours.has(p.id))).map((p) => p.id).sort();
+    const ourIds = [...ours].sort();
+    await waitFor(() => JSON.stringify(namedIds()) === JSON.stringify(ourIds), 20_000, 'programs the engine let go to be freed').catch(() => undefined);
+    expect(namedIds()).to.deep.equal(ourIds);
     // The interface's XDP link is the one the engine lists, on a program it lists.
-    const links = bpftoolLinks().filter((l) => ours.has(l.prog_id));
     const listedLinks = new Set([...list.modules.flatMap((m) => m.programs.map((p) => p.linkId)), ...list.chains.map((c) => c.linkId)]);
-    expect(links.map((l) => l.id).sort()).to.deep.equal([...listedLinks].filter((x) => x !== undefined).sort());
+    const linkIds = (): number[] => bpftoolLinks().filter((l) => ours.has(l.prog_id)).map((l) => l.id).sort();
+    const listedIds = [...listedLinks].filter((x) => x !== undefined).sort();
+    await waitFor(() => JSON.stringify(linkIds()) === JSON.stringify(listedIds), 20_000, 'links the engine let go to be freed').catch(() => undefined);
+    expect(linkIds()).to.deep.equal(listedIds);
     // Every pin under the root is one the state names (list ids are read through those pins).
     const pins = pinsUnder(engine.pinRoot);
     expect(new Set(pins)).to.deep.equal(referencedPins(readState(join(engine.stateDir, 'state.json'))));
