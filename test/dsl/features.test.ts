@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
 import type { GlobalSetting } from '../../src/cli/global-settings.js';
-import { compileSource, evalSequence, interpSequence, kernelSequence, le32, le64, outMap, packet, type SequenceOutcome } from './support/harness.js';
+import { compileSource, evalSequence, expectOutcome, interpSequence, kernelSequence, le32, le64, outMap, packet, type SequenceCase, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
 import { xdp, tc, socketFilter, cgroupSkb, hashMap, arrayMap, perCpuHash, perCpuArray, lruHash, ringBuf, rodata, global, range, bpf,
@@ -19,16 +19,7 @@ import { EthHdr, VlanHdr, IpHdr, Ipv6Hdr, TcpHdr, UdpHdr, IcmpHdr, ETH_P_IP, ETH
 /** An output array map most cases write their results into. */
 const OUT = `export const out = arrayMap<u64>({ maxEntries: 8 });\n`;
 
-interface Case {
-  name: string;
-  /** Module text after the imports; the program under test is exported as `p`. */
-  source: string;
-  packets: Uint8Array[];
-  retvals?: number[];
-  /** Expected map contents as decoded u64 values by key index (for `out`) or raw hex. */
-  out?: Record<number, bigint>;
-  maps?: Record<string, Record<string, string>>;
-  check?: (r: SequenceOutcome) => void;
+interface Case extends SequenceCase {
   rodata?: Record<string, GlobalSetting>;
 }
 
@@ -706,10 +697,7 @@ describe('dsl features: interpreter and kernel agree', function () {
     it(c.name, function () {
       const mod = compileSource(IMPORTS + c.source, EXTRA_FILES);
       const interp = interpSequence(mod, 'p', c.packets, c.rodata);
-      if (c.retvals) expect(interp.retvals, 'interpreter return values').to.deep.equal(c.retvals);
-      if (c.out) expect(interp.maps.out, 'interpreter out map').to.deep.equal(outMap(c.out));
-      if (c.maps) for (const [name, entries] of Object.entries(c.maps)) expect(interp.maps[name], `interpreter map ${name}`).to.deep.equal(entries);
-      c.check?.(interp);
+      expectOutcome(interp, c, 'interpreter');
       needKernel(this);
       const kernel = kernelSequence(mod, 'p', c.packets, c.rodata);
       expect(kernel, 'kernel and interpreter').to.deep.equal(interp);
@@ -724,10 +712,7 @@ describe('dsl features: the reference evaluator (tsbpf/eval) gives the same resu
   for (const c of cases.filter((x) => !MACHINE_DEPENDENT.has(x.name))) {
     it(c.name, () => {
       const ev = evalSequence(IMPORTS + c.source, EXTRA_FILES, 'p', c.packets, c.rodata);
-      if (c.retvals) expect(ev.retvals, 'evaluator return values').to.deep.equal(c.retvals);
-      if (c.out) expect(ev.maps.out, 'evaluator out map').to.deep.equal(outMap(c.out));
-      if (c.maps) for (const [name, entries] of Object.entries(c.maps)) expect(ev.maps[name], `evaluator map ${name}`).to.deep.equal(entries);
-      c.check?.(ev);
+      expectOutcome(ev, c, 'evaluator');
       const interp = interpSequence(compileSource(IMPORTS + c.source, EXTRA_FILES), 'p', c.packets, c.rodata);
       expect(ev, 'evaluator and interpreter').to.deep.equal(interp);
     });

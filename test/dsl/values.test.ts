@@ -8,8 +8,8 @@
  */
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
-import { ipChecksumOk as frameIpChecksumOk, parseUdpFrame, udpChecksumOk, udpFrame } from './support/frames.js';
-import { compileSource, evalSequence, interpSequence, kernelSequence, le32, le64, outMap, packet, type SequenceOutcome } from './support/harness.js';
+import { ipChecksumOk, onesComplementSum, parseUdpFrame, udpChecksumOk, udpFrame } from './support/frames.js';
+import { compileSource, evalSequence, expectOutcome, interpSequence, kernelSequence, le32, le64, outMap, packet, type SequenceCase, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
 import { xdp, tc, hashMap, arrayMap, ringBuf, bpf, htons, htonl, ntohl, XdpAction, TcAction, u8, u16, u32, u64, i32, type be32 } from 'tsbpf/dsl';
@@ -18,15 +18,7 @@ import { EthHdr, IpHdr, ETH_P_IP } from 'tsbpf/dsl/net';
 
 const OUT = `export const out = arrayMap<u64>({ maxEntries: 8 });\n`;
 
-interface Case {
-  name: string;
-  source: string;
-  packets: Uint8Array[];
-  retvals?: number[];
-  /** Expected `out` values by index (u64). */
-  out?: Record<number, bigint>;
-  maps?: Record<string, Record<string, string>>;
-  check?: (r: SequenceOutcome) => void;
+interface Case extends SequenceCase {
   /** Helpers the evaluator does not model: kernel and interpreter only. */
   noEval?: boolean;
 }
@@ -317,7 +309,7 @@ export const cases: Case[] = [
     check: (r) => {
       const after = Buffer.from(r.packets[0]!, 'hex');
       expect(parseUdpFrame(after)?.dstIp).to.equal('10.0.0.99');
-      expect([frameIpChecksumOk(after), udpChecksumOk(after)], 'IP and UDP checksums').to.deep.equal([true, true]);
+      expect([ipChecksumOk(after), udpChecksumOk(after)], 'IP and UDP checksums').to.deep.equal([true, true]);
     },
   },
   {
@@ -343,28 +335,14 @@ function withIpChecksum(p: Uint8Array): Uint8Array {
   return out;
 }
 
-function onesComplementSum(b: Uint8Array): number {
-  let s = 0;
-  for (let i = 0; i < b.length; i += 2) s += (b[i]! << 8) | b[i + 1]!;
-  while (s > 0xffff) s = (s & 0xffff) + (s >> 16);
-  return s;
-}
-
-const ipChecksumOk = (hdr: Uint8Array) => onesComplementSum(hdr) === 0xffff;
 
 function ttlDecremented(r: SequenceOutcome): void {
   const after = Buffer.from(r.packets[0]!, 'hex');
   expect(after[14 + 8], 'ttl').to.equal(63);
-  expect(ipChecksumOk(after.subarray(14, 34)), 'IPv4 header checksum').to.equal(true);
+  expect(ipChecksumOk(after), 'IPv4 header checksum').to.equal(true);
 }
 
 
-function expectOutcome(r: SequenceOutcome, c: Case, who: string): void {
-  if (c.retvals) expect(r.retvals, `${who} return values`).to.deep.equal(c.retvals);
-  if (c.out) expect(r.maps.out, `${who} out map`).to.deep.equal(outMap(c.out));
-  if (c.maps) for (const [name, entries] of Object.entries(c.maps)) expect(r.maps[name], `${who} map ${name}`).to.deep.equal(entries);
-  c.check?.(r);
-}
 
 describe('dsl values and references: kernel, interpreter and evaluator agree', function () {
   for (const c of cases) {

@@ -1,3 +1,4 @@
+import { expect } from 'chai';
 /**
  * Test support for DSL modules: compile a module from a string, run one of
  * its programs in the interpreter and in the kernel (BPF_PROG_TEST_RUN),
@@ -243,6 +244,28 @@ export interface SequenceOutcome {
   maps: MapDump;
   packets: string[];
   events: Record<string, string[]>;
+}
+
+/** A table case run as a packet sequence: what the module is, what it is fed and what must come out. */
+export interface SequenceCase {
+  name: string;
+  /** Module text after the imports; the program under test is exported as `p`. */
+  source: string;
+  packets: Uint8Array[];
+  retvals?: number[];
+  /** Expected `out` map values by index (u64). */
+  out?: Record<number, bigint>;
+  /** Expected map contents, raw hex by key. */
+  maps?: Record<string, Record<string, string>>;
+  check?: (r: SequenceOutcome) => void;
+}
+
+/** Asserts a case's expectations on one engine's outcome (`who` names the engine in messages). */
+export function expectOutcome(r: SequenceOutcome, c: SequenceCase, who: string): void {
+  if (c.retvals) expect(r.retvals, `${who} return values`).to.deep.equal(c.retvals);
+  if (c.out) expect(r.maps.out, `${who} out map`).to.deep.equal(outMap(c.out));
+  if (c.maps) for (const [name, entries] of Object.entries(c.maps)) expect(r.maps[name], `${who} map ${name}`).to.deep.equal(entries);
+  c.check?.(r);
 }
 
 /** Runs packets one after another through a program in the interpreter (maps persist). */
