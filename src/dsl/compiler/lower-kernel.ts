@@ -64,17 +64,7 @@ export function kernelIndex(l: FunctionLowering, obj: KernelValue, index: IntVal
   // A run-time index: the element's address, clamped into the array (out of range reads element 0, as for other arrays).
   const size = readSize(element);
   if (size === undefined) return l.fail(node, 'TSBPF_INDEX', 'arrays of structs in kernel memory need constant indexes');
-  const base = kernelAddress(l, obj, node);
-  const idx = l.toReg(l.convert(index, U64, node));
-  const safe = l.newReg();
-  const ok = l.newLabel('kidx');
-  l.emit({ op: 'mov', dst: safe, src: imm(0), bits: 64 });
-  l.emit({ op: 'br', cmp: 'ge', bits: 64, a: idx, b: imm(obj.type.length), target: ok });
-  l.emit({ op: 'mov', dst: safe, src: reg(idx), bits: 64 });
-  l.label(ok);
-  if (size > 1) l.emit({ op: 'alu', alu: 'mul', bits: 64, dst: safe, a: reg(safe), b: imm(size) });
-  const p = l.newReg();
-  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(base), b: reg(safe) });
+  const p = l.clampedElementAddress(kernelAddress(l, obj, node), index, obj.type.length, size, node);
   // A variable offset from a BTF pointer cannot be loaded directly: the element is read with a probe read.
   return { k: 'kernel', base: p, path: [], type: element };
 }

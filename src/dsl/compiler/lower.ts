@@ -339,6 +339,24 @@ export class FunctionLowering {
     return { k: 'int', op: reg(dst), t };
   }
 
+  /**
+   * The address of element `index` of an array of `length` elements of `size` bytes at `base`, for a run-time
+   * index: clamped so the verifier sees a bounded offset; an index out of range addresses element 0.
+   */
+  clampedElementAddress(base: VReg, index: Extract<Value, { k: 'int' }>, length: number, size: number, node: Node): VReg {
+    const idx = this.toReg(this.convert(index, U64, node));
+    const safe = this.newReg();
+    const ok = this.newLabel('idx');
+    this.emit({ op: 'mov', dst: safe, src: imm(0), bits: 64 });
+    this.emit({ op: 'br', cmp: 'ge', bits: 64, a: idx, b: imm(length), target: ok });
+    this.emit({ op: 'mov', dst: safe, src: reg(idx), bits: 64 });
+    this.label(ok);
+    if (size > 1) this.emit({ op: 'alu', alu: 'mul', bits: 64, dst: safe, a: reg(safe), b: imm(size) });
+    const p = this.newReg();
+    this.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(base), b: reg(safe) });
+    return p;
+  }
+
   /** Converts between integer types with C semantics (truncation, sign or zero extension). */
   convert(v: Extract<Value, { k: 'int' }>, to: IntType, _node: Node): Extract<Value, { k: 'int' }> {
     if (v.op.kind === 'imm') return { k: 'int', op: imm(wrapTo(v.op.value, to)), t: to, ...(v.folded ? { folded: true } : {}) };

@@ -157,17 +157,7 @@ E[SK.ElementAccessExpression] = (l, n) => {
   }
   if (elem.kind !== 'int') return l.fail(argNode, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
   if (obj.space === 'ctx') return l.fail(argNode, 'TSBPF_INDEX', 'context arrays take constant indexes (the verifier allows no variable offset into the context); copy the array first: bpf.probeReadKernel(local, ctx.field)');
-  // A variable index: clamp so the verifier sees a bounded offset; out of range reads element 0.
-  const idx = l.toReg(l.convert(index, INT_TYPES.u64!, argNode));
-  const safe = l.newReg();
-  const ok = l.newLabel('idx');
-  l.emit({ op: 'mov', dst: safe, src: imm(0), bits: 64 });
-  l.emit({ op: 'br', cmp: 'ge', bits: 64, a: idx, b: imm(obj.to.length), target: ok });
-  l.emit({ op: 'mov', dst: safe, src: reg(idx), bits: 64 });
-  l.label(ok);
-  if (esize > 1) l.emit({ op: 'alu', alu: 'mul', bits: 64, dst: safe, a: reg(safe), b: imm(esize) });
-  const p = l.newReg();
-  l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(obj.reg), b: reg(safe) });
+  const p = l.clampedElementAddress(obj.reg, index, obj.to.length, esize, argNode);
   if (obj.space === 'packet') {
     // A variable offset makes the verifier forget the checked range: check this element against data_end again.
     const end = l.newReg();
