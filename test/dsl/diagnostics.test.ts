@@ -48,6 +48,7 @@ const bad: Bad[] = [
   { name: 'division by constant zero', code: 'TSBPF_DIV_ZERO', source: prog('const x: u32 = ctx.packet.length;\nreturn ⟨⟩x / 0;') },
   { name: 'helper not allowed in program type', code: 'TSBPF_HELPER_PROGRAM_TYPE', source: prog('const c = ⟨⟩bpf.currentComm;\nreturn 2;').replace('⟨⟩bpf.currentComm;', '0;\nconst pid = ⟨⟩bpf.pid();') },
   { name: 'unknown tracepoint field', code: 'TSBPF_TP_FIELD', source: `export const t = tracepoint('syscalls/sys_enter_execve', (ctx) => {\nreturn u32(⟨⟩ctx.nosuchfield);\n});` },
+  { name: 'tracepoint integer field declared as a kernel pointer', code: 'TSBPF_TP_FIELD', noHead: true, source: `import { tracepoint, type Ptr } from 'tsbpf/dsl';\nimport type { sock } from 'tsbpf/dsl/kernel';\nexport const t = tracepoint<{ family: Ptr<sock> }>('sock/inet_sock_set_state', (ctx) => {\nreturn ⟨⟩ctx.family.sk_mark;\n});` },
   { name: 'tracepoint name without group', code: 'TSBPF_TRACEPOINT', source: `export const t = tracepoint(⟨⟩'sys_enter_execve', (ctx) => 0);` },
   { name: 'stack over 512 bytes', code: 'TSBPF_STACK', source: `export interface Big { a: u64; b: u64; c: u64; d: u64; e: u64; f: u64; g: u64; h: u64 }
 export const big = hashMap<Big, u64>({ maxEntries: 4 });

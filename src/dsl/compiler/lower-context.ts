@@ -2,8 +2,8 @@
  * The program context: fields of xdp_md / __sk_buff / perf events by DSL
  * name, tracepoint fields from the tracepoint's format, probe arguments.
  */
-import type { Node } from 'ts-morph';
-import { INT_TYPES, U32, U64 } from './ctypes.js';
+import { Node } from 'ts-morph';
+import { INT_TYPES, U32, U64, type IntType } from './ctypes.js';
 import { imm, reg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { PROGRAM_KINDS } from './program-kinds.js';
@@ -56,10 +56,26 @@ export function ctxField(l: FunctionLowering, name: string, node: Node): Value {
       return { k: 'ptr', reg: l.offsetPtr(l.ctxReg, tf.offset), to: { kind: 'array', element, length: tf.length, ...(tf.char ? { cstr: true } : {}) }, space: 'ctx' };
     }
     if (tf.size !== 1 && tf.size !== 2 && tf.size !== 4 && tf.size !== 8) return l.fail(node, 'TSBPF_TP_FIELD', `field '${name}' is ${tf.size} bytes; only integer and pointer fields can be read`);
+    const declared = declaredPointer(l, node);
+    if (declared) {
+      // A pointer the format declares (`const void * skaddr`) read as the Ptr<T> the module says it is.
+      if (!tf.pointer || tf.size !== 8) return l.fail(node, 'TSBPF_TP_FIELD', `field '${name}' is not a pointer in the tracepoint's format; only pointer fields can be declared Ptr<T>`);
+      return l.load(l.ctxReg, tf.offset, declared);
+    }
     const t = INT_TYPES[`${tf.signed ? 'i' : 'u'}${tf.size * 8}`]!;
     return l.load(l.ctxReg, tf.offset, t);
   }
   return l.fail(node, 'TSBPF_CTX_FIELD', `the ${l.program.kind} context has no field '${name}'`);
+}
+
+/** The Ptr<T> type a tracepoint field is declared with in the program's type argument (`tracepoint<{ skaddr: Ptr<sock> }>`), if any. */
+function declaredPointer(l: FunctionLowering, node: Node): IntType | undefined {
+  if (!Node.isPropertyAccessExpression(node)) return undefined;
+  const decl = l.cx.checker.getSymbolAtLocation(node.getNameNode())?.getDeclarations()[0];
+  const typeNode = decl && Node.isPropertySignature(decl) ? decl.getTypeNode() : undefined;
+  if (!typeNode || !Node.isTypeReference(typeNode) || l.cx.dslRef(typeNode.getTypeName())?.name !== 'Ptr') return undefined;
+  const t = l.cx.ctypeOf(typeNode);
+  return t.kind === 'int' && t.pointee !== undefined ? t : undefined;
 }
 
 function tracepointFields(l: FunctionLowering, node: Node): Map<string, TracepointField> {

@@ -9,6 +9,8 @@ export interface TracepointField {
   length?: number;
   /** `char name[N]` (or `__data_loc char[]`): text. */
   char?: boolean;
+  /** `T * name`: an address (a kernel pointer a module may declare as Ptr<T>). */
+  pointer?: boolean;
   /** `__data_loc T[] name`: a u32 holding the data's offset in the record (low 16 bits) and its length (high 16). */
   dataLoc?: boolean;
 }
@@ -27,6 +29,8 @@ export function parseTracepointFormat(text: string): Map<string, TracepointField
     if (/^__data_loc\b/.test(type)) {
       field.dataLoc = true;
       if (/\bchar\s*\[\s*\]$/.test(type)) field.char = true;
+    } else if (type.endsWith('*')) {
+      field.pointer = true;
     } else {
       const len = /\[(\d+)\]$/.exec(full);
       if (len && Number(len[1]) > 0) {
