@@ -34,6 +34,8 @@ export { attachPerfEvent, PerfEventGroupLink, type PerfSampleOptions } from './l
 export { attachXdp, attachTcx, interfaceIndex, XdpMode, MprogFlags, type XdpOptions, type TcxOptions } from './link-netdev.js';
 export { attachTc, attachTcNetlink, TcNetlinkLink, type TcOptions, type TcNetlinkOptions, type TcDirection } from './link-tc.js';
 export { XdpNetlinkLink } from './link-xdp-netlink.js';
+export { netAttachments, type NetAttachment, type NetDevice, type XdpAttachment, type TcAttachment, type FlowDissectorAttachment } from './net-attachments.js';
+export { queryAttached, type AttachedPrograms } from './prog-query.js';
 export { haveFeature, requireFeature, missingFeatureReason, describeFeature, kernelFeatures, type KernelFeature } from './feature-names.js';
 export { attachCgroup, CgroupAttachPoint, type CgroupAttachName } from './link-cgroup.js';
 export { attachNetns, type NetnsAttachPoint } from './link-netns.js';

@@ -17,9 +17,9 @@ export const NETLINK_ROUTE = 0;
 const SOL_NETLINK = 270;
 const NETLINK_EXT_ACK = 11;
 
-export const NlmFlags = { REQUEST: 0x1, MULTI: 0x2, ACK: 0x4, ECHO: 0x8, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400, ACK_TLVS: 0x200 } as const;
+export const NlmFlags = { REQUEST: 0x1, MULTI: 0x2, ACK: 0x4, ECHO: 0x8, REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400, ACK_TLVS: 0x200, DUMP: 0x300 } as const;
 export const NlmType = { ERROR: 2, DONE: 3 } as const;
-export const RtmType = { SETLINK: 19, NEWQDISC: 36, DELQDISC: 37, NEWTFILTER: 44, DELTFILTER: 45, GETTFILTER: 46 } as const;
+export const RtmType = { NEWLINK: 16, GETLINK: 18, SETLINK: 19, NEWQDISC: 36, DELQDISC: 37, NEWTFILTER: 44, DELTFILTER: 45, GETTFILTER: 46 } as const;
 /** A nested attribute's type carries this bit (NLA_F_NESTED). */
 export const NLA_F_NESTED = 0x8000;
 const NLMSGERR_ATTR_MSG = 1;

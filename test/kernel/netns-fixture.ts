@@ -12,13 +12,17 @@ import { CHILD_DEADLINE } from '../support/wait.js';
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 export class VethNetns {
-  readonly ns = uniqueName('tsbns');
-  readonly host = uniqueName('tsbh');
-  readonly peer = uniqueName('tsbp');
+  readonly ns: string;
+  readonly host: string;
+  readonly peer: string;
   readonly hostIp: string;
   readonly peerIp: string;
 
-  constructor() {
+  /** `prefix` starts the names of the namespace and both interfaces (a test lane's name, say). */
+  constructor(prefix = 'tsb') {
+    this.ns = uniqueName(`${prefix}ns`);
+    this.host = uniqueName(`${prefix}h`);
+    this.peer = uniqueName(`${prefix}p`);
     const a = 100 + Math.floor(Math.random() * 100);
     const b = Math.floor(Math.random() * 256);
     const c = Math.floor(Math.random() * 64) * 4;
@@ -43,9 +47,9 @@ export class VethNetns {
   }
 
   /** A new pair for a `before` hook; where iproute2's `ip` is missing (a minimal VM image) the suite is skipped, as the oracle, not the kernel, is absent. */
-  static orSkip(ctx: Mocha.Context): VethNetns {
+  static orSkip(ctx: Mocha.Context, prefix?: string): VethNetns {
     try {
-      return new VethNetns();
+      return new VethNetns(prefix);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       ctx.skip();

@@ -1,18 +1,24 @@
-/** `tsbpf link list|show|detach`: the BPF links in the kernel, like `bpftool link`. */
+/** `tsbpf link list|show|pin|update|detach`: the BPF links in the kernel, like `bpftool link`. */
 import { parseArgs } from 'node:util';
-import { AttachType, SyscallError, allIds, linkFromId, type LinkInfo } from '../../kernel/index.js';
+import { AttachType, LinkError, SyscallError, allIds, linkFromId, openPinnedLink, type FdLink, type LinkInfo } from '../../kernel/index.js';
 import { lowerName } from '../kernel-format.js';
 import { CliError, bold, printJson } from '../output.js';
+import { openProgram } from '../prog-run.js';
 
 export const help = `usage: tsbpf link [list] [--json]
-       tsbpf link show ID [--json]
-       tsbpf link detach ID
+       tsbpf link show LINK [--json]
+       tsbpf link pin LINK FILE
+       tsbpf link update LINK id ID | pinned PATH | name NAME
+       tsbpf link detach LINK
+LINK is ID, id ID or pinned PATH.
 
 Lists every BPF link in the kernel (needs root or CAP_BPF) with its type,
 program and target (tracepoint, interface, cgroup, netns, file ...), shows
-one link, or detaches one from its hook (BPF_LINK_DETACH: xdp, tcx, cgroup,
-netns links; the link object lives on, defunct, until its last fd or pin
-goes away).
+one link, pins one in bpffs (it then outlives the process that made it,
+until the pin is removed with rm), swaps the program of one atomically
+(BPF_LINK_UPDATE: xdp, tcx, cgroup, netns and iter links), or detaches one
+from its hook (BPF_LINK_DETACH: xdp, tcx, cgroup, netns links; the link
+object lives on, defunct, until its last fd or pin goes away).
 
 options:
   --json    one JSON object per link, one per line
@@ -43,26 +49,66 @@ function info(id: number): LinkInfo | undefined {
   }
 }
 
-function parseId(text: string | undefined, sub: string): number {
-  const id = Number(text);
-  if (!Number.isInteger(id) || id <= 0) throw new CliError(`link ${sub} needs a link id, got '${text ?? ''}'`, 2);
-  return id;
+/** The words naming one link (ID, id ID, pinned PATH), the link they name and the words after them. */
+function openLink(words: string[], sub: string): { link: FdLink; rest: string[] } {
+  const [first, second, ...after] = words;
+  const byId = (text: string | undefined, rest: string[]): { link: FdLink; rest: string[] } => {
+    const id = Number(text);
+    if (!Number.isInteger(id) || id <= 0) throw new CliError(`link ${sub} needs a link id, got '${text ?? ''}'`, 2);
+    try {
+      return { link: linkFromId(id), rest };
+    } catch (e) {
+      if (e instanceof SyscallError && e.errnoName === 'ENOENT') throw new CliError(`no link with id ${id}`);
+      throw e;
+    }
+  };
+  if (first === 'id') return byId(second, after);
+  if (first === 'pinned') {
+    if (!second) throw new CliError('pinned needs a path', 2);
+    return { link: openPinnedLink(second), rest: after };
+  }
+  return byId(first, second === undefined ? after : [second, ...after]);
+}
+
+function pin(words: string[]): number {
+  const { link, rest } = openLink(words, 'pin');
+  using _ = link;
+  if (rest.length !== 1) throw new CliError('usage: tsbpf link pin LINK FILE', 2);
+  link.pin(rest[0]!);
+  return 0;
+}
+
+function update(words: string[]): number {
+  const { link, rest } = openLink(words, 'update');
+  using _ = link;
+  if (rest.length !== 2) throw new CliError('usage: tsbpf link update LINK id ID | pinned PATH | name NAME', 2);
+  using prog = openProgram(rest[0], rest[1]);
+  try {
+    link.update(prog);
+  } catch (e) {
+    if (e instanceof LinkError) throw new CliError(`link ${link.info().id}: ${e.message}`);
+    if (e instanceof SyscallError && e.errnoName === 'EINVAL') throw new CliError(`link ${link.info().id} refused program ${prog.info().id} (EINVAL): it must have the program type and attach type of the one it replaces`);
+    throw e;
+  }
+  return 0;
 }
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   const sub = positionals[0] ?? 'list';
-  if (!['list', 'show', 'detach'].includes(sub)) throw new CliError(`unknown 'link' subcommand '${sub}' (try: list, show, detach)`, 2);
-  if (positionals.length > (sub === 'list' ? 1 : 2)) throw new CliError(`unexpected argument '${positionals.at(-1)}'`, 2);
+  if (!['list', 'show', 'pin', 'update', 'detach'].includes(sub)) throw new CliError(`unknown 'link' subcommand '${sub}' (try: list, show, pin, update, detach)`, 2);
+  if (sub === 'list' && positionals.length > 1) throw new CliError(`unexpected argument '${positionals.at(-1)}'`, 2);
+  if (sub === 'pin') return pin(positionals.slice(1));
+  if (sub === 'update') return update(positionals.slice(1));
 
   if (sub === 'detach') {
-    const id = parseId(positionals[1], sub);
+    const { link, rest } = openLink(positionals.slice(1), sub);
+    using _ = link;
+    if (rest.length) throw new CliError(`unexpected argument '${rest[0]}'`, 2);
     try {
-      using link = linkFromId(id);
       link.detach();
     } catch (e) {
-      if (e instanceof SyscallError && e.errnoName === 'ENOENT') throw new CliError(`no link with id ${id}`);
-      if (e instanceof SyscallError && (e.errnoName === 'EOPNOTSUPP' || e.errnoName === 'EINVAL')) throw new CliError(`link ${id} cannot be detached (its type has no detach; close its fds or remove its pin)`);
+      if (e instanceof SyscallError && (e.errnoName === 'EOPNOTSUPP' || e.errnoName === 'EINVAL')) throw new CliError(`link ${link.info().id} cannot be detached (its type has no detach; close its fds or remove its pin)`);
       throw e;
     }
     return 0;
@@ -70,10 +116,10 @@ export async function run(argv: string[]): Promise<number> {
 
   let links: LinkInfo[];
   if (sub === 'show') {
-    const id = parseId(positionals[1], sub);
-    const one = info(id);
-    if (!one) throw new CliError(`no link with id ${id}`);
-    links = [one];
+    const { link, rest } = openLink(positionals.slice(1), sub);
+    using _ = link;
+    if (rest.length) throw new CliError(`unexpected argument '${rest[0]}'`, 2);
+    links = [link.info()];
   } else {
     links = [];
     for (const id of allIds('LINK')) {
