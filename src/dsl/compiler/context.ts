@@ -140,6 +140,24 @@ export class CompilerContext {
     return sym?.getValueDeclaration() ?? sym?.getDeclarations()[0];
   }
 
+  /**
+   * The literal value TypeScript gives an expression (enum members, `as const`
+   * tables, DSL constants, literal type arguments). A name's value comes from its
+   * declared type, never from the type narrowing gives it: inside
+   * `case 3:` of `switch (ctx.packet.length)` the length's type is `3`, but the
+   * value is read at run time (the case may never run).
+   */
+  literalOf(node: Node): string | number | ts.PseudoBigInt | undefined {
+    if (Node.isIdentifier(node) || Node.isPropertyAccessExpression(node)) {
+      const sym = this.resolvedSymbol(node);
+      if (sym?.getValueDeclaration()) {
+        const declared = this.checker.compilerObject.getTypeOfSymbol(sym.compilerSymbol);
+        return declared.isLiteral() ? declared.value : undefined;
+      }
+    }
+    return this.checker.getTypeAtLocation(node).getLiteralValue();
+  }
+
   /** The C type of a TS type annotation; reports unsupported types. */
   ctypeOf(node: TypeNode): CType {
     if (Node.isTypeReference(node)) {
@@ -153,7 +171,7 @@ export class CompilerContext {
         if (ref.name === 'FixedArray' || ref.name === 'CStr') {
           const elem = ref.name === 'CStr' ? INT_TYPES.u8! : args[0] ? this.ctypeOf(args[0]) : INT_TYPES.u8!;
           const lenNode = ref.name === 'CStr' ? args[0] : args[1];
-          const len = lenNode ? this.checker.getTypeAtLocation(lenNode).getLiteralValue() : undefined;
+          const len = lenNode ? this.literalOf(lenNode) : undefined;
           if (typeof len !== 'number' || !Number.isInteger(len) || len <= 0) this.fail(node, 'TSBPF_TYPE', `${ref.name} needs a positive literal length`);
           return this.boundedSize(node, { kind: 'array', element: elem, length: len, ...(ref.name === 'CStr' ? { cstr: true } : {}) });
         }
@@ -240,8 +258,7 @@ export class CompilerContext {
       const v = this.constantOf(node.getOperand());
       return v === undefined ? undefined : ~v;
     }
-    const t = this.checker.getTypeAtLocation(node);
-    const lit = t.getLiteralValue();
+    const lit = this.literalOf(node);
     if (typeof lit === 'number' && Number.isInteger(lit)) return BigInt(lit);
     if (Node.isIdentifier(node)) return this.#moduleConstant(node);
     if (Node.isPropertyAccessExpression(node) && node.getName() === 'size') return this.#headerSize(node.getExpression());

@@ -96,7 +96,7 @@ export class KernelTypes {
     for (const h of decl.getExtends()) {
       if (this.cx.dslRef(h.getExpression())?.name !== 'KernelType') continue;
       const arg = h.getTypeArguments()[0];
-      const lit = arg ? this.cx.checker.getTypeAtLocation(arg).getLiteralValue() : undefined;
+      const lit = arg ? this.cx.literalOf(arg) : undefined;
       const m = typeof lit === 'string' ? /^(struct|union) (\w+)$/.exec(lit) : null;
       if (!m) return undefined;
       const s: KernelStruct = { name: m[2]!, union: m[1] === 'union', node: decl, used: new Map() };
@@ -129,7 +129,7 @@ export class KernelTypes {
         if (ref.name === 'Ptr') return { kind: 'ptr', pointee: args[0] };
         if (ref.name === 'CStr' || ref.name === 'FixedArray') {
           const lenNode = ref.name === 'CStr' ? args[0] : args[1];
-          const len = lenNode ? this.cx.checker.getTypeAtLocation(lenNode).getLiteralValue() : undefined;
+          const len = lenNode ? this.cx.literalOf(lenNode) : undefined;
           const element: KType = ref.name === 'CStr' ? { kind: 'int', int: INT_TYPES.u8! } : args[0] ? this.resolve(args[0], depth + 1) : { kind: 'opaque', text: '?' };
           if (typeof len === 'number' && Number.isInteger(len) && len >= 0) return { kind: 'array', element, length: len, cstr: ref.name === 'CStr' };
         }

@@ -187,7 +187,7 @@ function kernelDeclaration(l: FunctionLowering, name: string): Node | undefined 
 
 function stringOf(l: FunctionLowering, node: Node): string | undefined {
   if (TsNode.isStringLiteral(node) || TsNode.isNoSubstitutionTemplateLiteral(node)) return node.getLiteralValue();
-  const lit = l.cx.checker.getTypeAtLocation(node).getLiteralValue();
+  const lit = l.cx.literalOf(node);
   return typeof lit === 'string' ? lit : undefined;
 }
 

@@ -731,7 +731,7 @@ export class FunctionLowering {
   }
 
   #literalTypeValue(node: Node): Value | undefined {
-    const lit = this.cx.checker.getTypeAtLocation(node).getLiteralValue();
+    const lit = this.cx.literalOf(node);
     if (typeof lit === 'number') {
       if (!Number.isInteger(lit)) this.fail(node, 'TSBPF_FLOAT', 'floating-point numbers are not supported');
       return { k: 'int', op: imm(BigInt(lit)), t: literalType(BigInt(lit)), literal: true };

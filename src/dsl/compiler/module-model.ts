@@ -144,7 +144,7 @@ export class ModuleModel {
     const str = (n: Node | undefined): string | undefined => {
       if (!n) return undefined;
       if (Node.isStringLiteral(n) || Node.isNoSubstitutionTemplateLiteral(n)) return n.getLiteralValue();
-      const lit = this.cx.checker.getTypeAtLocation(n).getLiteralValue();
+      const lit = this.cx.literalOf(n);
       if (typeof lit === 'string') return lit;
       this.cx.report(n, 'TSBPF_CONST_STRING', 'this argument must be a string known at compile time');
       return undefined;
@@ -272,7 +272,7 @@ export class ModuleModel {
     }
     const tags: string[] = [];
     const text = (n: Node): string | undefined => {
-      const v = Node.isStringLiteral(n) || Node.isNoSubstitutionTemplateLiteral(n) ? n.getLiteralValue() : this.cx.checker.getTypeAtLocation(n).getLiteralValue();
+      const v = Node.isStringLiteral(n) || Node.isNoSubstitutionTemplateLiteral(n) ? n.getLiteralValue() : this.cx.literalOf(n);
       return typeof v === 'string' ? v : undefined;
     };
     for (const p of node.getProperties()) {

@@ -108,7 +108,7 @@ E[SK.PropertyAccessExpression] = (l, n) => {
   const objNode = n.getExpression();
   // Constants such as XdpAction.PASS or a user `as const` table fold through their literal type.
   if (Node.isIdentifier(objNode) || Node.isPropertyAccessExpression(objNode)) {
-    const lit = l.cx.checker.getTypeAtLocation(n).getLiteralValue();
+    const lit = l.cx.literalOf(n);
     const objDecl = l.cx.declarationOf(objNode);
     const local = objDecl && Node.isParameterDeclaration(objDecl);
     if (typeof lit === 'number' && !local) {

@@ -73,6 +73,12 @@ export class Resolver {
 
   /** The numeric literal type TypeScript gives an expression (enum members, `as const` tables, XdpAction.PASS), if any. */
   literalOf(node: Node): number | undefined {
+    // A name's declared type, not the type narrowing gives it (`case 3:` of a switch on a run-time value).
+    const sym = Node.isIdentifier(node) || Node.isPropertyAccessExpression(node) ? this.#symbol(node) : undefined;
+    if (sym?.getValueDeclaration()) {
+      const declared = this.checker.compilerObject.getTypeOfSymbol(sym.compilerSymbol);
+      return declared.isNumberLiteral() ? declared.value : undefined;
+    }
     const v = this.checker.getTypeAtLocation(node).getLiteralValue();
     return typeof v === 'number' ? v : undefined;
   }
