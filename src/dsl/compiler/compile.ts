@@ -212,16 +212,24 @@ export function openModule(opts: CompileOptions): { project: Project; dsl: Map<S
   return { project, dsl, entry, userFiles: project.getSourceFiles().filter((sf) => !dsl.has(sf)) };
 }
 
-function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly?: boolean } = {}): DslDiagnostic[] {
+/**
+ * TypeScript's errors in the module's files. As tsc does, type errors are
+ * looked for only when there is no syntax error: the tree TypeScript recovers
+ * from a syntax error declares things the source does not (an import then
+ * "conflicts with a local declaration" many lines away).
+ */
+function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly?: boolean } = {}): DslDiagnostic[] & { syntax?: boolean } {
   const program = project.getProgram().compilerObject;
-  const out: DslDiagnostic[] = [];
+  const isError = (d: ts.Diagnostic) => d.category === ts.DiagnosticCategory.Error;
+  const syntactic = files.flatMap((sf) => program.getSyntacticDiagnostics(sf.compilerNode).filter(isError));
+  const out: DslDiagnostic[] & { syntax?: boolean } = Object.assign([], { syntax: syntactic.length > 0 });
   for (const sf of files) {
     const raw = sf.compilerNode;
     const userSpace = userSpaceRanges(sf);
     // Type errors in the user-space half are the user's tsc's business (it has Node's types); syntax errors are everyone's.
-    const semantic = opts.syntaxOnly ? [] : program.getSemanticDiagnostics(raw).filter((d) => d.start === undefined || !inUserSpace(userSpace, d.start));
+    const semantic = opts.syntaxOnly || syntactic.length > 0 ? [] : program.getSemanticDiagnostics(raw).filter((d) => d.start === undefined || !inUserSpace(userSpace, d.start));
     for (const d of [...program.getSyntacticDiagnostics(raw), ...semantic]) {
-      if (d.category !== ts.DiagnosticCategory.Error) continue;
+      if (!isError(d)) continue;
       const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
       out.push({
         file: sf.getFilePath(),
@@ -266,7 +274,10 @@ export function compile(opts: CompileOptions): CompiledModule {
 function compileUnguarded(opts: CompileOptions): CompiledModule {
   const { project, dsl, entry, userFiles } = openModule(opts);
   const cx = new CompilerContext(project, dsl, opts.host);
-  cx.diagnostics.push(...tsDiagnostics(project, userFiles));
+  const typescript = tsDiagnostics(project, userFiles);
+  cx.diagnostics.push(...typescript);
+  // A syntax error leaves a tree the compiler would only report follow-on mistakes about.
+  if (typescript.syntax) throw new CompileError(cx.diagnostics);
   const model = new ModuleModel(cx);
   const programs: CompiledProgram[] = [];
   try {

@@ -200,7 +200,9 @@ export class ModuleEvaluator {
   static open(opts: CompileOptions): ModuleEvaluator {
     const { project, dsl, entry, userFiles } = openModule(opts);
     const program = project.getProgram().compilerObject;
-    const errors = userFiles.flatMap((sf) => [...program.getSyntacticDiagnostics(sf.compilerNode), ...program.getSemanticDiagnostics(sf.compilerNode)]).filter((d) => d.category === 1);
+    // Type errors only when the syntax is right, as tsc reports them.
+    const syntax = userFiles.flatMap((sf) => program.getSyntacticDiagnostics(sf.compilerNode)).filter((d) => d.category === 1);
+    const errors = syntax.length > 0 ? syntax : userFiles.flatMap((sf) => program.getSemanticDiagnostics(sf.compilerNode)).filter((d) => d.category === 1);
     if (errors.length > 0) {
       throw new CompileError(errors.map((d) => {
         const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
