@@ -370,30 +370,41 @@ const INVERSE: Record<string, CmpName | undefined> = {
 
 /**
  * Control-flow cleanups: returns of one constant become jumps to a single
- * `ret` (tail merging), and `if c goto L1; goto L2; L1:` becomes
- * `if !c goto L2`.
+ * `ret` (tail merging), `if c goto L1; goto L2; L1:` becomes
+ * `if !c goto L2`, and a branch to the next op goes.
  */
 export function mergeReturnsAndJumps(fn: IrFunction): boolean {
   let changed = false;
-  const firstRet = new Map<bigint, number>();
+  const isRetOf = (o: SpannedOp | undefined, v: bigint) => o?.op === 'ret' && o.value.kind === 'imm' && o.value.value === v;
+  const labels = new Set(fn.ops.flatMap((o) => (o.op === 'label' ? [o.label] : [])));
+  // The one `ret v` the others jump to: the one an earlier round labelled (a later round can find a `ret v`
+  // that constant folding made ahead of it: that one must jump too, not take the label a second time), or the first.
+  const target = new Map<bigint, { index: number; label: string; placed: boolean }>();
+  const name = (v: bigint) => `__ret${v < 0n ? 'm' : ''}${v < 0n ? -v : v}`;
   fn.ops.forEach((op, i) => {
-    if (op.op === 'ret' && op.value.kind === 'imm' && !firstRet.has(op.value.value)) firstRet.set(op.value.value, i);
+    if (op.op !== 'label' || !op.label.startsWith('__ret')) return;
+    const next = fn.ops[i + 1];
+    if (next?.op === 'ret' && next.value.kind === 'imm' && op.label === name(next.value.value) && !target.has(next.value.value)) {
+      target.set(next.value.value, { index: i + 1, label: op.label, placed: true });
+    }
   });
-  const retLabel = (v: bigint) => `__ret${v < 0n ? 'm' : ''}${v < 0n ? -v : v}`;
+  fn.ops.forEach((op, i) => {
+    if (op.op !== 'ret' || op.value.kind !== 'imm' || target.has(op.value.value)) return;
+    let label = name(op.value.value);
+    for (let n = 2; labels.has(label); n++) label = `${name(op.value.value)}_${n}`;
+    target.set(op.value.value, { index: i, label, placed: false });
+  });
   const out: SpannedOp[] = [];
   fn.ops.forEach((op, i) => {
     if (op.op === 'ret' && op.value.kind === 'imm') {
       const value = op.value.value;
-      const first = firstRet.get(value)!;
-      const label = retLabel(value);
-      if (first === i) {
-        if (fn.ops.some((o, j) => j !== i && o.op === 'ret' && o.value.kind === 'imm' && o.value.value === value)) {
-          if (!out.some((o) => o.op === 'label' && o.label === label)) out.push({ op: 'label', label });
-        }
+      const t = target.get(value)!;
+      if (t.index === i) {
+        if (!t.placed && fn.ops.some((o, j) => j !== i && isRetOf(o, value))) out.push({ op: 'label', label: t.label });
         out.push(op);
         return;
       }
-      out.push({ op: 'jmp', target: label, ...(op.span ? { span: op.span } : {}) });
+      out.push({ op: 'jmp', target: t.label, ...(op.span ? { span: op.span } : {}) });
       changed = true;
       return;
     }
@@ -405,6 +416,11 @@ export function mergeReturnsAndJumps(fn: IrFunction): boolean {
     const op = out[i]!;
     const next = out[i + 1];
     const after = out[i + 2];
+    // A branch or jump to the very next op goes nowhere else.
+    if ((op.op === 'br' || op.op === 'jmp') && next?.op === 'label' && next.label === op.target) {
+      changed = true;
+      continue;
+    }
     if (op.op === 'br' && next?.op === 'jmp' && after?.op === 'label' && after.label === op.target && INVERSE[op.cmp]) {
       ops.push({ ...op, cmp: INVERSE[op.cmp]!, target: next.target });
       i++;
