@@ -147,3 +147,37 @@ describe('difffuzz regressions: the evaluator', function () {
     expect(r.eval.runs[0]!.events).to.deep.equal(['01', '00']);
   });
 });
+
+describe('difffuzz regressions: narrowing', function () {
+  this.timeout(120_000);
+
+  it('a value narrowed to a literal type by a case or an === is still read at run time, never folded (seed 20261207 program 1047)', () => {
+    // TypeScript types ctx.packet.length as -2 inside `case -2:`; the case never runs, so a shift by it is no error.
+    expect(r0('switch (ctx.packet.length) {\n    case -2: { const x: u32 = 1 << ctx.packet.length; return x; }\n    case 40: return ctx.packet.length + 1;\n  }\n  return 0;')).to.equal(41);
+    expect(r0('const n: u32 = ctx.packet.length;\n  if (n === 3) return n << 30;\n  if (LIMIT === 7) return 1;\n  return 2;', 'const LIMIT: u32 = 9;')).to.equal(2);
+  });
+});
+
+describe('difffuzz regressions: syntax errors', function () {
+  this.timeout(120_000);
+
+  it('a syntax error is reported alone, as tsc does: no type errors or TSBPF follow-ons from the tree TypeScript recovers (seed 20261205, batch 194)', () => {
+    // `a << ((b > (c)) ? …` does not parse in TypeScript; its recovery once declared a local `UpdateFlags`, so every
+    // `UpdateFlags.ANY` of the module became TS2440 and TSBPF_MEMBER.
+    const src = `${MODULE_IMPORTS}const m = hashMap<u32, u32>({ maxEntries: 4 });\nexport const p = xdp((ctx) => {\n  const r = m.update(1, 2, UpdateFlags.ANY);\n  return r;\n});\nexport const q = xdp((ctx) => {\n  const a: u32 = ctx.packet.length;\n  const x = a << ((a > (a || a)) ? a : a);\n  return x + m.update(1, 2, UpdateFlags.NOEXIST);\n});\n`;
+    const codes = diagnosticsOf(src).map((d) => d.code);
+    expect(codes.length).to.be.greaterThan(0);
+    expect(codes.filter((c) => !/^TS1\d{3}$/.test(c)), codes.join(' ')).to.deep.equal([]);
+  });
+});
+
+describe('difffuzz regressions: control flow', function () {
+  this.timeout(120_000);
+
+  it('a return that constant folding makes ahead of an already merged return of the same value jumps to it (was a jump to itself; seed 20261207 program 3226)', () => {
+    const decls = 'const m0 = hashMap<u8, u8>({ maxEntries: 1 });\nfunction f0() {\n  return u32(3);\n}';
+    const body = 'switch (ctx.packet.byte(0)) {\n    case 0: {\n      return ((ntohs(0) !== 1) ? f0() : 0);\n    }\n    default: {\n      const v0 = m0.lookup(0);\n      if (v0 === null) return 3;\n    }\n  }\n  return 3;';
+    const pkt = (b: number) => Uint8Array.from({ length: 14 }, (_, i) => (i === 0 ? b : 0));
+    expect(r0s(body, decls, [pkt(1), pkt(0)])).to.deep.equal([3, 3]);
+  });
+});

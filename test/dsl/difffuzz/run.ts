@@ -116,21 +116,33 @@ export function compileUnits(units: PrintedUnit[]): { mod?: CompiledModule; sour
 
 // ------------------------------------------------------------ (a) the evaluator
 
-/** Opens the units' module in the evaluator; units TypeScript rejects are left out, with their errors. */
-function openEval(units: PrintedUnit[], out: Map<PrintedUnit, Outcome>): { ev?: ModuleEvaluator; live: PrintedUnit[] } {
+type EvalState = ReturnType<ModuleEvaluator['newState']>;
+
+/** The units an evaluator error points into (all of them when it points nowhere). */
+function blamedBy(e: unknown, live: PrintedUnit[]): Set<PrintedUnit> {
+  const lines = e instanceof CompileError ? e.diagnostics.map((d) => d.line) : e instanceof EvalError && e.where ? [e.where.line] : [];
+  const ranges = unitLines(live);
+  const blamed = new Set<PrintedUnit>();
+  for (const line of lines) {
+    const i = ranges.findIndex(([a, b]) => line >= a && line <= b);
+    if (i >= 0) blamed.add(live[i]!);
+  }
+  return blamed.size > 0 ? blamed : new Set(live);
+}
+
+/**
+ * Opens the units' module in the evaluator and its state (which checks every
+ * program); a unit the evaluator refuses is left out, with its error, and the
+ * rest opened again.
+ */
+function openEval(units: PrintedUnit[], out: Map<PrintedUnit, Outcome>): { ev?: ModuleEvaluator; state?: EvalState; live: PrintedUnit[] } {
   let live = units;
   while (live.length > 0) {
     try {
-      return { ev: ModuleEvaluator.open({ entry: ENTRY, host: memoryHost({ 'm.bpf.ts': moduleSource(live) }), dslRoot }), live };
+      const ev = ModuleEvaluator.open({ entry: ENTRY, host: memoryHost({ 'm.bpf.ts': moduleSource(live) }), dslRoot });
+      return { ev, state: ev.newState(), live };
     } catch (e) {
-      const diagnostics = e instanceof CompileError ? e.diagnostics : [];
-      const ranges = unitLines(live);
-      const blamed = new Set<PrintedUnit>();
-      for (const d of diagnostics) {
-        const i = ranges.findIndex(([a, b]) => d.line >= a && d.line <= b);
-        if (i >= 0) blamed.add(live[i]!);
-      }
-      if (blamed.size === 0) for (const u of live) blamed.add(u);
+      const blamed = blamedBy(e, live);
       for (const u of blamed) out.set(u, { runs: [], maps: {}, globals: {}, error: `evaluator: ${(e as Error).message}` });
       live = live.filter((u) => !blamed.has(u));
     }
@@ -139,7 +151,7 @@ function openEval(units: PrintedUnit[], out: Map<PrintedUnit, Outcome>): { ev?: 
 }
 
 /** The events a unit's ring buffer got since the last call (none when no program reserves from it). */
-function ringEvents(state: ReturnType<ModuleEvaluator['newState']>, u: PrintedUnit): string[] {
+function ringEvents(state: EvalState, u: PrintedUnit): string[] {
   try {
     return state.events(u.ring!.name).map((b) => eventHex(u, b));
   } catch {
@@ -149,16 +161,8 @@ function ringEvents(state: ReturnType<ModuleEvaluator['newState']>, u: PrintedUn
 
 export function runEval(units: PrintedUnit[]): Map<PrintedUnit, Outcome> {
   const out = new Map<PrintedUnit, Outcome>();
-  const { ev, live } = openEval(units, out);
-  if (!ev) return out;
-  let state: ReturnType<ModuleEvaluator['newState']>;
-  try {
-    state = ev.newState();
-  } catch (e) {
-    // Opening the state checks every program: one the evaluator rejects stops them all here.
-    for (const u of live) out.set(u, { runs: [], maps: {}, globals: {}, error: `evaluator: ${(e as Error).message}` });
-    return out;
-  }
+  const { ev, state, live } = openEval(units, out);
+  if (!ev || !state) return out;
   for (const u of live) {
     const o: Outcome = { runs: [], maps: {}, globals: {} };
     try {
