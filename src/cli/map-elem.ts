@@ -94,7 +94,7 @@ export async function lookup(argv: string[]): Promise<number> {
   const decode = (typeId: number, b: Uint8Array): BtfValue => (p.btf && typeId ? decodeBtfValue(p.btf, typeId, b) : hex(b));
   const value: Uint8Array | Uint8Array[] | undefined = map.isPerCpu ? map.lookupPerCpu(p.key)?.map((v) => v.subarray(0, map.valueSize)) : map.lookup(p.key);
   if (value === undefined) {
-    if (p.json) printJson(null);
+    // Nothing on stdout (not a bare null: --json output is objects); the error goes to stderr.
     throw new CliError(`key ${hex(p.key)}: not found`);
   }
   const values = Array.isArray(value) ? value : [value];
