@@ -35,6 +35,7 @@ export interface AttachSpec {
   attachTo?: string;
 }
 
+/** What `autoAttach` needs beyond a program's section name: the interface, cgroup or netns to attach to, and the XDP mode. */
 export interface AutoAttachOptions {
   /** Network interface for xdp and tc/tcx programs. */
   iface?: string | number;

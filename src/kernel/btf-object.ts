@@ -15,7 +15,11 @@ import { type BtfInfo, btfInfoByFd } from './info.js';
 import { OwnedFd } from './owned-fd.js';
 import { liftMemlockIfCharged } from './memlock.js';
 
-/** The kernel rejected a BTF blob; `log` holds its reason. */
+/**
+ * The kernel rejected a BTF blob; `log` holds its reason.
+ * @example
+ * try { BtfObject.load(bytes); } catch (e) { if (e instanceof BtfLoadError) console.error(e.log); }
+ */
 export class BtfLoadError extends SyscallError {
   override readonly name: string = 'BtfLoadError';
   constructor(errno: number, readonly log: string) {
@@ -25,6 +29,12 @@ export class BtfLoadError extends SyscallError {
   }
 }
 
+/**
+ * A BTF blob loaded into the kernel (BPF_BTF_LOAD), or one opened by id (the kernel's own, a module's): maps and programs name their types through its fd.
+ * @example
+ * using btf = BtfObject.load(encodedBtf);   // BPF_BTF_LOAD; a BtfLoadError shows the kernel's BTF log
+ * BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, btfFd: btf.fd, btfKeyTypeId: 1, btfValueTypeId: 2 });
+ */
 export class BtfObject {
   readonly #fd: OwnedFd;
 

@@ -12,7 +12,11 @@ import type { Collection } from './collection.js';
 import { preparePinDir } from './fs-mounts.js';
 import { unpin } from './pin.js';
 
-/** The file name libbpf pins a map under. */
+/**
+ * The file name libbpf pins a map under.
+ * @example
+ * mapPinName(spec.maps[0]!);   // 'counts'; a data section's map name gets '_' for each '.' (bpffs forbids dots)
+ */
 export const mapPinName = (m: MapSpec): string => (m.kind === 'user' ? m.name : m.kernelName).replace(/\./g, '_');
 export const programPinName = (name: string): string => name.replace(/\./g, '_');
 
@@ -21,6 +25,12 @@ export interface PinnedPaths {
   maps: Record<string, string>;
 }
 
+/**
+ * Pins every program of a collection under `dir` and every map under `mapsDir`, as `bpftool prog loadall OBJ DIR pinmaps DIR/maps` does; all or nothing.
+ * @example
+ * using c = loadObjectFile('counter.bpf.o');
+ * const paths = pinCollection(c, '/sys/fs/bpf/counter');   // paths.maps.counts: '/sys/fs/bpf/counter/maps/counts'
+ */
 export function pinCollection(c: Collection, dir: string, mapsDir = join(dir, 'maps')): PinnedPaths {
   const made: string[] = [];
   const pinned: string[] = [];

@@ -38,6 +38,7 @@ import { VerifierError } from './verifier-error.js';
 import { type StructOpsRegistration, planStructOps, registerStructOps, structOpsValue } from './struct-ops.js';
 import { BPF_F_LINK } from '../elf/struct-ops.js';
 
+/** Options of loading an object: where name-pinned maps live, values of its globals, the kernel BTF to relocate against, which programs to load, the verifier log level, and live maps to use instead of new ones. */
 export interface LoadCollectionOptions {
   /** Directory for maps with `pinning = LIBBPF_PIN_BY_NAME` (default /sys/fs/bpf). */
   pinPath?: string;
@@ -58,7 +59,11 @@ export interface LoadCollectionOptions {
   replaceMaps?: ReadonlyMap<string, BpfMap>;
 }
 
-/** Loading failed; says which map or program and why. */
+/**
+ * Loading failed; says which map or program and why.
+ * @example
+ * try { loadObjectFile('x.bpf.o'); } catch (e) { if (e instanceof LoadError) console.error(e.code, e.object); }
+ */
 export class LoadError extends Error {
   override readonly name = 'LoadError';
   constructor(readonly code: string, message: string, readonly object?: string, override readonly cause?: unknown) {
@@ -72,7 +77,13 @@ const NO_BTF_TYPES = new Set<number>([
   MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH, MapType.QUEUE, MapType.STACK, MapType.RINGBUF,
 ]);
 
-/** Live maps and programs of one object, by name. */
+/**
+ * Live maps and programs of one object, by name.
+ * @example
+ * using c = loadObjectFile('counter.bpf.o');
+ * using link = autoAttach(c.program('on_exec'), c.spec.programs[0]!);
+ * for (const [k, v] of c.map('counts')) console.log(k, v);
+ */
 export class Collection {
   constructor(
     readonly spec: ObjectSpec,
@@ -151,6 +162,12 @@ export function loadObjectFile(path: string, options: LoadCollectionOptions = {}
   return loadCollection(parseObject(new Uint8Array(readFileSync(path)), { name: objectNameFromPath(path) }), options);
 }
 
+/**
+ * Loads an object spec (a parsed ELF object or a compiled module) into the kernel: maps created or reused from their pins, CO-RE relocated, programs loaded; all or nothing. `loadObjectFile` reads and parses the file first.
+ * @example
+ * using c = loadCollection(parseObject(bytes), { variables: { target_pid: 42 } });
+ * c.map('counts');
+ */
 export function loadCollection(spec: ObjectSpec, options: LoadCollectionOptions = {}): Collection {
   const maps = new Map<string, BpfMap>();
   const programs = new Map<string, Program>();

@@ -7,6 +7,11 @@
 import { SHN_UNDEF, SHT_DYNSYM, SHT_SYMTAB, STT_FUNC } from '../elf/constants.js';
 import { readName } from '../syscall/attr.js';
 
+/**
+ * An ELF file could not give a symbol's offset: not ELF, truncated, no such symbol, or no segment holding it; with the path and the offset where reading stopped.
+ * @example
+ * try { new ElfSymbols(bytes); } catch (e) { if (e instanceof ElfSymbolError) console.error(e.code, e.offset); }
+ */
 export class ElfSymbolError extends Error {
   override readonly name = 'ElfSymbolError';
   constructor(readonly code: 'ENOTELF' | 'ETRUNC' | 'ENOSYM' | 'ENOSEG', message: string, readonly path?: string, readonly offset?: number) {
@@ -14,6 +19,7 @@ export class ElfSymbolError extends Error {
   }
 }
 
+/** A function symbol of an ELF file, with the file offset a uprobe needs. */
 export interface ElfFunctionSymbol {
   name: string;
   /** st_value: the symbol's virtual address. */
@@ -31,7 +37,12 @@ const STT_GNU_IFUNC = 10;
 
 interface Segment { vaddr: bigint; memsz: bigint; offset: bigint }
 
-/** Reads the function symbols of an ELF64 little-endian file image. */
+/**
+ * Reads the function symbols of an ELF64 little-endian file image.
+ * @example
+ * const symbols = new ElfSymbols(readFileSync('/usr/bin/bash'), '/usr/bin/bash');
+ * symbols.functions().get('readline')?.fileOffset;
+ */
 export class ElfSymbols {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;

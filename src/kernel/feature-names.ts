@@ -18,6 +18,7 @@ interface FeatureEntry {
   probe(): boolean;
 }
 
+/** Kernel features by name, each with the Linux version that brought it, what it is and how it is probed (`haveFeature`, `requireFeature`, TSBPF_FEATURES_OFF). */
 export const kernelFeatures = {
   bpf_link: { since: '5.7', what: 'BPF links (BPF_LINK_CREATE)', probe: haveBpfLinks },
   ringbuf: { since: '5.8', what: 'ring buffer maps (BPF_MAP_TYPE_RINGBUF)', probe: () => haveMapType('RINGBUF') === true },
@@ -38,6 +39,7 @@ export const kernelFeatures = {
   isa_v4: { since: '6.6', what: 'eBPF ISA v4 (sign extension, bswap, sdiv, gotol)', probe: () => haveIsa(4) },
 } satisfies Record<string, FeatureEntry>;
 
+/** The name of a kernel feature (`bpf_link`, `tcx`, `ringbuf` ...). */
 export type KernelFeature = keyof typeof kernelFeatures;
 
 /** The features TSBPF_FEATURES_OFF names (comma or space separated); unknown names are ignored. */
@@ -45,26 +47,42 @@ export function featuresTurnedOff(env = process.env.TSBPF_FEATURES_OFF): Set<str
   return new Set((env ?? '').split(/[\s,]+/).filter((n) => n !== ''));
 }
 
-/** Whether this kernel has `feature` (and TSBPF_FEATURES_OFF does not name it). */
+/**
+ * Whether this kernel has `feature` (and TSBPF_FEATURES_OFF does not name it).
+ * @example
+ * if (haveFeature('tcx')) attachTcx(prog, 'eth0', 'ingress');
+ */
 export function haveFeature(feature: KernelFeature): boolean {
   if (featuresTurnedOff().has(feature)) return false;
   return probeCached(`feature:${feature}`, () => kernelFeatures[feature].probe()) === true;
 }
 
-/** "tcx (tc BPF links, Linux 6.6)": a feature as messages and skip reasons name it. */
+/**
+ * "tcx (tc BPF links, Linux 6.6)": a feature as messages and skip reasons name it.
+ * @example
+ * describeFeature('tcx');   // what it is and the Linux version that brought it
+ */
 export function describeFeature(feature: KernelFeature): string {
   const f = kernelFeatures[feature];
   return `${feature} (${f.what}, Linux ${f.since})`;
 }
 
-/** Why `feature` cannot be used here, or null when it can. */
+/**
+ * Why `feature` cannot be used here, or null when it can.
+ * @example
+ * missingFeatureReason('ringbuf');   // null, or why not ('needs Linux 5.8 ...')
+ */
 export function missingFeatureReason(feature: KernelFeature): string | null {
   if (haveFeature(feature)) return null;
   const off = featuresTurnedOff().has(feature);
   return `${off ? 'TSBPF_FEATURES_OFF turns off' : 'this kernel lacks'} ${describeFeature(feature)}`;
 }
 
-/** Throws MissingFeatureError naming the feature and its release when it is missing. */
+/**
+ * Throws MissingFeatureError naming the feature and its release when it is missing.
+ * @example
+ * requireFeature('uprobe_multi');   // MissingFeatureError: which Linux version has it
+ */
 export function requireFeature(feature: KernelFeature): void {
   if (haveFeature(feature)) return;
   const f = kernelFeatures[feature];

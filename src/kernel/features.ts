@@ -25,7 +25,11 @@ import { kallsymsAddress } from './kernel-symbols.js';
 import { dynamicPmuType } from './tracefs.js';
 import { VerifierError } from './verifier-error.js';
 
-/** The running kernel lacks something a caller needs. */
+/**
+ * The running kernel lacks something a caller needs.
+ * @example
+ * try { requireMapType('ringbuf'); } catch (e) { if (e instanceof MissingFeatureError) console.error(e.feature); }
+ */
 export class MissingFeatureError extends Error {
   override readonly name = 'MissingFeatureError';
   readonly code = 'E_NO_FEATURE';
@@ -44,7 +48,11 @@ export function probeCached(key: string, probe: () => boolean | undefined): bool
   return v;
 }
 
-/** Forget cached results (tests). */
+/**
+ * Forget cached results (tests).
+ * @example
+ * clearFeatureCache();   // probe again (after a module load, say)
+ */
 export function clearFeatureCache(): void {
   cache.clear();
 }
@@ -87,6 +95,8 @@ const resolveMap = (t: MapTypeName | number): number => (typeof t === 'number' ?
  * Whether programs of this type can be loaded. An unknown type is refused
  * before the verifier runs (no log); a known type that fails verification
  * (e.g. TRACING with a placeholder attach target) still writes a log.
+ * @example
+ * if (!haveProgType('lsm')) console.log('no LSM programs here');
  */
 export function haveProgType(type: ProgTypeName | number): boolean {
   const t = resolveProg(type);
@@ -137,7 +147,11 @@ function minimalMap(type: number): MapSpec | undefined {
   }
 }
 
-/** Whether maps of this type can be created; undefined when it cannot be probed (struct_ops). */
+/**
+ * Whether maps of this type can be created; undefined when it cannot be probed (struct_ops).
+ * @example
+ * haveMapType('ringbuf');   // true, false, or undefined when it cannot be probed
+ */
 export function haveMapType(type: MapTypeName | number): boolean | undefined {
   const t = resolveMap(type);
   return probeCached(`map:${t}`, () => {
@@ -164,6 +178,8 @@ export function haveMapType(type: MapTypeName | number): boolean | undefined {
  * Whether programs of `progType` may call helper `helper` (name or number);
  * undefined when the type's minimal program cannot load here (TRACING, LSM,
  * STRUCT_OPS need a real attach target), so the verifier never reaches the call.
+ * @example
+ * haveHelper('xdp', 'redirect_map');   // true where XDP programs may call bpf_redirect_map
  */
 export function haveHelper(progType: ProgTypeName | number, helper: HelperName | number): boolean | undefined {
   const t = resolveProg(progType);
@@ -177,7 +193,11 @@ export function haveHelper(progType: ProgTypeName | number, helper: HelperName |
   });
 }
 
-/** ISA levels: v2 (jlt/jle/jslt/jsle), v3 (32-bit jumps), v4 (sign extension, bswap, sdiv, gotol). */
+/**
+ * ISA levels: v2 (jlt/jle/jslt/jsle), v3 (32-bit jumps), v4 (sign extension, bswap, sdiv, gotol).
+ * @example
+ * const useAtomics = haveIsa(3);
+ */
 export function haveIsa(version: 2 | 3 | 4): boolean {
   return probeCached(`isa:${version}`, () => {
     const probe: Record<number, Instruction[]> = {
@@ -203,10 +223,18 @@ function haveCommandTakingFd(key: string, cmd: 'LINK_CREATE' | 'LINK_GET_FD_BY_I
   })!;
 }
 
-/** BPF links (BPF_LINK_CREATE, Linux 5.7). */
+/**
+ * BPF links (BPF_LINK_CREATE, Linux 5.7).
+ * @example
+ * const method = haveBpfLinks() ? 'link' : 'netlink';
+ */
 export const haveBpfLinks = (): boolean => haveCommandTakingFd('cmd:link_create', 'LINK_CREATE', Attr.linkCreate.size, Attr.linkCreate.prog_fd);
 
-/** bpf_cookie for tracing programs (bpf_get_attach_cookie, Linux 5.15). */
+/**
+ * bpf_cookie for tracing programs (bpf_get_attach_cookie, Linux 5.15).
+ * @example
+ * if (haveBpfCookie()) attachKprobe(prog, 'do_sys_openat2', { cookie: 7n });
+ */
 export const haveBpfCookie = (): boolean => haveHelper('TRACEPOINT', 'get_attach_cookie') === true;
 
 /** Maps named by index into BPF_PROG_LOAD's fd_array (BPF_PSEUDO_MAP_IDX, Linux 5.14). */
@@ -263,10 +291,18 @@ export const haveInodeStorage = (): boolean =>
     }
   })!;
 
-/** Ring buffers (Linux 5.8). */
+/**
+ * Ring buffers (Linux 5.8).
+ * @example
+ * const events = haveRingBuf() ? 'ringbuf' : 'perf_event_array';
+ */
 export const haveRingBuf = (): boolean => haveMapType('RINGBUF') === true;
 
-/** BPF_PROG_TEST_RUN for XDP with live frames etc. is not probed; this is the basic test run. */
+/**
+ * BPF_PROG_TEST_RUN for XDP with live frames etc. is not probed; this is the basic test run.
+ * @example
+ * if (haveTestRun()) prog.testRun({ data: new Uint8Array(64) });
+ */
 export const haveTestRun = (): boolean =>
   probeCached('test_run', () => {
     const p = Program.load(minimalProgram(ProgType.XDP));
@@ -314,14 +350,29 @@ export function haveSyscallWrapper(): boolean {
   }) ?? false;
 }
 
+/**
+ * Throws a MissingFeatureError unless the running kernel loads programs of `type`.
+ * @example
+ * requireProgType('struct_ops');   // MissingFeatureError on kernels without it
+ */
 export function requireProgType(type: ProgTypeName | number): void {
   if (!haveProgType(type)) throw new MissingFeatureError(`program type ${progTypeName(resolveProg(type))}`, 'the kernel is too old or built without it');
 }
 
+/**
+ * Throws a MissingFeatureError if the running kernel cannot create maps of `type`.
+ * @example
+ * requireMapType('arena');
+ */
 export function requireMapType(type: MapTypeName | number): void {
   if (haveMapType(type) === false) throw new MissingFeatureError(`map type ${mapTypeName(resolveMap(type))}`, 'the kernel is too old or built without it');
 }
 
+/**
+ * Throws a MissingFeatureError if programs of `progType` may not call `helper` on the running kernel.
+ * @example
+ * requireHelper('tracepoint', 'get_attach_cookie');
+ */
 export function requireHelper(progType: ProgTypeName | number, helper: HelperName | number): void {
   if (haveHelper(progType, helper) === false) {
     const name = typeof helper === 'number' ? helperName(helper) ?? `#${helper}` : helper;
@@ -329,6 +380,7 @@ export function requireHelper(progType: ProgTypeName | number, helper: HelperNam
   }
 }
 
+/** What `featureReport` probed: ISA versions, program and map types, other features and (when asked for) the helpers per program type. */
 export interface FeatureReport {
   kernel: string;
   isa: { v2: boolean; v3: boolean; v4: boolean };
@@ -339,7 +391,12 @@ export interface FeatureReport {
   helpers?: Record<string, string[]>;
 }
 
-/** Everything at once, for `tsbpf feature`. */
+/**
+ * Everything at once, for `tsbpf feature`.
+ * @example
+ * const report = featureReport();
+ * console.log(report.kernel, report.isa.v4, report.mapTypes.RINGBUF);
+ */
 export function featureReport(options: { helpers?: boolean; kernelRelease?: string } = {}): FeatureReport {
   const programTypes: Record<string, boolean> = {};
   for (const [name, v] of Object.entries(ProgType)) if (v !== 0) programTypes[name] = haveProgType(v);

@@ -11,10 +11,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative, resolve } from 'node:path';
 import { mount } from '../syscall/mount.js';
 
+/** Where bpffs is mounted by convention (pins live under it). */
 export const BPFFS_PATH = '/sys/fs/bpf';
+/** Where tracefs is mounted by convention (tracepoint ids, kprobe_events). */
 export const TRACEFS_PATH = '/sys/kernel/tracing';
 
-/** A needed filesystem is not mounted and could not be mounted. */
+/**
+ * A needed filesystem is not mounted and could not be mounted.
+ * @example
+ * try { ensureBpffs(); } catch (e) { if (e instanceof MountError) console.error(e.message); }   // e.g. not root
+ */
 export class MountError extends Error {
   override readonly name = 'MountError';
   readonly code = 'E_MOUNT';
@@ -35,12 +41,21 @@ function mounts(): MountEntry[] {
     });
 }
 
-/** Whether a filesystem of `fstype` is mounted at `path`. */
+/**
+ * Whether a filesystem of `fstype` is mounted at `path`.
+ * @example
+ * isMounted('/sys/fs/bpf', 'bpf');   // true once bpffs is mounted there
+ */
 export function isMounted(path: string, fstype: string): boolean {
   return mounts().some((m) => m.target === path && m.fstype === fstype);
 }
 
-/** The mount point of the bpffs that contains `path`, if any. */
+/**
+ * The mount point of the bpffs that contains `path`, if any.
+ * @example
+ * bpffsContaining('/sys/fs/bpf/a/b');   // '/sys/fs/bpf'
+ * bpffsContaining('/tmp/x');            // undefined
+ */
 export function bpffsContaining(path: string): string | undefined {
   let best: string | undefined;
   for (const m of mounts()) {
@@ -67,7 +82,11 @@ function ensure(path: string, fstype: string, source: string, howTo: string): st
 
 const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
-/** A pin path that cannot be inside a bpffs. */
+/**
+ * A pin path that cannot be inside a bpffs.
+ * @example
+ * preparePinDir('/tmp/not-bpffs/x');   // PinPathError: not inside a bpffs (and no directory is made)
+ */
 export class PinPathError extends Error {
   override readonly name = 'PinPathError';
   readonly code = 'E_PIN_PATH';
@@ -80,6 +99,9 @@ export class PinPathError extends Error {
  * path outside bpffs is a PinPathError (no directory is made outside
  * bpffs). Missing directories below the bpffs mount are made one level at
  * a time. Returns the directories it made, outermost first (for rollback).
+ * @example
+ * const made = preparePinDir('/sys/fs/bpf/mytool/maps');   // directories made, outermost first
+ * for (const d of made.reverse()) rmdirSync(d);             // undo
  */
 export function preparePinDir(dir: string): string[] {
   const path = resolve(dir);
@@ -105,7 +127,12 @@ export function preparePinDir(dir: string): string[] {
   return created;
 }
 
-/** Makes sure bpffs is mounted at /sys/fs/bpf (or `path`); returns the path. */
+/**
+ * Makes sure bpffs is mounted at /sys/fs/bpf (or `path`); returns the path.
+ * @example
+ * const root = ensureBpffs();   // '/sys/fs/bpf', mounted first when it was not
+ * map.pin(`${root}/counts`);
+ */
 export function ensureBpffs(path = BPFFS_PATH): string {
   return ensure(path, 'bpf', 'bpf', `sudo mount -t bpf bpf ${path}`);
 }
@@ -113,7 +140,12 @@ export function ensureBpffs(path = BPFFS_PATH): string {
 // Every tracepoint lookup needs the tracefs mount point: find it once, not per call.
 const tracefsFound = new Map<string, string>();
 
-/** Makes sure tracefs is available; returns its mount point. */
+/**
+ * Makes sure tracefs is available; returns its mount point.
+ * @example
+ * const tracing = ensureTracefs();   // '/sys/kernel/tracing' (or debugfs's copy)
+ * readFileSync(`${tracing}/events/syscalls/sys_enter_openat/id`, 'utf8');
+ */
 export function ensureTracefs(path = TRACEFS_PATH): string {
   let found = tracefsFound.get(path);
   if (found === undefined) {
@@ -130,7 +162,12 @@ function findOrMountTracefs(path: string): string {
   return ensure(path, 'tracefs', 'tracefs', `sudo mount -t tracefs tracefs ${path}`);
 }
 
-/** The cgroup v2 mount point (e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified), if any. */
+/**
+ * The cgroup v2 mount point (e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified), if any.
+ * @example
+ * const root = cgroup2Path();   // '/sys/fs/cgroup' on most systems
+ * if (root) attachCgroup(prog, `${root}/my.slice`, 'egress');
+ */
 export function cgroup2Path(): string | undefined {
   return mounts().find((m) => m.fstype === 'cgroup2')?.target;
 }

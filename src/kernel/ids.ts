@@ -7,9 +7,14 @@ import { Attr } from '../syscall/layouts.generated.js';
 import { SyscallError } from '../syscall/bpf.js';
 import { bpfCommand } from './bpf-call.js';
 
+/** The kinds of BPF object the kernel numbers with ids (the prefix of their BPF_*_GET_NEXT_ID and BPF_*_GET_FD_BY_ID commands). */
 export type ObjectKind = 'PROG' | 'MAP' | 'LINK' | 'BTF';
 
-/** The next id after `start` of a kind, or undefined at the end. */
+/**
+ * The next id after `start` of a kind, or undefined at the end.
+ * @example
+ * const first = nextId('MAP', 0);   // the lowest map id, or undefined when there is none
+ */
 export function nextId(kind: ObjectKind, start: number): number | undefined {
   let next = 0;
   try {
@@ -25,7 +30,11 @@ export function nextId(kind: ObjectKind, start: number): number | undefined {
   return next;
 }
 
-/** All ids of a kind, in increasing order. */
+/**
+ * All ids of a kind, in increasing order.
+ * @example
+ * for (const id of allIds('PROG')) console.log(id);   // every loaded program's id
+ */
 export function* allIds(kind: ObjectKind): Generator<number> {
   let id = 0;
   for (;;) {
@@ -36,7 +45,11 @@ export function* allIds(kind: ObjectKind): Generator<number> {
   }
 }
 
-/** A new fd for the object with this id (caller owns it). */
+/**
+ * A new fd for the object with this id (caller owns it).
+ * @example
+ * const fd = fdById('MAP', 42);   // the caller closes it; BpfMap.fromId wraps this
+ */
 export function fdById(kind: ObjectKind, id: number, openFlags = 0): number {
   return bpfCommand(`${kind}_GET_FD_BY_ID`, Attr.getId.size, (a) => {
     a.view.setUint32(Attr.getId.start_id, id, true);

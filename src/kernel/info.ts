@@ -18,6 +18,7 @@ export function getInfoRaw(fd: number, info: NativeBuffer, what: string): void {
   }, what);
 }
 
+/** A map's BPF_OBJ_GET_INFO_BY_FD: type, id, sizes, entries, flags, name and BTF ids. */
 export interface MapInfo {
   type: number;
   id: number;
@@ -34,6 +35,11 @@ export interface MapInfo {
   mapExtra: bigint;
 }
 
+/**
+ * BPF_OBJ_GET_INFO_BY_FD on a map fd (`BpfMap.info()` calls it).
+ * @example
+ * const { id, maxEntries, btfId } = mapInfoByFd(map.fd);
+ */
 export function mapInfoByFd(fd: number): MapInfo {
   const L = MapInfoLayout;
   using buf = new NativeBuffer(L.size);
@@ -56,6 +62,7 @@ export function mapInfoByFd(fd: number): MapInfo {
   };
 }
 
+/** A program's BPF_OBJ_GET_INFO_BY_FD: type, id, tag, name, the maps it uses, sizes, load time and run statistics, and (when asked for) its instructions and line info. */
 export interface ProgInfo {
   type: number;
   id: number;
@@ -84,6 +91,7 @@ export interface ProgInfo {
   lineInfo?: Array<{ insnOff: number; fileNameOff: number; lineOff: number; line: number; column: number }>;
 }
 
+/** What `progInfoByFd` fetches beyond the fixed fields. */
 export interface ProgInfoOptions {
   /** Also fetch the translated and jited instruction bytes, and the line info. */
   instructions?: boolean;
@@ -100,6 +108,12 @@ function readLineInfo(view: DataView, count: number, recSize: number): NonNullab
   return out;
 }
 
+/**
+ * BPF_OBJ_GET_INFO_BY_FD on a program fd (`Program.info()` calls it); with `instructions: true` also the translated and JIT code and the line info.
+ * @example
+ * const info = progInfoByFd(prog.fd, { instructions: true });
+ * console.log(info.name, info.tag, info.xlated?.length);
+ */
 export function progInfoByFd(fd: number, options: ProgInfoOptions = {}): ProgInfo {
   const L = ProgInfoLayout;
   using buf = new NativeBuffer(L.size);
@@ -171,6 +185,7 @@ export function progInfoByFd(fd: number, options: ProgInfoOptions = {}): ProgInf
   }
 }
 
+/** A BTF object's BPF_OBJ_GET_INFO_BY_FD: id, size, name and whether it is the kernel's (vmlinux or a module). */
 export interface BtfInfo {
   id: number;
   size: number;
@@ -178,6 +193,11 @@ export interface BtfInfo {
   kernelBtf: boolean;
 }
 
+/**
+ * BPF_OBJ_GET_INFO_BY_FD on a BTF object fd.
+ * @example
+ * const { id, name, kernelBtf } = btfInfoByFd(btf.fd);
+ */
 export function btfInfoByFd(fd: number): BtfInfo {
   const L = BtfInfoLayout;
   using name = new NativeBuffer(64);
@@ -201,6 +221,7 @@ export function btfInfoByFd(fd: number): BtfInfo {
   };
 }
 
+/** The fields every link's info has (type, id, program id); `readLinkInfo` decodes the per-type ones too. */
 export interface LinkInfoBase {
   type: number;
   id: number;
@@ -209,6 +230,11 @@ export interface LinkInfoBase {
   raw: Uint8Array;
 }
 
+/**
+ * BPF_OBJ_GET_INFO_BY_FD on a link fd: the fields common to every link type.
+ * @example
+ * const { id, progId } = linkInfoByFd(link.fd);
+ */
 export function linkInfoByFd(fd: number): LinkInfoBase {
   const L = LinkInfoLayout;
   using buf = new NativeBuffer(L.size);

@@ -37,9 +37,14 @@ export const CgroupAttachPoint = {
   setsockopt: AttachType.CGROUP_SETSOCKOPT,
 } as const;
 
+/** A cgroup hook by name (`ingress`, `egress`, `sock_create`, `connect4` ...). */
 export type CgroupAttachName = keyof typeof CgroupAttachPoint;
 
-/** Attaches a cgroup program (cgroup_skb, cgroup_sock, cgroup_sock_addr, cgroup_sysctl, ...) to `cgroupPath`. */
+/**
+ * Attaches a cgroup program (cgroup_skb, cgroup_sock, cgroup_sock_addr, cgroup_sysctl, ...) to `cgroupPath`.
+ * @example
+ * using link = attachCgroup(prog, '/sys/fs/cgroup/my.slice', 'egress');
+ */
 export function attachCgroup(program: ProgramLike, cgroupPath: string, attach: CgroupAttachName | number): FdLink {
   const attachType = typeof attach === 'number' ? attach : CgroupAttachPoint[attach];
   if (attachType === undefined) {

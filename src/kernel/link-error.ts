@@ -14,6 +14,11 @@ export type LinkErrorCode =
   | 'ETOOMANY' // the hook holds as many programs as the kernel allows
   | 'EATTACH'; // the kernel refused the attachment (see cause)
 
+/**
+ * Attaching failed: a code saying why (no such tracepoint, interface, symbol ...), the target, and a hint on what to do.
+ * @example
+ * try { attachTracepoint(prog, 'nosuch/event'); } catch (e) { if (e instanceof LinkError) console.error(e.code, e.hint); }   // ENOTRACEPOINT
+ */
 export class LinkError extends Error {
   override readonly name = 'LinkError';
   constructor(

@@ -4,6 +4,7 @@ import { LinkInfoLayout as L, LinkType } from '../syscall/layouts.generated.js';
 import { NativeBuffer } from '../syscall/memory.js';
 import { getInfoRaw } from './info.js';
 
+/** A link's BPF_OBJ_GET_INFO_BY_FD decoded for its type: the tracepoint, interface, cgroup, netns, file or probe it is attached to. */
 export interface LinkInfo {
   id: number;
   /** enum bpf_link_type. */
@@ -35,6 +36,12 @@ export const PerfEventLinkType = { UNSPEC: 0, UPROBE: 1, URETPROBE: 2, KPROBE: 3
 let infoBuf: NativeBuffer | undefined;
 let nameBuf: NativeBuffer | undefined;
 
+/**
+ * BPF_OBJ_GET_INFO_BY_FD on a link fd, with the fields of its link type (`Link.info()` calls it).
+ * @example
+ * const info = readLinkInfo(link.fd);
+ * if (info.ifindex !== undefined) console.log('on interface', info.ifindex);
+ */
 export function readLinkInfo(fd: number): LinkInfo {
   infoBuf ??= new NativeBuffer(INFO_SIZE);
   nameBuf ??= new NativeBuffer(NAME_SIZE);

@@ -12,7 +12,11 @@ import { kernelBtf } from './kernel-symbols.js';
 import { LinkError } from './link-error.js';
 import { FdLink, type ProgramLike } from './link.js';
 
-/** The vmlinux BTF id of `bpf_iter_<target>` (e.g. 'task', 'bpf_map', 'tcp'), the program's attach_btf_id. */
+/**
+ * The vmlinux BTF id of `bpf_iter_<target>` (e.g. 'task', 'bpf_map', 'tcp'), the program's attach_btf_id.
+ * @example
+ * iterTargetBtfId('bpf_map');   // the BTF id of bpf_iter_bpf_map in vmlinux
+ */
 export function iterTargetBtfId(target: string): number {
   const id = kernelBtf().findByName(`bpf_iter_${target}`, 'func');
   if (id === undefined) {
@@ -21,11 +25,18 @@ export function iterTargetBtfId(target: string): number {
   return id;
 }
 
+/** Options of `attachIter`: the map a map-element iterator walks. */
 export interface IterOptions {
   /** For map element iterators (bpf_map_elem, bpf_sk_storage_map, sockmap): the map to walk. */
   mapFd?: number;
 }
 
+/**
+ * A bpf_iter link: each `open()` starts an iteration whose output is read from the fd it returns.
+ * @example
+ * using link = attachIter(prog, 'bpf_map');
+ * const text = link.readText();   // one full iteration's output
+ */
 export class IterLink extends FdLink {
   /** A new iterator instance: an fd whose reads produce the output (caller closes it). */
   open(): number {
@@ -64,7 +75,13 @@ export class IterLink extends FdLink {
   }
 }
 
-/** Links an iterator program (loaded with attachBtfId = iterTargetBtfId(target)). */
+/**
+ * Links an iterator program (loaded with attachBtfId = iterTargetBtfId(target)).
+ * @example
+ * using prog = Program.load({ type: 'tracing', expectedAttachType: 'trace_iter', attachBtfId: iterTargetBtfId('task'), instructions });
+ * using link = attachIter(prog, 'task');
+ * console.log(link.readText());
+ */
 export function attachIter(program: ProgramLike, target: string, options: IterOptions = {}): IterLink {
   using info = new NativeBuffer(16);
   if (options.mapFd !== undefined) info.view.setUint32(0, options.mapFd, true);

@@ -13,6 +13,7 @@ import { attachToPerfEvent, type PerfEventAttachOptions } from './link-perf-even
 import { FdLink, type ProgramLike } from './link.js';
 import { dynamicPmuType, retprobeBit } from './tracefs.js';
 
+/** Options of `attachKprobe`: return probe, offset into the function, cookie. */
 export interface KprobeOptions extends PerfEventAttachOptions {
   /** Attach on function return (kretprobe). */
   retprobe?: boolean;
@@ -20,7 +21,11 @@ export interface KprobeOptions extends PerfEventAttachOptions {
   offset?: bigint;
 }
 
-/** True when this kernel can place kprobes. */
+/**
+ * True when this kernel can place kprobes.
+ * @example
+ * if (!kernelHasKprobes()) console.log('use tracepoints: no kprobes in this kernel');
+ */
 export function kernelHasKprobes(): boolean {
   return dynamicPmuType('kprobe') !== undefined
     || existsSync('/sys/kernel/tracing/kprobe_events')
@@ -32,7 +37,12 @@ function noKprobes(symbol: string): LinkError {
     'no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs; use a tracepoint, raw tracepoint or fentry instead, or a kernel built with CONFIG_KPROBES');
 }
 
-/** Attaches a BPF_PROG_TYPE_KPROBE program to kernel function `symbol`. */
+/**
+ * Attaches a BPF_PROG_TYPE_KPROBE program to kernel function `symbol`.
+ * @example
+ * using link = attachKprobe(prog, 'do_sys_openat2');
+ * using ret = attachKprobe(retProg, 'do_sys_openat2', { retprobe: true });
+ */
 export function attachKprobe(program: ProgramLike, symbol: string, options: KprobeOptions = {}): FdLink {
   const pmu = dynamicPmuType('kprobe');
   if (pmu === undefined) throw noKprobes(symbol);
@@ -54,7 +64,11 @@ export function attachKprobe(program: ProgramLike, symbol: string, options: Kpro
   return attachToPerfEvent(program, perfFd, kind, symbol, options);
 }
 
-/** kprobe_multi: one link on many kernel functions (BPF_TRACE_KPROBE_MULTI). */
+/**
+ * kprobe_multi: one link on many kernel functions (BPF_TRACE_KPROBE_MULTI).
+ * @example
+ * using link = attachKprobeMulti(prog, ['vfs_read', 'vfs_write']);   // one link, many functions (5.18+)
+ */
 export function attachKprobeMulti(program: ProgramLike, symbols: string[], options: { retprobe?: boolean } = {}): FdLink {
   if (symbols.length === 0) throw new LinkError('EBADARG', 'kprobe_multi needs at least one symbol');
   if (!kernelHasKprobes()) throw noKprobes(symbols.join(','));

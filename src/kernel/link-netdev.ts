@@ -15,7 +15,12 @@ import { FdLink, type ProgramLike } from './link.js';
 /** XDP attach flags (XDP_FLAGS_*). */
 export const XdpMode = { auto: 0, skb: 1 << 1, drv: 1 << 2, hw: 1 << 3 } as const;
 
-/** The index of interface `iface` in this process's network namespace. */
+/**
+ * The index of interface `iface` in this process's network namespace.
+ * @example
+ * interfaceIndex('lo');   // 1
+ * interfaceIndex('nosuch');   // LinkError ENOIFACE
+ */
 export function interfaceIndex(iface: string | number): number {
   if (typeof iface === 'number') {
     if (!Number.isInteger(iface) || iface <= 0) throw new LinkError('ENOIFACE', `bad interface index ${iface}`, String(iface));
@@ -26,6 +31,7 @@ export function interfaceIndex(iface: string | number): number {
   return index;
 }
 
+/** Options of `attachXdp`: the mode (native, generic, offload) and how to attach (bpf_link or netlink). */
 export interface XdpOptions {
   /** skb (generic), drv (native) or hw (offload); default: native if the driver has it, else generic. */
   mode?: keyof typeof XdpMode;
@@ -55,6 +61,7 @@ export function attachXdp(program: ProgramLike, iface: string | number, options:
 /** BPF_F_BEFORE/BPF_F_AFTER and friends for mprog ordering (tcx, netkit). */
 export const MprogFlags = { REPLACE: 1 << 2, BEFORE: 1 << 3, AFTER: 1 << 4, ID: 1 << 5, LINK: 1 << 13 } as const;
 
+/** Options of `attachTcx`: where in the hook's order the program goes, and the revision the hook is expected to have. */
 export interface TcxOptions {
   /** Ordering relative to another program or link (MprogFlags). */
   flags?: number;
@@ -62,7 +69,12 @@ export interface TcxOptions {
   expectedRevision?: bigint;
 }
 
-/** Attaches a BPF_PROG_TYPE_SCHED_CLS program with tcx on ingress or egress of `iface` (6.6+); attachTc falls back to netlink. */
+/**
+ * Attaches a BPF_PROG_TYPE_SCHED_CLS program with tcx on ingress or egress of `iface` (6.6+); attachTc falls back to netlink.
+ * @example
+ * using link = attachTcx(prog, 'eth0', 'ingress');
+ * attachTcx(first, 'eth0', 'ingress', { flags: MprogFlags.BEFORE, relativeFd: prog.fd });   // runs before prog
+ */
 export function attachTcx(program: ProgramLike, iface: string | number, direction: 'ingress' | 'egress', options: TcxOptions = {}): FdLink {
   const ifindex = interfaceIndex(iface);
   requireFeature('tcx');

@@ -5,11 +5,14 @@ import { bpfCommand } from './bpf-call.js';
 import { LinkError } from './link-error.js';
 import { FdLink, type ProgramLike } from './link.js';
 
+/** The network namespace hooks a program can attach to. */
 export type NetnsAttachPoint = 'sk_lookup' | 'flow_dissector';
 
 /**
  * Attaches to the network namespace at `netnsPath` (e.g. /var/run/netns/NAME,
  * /proc/PID/ns/net; default: this process's own namespace).
+ * @example
+ * using link = attachNetns(prog, 'sk_lookup', '/var/run/netns/blue');
  */
 export function attachNetns(program: ProgramLike, attach: NetnsAttachPoint, netnsPath = '/proc/self/ns/net'): FdLink {
   const attachType = attach === 'sk_lookup' ? AttachType.SK_LOOKUP : attach === 'flow_dissector' ? AttachType.FLOW_DISSECTOR : undefined;

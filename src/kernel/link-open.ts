@@ -34,7 +34,11 @@ function kindOf(type: number, perfType?: number): LinkKind {
   }
 }
 
-/** Wraps an fd that is a bpf_link (taking ownership of it). */
+/**
+ * Wraps an fd that is a bpf_link (taking ownership of it).
+ * @example
+ * using link = linkFromFd(fd, 'inherited link');   // takes ownership of fd
+ */
 export function linkFromFd(fd: number, label: string): FdLink {
   let info;
   try {
@@ -48,12 +52,22 @@ export function linkFromFd(fd: number, label: string): FdLink {
   return kind === 'iter' ? new IterLink(kind, fd, [fd], target) : new FdLink(kind, fd, [fd], target);
 }
 
-/** Opens the link pinned at `path` (BPF_OBJ_GET). Closing it leaves the pin in place. */
+/**
+ * Opens the link pinned at `path` (BPF_OBJ_GET). Closing it leaves the pin in place.
+ * @example
+ * using link = openPinnedLink('/sys/fs/bpf/my-link');
+ * link.update(newProgram);
+ */
 export function openPinnedLink(path: string): FdLink {
   return linkFromFd(openPinnedFd(path, 0, 'link'), path);
 }
 
-/** Opens a link by its id (BPF_LINK_GET_FD_BY_ID). */
+/**
+ * Opens a link by its id (BPF_LINK_GET_FD_BY_ID).
+ * @example
+ * using link = linkFromId(17);
+ * link.detach();
+ */
 export function linkFromId(id: number): FdLink {
   return linkFromFd(fdById('LINK', id), `link id ${id}`);
 }

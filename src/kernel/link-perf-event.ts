@@ -14,6 +14,7 @@ import { haveFeature, requireFeature } from './feature-names.js';
 import { LinkError } from './link-error.js';
 import { FdLink, type LinkKind, type ProgramLike } from './link.js';
 
+/** Options of attaching to a perf event (tracepoint, kprobe, uprobe): the bpf_cookie. */
 export interface PerfEventAttachOptions {
   /** bpf_cookie readable with bpf_get_attach_cookie() (bpf_link path only). */
   cookie?: bigint;
@@ -21,12 +22,20 @@ export interface PerfEventAttachOptions {
   legacy?: boolean;
 }
 
-/** A program on a perf event through a bpf_link (Linux 5.15+): pinnable, with info(). */
+/**
+ * A program on a perf event through a bpf_link (Linux 5.15+): pinnable, with info().
+ * @example
+ * const link = attachTracepoint(prog, 'sched/sched_switch');   // a PerfEventLink on Linux 5.15+
+ * link.pin('/sys/fs/bpf/switch');
+ */
 export class PerfEventLink extends FdLink {}
 
 /**
  * A program on a perf event through PERF_EVENT_IOC_SET_BPF (kernels before
  * 5.15, or `legacy`): not a bpf_link; closing the perf event detaches it.
+ * @example
+ * const link = attachTracepoint(prog, 'sched/sched_switch', { legacy: true });   // PerfEventIoctlLink
+ * link.close();   // closing the perf event detaches
  */
 export class PerfEventIoctlLink extends FdLink {
   constructor(kind: LinkKind, perfFd: number, target: string) {
@@ -34,7 +43,12 @@ export class PerfEventIoctlLink extends FdLink {
   }
 }
 
-/** Attaches `program` to the open perf event `perfFd`; the link owns perfFd from here on. */
+/**
+ * Attaches `program` to the open perf event `perfFd`; the link owns perfFd from here on.
+ * @example
+ * const perfFd = perfEventOpen(attr, -1, 0, -1, 0);   // any perf event you opened
+ * using link = attachToPerfEvent(prog, perfFd, 'perf-event', 'my event');   // owns perfFd now
+ */
 export function attachToPerfEvent(program: ProgramLike, perfFd: number, kind: LinkKind, target: string, options: PerfEventAttachOptions = {}): FdLink {
   const useLink = !options.legacy && haveFeature('perf_link');
   if (!useLink && options.cookie !== undefined) {

@@ -12,6 +12,7 @@ import type { FdLink, Link, LinkKind, ProgramLike } from './link.js';
 import type { LinkInfo } from './link-info.js';
 import { ObjectClosedError } from './owned-fd.js';
 
+/** What `attachPerfEvent` samples: the perf event type and config, at a frequency or a period, on which CPUs. */
 export interface PerfSampleOptions {
   /** perf_type_id (default PERF_TYPE_SOFTWARE). */
   type?: number;
@@ -25,6 +26,12 @@ export interface PerfSampleOptions {
   cpus?: number[];
 }
 
+/**
+ * A perf-event program attached on several CPUs (one perf event and link each), closed as one.
+ * @example
+ * using group = attachPerfEvent(prog, { cpus: [0, 1] });
+ * console.log(group.links.length);   // 2: one perf event and link per CPU
+ */
 export class PerfEventGroupLink implements Link {
   readonly kind: LinkKind = 'perf-event';
   #closed = false;
@@ -74,7 +81,11 @@ export class PerfEventGroupLink implements Link {
   }
 }
 
-/** Attaches a BPF_PROG_TYPE_PERF_EVENT program to a sampling event on every CPU (software cpu-clock by default). */
+/**
+ * Attaches a BPF_PROG_TYPE_PERF_EVENT program to a sampling event on every CPU (software cpu-clock by default).
+ * @example
+ * using link = attachPerfEvent(prog, { frequency: 99 });   // CPU-clock samples on every online CPU
+ */
 export function attachPerfEvent(program: ProgramLike, options: PerfSampleOptions = {}): PerfEventGroupLink {
   const type = options.type ?? PerfType.SOFTWARE;
   const config = options.config ?? BigInt(PerfSwConfig.CPU_CLOCK);

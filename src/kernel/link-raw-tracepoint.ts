@@ -6,7 +6,11 @@ import { bpfCommand } from './bpf-call.js';
 import { LinkError } from './link-error.js';
 import { FdLink, type ProgramLike } from './link.js';
 
-/** Attaches a BPF_PROG_TYPE_RAW_TRACEPOINT program to raw tracepoint `name` (e.g. 'sys_enter', 'sched_switch'). */
+/**
+ * Attaches a BPF_PROG_TYPE_RAW_TRACEPOINT program to raw tracepoint `name` (e.g. 'sys_enter', 'sched_switch').
+ * @example
+ * using link = attachRawTracepoint(prog, 'sys_enter');   // a RAW_TRACEPOINT program on every system call
+ */
 export function attachRawTracepoint(program: ProgramLike, name: string, options: { cookie?: bigint } = {}): FdLink {
   if (name === '' || name.includes('/')) {
     throw new LinkError('EBADARG', `raw tracepoint '${name}' must be a bare tracepoint name`, name, "e.g. 'sys_enter', not 'raw_syscalls/sys_enter'");

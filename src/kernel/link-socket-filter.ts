@@ -19,7 +19,11 @@ class SocketFilterLink extends FdLink {
   }
 }
 
-/** Attaches a BPF_PROG_TYPE_SOCKET_FILTER program to socket `socketFd`. */
+/**
+ * Attaches a BPF_PROG_TYPE_SOCKET_FILTER program to socket `socketFd`.
+ * @example
+ * using filter = attachSocketFilter(prog, socketFd);   // SO_ATTACH_BPF; close() detaches it
+ */
 export function attachSocketFilter(program: ProgramLike, socketFd: number): FdLink {
   setsockoptInt(socketFd, SOL_SOCKET, SocketOption.ATTACH_BPF, program.fd, `SO_ATTACH_BPF on socket fd ${socketFd}`);
   return new SocketFilterLink(socketFd);

@@ -25,6 +25,7 @@ const TCA_BPF_FLAG_ACT_DIRECT = 1;
 const EEXIST = 17;
 const ENOENT = 2;
 
+/** The side of an interface a tc program runs on. */
 export type TcDirection = 'ingress' | 'egress';
 
 /** struct tcmsg: family, ifindex, handle, parent, info. */
@@ -69,7 +70,13 @@ function readFilter(payload: Uint8Array): { handle: number; priority: number; pr
   return { handle, priority, ...(id && id.byteLength >= 4 ? { progId: new DataView(id.buffer, id.byteOffset, 4).getUint32(0, true) } : {}) };
 }
 
-/** A cls_bpf filter on a clsact hook, detached (deleted) by close(). */
+/**
+ * A cls_bpf filter on a clsact hook, detached (deleted) by close().
+ * @example
+ * const filter = attachTcNetlink(prog, 'eth0', 'ingress');
+ * console.log(filter.handle, filter.priority);   // as tc filter show lists it
+ * filter.close();   // deletes the filter if it still runs this program
+ */
 export class TcNetlinkLink extends FdLink {
   constructor(
     readonly ifindex: number,
@@ -101,6 +108,7 @@ export class TcNetlinkLink extends FdLink {
   }
 }
 
+/** Options of `attachTcNetlink`: the cls_bpf filter's priority and handle. */
 export interface TcNetlinkOptions {
   /** Filter priority (1..65535; lower runs first); default: the kernel picks one before the existing filters. */
   priority?: number;
@@ -111,6 +119,8 @@ export interface TcNetlinkOptions {
 /**
  * Attaches a BPF_PROG_TYPE_SCHED_CLS program as a direct-action cls_bpf
  * filter on the clsact `direction` hook of `iface` (any kernel since 4.5).
+ * @example
+ * using filter = attachTcNetlink(prog, 'eth0', 'ingress', { priority: 1 });   // tc filter add dev eth0 ingress bpf da
  */
 export function attachTcNetlink(program: ProgramLike, iface: string | number, direction: TcDirection, options: TcNetlinkOptions = {}): TcNetlinkLink {
   const ifindex = interfaceIndex(iface);
@@ -141,6 +151,7 @@ export function attachTcNetlink(program: ProgramLike, iface: string | number, di
   return new TcNetlinkLink(ifindex, direction, f.handle, f.priority, f.progId, `${iface} ${direction} (cls_bpf)`);
 }
 
+/** Options of `attachTc`: tcx or netlink, and tcx's ordering options. */
 export interface TcOptions extends TcxOptions {
   /** 'tcx' (a bpf_link, Linux 6.6+) or 'netlink' (clsact + cls_bpf); default: tcx where the kernel has it. */
   method?: 'tcx' | 'netlink';
@@ -149,6 +160,8 @@ export interface TcOptions extends TcxOptions {
 /**
  * Attaches a tc program the best way this kernel offers: tcx, else a
  * cls_bpf filter through netlink (ordering options need tcx).
+ * @example
+ * using link = attachTc(prog, 'eth0', 'egress');   // tcx where the kernel has it, else cls_bpf
  */
 export function attachTc(program: ProgramLike, iface: string | number, direction: TcDirection, options: TcOptions = {}): Link {
   const { method, ...tcx } = options;

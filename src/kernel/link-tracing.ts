@@ -9,7 +9,12 @@ import { bpfCommand } from './bpf-call.js';
 import { LinkError } from './link-error.js';
 import { FdLink, type ProgramLike } from './link.js';
 
-/** Attaches a TRACING/LSM/EXT program loaded with attachBtfId (and expectedAttachType). */
+/**
+ * Attaches a TRACING/LSM/EXT program loaded with attachBtfId (and expectedAttachType).
+ * @example
+ * using prog = Program.load({ type: 'tracing', expectedAttachType: 'trace_raw_tp', attachBtfId, instructions });
+ * using link = attachTracing(prog);   // tp_btf/sched_switch, fentry ...
+ */
 export function attachTracing(program: ProgramLike, label = program.name ?? 'tracing program', options: { cookie?: bigint } = {}): FdLink {
   try {
     const fd = bpfCommand('RAW_TRACEPOINT_OPEN', Attr.rawTracepoint.size, (a) => {

@@ -14,6 +14,7 @@ import { attachToPerfEvent, type PerfEventAttachOptions } from './link-perf-even
 import { FdLink, type ProgramLike } from './link.js';
 import { dynamicPmuType, retprobeBit } from './tracefs.js';
 
+/** Where a uprobe goes: a binary or library and a symbol (or an offset), optionally one process. */
 export interface UprobeTarget {
   /** The binary or shared library: a path, or a bare name looked up in PATH (or the library directories for '*.so*'). */
   path: string;
@@ -25,6 +26,7 @@ export interface UprobeTarget {
   pid?: number;
 }
 
+/** Options of `attachUprobe`: return probe and cookie. */
 export interface UprobeOptions extends PerfEventAttachOptions {
   retprobe?: boolean;
 }
@@ -36,6 +38,9 @@ const LIBRARY_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib', `/lib/${proces
 /**
  * A bare name is looked up as libbpf does: a name with ".so" in
  * LD_LIBRARY_PATH and the usual library directories, any other in PATH.
+ * @example
+ * resolveBinaryPath('bash');        // '/usr/bin/bash'
+ * resolveBinaryPath('libc.so.6');   // '/lib/x86_64-linux-gnu/libc.so.6'
  */
 export function resolveBinaryPath(path: string): string {
   if (path.includes('/')) return path;
@@ -57,7 +62,11 @@ function checkedPath(given: string): string {
   return realpathSync(path);
 }
 
-/** The file offset of `symbol` in the ELF file at `path` (cached per file and mtime). */
+/**
+ * The file offset of `symbol` in the ELF file at `path` (cached per file and mtime).
+ * @example
+ * resolveUprobeOffset('/usr/lib/x86_64-linux-gnu/libc.so.6', 'malloc');   // the file offset, e.g. 0xa5120n
+ */
 export function resolveUprobeOffset(path: string, symbol: string): bigint {
   const real = checkedPath(path);
   const mtimeMs = statSync(real).mtimeMs;
@@ -82,7 +91,12 @@ function targetOffset(t: UprobeTarget): bigint {
   return (t.symbol !== undefined ? resolveUprobeOffset(t.path, t.symbol) : 0n) + (t.offset ?? 0n);
 }
 
-/** Attaches a BPF_PROG_TYPE_KPROBE program as a uprobe (or uretprobe). */
+/**
+ * Attaches a BPF_PROG_TYPE_KPROBE program as a uprobe (or uretprobe).
+ * @example
+ * using link = attachUprobe(prog, { path: 'libc.so.6', symbol: 'malloc' });
+ * using one = attachUprobe(prog, { path: '/usr/bin/bash', symbol: 'readline', pid: 1234 }, { retprobe: true });
+ */
 export function attachUprobe(program: ProgramLike, target: UprobeTarget, options: UprobeOptions = {}): FdLink {
   const real = checkedPath(target.path);
   const offset = targetOffset(target);
@@ -104,6 +118,8 @@ export function attachUprobe(program: ProgramLike, target: UprobeTarget, options
 /**
  * uprobe_multi: one link for many functions of one file. The program must
  * be loaded with expected attach type BPF_TRACE_UPROBE_MULTI.
+ * @example
+ * using link = attachUprobeMulti(prog, 'libc.so.6', ['malloc', 'free']);   // 6.6+
  */
 export function attachUprobeMulti(program: ProgramLike, path: string, symbols: string[], options: { retprobe?: boolean; pid?: number; cookies?: bigint[] } = {}): FdLink {
   if (symbols.length === 0) throw new LinkError('EBADARG', 'uprobe_multi needs at least one symbol', path);

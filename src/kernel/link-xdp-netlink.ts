@@ -33,6 +33,12 @@ function setXdp(ifindex: number, fd: number, flags: number, expectedFd: number |
   netlinkRequest(req, what);
 }
 
+/**
+ * An XDP program attached through netlink (kernels before 5.9, or when asked): not a bpf_link, so it cannot be pinned; close() detaches it only while it is still ours.
+ * @example
+ * const link = attachXdp(prog, 'eth0', { method: 'netlink' });   // an XdpNetlinkLink
+ * link.update(newer);   // swapped only while prog is still the one attached
+ */
 export class XdpNetlinkLink extends FdLink {
   /** A duplicate of the attached program's fd: the caller may close the program, detaching still needs it. */
   #progFd: number;

@@ -20,10 +20,12 @@ export interface ProgramLike {
   readonly name?: string;
 }
 
+/** How a program is attached: one kind per attach method (the kernel link type where there is one). */
 export type LinkKind =
   | 'tracepoint' | 'raw-tracepoint' | 'uprobe' | 'uretprobe' | 'uprobe-multi' | 'kprobe' | 'kretprobe'
   | 'perf-event' | 'xdp' | 'tcx' | 'tc' | 'cgroup' | 'socket-filter' | 'netns' | 'iter' | 'tracing';
 
+/** One interface for every attachment, as cilium/ebpf's link.Link: close (or `using`) detaches; a bpf_link can also be pinned, queried and updated, and the others say clearly that they cannot. */
 export interface Link extends Disposable {
   readonly kind: LinkKind;
   /** The bpf_link fd, or -1 when the attachment is not a bpf_link; ObjectClosedError after close(). */
@@ -58,6 +60,10 @@ const finalizer = new FinalizationRegistry<number[]>((fds) => {
  * Base of every link kind: owns its fds (the bpf_link fd first, then any
  * fds it depends on, such as perf events), closes them once, and guards
  * every use after close.
+ * @example
+ * using link = attachRawTracepoint(prog, 'sys_enter');   // an FdLink
+ * link.pin('/sys/fs/bpf/my-link');
+ * console.log(link.info().id);
  */
 export class FdLink implements Link {
   readonly #linkFd: number;

@@ -29,6 +29,7 @@ import { liftMemlockIfCharged } from './memlock.js';
 /** A map type by its uapi name without BPF_MAP_TYPE_: 'PERCPU_ARRAY' or, as the CLI prints it, 'percpu_array'. */
 export type MapTypeName = keyof typeof MapType | Lowercase<keyof typeof MapType>;
 
+/** What `BpfMap.create` makes (BPF_MAP_CREATE): the type by name (any case) or number, key and value sizes, entries, flags, name, and the BTF and inner map where the type needs them. */
 export interface MapSpec {
   type: MapTypeName | number;
   keySize?: number;
@@ -54,6 +55,12 @@ export interface MapSpec {
 const PER_CPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
 const FD_VALUE_TYPES = new Set<number>([MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.SOCKMAP, MapType.SOCKHASH, MapType.REUSEPORT_SOCKARRAY, MapType.XSKMAP]);
 
+/**
+ * The MapType name of a map type number (`HASH`, `RINGBUF` ...), or `type N` for one this build does not know.
+ * @example
+ * mapTypeName(MapType.RINGBUF);   // 'RINGBUF'
+ * mapTypeName(map.type);          // the type of a live map, by name
+ */
 export const mapTypeName = (type: number): string => Object.entries(MapType).find(([, v]) => v === type)?.[0] ?? `type ${type}`;
 
 export function resolveMapType(type: MapTypeName | number): number {
@@ -108,7 +115,11 @@ interface BatchCursor {
   free(): void;
 }
 
-/** A map's memory cannot be mapped as asked (see BpfMap.memory()). */
+/**
+ * A map's memory cannot be mapped as asked (see BpfMap.memory()).
+ * @example
+ * try { map.memory(); } catch (e) { if (e instanceof MapMemoryError) console.error(e.message); }  // not an mmap-able map
+ */
 export class MapMemoryError extends Error {
   override readonly name = 'MapMemoryError';
   readonly code = 'E_MAP_MEMORY';

@@ -47,6 +47,7 @@ export interface FlowDissectorAttachment {
   id: number;
 }
 
+/** One BPF program on the network, as `netAttachments` lists them. */
 export type NetAttachment = XdpAttachment | TcAttachment | FlowDissectorAttachment;
 
 const IFLA_IFNAME = 3;

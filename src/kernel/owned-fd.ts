@@ -6,7 +6,12 @@
  */
 import { closeFd } from '../syscall/fd.js';
 
-/** An object was used after close(). */
+/**
+ * An object was used after close().
+ * @example
+ * map.close();
+ * map.lookup(key);   // throws ObjectClosedError, never touches a reused fd number
+ */
 export class ObjectClosedError extends Error {
   override readonly name = 'ObjectClosedError';
   readonly code = 'E_CLOSED';
@@ -23,6 +28,12 @@ const registry = new FinalizationRegistry<number>((fd) => {
   }
 });
 
+/**
+ * A file descriptor that exactly one object owns and closes once (close(), `using`, or garbage collection as a last resort); any use after close is an ObjectClosedError.
+ * @example
+ * using stats = new OwnedFd(fd, 'stats fd');   // closed at the end of the scope
+ * ioctl(stats.value, ...);                      // .value throws ObjectClosedError after close()
+ */
 export class OwnedFd {
   #fd: number;
 

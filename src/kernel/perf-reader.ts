@@ -34,6 +34,7 @@ export interface PerfEventArrayLike {
   delete?(key: Uint8Array): boolean;
 }
 
+/** Options of a PerfBufferReader: ring size per CPU, wake-up batching, and a callback for lost records. */
 export interface PerfReaderOptions {
   /** Data pages per CPU ring, a power of two (default 8). */
   pagesPerCpu?: number;
@@ -43,6 +44,7 @@ export interface PerfReaderOptions {
   onLost?: (cpu: number, count: number) => void;
 }
 
+/** What a perf buffer yields: a sample from one CPU, or a count of samples that CPU lost. */
 export type PerfBufferRecord =
   | { kind: 'sample'; cpu: number; data: Uint8Array }
   | { kind: 'lost'; cpu: number; count: number };
@@ -68,6 +70,12 @@ class CpuRing {
   }
 }
 
+/**
+ * Reads a PERF_EVENT_ARRAY map: one mmap'ed ring per CPU, records yielded by `for await` (or taken with `consume`), lost records counted.
+ * @example
+ * using reader = new PerfBufferReader(events);   // a PERF_EVENT_ARRAY map
+ * for await (const r of reader) if (r.kind === 'sample') console.log(r.cpu, r.data);
+ */
 export class PerfBufferReader implements AsyncIterable<PerfBufferRecord>, Disposable {
   readonly #rings: CpuRing[] = [];
   readonly #map: PerfEventArrayLike;

@@ -10,6 +10,11 @@ import { SyscallError } from '../syscall/bpf.js';
 import { bpfCommand } from './bpf-call.js';
 import { bpffsContaining } from './fs-mounts.js';
 
+/**
+ * Pins the BPF object behind `fd` at `path` in a bpffs (BPF_OBJ_PIN): it then outlives the fd and the process, until the file is removed. A path outside a mounted bpffs says so.
+ * @example
+ * pinFd(map.fd, '/sys/fs/bpf/counts');   // survives this process; unpin() or rm removes it
+ */
 export function pinFd(fd: number, path: string): void {
   using p = nativeCString(path);
   try {
@@ -25,12 +30,17 @@ export function pinFd(fd: number, path: string): void {
   }
 }
 
-/** A pin holds another kind of object than the caller asked for (a program where a map was wanted...). */
+/**
+ * A pin holds another kind of object than the caller asked for (a program where a map was wanted...).
+ * @example
+ * BpfMap.openPinned('/sys/fs/bpf/my_prog');   // PinnedKindError: a pinned program, not a map
+ */
 export class PinnedKindError extends Error {
   override readonly name = 'PinnedKindError';
   readonly code = 'E_PIN_KIND';
 }
 
+/** What a pin in bpffs may hold. */
 export type PinnedKind = 'map' | 'prog' | 'link';
 
 /** The anon inode name the kernel gives each kind's fds (see /proc/self/fd). */
@@ -40,6 +50,8 @@ const inodeNames: Record<string, PinnedKind> = { 'anon_inode:bpf-map': 'map', 'a
  * Opens a pinned object; the caller owns the returned fd. With `kind`, an fd
  * of another kind is closed and refused: OBJ_GET opens any pin, and reading a
  * program's info as a map's would give nonsense sizes.
+ * @example
+ * const fd = openPinnedFd('/sys/fs/bpf/counts', 0, 'map');   // a PinnedKindError if it pins a program
  */
 export function openPinnedFd(path: string, fileFlags = 0, kind?: PinnedKind): number {
   using p = nativeCString(path);
@@ -61,7 +73,11 @@ export function openPinnedFd(path: string, fileFlags = 0, kind?: PinnedKind): nu
   throw new PinnedKindError(`${path} is a pinned ${words[found]}, not a ${words[kind]}`);
 }
 
-/** Removes a pin (the object lives on while other references exist). */
+/**
+ * Removes a pin (the object lives on while other references exist).
+ * @example
+ * unpin('/sys/fs/bpf/counts');   // the map lives on while fds to it are open
+ */
 export function unpin(path: string): void {
   rmSync(path, { force: true });
 }

@@ -23,6 +23,8 @@ const ENOSPC = 28;
  * The programs attached at `attachType` to an interface (`{ ifindex }`) or
  * to an fd (a netns or cgroup fd). A kernel that does not know the attach
  * type answers EINVAL: that is a SyscallError for the caller to judge.
+ * @example
+ * const { progIds, linkIds } = queryAttached({ ifindex: interfaceIndex('eth0') }, AttachType.TCX_INGRESS, 'tcx ingress of eth0');
  */
 export function queryAttached(target: { ifindex: number } | { fd: number }, attachType: number, what: string): AttachedPrograms {
   const ask = (room: number, progIds?: NativeBuffer, linkIds?: NativeBuffer): { count: number; revision: bigint } => {

@@ -26,6 +26,12 @@ export type ProgTypeName = keyof typeof ProgType | Lowercase<keyof typeof ProgTy
 /** An attach type by its uapi name without BPF_: 'CGROUP_INET_EGRESS' or 'cgroup_inet_egress'. */
 export type AttachTypeName = keyof typeof AttachType | Lowercase<keyof typeof AttachType>;
 
+/**
+ * The ProgType name of a program type number (`XDP`, `TRACEPOINT` ...), or `type N` for one this build does not know.
+ * @example
+ * progTypeName(ProgType.XDP);      // 'XDP'
+ * progTypeName(prog.info().type);  // a loaded program's type, by name
+ */
 export const progTypeName = (type: number): string => Object.entries(ProgType).find(([, v]) => v === type)?.[0] ?? `type ${type}`;
 
 /**
@@ -77,6 +83,7 @@ export function resolveMapReferences(instructions: readonly Instruction[], maps:
   });
 }
 
+/** A program's BTF at load: the loaded BTF object and its func_info and line_info records (what makes the verifier log and `prog dump xlated` show source lines). */
 export interface ProgramBtf {
   /** fd of the program's BTF object (BPF_BTF_LOAD). */
   fd: number;
@@ -88,6 +95,7 @@ export interface ProgramBtf {
   lineInfoRecSize?: number;
 }
 
+/** What `Program.load` loads (BPF_PROG_LOAD): the type, the instructions (or their bytes), license, name, the attach target where the type needs one, BTF, and how much verifier log to keep. */
 export interface ProgramSpec {
   type: ProgTypeName | number;
   /** The program, as instructions... */
@@ -120,6 +128,7 @@ const LOG_START = 64 * 1024;
 /** The kernel refuses a log_size above UINT_MAX >> 2 (EINVAL, no log): 1 << 30 is one byte too many. */
 const LOG_MAX = 0xffff_ffff >>> 2;
 
+/** Input of `Program.testRun` (BPF_PROG_TEST_RUN): packet data and/or context, room for what the program writes back, and how many times to run. */
 export interface TestRunOptions {
   /** Packet or input data (data_in). */
   data?: Uint8Array;
@@ -135,6 +144,7 @@ export interface TestRunOptions {
   batchSize?: number;
 }
 
+/** What `Program.testRun` gives back: the program's return value, the average run time and the data and context it left. */
 export interface TestRunResult {
   retval: number;
   /** Average duration per run in ns, as the kernel reports it. */

@@ -14,6 +14,11 @@ import { closeFd } from '../syscall/fd.js';
 import { bpfCommand } from './bpf-call.js';
 import type { BpfMap } from './map.js';
 
+/**
+ * A struct_ops map could not be matched with the running kernel's struct, or registering it failed.
+ * @example
+ * try { loadObjectFile('cc.bpf.o'); } catch (e) { if (e instanceof StructOpsError) console.error(e.code, e.map); }
+ */
 export class StructOpsError extends Error {
   override readonly name = 'StructOpsError';
   constructor(readonly code: string, message: string, readonly map: string) {

@@ -5,6 +5,13 @@
 import type { Codec } from './codec.js';
 import type { BpfMap } from './map.js';
 
+/**
+ * A BpfMap read and written through codecs (`map.typed(u32, u64)`): get, set and delete with typed keys and values; sizes are checked once, against the map.
+ * @example
+ * const counts = map.typed(codec.u32, codec.u64);
+ * counts.set(1, 10n);
+ * counts.get(1);   // 10n
+ */
 export class TypedMap<K, V> {
   readonly #keyBuf: Uint8Array;
   readonly #valueBuf: Uint8Array;

@@ -5,6 +5,15 @@ import { hintFor } from '../syscall/hints.js';
 /** How many lines of the log the message shows. */
 const SHOWN_LINES = 20;
 
+/**
+ * The verifier rejected a program: the errno, the whole verifier log (`log`), its last lines in the message, and whether the log was cut short (`truncated`, ENOSPC at the largest buffer).
+ * @example
+ * try {
+ *   Program.load({ type: 'xdp', instructions });
+ * } catch (e) {
+ *   if (e instanceof VerifierError) console.error(e.errnoName, e.lastLines.join('\n'));
+ * }
+ */
 export class VerifierError extends SyscallError {
   override readonly name: string = 'VerifierError';
   /** The complete verifier log. */

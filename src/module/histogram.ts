@@ -20,8 +20,10 @@ export interface HistogramBucket {
   count: number;
 }
 
+/** The buckets of one histogram, lowest first. */
 export type HistogramBuckets = HistogramBucket[];
 
+/** One histogram of a keyed histogram map: its key and its buckets. */
 export interface HistogramGroup {
   /** The decoded key; undefined for a keyless histogram. */
   key: Decoded | undefined;
@@ -43,7 +45,11 @@ export function sizeLabel(n: number): string {
   return `${v}${UNITS[i]}`;
 }
 
-/** The bounds and label of bucket `index`. */
+/**
+ * The bounds and label of bucket `index`.
+ * @example
+ * bucketOf({ kind: 'log2' }, 12);   // { index: 12, low: 1024, high: 2048, label: '[1K, 2K)' }
+ */
 export function bucketOf(spec: HistogramSpec, index: number): Omit<HistogramBucket, 'count'> {
   if (spec.kind === 'log2') {
     if (index === 0) return { index, low: undefined, high: 0, label: '(..., 0)' };
@@ -90,7 +96,11 @@ export function readHistogram(map: BpfMap, spec: CompiledMap): HistogramGroup[] 
   return out;
 }
 
-/** One histogram's buckets as bpftrace prints them (label, count, bar). */
+/**
+ * One histogram's buckets as bpftrace prints them (label, count, bar).
+ * @example
+ * process.stdout.write(formatBuckets(live.histograms.latency.read()[0]!.buckets));
+ */
 export function formatBuckets(buckets: HistogramBuckets): string {
   const max = Math.max(0, ...buckets.map((b) => b.count));
   return buckets
@@ -109,7 +119,11 @@ function keyText(key: Decoded): string {
   return Object.values(key).map(keyText).join(', ');
 }
 
-/** A whole histogram map as bpftrace prints it: `@name:` or `@name[key]:`, the buckets, a blank line. */
+/**
+ * A whole histogram map as bpftrace prints it: `@name:` or `@name[key]:`, the buckets, a blank line.
+ * @example
+ * process.stdout.write(formatHistogram('latency', live.histograms.latency.read()));   // as bpftrace prints @latency
+ */
 export function formatHistogram(name: string, groups: HistogramGroup[]): string {
   return groups.map((g) => `@${name}${g.key === undefined ? '' : `[${keyText(g.key)}]`}: \n${formatBuckets(g.buckets)}\n`).join('');
 }

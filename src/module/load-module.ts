@@ -22,6 +22,7 @@ import { formatHistogram, readHistogram } from './histogram.js';
 import type { EventStream, GlobalNames, GlobalSettingOf, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
 import type { GlobalSetting } from '../cli/global-settings.js';
 
+/** Options of `loadModule`: globals to set before load, the interface and cgroup to attach to, whether to attach at once, the build cache and the verifier log level. */
 export interface LoadModuleOptions<M = unknown> {
   /** Globals by name, written before load (`rodata` ones are then frozen). */
   set?: { readonly [K in GlobalNames<M>]?: GlobalSettingOf<M, K> };
@@ -90,7 +91,12 @@ export async function loadModule<M extends object>(mod: M, options: LoadModuleOp
   }
 }
 
-/** The module file that made `mod`'s descriptors: its `.ts` source, also when `mod` is a compiled `.js`. */
+/**
+ * The module file that made `mod`'s descriptors: its `.ts` source, also when `mod` is a compiled `.js`.
+ * @example
+ * import * as mod from './opensnoop.bpf.js';
+ * sourceOf(mod);   // '/path/to/opensnoop.bpf.ts'
+ */
 export function sourceOf(mod: object): string {
   const where = Object.values(mod).map((v) => (v && typeof v === 'object' ? (v as { definedIn?: unknown }).definedIn : undefined)).find((d): d is string => typeof d === 'string');
   if (!where) throw new TypeError('loadModule: this object has no maps or programs made by tsbpf/dsl (pass the module namespace: import * as mod from "./x.bpf.ts"), or give { source }');

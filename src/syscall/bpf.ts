@@ -14,7 +14,11 @@ export const SYS_BPF = NR_BPF[process.arch] ?? (() => {
   throw new Error(`bpf(): unsupported architecture ${process.arch}`);
 })();
 
-/** A failed system call: the command, the errno and its name, and a hint. */
+/**
+ * A failed system call: the command, the errno and its name, and a hint.
+ * @example
+ * try { BpfMap.fromId(999999); } catch (e) { if (e instanceof SyscallError && e.errnoName === 'ENOENT') console.log('gone'); }
+ */
 export class SyscallError extends Error {
   override readonly name: string = 'SyscallError';
   readonly errnoName: string;
