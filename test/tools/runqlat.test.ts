@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needKernel } from '../support/kernel.js';
-import { eventually, haveBpftrace, startBpftrace, startTool, stopBpftrace } from './support.js';
+import { eventually, haveBpftrace, sleepsInRead, startBpftrace, startTool, stopBpftrace } from './support.js';
 
 /** The total of a bpftrace-style histogram's counts. */
 const total = (text: string): number => [...text.matchAll(/^\[[^\]\n)]*[\])][ \t]+(\d+) \|/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -32,6 +32,8 @@ describe('tools: runqlat (compared with bpftrace)', function () {
     const done = new Promise((r) => workload.on('exit', r));
     const pid = workload.pid!;
     try {
+      // Until it sleeps in `read`, the shell can be preempted (a latency) while the tool is attached and bpftrace not yet.
+      expect(await eventually(60, () => sleepsInRead(pid)), 'the workload waits in read').to.equal(true);
       const tool = await startTool('runqlat', ['--interval', '3600', '--count', '1'], join(dir, 'cache'), /Tracing run queue latency/, ['--set', `targetTgid=${pid}`]);
       const bt = await startBpftrace(
         `tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new /args->pid == ${pid}/ { @q[args->pid] = nsecs; }\n` +

@@ -4,6 +4,7 @@
  * each saw. Both are started, each waited for until it is attached, then
  * the workload runs, then both are stopped and their output compared.
  */
+import { readFileSync } from 'node:fs';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { spawnRun, type RunningCli, until } from '../support/cli.js';
 
@@ -16,13 +17,20 @@ export interface Bpftrace {
 
 export const haveBpftrace = (): boolean => spawnSync('bpftrace', ['--version'], { stdio: 'ignore' }).status === 0;
 
-/** Starts `bpftrace -e script` and waits until its probes are attached. */
+const READY = '__tsbpf_bpftrace_ready__';
+
+/**
+ * Starts `bpftrace -e script` and waits until its probes are attached: bpftrace
+ * prints "Attaching N probes..." before it attaches them, and runs BEGIN once
+ * every probe is attached (a workload started between the two was seen by the
+ * tool and not by bpftrace, and a SIGINT then was lost).
+ */
 export async function startBpftrace(script: string): Promise<Bpftrace> {
-  const child = spawn('bpftrace', ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BPFTRACE_MAX_STRLEN: '128' } });
+  const child = spawn('bpftrace', ['-e', `BEGIN { printf("${READY}\\n"); }\n${script}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BPFTRACE_MAX_STRLEN: '128' } });
   const bt: Bpftrace = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code ?? -1))) };
   child.stdout!.on('data', (d) => (bt.stdout += d));
   child.stderr!.on('data', (d) => (bt.stderr += d));
-  const ok = await until(bt as unknown as RunningCli, 480, (r) => r.stdout.includes('Attaching'));
+  const ok = await until(bt as unknown as RunningCli, 480, (r) => r.stdout.includes(READY));
   if (!ok) throw new Error(`bpftrace did not attach: ${bt.stderr}`);
   return bt;
 }
@@ -31,7 +39,7 @@ export async function startBpftrace(script: string): Promise<Bpftrace> {
 export async function stopBpftrace(bt: Bpftrace): Promise<string> {
   bt.child.kill('SIGINT');
   await bt.exited;
-  return bt.stdout.split('\n').filter((l) => !l.startsWith('Attaching')).join('\n');
+  return bt.stdout.split('\n').filter((l) => !l.startsWith('Attaching') && l !== READY).join('\n');
 }
 
 /** Starts a tool and waits until it has printed `header` (main runs once every program is attached). */
@@ -60,4 +68,18 @@ export async function eventually(seconds: number, done: () => boolean): Promise<
     await new Promise((r) => setTimeout(r, 250));
   }
   return done();
+}
+
+/**
+ * Whether a process sleeps in read(2) (x86-64 syscall 0; /proc/PID/syscall's
+ * first field), where it stays until its input comes: a workload that waits
+ * there makes no scheduling events while tracers attach one after the other.
+ */
+export function sleepsInRead(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    return state === 'S' && readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0] === '0';
+  } catch {
+    return false;
+  }
 }
