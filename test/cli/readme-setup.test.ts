@@ -175,3 +175,51 @@ describe('README set-up and test commands', () => {
   });
 });
 
+/**
+ * No container runtime or debootstrap here (the machine allows neither), so
+ * the README path runs in the next best thing: a fresh clone of this
+ * checkout's HEAD, with nothing beside it. Its set-up block's `npm install`
+ * (which builds dist/), the `tsbpf` command, `npm test` loading every test
+ * file, and the README's one-file command.
+ */
+describe('README set-up and test commands in a fresh clone', function () {
+  this.timeout(900000);
+  let clone: string;
+  // Nothing beside the clone: not CI's TSBPF_CONFORMANCE_DIR either (suites needing it skip, saying where to get it).
+  const { TSBPF_CONFORMANCE_DIR: _, ...env } = process.env;
+  const inClone = (command: string, args: string[]) =>
+    spawnSync(command, args, { cwd: clone, encoding: 'utf8', env: { ...env, NO_COLOR: '1' }, maxBuffer: 64 << 20 });
+
+  before(function () {
+    if (spawnSync('git', ['-C', ROOT, 'rev-parse', '--git-dir'], { stdio: 'ignore' }).status !== 0 || !onPath('npm')) this.skip(); // not a checkout (a dev-VM image), or no npm
+    clone = join(mkdtempSync(join(tmpdir(), 'tsbpf-clone-user2-')), 'tsbpf');
+    const r = spawnSync('git', ['clone', '-q', ROOT, clone], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+  });
+  after(() => clone && rmSync(join(clone, '..'), { recursive: true, force: true }));
+
+  it("the set-up block's npm install installs and builds dist/; the tsbpf command runs", () => {
+    const install = shBlock('## Set up (fresh Debian/Ubuntu machine, Node ≥ 20)').find((l) => /^npm install\b/.test(l));
+    expect(install, 'the set-up block has npm install').to.be.a('string');
+    // The README's command, taking packages from npm's cache when it has them.
+    const r = inClone('npm', [...install!.split(/\s+/).slice(1), '--prefer-offline', '--no-audit', '--no-fund']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(existsSync(join(clone, 'dist/index.js')), 'prepare built dist/').to.equal(true);
+    const version = inClone('npx', ['tsbpf', '--version']);
+    expect(version.status, version.stderr).to.equal(0);
+    expect(version.stdout).to.equal(`tsbpf ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+  });
+
+  it('npm test finds and loads every test file (mocha --dry-run)', () => {
+    const r = inClone('npm', ['test', '--', '--dry-run']);
+    expect(r.status, r.stdout.slice(-3000) + r.stderr).to.equal(0);
+    expect(Number(/(\d+) passing/.exec(r.stdout)?.[1])).to.be.greaterThan(1000);
+  });
+
+  it("the README's one-file command runs: npx mocha test/kernel/maps.test.ts", () => {
+    expect(readme).to.include('npx mocha test/kernel/maps.test.ts');
+    const r = inClone('npx', ['mocha', 'test/kernel/maps.test.ts']);
+    expect(r.status, r.stdout.slice(-3000) + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(isRoot ? /\d+ passing/ : /\d+ pending/);
+  });
+});
