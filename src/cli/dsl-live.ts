@@ -7,7 +7,7 @@
  */
 import { CliError } from './output.js';
 import { applySetting, type GlobalSetting } from './global-settings.js';
-import { isHiddenVariable } from '../dsl/compiler/module-model.js';
+import { isHiddenVariable } from '../dsl/compiler/hidden-variables.js';
 import type { Instruction } from '../asm/instruction.js';
 import { PseudoLoad } from '../asm/opcodes.js';
 import type { CompiledMap, CompiledModule, CompiledProgram } from '../dsl/compiler/compile.js';

@@ -5,7 +5,7 @@
  * which this reads.
  */
 import type { CompiledModule } from '../dsl/compiler/compile.js';
-import { ringbufDropsVariable } from '../dsl/compiler/module-model.js';
+import { ringbufDropsVariable } from '../dsl/compiler/hidden-variables.js';
 import type { BpfMap } from '../kernel/map.js';
 
 /** Reads the drop counters of the module's ring buffers: ring name → events lost so far. */

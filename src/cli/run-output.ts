@@ -3,7 +3,7 @@
  * bpftrace prints hist()/lhist(), globals by name, and the --interval
  * printer (every S seconds, a time stamp and every map, optionally cleared).
  */
-import { isDumpable } from '../dsl/compiler/module-model.js';
+import { isDumpable } from '../dsl/compiler/map-kinds.js';
 import type { CompiledModule } from '../dsl/compiler/compile.js';
 import type { BpfMap } from '../kernel/map.js';
 import { formatHistogram, readHistogram } from '../module/histogram.js';

@@ -13,7 +13,7 @@ import { PerfEventReader } from '../perf-events.js';
 import { sizeOf } from '../../dsl/compiler/ctypes.js';
 import { compileCached } from '../dsl-cache.js';
 import { DslVerifierError, loadCompiledModule, tailCallTargets } from '../dsl-live.js';
-import { isDumpable } from '../../dsl/compiler/module-model.js';
+import { isDumpable } from '../../dsl/compiler/map-kinds.js';
 import { decodeValue, formatDecoded, sumPerCpu } from '../dsl-values.js';
 import { drainRemaining, pumpRing, type PumpedRing, type StopSignal, untilDrained } from '../event-pump.js';
 import { bold, CliError, dim, errColor, escapeControl, indicator, printJson, progress } from '../output.js';

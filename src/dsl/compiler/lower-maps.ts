@@ -7,7 +7,8 @@ import { Helper } from '../../asm/helpers.js';
 import { I32, I64, type IntType, sizeOf } from './ctypes.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
-import { KEY_VALUE_KINDS, type MapInfo, type MapKind } from './module-model.js';
+import { KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
+import type { MapInfo } from './module-model.js';
 import { inStackOrMap, otherMapMethod } from './lower-map-kinds.js';
 
 /** Maps with one value per key, where a 32/64-bit add is made atomic. */

@@ -8,7 +8,7 @@ import { packFuncInfo, packLineInfo } from '../../btf/prog-ext.js';
 import { BtfBuilder } from '../../btf/builder.js';
 import type { FuncInfo, LineInfo } from '../../btf/ext.js';
 import type { CompiledMap, CompiledModule, CompiledProgram } from './compile.js';
-import { FD_MAP_KINDS } from './module-model.js';
+import { FD_MAP_KINDS } from './map-kinds.js';
 import { type CType, sizeOf } from './ctypes.js';
 import type { KernelStruct, KernelTypesOutput, KType } from './kernel-types.js';
 

@@ -10,18 +10,9 @@ import { initialBytes } from './global-init.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
 import { HISTOGRAM_FACTORIES, type HistogramKind, type HistogramSpec, histogramMap } from './histogram-model.js';
 import { lpmKey, mapOfKind } from './map-kinds-model.js';
+import { KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
+import { ringbufDropsVariable } from './hidden-variables.js';
 
-export type MapKind =
-  | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | HistogramKind
-  | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
-  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps';
-
-/** Maps whose slots hold kernel objects by fd (programs, perf buffers, devices, maps): their BTF gives sizes, not types. */
-export const FD_MAP_KINDS: ReadonlySet<MapKind> = new Set(['perf_event_array', 'prog_array', 'devmap', 'devmap_hash', 'cpumap', 'xskmap', 'array_of_maps', 'hash_of_maps', 'stack_trace']);
-/** Maps a program reads and writes with lookup/update/delete/increment. */
-export const KEY_VALUE_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'percpu_hash', 'percpu_array', 'lru_hash', 'lpm_trie']);
-/** Maps user space dumps as key/value pairs (at exit, in tests). */
-export const isDumpable = (kind: MapKind): boolean => KEY_VALUE_KINDS.has(kind) || kind === 'log2hist' || kind === 'linearhist';
 
 export interface MapInfo {
   name: string;
@@ -52,10 +43,6 @@ export interface MapInfo {
   invalid?: boolean;
 }
 
-/** The .data variable holding ring buffer `mapName`'s count of failed reserves/outputs (see ringbufDropCounter). */
-export const ringbufDropsVariable = (mapName: string): string => `__tsbpf_ringbuf_drops_${mapName}`;
-/** Variables the compiler adds for itself (not the module's globals). */
-export const isHiddenVariable = (name: string): boolean => name.startsWith('__tsbpf_');
 
 export interface GlobalInfo {
   name: string;

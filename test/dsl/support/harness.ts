@@ -8,7 +8,7 @@ import { nodeHost, dslRoot } from '../../../src/cli/dsl-host.js';
 import { ModuleEvaluator } from '../../../src/dsl/eval/index.js';
 import { applySetting, type GlobalSetting } from '../../../src/cli/global-settings.js';
 import { loadCompiledModule, mapSpecOf, relocate } from '../../../src/cli/dsl-live.js';
-import { isDumpable } from '../../../src/dsl/compiler/module-model.js';
+import { isDumpable } from '../../../src/dsl/compiler/map-kinds.js';
 import { sizeOf } from '../../../src/dsl/compiler/ctypes.js';
 import { PerfBufferReader } from '../../../src/kernel/perf-reader.js';
 import { MapOfMaps } from '../../../src/interp/map-of-maps.js';
