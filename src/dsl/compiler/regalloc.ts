@@ -76,10 +76,19 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     if (!end.has(v) || end.get(v)! < i) end.set(v, i);
   };
   const calls: number[] = [];
+  /** How often each register is read or written: a spilled one costs a load or store at each. */
+  const accesses = new Map<VReg, number>();
+  const count = (v: VReg) => accesses.set(v, (accesses.get(v) ?? 0) + 1);
   fn.ops.forEach((op, i) => {
     const d = def(op);
-    if (d !== undefined) touch(d, i);
-    for (const u of uses(op)) touch(u, i);
+    if (d !== undefined) {
+      touch(d, i);
+      count(d);
+    }
+    for (const u of uses(op)) {
+      touch(u, i);
+      count(u);
+    }
     if (op.op === 'call') calls.push(i);
     // Live through this op: extend over it (covers loops through back edges).
     const out = live.liveOut[i]!;
@@ -171,10 +180,12 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       locations.set(iv.vreg, { kind: 'reg', reg: r });
       continue;
     }
-    // Spill whichever interval in this pool ends last.
+    // Spill the interval of this pool (or this one) that is accessed least often for its length; of equals, the one that ends last.
+    const density = (x: Interval) => (accesses.get(x.vreg) ?? 0) / (x.end - x.start + 1);
+    const cheaper = (a: Interval, b: Interval) => density(a) < density(b) || (density(a) === density(b) && a.end > b.end);
     let victim: (Interval & { reg: number }) | undefined;
-    for (const a of active) if (pool.includes(a.reg) && (!victim || a.end > victim.end)) victim = a;
-    if (victim && victim.end > iv.end) {
+    for (const a of active) if (pool.includes(a.reg) && (!victim || cheaper(a, victim))) victim = a;
+    if (victim && cheaper(victim, iv)) {
       active.splice(active.indexOf(victim), 1);
       spill(victim.vreg);
       active.push({ ...iv, reg: victim.reg });
