@@ -20,6 +20,14 @@ const DIR = new URL('../bpf-tests/dsl-twins/', import.meta.url).pathname;
 const ROOT = new URL('../', import.meta.url).pathname;
 /** Tracing twins whose C side reads kernel structs with BPF_CORE_READ. */
 const CORE_TWINS = ['task_ppid'];
+/** Tools of examples/tools against their C twins in bpf-tests/dsl-twins: the program compared, by name in both objects. */
+const TOOL_TWINS = [
+  { tool: 'tcplife', program: 'onStateChange' },
+  { tool: 'execguard', program: 'checkExec' },
+  { tool: 'xdp-lb', program: 'lb' },
+  { tool: 'xdp-lb', program: 'balanceUdp' },
+  { tool: 'xdp-lb', program: 'balanceTcp' },
+];
 const TWINS = ['pass', 'proto_count', 'udp_drop', 'ttl_dec', 'flow_bytes', 'syn_count', 'vlan_id', 'mac_sum', 'port_class', 'len_hist'];
 
 /** Instructions the verifier processed for one program of an object. */
@@ -77,6 +85,23 @@ export async function benchDsl(): Promise<BenchRow[]> {
     const a = slots(ours, name);
     const b = slots(clang, name);
     rows.push({ name: `instructions ${name} (CO-RE)`, ours: a, anchor: b, ratio: a / b, unit: 'insns', anchorName: 'clang -O2', target: '<= 1.0' });
+  }
+
+  // Tools: the program of examples/tools/X against the C twin's; verifier-processed where this kernel loads it (lsm needs trampolines).
+  for (const t of TOOL_TWINS) {
+    const ours = writeObject(compile(nodeCompileOptions(join(ROOT, 'examples/tools', `${t.tool}.bpf.ts`))));
+    const clang = new Uint8Array(readFileSync(join(DIR, `${t.tool}.bpf.o`)));
+    const a = slots(ours, t.program);
+    const b = slots(clang, t.program);
+    rows.push({ name: `instructions tool ${t.tool} ${t.program}`, ours: a, anchor: b, ratio: a / b, unit: 'insns', anchorName: 'clang -O2', target: '<= 1.0' });
+    if (!canLoad) continue;
+    try {
+      const pa = processed(ours, t.program);
+      const pb = processed(clang, t.program);
+      if (pa !== undefined && pb !== undefined) rows.push({ name: `verifier processed tool ${t.tool} ${t.program}`, ours: pa, anchor: pb, ratio: pa / pb, unit: 'insns', anchorName: 'clang -O2', target: '<= 1.0' });
+    } catch {
+      // This kernel cannot load the kind (lsm without BPF trampolines): instructions only.
+    }
   }
 
   // Cold build: a fresh process each, no cache.

@@ -5,7 +5,7 @@
  * as bcc's tcplife prints them.
  *   sudo npx tsbpf run examples/tools/tcplife.bpf.ts -- [-p PID] [-4|-6] [-L PORTS] [-D PORTS] [-w] [-T] [-t]
  */
-import { bpf, hashMap, range, ringBuf, tracepoint, type CStr, type FixedArray, type i32, type Ptr, type u16, type u32, type u64, type u8 } from 'tsbpf/dsl';
+import { bpf, hashMap, ringBuf, tracepoint, type CStr, type FixedArray, type i32, type Ptr, type u16, type u32, type u64, type u8 } from 'tsbpf/dsl';
 import type { tcp_sock } from 'tsbpf/dsl/kernel';
 import type { LiveModule, ModuleArgs } from 'tsbpf';
 import type * as tcplife from './tcplife.bpf.js';
@@ -29,6 +29,7 @@ export interface Life {
   sport: u16;
   dport: u16;
   comm: CStr<16>;
+  /** IPv6, or IPv4-mapped IPv6 for IPv4 (the address in the last four bytes). */
   saddr: FixedArray<u8, 16>;
   daddr: FixedArray<u8, 16>;
 }
@@ -48,8 +49,6 @@ interface InetSockSetState {
   dport: u16;
   family: u16;
   protocol: u16;
-  saddr: FixedArray<u8, 4>;
-  daddr: FixedArray<u8, 4>;
   saddr_v6: FixedArray<u8, 16>;
   daddr_v6: FixedArray<u8, 16>;
 }
@@ -88,24 +87,14 @@ export const onStateChange = tracepoint<InetSockSetState>('sock/inet_sock_set_st
     bpf.currentComm(e.comm);
   } else {
     e.pid = owner.pid;
-    for (const i of range(16)) e.comm[i] = owner.comm[i];
+    bpf.probeReadKernelStr(e.comm, owner.comm);
   }
   e.family = ctx.family;
   e.sport = ctx.sport;
   e.dport = ctx.dport;
-  if (ctx.family === AF_INET) {
-    for (const i of range(16)) {
-      e.saddr[i] = 0;
-      e.daddr[i] = 0;
-    }
-    for (const i of range(4)) {
-      e.saddr[i] = ctx.saddr[i];
-      e.daddr[i] = ctx.daddr[i];
-    }
-  } else {
-    bpf.probeReadKernel(e.saddr, ctx.saddr_v6);
-    bpf.probeReadKernel(e.daddr, ctx.daddr_v6);
-  }
+  // IPv4 sockets have their addresses there too, as IPv4-mapped IPv6 (::ffff:a.b.c.d).
+  bpf.probeReadKernel(e.saddr, ctx.saddr_v6);
+  bpf.probeReadKernel(e.daddr, ctx.daddr_v6);
   lives.submit(e);
   births.delete(sk);
   owners.delete(sk);
@@ -145,8 +134,9 @@ export async function main(live: LiveModule<typeof tcplife>, args: ModuleArgs): 
     if (rport && !rport.has(e.dport)) continue;
     const time = new Date().toTimeString().slice(0, 8);
     const stamp = (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
-    const l = formatAddress(e.family, e.saddr as unknown as number[]);
-    const r = formatAddress(e.family, e.daddr as unknown as number[]);
+    const address = (bytes: number[]) => formatAddress(e.family, e.family === AF_INET ? bytes.slice(12) : bytes);
+    const l = address(e.saddr as unknown as number[]);
+    const r = address(e.daddr as unknown as number[]);
     const kb = (n: number | bigint) => (Number(n) / 1024).toFixed(2).padEnd(6);
     process.stdout.write(`${prefix(time, stamp)}${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${l.padEnd(width)} ${String(e.sport).padEnd(5)} ${r.padEnd(width)} ${String(e.dport).padEnd(5)} ${kb(e.txBytes)} ${kb(e.rxBytes)} ${(Number(e.spanUs) / 1000).toFixed(2)}\n`);
   }
