@@ -9,13 +9,16 @@ import { readFileSync } from 'node:fs';
 import type { Btf } from '../btf/index.js';
 import { type BtfValue, decodeBtfValue, hex } from '../btf/values.js';
 import { objectNameFromPath } from '../elf/map-types.js';
-import type { MapSpec } from '../elf/object-spec.js';
+import type { MapSpec, ProgramSpec } from '../elf/object-spec.js';
 import { parseObject } from '../elf/parse-object.js';
 import { autoAttach } from '../kernel/auto-attach.js';
 import { loadCollection } from '../kernel/collection.js';
 import type { Link } from '../kernel/link.js';
 import { type BpfMap, mapTypeName } from '../kernel/map.js';
 import { RingBufReader } from '../kernel/ringbuf-reader.js';
+import { VerifierError } from '../kernel/verifier-error.js';
+import { failingSlot, type SourcePoint } from './dsl-errors.js';
+import { DslVerifierError } from './dsl-live.js';
 import { lowerName } from './kernel-format.js';
 import { bold, CliError, dim, printJson } from './output.js';
 import type { RunSession, SessionProgram } from './run-session.js';
@@ -26,6 +29,8 @@ const PERCPU = new Set([5, 6, 10]); // percpu hash, percpu array, lru percpu has
 export interface ObjectSessionOptions {
   set: Record<string, bigint | string>;
   logLevel?: number;
+  /** Upper bound of the verifier log buffer (--log-size). */
+  logSize?: number;
   iface?: string;
   cgroup?: string;
   json: boolean;
@@ -52,10 +57,19 @@ function sumCopies(copies: Uint8Array[], size: number): Uint8Array {
 export function openObjectSession(path: string, options: ObjectSessionOptions): RunSession {
   const bytes = new Uint8Array(readFileSync(path));
   const spec = parseObject(bytes, { name: objectNameFromPath(path) });
-  const collection = loadCollection(spec, {
-    variables: options.set,
-    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
-  });
+  let collection;
+  try {
+    collection = loadCollection(spec, {
+      variables: options.set,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.logSize ? { maxLogSize: options.logSize } : {}),
+    });
+  } catch (e) {
+    if (!(e instanceof VerifierError)) throw e;
+    // Point at the C line, as a module's rejection points at its TypeScript line.
+    const p = spec.programs.find((x) => x.name.slice(0, 15) === e.program);
+    throw new DslVerifierError(p?.name ?? e.program, e, p ? sourceOfObjectFailure(p, e.log) : undefined);
+  }
   const btf = spec.btf;
   const decode = (typeId: number, b: Uint8Array): BtfValue => (btf && typeId ? decodeBtfValue(btf as Btf, typeId, b) : hex(b));
 
@@ -154,4 +168,13 @@ function describeAttach(section: string, options: ObjectSessionOptions): string 
   if (kind!.startsWith('cgroup')) return `${section} on ${options.cgroup ?? 'the cgroup v2 root'}`;
   if (kind === 'tp' || kind === 'tracepoint') return `tracepoint ${target}`;
   return section;
+}
+
+/** The source line (from the object's line info) of the instruction the verifier stopped at. */
+function sourceOfObjectFailure(p: ProgramSpec, log: string): SourcePoint | undefined {
+  const slot = failingSlot(log);
+  if (slot === undefined) return undefined;
+  let best: ProgramSpec['lineInfo'][number] | undefined;
+  for (const l of p.lineInfo) if (l.insnOff <= slot && (!best || l.insnOff >= best.insnOff)) best = l;
+  return best && { file: best.fileName, line: best.lineNumber, column: best.column, text: best.line };
 }

@@ -50,6 +50,8 @@ export interface LoadCollectionOptions {
   autoload?: Record<string, boolean>;
   /** Verifier log level for every program (the log is then kept on Program.verifierLog). */
   logLevel?: number;
+  /** Upper bound of each program's verifier log buffer in bytes (a log that does not fit is kept truncated, ENOSPC). */
+  maxLogSize?: number;
   /**
    * Live maps to use instead of creating the maps of these names (cilium/ebpf's
    * MapReplacements): each must have the spec's type, key and value size, max
@@ -503,6 +505,7 @@ function loadProgram(
       kernVersion: p.kernelVersion,
       ...(btf ? { btf: { fd: btf.fd, funcInfo: encodeFuncInfo(p), funcInfoRecSize: 8, lineInfo: encodeLineInfo(p), lineInfoRecSize: 16 } } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.maxLogSize ? { maxLogSize: options.maxLogSize } : {}),
       ...(fdArray.length > 1 ? { fdArray } : {}),
     });
   } catch (e) {

@@ -259,7 +259,16 @@ export class Program {
             size = nextLogSize(attr, size, spec.maxLogSize);
             continue;
           }
-          throw new VerifierError(label, -r, readLog(log), r === -Errno.ENOSPC);
+          if (r === -Errno.ENOSPC) {
+            // The log did not fit even at the largest size: ENOSPC says nothing of the verdict
+            // (an accepted program gets it too). Load once more without a log for the verdict.
+            const text = readLog(log);
+            fill(0);
+            const verdict = call();
+            if (verdict >= 0) return new Program(verdict, type, name, text);
+            throw new VerifierError(label, -verdict, text, true);
+          }
+          throw new VerifierError(label, -r, readLog(log), false);
         }
       }
 

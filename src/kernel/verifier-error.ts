@@ -23,7 +23,13 @@ export class VerifierError extends SyscallError {
   /** True when the log still did not fit at the maximum size. */
   readonly truncated: boolean;
 
-  constructor(program: string, errno: number, log: string, truncated = false) {
+  constructor(
+    /** The name the program was loaded under. */
+    readonly program: string,
+    errno: number,
+    log: string,
+    truncated = false,
+  ) {
     super(`BPF_PROG_LOAD (${program})`, errno, hintFor('PROG_LOAD', errno), log);
     this.log = log;
     this.truncated = truncated;

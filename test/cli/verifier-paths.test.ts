@@ -114,4 +114,16 @@ describe('tsbpf run: every verifier rejection shows the log and the TypeScript l
       if (errno === 'ENOSPC') expect(r.stderr).to.include('truncated: it did not fit the log buffer, ENOSPC');
     });
   }
+
+  it('a clang object: the log, the C line with a code frame, and --log-size honoured (a log that does not fit keeps the verdict)', function () {
+    needKernel(this);
+    const object = new URL('../../bpf-tests/negative/verifier_reject.bpf.o', import.meta.url).pathname;
+    for (const args of [[], ['--log-level', '1', '--log-size', '256']]) {
+      const r = tsbpf('run', object, '--duration', '1', ...args);
+      expect(r.status, r.stderr).to.equal(1);
+      expect(r.stderr, args.join(' ')).to.include('error: ./negative/verifier_reject.bpf.c:10:9: the kernel rejected program reads_scalar (EACCES)\n10 | \treturn p[3];\n');
+      if (!args.length) expect(r.stderr).to.match(/R1 invalid mem access 'scalar'/); // a cut log keeps its head before Linux 6.4
+      if (args.length) expect(r.stderr).to.match(/^verifier log of reads_scalar:\n/m).and.include('truncated: it did not fit the log buffer, ENOSPC');
+    }
+  });
 });

@@ -75,6 +75,20 @@ describe('kernel: every verifier rejection shows its log', function () {
     expect(e.message).to.match(/verifier log \(truncated\)/);
   });
 
+  it('with logLevel, a log that never fits still gives the verdict: an accepted program loads with the part of its log that fitted, a rejected one has its own errno', () => {
+    const body = Array.from({ length: 200 }, (_, i) => `r1 = ${i}`).join('\n');
+    const good = Program.load({ type: 'SOCKET_FILTER', bytes: assemble(`${body}\nr0 = 0\nexit`, { syntax: 'llvm' }).bytes, logLevel: 2, maxLogSize: 1024 });
+    try {
+      // The head before Linux 6.4, the tail (rotating logs) since.
+      expect(good.verifierLog, 'the log that fitted').to.match(/^\d+: \(b7\) r1 = \d+/m);
+    } finally {
+      good.close();
+    }
+    const e = rejection(() => Program.load({ type: 'SOCKET_FILTER', bytes: assemble(`${body}\nexit`, { syntax: 'llvm' }).bytes, logLevel: 2, maxLogSize: 1024 }).close());
+    expect(e.errno).to.equal(Errno.EACCES);
+    expect(e.truncated).to.equal(true);
+  });
+
   it('a load refused before verification (no log) stays a plain SyscallError with its hint', () => {
     // An unknown program type: the kernel refuses it before any verification.
     let err: unknown;

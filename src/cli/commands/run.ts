@@ -193,13 +193,19 @@ async function runEntry(entry: string, values: RunValues, moduleArgv: string[], 
 
   let session: RunSession;
   if (input.kind === 'object') {
-    session = openObjectSession(entry, {
-      set: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, true))),
-      json,
-      ...(logLevel ? { logLevel } : {}),
-      ...(values.iface !== undefined ? { iface: values.iface } : {}),
-      ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}),
-    });
+    try {
+      session = openObjectSession(entry, {
+        set: Object.fromEntries((values.set ?? []).map((s) => parseSetting(s, true))),
+        json,
+        ...(logLevel ? { logLevel } : {}),
+        ...(logSize ? { logSize } : {}),
+        ...(values.iface !== undefined ? { iface: values.iface } : {}),
+        ...(values.cgroup !== undefined ? { cgroup: values.cgroup } : {}),
+      });
+    } catch (e) {
+      if (e instanceof DslVerifierError) return reportRejection(e, logLevel);
+      throw e;
+    }
   } else {
     const opened = await openModuleSession(entry, { values: oneLiner ? { ...values, 'no-cache': true } : values, json, logLevel, logSize, moduleArgv });
     if (typeof opened === 'number') return opened;
@@ -210,6 +216,13 @@ async function runEntry(entry: string, values: RunValues, moduleArgv: string[], 
   } finally {
     session.close();
   }
+}
+
+/** A program the verifier refused: with --log-level its whole log first, then the error at the source line. */
+function reportRejection(e: DslVerifierError, logLevel: number | undefined): number {
+  if (logLevel) process.stderr.write(`${errColor.dim(`verifier log of ${e.program}:`)}\n${escapeControl(e.verifier.log)}\n`);
+  process.stderr.write(`${errColor.red('error')}: ${escapeControl(e.message)}\n`);
+  return 1;
 }
 
 interface ModuleSessionOptions {
@@ -239,11 +252,7 @@ async function openModuleSession(entry: string, o: ModuleSessionOptions): Promis
   try {
     live = loadCompiledModule(mod, { rodata: Object.fromEntries((values.set ?? []).map((s) => parseGlobalSetting(s))), ...(logLevel ? { logLevel } : {}), ...(logSize ? { logSize } : {}) });
   } catch (e) {
-    if (e instanceof DslVerifierError) {
-      if (logLevel) process.stderr.write(`${errColor.dim(`verifier log of ${e.program}:`)}\n${escapeControl(e.verifier.log)}\n`);
-      process.stderr.write(`${errColor.red('error')}: ${escapeControl(e.message)}\n`);
-      return 1;
-    }
+    if (e instanceof DslVerifierError) return reportRejection(e, logLevel);
     throw e;
   }
   // The handles main gets (and through which run attaches, so that main's detach/attach are the same links).
