@@ -68,13 +68,18 @@ static __always_inline __u16 updated(__u16 check, __s64 diff)
 	return ~s & 0xffff;
 }
 
-static __always_inline void bounce(struct ethhdr *eth)
+/* The destination to the backend, the IP checksum updated, the frame sent back; the checksum difference for the transport checksum. */
+static __always_inline __s64 forward(struct ethhdr *eth, struct iphdr *ip, struct backend *b)
 {
 	unsigned char tmp[ETH_ALEN];
+	__s64 diff = bpf_csum_diff(&ip->daddr, 4, &b->addr, 4, 0);
 
+	ip->daddr = b->addr;
+	ip->check = updated(ip->check, diff);
 	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
+	return diff;
 }
 
 SEC("xdp")
@@ -93,14 +98,11 @@ int balanceUdp(struct xdp_md *ctx)
 	b = pick(ip->daddr, udp->dest, IPPROTO_UDP, ip->saddr, udp->source, end - data);
 	if (!b)
 		return XDP_PASS;
-	diff = bpf_csum_diff(&ip->daddr, 4, &b->addr, 4, 0);
-	ip->daddr = b->addr;
-	ip->check = updated(ip->check, diff);
+	diff = forward(eth, ip, b);
 	if (udp->check) {
 		c = updated(udp->check, diff);
 		udp->check = c ? c : 0xffff;
 	}
-	bounce(eth);
 	return XDP_TX;
 }
 
@@ -112,18 +114,13 @@ int balanceTcp(struct xdp_md *ctx)
 	struct iphdr *ip = data + sizeof(*eth);
 	struct tcphdr *tcp = (void *)ip + sizeof(*ip);
 	struct backend *b;
-	__s64 diff;
 
 	if ((void *)(tcp + 1) > end)
 		return XDP_PASS;
 	b = pick(ip->daddr, tcp->dest, IPPROTO_TCP, ip->saddr, tcp->source, end - data);
 	if (!b)
 		return XDP_PASS;
-	diff = bpf_csum_diff(&ip->daddr, 4, &b->addr, 4, 0);
-	ip->daddr = b->addr;
-	ip->check = updated(ip->check, diff);
-	tcp->check = updated(tcp->check, diff);
-	bounce(eth);
+	tcp->check = updated(tcp->check, forward(eth, ip, b));
 	return XDP_TX;
 }
 

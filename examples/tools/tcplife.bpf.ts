@@ -9,7 +9,7 @@ import { bpf, hashMap, ringBuf, tracepoint, type CStr, type FixedArray, type i32
 import type { tcp_sock } from 'tsbpf/dsl/kernel';
 import type { LiveModule, ModuleArgs } from 'tsbpf';
 import type * as tcplife from './tcplife.bpf.js';
-import { formatAddress } from './tcpstates.bpf.js';
+import { formatAddress, inetFilter, inetOptions } from './tcpstates.bpf.js';
 
 const AF_INET = 2;
 const IPPROTO_TCP = 6;
@@ -105,33 +105,24 @@ export const onStateChange = tracepoint<InetSockSetState>('sock/inet_sock_set_st
 
 export const options = {
   pid: { type: 'string', short: 'p' },
-  ipv4: { type: 'boolean', short: '4' },
-  ipv6: { type: 'boolean', short: '6' },
-  localport: { type: 'string', short: 'L' },
-  remoteport: { type: 'string', short: 'D' },
+  ...inetOptions,
   wide: { type: 'boolean', short: 'w' },
   time: { type: 'boolean', short: 'T' },
   timestamp: { type: 'boolean', short: 't' },
 } as const;
 
-const ports = (v: unknown): Set<number> | undefined => (typeof v === 'string' ? new Set(v.split(',').map(Number)) : undefined);
-
 /** Columns as bcc's tcplife prints them: PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS. */
 export async function main(live: LiveModule<typeof tcplife>, args: ModuleArgs): Promise<void> {
   const v = args.values;
   const pid = typeof v.pid === 'string' ? Number(v.pid) : undefined;
-  const lport = ports(v.localport);
-  const rport = ports(v.remoteport);
+  const wanted = inetFilter(v);
   const width = v.wide === true ? 39 : v.ipv4 === true ? 15 : 26;
   const start = process.hrtime.bigint();
   const prefix = (time: string, stamp: string) => `${v.time === true ? `${time.padEnd(8)} ` : ''}${v.timestamp === true ? `${stamp.padEnd(9)} ` : ''}`;
   process.stdout.write(`${prefix('TIME', 'TIME(s)')}${'PID'.padEnd(7)} ${'COMM'.padEnd(16)} ${'LADDR'.padEnd(width)} ${'LPORT'.padEnd(5)} ${'RADDR'.padEnd(width)} ${'RPORT'.padEnd(5)} ${'TX_KB'.padEnd(6)} ${'RX_KB'.padEnd(6)} MS\n`);
   for await (const e of live.events.lives) {
     if (pid !== undefined && e.pid !== pid) continue;
-    if (v.ipv4 === true && e.family !== AF_INET) continue;
-    if (v.ipv6 === true && e.family === AF_INET) continue;
-    if (lport && !lport.has(e.sport)) continue;
-    if (rport && !rport.has(e.dport)) continue;
+    if (!wanted(e)) continue;
     const time = new Date().toTimeString().slice(0, 8);
     const stamp = (Number(process.hrtime.bigint() - start) / 1e9).toFixed(6);
     const address = (bytes: number[]) => formatAddress(e.family, e.family === AF_INET ? bytes.slice(12) : bytes);

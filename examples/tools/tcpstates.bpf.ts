@@ -98,26 +98,35 @@ export function formatAddress(family: number, bytes: number[]): string {
   return `${groups.slice(0, best[0]).join(':')}::${groups.slice(best[0]! + best[1]!).join(':')}`;
 }
 
-export const options = {
+/** The filters bcc's TCP tools share: -4, -6, -L PORT[,PORT…] (local), -D PORT[,PORT…] (remote). */
+export const inetOptions = {
   ipv4: { type: 'boolean', short: '4' },
   ipv6: { type: 'boolean', short: '6' },
   localport: { type: 'string', short: 'L' },
   remoteport: { type: 'string', short: 'D' },
+} as const;
+
+/** Whether an event passes the -4/-6/-L/-D options given. */
+export function inetFilter(v: ModuleArgs['values']): (e: { family: number; sport: number; dport: number }) => boolean {
+  const ports = (o: unknown) => (typeof o === 'string' ? new Set(o.split(',').map(Number)) : undefined);
+  const lport = ports(v.localport);
+  const rport = ports(v.remoteport);
+  return (e) => !(v.ipv4 === true && e.family !== AF_INET) && !(v.ipv6 === true && e.family === AF_INET) && (!lport || lport.has(e.sport)) && (!rport || rport.has(e.dport));
+}
+
+export const options = {
+  ...inetOptions,
   time: { type: 'boolean', short: 'T' },
 } as const;
 
 /** Columns as bcc's tcpstates prints them. */
 export async function main(live: LiveModule<typeof tcpstates>, args: ModuleArgs): Promise<void> {
   const v = args.values;
-  const lport = typeof v.localport === 'string' ? new Set(v.localport.split(',').map(Number)) : undefined;
-  const rport = typeof v.remoteport === 'string' ? new Set(v.remoteport.split(',').map(Number)) : undefined;
+  const wanted = inetFilter(v);
   const width = v.ipv4 === true ? 15 : 39;
   process.stdout.write(`${v.time === true ? 'TIME     ' : ''}${'SKADDR'.padEnd(16)} ${'C-PID'.padStart(7)} ${'C-COMM'.padEnd(16)} ${'LADDR'.padEnd(width)} ${'LPORT'.padStart(5)} ${'RADDR'.padEnd(width)} ${'RPORT'.padStart(5)} OLDSTATE    -> NEWSTATE    MS\n`);
   for await (const e of live.events.changes) {
-    if (v.ipv4 === true && e.family !== AF_INET) continue;
-    if (v.ipv6 === true && e.family === AF_INET) continue;
-    if (lport && !lport.has(e.sport)) continue;
-    if (rport && !rport.has(e.dport)) continue;
+    if (!wanted(e)) continue;
     const time = v.time === true ? `${new Date().toTimeString().slice(0, 8)} ` : '';
     const l = formatAddress(e.family, e.saddr as unknown as number[]);
     const r = formatAddress(e.family, e.daddr as unknown as number[]);

@@ -51,13 +51,22 @@ function updated(check: be16, diff: i64): u16 {
   return u16(~s & 0xffff);
 }
 
-/** Sends the frame back to where it came from: the router towards the backends. */
-function bounce(eth: EthHdr): void {
+/**
+ * Rewrites the destination to the backend's address, updates the IP
+ * checksum, and sends the frame back to where it came from (the router
+ * towards the backends). Gives the checksum difference, for the
+ * transport checksum (whose pseudo header holds the address too).
+ */
+function forward(eth: EthHdr, ip: IpHdr, b: Backend): i64 {
+  const diff = bpf.csumDiff(ip.daddr, b.addr);
+  ip.daddr = b.addr;
+  ip.check = updated(ip.check, diff);
   for (let i = 0; i < 6; i++) {
-    const b = eth.dst[i];
+    const byte = eth.dst[i];
     eth.dst[i] = eth.src[i];
-    eth.src[i] = b;
+    eth.src[i] = byte;
   }
+  return diff;
 }
 
 export const balanceUdp = xdp((ctx) => {
@@ -67,15 +76,12 @@ export const balanceUdp = xdp((ctx) => {
   if (eth === null || ip === null || udp === null) return XdpAction.PASS;
   const b = pick(ip.daddr, udp.dest, IPPROTO_UDP, ip.saddr, udp.source, ctx.packet.length);
   if (b === null) return XdpAction.PASS;
-  const diff = bpf.csumDiff(ip.daddr, b.addr);
-  ip.daddr = b.addr;
-  ip.check = updated(ip.check, diff);
-  // The address is in UDP's pseudo header too; a zero checksum (none) stays zero, a computed zero is sent as 0xffff.
+  const diff = forward(eth, ip, b);
+  // A zero checksum (none) stays zero; a computed zero is sent as 0xffff.
   if (udp.check !== 0) {
     const c = updated(udp.check, diff);
     udp.check = c === 0 ? 0xffff : c;
   }
-  bounce(eth);
   return XdpAction.TX;
 });
 
@@ -86,11 +92,7 @@ export const balanceTcp = xdp((ctx) => {
   if (eth === null || ip === null || tcp === null) return XdpAction.PASS;
   const b = pick(ip.daddr, tcp.dest, IPPROTO_TCP, ip.saddr, tcp.source, ctx.packet.length);
   if (b === null) return XdpAction.PASS;
-  const diff = bpf.csumDiff(ip.daddr, b.addr);
-  ip.daddr = b.addr;
-  ip.check = updated(ip.check, diff);
-  tcp.check = updated(tcp.check, diff);
-  bounce(eth);
+  tcp.check = updated(tcp.check, forward(eth, ip, b));
   return XdpAction.TX;
 });
 
