@@ -127,3 +127,30 @@ function keyText(key: Decoded): string {
 export function formatHistogram(name: string, groups: HistogramGroup[]): string {
   return groups.map((g) => `@${name}${g.key === undefined ? '' : `[${keyText(g.key)}]`}: \n${formatBuckets(g.buckets)}\n`).join('');
 }
+
+/**
+ * A log2 histogram's buckets as bcc's tools print them (print_log2_hist):
+ * slots `0 -> 1`, `2 -> 3`, `4 -> 7`, … from the first to the highest
+ * non-empty one, a 40-column bar of stars. bcc's first slot holds 0 and 1,
+ * which are two buckets here ([0] and [1]); negative values have no slot.
+ */
+export function formatLog2Bcc(buckets: HistogramBuckets, unit: string): string {
+  const top = Math.max(0, ...buckets.map((b) => (b.low === undefined || b.low <= 1 ? 0 : Math.log2(b.low))));
+  const slots = new Array<number>(top + 1).fill(0);
+  for (const b of buckets) {
+    if (b.low === undefined || b.high === undefined) continue;
+    slots[b.low <= 1 ? 0 : Math.log2(b.low)]! += b.count;
+  }
+  const wide = slots.length > 32;
+  const width = wide ? 20 : 10;
+  const max = Math.max(0, ...slots);
+  const lines = [`${' '.repeat(wide ? 15 : 5)}${unit.padEnd(wide ? 29 : 19)} : count    distribution`];
+  for (let i = 0; i < slots.length; i++) {
+    const count = slots[i]!;
+    const high = 2 ** (i + 1) - 1;
+    const low = i === 0 ? 0 : 2 ** i;
+    const stars = max === 0 ? 0 : Math.floor((count * 40) / max);
+    lines.push(`${String(low).padStart(width)} -> ${String(high).padEnd(width)} : ${String(count).padEnd(8)} |${'*'.repeat(stars).padEnd(40)}|`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -18,8 +18,8 @@ import { type Attached, attachProgram } from '../cli/dsl-attach.js';
 import { compileCached } from '../cli/dsl-cache.js';
 import { type LiveModule as LoadedModule, loadCompiledModule } from '../cli/dsl-live.js';
 import { type Decoded as Plain, decodeValue, encodeValue, sumPerCpu } from '../cli/dsl-values.js';
-import { formatHistogram, readHistogram } from './histogram.js';
-import type { EventStream, GlobalNames, GlobalSettingOf, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
+import { formatHistogram, formatLog2Bcc, readHistogram } from './histogram.js';
+import type { EventStream, GlobalNames, GlobalSettingOf, HistogramFormat, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
 import type { GlobalSetting } from '../cli/global-settings.js';
 
 /** Options of `loadModule`: globals to set before load, the interface and cgroup to attach to, whether to attach at once, the build cache and the verifier log level. */
@@ -261,7 +261,13 @@ function histogramHandle(spec: CompiledMap, raw: BpfMap) {
     name: spec.name,
     raw,
     read: () => readHistogram(raw, spec).map((g) => ({ key: g.key === undefined ? undefined : plain(g.key), buckets: g.buckets })),
-    format: () => formatHistogram(spec.name, readHistogram(raw, spec)),
+    format(options: HistogramFormat<unknown> = {}) {
+      const groups = readHistogram(raw, spec);
+      if (options.style !== 'bcc') return formatHistogram(spec.name, groups);
+      if (spec.histogram!.kind !== 'log2') throw new TypeError(`${spec.name}: bcc's format is for log2 histograms`);
+      const label = options.label;
+      return groups.map((g) => `${label && g.key !== undefined ? `${label(plain(g.key))}\n` : ''}${formatLog2Bcc(g.buckets, options.unit ?? '')}`).join('\n');
+    },
     clear() {
       const keys = [...raw].map(([k]) => k);
       for (const k of keys) raw.delete(k);

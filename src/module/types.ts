@@ -70,9 +70,22 @@ export interface HistogramHandle<K> {
   readonly raw: BpfMap;
   /** Buckets with their counts (summed over CPUs), per key; keyless histograms have the single key `undefined`. */
   read(): Array<{ key: [K] extends [never] ? undefined : Decoded<K>; buckets: HistogramBuckets }>;
-  /** The histogram as bpftrace prints it. */
-  format(): string;
+  /**
+   * The histogram as bpftrace prints it, or (`style: 'bcc'`, log2 only) as
+   * bcc's tools print it: slots `0 -> 1`, `2 -> 3`, … under a `unit`
+   * header, each key's section after the line `label(key)` gives.
+   */
+  format(options?: HistogramFormat<[K] extends [never] ? undefined : Decoded<K>>): string;
   clear(): void;
+}
+
+/** How `HistogramHandle.format` prints. */
+export interface HistogramFormat<K> {
+  style?: 'bpftrace' | 'bcc';
+  /** bcc: the value column's name ('usecs'). */
+  unit?: string;
+  /** bcc: the line before a key's section ('disk = sda'). */
+  label?: (key: K) => string;
 }
 
 /** Events of a ring buffer, decoded: `for await (const e of live.events.x)`. */
