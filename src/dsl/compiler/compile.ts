@@ -113,9 +113,19 @@ export const MAP_TYPE_IDS: Record<MapKind, number> = {
 };
 
 
-let shared: { project: Project; dslRoot: string; dsl: Map<SourceFile, DslRef['module']>; dslText: string } | undefined;
+interface SharedProject {
+  project: Project;
+  dslRoot: string;
+  dsl: Map<SourceFile, DslRef['module']>;
+  dslText: string;
+  /** Other directories holding the same DSL, added to the project only when a module imports from one (the declarations are most of the parse and bind time). */
+  aliases: Map<string, boolean>;
+  texts: Record<DslRef['module'], string>;
+}
 
-function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFile, DslRef['module']> } {
+let shared: SharedProject | undefined;
+
+function projectFor(opts: CompileOptions): SharedProject {
   const root = opts.dslRoot.replace(/\/$/, '');
   const indexText = opts.host.readFile(`${root}/index.ts`) ?? opts.host.readFile(`${root}/index.d.ts`);
   const netText = opts.host.readFile(`${root}/net.ts`) ?? opts.host.readFile(`${root}/net.d.ts`);
@@ -142,14 +152,27 @@ function projectFor(opts: CompileOptions): { project: Project; dsl: Map<SourceFi
       paths: { 'tsbpf/dsl': [`${root}/index.ts`], 'tsbpf/dsl/net': [`${root}/net.ts`], 'tsbpf/dsl/kernel': [`${root}/kernel.ts`] },
     },
   });
-  const dsl = new Map<SourceFile, DslRef['module']>();
-  for (const dir of [root, ...aliases]) {
-    dsl.set(project.createSourceFile(`${dir}/index.ts`, indexText, { overwrite: true }), 'index');
-    dsl.set(project.createSourceFile(`${dir}/net.ts`, netText, { overwrite: true }), 'net');
-    dsl.set(project.createSourceFile(`${dir}/kernel.ts`, kernelText, { overwrite: true }), 'kernel');
-  }
-  shared = { project, dslRoot: key, dsl, dslText: indexText + netText + kernelText };
+  shared = {
+    project, dslRoot: key, dsl: new Map(), dslText: indexText + netText + kernelText,
+    aliases: new Map(aliases.map((a) => [a, false])), texts: { index: indexText, net: netText, kernel: kernelText },
+  };
+  addDsl(shared, root);
   return shared;
+}
+
+function addDsl(sp: SharedProject, dir: string): void {
+  for (const module of ['index', 'net', 'kernel'] as const) {
+    sp.dsl.set(sp.project.createSourceFile(`${dir}/${module}.ts`, sp.texts[module], { overwrite: true }), module);
+  }
+}
+
+/** Adds the DSL's files under an alias directory the first time a module imports a path inside it. */
+function addAliasHolding(sp: SharedProject, path: string): void {
+  for (const [dir, added] of sp.aliases) {
+    if (added || !path.startsWith(`${dir}/`)) continue;
+    addDsl(sp, dir);
+    sp.aliases.set(dir, true);
+  }
 }
 
 const dirname = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
@@ -170,7 +193,8 @@ function normalize(path: string): string {
  * module opened again (compiled, then run by the evaluator) reuses the
  * parsed and checked program.
  */
-function loadModules(project: Project, dsl: ReadonlyMap<SourceFile, unknown>, entry: string, host: CompileHost): SourceFile {
+function loadModules(sp: SharedProject, entry: string, host: CompileHost): SourceFile {
+  const { project, dsl } = sp;
   const loaded = new Set<SourceFile>();
   const open = (path: string, text: string): SourceFile => {
     const existing = project.getSourceFile(path);
@@ -187,13 +211,16 @@ function loadModules(project: Project, dsl: ReadonlyMap<SourceFile, unknown>, en
     // A malformed clause (`from 123`, `from ;`) has no string specifier: its syntax error is reported, nothing is loaded.
     const specs = [...sf.getImportDeclarations(), ...sf.getExportDeclarations()]
       .map(moduleSpecifierText)
-      .filter((s): s is string => s !== undefined && s.startsWith('.'));
-    for (const spec of specs) {
+      .filter((s): s is string => s !== undefined);
+    // An absolute path into an alias of the DSL resolves through the alias's files; only relative imports are followed here.
+    for (const spec of specs) if (spec.startsWith('/')) addAliasHolding(sp, normalize(spec));
+    for (const spec of specs.filter((s) => s.startsWith('.'))) {
       const base = normalize(`${dirname(sf.getFilePath())}/${spec}`);
+      addAliasHolding(sp, base);
       const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, `${base}/index.ts`, base];
       for (const c of candidates) {
         const known = project.getSourceFile(c);
-        if (known && loaded.has(known)) break;
+        if (known && (loaded.has(known) || dsl.has(known))) break;
         const t = host.readFile(c);
         if (t !== undefined) {
           queue.push(open(c, t));
@@ -208,8 +235,9 @@ function loadModules(project: Project, dsl: ReadonlyMap<SourceFile, unknown>, en
 
 /** The shared project with a module's files loaded: what the compiler and the reference evaluator (tsbpf/eval) read. */
 export function openModule(opts: CompileOptions): { project: Project; dsl: Map<SourceFile, DslRef['module']>; entry: SourceFile; userFiles: SourceFile[] } {
-  const { project, dsl } = projectFor(opts);
-  const entry = loadModules(project, dsl, normalize(opts.entry), opts.host);
+  const sp = projectFor(opts);
+  const { project, dsl } = sp;
+  const entry = loadModules(sp, normalize(opts.entry), opts.host);
   return { project, dsl, entry, userFiles: project.getSourceFiles().filter((sf) => !dsl.has(sf)) };
 }
 
