@@ -15,7 +15,7 @@ export interface Candidate {
   id: number;
 }
 
-const essentialIndexes = new WeakMap<Btf, Map<number, number[]>>();
+const essentialIndexes = new WeakMap<Btf, EssentialIndex>();
 
 /** Essential-name length over UTF-8 bytes (same rule as essentialNameLength). */
 function essentialEnd(b: Uint8Array, start: number, end: number): number {
@@ -25,19 +25,60 @@ function essentialEnd(b: Uint8Array, start: number, end: number): number {
   return end;
 }
 
-/** Hash of each type's essential name → ids (in id order); built from bytes, nothing decoded. */
-function essentialIndex(btf: Btf): Map<number, number[]> {
+/**
+ * Each type's essential-name hash → its ids, as a hash table in three typed
+ * arrays (bucket starts, type indexes grouped by bucket, each type's hash):
+ * vmlinux has ~150k named types, and a Map of small arrays made a one-shot
+ * `tsbpf load` spend ~20 MB and most of its garbage collection on it.
+ */
+interface EssentialIndex {
+  firstId: number;
+  mask: number;
+  /** bucketStart[b] .. bucketStart[b + 1]: the slice of `members` in bucket b. */
+  bucketStart: Uint32Array;
+  /** Type indexes (id - firstId), in id order within a bucket. */
+  members: Uint32Array;
+  hashes: Uint32Array;
+}
+
+/** Built from bytes, nothing decoded; once per BTF. */
+function essentialIndex(btf: Btf): EssentialIndex {
   let idx = essentialIndexes.get(btf);
   if (idx) return idx;
-  const map = new Map<number, number[]>();
+  const count = btf.ownCount;
+  const hashes = new Uint32Array(count);
+  const isNamed = new Uint8Array(count);
+  let size = 1;
+  while (size < count) size <<= 1;
+  const mask = size - 1;
+  const bucketStart = new Uint32Array(size + 1);
+  let named = 0;
   btf.forEachName((id, bytes, start, end) => {
+    const i = id - btf.firstId;
     const h = hashBytes(bytes, start, essentialEnd(bytes, start, end));
-    const list = map.get(h);
-    if (list) list.push(id);
-    else map.set(h, [id]);
+    hashes[i] = h;
+    isNamed[i] = 1;
+    bucketStart[(h & mask) + 1]!++;
+    named++;
   });
-  essentialIndexes.set(btf, map);
-  return map;
+  for (let b = 0; b < size; b++) bucketStart[b + 1]! += bucketStart[b]!;
+  const members = new Uint32Array(named);
+  const fill = bucketStart.slice(0, size);
+  for (let i = 0; i < count; i++) if (isNamed[i]) members[fill[hashes[i]! & mask]!++] = i;
+  idx = { firstId: btf.firstId, mask, bucketStart, members, hashes };
+  essentialIndexes.set(btf, idx);
+  return idx;
+}
+
+/** The ids whose essential name hashes to `hash`, in id order. */
+function idsWithHash(idx: EssentialIndex, hash: number): number[] {
+  const b = hash & idx.mask;
+  const out: number[] = [];
+  for (let k = idx.bucketStart[b]!; k < idx.bucketStart[b + 1]!; k++) {
+    const i = idx.members[k]!;
+    if (idx.hashes[i] === hash) out.push(idx.firstId + i);
+  }
+  return out;
 }
 
 export class CoreTarget {
@@ -63,7 +104,7 @@ export class CoreTarget {
   private search(btf: Btf, local: BtfType): Candidate[] {
     const want = essentialName(local.name);
     const bytes = encodeUtf8(want);
-    const ids = essentialIndex(btf).get(hashBytes(bytes, 0, bytes.length)) ?? [];
+    const ids = idsWithHash(essentialIndex(btf), hashBytes(bytes, 0, bytes.length));
     const out: Candidate[] = [];
     for (const id of ids) if (kindsCoreCompat(btf.type(id), local) && essentialName(btf.nameOf(id)) === want) out.push({ btf, id });
     return out;
