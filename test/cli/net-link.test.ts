@@ -132,6 +132,9 @@ describe('cli: net show, link pin and link update on a veth pair', function () {
       expect(refused.status).to.equal(1);
       expect(refused.stderr).to.match(/^error: link \d+: update: a raw-tracepoint link cannot swap its program/);
       expect(refused.stderr.trim().split('\n')).to.have.length(1);
+      // A missing FILE is a usage error before anything is opened.
+      const usage = tsbpf('link', 'pin', 'id', String(id));
+      expect([usage.status, usage.stderr]).to.deep.equal([2, 'error: usage: tsbpf link pin LINK FILE (LINK: ID, id ID or pinned PATH)\n']);
     } finally {
       rmSync(path, { force: true });
     }

@@ -49,39 +49,39 @@ function info(id: number): LinkInfo | undefined {
   }
 }
 
-/** The words naming one link (ID, id ID, pinned PATH), the link they name and the words after them. */
-function openLink(words: string[], sub: string): { link: FdLink; rest: string[] } {
-  const [first, second, ...after] = words;
-  const byId = (text: string | undefined, rest: string[]): { link: FdLink; rest: string[] } => {
-    const id = Number(text);
-    if (!Number.isInteger(id) || id <= 0) throw new CliError(`link ${sub} needs a link id, got '${text ?? ''}'`, 2);
-    try {
-      return { link: linkFromId(id), rest };
-    } catch (e) {
-      if (e instanceof SyscallError && e.errnoName === 'ENOENT') throw new CliError(`no link with id ${id}`);
-      throw e;
-    }
-  };
-  if (first === 'id') return byId(second, after);
-  if (first === 'pinned') {
-    if (!second) throw new CliError('pinned needs a path', 2);
-    return { link: openPinnedLink(second), rest: after };
+/**
+ * The link named by the first words (ID, id ID, pinned PATH), opened once
+ * the words after it are as many as its subcommand takes (a usage error
+ * before anything is opened otherwise); those words are returned.
+ */
+function openLink(words: string[], sub: string, after: { words: number; usage: string } = { words: 0, usage: '' }): { link: FdLink; rest: string[] } {
+  const usage = (): CliError => new CliError(`usage: tsbpf link ${sub} LINK${after.usage ? ` ${after.usage}` : ''} (LINK: ID, id ID or pinned PATH)`, 2);
+  const [first, second] = words;
+  const width = first === 'id' || first === 'pinned' ? 2 : 1;
+  if (words.length !== width + after.words || (width === 2 && !second)) throw usage();
+  const rest = words.slice(width);
+  if (first === 'pinned') return { link: openPinnedLink(second!), rest };
+  const text = width === 2 ? second : first;
+  const id = Number(text);
+  if (!Number.isInteger(id) || id <= 0) throw new CliError(`link ${sub} needs a link id, got '${text ?? ''}'`, 2);
+  try {
+    return { link: linkFromId(id), rest };
+  } catch (e) {
+    if (e instanceof SyscallError && e.errnoName === 'ENOENT') throw new CliError(`no link with id ${id}`);
+    throw e;
   }
-  return byId(first, second === undefined ? after : [second, ...after]);
 }
 
 function pin(words: string[]): number {
-  const { link, rest } = openLink(words, 'pin');
+  const { link, rest } = openLink(words, 'pin', { words: 1, usage: 'FILE' });
   using _ = link;
-  if (rest.length !== 1) throw new CliError('usage: tsbpf link pin LINK FILE', 2);
   link.pin(rest[0]!);
   return 0;
 }
 
 function update(words: string[]): number {
-  const { link, rest } = openLink(words, 'update');
+  const { link, rest } = openLink(words, 'update', { words: 2, usage: 'id ID | pinned PATH | name NAME' });
   using _ = link;
-  if (rest.length !== 2) throw new CliError('usage: tsbpf link update LINK id ID | pinned PATH | name NAME', 2);
   using prog = openProgram(rest[0], rest[1]);
   try {
     link.update(prog);
@@ -102,9 +102,8 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === 'update') return update(positionals.slice(1));
 
   if (sub === 'detach') {
-    const { link, rest } = openLink(positionals.slice(1), sub);
+    const { link } = openLink(positionals.slice(1), sub);
     using _ = link;
-    if (rest.length) throw new CliError(`unexpected argument '${rest[0]}'`, 2);
     try {
       link.detach();
     } catch (e) {
@@ -116,9 +115,8 @@ export async function run(argv: string[]): Promise<number> {
 
   let links: LinkInfo[];
   if (sub === 'show') {
-    const { link, rest } = openLink(positionals.slice(1), sub);
+    const { link } = openLink(positionals.slice(1), sub);
     using _ = link;
-    if (rest.length) throw new CliError(`unexpected argument '${rest[0]}'`, 2);
     links = [link.info()];
   } else {
     links = [];
