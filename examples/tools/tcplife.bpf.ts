@@ -115,6 +115,7 @@ export const options = {
 export async function main(live: LiveModule<typeof tcplife>, args: ModuleArgs): Promise<void> {
   const v = args.values;
   const pid = typeof v.pid === 'string' ? Number(v.pid) : undefined;
+  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 0)) throw new Error(`-p ${v.pid}: not a process id`);
   const wanted = inetFilter(v);
   const width = v.wide === true ? 39 : v.ipv4 === true ? 15 : 26;
   const start = process.hrtime.bigint();
