@@ -133,6 +133,8 @@ export function formatHistogram(name: string, groups: HistogramGroup[]): string 
  * slots `0 -> 1`, `2 -> 3`, `4 -> 7`, … from the first to the highest
  * non-empty one, a 40-column bar of stars. bcc's first slot holds 0 and 1,
  * which are two buckets here ([0] and [1]); negative values have no slot.
+ * @example
+ * process.stdout.write(formatLog2Bcc(live.histograms.latency.read()[0]!.buckets, 'usecs'));   // as biolatency prints it
  */
 export function formatLog2Bcc(buckets: HistogramBuckets, unit: string): string {
   const top = Math.max(0, ...buckets.map((b) => (b.low === undefined || b.low <= 1 ? 0 : Math.log2(b.low))));
