@@ -1,52 +1,75 @@
 /**
- * Loading a bpf-tests object, whole process on both sides: `tsbpf load OBJ
- * --pin DIR` against `bpftool prog loadall OBJ DIR pinmaps DIR/maps`
- * (libbpf). Rounds alternate; each side's median wall time counts; ratio =
- * ours / bpftool. Uses dist/cli/bin.js when built, else tsx on the sources
- * (which adds the TypeScript compile to our side).
+ * Loading an object, whole process on both sides: `tsbpf load OBJ --pin DIR`
+ * against `bpftool prog loadall OBJ DIR pinmaps DIR/maps` (libbpf), for the
+ * objects written the way libbpf-tools writes them (bpf-tests/corpus:
+ * execsnoop, runqlat, map kinds; CO-RE against the running kernel's BTF)
+ * and two older test objects. Each process runs under rusageWrapper for
+ * its CPU time (user + system) and peak memory (maximum RSS); rounds
+ * alternate; each figure is the median; ratio = ours / bpftool. Uses
+ * dist/cli/bin.js (the installed binary; `npm run build` first).
  *
  * Run directly: npx tsx bench/load.ts
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BenchRow, median } from './row.js';
+import { type BenchRow, median, readRusage, rusageWrapper } from './row.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const ROUNDS = 7;
-const OBJECTS = ['net.bpf.o', 'core.bpf.o'];
+const ROUNDS = Number(process.env.TSBPF_BENCH_RUNS ?? 7);
+const OBJECTS = ['corpus/execsnoop_like.bpf.o', 'corpus/runqlat_like.bpf.o', 'corpus/maps_kinds.bpf.o', 'net.bpf.o', 'core.bpf.o'];
 
-function timeMs(fn: () => void): number {
-  const start = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - start) / 1e6;
+interface Sample {
+  wall: number;
+  cpu: number;
+  peakMb: number;
+}
+
+/** Runs a command to its exit under rusageWrapper: wall ms (fork to exit), CPU ms, peak RSS in MB. */
+function measure(cmd: string[], usageFile: string): Sample {
+  const [wrapper, ...wrapperArgs] = rusageWrapper(usageFile);
+  execFileSync(wrapper!, [...wrapperArgs, ...cmd], { stdio: 'ignore', cwd: root });
+  return readRusage(usageFile);
 }
 
 export async function benchLoad(): Promise<BenchRow[]> {
   const dist = join(root, 'dist/cli/bin.js');
-  const ours = existsSync(dist) ? ['node', [dist]] as const : ['node', ['--import', 'tsx', join(root, 'src/cli/bin.ts')]] as const;
+  if (!existsSync(dist)) throw new Error('dist/cli/bin.js is missing: run `npm run build` first');
+  const scratch = mkdtempSync(join(tmpdir(), 'tsbpf-bench-load-'));
+  const usage = join(scratch, 'rusage');
   const rows: BenchRow[] = [];
-  for (const obj of OBJECTS) {
-    const path = join(root, 'bpf-tests', obj);
-    const dir = `/sys/fs/bpf/tsbpf_bench_${process.pid}`;
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir);
-      a.push(timeMs(() => execFileSync('bpftool', ['prog', 'loadall', path, dir, 'pinmaps', join(dir, 'maps')], { stdio: 'ignore' })));
-      rmSync(dir, { recursive: true, force: true });
-      b.push(timeMs(() => execFileSync(ours[0], [...ours[1], 'load', path, '--pin', dir], { stdio: 'ignore', cwd: root })));
-      rmSync(dir, { recursive: true, force: true });
+  try {
+    for (const obj of OBJECTS) {
+      const path = join(root, 'bpf-tests', obj);
+      const dir = `/sys/fs/bpf/tsbpf_bench_${process.pid}`;
+      const anchor: Sample[] = [];
+      const ours: Sample[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir);
+        anchor.push(measure(['bpftool', 'prog', 'loadall', path, dir, 'pinmaps', join(dir, 'maps')], usage));
+        rmSync(dir, { recursive: true, force: true });
+        ours.push(measure([process.execPath, dist, 'load', path, '--pin', dir], usage));
+        rmSync(dir, { recursive: true, force: true });
+      }
+      for (const [m, what, unit, target] of [
+        ['wall', 'wall time', 'ms', '<= 2.0'],
+        ['cpu', 'CPU time', 'ms', '<= 2.0'],
+        ['peakMb', 'peak memory', 'MB', '<= 3.0'],
+      ] as const) {
+        const o = median(ours.map((s) => s[m]));
+        const t = median(anchor.map((s) => s[m]));
+        rows.push({ name: `load ${obj.replace(/^corpus\//, '')} (whole process), ${what}`, ours: o, anchor: t, ratio: o / t, unit, anchorName: 'bpftool prog loadall', target });
+      }
     }
-    const o = median(b);
-    const t = median(a);
-    rows.push({ name: `load ${obj} (whole process)`, ours: o, anchor: t, ratio: o / t, unit: 'ms', anchorName: 'bpftool prog loadall', target: 'report' });
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
   return rows;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  for (const r of await benchLoad()) process.stdout.write(`${r.name}: tsbpf ${r.ours.toFixed(1)} ms, ${r.anchorName} ${r.anchor.toFixed(1)} ms, ratio ${r.ratio.toFixed(2)}\n`);
+  for (const r of await benchLoad()) process.stdout.write(`${r.name}: tsbpf ${r.ours.toFixed(1)} ${r.unit}, ${r.anchorName} ${r.anchor.toFixed(1)} ${r.unit}, ratio ${r.ratio.toFixed(2)} (target ${r.target})\n`);
 }

@@ -1,23 +1,29 @@
 /**
- * `tsbpf run` start-up: wall time from spawn to "attached" for a module that
- * counts execve calls by process name, against the bpftrace one-liner doing
- * the same (`tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }`).
+ * `tsbpf run` start-up and footprint (issue 14): a module that counts execve
+ * calls by process name, against the bpftrace one-liner doing the same
+ * (`tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }`).
  *
  * - "Attached" is the first moment the probe is live, the same test for
  *   both sides: after the process says so (tsbpf: the `{"attached":…}` line
  *   of `tsbpf run --json`; bpftrace: "Attaching 1 probe...", which it prints
- *   just before loading and attaching), the bench polls the process's file
- *   descriptors with BPF_TASK_FD_QUERY until one is a tracepoint perf event
- *   with a BPF program on it.
- *
- * Cold = an empty build cache (a private TSBPF_CACHE_DIR per run), cached = a
- * cache filled by an earlier run of the same module. Both are measured for the
- * built CLI (`node dist/cli/bin.js`, what `npx tsbpf` runs; `npm run build`
- * first) and for the sources through tsx. Each process is stopped with
- * SIGINT once attached. Runs alternate between the sides and each figure is
- * the median; CPU time of the process up to "attached" (all its threads, from
- * /proc) is shown too, as it is less disturbed by other work on a shared
- * machine.
+ *   just before loading and attaching), the bench polls the file descriptors
+ *   of the process tree with BPF_TASK_FD_QUERY until one is a tracepoint
+ *   perf event with a BPF program on it. Then the process group gets SIGINT
+ *   (Ctrl-C) and the bench waits for the exit.
+ * - Each figure: wall time and CPU time to attached (CPU summed over the
+ *   process tree's threads from /proc/PID/task/TID/schedstat), CPU time of
+ *   the whole process to its exit and its peak memory (user + system time
+ *   and maximum RSS from getrusage of the process tree). Wall time counts
+ *   from the fork of the command, not from the bench's spawn of its wrapper.
+ * - Cold = an empty build cache (a private TSBPF_CACHE_DIR per run); cached =
+ *   a cache filled by an earlier run of the same module; edit = the module
+ *   with one line changed (its map's maxEntries) since the last run, the
+ *   cache otherwise warm.
+ * - Entry points: the installed binary (`node dist/cli/bin.js`: what a global
+ *   or linked install and `npx` start; `npm run build` first) and the
+ *   README's command as typed, `npx tsbpf run …` in the package directory
+ *   (`--no-install`, so that npx never fetches a package of that name).
+ * - Rounds alternate between the sides; each figure is the median.
  * `npx tsx bench/run-start.ts` runs it alone; TSBPF_BENCH_RUNS sets the count.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,18 +33,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bpfSyscallRaw } from '../src/syscall/bpf.js';
 import { Attr, BpfCommand } from '../src/syscall/layouts.generated.js';
-import { type BenchRow, median } from './row.js';
+import { type BenchRow, forkedAt, median, readRusage, rusageWrapper } from './row.js';
 
 const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
-const ATTACH_TIMEOUT_MS = 60_000;
+const ATTACH_TIMEOUT_MS = 120_000;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BPFTRACE_SCRIPT = 'tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }';
 const ANCHOR_NAME = `bpftrace -e '${BPFTRACE_SCRIPT}'`;
 
-/** The tsbpf module equivalent to the bpftrace one-liner. */
-const MODULE = `import { bpf, type CStr, hashMap, tracepoint, type u64 } from 'tsbpf/dsl';
+/** The tsbpf module equivalent to the bpftrace one-liner; `maxEntries` is the line an edit changes. */
+export const moduleText = (maxEntries = 1024) => `import { bpf, type CStr, hashMap, tracepoint, type u64 } from 'tsbpf/dsl';
 
-export const execsByComm = hashMap<CStr<16>, u64>({ maxEntries: 1024 });
+export const execsByComm = hashMap<CStr<16>, u64>({ maxEntries: ${maxEntries} });
 
 export const countExecve = tracepoint('syscalls/sys_enter_execve', () => {
   let comm!: CStr<16>;
@@ -48,32 +54,58 @@ export const countExecve = tracepoint('syscalls/sys_enter_execve', () => {
 });
 `;
 
-interface Sample {
-  /** Milliseconds from spawn to the "attached" signal. */
+export interface StartSample {
+  /** Milliseconds from spawn to the probe being live. */
   wall: number;
-  /** CPU milliseconds (user + system) the process had used by then. */
+  /** CPU milliseconds (user + system) the process tree had used by then. */
   cpu: number;
+  /** CPU milliseconds of the whole process tree, to its exit (getrusage). */
+  cpuTotal: number;
+  /** Peak resident memory in MB (getrusage maxrss: the largest process of the tree). */
+  peakMb: number;
+}
+
+/** The process and every descendant (npx runs the CLI in a child process). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        try {
+          const children = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+          if (children) out.push(...children.split(' ').map(Number));
+        } catch {
+          // the thread exited meanwhile
+        }
+      }
+    } catch {
+      // the process exited meanwhile
+    }
+  }
+  return out;
 }
 
 /**
- * CPU milliseconds a live process has used so far: the sum over its threads of
- * /proc/PID/task/TID/schedstat (nanoseconds on the CPU), which is finer than
- * the clock ticks of /proc/PID/stat. NaN once the process is gone.
+ * CPU milliseconds a live process tree has used so far: the sum over its
+ * threads of /proc/PID/task/TID/schedstat (nanoseconds on the CPU), which is
+ * finer than the clock ticks of /proc/PID/stat.
  */
-function cpuMs(pid: number): number {
-  try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        // the thread exited meanwhile
+function cpuMs(pids: number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        } catch {
+          // the thread exited meanwhile
+        }
       }
+    } catch {
+      // the process exited meanwhile
     }
-    return ns / 1e6;
-  } catch {
-    return NaN;
   }
+  return ns / 1e6;
 }
 
 const BPF_FD_TYPE_TRACEPOINT = 1;
@@ -103,32 +135,40 @@ function hasLiveTracepoint(pid: number): boolean {
   return false;
 }
 
-/** Resolves when the child has exited; SIGKILLs it if SIGINT is not enough. */
+/** Ctrl-C to the process group; SIGKILL if that is not enough. Resolves at exit. */
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolveStop) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        // gone already
+      }
+    };
+    const kill = setTimeout(() => signal('SIGKILL'), 60_000);
     child.once('exit', () => {
       clearTimeout(kill);
       resolveStop();
     });
-    child.kill('SIGINT');
+    signal('SIGINT');
   });
 }
 
 /**
- * Spawns a command and measures until a line of its stdout or stderr
- * satisfies `attached` and its probe is live; then stops it and waits for it
- * to exit.
+ * Spawns a command (under rusageWrapper, in its own process group) and
+ * measures until a line of its output satisfies `attached` and a probe of
+ * its process tree is live; then stops it and reads its rusage.
  */
-async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (line: string) => boolean): Promise<Sample> {
-  const start = performance.now();
-  const child = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function timeToAttach(cmd: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }, attached: (line: string) => boolean): Promise<StartSample> {
+  const usage = join(mkdtempSync(join(tmpdir(), 'tsbpf-bench-usage-')), 'rusage');
+  const [wrapper, ...wrapperArgs] = rusageWrapper(usage);
+  const child = spawn(wrapper!, [...wrapperArgs, ...cmd], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   try {
     let settled = false;
-    return await new Promise<Sample>((resolvePromise, rejectPromise) => {
-      const resolveSample = (sample: Sample) => {
+    const partial = await new Promise<Pick<StartSample, 'wall' | 'cpu'>>((resolvePromise, rejectPromise) => {
+      const resolveSample = (sample: Pick<StartSample, 'wall' | 'cpu'>) => {
         settled = true;
         resolvePromise(sample);
       };
@@ -150,15 +190,15 @@ async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (li
           if (!lines.some(attached)) return;
           done = true;
           // Said so; now wait until the probe is really live.
-          const pid = child.pid!;
           const poll = () => {
-            if (!hasLiveTracepoint(pid)) {
+            const tree = processTree(child.pid!).slice(1); // not the rusage wrapper itself
+            if (!tree.some(hasLiveTracepoint)) {
               if (child.exitCode === null && child.signalCode === null) setTimeout(poll, LIVE_POLL_MS);
               return;
             }
-            const wall = performance.now() - start;
+            const wall = Number(process.hrtime.bigint() - forkedAt(usage)!) / 1e6;
             clearTimeout(timer);
-            resolveSample({ wall, cpu: cpuMs(pid) });
+            resolveSample({ wall, cpu: cpuMs(tree) });
           };
           poll();
         });
@@ -171,8 +211,18 @@ async function timeToAttach(cmd: string[], env: NodeJS.ProcessEnv, attached: (li
         if (!settled) reject(new Error(`${cmd.join(' ')} exited (${code ?? signal}) before its probe was live:\n${output}`));
       });
     });
+    await stopChild(child);
+    try {
+      const whole = readRusage(usage);
+      return { ...partial, cpuTotal: whole.cpu, peakMb: whole.peakMb };
+    } catch (e) {
+      // The wrapper was killed (a stop that needed SIGKILL): the figures to attached still count.
+      process.stderr.write(`bench run: no rusage for ${cmd.join(' ')} (${(e as Error).message}); whole-process figures of this sample left out\n`);
+      return { ...partial, cpuTotal: NaN, peakMb: NaN };
+    }
   } finally {
     await stopChild(child);
+    rmSync(dirname(usage), { recursive: true, force: true });
   }
 }
 
@@ -197,83 +247,105 @@ function preconditions(): string | null {
   return null;
 }
 
+/** A figure of the table: which samples, what they are, and the target ratio per measure. */
+interface Figure {
+  key: string;
+  label: string;
+  targets: Partial<Record<Measure, string>>;
+}
+type Measure = 'cpu' | 'wall' | 'cpuTotal' | 'peakMb';
+const MEASURES: Array<{ m: Measure; what: string; unit: string }> = [
+  { m: 'cpu', what: 'CPU time to attached', unit: 'ms' },
+  { m: 'wall', what: 'wall time to attached', unit: 'ms' },
+  { m: 'cpuTotal', what: 'CPU time, whole process', unit: 'ms' },
+  { m: 'peakMb', what: 'peak memory', unit: 'MB' },
+];
+
+const COLD = { cpu: '<= 2.0', wall: '<= 2.0', cpuTotal: '<= 2.0', peakMb: '<= 1.0' };
+const CACHED = { cpu: '<= 1.0', wall: '<= 1.0', cpuTotal: '<= 1.0', peakMb: '<= 0.75' };
+const EDIT = { cpu: '<= 1.5', wall: '<= 1.5', cpuTotal: '<= 1.5' };
+const FIGURES: Figure[] = [
+  { key: 'installed cold', label: 'run cold (tsbpf installed: node dist/cli/bin.js)', targets: COLD },
+  { key: 'installed cached', label: 'run cached (tsbpf installed)', targets: CACHED },
+  { key: 'installed edit', label: 'run after a one-line edit (tsbpf installed)', targets: EDIT },
+  { key: 'npx cold', label: 'run cold as typed (npx tsbpf run …)', targets: COLD },
+  { key: 'npx cached', label: 'run cached as typed (npx tsbpf run …)', targets: CACHED },
+];
+
 export async function benchRunStart(): Promise<BenchRow[]> {
   const missing = preconditions();
   if (missing) throw new Error(missing);
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-run-'));
   try {
     const modulePath = join(dir, 'execve-by-comm.bpf.ts');
-    writeFileSync(modulePath, MODULE);
+    const editPath = join(dir, 'edited.bpf.ts');
+    writeFileSync(modulePath, moduleText());
+    writeFileSync(editPath, moduleText());
     const warmCache = join(dir, 'cache-warm');
     const envWith = (cacheDir: string): NodeJS.ProcessEnv => ({ ...process.env, TSBPF_CACHE_DIR: cacheDir, NO_COLOR: '1' });
-    const cliArgs = ['run', modulePath, '--json'];
-    const entries = {
-      dist: [process.execPath, join(root, 'dist/cli/bin.js'), ...cliArgs],
-      tsx: [process.execPath, '--import', 'tsx', join(root, 'src/cli/bin.ts'), ...cliArgs],
+    const args = (file: string) => ['run', file, '--json'];
+    const entries: Record<string, (file: string) => string[]> = {
+      installed: (file) => [process.execPath, join(root, 'dist/cli/bin.js'), ...args(file)],
+      npx: (file) => ['npx', '--no-install', 'tsbpf', ...args(file)],
     };
     const bpftrace = ['bpftrace', '-e', BPFTRACE_SCRIPT];
+    const run = (entry: string, file: string, cache: string) => timeToAttach(entries[entry]!(file), { env: envWith(cache), cwd: root }, tsbpfAttached);
 
     // Fill the warm cache (and the OS page cache) once per entry point. An
-    // entry point that cannot attach (e.g. sources mid-edit) is reported and
-    // left out; the others still give their figures.
-    const working: Array<[string, string[]]> = [];
-    for (const [entry, cmd] of Object.entries(entries)) {
+    // entry point that cannot attach is reported and left out.
+    const working: string[] = [];
+    for (const entry of Object.keys(entries)) {
       try {
-        await timeToAttach(cmd, envWith(warmCache), tsbpfAttached);
-        working.push([entry, cmd]);
+        await run(entry, modulePath, warmCache);
+        working.push(entry);
       } catch (e) {
         process.stderr.write(`bench run: ${entry} entry point left out: ${(e as Error).message}\n`);
       }
     }
     if (working.length === 0) throw new Error('tsbpf run did not attach from any entry point');
-    await timeToAttach(bpftrace, process.env, bpftraceAttached);
+    await run(working[0]!, editPath, warmCache);
+    await timeToAttach(bpftrace, { env: process.env }, bpftraceAttached);
 
-    const samples: Record<string, Sample[]> = { bpftrace: [] };
+    const samples: Record<string, StartSample[]> = { bpftrace: [] };
+    const add = (key: string, s: StartSample) => (samples[key] ??= []).push(s);
     for (let i = 0; i < RUNS; i++) {
-      samples.bpftrace!.push(await timeToAttach(bpftrace, process.env, bpftraceAttached));
-      for (const [entry, cmd] of working) {
+      add('bpftrace', await timeToAttach(bpftrace, { env: process.env }, bpftraceAttached));
+      for (const entry of working) {
         // Other work on a shared tree can rebuild dist/ or edit the sources
         // mid-run: a run that fails then is reported and dropped, not counted.
         try {
-          const coldCache = mkdtempSync(join(dir, 'cache-cold-'));
-          (samples[`${entry} cold`] ??= []).push(await timeToAttach(cmd, envWith(coldCache), tsbpfAttached));
+          add(`${entry} cold`, await run(entry, modulePath, mkdtempSync(join(dir, 'cache-cold-'))));
           // A cached run that wrote a new cache entry missed (the compiler's
           // sources changed under it): that sample is not a cached start.
           const entriesBefore = readdirSync(warmCache).length;
-          const cached = await timeToAttach(cmd, envWith(warmCache), tsbpfAttached);
-          if (readdirSync(warmCache).length === entriesBefore) (samples[`${entry} cached`] ??= []).push(cached);
+          const cached = await run(entry, modulePath, warmCache);
+          if (readdirSync(warmCache).length === entriesBefore) add(`${entry} cached`, cached);
           else process.stderr.write(`bench run: ${entry} cached run ${i + 1} missed the cache (compiler sources changed); sample dropped\n`);
+          if (entry === 'installed') {
+            writeFileSync(editPath, moduleText(1025 + i));
+            add(`${entry} edit`, await run(entry, editPath, warmCache));
+          }
         } catch (e) {
           process.stderr.write(`bench run: ${entry} run ${i + 1} failed, dropped: ${(e as Error).message.split('\n')[0]}\n`);
         }
       }
     }
 
-    const anchorWall = median(samples.bpftrace!.map((s) => s.wall));
-    const anchorCpu = median(samples.bpftrace!.map((s) => s.cpu));
     const rows: BenchRow[] = [];
-    const figures = [
-      { key: 'dist cold', label: 'run cold build → attached (node dist/cli/bin.js)', target: '<= 1.0' },
-      { key: 'dist cached', label: 'run cached build → attached (node dist/cli/bin.js)', target: '<= 0.25' },
-      { key: 'tsx cold', label: 'run cold build → attached (tsx src/cli/bin.ts)', target: '<= 1.0' },
-      { key: 'tsx cached', label: 'run cached build → attached (tsx src/cli/bin.ts)', target: '<= 0.25' },
-    ];
-    for (const [kind, anchor, pick] of [
-      ['wall time', anchorWall, (s: Sample) => s.wall],
-      ['cpu time', anchorCpu, (s: Sample) => s.cpu],
-    ] as const) {
-      for (const f of figures) {
+    for (const { m, what, unit } of MEASURES) {
+      const anchor = median(samples.bpftrace!.map((s) => s[m]));
+      for (const f of FIGURES) {
         const got = samples[f.key];
         if (!got) continue;
-        const ours = median(got.map(pick));
+        const ours = median(got.map((s) => s[m]));
         rows.push({
-          name: `${f.label}, ${kind}`,
-          ours: Math.round(ours),
-          anchor: Math.round(anchor),
+          name: `${f.label}, ${what}`,
+          ours: Math.round(ours * 10) / 10,
+          anchor: Math.round(anchor * 10) / 10,
           ratio: ours / anchor,
-          unit: 'ms',
+          unit,
           anchorName: 'bpftrace one-liner',
-          target: f.target,
+          target: f.targets[m] ?? 'report',
         });
       }
     }
@@ -287,7 +359,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   process.stdout.write(`anchor: ${ANCHOR_NAME}, ${RUNS} runs each, medians\n`);
   for (const r of await benchRunStart()) {
     process.stdout.write(
-      `${r.name.padEnd(62)} tsbpf ${String(r.ours).padStart(6)} ${r.unit}  bpftrace ${String(r.anchor).padStart(6)} ${r.unit}  ratio ${r.ratio.toFixed(2)}x (target ${r.target})\n`,
+      `${r.name.padEnd(72)} tsbpf ${String(r.ours).padStart(7)} ${r.unit}  bpftrace ${String(r.anchor).padStart(7)} ${r.unit}  ratio ${r.ratio.toFixed(2)}x (target ${r.target})\n`,
     );
   }
 }

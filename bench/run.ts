@@ -2,9 +2,12 @@
  * `npm run bench`: runs every benchmark side by side with its anchor (libbpf
  * built with gcc, clang, llvm-mc/llvm-objdump, bpftrace) and prints each
  * figure as a ratio. Each bench module exports one function returning rows.
- * Pass names to run a subset: `npm run bench -- asm maps`.
+ * Pass names to run a subset: `npm run bench -- asm maps`. Each row says
+ * whether its target is met; the machine and its load average (before and
+ * after) are printed, as the machine is shared.
  */
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import type { BenchRow } from './row.js';
 
 const suites: Array<{ name: string; file: string; fn: string }> = [
@@ -15,6 +18,7 @@ const suites: Array<{ name: string; file: string; fn: string }> = [
   { name: 'dsl', file: './dsl.ts', fn: 'benchDsl' },
   { name: 'load', file: './load.ts', fn: 'benchLoad' },
   { name: 'run', file: './run-start.ts', fn: 'benchRunStart' },
+  { name: 'phases', file: './start-phases.ts', fn: 'benchStartPhases' },
   { name: 'engine', file: './engine.ts', fn: 'benchEngine' },
 ];
 
@@ -22,6 +26,10 @@ async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const json = process.argv.includes('--json');
   const rows: Array<BenchRow & { suite: string }> = [];
+  const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}`;
+  const loadBefore = load();
+  process.stderr.write(`bench: ${new Date().toISOString()}, ${machine}, load average ${loadBefore}\n`);
   for (const s of suites) {
     if (wanted.length && !wanted.includes(s.name)) continue;
     const path = new URL(s.file, import.meta.url);
@@ -43,8 +51,13 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   }
-  if (json) return;
-  const header = ['suite', 'figure', 'tsbpf', 'anchor', 'ratio', 'target'];
+  const loadAfter = load();
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ machine, loadBefore, loadAfter, date: new Date().toISOString() })}\n`);
+    return;
+  }
+  process.stdout.write(`${new Date().toISOString()}  ${machine}  load average ${loadBefore} (start) → ${loadAfter} (end)\n`);
+  const header = ['suite', 'figure', 'tsbpf', 'anchor', 'ratio', 'target', 'result'];
   const lines = rows.map((r) => [
     r.suite,
     r.name,
@@ -52,11 +65,20 @@ async function main(): Promise<void> {
     `${fmt(r.anchor)} ${r.unit}${r.anchorName ? ` (${r.anchorName})` : ''}`,
     `${r.ratio.toFixed(2)}x`,
     r.target ?? '',
+    verdict(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const print = (cols: string[]) => process.stdout.write(`${cols.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
   print(header);
   for (const l of lines) print(l);
+}
+
+/** 'met' or 'MISSED' for a target like '<= 2.0' or '>= 1.0'; '' when the row is only reported. */
+function verdict(r: BenchRow): string {
+  const m = /^(<=|>=)\s*([\d.]+)$/.exec(r.target ?? '');
+  if (!m || Number.isNaN(r.ratio)) return '';
+  const limit = Number(m[2]);
+  return (m[1] === '<=' ? r.ratio <= limit : r.ratio >= limit) ? 'met' : 'MISSED';
 }
 
 function fmt(n: number): string {

@@ -1,0 +1,85 @@
+/**
+ * Where a cold `tsbpf run` spends its CPU before the load: each phase timed
+ * with process.cpuUsage() in a fresh Node process running the built CLI's
+ * modules (dist/), for the module of bench/run-start.ts. CPU milliseconds of
+ * a phase depend on the CPU, not on what else runs on the machine (wall time
+ * does), so these are the figures to compare across machines. Each row's
+ * ratio is the phase's share of the sum; medians of TSBPF_BENCH_RUNS runs.
+ *
+ * Run directly: npx tsx bench/start-phases.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type BenchRow, median } from './row.js';
+import { moduleText } from './run-start.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
+
+/** The child: CPU ms at each step, as JSON. */
+const probe = (entry: string) => {
+  const dist = (p: string) => JSON.stringify(pathToFileURL(join(root, 'dist', p)).href);
+  return `
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const t0 = cpu();
+await import(${dist('cli/commands/run.js')});
+const t1 = cpu();
+const { compile, openModule } = await import(${dist('dsl/compiler/compile.js')});
+const { nodeCompileOptions } = await import(${dist('cli/dsl-host.js')});
+const t2 = cpu();
+const opts = nodeCompileOptions(${JSON.stringify(entry)});
+const { project, entry } = openModule(opts);
+const program = project.getProgram().compilerObject;
+program.getTypeChecker();
+program.getSemanticDiagnostics(entry.compilerNode);
+const t3 = cpu();
+compile(opts);
+const t4 = cpu();
+process.stdout.write(JSON.stringify({ start: t0, cli: t1 - t0, importCompiler: t2 - t1, typescript: t3 - t2, lower: t4 - t3, peakMb: process.resourceUsage().maxRSS / 1024 }));
+`;
+};
+
+type Phase = 'start' | 'cli' | 'importCompiler' | 'typescript' | 'lower';
+const PHASES: Array<[Phase, string]> = [
+  ['start', 'Node start-up (to the first line of the CLI)'],
+  ['cli', 'import the run command (CLI, kernel layer, koffi)'],
+  ['importCompiler', 'import the compiler (ts-morph + TypeScript)'],
+  ['typescript', 'TypeScript program over lib + DSL + module: parse, bind, type check'],
+  ['lower', 'lowering, IR passes, register allocation, emission'],
+];
+
+export async function benchStartPhases(): Promise<BenchRow[]> {
+  if (!existsSync(join(root, 'dist/dsl/compiler/compile.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-phases-'));
+  try {
+    const entry = join(dir, 'execve-by-comm.bpf.ts');
+    writeFileSync(entry, moduleText());
+    const samples: Array<Record<Phase | 'peakMb', number>> = [];
+    for (let i = 0; i < RUNS; i++) {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe(entry)], { cwd: root, encoding: 'utf8' });
+      samples.push(JSON.parse(out) as Record<Phase | 'peakMb', number>);
+    }
+    const medians = PHASES.map(([p]) => median(samples.map((s) => s[p])));
+    const total = medians.reduce((a, b) => a + b, 0);
+    const rows: BenchRow[] = PHASES.map(([, label], i) => ({
+      name: `cold compile path: ${label}`,
+      ours: Math.round(medians[i]!),
+      anchor: Math.round(total),
+      ratio: medians[i]! / total,
+      unit: 'ms CPU',
+      anchorName: 'sum of the phases',
+      target: 'breakdown',
+    }));
+    rows.push({ name: 'cold compile path: peak memory of the process', ours: Math.round(median(samples.map((s) => s.peakMb))), anchor: NaN, ratio: NaN, unit: 'MB', target: 'breakdown' });
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const r of await benchStartPhases()) process.stdout.write(`${r.name.padEnd(96)} ${String(r.ours).padStart(6)} ${r.unit}  ${Number.isNaN(r.ratio) ? '' : `${(r.ratio * 100).toFixed(0)} %`}\n`);
+}
