@@ -41,14 +41,20 @@ export function consoleTail(text: string, lines = 15): string {
   return text.replace(/\r/g, '').trimEnd().split('\n').slice(-lines).map((l) => `  | ${l}`).join('\n');
 }
 
+/** A guest killed at its deadline, with what it had reported by then (the runs of `flake` that finished). */
+export class GuestTimeout extends VmError {
+  constructor(message: string, readonly report: GuestReport) {
+    super('GUEST_TIMEOUT', message, 124);
+  }
+}
+
 /** Turns a finished boot into an exit status, or a VmError saying what went wrong. */
 export function verdict(kernelName: string, r: BootResult, report: GuestReport, timeoutSeconds: number): number {
   if (r.timedOut) {
-    throw new VmError(
-      'GUEST_TIMEOUT',
+    throw new GuestTimeout(
       `the guest on kernel ${kernelName} did not finish within ${timeoutSeconds} s and was killed` +
         `${report.readyUptime === undefined ? ' (it never reached the command)' : ''}; last console lines:\n${consoleTail(r.console)}`,
-      124,
+      report,
     );
   }
   const status = report.exitStatus ?? exitStatusFromConsole(r.console);

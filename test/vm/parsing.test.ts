@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { chooseAccel } from '../../vm-images/accel.js';
 import { imagePackageFromShow, aptOptions, sourcesList } from '../../vm-images/apt.js';
 import { VmError } from '../../vm-images/errors.js';
-import { consoleTail, verdict } from '../../vm-images/guest-run.js';
+import { consoleTail, GuestTimeout, verdict } from '../../vm-images/guest-run.js';
 import { runLayer, shQuote } from '../../vm-images/image.js';
 import { findKernel, selectKernels } from '../../vm-images/kernels.js';
 import { parseLdd } from '../../vm-images/libs.js';
@@ -134,6 +134,15 @@ describe('vm: verdict of a boot', () => {
     expect(e.exitCode).to.equal(124);
     expect(e.message).to.match(/6\.12 did not finish within 30 s.*never reached the command/s);
     expect(e.message).to.contain('  | line 2');
+  });
+
+  it('a flake guest killed at its deadline keeps the runs that finished before it (all five were lost at load 15)', () => {
+    const summary = { passes: 1, failures: 0, pending: 0, durationMs: 2, tests: [{ title: 't', file: 'test/kernel/x.test.js', state: 'passed' as const, durationMs: 1 }] };
+    const report = { runs: [{ status: 0, tests: summary }, { status: 0, tests: summary }] };
+    const e = vmError(() => verdict('6.12', boot({ timedOut: true, qemuStatus: null, signal: 'SIGTERM' }), report, 30));
+    expect(e).to.be.instanceOf(GuestTimeout);
+    expect((e as GuestTimeout).report.runs).to.have.length(2);
+    expect(flakeRunResult((e as GuestTimeout).report.runs![1]).tests).to.deep.equal([{ title: 't', file: 'test/kernel/x.test.ts', state: 'passed' }]);
   });
 
   it('a guest that ends without a status (panic, qemu error) is an error, never success', () => {
