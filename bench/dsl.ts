@@ -27,6 +27,7 @@ const TOOL_TWINS = [
   { tool: 'xdp-lb', program: 'lb' },
   { tool: 'xdp-lb', program: 'balanceUdp' },
   { tool: 'xdp-lb', program: 'balanceTcp' },
+  { tool: 'profile', program: 'onSample' },
 ];
 const TWINS = ['pass', 'proto_count', 'udp_drop', 'ttl_dec', 'flow_bytes', 'syn_count', 'vlan_id', 'mac_sum', 'port_class', 'len_hist'];
 

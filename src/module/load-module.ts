@@ -19,7 +19,8 @@ import { compileCached } from '../cli/dsl-cache.js';
 import { type LiveModule as LoadedModule, loadCompiledModule } from '../cli/dsl-live.js';
 import { type Decoded as Plain, decodeValue, encodeValue, sumPerCpu } from '../cli/dsl-values.js';
 import { formatHistogram, formatLog2Bcc, readHistogram } from './histogram.js';
-import type { EventStream, GlobalNames, GlobalSettingOf, HistogramFormat, HistogramHandle, LiveModule, MapHandle, ProgramHandle } from './types.js';
+import type { EventStream, GlobalNames, GlobalSettingOf, HistogramFormat, HistogramHandle, LiveModule, MapHandle, ProgramHandle, StackHandle } from './types.js';
+import { KernelSymbolizer, ProcessSymbolizer } from '../kernel/symbolize.js';
 import type { GlobalSetting } from '../cli/global-settings.js';
 
 /** Options of `loadModule`: globals to set before load, the interface and cgroup to attach to, whether to attach at once, the build cache and the verifier log level. */
@@ -123,6 +124,7 @@ export interface ModuleHandles extends Disposable, AsyncDisposable {
   maps: Record<string, MapHandle<any, any>>;
   histograms: Record<string, HistogramHandle<any>>;
   events: Record<string, EventStream<any>>;
+  stacks: Record<string, StackHandle>;
   programs: Record<string, ProgramHandle>;
   globals: Record<string, number>;
   close(): void;
@@ -133,6 +135,7 @@ export function moduleHandles(compiled: CompiledModule, loaded: LoadedModule, op
   const maps: Record<string, unknown> = {};
   const histograms: Record<string, unknown> = {};
   const events: Record<string, unknown> = {};
+  const stacks: Record<string, StackHandle> = {};
   const programs: Record<string, unknown> = {};
   const readers: RingBufReader[] = [];
   const links = new Map<string, Attached>();
@@ -141,6 +144,7 @@ export function moduleHandles(compiled: CompiledModule, loaded: LoadedModule, op
     const raw = loaded.maps.get(spec.name)!;
     if (spec.histogram) histograms[spec.name] = histogramHandle(spec, raw);
     else if (spec.kind === 'ringbuf') events[spec.name] = eventStream(spec, raw, readers);
+    else if (spec.kind === 'stack_trace') stacks[spec.name] = stackHandle(spec, raw);
     else maps[spec.name] = mapHandle(spec, raw);
   }
   const defaults = { ...(options.iface ? { iface: options.iface } : {}), ...(options.cgroup ? { cgroup: options.cgroup } : {}) };
@@ -174,7 +178,7 @@ export function moduleHandles(compiled: CompiledModule, loaded: LoadedModule, op
     loaded.close();
   };
   return {
-    maps: maps as ModuleHandles['maps'], histograms: histograms as ModuleHandles['histograms'], events: events as ModuleHandles['events'],
+    maps: maps as ModuleHandles['maps'], histograms: histograms as ModuleHandles['histograms'], events: events as ModuleHandles['events'], stacks,
     programs: programs as ModuleHandles['programs'], globals: globals as ModuleHandles['globals'],
     close,
     [Symbol.dispose]: close,
@@ -270,6 +274,43 @@ function histogramHandle(spec: CompiledMap, raw: BpfMap) {
     },
     clear() {
       const keys = [...raw].map(([k]) => k);
+      for (const k of keys) raw.delete(k);
+    },
+  };
+}
+
+let kernelSymbols: KernelSymbolizer | undefined;
+
+function stackHandle(spec: CompiledMap, raw: BpfMap): StackHandle {
+  const get = (id: number): bigint[] | undefined => {
+    if (!Number.isInteger(id) || id < 0) return undefined;
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, id, true);
+    const v = raw.lookup(key);
+    if (v === undefined) return undefined;
+    const view = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    const out: bigint[] = [];
+    for (let at = 0; at + 8 <= v.byteLength; at += 8) {
+      const ip = view.getBigUint64(at, true);
+      if (ip === 0n) break;
+      out.push(ip);
+    }
+    return out;
+  };
+  return {
+    name: spec.name,
+    raw,
+    get,
+    kernel(id) {
+      kernelSymbols ??= new KernelSymbolizer();
+      return get(id)?.map((ip) => kernelSymbols!.resolve(ip));
+    },
+    user(id, pid) {
+      const process = new ProcessSymbolizer(pid);
+      return get(id)?.map((ip) => process.resolve(ip));
+    },
+    clear() {
+      const keys = [...raw.keys()];
       for (const k of keys) raw.delete(k);
     },
   };

@@ -5,7 +5,8 @@
  * `string` with `{ …Stats fields as numbers and strings }` values.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- `any` matches every instantiation of a DSL generic. */
-import type { FixedArray, Global, KeyValueMap, MapDescriptor, ProgramDescriptor, RingBuf } from '../dsl/index.js';
+import type { FixedArray, Global, KeyValueMap, MapDescriptor, ProgramDescriptor, RingBuf, StackTraceMap } from '../dsl/index.js';
+import type { Frame } from '../kernel/symbolize.js';
 import type { BpfMap } from '../kernel/map.js';
 import type { Program } from '../kernel/program.js';
 import type { HistogramBuckets } from './histogram.js';
@@ -97,6 +98,20 @@ export interface EventStream<T> extends AsyncIterable<Decoded<T>> {
   close(): void;
 }
 
+/** A stack-trace map (`stackTraceMap`): the stacks programs recorded with `getId`, by id, raw or symbolized. */
+export interface StackHandle {
+  readonly name: string;
+  readonly raw: BpfMap;
+  /** The return addresses of stack `id`, innermost first, or undefined when there is no such stack. */
+  get(id: number): bigint[] | undefined;
+  /** Stack `id` as kernel frames, named through /proc/kallsyms. */
+  kernel(id: number): Frame[] | undefined;
+  /** Stack `id` (recorded with `StackFlags.USER`) as frames of process `pid`, named through its mappings and their ELF symbols (the process must still run). */
+  user(id: number, pid: number): Frame[] | undefined;
+  /** Removes every stack. */
+  clear(): void;
+}
+
 /** A program of a loaded module. */
 export interface ProgramHandle {
   readonly name: string;
@@ -122,6 +137,7 @@ export interface LiveModule<M> extends Disposable, AsyncDisposable {
   readonly maps: { readonly [K in Keys<M, KeyValueMap<any, any>>]: MapOf<M[K]> };
   readonly histograms: { readonly [K in Keys<M, HistogramLike>]: M[K] extends HistogramLike ? HistogramHandle<HistogramKey<M[K]>> : never };
   readonly events: { readonly [K in Keys<M, RingBuf<any>>]: M[K] extends RingBuf<infer T> ? EventStream<T> : never };
+  readonly stacks: { readonly [K in Keys<M, StackTraceMap>]: StackHandle };
   readonly programs: { readonly [K in Keys<M, ProgramDescriptor<any>>]: ProgramHandle };
   /** Module globals by name: `.data` globals read and written live, `rodata` read (set them with `set` at load). */
   readonly globals: { -readonly [K in Keys<M, Global<any>>]: M[K] extends Global<infer T> ? (T extends number ? number : GlobalValueOf<T>) : never };
