@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needKernel } from '../support/kernel.js';
 import { spawnRun, until } from '../support/cli.js';
-import { eventually, haveBpftrace, startBpftrace, stopBpftrace, stopTool } from './support.js';
+import { eventually, haveBpftrace, stopTool, traceDuring } from './support.js';
 
 const WORKLOAD = `#include <unistd.h>
 #include <sys/syscall.h>
@@ -79,19 +79,10 @@ describe('tools: profile (compared with bpftrace)', function () {
     // Folded output has no header on stdout (bcc's neither): started once stderr says it samples.
     const tool = spawnRun(['examples/tools/profile.bpf.ts', '--', '-p', String(pid), '-f', '-d'], join(dir, 'cache'));
     expect(await until(tool, 960, (r) => r.stderr.includes('Sampling at 99 Hertz')), tool.stderr).to.equal(true);
-    let traced = '';
-    try {
-      const bt = await startBpftrace(`profile:hz:99 /pid == ${pid}/ { @u[ustack] = count(); @k[kstack] = count(); @n++; }\ninterval:s:1 { printf("samples %d\\n", @n); }\nEND { clear(@n); }`);
-      try {
-        // At least 100 samples of bpftrace's (about a second of CPU for the workload, longer on a loaded host).
-        expect(await eventually(240, () => /samples (\d{3,})\n/.test(bt.stdout)), bt.stdout).to.equal(true);
-      } finally {
-        traced = await stopBpftrace(bt);
-      }
-    } catch (e) {
-      tool.child.kill('SIGKILL');
-      throw e;
-    }
+    const traced = await traceDuring(`profile:hz:99 /pid == ${pid}/ { @u[ustack] = count(); @k[kstack] = count(); @n++; }\ninterval:s:1 { printf("samples %d\\n", @n); }\nEND { clear(@n); }`, tool, async (bt) => {
+      // At least 100 samples of bpftrace's (about a second of CPU for the workload, longer on a loaded host).
+      expect(await eventually(240, () => /samples (\d{3,})\n/.test(bt.stdout)), bt.stdout).to.equal(true);
+    });
     const out = await stopTool(tool);
     workload.kill('SIGKILL');
     const fromTool = toolLeaves(out.split('\n').filter((l) => /^\S+ \d+$/.test(l)).join('\n'));

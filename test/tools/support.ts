@@ -88,3 +88,26 @@ export function sleepsInRead(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Runs bpftrace with `script` while `during` runs (the workload, and the
+ * wait for it), and gives bpftrace's output. When anything fails, `tool`
+ * (already started) is killed too, or it would outlive the test.
+ */
+export async function traceDuring(script: string, tool: RunningCli, during: (bt: Bpftrace) => Promise<void>): Promise<string> {
+  let bt: Bpftrace;
+  try {
+    bt = await startBpftrace(script);
+  } catch (e) {
+    tool.child.kill('SIGKILL');
+    throw e;
+  }
+  try {
+    await during(bt);
+  } catch (e) {
+    await stopBpftrace(bt);
+    tool.child.kill('SIGKILL');
+    throw e;
+  }
+  return stopBpftrace(bt);
+}
