@@ -87,8 +87,6 @@ export const options = {
   delimited: { type: 'boolean', short: 'd' },
 } as const;
 
-const EFAULT = -14;
-
 /** bcc's offcputime: the stacks with their total microseconds when DURATION seconds have passed or at Ctrl-C. */
 export async function main(live: LiveModule<typeof offcputime>, args: ModuleArgs): Promise<void> {
   const v = args.values;
@@ -113,25 +111,13 @@ export async function main(live: LiveModule<typeof offcputime>, args: ModuleArgs
     args.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
   const rows = [...live.maps.blocked].sort((a, b) => a[1] - b[1]);
-  const name = (f: { symbol?: string; module?: string }) => f.symbol ?? (f.module ? `[${f.module.split('/').pop()}]` : '[unknown]');
-  const missed = (id: number) => id < 0 && id !== EFAULT;
+  const only = userOnly ? 'user' : kernelOnly ? 'kernel' : undefined;
+  // Stacks with other ids can name the same functions: folded lines are merged.
   const folded = new Map<string, number>();
   for (const [s, us] of rows) {
-    const kernel = !userOnly && s.kernelStack >= 0 ? live.stacks.stacks.kernel(s.kernelStack) ?? [] : [];
-    const user = !kernelOnly && s.userStack >= 0 ? live.stacks.stacks.user(s.userStack, s.pid) ?? [] : [];
-    const delimiter = v.delimited === true && kernel.length > 0 && user.length > 0;
-    if (v.folded === true) {
-      const line = [s.comm, ...user.map(name).reverse(), ...(delimiter ? ['-'] : []), ...kernel.map(name).reverse()].join(';');
-      folded.set(line, (folded.get(line) ?? 0) + us);
-      continue;
-    }
-    const lines: string[] = [];
-    if (!userOnly) lines.push(...(missed(s.kernelStack) ? ['[Missed Kernel Stack]'] : kernel.map(name)));
-    if (!kernelOnly) {
-      if (delimiter) lines.push('--');
-      lines.push(...(missed(s.userStack) ? ['[Missed User Stack]'] : user.map(name)));
-    }
-    process.stdout.write(`${lines.map((l) => `    ${l}\n`).join('')}    ${'-'.padEnd(16)} ${s.comm} (${s.tid})\n        ${us}\n\n`);
+    const { lines, folded: line } = live.stacks.stacks.describe(s, { ...(only ? { only } : {}), delimited: v.delimited === true });
+    if (v.folded === true) folded.set(line, (folded.get(line) ?? 0) + us);
+    else process.stdout.write(`${lines.map((l) => `    ${l}\n`).join('')}    ${'-'.padEnd(16)} ${s.comm} (${s.tid})\n        ${us}\n\n`);
   }
   for (const [line, us] of [...folded].sort((a, b) => a[1] - b[1])) process.stdout.write(`${line} ${us}\n`);
 }

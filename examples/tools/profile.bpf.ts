@@ -51,8 +51,6 @@ export const options = {
   delimited: { type: 'boolean', short: 'd' },
 } as const;
 
-const EFAULT = -14;
-
 /** bcc's profile: the stacks when DURATION seconds have passed or at Ctrl-C, multi-line (or -f folded, one line each). */
 export async function main(live: LiveModule<typeof profile>, args: ModuleArgs): Promise<void> {
   const v = args.values;
@@ -73,30 +71,13 @@ export async function main(live: LiveModule<typeof profile>, args: ModuleArgs): 
     args.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
   });
   const rows = [...live.maps.samples].sort((a, b) => a[1] - b[1]);
-  const name = (f: { symbol?: string; module?: string }) => f.symbol ?? (f.module ? `[${f.module.split('/').pop()}]` : '[unknown]');
-  const missed = (id: number) => id < 0 && id !== EFAULT;
+  const only = userOnly ? 'user' : kernelOnly ? 'kernel' : undefined;
   // Stacks with other ids can name the same functions: folded lines are merged.
   const folded = new Map<string, number>();
   for (const [s, count] of rows) {
-    const kernel = kernelOnly || !userOnly ? (s.kernelStack >= 0 ? live.stacks.stacks.kernel(s.kernelStack) ?? [] : []) : [];
-    const user = userOnly || !kernelOnly ? (s.userStack >= 0 ? live.stacks.stacks.user(s.userStack, s.pid) ?? [] : []) : [];
-    const delimiter = v.delimited === true && kernel.length > 0 && user.length > 0;
-    if (v.folded === true) {
-      const parts = [s.comm, ...user.map(name).reverse(), ...(delimiter ? ['-'] : []), ...kernel.map(name).reverse()];
-      folded.set(parts.join(';'), (folded.get(parts.join(';')) ?? 0) + count);
-      continue;
-    }
-    const lines: string[] = [];
-    if (!userOnly) {
-      if (missed(s.kernelStack)) lines.push('[Missed Kernel Stack]');
-      else lines.push(...kernel.map(name));
-    }
-    if (!kernelOnly) {
-      if (delimiter) lines.push('--');
-      if (missed(s.userStack)) lines.push('[Missed User Stack]');
-      else lines.push(...user.map(name));
-    }
-    process.stdout.write(`${lines.map((l) => `    ${l}\n`).join('')}    ${'-'.padEnd(16)} ${s.comm} (${s.pid})\n        ${count}\n\n`);
+    const { lines, folded: line } = live.stacks.stacks.describe(s, { ...(only ? { only } : {}), delimited: v.delimited === true });
+    if (v.folded === true) folded.set(line, (folded.get(line) ?? 0) + count);
+    else process.stdout.write(`${lines.map((l) => `    ${l}\n`).join('')}    ${'-'.padEnd(16)} ${s.comm} (${s.pid})\n        ${count}\n\n`);
   }
   for (const [line, count] of [...folded].sort((a, b) => a[1] - b[1])) process.stdout.write(`${line} ${count}\n`);
 }

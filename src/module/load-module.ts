@@ -20,7 +20,7 @@ import { type LiveModule as LoadedModule, loadCompiledModule } from '../cli/dsl-
 import { type Decoded as Plain, decodeValue, encodeValue, sumPerCpu } from '../cli/dsl-values.js';
 import { formatHistogram, formatLog2Bcc, readHistogram } from './histogram.js';
 import type { EventStream, GlobalNames, GlobalSettingOf, HistogramFormat, HistogramHandle, LiveModule, MapHandle, ProgramHandle, StackHandle } from './types.js';
-import { KernelSymbolizer, ProcessSymbolizer } from '../kernel/symbolize.js';
+import { type Frame, KernelSymbolizer, ProcessSymbolizer } from '../kernel/symbolize.js';
 import type { GlobalSetting } from '../cli/global-settings.js';
 
 /** Options of `loadModule`: globals to set before load, the interface and cgroup to attach to, whether to attach at once, the build cache and the verifier log level. */
@@ -297,23 +297,47 @@ function stackHandle(spec: CompiledMap, raw: BpfMap): StackHandle {
     }
     return out;
   };
+  const kernel = (id: number) => {
+    kernelSymbols ??= new KernelSymbolizer();
+    return get(id)?.map((ip) => kernelSymbols!.resolve(ip));
+  };
+  const user = (id: number, pid: number) => {
+    const process = new ProcessSymbolizer(pid);
+    return get(id)?.map((ip) => process.resolve(ip));
+  };
   return {
     name: spec.name,
     raw,
     get,
-    kernel(id) {
-      kernelSymbols ??= new KernelSymbolizer();
-      return get(id)?.map((ip) => kernelSymbols!.resolve(ip));
-    },
-    user(id, pid) {
-      const process = new ProcessSymbolizer(pid);
-      return get(id)?.map((ip) => process.resolve(ip));
+    kernel,
+    user,
+    describe(sample, options = {}) {
+      const kernelNames = options.only !== 'user' ? frames(sample.kernelStack, () => kernel(sample.kernelStack)) : [];
+      const userNames = options.only !== 'kernel' ? frames(sample.userStack, () => user(sample.userStack, sample.pid)) : [];
+      const delimiter = options.delimited === true && kernelNames.length > 0 && userNames.length > 0;
+      const missed = (id: number, what: string) => (id < 0 && id !== EFAULT ? [`[Missed ${what} Stack]`] : []);
+      const lines = [
+        ...(options.only !== 'user' ? [...missed(sample.kernelStack, 'Kernel'), ...kernelNames] : []),
+        ...(delimiter ? ['--'] : []),
+        ...(options.only !== 'kernel' ? [...missed(sample.userStack, 'User'), ...userNames] : []),
+      ];
+      const folded = [sample.comm, ...[...userNames].reverse(), ...(delimiter ? ['-'] : []), ...[...kernelNames].reverse()].join(';');
+      return { lines, folded };
     },
     clear() {
       const keys = [...raw.keys()];
       for (const k of keys) raw.delete(k);
     },
   };
+}
+
+/** -EFAULT from getId: no stack of that kind (the kernel's while in user mode, a kernel thread's user stack). */
+const EFAULT = -14;
+
+/** A stack's frames by name (`[file]` for an address in a file without a symbol for it, `[unknown]` outside every mapping). */
+function frames(id: number, get: () => Frame[] | undefined): string[] {
+  if (id < 0) return [];
+  return (get() ?? []).map((f) => f.symbol ?? (f.module ? `[${f.module.split('/').pop()}]` : '[unknown]'));
 }
 
 function eventStream(spec: CompiledMap, raw: BpfMap, readers: RingBufReader[]) {

@@ -108,8 +108,24 @@ export interface StackHandle {
   kernel(id: number): Frame[] | undefined;
   /** Stack `id` (recorded with `StackFlags.USER`) as frames of process `pid`, named through its mappings and their ELF symbols (the process must still run). */
   user(id: number, pid: number): Frame[] | undefined;
+  /**
+   * A sample's stacks as bcc's profile and offcputime print them: `lines`
+   * (kernel frames innermost first, `--` with `delimited`, then user frames;
+   * `[Missed Kernel Stack]` for an id that is an error other than -EFAULT)
+   * and `folded` (`comm;user…;-;kernel…`, outermost first). `only` leaves
+   * out the other kind.
+   */
+  describe(sample: StackSample, options?: { only?: 'user' | 'kernel'; delimited?: boolean }): { lines: string[]; folded: string };
   /** Removes every stack. */
   clear(): void;
+}
+
+/** What a tool recorded per sample: its stack ids (negative: none) and whose they are. */
+export interface StackSample {
+  kernelStack: number;
+  userStack: number;
+  pid: number;
+  comm: string;
 }
 
 /** A program of a loaded module. */
