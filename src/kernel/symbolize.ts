@@ -36,7 +36,11 @@ function floor(sorted: Sym[], address: bigint): Sym | undefined {
   return found;
 }
 
-/** Kernel addresses to function names from /proc/kallsyms (read once; addresses hidden by kptr_restrict give no names). */
+/**
+ * Kernel addresses to function names from /proc/kallsyms (read once; addresses hidden by kptr_restrict give no names).
+ * @example
+ * new KernelSymbolizer().resolve(0xffffffff81e01234n);   // { address, symbol: 'do_syscall_64', offset: 0x34n }
+ */
 export class KernelSymbolizer {
   readonly #syms: Sym[] = [];
 
@@ -79,7 +83,11 @@ function symbolsOf(path: string): Sym[] {
   return syms;
 }
 
-/** A process's addresses to function names, from its mappings as they are now (the process must still be running). */
+/**
+ * A process's addresses to function names, from its mappings as they are now (the process must still be running).
+ * @example
+ * new ProcessSymbolizer(pid).resolve(ip);   // { address: ip, symbol: 'main', offset: 0x1cn, module: '/usr/bin/app' }
+ */
 export class ProcessSymbolizer {
   readonly #maps: Mapping[] = [];
 
