@@ -112,16 +112,7 @@ export async function main(live: LiveModule<typeof biolatency>, args: ModuleArgs
     const label = (dev: number) => `disk = ${devices.get(dev) ?? `${dev >>> 20}:${dev & 0xfffff}`}`;
     process.stdout.write(live.histograms.latency.format({ style: 'bcc', unit, ...(v.disks === true ? { label } : {}) }));
   };
-  const stopped = new Promise<void>((resolve) => args.signal.addEventListener('abort', () => resolve(), { once: true }));
-  if (interval === undefined) {
-    await stopped;
-    print();
-    return;
-  }
-  for (let i = 0; i < count && !args.signal.aborted; i++) {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, interval * 1000)))]);
-    clearTimeout(timer); // a pending timer would keep the process alive after Ctrl-C
+  for await (const _ of args.reports(interval, count)) {
     print();
     live.histograms.latency.clear();
   }

@@ -60,16 +60,7 @@ export async function main(live: LiveModule<typeof runqlat>, args: ModuleArgs): 
   const unit = live.globals.inMilliseconds !== 0 ? 'msecs' : 'usecs';
   process.stdout.write(`Tracing run queue latency... ${interval ? `printing every ${interval}s` : 'Hit Ctrl-C to end'}.\n`);
   const print = () => process.stdout.write(`\n${unit}\n${live.histograms.runqLatency.format()}\n`);
-  const stopped = new Promise<void>((resolve) => args.signal.addEventListener('abort', () => resolve(), { once: true }));
-  if (interval === undefined) {
-    await stopped;
-    print();
-    return;
-  }
-  for (let i = 0; i < count && !args.signal.aborted; i++) {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, interval * 1000)))]);
-    clearTimeout(timer); // a pending timer would keep the process alive after Ctrl-C
+  for await (const _ of args.reports(interval, count)) {
     print();
     live.histograms.runqLatency.clear();
   }

@@ -18,6 +18,28 @@ export interface ModuleArgs {
   argv: string[];
   /** Aborted on Ctrl-C, SIGTERM or the end of --duration; event streams end then too. */
   signal: AbortSignal;
+  /**
+   * When to print, as bcc's interval tools do: every `seconds` (`count`
+   * times at most, and once more when stopped early), or once when stopped
+   * without `seconds`. Each step is the number of the report, from 1.
+   */
+  reports(seconds: number | undefined, count?: number): AsyncIterable<number>;
+}
+
+/** The steps of ModuleArgs.reports for `signal`. */
+async function* reports(signal: AbortSignal, seconds: number | undefined, count = Infinity): AsyncGenerator<number> {
+  const stopped = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  if (seconds === undefined) {
+    await stopped;
+    yield 1;
+    return;
+  }
+  for (let i = 1; i <= count && !signal.aborted; i++) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([stopped, new Promise((r) => (timer = setTimeout(r, seconds * 1000)))]);
+    clearTimeout(timer); // a pending timer would keep the process alive after Ctrl-C
+    yield i;
+  }
 }
 
 export type UserMain = (live: unknown, args: ModuleArgs) => unknown;
@@ -46,7 +68,7 @@ export function parseModuleArgs(argv: string[], options: ParseArgsConfig['option
     const { values, positionals } = options
       ? parseArgs({ args: argv, options, allowPositionals: true, strict: true })
       : parseArgs({ args: argv, allowPositionals: true, strict: false });
-    return { values: values as ModuleArgs['values'], positionals, argv, signal };
+    return { values: values as ModuleArgs['values'], positionals, argv, signal, reports: (seconds, count) => reports(signal, seconds, count) };
   } catch (e) {
     throw new CliError(`arguments after --: ${(e as Error).message}`, 2);
   }
