@@ -62,18 +62,30 @@ export function kernelConfig(): Map<string, string> {
 
 export const kernelRelease = (): string => release();
 
+/**
+ * Each line of /proc/kallsyms text: `ADDRESS TYPE NAME` and, for a module's
+ * symbol, a tab and `[MODULE]`.
+ */
+export function forEachKallsym(text: string, each: (address: bigint, type: string, name: string, module: string | undefined) => void): void {
+  for (const line of text.split('\n')) {
+    const sp1 = line.indexOf(' ');
+    const sp2 = line.indexOf(' ', sp1 + 1);
+    if (sp1 < 0 || sp2 !== sp1 + 2) continue;
+    const tab = line.indexOf('\t', sp2 + 1);
+    const name = tab < 0 ? line.slice(sp2 + 1) : line.slice(sp2 + 1, tab);
+    const module = tab < 0 ? undefined : line.slice(tab + 1).replace(/^\[|\]$/g, '');
+    each(BigInt(`0x${line.slice(0, sp1)}`), line[sp1 + 1]!, name, module);
+  }
+}
+
 /** Address of a kernel symbol from /proc/kallsyms (0 when hidden by kptr_restrict). */
 export function kallsymsAddress(name: string): bigint | undefined {
   if (!kallsyms) {
-    kallsyms = new Map();
-    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-      const sp1 = line.indexOf(' ');
-      const sp2 = line.indexOf(' ', sp1 + 1);
-      if (sp1 < 0 || sp2 < 0) continue;
-      const end = line.indexOf('\t', sp2 + 1);
-      const sym = end < 0 ? line.slice(sp2 + 1) : line.slice(sp2 + 1, end);
-      if (!kallsyms.has(sym)) kallsyms.set(sym, BigInt(`0x${line.slice(0, sp1)}`));
-    }
+    const byName = new Map<string, bigint>();
+    forEachKallsym(readFileSync('/proc/kallsyms', 'utf8'), (address, _type, sym) => {
+      if (!byName.has(sym)) byName.set(sym, address);
+    });
+    kallsyms = byName;
   }
   return kallsyms.get(name);
 }

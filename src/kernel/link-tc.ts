@@ -18,9 +18,9 @@ const CLSACT_HANDLE = 0xffff_0000;
 const TC_H_MIN_INGRESS = 0xfff2;
 const TC_H_MIN_EGRESS = 0xfff3;
 const ETH_P_ALL = 0x0003;
-const TCA_KIND = 1;
-const TCA_OPTIONS = 2;
-const TCA_BPF = { FD: 6, NAME: 7, FLAGS: 8, ID: 11 } as const;
+export const TCA_KIND = 1;
+export const TCA_OPTIONS = 2;
+export const TCA_BPF = { FD: 6, NAME: 7, FLAGS: 8, ID: 11 } as const;
 const TCA_BPF_FLAG_ACT_DIRECT = 1;
 const EEXIST = 17;
 const ENOENT = 2;
@@ -29,7 +29,7 @@ const ENOENT = 2;
 export type TcDirection = 'ingress' | 'egress';
 
 /** struct tcmsg: family, ifindex, handle, parent, info. */
-function tcmsg(ifindex: number, handle: number, parent: number, info: number): Uint8Array {
+export function tcmsg(ifindex: number, handle: number, parent: number, info: number): Uint8Array {
   const b = new Uint8Array(20);
   const v = new DataView(b.buffer);
   v.setInt32(4, ifindex, true);
@@ -39,7 +39,8 @@ function tcmsg(ifindex: number, handle: number, parent: number, info: number): U
   return b;
 }
 
-const hookParent = (direction: TcDirection): number => ((TC_H_CLSACT & 0xffff_0000) | (direction === 'ingress' ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)) >>> 0;
+/** The parent of a clsact hook's filters (what tc calls `ingress` / `egress`). */
+export const hookParent = (direction: TcDirection): number => ((TC_H_CLSACT & 0xffff_0000) | (direction === 'ingress' ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS)) >>> 0;
 /** tcm_info of a filter: priority in the upper half, protocol (network order) in the lower. */
 const filterInfo = (priority: number): number => ((priority << 16) | (((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8))) >>> 0;
 

@@ -10,15 +10,15 @@ import { NetlinkError, NetlinkRequest, netlinkRequest, NlmFlags, RtmType } from 
 import { LinkError } from './link-error.js';
 import { FdLink, type ProgramLike } from './link.js';
 
-const IFLA_XDP = 43;
+export const IFLA_XDP = 43;
 const IFLA_XDP_FD = 1;
 const IFLA_XDP_FLAGS = 3;
 const IFLA_XDP_EXPECTED_FD = 8;
 const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
 const XDP_FLAGS_REPLACE = 1 << 4;
 
-/** struct ifinfomsg for interface `ifindex`. */
-function ifinfomsg(ifindex: number): Uint8Array {
+/** struct ifinfomsg for interface `ifindex` (0: every interface, for a dump). */
+export function ifinfomsg(ifindex: number): Uint8Array {
   const b = new Uint8Array(16);
   new DataView(b.buffer).setInt32(4, ifindex, true);
   return b;

@@ -15,6 +15,8 @@ import { progInfoByFd } from './info.js';
 import { fdById } from './ids.js';
 import { closeFd } from '../syscall/fd.js';
 import { LinkError } from './link-error.js';
+import { hookParent, TCA_BPF, TCA_KIND, TCA_OPTIONS, tcmsg } from './link-tc.js';
+import { IFLA_XDP, ifinfomsg } from './link-xdp-netlink.js';
 
 /** An interface of this namespace. */
 export interface NetDevice {
@@ -51,16 +53,9 @@ export interface FlowDissectorAttachment {
 export type NetAttachment = XdpAttachment | TcAttachment | FlowDissectorAttachment;
 
 const IFLA_IFNAME = 3;
-const IFLA_XDP = 43;
 const IFLA_XDP_ATTACHED = 2;
 const XDP_ID = { PROG: 4, DRV: 5, SKB: 6, HW: 7 } as const;
 const XDP_ATTACHED = { DRV: 1, SKB: 2, HW: 3, MULTI: 4 } as const;
-const TCA_KIND = 1;
-const TCA_OPTIONS = 2;
-const TCA_BPF_NAME = 7;
-const TCA_BPF_ID = 11;
-const CLSACT_INGRESS = 0xffff_fff2;
-const CLSACT_EGRESS = 0xffff_fff3;
 const EINVAL = 22;
 
 const u32 = (b: Uint8Array | undefined): number | undefined => (b && b.byteLength >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : undefined);
@@ -68,7 +63,7 @@ const cString = (b: Uint8Array): string => new TextDecoder().decode(b.subarray(0
 
 /** Every interface with its XDP attributes (RTM_GETLINK dump), in the kernel's order. */
 function dumpLinks(): { device: NetDevice; xdp: Map<number, Uint8Array> | undefined }[] {
-  const req = new NetlinkRequest(RtmType.GETLINK, NlmFlags.REQUEST | NlmFlags.DUMP, new Uint8Array(16));
+  const req = new NetlinkRequest(RtmType.GETLINK, NlmFlags.REQUEST | NlmFlags.DUMP, ifinfomsg(0));
   return netlinkRequest(req, 'list interfaces').filter((r) => r.type === RtmType.NEWLINK).map((r) => {
     const ifindex = new DataView(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).getInt32(4, true);
     const attrs = parseAttributes(r.payload, 16);
@@ -125,13 +120,9 @@ function tcxOf(device: NetDevice, direction: 'ingress' | 'egress'): TcAttachment
 
 /** cls_bpf filters on a clsact hook (none when the interface has no clsact qdisc). */
 function clsactOf(device: NetDevice, direction: 'ingress' | 'egress'): TcAttachment[] {
-  const tcmsg = new Uint8Array(20);
-  const v = new DataView(tcmsg.buffer);
-  v.setInt32(4, device.ifindex, true);
-  v.setUint32(12, direction === 'ingress' ? CLSACT_INGRESS : CLSACT_EGRESS, true);
   let replies;
   try {
-    replies = netlinkRequest(new NetlinkRequest(RtmType.GETTFILTER, NlmFlags.REQUEST | NlmFlags.DUMP, tcmsg), `tc filters of ${device.devname} ${direction}`);
+    replies = netlinkRequest(new NetlinkRequest(RtmType.GETTFILTER, NlmFlags.REQUEST | NlmFlags.DUMP, tcmsg(device.ifindex, 0, hookParent(direction), 0)), `tc filters of ${device.devname} ${direction}`);
   } catch (e) {
     if (e instanceof SyscallError && e.errno === EINVAL) return []; // no clsact qdisc
     throw e;
@@ -144,8 +135,8 @@ function clsactOf(device: NetDevice, direction: 'ingress' | 'egress'): TcAttachm
     // The dump also sends each filter chain's head, which has no options.
     if (!kind || cString(kind) !== 'bpf' || !options) continue;
     const bpf = parseAttributes(options);
-    const name = bpf.get(TCA_BPF_NAME);
-    const id = u32(bpf.get(TCA_BPF_ID));
+    const name = bpf.get(TCA_BPF.NAME);
+    const id = u32(bpf.get(TCA_BPF.ID));
     if (id === undefined) continue;
     out.push({ hook: 'tc', ...device, kind: `clsact/${direction}`, ...(name ? { name: cString(name) } : {}), id });
   }

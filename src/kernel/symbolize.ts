@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ElfSymbols } from './elf-symbols.js';
+import { forEachKallsym } from './kernel-symbols.js';
 
 /** One symbolized address. */
 export interface Frame {
@@ -45,13 +46,11 @@ export class KernelSymbolizer {
   readonly #syms: Sym[] = [];
 
   constructor(kallsyms: string = readFileSync('/proc/kallsyms', 'utf8')) {
-    for (const line of kallsyms.split('\n')) {
-      const m = /^([0-9a-f]+) ([tTwW]) (\S+)(?:\t\[(\S+)\])?/.exec(line);
-      if (!m) continue;
-      const start = BigInt(`0x${m[1]}`);
-      if (start === 0n) continue;
-      this.#syms.push({ start, name: m[3]!, ...(m[4] ? { module: m[4] } : {}) });
-    }
+    forEachKallsym(kallsyms, (start, type, name, module) => {
+      // Functions only (text and weak symbols); a zero address is one kptr_restrict hides.
+      if (start === 0n || !'tTwW'.includes(type)) return;
+      this.#syms.push({ start, name, ...(module ? { module } : {}) });
+    });
     this.#syms.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   }
 

@@ -247,30 +247,28 @@ export function openModule(opts: CompileOptions): { project: Project; dsl: Map<S
  * from a syntax error declares things the source does not (an import then
  * "conflicts with a local declaration" many lines away).
  */
-function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly?: boolean } = {}): DslDiagnostic[] & { syntax?: boolean } {
+function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly?: boolean } = {}): { diagnostics: DslDiagnostic[]; syntax: boolean } {
   const program = project.getProgram().compilerObject;
-  const isError = (d: ts.Diagnostic) => d.category === ts.DiagnosticCategory.Error;
-  const syntactic = files.flatMap((sf) => program.getSyntacticDiagnostics(sf.compilerNode).filter(isError));
-  const out: DslDiagnostic[] & { syntax?: boolean } = Object.assign([], { syntax: syntactic.length > 0 });
-  for (const sf of files) {
-    const raw = sf.compilerNode;
+  const errors = (ds: readonly ts.Diagnostic[]) => ds.filter((d) => d.category === ts.DiagnosticCategory.Error);
+  const syntactic = files.map((sf) => errors(program.getSyntacticDiagnostics(sf.compilerNode)));
+  const syntax = syntactic.some((ds) => ds.length > 0);
+  const diagnostics = files.flatMap((sf, i) => {
     const userSpace = userSpaceRanges(sf);
     // Type errors in the user-space half are the user's tsc's business (it has Node's types); syntax errors are everyone's.
-    const semantic = opts.syntaxOnly || syntactic.length > 0 ? [] : program.getSemanticDiagnostics(raw).filter((d) => d.start === undefined || !inUserSpace(userSpace, d.start));
-    for (const d of [...program.getSyntacticDiagnostics(raw), ...semantic]) {
-      if (!isError(d)) continue;
+    const semantic = opts.syntaxOnly || syntax ? [] : errors(program.getSemanticDiagnostics(sf.compilerNode)).filter((d) => d.start === undefined || !inUserSpace(userSpace, d.start));
+    return [...syntactic[i]!, ...semantic].map((d): DslDiagnostic => {
       const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
-      out.push({
+      return {
         file: sf.getFilePath(),
         line: pos.line + 1,
         column: pos.character + 1,
         code: `TS${d.code}`,
         message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
         text: sourceLine(sf, pos.line + 1) ?? '',
-      });
-    }
-  }
-  return out;
+      };
+    });
+  });
+  return { diagnostics, syntax };
 }
 
 /**
@@ -291,7 +289,7 @@ export function compile(opts: CompileOptions): CompiledModule {
     const diagnostics: DslDiagnostic[] = [];
     try {
       const files = shared?.project.getSourceFiles().filter((sf) => !shared!.dsl.has(sf)) ?? [];
-      diagnostics.push(...tsDiagnostics(shared!.project, files, { syntaxOnly: true }));
+      diagnostics.push(...tsDiagnostics(shared!.project, files, { syntaxOnly: true }).diagnostics);
     } catch {
       // the syntax errors are a courtesy; the internal error below is the answer
     }
@@ -304,7 +302,7 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
   const { project, dsl, entry, userFiles } = openModule(opts);
   const cx = new CompilerContext(project, dsl, opts.host);
   const typescript = tsDiagnostics(project, userFiles);
-  cx.diagnostics.push(...typescript);
+  cx.diagnostics.push(...typescript.diagnostics);
   // A syntax error leaves a tree the compiler would only report follow-on mistakes about.
   if (typescript.syntax) throw new CompileError(cx.diagnostics);
   const model = new ModuleModel(cx);
