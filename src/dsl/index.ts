@@ -426,6 +426,60 @@ export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as
 export const TcAction = { UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2, PIPE: 3, STOLEN: 4, QUEUED: 5, REPEAT: 6, REDIRECT: 7 } as const;
 export const CgroupAction = { DROP: 0, ALLOW: 1 } as const;
 
+/**
+ * struct bpf_fib_lookup (64 bytes, the kernel's layout) for `bpf.fibLookup`:
+ * the inputs of a route lookup, overwritten by its outputs. Start from a
+ * zeroed value (`let p!: FibLookupParams`) and set what the lookup needs.
+ */
+export interface FibLookupParams {
+  /** FibFamily.INET or INET6 (in); the family of the next hop (out). */
+  family: u8;
+  /** For FIB rules that match on L4 (in). */
+  l4Protocol: u8;
+  sport: be16;
+  dport: be16;
+  /** In: the L3 length (`ntohs(ip.totLen)`) to check against the route's MTU, 0 for no check; out: the MTU when the result is FRAG_NEEDED. */
+  totLen: u16;
+  /** In: the device the packet came in on (`ctx.ingressIfindex`), or the one to route from with FibFlags.OUTPUT; out: the egress device. */
+  ifindex: u32;
+  /** In: the IPv4 TOS (the low byte) or the IPv6 flowinfo as loaded from the header; out: the route's metric. */
+  tos: u32;
+  /** Source address: IPv4 in src[0] (`ip.saddr`), IPv6 as four words in network order (in); the source the route would use with FibFlags.SRC (out). */
+  src: FixedArray<be32, 4>;
+  /** Destination address, as `src`. */
+  dst: FixedArray<be32, 4>;
+  /** In: the VLAN to look up from (unused by the kernel's IPv4/IPv6 lookups); with FibFlags.TBID, the table id in vlanProto and vlanTci (as a u32). */
+  vlanProto: be16;
+  vlanTci: be16;
+  /** Out (SUCCESS): the egress device's MAC address. */
+  smac: FixedArray<u8, 6>;
+  /** Out (SUCCESS): the next hop's MAC address. */
+  dmac: FixedArray<u8, 6>;
+}
+
+/** Address families of FibLookupParams.family (AF_INET, AF_INET6). */
+export const FibFamily = { INET: 2, INET6: 10 } as const;
+/** Flags of `bpf.fibLookup` (BPF_FIB_LOOKUP_*). */
+export const FibFlags = { DIRECT: 1, OUTPUT: 2, SKIP_NEIGH: 4, TBID: 8, SRC: 16 } as const;
+/** Results of `bpf.fibLookup` (BPF_FIB_LKUP_RET_*); negative values are errnos (bad params). */
+export const FibResult = {
+  /** Forward: ifindex, smac and dmac are set. */
+  SUCCESS: 0,
+  BLACKHOLE: 1,
+  UNREACHABLE: 2,
+  PROHIBIT: 3,
+  /** The packet is not forwarded (it is local, or the route is not unicast): pass it to the stack. */
+  NOT_FWDED: 4,
+  /** Forwarding is off on the ingress device (net.ipv4.conf.DEV.forwarding). */
+  FWD_DISABLED: 5,
+  UNSUPP_LWT: 6,
+  /** The route is known but the next hop's MAC is not: ifindex (and with it the next hop in dst) is set; pass to the stack to resolve it. */
+  NO_NEIGH: 7,
+  /** The packet is longer than the route's MTU (in totLen). */
+  FRAG_NEEDED: 8,
+  NO_SRC_ADDR: 9,
+} as const;
+
 export interface XdpContext {
   readonly packet: Packet;
   readonly ingressIfindex: u32;
@@ -590,6 +644,12 @@ export const bpf = {
    * feed it to l3CsumReplace/l4CsumReplace with size 0.
    */
   csumDiff: onlyInPrograms as <T>(from: T | number | null, to: T | number | null, seed?: u32) => i64,
+  /**
+   * bpf_fib_lookup: looks the route of `params` up in the kernel's FIB (of
+   * the ingress device's network namespace) and writes the result into
+   * `params`: a FibResult, or a negative errno.
+   */
+  fibLookup: onlyInPrograms as (ctx: XdpContext | SkbContext, params: FibLookupParams, flags?: number) => i64,
   /** bpf_get_stack: copies return addresses of the current stack into `dst`; bytes written or a negative errno. */
   getStack: onlyInPrograms as <N extends number>(ctx: unknown, dst: FixedArray<u64, N>, flags?: number) => i64,
   /**

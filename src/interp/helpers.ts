@@ -13,6 +13,7 @@ import { tracePrintk } from './helpers-trace.js';
 import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
+import { fibLookupNotForwarded } from './fib.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
 export interface TaskInfo {
@@ -105,6 +106,7 @@ export const HelperId = {
   SKB_CGROUP_ID: HelperNumbers.skb_cgroup_id,
   GET_STACKID: HelperNumbers.get_stackid,
   GET_STACK: HelperNumbers.get_stack,
+  FIB_LOOKUP: HelperNumbers.fib_lookup,
 } as const;
 
 export const defaultHelpers: HelperTable = {
@@ -155,6 +157,8 @@ export const defaultHelpers: HelperTable = {
   // There is no kernel or user stack to walk: as the kernel says when it finds none.
   [HelperId.GET_STACKID]: () => errno(Errno.EFAULT),
   [HelperId.GET_STACK]: () => errno(Errno.EFAULT),
+  // No routing table: nothing is forwarded unless RunOptions.helpers brings one (fibLookupWith).
+  [HelperId.FIB_LOOKUP]: fibLookupNotForwarded,
   // jiffies at HZ=250, from the same clock as ktime
   [HelperId.JIFFIES64]: (ctx) => ctx.now() / 4_000_000n,
 };

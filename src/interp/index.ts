@@ -24,6 +24,7 @@ export { Memory, type Region, type RegionOptions } from './memory.js';
 export type { ProgramInput } from './context.js';
 export { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers, errno } from './helpers.js';
 export { formatTrace } from './helpers-trace.js';
+export { type FibAnswer, type FibQuery, FibResult, type FibTable, fibLookupWith } from './fib.js';
 export { ArrayMap, Errno, HashMap, type InterpMap, LruHashMap, type MapSpec, UpdateFlags } from './maps.js';
 export { PerCpuArrayMap, PerCpuHashMap } from './percpu-maps.js';
 export { QueueMap, StackMap } from './queue-maps.js';

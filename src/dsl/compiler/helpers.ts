@@ -51,4 +51,5 @@ export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   skbStoreBytes: ['tc'],
   csumDiff: ['xdp', 'tc'],
   getStack: TRACING,
+  fibLookup: ['xdp', 'tc'],
 };

@@ -12,6 +12,9 @@ import { kernelHelper, kernelSource } from './lower-kernel.js';
 import { reloadPacketBounds } from './lower-packet.js';
 import type { Value } from './values.js';
 
+/** sizeof(struct bpf_fib_lookup). */
+const FIB_PARAMS_SIZE = 64;
+
 export function helperCall(l: FunctionLowering, name: string, args: Node[], node: Node): Value {
   const allowed = HELPER_PROGRAMS[name];
   if (!allowed) return l.fail(node, 'TSBPF_HELPER', `bpf.${name} is not a helper`);
@@ -119,6 +122,13 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
       const c = ctxArg(0);
       const p = ptrArg(1);
       return result(l.call(Helper.get_stack, [c, reg(p.reg), imm(sizeOf(p.to)), intArg(2)], node), I64);
+    }
+    case 'fibLookup': {
+      const c = ctxArg(0);
+      const p = ptrArg(1);
+      // The kernel reads and writes the whole struct bpf_fib_lookup.
+      if (p.to.kind !== 'struct' || sizeOf(p.to) !== FIB_PARAMS_SIZE) l.fail(args[1]!, 'TSBPF_HELPER_ARG', `bpf.fibLookup takes a FibLookupParams (${FIB_PARAMS_SIZE} bytes), not ${sizeOf(p.to)} bytes`);
+      return result(l.call(Helper.fib_lookup, [c, reg(p.reg), imm(FIB_PARAMS_SIZE), intArg(2, U32)], node), I64);
     }
     case 'unsafeLoad': {
       const addr = l.toReg(l.convert(l.int(l.argAt(args, 0, node)), U64, node));

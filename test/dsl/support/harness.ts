@@ -19,7 +19,7 @@ import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
 import { compile, type CompiledMap, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
-import { createMap, type InterpMap, RingBufMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
+import { createMap, type HelperTable, type InterpMap, RingBufMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
 import { BpfMap } from '../../../src/kernel/map.js';
 import { RingBufReader } from '../../../src/kernel/ringbuf-reader.js';
 
@@ -190,7 +190,7 @@ export function runInterp(
   mod: CompiledModule,
   program: string,
   input: { packet?: Uint8Array; ctx?: Uint8Array },
-  options: { repeat?: number; task?: Partial<TaskInfo>; rodata?: Record<string, GlobalSetting>; maps?: InterpMaps } = {},
+  options: { repeat?: number; task?: Partial<TaskInfo>; rodata?: Record<string, GlobalSetting>; maps?: InterpMaps; helpers?: HelperTable } = {},
 ): RunOutcome & { trace: string[] } {
   const p = mod.programs.find((x) => x.name === program);
   if (!p) throw new Error(`no program ${program}`);
@@ -207,7 +207,7 @@ export function runInterp(
   let after: Uint8Array | undefined = packet;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
     const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
-    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, task });
+    const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, task, ...(options.helpers ? { helpers: options.helpers } : {}) });
     retval = Number(BigInt.asUintN(32, r.r0));
     trace.push(...r.trace);
     for (const [name, ring] of maps.rings) for (const e of ring.drain()) (events[name] ??= []).push(hex(e));
@@ -269,13 +269,13 @@ export function expectOutcome(r: SequenceOutcome, c: SequenceCase, who: string):
 }
 
 /** Runs packets one after another through a program in the interpreter (maps persist). */
-export function interpSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, GlobalSetting>): SequenceOutcome {
+export function interpSequence(mod: CompiledModule, program: string, packets: Uint8Array[], rodata?: Record<string, GlobalSetting>, helpers?: HelperTable): SequenceOutcome {
   const maps = new InterpMaps(mod, rodata);
   const retvals: number[] = [];
   const outs: string[] = [];
   const events: Record<string, string[]> = {};
   for (const pkt of packets) {
-    const r = runInterp(mod, program, { packet: pkt }, { maps });
+    const r = runInterp(mod, program, { packet: pkt }, { maps, ...(helpers ? { helpers } : {}) });
     retvals.push(r.retval);
     if (r.packet) outs.push(r.packet);
     for (const [k, v] of Object.entries(r.events)) (events[k] ??= []).push(...v);
