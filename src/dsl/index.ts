@@ -172,7 +172,7 @@ function definedIn(): string | undefined {
 export type MapKind =
   | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | 'log2hist' | 'linearhist'
   | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
-  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps';
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage';
 
 /** Update flags as in the kernel: ANY, NOEXIST, EXIST. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
@@ -322,6 +322,19 @@ export interface MapOfMaps<K, M> extends MapDescriptor {
   /** The inner map at `key`, or null. */
   lookup(key: K): M | null;
 }
+/**
+ * A value of type V per task (BPF_MAP_TYPE_TASK_STORAGE), freed with the
+ * task. The task is a BTF pointer: `bpf.currentTaskBtf()` or a task argument
+ * of a tp_btf, fentry or lsm program. No `maxEntries`: one slot per task.
+ */
+export interface TaskStorage<V> extends MapDescriptor {
+  readonly [mapBrand]?: [V];
+  /** A reference to the task's value, or null; with `create`, a zeroed value is made when there is none. */
+  get(task: Ptr<task_struct>, create?: boolean): V | null;
+  /** Removes the task's value: 0, or -ENOENT. */
+  delete(task: Ptr<task_struct>): i64;
+}
+export const taskStorage: <V>(options?: Partial<MapOptions>) => TaskStorage<V> = mapFactory('task_storage');
 export const arrayOfMaps: <M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<u32, M> = mapFactory('array_of_maps');
 export const hashOfMaps: <K, M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<K, M> = mapFactory('hash_of_maps');
 

@@ -14,6 +14,7 @@ import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdj
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
 import { fibLookupNotForwarded } from './fib.js';
+import { localStorageDelete, localStorageGet, taskPointer } from './helpers-storage.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
 export interface TaskInfo {
@@ -107,6 +108,10 @@ export const HelperId = {
   GET_STACKID: HelperNumbers.get_stackid,
   GET_STACK: HelperNumbers.get_stack,
   FIB_LOOKUP: HelperNumbers.fib_lookup,
+  GET_CURRENT_TASK: HelperNumbers.get_current_task,
+  GET_CURRENT_TASK_BTF: HelperNumbers.get_current_task_btf,
+  TASK_STORAGE_GET: HelperNumbers.task_storage_get,
+  TASK_STORAGE_DELETE: HelperNumbers.task_storage_delete,
 } as const;
 
 export const defaultHelpers: HelperTable = {
@@ -159,6 +164,11 @@ export const defaultHelpers: HelperTable = {
   [HelperId.GET_STACK]: () => errno(Errno.EFAULT),
   // No routing table: nothing is forwarded unless RunOptions.helpers brings one (fibLookupWith).
   [HelperId.FIB_LOOKUP]: fibLookupNotForwarded,
+  // The task is an address naming the run's task; storage is keyed by it, reads through it fault.
+  [HelperId.GET_CURRENT_TASK]: taskPointer,
+  [HelperId.GET_CURRENT_TASK_BTF]: taskPointer,
+  [HelperId.TASK_STORAGE_GET]: localStorageGet,
+  [HelperId.TASK_STORAGE_DELETE]: localStorageDelete,
   // jiffies at HZ=250, from the same clock as ktime
   [HelperId.JIFFIES64]: (ctx) => ctx.now() / 4_000_000n,
 };

@@ -31,6 +31,7 @@ export { QueueMap, StackMap } from './queue-maps.js';
 export { RingBufMap } from './ringbuf.js';
 export { ProgArrayMap } from './prog-array.js';
 export { LpmTrieMap } from './lpm-trie.js';
+export { LocalStorageMap } from './local-storage.js';
 export { BloomFilterMap } from './bloom-filter.js';
 export { PerfEventArrayMap, type PerfRecord } from './perf-event-array.js';
 export { MapOfMaps } from './map-of-maps.js';

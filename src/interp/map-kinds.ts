@@ -3,6 +3,7 @@
  * case). Register more with `mapKinds.name = (spec) => new MyMap(spec)`.
  */
 import { BloomFilterMap } from './bloom-filter.js';
+import { LocalStorageMap } from './local-storage.js';
 import { LpmTrieMap } from './lpm-trie.js';
 import { MapOfMaps } from './map-of-maps.js';
 import { ArrayMap, HashMap, type InterpMap, LruHashMap, type MapSpec } from './maps.js';
@@ -32,6 +33,7 @@ export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   cpumap: (spec) => new RedirectArrayMap(spec),
   xskmap: (spec) => new RedirectArrayMap(spec),
   devmap_hash: (spec) => new RedirectHashMap(spec),
+  task_storage: (spec) => new LocalStorageMap(spec),
   // Programs only ask it for ids (which need a stack the interpreter does not have); user space reads traces by id.
   stack_trace: (spec) => Object.defineProperty(new HashMap(spec), 'type', { value: 'stack_trace' }),
 };

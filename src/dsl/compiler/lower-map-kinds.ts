@@ -8,7 +8,7 @@ import { Node } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
 import { type CType, I64, INT_TYPES, sizeOf, type StructType, U32, U64 } from './ctypes.js';
 import { storedInteger } from './lower-maps.js';
-import { imm, reg, type VReg } from './ir.js';
+import { imm, type Operand, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';
 import type { Value } from './values.js';
@@ -109,9 +109,30 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
       const r = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
       return { k: 'ptr', reg: r, to: INNER_MAP, space: 'map', innerMap: map.inner! };
     }
+    case 'task_storage':
+      switch (method) {
+        case 'get': {
+          const task = taskArg(l, arg(0), map);
+          // BPF_LOCAL_STORAGE_GET_F_CREATE, from a constant or a run-time bool.
+          const create = args[1] ? l.convert(l.int(args[1]), U64, args[1]).op : imm(0);
+          const r = l.call(Helper.task_storage_get, [reg(l.mapFd(map)), task, imm(0), create], node)!;
+          if (map.value.kind === 'int') return storedInteger(l, r, map.value);
+          return { k: 'ptr', reg: r, to: map.value, space: 'map' };
+        }
+        case 'delete':
+          return int(l.call(Helper.task_storage_delete, [reg(l.mapFd(map)), taskArg(l, arg(0), map)], node));
+        default: return wrong('get and delete');
+      }
     default:
       return undefined;
   }
+}
+
+/** The task of a task storage: a pointer the verifier knows as a task_struct (PTR_TO_BTF_ID), not a plain address. */
+function taskArg(l: FunctionLowering, node: Node, map: MapInfo): Operand {
+  const v = l.int(node);
+  if (!v.t.btfPointer) l.fail(node, 'TSBPF_HELPER_ARG', `${map.name} is keyed by a task the verifier knows: bpf.currentTaskBtf() or a Ptr<task_struct> argument of a tp_btf, fentry or lsm program`);
+  return v.op;
 }
 
 /** A tail call jumps to a program of the same kind (the kernel checks it at update time; we say so at compile time). */

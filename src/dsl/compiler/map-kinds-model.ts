@@ -5,7 +5,7 @@
  */
 import { type CallExpression, Node, type TypeNode } from 'ts-morph';
 import type { CompilerContext } from './context.js';
-import { INT_TYPES, sizeOf, STACK_LIMIT, typeName, U32, U64 } from './ctypes.js';
+import { I32, INT_TYPES, sizeOf, STACK_LIMIT, typeName, U32, U64 } from './ctypes.js';
 import type { MapInfo, ModuleModel } from './module-model.js';
 
 /** BPF_F_NO_PREALLOC: LPM tries must be created with it. */
@@ -91,6 +91,16 @@ export function mapOfKind(
       if (depth > DEFAULT_STACK_DEPTH) cx.report(opts.get('depth')!, 'TSBPF_MAP_OPTIONS', `a stack trace holds at most ${DEFAULT_STACK_DEPTH} frames`);
       info.key = U32;
       info.value = { kind: 'array', element: U64, length: depth };
+      return;
+    }
+    case 'task_storage': {
+      // Local storage: an int key (the kernel checks its BTF), no entries of its own, never preallocated.
+      const t = typeArg('taskStorage<Value>');
+      info.value = cx.ctypeOf(t);
+      if (sizeOf(info.value) === 0) cx.report(t, 'TSBPF_MAP_TYPE', 'values must not be empty');
+      info.key = I32;
+      info.maxEntries = 0;
+      info.flags = BPF_F_NO_PREALLOC;
       return;
     }
     case 'devmap':

@@ -7,7 +7,7 @@ import type { HistogramKind } from './histogram-model.js';
 export type MapKind =
   | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | HistogramKind
   | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
-  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps';
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage';
 
 /** Maps whose slots hold kernel objects by fd (programs, perf buffers, devices, maps): their BTF gives sizes, not types. */
 export const FD_MAP_KINDS: ReadonlySet<MapKind> = new Set(['perf_event_array', 'prog_array', 'devmap', 'devmap_hash', 'cpumap', 'xskmap', 'array_of_maps', 'hash_of_maps', 'stack_trace']);

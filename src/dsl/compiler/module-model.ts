@@ -71,7 +71,7 @@ const MAP_FACTORIES: Record<string, MapKind> = {
   hashMap: 'hash', arrayMap: 'array', perCpuHash: 'percpu_hash', perCpuArray: 'percpu_array', lruHash: 'lru_hash', ringBuf: 'ringbuf',
   lpmTrie: 'lpm_trie', queueMap: 'queue', stackMap: 'stack', bloomFilter: 'bloom_filter', perfEventArray: 'perf_event_array',
   progArray: 'prog_array', stackTraceMap: 'stack_trace', devMap: 'devmap', devMapHash: 'devmap_hash', cpuMap: 'cpumap', xskMap: 'xskmap',
-  arrayOfMaps: 'array_of_maps', hashOfMaps: 'hash_of_maps',
+  arrayOfMaps: 'array_of_maps', hashOfMaps: 'hash_of_maps', taskStorage: 'task_storage',
   ...HISTOGRAM_FACTORIES,
 };
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
