@@ -4,6 +4,7 @@
  * tsx (a second or two): tests keep their number small.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { untilOutput } from './wait.js';
 
@@ -50,6 +51,19 @@ export function spawnRun(args: string[], cacheDir: string): RunningCli {
   child.stdout.on('data', (d) => (run.stdout += d));
   child.stderr.on('data', (d) => (run.stderr += d));
   return run;
+}
+
+/**
+ * How a run ended, for a failure message: its exit status, or the signal that
+ * killed it. A SIGKILL nobody in the test sent is most often the kernel's OOM
+ * killer (a dev VM has 2 GiB), whose line the kernel log then carries: quote it.
+ */
+export function howItEnded(run: RunningCli): string {
+  const { exitCode, signalCode } = run.child;
+  if (signalCode === null) return exitCode === null ? 'is still running' : `exited ${exitCode}`;
+  const oom = spawnSync('dmesg', [], { encoding: 'utf8' }).stdout?.split('\n').filter((l) => /Out of memory|oom-kill|Killed process/.test(l)).slice(-2) ?? [];
+  const available = /MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  return `was killed by ${signalCode}${oom.length ? ` (kernel log: ${oom.join(' / ').trim()})` : ''}; ${Math.round(Number(available) / 1024)} MiB available now`;
 }
 
 /** Waits (up to `polls` quarter-seconds) until `done(run)` holds or the run exits. */

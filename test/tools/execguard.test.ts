@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { loadCollection, type Collection } from '../../src/kernel/collection.js';
 import { attachTracing } from '../../src/kernel/link-tracing.js';
-import { spawnRun, until } from '../support/cli.js';
+import { howItEnded, spawnRun, until } from '../support/cli.js';
 import { needKernel } from '../support/kernel.js';
 import { patience } from '../support/wait.js';
 import { stopTool } from './support.js';
@@ -118,7 +118,7 @@ describe('tools: execguard (BPF LSM, compared with its C twin)', function () {
     let started = false;
     try {
       started = await until(run, Math.round(patience(240)) * 4, (r) => /ACTION\s+PATH\n/.test(r.stdout));
-      expect(started, `the tool did not start (a cold compile in a starved guest?): ${run.stderr}`).to.equal(true);
+      expect(started, `the tool did not start (it ${howItEnded(run)}): ${run.stderr}`).to.equal(true);
       expect(run.stderr).to.include('denying 1 program, 1 uid allowed');
       results = workload();
       await until(run, Math.round(patience(30)) * 4, (r) => r.stdout.trim().split('\n').length === 3);

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { spawnRun, type RunningCli, until } from '../support/cli.js';
+import { howItEnded, spawnRun, type RunningCli, until } from '../support/cli.js';
 
 export interface Bpftrace {
   child: ChildProcess;
@@ -53,7 +53,7 @@ export async function startTool(tool: string, args: string[], cacheDir: string, 
   const ok = await until(run, 960, (r) => header.test(r.stdout));
   if (!ok) {
     run.child.kill('SIGKILL');
-    throw new Error(`${tool} did not start: ${run.stderr}`);
+    throw new Error(`${tool} did not start (it ${howItEnded(run)}): ${run.stderr}`);
   }
   return run;
 }
@@ -62,7 +62,7 @@ export async function startTool(tool: string, args: string[], cacheDir: string, 
 export async function stopTool(run: RunningCli): Promise<string> {
   run.child.kill('SIGTERM');
   const code = await run.exited;
-  if (code !== 0) throw new Error(`the tool exited ${code}: ${run.stderr}`);
+  if (code !== 0) throw new Error(`the tool ${howItEnded(run)}: ${run.stderr}`);
   return run.stdout;
 }
 
