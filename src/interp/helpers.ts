@@ -15,6 +15,7 @@ import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
 import { fibLookupNotForwarded } from './fib.js';
 import { localStorageDelete, localStorageGet, taskPointer } from './helpers-storage.js';
+import { getStack, getStackId } from './stack-trace-map.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
 export interface TaskInfo {
@@ -25,6 +26,10 @@ export interface TaskInfo {
   comm: string;
   /** What bpf_get_current_cgroup_id reports. */
   cgroupId: bigint;
+  /** The return addresses bpf_get_stackid/bpf_get_stack see, innermost first (none: they give -EFAULT). */
+  kernelStack?: readonly bigint[];
+  /** The same for the user stack (BPF_F_USER_STACK). */
+  userStack?: readonly bigint[];
 }
 
 export interface HelperContext {
@@ -159,9 +164,8 @@ export const defaultHelpers: HelperTable = {
   // The interpreter's packets have no socket (the kernel gives 0 then) and no cgroup.
   [HelperId.GET_SOCKET_COOKIE]: () => 0n,
   [HelperId.SKB_CGROUP_ID]: () => 0n,
-  // There is no kernel or user stack to walk: as the kernel says when it finds none.
-  [HelperId.GET_STACKID]: () => errno(Errno.EFAULT),
-  [HelperId.GET_STACK]: () => errno(Errno.EFAULT),
+  [HelperId.GET_STACKID]: getStackId,
+  [HelperId.GET_STACK]: getStack,
   // No routing table: nothing is forwarded unless RunOptions.helpers brings one (fibLookupWith).
   [HelperId.FIB_LOOKUP]: fibLookupNotForwarded,
   // The task is an address naming the run's task; storage is keyed by it, reads through it fault.

@@ -34,6 +34,7 @@ export { LpmTrieMap } from './lpm-trie.js';
 export { LocalStorageMap } from './local-storage.js';
 export { BloomFilterMap } from './bloom-filter.js';
 export { PerfEventArrayMap, type PerfRecord } from './perf-event-array.js';
+export { StackTraceMap } from './stack-trace-map.js';
 export { MapOfMaps } from './map-of-maps.js';
 export { createMap, mapKinds } from './map-kinds.js';
 export { InterpObject, UnsupportedMap, type ObjectInput, type ObjectMapInput, type ObjectProgramInput, type ObjectRelocationInput } from './object.js';

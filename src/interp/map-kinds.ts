@@ -13,6 +13,7 @@ import { ProgArrayMap } from './prog-array.js';
 import { QueueMap, StackMap } from './queue-maps.js';
 import { RingBufMap } from './ringbuf.js';
 import { RedirectArrayMap, RedirectHashMap } from './redirect-maps.js';
+import { StackTraceMap } from './stack-trace-map.js';
 
 export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   array: (spec) => new ArrayMap(spec),
@@ -34,8 +35,7 @@ export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   xskmap: (spec) => new RedirectArrayMap(spec),
   devmap_hash: (spec) => new RedirectHashMap(spec),
   task_storage: (spec) => new LocalStorageMap(spec),
-  // Programs only ask it for ids (which need a stack the interpreter does not have); user space reads traces by id.
-  stack_trace: (spec) => Object.defineProperty(new HashMap(spec), 'type', { value: 'stack_trace' }),
+  stack_trace: (spec) => new StackTraceMap(spec),
 };
 
 /** Makes an in-memory map of a registered kind. */

@@ -5,7 +5,7 @@
  */
 
 /** Errno values helpers return, negated, as the kernel does. */
-export const Errno = { ENOENT: 2, E2BIG: 7, EAGAIN: 11, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EAFNOSUPPORT: 97, ENOTSUPP: 524 } as const;
+export const Errno = { ENOENT: 2, E2BIG: 7, EAGAIN: 11, ENOMEM: 12, EFAULT: 14, EEXIST: 17, EINVAL: 22, ENOSPC: 28, EAFNOSUPPORT: 97, ENOTSUPP: 524 } as const;
 
 /** A helper's int result (a count, 0 or a negative errno) as the u64 it returns in r0. */
 export const helperResult = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
