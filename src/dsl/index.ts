@@ -90,6 +90,19 @@ export interface KernelType<Name extends string> {
   readonly __btf?: Name;
 }
 
+// ------------------------------------------------------------- spin locks
+
+declare const spinLockBrand: unique symbol;
+
+/**
+ * A spin lock (struct bpf_spin_lock, 4 bytes) as a top-level field of a
+ * hashMap, arrayMap or taskStorage value: `bpf.withLock(v.lock, () => …)`
+ * holds it while the callback runs. It is never read or written otherwise.
+ */
+export interface SpinLock {
+  readonly [spinLockBrand]?: true;
+}
+
 // ------------------------------------------------------------- byte order
 
 const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
@@ -662,6 +675,13 @@ export const bpf = {
    * the ingress device's network namespace) and writes the result into
    * `params`: a FibResult, or a negative errno.
    */
+  /**
+   * bpf_spin_lock / bpf_spin_unlock around `body`, which runs holding the
+   * lock and gives withLock its result. Inside it there are no helper calls
+   * and no other lock (the verifier's rules, checked at compile time); a
+   * `return` leaves the callback, and the lock is released on every path.
+   */
+  withLock: onlyInPrograms as <R>(lock: SpinLock, body: () => R) => R,
   fibLookup: onlyInPrograms as (ctx: XdpContext | SkbContext, params: FibLookupParams, flags?: number) => i64,
   /** bpf_get_stack: copies return addresses of the current stack into `dst`; bytes written or a negative errno. */
   getStack: onlyInPrograms as <N extends number>(ctx: unknown, dst: FixedArray<u64, N>, flags?: number) => i64,

@@ -14,7 +14,7 @@ import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdj
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
 import { fibLookupNotForwarded } from './fib.js';
-import { localStorageDelete, localStorageGet, taskPointer } from './helpers-storage.js';
+import { localStorageDelete, localStorageGet, spinLock, spinUnlock, taskPointer } from './helpers-storage.js';
 import { getStack, getStackId } from './stack-trace-map.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
@@ -117,6 +117,8 @@ export const HelperId = {
   GET_CURRENT_TASK_BTF: HelperNumbers.get_current_task_btf,
   TASK_STORAGE_GET: HelperNumbers.task_storage_get,
   TASK_STORAGE_DELETE: HelperNumbers.task_storage_delete,
+  SPIN_LOCK: HelperNumbers.spin_lock,
+  SPIN_UNLOCK: HelperNumbers.spin_unlock,
 } as const;
 
 export const defaultHelpers: HelperTable = {
@@ -173,6 +175,8 @@ export const defaultHelpers: HelperTable = {
   [HelperId.GET_CURRENT_TASK_BTF]: taskPointer,
   [HelperId.TASK_STORAGE_GET]: localStorageGet,
   [HelperId.TASK_STORAGE_DELETE]: localStorageDelete,
+  [HelperId.SPIN_LOCK]: spinLock,
+  [HelperId.SPIN_UNLOCK]: spinUnlock,
   // jiffies at HZ=250, from the same clock as ktime
   [HelperId.JIFFIES64]: (ctx) => ctx.now() / 4_000_000n,
 };

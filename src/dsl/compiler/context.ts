@@ -6,7 +6,7 @@
 import { Node, type Project, type SourceFile, type TypeChecker, type TypeNode, type Symbol as TsSymbol, ts } from 'ts-morph';
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
 import { kernelTypes } from './kernel-types.js';
-import { type CType, INT_TYPES, makeStruct, MAX_VALUE_SIZE, sizeOf, STACK_LIMIT, type StructType, typeName, U64 } from './ctypes.js';
+import { type CType, INT_TYPES, makeStruct, MAX_VALUE_SIZE, sizeOf, SPIN_LOCK, STACK_LIMIT, type StructType, typeName, U64 } from './ctypes.js';
 
 export interface DslRef {
   module: 'index' | 'net' | 'kernel';
@@ -168,6 +168,7 @@ export class CompilerContext {
         const int = INT_TYPES[ref.name];
         if (int) return int;
         if (ref.name === 'Ptr') return kernelTypes(this).pointerType(args[0]);
+        if (ref.name === 'SpinLock') return SPIN_LOCK;
         if (ref.name === 'FixedArray' || ref.name === 'CStr') {
           const elem = ref.name === 'CStr' ? INT_TYPES.u8! : args[0] ? this.ctypeOf(args[0]) : INT_TYPES.u8!;
           const lenNode = ref.name === 'CStr' ? args[0] : args[1];

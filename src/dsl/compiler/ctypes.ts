@@ -61,6 +61,27 @@ export const INT_TYPES: Record<string, IntType> = {
   be32: int('be32', 32, false, true),
 };
 
+/** struct bpf_spin_lock: the kernel finds it in a map value's BTF by this name and size; it has no fields a program may touch. */
+export const SPIN_LOCK: StructType = { kind: 'struct', name: 'bpf_spin_lock', fields: [], size: 4, align: 4 };
+
+/** How many spin locks `t` holds, and whether one is anywhere but a top-level field of a struct (where the kernel looks for it). */
+export function spinLocks(t: CType, depth = 0): { count: number; nested: boolean } {
+  if (t === SPIN_LOCK) return { count: 1, nested: depth !== 1 };
+  if (t.kind === 'int') return { count: 0, nested: false };
+  if (t.kind === 'array') {
+    const e = spinLocks(t.element, depth + 1);
+    return { count: e.count * t.length, nested: e.count > 0 };
+  }
+  let count = 0;
+  let nested = false;
+  for (const f of t.fields) {
+    const s = spinLocks(f.type, depth + 1);
+    count += s.count;
+    nested ||= s.nested;
+  }
+  return { count, nested };
+}
+
 export const U32 = INT_TYPES.u32!;
 export const U64 = INT_TYPES.u64!;
 export const I32 = INT_TYPES.i32!;

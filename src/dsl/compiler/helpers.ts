@@ -52,4 +52,6 @@ export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   csumDiff: ['xdp', 'tc'],
   getStack: TRACING,
   fibLookup: ['xdp', 'tc'],
+  /** The kernel refuses bpf_spin_lock in socket filters and in kprobe, tracepoint, perf_event and raw tracepoint programs. */
+  withLock: ['xdp', 'tc', 'cgroup_skb', ...BTF_TYPED],
 };

@@ -4,7 +4,7 @@
  */
 import { Node, SyntaxKind } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
-import { I32, I64, type IntType, sizeOf, U32, U64 } from './ctypes.js';
+import { I32, I64, type IntType, sizeOf, SPIN_LOCK, U32, U64 } from './ctypes.js';
 import { HELPER_PROGRAMS } from './helpers.js';
 import { imm, type Operand, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
@@ -130,6 +130,7 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
       if (p.to.kind !== 'struct' || sizeOf(p.to) !== FIB_PARAMS_SIZE) l.fail(args[1]!, 'TSBPF_HELPER_ARG', `bpf.fibLookup takes a FibLookupParams (${FIB_PARAMS_SIZE} bytes), not ${sizeOf(p.to)} bytes`);
       return result(l.call(Helper.fib_lookup, [c, reg(p.reg), imm(FIB_PARAMS_SIZE), intArg(2, U32)], node), I64);
     }
+    case 'withLock': return withLock(l, args, node);
     case 'unsafeLoad': {
       const addr = l.toReg(l.convert(l.int(l.argAt(args, 0, node)), U64, node));
       const size = args[1] ? l.cx.constantOf(args[1]) : 8n;
@@ -207,4 +208,30 @@ function onStack(l: FunctionLowering, v: Extract<Value, { k: 'int' }>, node: Nod
   l.emit({ op: 'frame', dst: p, slot: s, off: 0 });
   l.emit({ op: 'store', base: p, off: 0, size: (v.t.bits / 8) as 1 | 2 | 4 | 8, value: v.op });
   return p;
+}
+
+/**
+ * bpf.withLock(v.lock, () => …): bpf_spin_lock, the callback inlined (a
+ * `return` in it leaves the callback, so every path reaches the unlock),
+ * bpf_spin_unlock; the callback's result is withLock's.
+ */
+function withLock(l: FunctionLowering, args: Node[], node: Node): Value {
+  const lockNode = l.argAt(args, 0, node);
+  const body = l.argAt(args, 1, node);
+  if (l.lockHeld) return l.fail(node, 'TSBPF_LOCK', 'withLock inside withLock: a program holds one spin lock at a time');
+  const lock = l.expr(lockNode);
+  if (lock.k !== 'ptr' || lock.to !== SPIN_LOCK) return l.fail(lockNode, 'TSBPF_LOCK', 'withLock takes the SpinLock field of a map value: bpf.withLock(v.lock, () => …)');
+  if (lock.space !== 'map') return l.fail(lockNode, 'TSBPF_LOCK', `the SpinLock must be in a map value from lookup or get, not in ${lock.space} memory`);
+  if (!(Node.isArrowFunction(body) || Node.isFunctionExpression(body)) || body.getParameters().length > 0) return l.fail(body, 'TSBPF_LOCK', 'withLock runs a callback written in place, without parameters: () => { … }');
+  const lockReg = l.materializeRef(lock).reg;
+  l.call(Helper.spin_lock, [reg(lockReg)], node, false);
+  l.lockHeld = node;
+  let v: Value;
+  try {
+    v = l.inline(body, body, [], node);
+  } finally {
+    l.lockHeld = undefined;
+  }
+  l.call(Helper.spin_unlock, [reg(lockReg)], node, false);
+  return v;
 }

@@ -4,7 +4,8 @@
  */
 import type { Node } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
-import { I32, I64, type IntType, sizeOf } from './ctypes.js';
+import { I32, I64, type IntType, sizeOf, spinLocks } from './ctypes.js';
+import { HELPER_PROGRAMS } from './helpers.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
@@ -21,6 +22,9 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     if (args.length < n) l.fail(node, 'TSBPF_ARGS', `${method} needs ${n} argument(s)`);
   };
   if (map.histogram) return histogramMethod(l, map, method, args, node);
+  if (spinLocks(map.value).count > 0 && !HELPER_PROGRAMS.withLock!.includes(l.program.kind)) {
+    l.fail(node, 'TSBPF_LOCK', `${map.name}'s values hold a SpinLock, which the kernel does not let ${l.program.kind} programs use`);
+  }
   if (!KEY_VALUE_KINDS.has(map.kind) && map.kind !== 'ringbuf') {
     const v = otherMapMethod(l, map, method, args, node);
     if (v) return v;

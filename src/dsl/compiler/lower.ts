@@ -6,7 +6,8 @@
 import { type Block, type CallExpression, type Expression, Node, type SourceFile, ts } from 'ts-morph';
 import type { SourceSpan } from '../../asm/instruction.js';
 import { type CompilerContext, lineAndColumn, sourceLine } from './context.js';
-import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, STACK_LIMIT, type StructType, typeName, U32, U64 } from './ctypes.js';
+import { helperName } from '../../asm/helpers.js';
+import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, SPIN_LOCK, spinLocks, STACK_LIMIT, type StructType, typeName, U32, U64 } from './ctypes.js';
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
 import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
 import { type GlobalInfo, globalIntType, isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
@@ -76,6 +77,11 @@ function commonOf(x: IntType, y: IntType): IntType {
 /** Wraps a constant to what a register of type t would hold (mathematical value). */
 function wrapTo(v: bigint, t: IntType): bigint {
   return t.signed ? BigInt.asIntN(t.bits, v) : BigInt.asUintN(t.bits, v);
+}
+
+/** The verifier refuses loads, stores and helper reads that touch a map value's bpf_spin_lock, so such a value is not copied whole. */
+function lockedCopy(l: FunctionLowering, node: Node): never {
+  return l.fail(node, 'TSBPF_LOCK', 'this copies a map value that holds a SpinLock, which the verifier refuses: copy its other fields one by one');
 }
 
 export class FunctionLowering {
@@ -826,6 +832,7 @@ export class FunctionLowering {
 
   /** Member access on a struct pointer. */
   member(v: Extract<Value, { k: 'ptr' }>, name: string, node: Node): Value {
+    if (v.to === SPIN_LOCK) return this.fail(node, 'TSBPF_LOCK', 'a SpinLock has no fields: it is only taken with bpf.withLock(lock, () => …)');
     if (v.to.kind !== 'struct') return this.fail(node, 'TSBPF_MEMBER', `${typeName(v.to)} has no fields`);
     const f = v.to.fields.find((x) => x.name === name);
     if (!f) return this.fail(node, 'TSBPF_MEMBER', `${v.to.name} has no field ${name}`);
@@ -845,6 +852,7 @@ export class FunctionLowering {
 
   /** Like materialize, for a value already evaluated from `node`. */
   materializeValue(v: Value, t: CType, node: Node): VReg {
+    if (v.k === 'ptr' && v.space === 'map' && spinLocks(v.to).count > 0) lockedCopy(this, node);
     if (v.k === 'ptr' && sameType(v.to, t)) return v.reg;
     if (t.kind !== 'int') return this.fail(node, 'TSBPF_TYPE', `expected a ${typeName(t)} here, got ${describeValue(v)}`);
     const iv = this.coerceLoose(this.intOf(v, node), t, node);
@@ -893,6 +901,7 @@ export class FunctionLowering {
       if (Node.isSpreadAssignment(prop)) {
         const v = this.expr(prop.getExpression());
         if (v.k !== 'ptr' || !sameType(v.to, t)) this.fail(prop, 'TSBPF_OBJECT', `only a ${t.name} can be spread into a ${t.name}, not ${describeValue(v)}`);
+        if (v.space === 'map' && spinLocks(t).count > 0) lockedCopy(this, prop);
         this.at(prop);
         this.#copy(p, 0, v.reg, t.size);
         continue;
@@ -932,7 +941,11 @@ export class FunctionLowering {
     }
   }
 
+  /** The withLock call whose callback is being lowered: a spin lock is held, so no helper may be called. */
+  lockHeld: Node | undefined;
+
   call(helper: number, args: Operand[], node: Node, withResult = true): VReg | undefined {
+    if (this.lockHeld) this.fail(node, 'TSBPF_LOCK', `this calls bpf_${helperName(helper) ?? helper} while a spin lock is held: the verifier allows no helper calls inside withLock; move it before or after`);
     this.at(node);
     const dst = withResult ? this.newReg() : undefined;
     this.emit({ op: 'call', helper, args, ...(dst !== undefined ? { dst } : {}) });

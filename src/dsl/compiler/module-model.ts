@@ -3,14 +3,14 @@
  * (exported factory calls), the maps and globals they use (exported or not),
  * each keyed by its declaration so that aliases resolve to one object.
  */
-import { type CallExpression, Node, type SourceFile } from 'ts-morph';
+import { type CallExpression, Node, type SourceFile, type TypeNode } from 'ts-morph';
 import type { CompilerContext } from './context.js';
-import { alignOf, type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, STACK_LIMIT, typeName, U64 } from './ctypes.js';
+import { alignOf, type CType, INT_TYPES, type IntType, MAX_PERCPU_VALUE_SIZE, sizeOf, spinLocks, STACK_LIMIT, typeName, U64 } from './ctypes.js';
 import { initialBytes } from './global-init.js';
 import { type ProgramKind, sectionName } from './program-kinds.js';
 import { HISTOGRAM_FACTORIES, type HistogramKind, type HistogramSpec, histogramMap } from './histogram-model.js';
 import { lpmKey, mapOfKind } from './map-kinds-model.js';
-import { KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
+import { KEY_VALUE_KINDS, type MapKind, SPIN_LOCK_KINDS } from './map-kinds.js';
 import { ringbufDropsVariable } from './hidden-variables.js';
 
 
@@ -245,10 +245,22 @@ export class ModuleModel {
         if (kind.startsWith('percpu') && sizeOf(info.value) > MAX_PERCPU_VALUE_SIZE) this.cx.report(vNode!, 'TSBPF_SIZE', `a per-CPU map value is at most ${MAX_PERCPU_VALUE_SIZE} bytes; ${typeName(info.value)} is ${sizeOf(info.value)}`);
         if (kind === 'lpm_trie') lpmKey(this.cx, info, kNode!);
       }
+      this.#checkSpinLocks(info, f.call, typeArgs);
     } catch (e) {
       if (!(e instanceof Error && e.name === 'Abandon')) throw e;
     }
     return info;
+  }
+
+  /** The kernel's rules for bpf_spin_lock in maps: one, a top-level field of the value, in a hash, array or local storage map. */
+  #checkSpinLocks(info: MapInfo, call: CallExpression, typeArgs: TypeNode[]): void {
+    const at = typeArgs[typeArgs.length - 1] ?? call;
+    if (info.key && spinLocks(info.key).count > 0) this.cx.report(typeArgs[0] ?? call, 'TSBPF_LOCK', 'a map key cannot hold a SpinLock');
+    const locks = spinLocks(info.value);
+    if (locks.count === 0) return;
+    if (!SPIN_LOCK_KINDS.has(info.kind)) this.cx.report(at, 'TSBPF_LOCK', `a SpinLock can be in the values of hashMap, arrayMap and taskStorage maps, not of ${info.kind} maps`);
+    else if (locks.count > 1) this.cx.report(at, 'TSBPF_LOCK', `a map value holds at most one SpinLock; ${typeName(info.value)} has ${locks.count}`);
+    else if (locks.nested) this.cx.report(at, 'TSBPF_LOCK', 'a SpinLock must be a top-level field of the map value (the kernel does not look inside nested structs or arrays)');
   }
 
   /** `metric: { type, name?, help?, labels?, buckets?, multiplier? }` with constant values, as decl tag strings. */
@@ -326,6 +338,7 @@ export class ModuleModel {
         if (!(e instanceof Error && e.name === 'Abandon')) throw e;
       }
     }
+    if (tNode && spinLocks(type).count > 0) this.cx.report(tNode, 'TSBPF_LOCK', 'a SpinLock lives in a map value (hashMap, arrayMap, taskStorage), not in a global');
     const initial = initialBytes(this.cx, type, f.call.getArguments()[0]);
     const align = alignOf(type);
     const offset = Math.ceil(this.#sectionSize[section] / align) * align;
