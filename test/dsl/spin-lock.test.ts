@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { needKernel } from '../support/kernel.js';
 import { compileSource, diagnosticsOf, interpSequence, kernelSequence, le32, le64, packet } from './support/harness.js';
+import { sysEnterInInterp, sysEnterInKernel } from './support/sys-enter.js';
 
 const IMPORTS = `import { xdp, tc, kprobe, arrayMap, hashMap, perCpuArray, global, bpf, u32, u64, type SpinLock, type FixedArray } from 'tsbpf/dsl';
 export interface Stats { lock: SpinLock; packets: u64; bytes: u64; max: u32 }
@@ -48,6 +49,29 @@ export const p = xdp((ctx) => {
     expect(interp.maps.byLen).to.deep.equal({ [le32(short & 7)]: stats(2n, 0, 0), ...(short & 7) !== (long & 7) ? { [le32(long & 7)]: stats(1n, 0, 0) } : {} });
     needKernel(this);
     expect(kernelSequence(mod, 'p', packets), 'kernel and interpreter').to.deep.equal(interp);
+  });
+
+  it('tp_btf: a lock in a task storage value', function () {
+    const mod = compileSource(`import { tpBtf, taskStorage, hashMap, rodata, bpf, type SpinLock, type i64, type u32, type u64 } from 'tsbpf/dsl';
+export interface Calls { lock: SpinLock; n: u64 }
+export const calls = taskStorage<Calls>();
+export const perTid = hashMap<u32, u64>({ maxEntries: 4 });
+export const tid = rodata<u32>(0);
+export const nr = rodata<u32>(0);
+export const p = tpBtf('sys_enter', (regs: u64, id: i64) => {
+  if (id !== nr.get() || bpf.tid() !== tid.get()) return 0;
+  const c = calls.get(bpf.currentTaskBtf(), true);
+  if (c === null) return 0;
+  const n = bpf.withLock(c.lock, () => {
+    c.n += 1;
+    return c.n;
+  });
+  perTid.update(bpf.tid(), n);
+  return 0;
+});`);
+    const interp = sysEnterInInterp(mod, 3);
+    expect(interp.perTid).to.deep.equal({ [le32(process.pid)]: le64(3n) });
+    expect(sysEnterInKernel(this, mod, 3).perTid, 'kernel and interpreter').to.deep.equal(interp.perTid);
   });
 
   const refused: Array<[string, string, RegExp]> = [

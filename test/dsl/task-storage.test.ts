@@ -6,11 +6,8 @@
  * interpreter (whose task is the same thread id) give the same maps.
  */
 import { expect } from 'chai';
-import { loadCompiledModule } from '../../src/cli/dsl-live.js';
-import { attachTracing } from '../../src/kernel/link-tracing.js';
-import { arch, markedGetpgid } from '../kernel/marked-calls.js';
-import { needKernel } from '../support/kernel.js';
-import { compileSource, diagnosticsOf, dumpKernelMaps, InterpMaps, le32, le64, runInterp } from './support/harness.js';
+import { compileSource, diagnosticsOf, le32, le64 } from './support/harness.js';
+import { sysEnterInInterp, sysEnterInKernel } from './support/sys-enter.js';
 
 const SOURCE = `
 import { tpBtf, taskStorage, hashMap, arrayMap, rodata, bpf, type i64, type u32, type u64 } from 'tsbpf/dsl';
@@ -45,31 +42,11 @@ describe('dsl taskStorage: kernel and interpreter agree', function () {
 
   it('counts per task, deletes, creates again (tp_btf sys_enter)', function () {
     const mod = compileSource(SOURCE);
-    const nr = arch?.getpgid ?? 121;
-    const rodata = { tid: process.pid, nr };
-    // The interpreter: the same thread id, tp_btf arguments (regs, id) as the context.
-    const maps = new InterpMaps(mod, rodata);
-    const ctx = new Uint8Array(new BigUint64Array([0n, BigInt(nr)]).buffer);
-    for (let i = 0; i < CALLS; i++) runInterp(mod, 'p', { ctx }, { maps, task: { pid: process.pid, tgid: process.pid } });
-    const interp = maps.dump();
+    const interp = sysEnterInInterp(mod, CALLS);
     // 5 calls: 1, 2, 3 (deleted), then 1, 2 again; two creations, one delete (0), null after it once.
     expect(interp.perTid).to.deep.equal({ [le32(process.pid)]: le64(2n) });
     expect(interp.out).to.deep.equal({ [le32(0)]: le64(2n), [le32(2)]: le64(1n) });
-
-    needKernel(this);
-    if (!arch) this.skip();
-    const live = loadCompiledModule(mod, { rodata });
-    try {
-      const link = attachTracing(live.programs.get('p')!, 'tp_btf/sys_enter');
-      try {
-        for (let i = 0; i < CALLS; i++) expect(markedGetpgid()).to.equal(-1);
-      } finally {
-        link.close();
-      }
-      const kernel = dumpKernelMaps(mod, live.maps);
-      expect({ perTid: kernel.perTid, out: kernel.out }, 'kernel and interpreter').to.deep.equal({ perTid: interp.perTid, out: interp.out });
-    } finally {
-      live.close();
-    }
+    const kernel = sysEnterInKernel(this, mod, CALLS);
+    expect({ perTid: kernel.perTid, out: kernel.out }, 'kernel and interpreter').to.deep.equal({ perTid: interp.perTid, out: interp.out });
   });
 });
