@@ -102,7 +102,8 @@ describe('interp: clang-built objects', () => {
     const name = object('core').programNames[0]!;
     expect(() => object('core').program(name)).to.not.throw();
     expect(() => object('core', 'error').program(name)).to.throw(InterpError, /need a kernel/);
-    // bpf_get_current_task is not an interpreter helper: a typed error, not a crash
-    expect(() => object('core').run(name, { ctx: new Uint8Array(64) })).to.throw(InterpError, /helper 35 \(bpf_get_current_task\), which the interpreter does not provide/);
+    // bpf_get_current_task gives an address naming the run's task (task storage keys on it); the CO-RE
+    // probe reads through it fault (-EFAULT, zeroed) as they would on a bad pointer: the program runs to its end.
+    expect(object('core').run(name, { ctx: new Uint8Array(64) }).r0).to.equal(0n);
   });
 });
