@@ -30,6 +30,8 @@ export interface Instruction {
   imm64?: bigint;
   reference?: string;
   symbol?: string;
+  /** The subprogram a bpf-to-bpf call or a PSEUDO_FUNC lddw names, until it is linked (its imm resolved). */
+  callee?: string;
   source?: SourceSpan;
   /** Index of the CO-RE relocation (in its compiler's table) whose value this instruction's imm carries. */
   coreRelocation?: number;

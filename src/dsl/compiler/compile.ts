@@ -7,14 +7,18 @@
 import { Project, ts, type SourceFile } from 'ts-morph';
 import type { Instruction } from '../../asm/instruction.js';
 import { CompilerContext, type CompileHostHooks, type DslRef, lineAndColumn, sourceLine } from './context.js';
-import { type CType, sizeOf, STACK_LIMIT } from './ctypes.js';
+import { type CType, type IntType, sizeOf, STACK_LIMIT } from './ctypes.js';
+import { Helper } from '../../asm/helpers.js';
+import { Class, JmpOp } from '../../asm/opcodes.js';
+import type { Node } from 'ts-morph';
+import { type SubprogramParam, type SubprogramPlan, SubprogramTable } from './subprograms.js';
 import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
 import { emitFunction, layoutStack } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
 import { kernelTypes, type KernelTypesOutput } from './kernel-types.js';
 import type { MapKind } from './map-kinds.js';
-import { type MapInfo, ModuleModel } from './module-model.js';
+import { type MapInfo, ModuleModel, type ProgramInfo } from './module-model.js';
 import type { HistogramSpec } from './histogram-model.js';
 import { inUserSpace, userSpaceRanges } from './user-space.js';
 import { moduleSpecifierText } from './module-specifier.js';
@@ -51,9 +55,24 @@ export interface CompiledProgram {
   attachBtf?: { name: string; kind: 'typedef' | 'func' };
   /** Where the program's `export const` stands, for errors that arise later (attach). */
   declaredAt?: { file: string; line: number; column: number };
+  /** The program's instructions, then the subprograms it calls (linked: calls resolved). */
   instructions: Instruction[];
   stackSize: number;
   ir: string;
+  /** The bpf-to-bpf functions appended to `instructions`, in order. */
+  subprograms?: CompiledSubprogram[];
+}
+
+/** A module function compiled as a subprogram and appended to a program. */
+export interface CompiledSubprogram {
+  /** Its name in the object's .text and BTF. */
+  name: string;
+  /** Index of its first instruction in the program's instructions. */
+  start: number;
+  stackSize: number;
+  /** Its argument registers in order: integers, references ('ptr') and the context. */
+  params: Array<{ name: string; type: IntType | 'ptr' | 'ctx' }>;
+  result?: IntType;
 }
 
 export interface CompiledMap {
@@ -314,47 +333,17 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
   }
   for (const p of model.programs) {
     try {
-      const before = cx.diagnostics.length;
-      const suppressed = cx.suppressed;
-      const lowering = new FunctionLowering(cx, model, p);
-      const fn: IrFunction = lowering.lower();
-      // A construct abandoned after a diagnostic (or one TypeScript gave) can leave the IR incomplete: stop here for this program.
-      if (cx.diagnostics.length > before || cx.suppressed > suppressed) continue;
-      for (const u of lowering.lifetimes.check(fn)) cx.report(u.node, 'TSBPF_USE_AFTER_RELEASE', u.message);
-      if (cx.diagnostics.length > before) continue;
-      optimize(fn);
-      for (const leak of findLeakedReservations(fn)) {
-        const sp = leak.span ?? { file: entry.getFilePath(), line: 1, column: 1 };
-        cx.diagnostics.push({
-          file: sp.file, line: sp.line, column: sp.column, code: 'TSBPF_RINGBUF_LEAK',
-          message: 'the event reserved here is neither submitted nor discarded on every path',
-          ...(sp.text !== undefined ? { text: sp.text } : {}),
-        });
-      }
-      const ir = formatIr(fn);
-      const alloc = allocateRegisters(fn);
-      const stackSize = layoutStack(fn);
-      if (stackSize > STACK_LIMIT) cx.report(p.body, 'TSBPF_STACK', `program ${p.name} needs ${stackSize} bytes of stack; the limit is ${STACK_LIMIT}`);
-      const instructions = emitFunction(fn, alloc);
-      const info = PROGRAM_KINDS[p.kind];
-      const attach = expectedAttachType(p.kind, p.target);
-      const attachBtf = attachBtfOf(p.kind, p.target);
-      const declFile = p.decl.getSourceFile();
-      const declPos = lineAndColumn(declFile, p.decl.getStart());
-      programs.push({
-        name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions, stackSize, ir,
-        declaredAt: { file: declFile.getFilePath(), line: declPos.line, column: declPos.column },
-        ...(attach !== undefined ? { expectedAttachType: attach } : {}),
-        ...(attachBtf ? { attachBtf } : {}),
-        ...(p.target !== undefined ? { target: p.target } : {}),
-        ...(p.binary !== undefined ? { binary: p.binary } : {}),
-      });
+      // An automatic choice of bpf-to-bpf calls that does not fit the kernel's limits: the program again, inlined.
+      const compiled = compileProgram(cx, model, p, entry, true) ?? undefined;
+      const out = compiled === 'retry' ? compileProgram(cx, model, p, entry, false) : compiled;
+      if (out && out !== 'retry') programs.push(out);
     } catch (e) {
       if (e instanceof Abandon) continue;
       cx.report(p.body, 'TSBPF_INTERNAL', `internal compiler error: ${(e as Error).message}`);
       if (typeof process !== 'undefined' && process.env?.TSBPF_DEBUG === '1') console.error(e);
     }
   }
+  nameSubprogramsApart(programs);
   if (cx.diagnostics.length > 0) {
     cx.diagnostics.sort((a, b) => (a.file === b.file ? a.line - b.line || a.column - b.column : a.file < b.file ? -1 : 1));
     throw new CompileError(cx.diagnostics);
@@ -390,6 +379,190 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     }
   }
   return out;
+}
+
+/** One BPF function after lowering: checked, optimized, allocated and emitted. Undefined after a diagnostic. */
+function finishFunction(cx: CompilerContext, fn: IrFunction, lowering: FunctionLowering, entry: SourceFile, before: number): { instructions: Instruction[]; stackSize: number; ir: string } | undefined {
+  for (const u of lowering.lifetimes.check(fn)) cx.report(u.node, 'TSBPF_USE_AFTER_RELEASE', u.message);
+  if (cx.diagnostics.length > before) return undefined;
+  optimize(fn);
+  for (const leak of findLeakedReservations(fn)) {
+    const sp = leak.span ?? { file: entry.getFilePath(), line: 1, column: 1 };
+    cx.diagnostics.push({
+      file: sp.file, line: sp.line, column: sp.column, code: 'TSBPF_RINGBUF_LEAK',
+      message: 'the event reserved here is neither submitted nor discarded on every path',
+      ...(sp.text !== undefined ? { text: sp.text } : {}),
+    });
+  }
+  const ir = formatIr(fn);
+  const alloc = allocateRegisters(fn);
+  const stackSize = layoutStack(fn);
+  return { instructions: emitFunction(fn, alloc), stackSize, ir };
+}
+
+/**
+ * A program: its body and the subprograms it calls, each finished, then
+ * linked as libbpf links them. 'retry' when automatically chosen calls
+ * exceed the kernel's stack limit (then `automatic` false inlines them).
+ */
+function compileProgram(cx: CompilerContext, model: ModuleModel, p: ProgramInfo, entry: SourceFile, automatic: boolean): CompiledProgram | 'retry' | undefined {
+  const before = cx.diagnostics.length;
+  const suppressed = cx.suppressed;
+  const table = new SubprogramTable();
+  table.automatic = automatic;
+  const lowering = new FunctionLowering(cx, model, p, table);
+  const fn: IrFunction = lowering.lower();
+  // A construct abandoned after a diagnostic (or one TypeScript gave) can leave the IR incomplete: stop here for this program.
+  if (cx.diagnostics.length > before || cx.suppressed > suppressed) return undefined;
+  const main = finishFunction(cx, fn, lowering, entry, before);
+  if (!main) return undefined;
+  const subs = new Map<string, { plan: SubprogramPlan; code: NonNullable<ReturnType<typeof finishFunction>> }>();
+  for (const plan of table.plans.values()) {
+    const code = finishFunction(cx, plan.ir!, plan.lowering!, entry, before);
+    if (!code) return undefined;
+    subs.set(plan.name, { plan, code });
+  }
+  if (cx.diagnostics.length > before) return undefined;
+  if (main.stackSize > STACK_LIMIT) cx.report(p.body, 'TSBPF_STACK', `program ${p.name} needs ${main.stackSize} bytes of stack; the limit is ${STACK_LIMIT}`);
+  const linked = linkSubprograms(main.instructions, subs);
+  if (linked.subprograms.length) {
+    const problem = callStackProblem(main, linked.order, subs);
+    if (problem) {
+      if ([...subs.values()].some((s) => s.plan.automatic)) return 'retry';
+      cx.report(problem.node, 'TSBPF_STACK', problem.message);
+      return undefined;
+    }
+  }
+  const info = PROGRAM_KINDS[p.kind];
+  const attach = expectedAttachType(p.kind, p.target);
+  const attachBtf = attachBtfOf(p.kind, p.target);
+  const declFile = p.decl.getSourceFile();
+  const declPos = lineAndColumn(declFile, p.decl.getStart());
+  return {
+    name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions: linked.instructions, stackSize: main.stackSize,
+    ir: [main.ir, ...linked.order.map((name) => subs.get(name)!.code.ir)].join('\n'),
+    declaredAt: { file: declFile.getFilePath(), line: declPos.line, column: declPos.column },
+    ...(linked.subprograms.length ? { subprograms: linked.subprograms } : {}),
+    ...(attach !== undefined ? { expectedAttachType: attach } : {}),
+    ...(attachBtf ? { attachBtf } : {}),
+    ...(p.target !== undefined ? { target: p.target } : {}),
+    ...(p.binary !== undefined ? { binary: p.binary } : {}),
+  };
+}
+
+/**
+ * The program's instructions followed by each subprogram it calls, depth
+ * first in order of first call (libbpf's order), with each call's imm set
+ * to the callee's offset.
+ */
+function linkSubprograms(main: Instruction[], subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>): { instructions: Instruction[]; subprograms: CompiledSubprogram[]; order: string[] } {
+  const out: Instruction[] = [];
+  const startSlot = new Map<string, number>();
+  const subprograms: CompiledSubprogram[] = [];
+  const order: string[] = [];
+  let slots = 0;
+  const append = (code: Instruction[]) => {
+    for (const ins of code) {
+      out.push({ ...ins });
+      slots += ins.imm64 !== undefined ? 2 : 1;
+    }
+  };
+  append(main);
+  // Appending a callee as its first call is met, then resolving calls once everything is placed.
+  for (let i = 0; i < out.length; i++) {
+    const callee = out[i]!.callee;
+    if (callee === undefined || startSlot.has(callee)) continue;
+    const sub = subs.get(callee);
+    if (!sub) throw new Error(`internal: call of unknown subprogram ${callee}`);
+    startSlot.set(callee, slots);
+    order.push(callee);
+    const plan = sub.plan;
+    subprograms.push({
+      name: callee, start: out.length, stackSize: sub.code.stackSize,
+      params: [
+        ...plan.params.filter((x) => x.kind !== 'ctx').map((x, j): CompiledSubprogram['params'][number] => ({ name: paramName(plan, x, j), type: x.kind === 'int' ? x.t : 'ptr' })),
+        ...(plan.usesCtx ? [{ name: 'ctx', type: 'ctx' as const }] : []),
+      ],
+      ...(plan.result ? { result: plan.result } : {}),
+    });
+    append(sub.code.instructions);
+  }
+  let slot = 0;
+  for (const ins of out) {
+    if (ins.callee !== undefined) {
+      ins.imm = startSlot.get(ins.callee)! - slot - 1;
+      if (ins.imm64 !== undefined) ins.imm64 = BigInt.asUintN(32, BigInt(ins.imm));
+    }
+    slot += ins.imm64 !== undefined ? 2 : 1;
+  }
+  return { instructions: out, subprograms, order };
+}
+
+function paramName(plan: SubprogramPlan, x: SubprogramParam, j: number): string {
+  const p = plan.fn.getParameters()[plan.params.indexOf(x)];
+  return p ? p.getName() : `arg${j}`;
+}
+
+/**
+ * Programs lower their subprograms each for itself; the object holds each
+ * name once in .text. Copies whose code differs (another program kind's
+ * context, another tracepoint's fields) get names of their own.
+ */
+function nameSubprogramsApart(programs: CompiledProgram[]): void {
+  const taken = new Map<string, string>();
+  const codeOf = (p: CompiledProgram, i: number): string => {
+    const sp = p.subprograms![i]!;
+    const code = p.instructions.slice(sp.start, p.subprograms![i + 1]?.start ?? p.instructions.length);
+    return JSON.stringify(code.map((ins) => [ins.opcode, ins.dst, ins.src, ins.off, ins.callee === undefined ? ins.imm : 0, ins.imm64?.toString(), ins.callee, ins.reference, ins.coreRelocation, ins.source?.line, ins.source?.column]));
+  };
+  const used = new Set(programs.flatMap((p) => (p.subprograms ?? []).map((sp) => sp.name)));
+  for (const p of programs) {
+    const renames = new Map<string, string>();
+    (p.subprograms ?? []).forEach((sp, i) => {
+      const code = codeOf(p, i);
+      const known = taken.get(sp.name);
+      if (known === undefined) taken.set(sp.name, code);
+      else if (known !== code) {
+        let name = sp.name;
+        for (let n = 2; used.has(name); n++) name = `${sp.name}_${n}`;
+        used.add(name);
+        taken.set(name, code);
+        renames.set(sp.name, name);
+      }
+    });
+    if (!renames.size) continue;
+    for (const sp of p.subprograms!) sp.name = renames.get(sp.name) ?? sp.name;
+    for (const ins of p.instructions) if (ins.callee !== undefined) ins.callee = renames.get(ins.callee) ?? ins.callee;
+  }
+}
+
+/** Frames are rounded up to 32 bytes (at least one) and together take at most 512; with tail calls, 256 (kernel 6.1's check_max_stack_depth). */
+function callStackProblem(
+  main: { instructions: Instruction[]; stackSize: number },
+  order: string[],
+  subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>,
+): { node: Node; message: string } | undefined {
+  const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
+  const callees = (code: Instruction[]) => [...new Set(code.flatMap((ins) => (ins.callee !== undefined && ins.imm64 === undefined ? [ins.callee] : [])))];
+  const tailCalls = [main.instructions, ...order.map((n) => subs.get(n)!.code.instructions)].some((c) => c.some((ins) => ins.opcode === (Class.JMP | JmpOp.CALL) && ins.src === 0 && ins.imm === Helper.tail_call));
+  const limit = tailCalls ? 256 : STACK_LIMIT;
+  // The deepest chain below each function, and the call that starts it.
+  const deepest = (code: Instruction[], own: number): { bytes: number; chain: string[] } => {
+    let best = { bytes: frame(own), chain: [] as string[] };
+    for (const c of callees(code)) {
+      const s = subs.get(c)!;
+      const below = deepest(s.code.instructions, s.code.stackSize);
+      if (frame(own) + below.bytes > best.bytes) best = { bytes: frame(own) + below.bytes, chain: [c, ...below.chain] };
+    }
+    return best;
+  };
+  const d = deepest(main.instructions, main.stackSize);
+  if (d.bytes <= limit) return undefined;
+  const first = subs.get(d.chain[0]!)!.plan;
+  return {
+    node: first.node,
+    message: `the calls ${['program', ...d.chain].join(' → ')} need ${d.bytes} bytes of stack together (each frame rounded up to 32); the limit is ${limit}${tailCalls ? ' in a program with tail calls' : ''}: mark a function @inline or keep large values in a map`,
+  };
 }
 
 /** A map as the loader and the object writer see it; prog arrays name their programs (all of one kind). */

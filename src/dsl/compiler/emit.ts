@@ -4,8 +4,8 @@
  * in argument moves); jump offsets are resolved at the end.
  */
 import { type Instruction, instruction, type SourceSpan, wideLoad } from '../../asm/instruction.js';
-import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoLoad, Size, Source } from '../../asm/opcodes.js';
-import type { AluName, AtomicCall, CmpName, IrFunction, Operand, SpannedOp, VReg } from './ir.js';
+import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } from '../../asm/opcodes.js';
+import { type AluName, type AtomicCall, type CmpName, entryMoves, type IrFunction, type Operand, type SpannedOp, type VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
 import { peephole } from './peephole.js';
 import type { Allocation, MapReference } from './regalloc.js';
@@ -59,7 +59,7 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   };
   /** A physical register holding a virtual one (reloading spills into `scratch`). */
   const use = (v: VReg, scratch: number): number => {
-    if (v < 0) return 1;
+    if (v < 0) return -v;
     const l = loc(v);
     if (l.kind === 'reg') return l.reg;
     push(instruction(Class.LDX | Mode.MEM | Size.DW, scratch, FP, slotOff(l.slot)));
@@ -74,7 +74,7 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   const operandInto = (x: Operand, dst: number, bits: 32 | 64) => {
     if (x.kind === 'imm') movImm(dst, x.value, bits);
     else {
-      const l = x.reg < 0 ? { kind: 'reg' as const, reg: 1 } : loc(x.reg);
+      const l = x.reg < 0 ? { kind: 'reg' as const, reg: -x.reg } : loc(x.reg);
       if (l.kind === 'reg') movReg(dst, l.reg, bits);
       else {
         push(instruction(Class.LDX | Mode.MEM | Size.DW, dst, FP, slotOff(l.slot)));
@@ -83,7 +83,12 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
     }
   };
 
-  for (const op of fn.ops as SpannedOp[]) {
+  const entry = entryMoves(fn.ops);
+  if (entry > 0) {
+    span = fn.ops[0]!.span;
+    moveParameters(fn.ops.slice(0, entry) as Array<Extract<SpannedOp, { op: 'mov' }>>, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
+  }
+  for (const op of fn.ops.slice(entry) as SpannedOp[]) {
     span = op.span;
     switch (op.op) {
       case 'label':
@@ -192,7 +197,12 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
       case 'call': {
         moveArguments(op.args, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
         if (op.atomic) atomicInstructions(op.atomic).forEach(push);
-        else push(instruction(Class.JMP | JmpOp.CALL, 0, 0, 0, op.helper));
+        else if (op.subprogram !== undefined) {
+          // A bpf-to-bpf call: imm is the callee's offset, filled in when the program is linked.
+          const ins = instruction(Class.JMP | JmpOp.CALL, 0, PseudoCall.CALL, 0, -1);
+          ins.callee = op.subprogram;
+          push(ins);
+        } else push(instruction(Class.JMP | JmpOp.CALL, 0, 0, 0, op.helper));
         if (op.dst !== undefined) {
           const l = loc(op.dst);
           if (l.kind === 'reg') movReg(l.reg, R0);
@@ -275,7 +285,7 @@ function moveArguments(args: Operand[], t: MoveTools): void {
   const pending: Move[] = args.map((src, i) => {
     const dst = i + 1;
     if (src.kind === 'reg') {
-      if (src.reg < 0) return { dst, src, from: 1 };
+      if (src.reg < 0) return { dst, src, from: -src.reg };
       if (t.rematerialized.has(src.reg)) return { dst, src };
       const l = t.loc(src.reg);
       if (l.kind === 'reg') return { dst, src, from: l.reg };
@@ -302,6 +312,35 @@ function moveArguments(args: Operand[], t: MoveTools): void {
     // A cycle of register moves: park one source in r0.
     const m = todo.find((x) => x.from !== undefined)!;
     t.movReg(R0, m.from!);
+    for (const o of todo) if (o.from === m.from) o.from = R0;
+  }
+}
+
+/**
+ * The entry's copies of r1-r5 as one parallel move (the allocator may give
+ * one parameter the register another still arrives in): spilled ones first,
+ * then register moves in an order that reads each source before it is
+ * overwritten, r0 breaking cycles (the allocator never gives a parameter r0).
+ */
+function moveParameters(moves: Array<Extract<SpannedOp, { op: 'mov' }>>, t: MoveTools): void {
+  type Move = { dst: number; from: number };
+  const regs: Move[] = [];
+  for (const m of moves) {
+    const from = -(m.src as { kind: 'reg'; reg: VReg }).reg;
+    const l = t.loc(m.dst);
+    if (l.kind === 'spill') t.push(instruction(Class.STX | Mode.MEM | Size.DW, FP, from, t.slotOff(l.slot)));
+    else if (l.reg !== from) regs.push({ dst: l.reg, from });
+  }
+  let todo = regs;
+  while (todo.length) {
+    const ready = todo.find((m) => !todo.some((o) => o !== m && o.from === m.dst));
+    if (ready) {
+      t.movReg(ready.dst, ready.from);
+      todo = todo.filter((m) => m !== ready);
+      continue;
+    }
+    const m = todo[0]!;
+    t.movReg(R0, m.from);
     for (const o of todo) if (o.from === m.from) o.from = R0;
   }
 }

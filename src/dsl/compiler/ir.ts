@@ -31,8 +31,10 @@ export type Op =
    * A helper call; with `atomic`, an atomic instruction placed like one
    * (arguments in r1 = address, r2 = value, r3 = expected; the old value in
    * r0), so the allocator keeps values across it in callee-saved registers.
+   * With `subprogram`, a bpf-to-bpf call of that subprogram (arguments in
+   * r1-r5, result in r0, r1-r5 clobbered as by a helper).
    */
-  | { op: 'call'; helper: number; args: Operand[]; dst?: VReg; atomic?: AtomicCall }
+  | { op: 'call'; helper: number; args: Operand[]; dst?: VReg; atomic?: AtomicCall; subprogram?: string }
   /** dst = *(size *)(base + a CO-RE relocated field offset): a direct load through a BTF pointer, as clang emits for tp_btf/fentry arguments. */
   | { op: 'coreLoad'; dst: VReg; base: VReg; size: 1 | 2 | 4 | 8; relo: number }
   /** dst = a CO-RE relocated constant (relocation `relo` of the module): a field offset, size, existence…; opaque to every pass. */
@@ -66,6 +68,17 @@ export interface IrFunction {
   ops: SpannedOp[];
   slots: StackSlot[];
   vregCount: number;
+}
+
+/** How many ops at the start copy the entry's argument registers (r1-r5, as negative registers) into virtual ones. */
+export function entryMoves(ops: readonly SpannedOp[]): number {
+  let n = 0;
+  while (n < ops.length) {
+    const op = ops[n]!;
+    if (op.op !== 'mov' || op.src.kind !== 'reg' || op.src.reg >= 0) break;
+    n++;
+  }
+  return n;
 }
 
 /** Virtual registers an operation reads. */
@@ -123,7 +136,7 @@ export function formatIr(fn: IrFunction): string {
       case 'map': s = `v${op.dst} = map ${op.map}${op.valueOffset !== undefined ? ` value+${op.valueOffset}` : ''}`; break;
       case 'core': s = `v${op.dst} = core relocation #${op.relo}`; break;
       case 'coreLoad': s = `v${op.dst} = load${op.size * 8} [v${op.base} + core relocation #${op.relo}]`; break;
-      case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}${op.atomic ? `atomic_${op.atomic.fetch ? 'fetch_' : ''}${op.atomic.aop}${op.atomic.size * 8}+${op.atomic.off}` : `call ${op.helper}`}(${op.args.map(f).join(', ')})`; break;
+      case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}${op.atomic ? `atomic_${op.atomic.fetch ? 'fetch_' : ''}${op.atomic.aop}${op.atomic.size * 8}+${op.atomic.off}` : op.subprogram !== undefined ? `call ${op.subprogram}` : `call ${op.helper}`}(${op.args.map(f).join(', ')})`; break;
       case 'jmp': s = `jmp ${op.target}`; break;
       case 'br': s = `if ${op.cmp}${op.bits} v${op.a}, ${f(op.b)} goto ${op.target}`; break;
       case 'label': lines.push(`${op.label}:`); continue;

@@ -51,9 +51,18 @@ export class Lifetimes {
     if (ids && ids.length > 0) this.#mark({ k: 'use', ids, node });
   }
 
+  /** The origins of references (to acquire them again in a subprogram they are passed to). */
+  originsOf(ids: readonly number[]): Origin[] {
+    return ids.map((id) => this.#origins[id]!);
+  }
+
+  /** Every release marked so far (what a subprogram's caller must also release after calling it). */
+  readonly releases: Release[] = [];
+
   /** `call` releases what `release` says; `what` names the call in messages (`events.submit()`). */
   release(release: Release, what: string, call: Node): void {
     if (release.kind === 'events' && release.ids.length === 0) return;
+    this.releases.push(release);
     const { line } = lineAndColumn(call.getSourceFile(), call.getStart());
     this.#mark({ k: 'release', release, why: `${what} on line ${line}` });
   }

@@ -6,7 +6,7 @@
 import type { Node } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
 import { type CType, I64, INT_TYPES, sizeOf, U32, U64 } from './ctypes.js';
-import { imm, reg, type SpannedOp, type VReg } from './ir.js';
+import { entryMoves, imm, reg, type SpannedOp, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { PROGRAM_KINDS } from './program-kinds.js';
 import type { Value } from './values.js';
@@ -90,7 +90,7 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
 
 /**
  * Registers holding ctx->data and ctx->data_end, loaded once at the
- * program's entry (so they dominate every use) and reloaded after helpers
+ * function's entry (after the copies of its argument registers) (so they dominate every use) and reloaded after helpers
  * that move the packet.
  */
 export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
@@ -104,7 +104,7 @@ export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
     { op: 'load', dst: end, base: l.ctxReg, off: info.packet.dataEnd, size: 4 },
   ];
   const entrySpan = l.ops[0]?.span;
-  l.ops.splice(1, 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
+  l.ops.splice(entryMoves(l.ops), 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
   l.packetBoundsCache = { data, end };
   return l.packetBoundsCache;
 }
@@ -115,6 +115,7 @@ export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
  * not exist yet: their loads at the entry would hold the bounds from before the helper.
  */
 export function reloadPacketBounds(l: FunctionLowering, what: string, call: Node): void {
+  l.movesPacket = true;
   l.lifetimes.release({ kind: 'headers' }, what, call);
   const info = PROGRAM_KINDS[l.program.kind];
   if (!info.packet || info.packet === 'loadBytes') return;

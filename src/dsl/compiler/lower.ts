@@ -9,7 +9,8 @@ import { type CompilerContext, lineAndColumn, sourceLine } from './context.js';
 import { helperName } from '../../asm/helpers.js';
 import { type CType, I32, I64, INT_TYPES, type IntType, intRange, sizeOf, SPIN_LOCK, spinLocks, STACK_LIMIT, type StructType, typeName, U32, U64 } from './ctypes.js';
 import { Abandon, type DslDiagnostic } from './diagnostics.js';
-import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, type VReg } from './ir.js';
+import { type AluName, type CmpName, imm, type IrFunction, type Op, type Operand, reg, type SpannedOp, type StackSlot, uses, type VReg } from './ir.js';
+import { callSubprogram, type FunctionNode, planCall, type SubprogramPlan, SubprogramTable } from './subprograms.js';
 import { type GlobalInfo, globalIntType, isProgramFactory, type MapInfo, type ModuleModel, type ProgramInfo } from './module-model.js';
 import { BTF_KINDS } from './program-kinds.js';
 import type { TracepointField } from './tracepoint-format.js';
@@ -28,7 +29,8 @@ import type { Place, Space, Value } from './values.js';
 type Binding = { k: 'var'; reg: VReg; t: IntType; nullFlag?: VReg } | { k: 'value'; value: Value };
 
 interface Frame {
-  kind: 'program' | 'inline';
+  /** `subprogram`: a bpf-to-bpf callee, whose `return` is the machine's. */
+  kind: 'program' | 'inline' | 'subprogram';
   decl: Node;
   end: string;
   result?: VReg;
@@ -100,7 +102,13 @@ export class FunctionLowering {
     readonly cx: CompilerContext,
     readonly model: ModuleModel,
     readonly program: ProgramInfo,
-  ) {}
+    /** The program's subprograms (shared with the lowerings of its subprograms). */
+    readonly subprograms: SubprogramTable = new SubprogramTable(),
+    /** Functions being lowered around this lowering (a subprogram's callers), for recursion and depth. */
+    outer: Node[] = [],
+  ) {
+    this.#inlining = [...outer];
+  }
 
   // ------------------------------------------------------------ plumbing
 
@@ -195,6 +203,60 @@ export class FunctionLowering {
     return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs };
   }
 
+  /**
+   * Lowers a module function as a subprogram: its register parameters
+   * arrive in r1… in order, the context (when the body uses it) in the
+   * register after them; integer results are returned in r0.
+   */
+  lowerSubprogram(plan: SubprogramPlan): IrFunction {
+    const fn = plan.fn;
+    this.at(fn);
+    const params = fn.getParameters();
+    const entry: Array<{ dst: VReg; from: number }> = [];
+    const regs = plan.params.map((sp) => {
+      if (sp.kind === 'ctx') return -1;
+      const r = this.newReg();
+      entry.push({ dst: r, from: sp.arg + 1 });
+      return r;
+    });
+    const ctxArg = plan.params.filter((p) => p.kind !== 'ctx').length;
+    const ctxReg = this.newReg();
+    this.ctxReg = ctxReg;
+    for (const e of entry) this.emit({ op: 'mov', dst: e.dst, src: { kind: 'reg', reg: -e.from }, bits: 64 });
+    this.emit({ op: 'mov', dst: ctxReg, src: { kind: 'reg', reg: -(ctxArg + 1) }, bits: 64 });
+    // References passed in are references here too (made at the entry), so what the body releases ends them.
+    plan.params.forEach((sp, i) => {
+      const p = params[i]!;
+      if (sp.kind === 'ctx') this.#bindings.set(p, { k: 'value', value: { k: 'ctx' } });
+      else if (sp.kind === 'int') this.#bindings.set(p, { k: 'var', reg: regs[i]!, t: sp.t });
+      else {
+        const refs = sp.origins.map((o) => this.lifetimes.acquire(o));
+        this.#bindings.set(p, { k: 'value', value: { k: 'ptr', reg: regs[i]!, to: sp.to, space: sp.space, ...withRefs(refs) } });
+      }
+    });
+    const frame: Frame = { kind: 'subprogram', decl: plan.decl, end: this.newLabel('exit') };
+    const rt = fn.getReturnTypeNode();
+    if (rt && rt.getKind() !== SK.VoidKeyword) {
+      const t = this.#tryCtype(rt);
+      if (t?.kind === 'int') frame.resultType = t;
+    }
+    this.#inlining.push(fn);
+    this.#frames.push(frame);
+    this.#lowerFunctionBody(fn.getBody());
+    this.#frames.pop();
+    this.#inlining.pop();
+    this.emit({ op: 'ret', value: imm(0) });
+    if (this.#incomplete) throw new Abandon('incomplete after an earlier diagnostic');
+    const ops = this.ops;
+    const ctxUsed = ops.some((op, i) => i !== entry.length && uses(op).includes(ctxReg));
+    // The context costs an argument register only when the body reads it.
+    if (!ctxUsed) ops.splice(entry.length, 1);
+    else if (ctxArg >= 5) this.fail(plan.node, 'TSBPF_NOINLINE', `${plan.name} takes ${ctxArg} arguments and the context: a BPF function takes at most 5`);
+    plan.usesCtx = ctxUsed;
+    if (frame.resultType) plan.result = frame.resultType;
+    return { name: plan.name, ops, slots: this.slots, vregCount: this.#vregs };
+  }
+
   /** Where references are made, used and released (checked after lowering). */
   readonly lifetimes = new Lifetimes((label) => this.label(label));
 
@@ -216,6 +278,10 @@ export class FunctionLowering {
 
   /** The context (r1 at entry). */
   ctxReg: VReg = -1;
+  /** Frames of BPF functions down to this one (1: the program's own). */
+  frameDepth = 1;
+  /** Whether a helper (or a subprogram) called here may move packet data. */
+  movesPacket = false;
   /** ctx->data / ctx->data_end registers, once loaded (see packetBounds). */
   packetBoundsCache: { data: VReg; end: VReg } | undefined;
 
@@ -244,6 +310,18 @@ export class FunctionLowering {
 
   #return(expr: Expression | undefined, node: Node): void {
     const frame = this.#frames[this.#frames.length - 1]!;
+    if (frame.kind === 'subprogram') {
+      if (!expr) {
+        this.emit({ op: 'ret', value: imm(0) });
+        return;
+      }
+      const iv = this.intOf(this.taken(this.expr(expr), expr), expr);
+      frame.resultType ??= iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
+      const r = this.newReg();
+      this.#assignReg(r, this.convert(iv, frame.resultType, expr));
+      this.emit({ op: 'ret', value: reg(r) });
+      return;
+    }
     if (frame.kind === 'program') {
       if (!expr) {
         this.emit({ op: 'ret', value: imm(0) });
@@ -1028,14 +1106,31 @@ export class FunctionLowering {
     return this.fail(node, 'TSBPF_CALL', `${name}() cannot be called inside a program`);
   }
 
-  #inlining: Node[] = [];
+  #inlining: Node[];
 
+  /** A call of a module function: inlined, or a bpf-to-bpf call of it as a subprogram (see subprograms.ts). */
   inline(fn: Node, decl: Node, args: Node[], node: Node): Value {
     if (!(Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) return this.fail(node, 'TSBPF_CALL', 'not a function');
     if (this.#inlining.includes(fn)) return this.fail(node, 'TSBPF_RECURSION', `recursive call to '${Node.isCallExpression(node) ? node.getExpression().getText() : 'function'}': BPF programs cannot recurse`);
     if (fn.isAsync()) return this.fail(fn, 'TSBPF_ASYNC', 'async functions are not supported');
     if (Node.isFunctionDeclaration(fn) && fn.isGenerator()) return this.fail(fn, 'TSBPF_GENERATOR', 'generators are not supported');
     if (this.#inlining.length > 16) return this.fail(node, 'TSBPF_INLINE_DEPTH', 'functions nest too deeply');
+    const choice = planCall(this, fn, decl, args, node);
+    const values = this.#argumentValues(fn, args, node);
+    if (choice) {
+      const called = callSubprogram(this, choice, fn, decl, values, node);
+      if (called) return called;
+    }
+    return this.#inlineWith(fn, decl, values, args);
+  }
+
+  /** The functions being lowered around this point (outermost first). */
+  get functionChain(): readonly Node[] {
+    return this.#inlining;
+  }
+
+  /** Arguments are evaluated in the caller, left to right, before the callee's bindings exist. */
+  #argumentValues(fn: FunctionNode, args: Node[], node: Node): Value[] {
     const params = fn.getParameters();
     // Arguments are evaluated in the caller, before the callee's bindings exist.
     const values: Value[] = [];
@@ -1053,6 +1148,11 @@ export class FunctionLowering {
       // An integer argument is taken now, before later arguments run (they may store to the same field).
       else values.push(this.taken(this.expr(a), a));
     });
+    return values;
+  }
+
+  #inlineWith(fn: FunctionNode, decl: Node, values: Value[], args: Node[]): Value {
+    const params = fn.getParameters();
     this.#inlining.push(fn);
     const frame: Frame = { kind: 'inline', decl, end: this.newLabel('ret') };
     try {
@@ -1397,7 +1497,7 @@ function returnsNullableNumber(fn: Node): boolean {
   return parts.some((p) => p.isNull()) && parts.some((p) => p.isNumber() || p.isNumberLiteral() || p.isBigInt() || p.isBigIntLiteral() || p.isBoolean() || p.isBooleanLiteral());
 }
 
-function isContextType(cx: CompilerContext, node: Node): boolean {
+export function isContextType(cx: CompilerContext, node: Node): boolean {
   if (!Node.isTypeReference(node)) return false;
   const ref = cx.dslRef(node.getTypeName());
   return ref !== undefined && /Context$/.test(ref.name);

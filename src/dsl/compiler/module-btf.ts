@@ -138,22 +138,44 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
   if (mod.kernel) addKernelTypes(b, mod.kernel, kernelIds, (t) => typeId(t), cInt, intId);
 
   const funcs = new Map<string, number>();
+  const ctxTypes = new Map<string, number>();
+  const ctxTypeOf = (kind: string): number => {
+    let id = ctxTypes.get(kind);
+    if (id === undefined) {
+      const ctxName = CTX_STRUCT[kind];
+      id = ctxName ? b.ptr(b.add({ kind: 'fwd', name: ctxName, union: false })) : b.ptr(0);
+      ctxTypes.set(kind, id);
+    }
+    return id;
+  };
   for (const p of mod.programs) {
-    const ctxName = CTX_STRUCT[p.kind];
-    const ctxType = ctxName ? b.ptr(b.add({ kind: 'fwd', name: ctxName, union: false })) : b.ptr(0);
-    const proto = b.funcProto(intId, [{ name: 'ctx', type: ctxType }]);
+    const proto = b.funcProto(intId, [{ name: 'ctx', type: ctxTypeOf(p.kind) }]);
     funcs.set(p.name, b.func(p.name, proto, 'global'));
+  }
+  // Subprograms are static functions, as clang writes `static __noinline` ones: the verifier checks them in their caller's context.
+  const subFuncs = new Map<string, number>();
+  for (const p of mod.programs) {
+    for (const sp of p.subprograms ?? []) {
+      if (subFuncs.has(sp.name)) continue;
+      const params = sp.params.map((x) => ({ name: x.name, type: x.type === 'ptr' ? b.ptr(0) : x.type === 'ctx' ? ctxTypeOf(p.kind) : typeId(x.type) }));
+      subFuncs.set(sp.name, b.func(sp.name, b.funcProto(sp.result ? typeId(sp.result) : 0, params), 'static'));
+    }
   }
 
   return {
     builder: b, mapVars, mapOffsets, mapSizes, mapsSize: offset, funcs, keyValue, kernelIds,
-    funcInfo: (p) => [{ insnOff: 0, typeId: funcs.get(p.name)! }],
+    funcInfo: (p) => {
+      const slots = slotsOf(p);
+      return [{ insnOff: 0, typeId: funcs.get(p.name)! }, ...(p.subprograms ?? []).map((sp) => ({ insnOff: slots[sp.start]! * 8, typeId: subFuncs.get(sp.name)! }))];
+    },
     lineInfo: (p) => {
       const out: LineInfo[] = [];
+      const starts = new Set((p.subprograms ?? []).map((sp) => sp.start));
       let slot = 0;
       let last = '';
-      for (const ins of p.instructions) {
+      p.instructions.forEach((ins, i) => {
         const s = ins.source;
+        if (starts.has(i)) last = '';
         if (s) {
           const key = `${s.file}:${s.line}:${s.column}`;
           if (key !== last) {
@@ -162,12 +184,28 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
           }
         }
         slot += ins.imm64 !== undefined ? 2 : 1;
+      });
+      // The kernel wants line info to start at the first instruction of each function.
+      const slots = slotsOf(p);
+      for (const at of [0, ...(p.subprograms ?? []).map((sp) => slots[sp.start]!)]) {
+        if (out.some((r) => r.insnOff === at * 8)) continue;
+        const next = out.find((r) => r.insnOff > at * 8) ?? out[out.length - 1];
+        if (next) out.push({ ...next, insnOff: at * 8 });
       }
-      // The kernel wants line info to start at the first instruction.
-      if (out.length && out[0]!.insnOff !== 0) out.unshift({ ...out[0]!, insnOff: 0 });
-      return out;
+      return out.sort((x, y) => x.insnOff - y.insnOff);
     },
   };
+}
+
+/** The slot of each instruction (lddw takes two). */
+function slotsOf(p: CompiledProgram): number[] {
+  const out: number[] = [];
+  let slot = 0;
+  for (const ins of p.instructions) {
+    out.push(slot);
+    slot += ins.imm64 !== undefined ? 2 : 1;
+  }
+  return out;
 }
 
 /**

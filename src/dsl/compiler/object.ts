@@ -1,14 +1,16 @@
 /**
  * Writes a compiled module as a relocatable BPF ELF object in libbpf's
  * conventions (through src/elf's writer and src/btf's builder): one section
- * per program under its SEC name, BTF-defined `.maps`, `.rodata`/`.data`,
+ * per program under its SEC name, subprograms once each in `.text` (static
+ * functions called through R_BPF_64_32 relocations, as clang writes them), BTF-defined `.maps`, `.rodata`/`.data`,
  * `license`, `.BTF` and `.BTF.ext`, and R_BPF_64_64 relocations for every
  * map or global reference.
  */
 import { encode } from '../../asm/codec.js';
 import { PseudoLoad } from '../../asm/opcodes.js';
 import { type CoreRelo, encodeBtfExt } from '../../btf/ext.js';
-import { R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
+import { R_BPF_64_32, R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
+import type { Instruction } from '../../asm/instruction.js';
 import { encodeTsbpfMeta, TSBPF_META_SECTION, type TsbpfMeta } from '../../elf/tsbpf-meta.js';
 import { ElfWriter } from '../../elf/writer.js';
 import type { CompiledModule } from './compile.js';
@@ -29,25 +31,70 @@ function coreRelocations(btf: ReturnType<typeof buildModuleBtf>, mod: CompiledMo
   return out;
 }
 
+type Program = CompiledModule['programs'][number];
+
+/** A run of a program's linked instructions written somewhere in the object: its body in its section, or one subprogram in .text. */
+interface Part {
+  program: Program;
+  section: string;
+  /** Instruction indexes [from, to) of the linked program. */
+  from: number;
+  to: number;
+  /** Byte offset of the part in its section. */
+  base: number;
+}
+
 export function writeObject(mod: CompiledModule): Uint8Array {
   const btf = buildModuleBtf(mod);
   const w = new ElfWriter();
   const symbols = new Map<string, number>();
+  const slotsOf = (ins: Instruction[]) => ins.reduce((n, x) => n + (x.imm64 !== undefined ? 2 : 1), 0);
+
+  // Subprograms go to .text once each (compile gives different code different names), as clang writes static functions.
+  const text: Part[] = [];
+  const textSlot = new Map<string, number>();
+  let textSize = 0;
+  for (const p of mod.programs) {
+    (p.subprograms ?? []).forEach((sp, i) => {
+      if (textSlot.has(sp.name)) return;
+      const to = p.subprograms![i + 1]?.start ?? p.instructions.length;
+      textSlot.set(sp.name, textSize / 8);
+      text.push({ program: p, section: '.text', from: sp.start, to, base: textSize });
+      textSize += slotsOf(p.instructions.slice(sp.start, to)) * 8;
+    });
+  }
+  /** Instructions as an object file holds them: an lddw carries only its offset (the relocation names the map, section or function), a call its callee's slot in .text less one. */
+  const objectCode = (ins: Instruction[]) => encode(ins.map((x) => {
+    if (x.callee !== undefined) {
+      if (x.imm64 !== undefined) return { ...x, src: 0, imm: textSlot.get(x.callee)! * 8, imm64: BigInt(textSlot.get(x.callee)! * 8) };
+      return { ...x, imm: textSlot.get(x.callee)! - 1 };
+    }
+    if (x.reference === undefined || x.imm64 === undefined) return x;
+    const isValue = x.src === PseudoLoad.MAP_VALUE;
+    const offset = isValue ? x.imm64 & 0xffffffffn : 0n;
+    return { ...x, src: 0, imm: Number(offset), imm64: offset };
+  }));
+  const sectionIndex = new Map<string, number>();
+  let textSymbol: number | undefined;
+  if (text.length) {
+    const data = new Uint8Array(textSize);
+    for (const part of text) data.set(objectCode(part.program.instructions.slice(part.from, part.to)), part.base);
+    const index = w.addSection({ name: '.text', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data, addralign: 8 });
+    sectionIndex.set('.text', index);
+    textSymbol = w.addSymbol({ name: '.text', section: index, type: STT_SECTION });
+    for (const part of text) {
+      w.addSymbol({ name: part.program.subprograms!.find((sp) => sp.start === part.from)!.name, section: index, value: part.base, size: slotsOf(part.program.instructions.slice(part.from, part.to)) * 8, type: STT_FUNC, binding: STB_LOCAL });
+    }
+  }
 
   // Programs of the same section name share one ELF section, one after another, as clang
   // writes them: .BTF.ext names sections, so two sections of one name would be ambiguous.
-  const bySection = new Map<string, CompiledModule['programs']>();
+  const bySection = new Map<string, Program[]>();
   for (const p of mod.programs) bySection.set(p.section, [...(bySection.get(p.section) ?? []), p]);
-  /** Per program: its section's index and its byte offset there. */
-  const placed = new Map<CompiledModule['programs'][number], { index: number; base: number }>();
+  const parts: Part[] = [...text];
   for (const [section, progs] of bySection) {
-    const codes = progs.map((p) => encode(p.instructions.map((ins) => {
-      if (ins.reference === undefined || ins.imm64 === undefined) return ins;
-      // In an object file the lddw carries only the offset; the relocation names the map or section.
-      const isValue = ins.src === PseudoLoad.MAP_VALUE;
-      const offset = isValue ? ins.imm64 & 0xffffffffn : 0n;
-      return { ...ins, src: 0, imm: Number(offset), imm64: offset };
-    })));
+    const bodies = progs.map((p) => p.instructions.slice(0, p.subprograms?.[0]?.start ?? p.instructions.length));
+    const codes = bodies.map(objectCode);
     const data = new Uint8Array(codes.reduce((n, c) => n + c.length, 0));
     let base = 0;
     const bases = codes.map((c) => {
@@ -56,9 +103,10 @@ export function writeObject(mod: CompiledModule): Uint8Array {
       return base - c.length;
     });
     const index = w.addSection({ name: section, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data, addralign: 8 });
+    sectionIndex.set(section, index);
     progs.forEach((p, i) => {
       w.addSymbol({ name: p.name, section: index, value: bases[i]!, size: codes[i]!.length, type: STT_FUNC, binding: STB_GLOBAL });
-      placed.set(p, { index, base: bases[i]! });
+      parts.push({ program: p, section, from: 0, to: bodies[i]!.length, base: bases[i]! });
     });
   }
 
@@ -76,28 +124,51 @@ export function writeObject(mod: CompiledModule): Uint8Array {
   const license = w.addSection({ name: 'license', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: new TextEncoder().encode(`${mod.license}\0`), addralign: 1 });
   w.addSymbol({ name: '_license', section: license, size: mod.license.length + 1, type: STT_OBJECT, binding: STB_GLOBAL });
 
-  mod.programs.forEach((p) => {
-    const { index, base } = placed.get(p)!;
-    let at = base;
-    for (const ins of p.instructions) {
-      if (ins.reference !== undefined && ins.imm64 !== undefined) {
+  // Relocations, section by section in the order clang writes them (.text first).
+  for (const part of parts) {
+    const index = sectionIndex.get(part.section)!;
+    let at = part.base;
+    for (const ins of part.program.instructions.slice(part.from, part.to)) {
+      if (ins.callee !== undefined) {
+        // Calls (R_BPF_64_32) and function addresses (R_BPF_64_64) against .text, as clang writes them for static functions.
+        w.addRelocation(index, { offset: at, symbol: textSymbol!, type: ins.imm64 !== undefined ? R_BPF_64_64 : R_BPF_64_32 });
+      } else if (ins.reference !== undefined && ins.imm64 !== undefined) {
         const sym = symbols.get(ins.reference);
-        if (sym === undefined) throw new Error(`program ${p.name} refers to unknown map ${ins.reference}`);
+        if (sym === undefined) throw new Error(`program ${part.program.name} refers to unknown map ${ins.reference}`);
         w.addRelocation(index, { offset: at, symbol: sym, type: R_BPF_64_64 });
       }
       at += ins.imm64 !== undefined ? 16 : 8;
     }
-  });
+  }
 
-  // One .BTF.ext record set per section, each program's records moved to where it starts.
-  const shifted = <R extends { insnOff: number }>(records: (p: CompiledModule['programs'][number]) => R[]) =>
-    [...bySection].map(([section, progs]) => ({
-      section,
-      records: progs.flatMap((p) => records(p).map((r) => ({ ...r, insnOff: r.insnOff + placed.get(p)!.base }))),
-    }));
+  // .BTF.ext records are computed over each linked program, then moved to the part (section and offset) that holds their instruction.
+  const slotIndex = new Map<Program, number[]>();
+  const slotAt = (p: Program, i: number): number => {
+    let s = slotIndex.get(p);
+    if (!s) {
+      s = [];
+      let n = 0;
+      for (const ins of p.instructions) {
+        s.push(n);
+        n += ins.imm64 !== undefined ? 2 : 1;
+      }
+      s.push(n);
+      slotIndex.set(p, s);
+    }
+    return s[i]!;
+  };
+  const sectionNames = [...new Set(parts.map((x) => x.section))];
+  const shifted = <R extends { insnOff: number }>(records: (p: Program) => R[]) => sectionNames.map((section) => ({
+    section,
+    records: parts.filter((x) => x.section === section).flatMap((part) => {
+      const from = slotAt(part.program, part.from) * 8;
+      const to = slotAt(part.program, part.to) * 8;
+      return records(part.program).filter((r) => r.insnOff >= from && r.insnOff < to).map((r) => ({ ...r, insnOff: r.insnOff - from + part.base }));
+    }).sort((a, b) => a.insnOff - b.insnOff),
+  }));
   const ext = encodeBtfExt({
     funcInfo: shifted((p) => btf.funcInfo(p)),
-    lineInfo: shifted((p) => btf.lineInfo(p)).filter((s) => s.records.length > 0),
+    lineInfo: shifted((p) => btf.lineInfo(p)).filter((x) => x.records.length > 0),
     coreRelos: shifted((p) => coreRelocations(btf, mod, p)).filter((sec) => sec.records.length > 0),
   }, btf.builder);
   const meta: TsbpfMeta = { programSections: new Map(), pinnedByName: new Set(mod.maps.filter((m) => m.pinByName).map((m) => m.name)) };

@@ -113,7 +113,10 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
   const r0Ok = (iv: Interval): boolean => {
     const last = fn.ops[iv.end]!;
     const returned = last.op === 'ret' && last.value.kind === 'reg' && last.value.reg === iv.vreg;
-    if (!useR0 || (fn.ops[iv.start]!.op !== 'call' && !returned)) return false;
+    const first = fn.ops[iv.start]!;
+    // A parameter arrives with the others: r0 breaks cycles among them (see emit's moveParameters).
+    if (first.op === 'mov' && first.src.kind === 'reg' && first.src.reg < 0) return false;
+    if (!useR0 || (first.op !== 'call' && !returned)) return false;
     for (let i = iv.start + 1; i <= iv.end; i++) {
       const op = fn.ops[i]!;
       if (op.op === 'call' || (op.op === 'store' && op.value.kind === 'imm' && (op.value.value > 0x7fffffffn || op.value.value < -0x80000000n))) return false;

@@ -87,6 +87,8 @@ export interface AFunc {
   body: AStmt[];
   result: AExpr;
   arrow: boolean;
+  /** Marked `@noinline`: a bpf-to-bpf call (when its arguments allow). */
+  noinline: boolean;
 }
 
 export interface AGlobal {
@@ -250,6 +252,7 @@ function build(z: (typeof SIZES)[UnitSize]): fc.Arbitrary<AUnit> {
     body: fc.array(stmt, { maxLength: z.funcBody }),
     result: expr,
     arrow: fc.boolean(),
+    noinline: fc.boolean(),
   });
 
   const unit: fc.Arbitrary<AUnit> = fc.record({

@@ -145,7 +145,7 @@ class UnitPrinter {
   readonly headers: StructInfo[];
   readonly out: string[] = [];
   readonly scopes: Scope[] = [];
-  readonly funcs: Array<{ name: string; f: AFunc; params: Array<{ k: 'int'; t: IntT } | { k: 'ref'; s: StructInfo }>; ret: IntT | null; releases: Set<number> }> = [];
+  readonly funcs: Array<{ name: string; f: AFunc; params: Array<{ k: 'int'; t: IntT } | { k: 'ref'; s: StructInfo }>; ret: IntT | null; releases: Set<number>; noinline: boolean }> = [];
   readonly maps: Array<AMap & { name: string; keyT: IntT | StructInfo; valueT: IntT | StructInfo }>;
   readonly ringName: string;
   readonly globals: Array<{ name: string; t: IntT }>;
@@ -235,10 +235,11 @@ class UnitPrinter {
       this.#line(`return ${f.ret === null ? `${ret.name}(${r.s})` : this.#store(r, ret).s};`);
     }
     this.scopes.pop();
-    this.funcs.push({ name, f, params, ret, releases });
+    this.funcs.push({ name, f, params, ret, releases, noinline: f.noinline });
     const retType = f.ret === null ? '' : `: ${ret ? ret.name : 'void'}`;
     const body = this.out.join('\n');
-    return f.arrow ? `const ${name} = (${sig.join(', ')})${retType} => {\n${body}\n};` : `function ${name}(${sig.join(', ')})${retType} {\n${body}\n}`;
+    const tag = f.noinline ? '/** @noinline */\n' : '';
+    return tag + (f.arrow ? `const ${name} = (${sig.join(', ')})${retType} => {\n${body}\n};` : `function ${name}(${sig.join(', ')})${retType} {\n${body}\n}`);
   }
 
   // ------------------------------------------------------------ scopes
@@ -361,7 +362,7 @@ class UnitPrinter {
         const fns = this.funcs.filter((f) => f.ret !== null && f.releases.size === 0);
         if (fns.length === 0) return this.#var(a.n);
         const f = fns[a.n % fns.length]!;
-        const args = this.#args(f.params, a.args, cx);
+        const args = this.#args(f.params, a.args, cx, f.noinline);
         if (args === undefined) return this.#var(a.n);
         return { s: `${f.name}(${args.join(', ')})`, t: f.ret! };
       }
@@ -451,13 +452,15 @@ class UnitPrinter {
     return e;
   }
 
-  #args(params: Array<{ k: 'int'; t: IntT } | { k: 'ref'; s: StructInfo }>, given: AExpr[], cx: Cx): string[] | undefined {
+  #args(params: Array<{ k: 'int'; t: IntT } | { k: 'ref'; s: StructInfo }>, given: AExpr[], cx: Cx, noinline = false): string[] | undefined {
     const out: string[] = [];
     for (const [i, pa] of params.entries()) {
       const g = given[i];
       if (pa.k === 'int') out.push(this.#store(g ? this.expr(g, cx) : this.#lit(BigInt(i), 0), pa.t).s);
       else {
-        const refs = this.#refs((r) => r.s === pa.s);
+        // A ring-buffer event stays in the function that reserves it: a @noinline function is not given one (TSBPF_NOINLINE),
+        // nor a parameter of the calling function (which may be one).
+        const refs = this.#refs((r) => r.s === pa.s && !(noinline && (r.kind === 'event' || r.kind === 'param')));
         if (refs.length === 0) return undefined;
         out.push(refs[(g?.k === 'var' ? g.n : 0) % refs.length]!.name);
       }
@@ -765,7 +768,7 @@ class UnitPrinter {
         if (this.funcs.length === 0) return false;
         const f = this.funcs[a.n % this.funcs.length]!;
         for (const m of f.releases) if (!this.#mayRelease(m, cx)) return false;
-        const args = this.#args(f.params, a.args, cx);
+        const args = this.#args(f.params, a.args, cx, f.noinline);
         if (args === undefined) return false;
         for (const m of f.releases) this.#release(m, cx);
         this.#line(`${f.name}(${args.join(', ')});`);
