@@ -6,7 +6,7 @@
  * handles on its programs and maps; the program bodies never run in Node.
  */
 
-import type { task_struct } from './kernel.js';
+import type { inode, sock, task_struct } from './kernel.js';
 
 // ---------------------------------------------------------------- integers
 
@@ -96,7 +96,7 @@ declare const spinLockBrand: unique symbol;
 
 /**
  * A spin lock (struct bpf_spin_lock, 4 bytes) as a top-level field of a
- * hashMap, arrayMap or taskStorage value: `bpf.withLock(v.lock, () => …)`
+ * hashMap, arrayMap or local storage value: `bpf.withLock(v.lock, () => …)`
  * holds it while the callback runs. It is never read or written otherwise.
  */
 export interface SpinLock {
@@ -185,7 +185,7 @@ function definedIn(): string | undefined {
 export type MapKind =
   | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | 'log2hist' | 'linearhist'
   | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
-  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage';
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage' | 'sk_storage' | 'inode_storage';
 
 /** Update flags as in the kernel: ANY, NOEXIST, EXIST. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
@@ -336,18 +336,27 @@ export interface MapOfMaps<K, M> extends MapDescriptor {
   lookup(key: K): M | null;
 }
 /**
- * A value of type V per task (BPF_MAP_TYPE_TASK_STORAGE), freed with the
- * task. The task is a BTF pointer: `bpf.currentTaskBtf()` or a task argument
- * of a tp_btf, fentry or lsm program. No `maxEntries`: one slot per task.
+ * Local storage: a value of type V per kernel object of type O, freed with
+ * the object. No `maxEntries`: one slot per object. The object is a pointer
+ * the verifier knows by its BTF type: an argument of a tp_btf, fentry or
+ * lsm program, or `bpf.currentTaskBtf()` for a task.
  */
-export interface TaskStorage<V> extends MapDescriptor {
-  readonly [mapBrand]?: [V];
-  /** A reference to the task's value, or null; with `create`, a zeroed value is made when there is none. */
-  get(task: Ptr<task_struct>, create?: boolean): V | null;
-  /** Removes the task's value: 0, or -ENOENT. */
-  delete(task: Ptr<task_struct>): i64;
+export interface LocalStorage<O, V> extends MapDescriptor {
+  readonly [mapBrand]?: [O, V];
+  /** A reference to the object's value, or null; with `create`, a zeroed value is made when there is none. */
+  get(owner: Ptr<O>, create?: boolean): V | null;
+  /** Removes the object's value: 0, or -ENOENT. */
+  delete(owner: Ptr<O>): i64;
 }
+/** A value per task (BPF_MAP_TYPE_TASK_STORAGE). */
+export interface TaskStorage<V> extends LocalStorage<task_struct, V> {}
+/** A value per socket (BPF_MAP_TYPE_SK_STORAGE), in tp_btf, fentry/fexit and lsm programs. */
+export interface SkStorage<V> extends LocalStorage<sock, V> {}
+/** A value per inode (BPF_MAP_TYPE_INODE_STORAGE), in lsm programs only. */
+export interface InodeStorage<V> extends LocalStorage<inode, V> {}
 export const taskStorage: <V>(options?: Partial<MapOptions>) => TaskStorage<V> = mapFactory('task_storage');
+export const skStorage: <V>(options?: Partial<MapOptions>) => SkStorage<V> = mapFactory('sk_storage');
+export const inodeStorage: <V>(options?: Partial<MapOptions>) => InodeStorage<V> = mapFactory('inode_storage');
 export const arrayOfMaps: <M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<u32, M> = mapFactory('array_of_maps');
 export const hashOfMaps: <K, M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<K, M> = mapFactory('hash_of_maps');
 

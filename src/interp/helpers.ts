@@ -117,6 +117,10 @@ export const HelperId = {
   GET_CURRENT_TASK_BTF: HelperNumbers.get_current_task_btf,
   TASK_STORAGE_GET: HelperNumbers.task_storage_get,
   TASK_STORAGE_DELETE: HelperNumbers.task_storage_delete,
+  SK_STORAGE_GET: HelperNumbers.sk_storage_get,
+  SK_STORAGE_DELETE: HelperNumbers.sk_storage_delete,
+  INODE_STORAGE_GET: HelperNumbers.inode_storage_get,
+  INODE_STORAGE_DELETE: HelperNumbers.inode_storage_delete,
   SPIN_LOCK: HelperNumbers.spin_lock,
   SPIN_UNLOCK: HelperNumbers.spin_unlock,
 } as const;
@@ -175,6 +179,10 @@ export const defaultHelpers: HelperTable = {
   [HelperId.GET_CURRENT_TASK_BTF]: taskPointer,
   [HelperId.TASK_STORAGE_GET]: localStorageGet,
   [HelperId.TASK_STORAGE_DELETE]: localStorageDelete,
+  [HelperId.SK_STORAGE_GET]: localStorageGet,
+  [HelperId.SK_STORAGE_DELETE]: localStorageDelete,
+  [HelperId.INODE_STORAGE_GET]: localStorageGet,
+  [HelperId.INODE_STORAGE_DELETE]: localStorageDelete,
   [HelperId.SPIN_LOCK]: spinLock,
   [HelperId.SPIN_UNLOCK]: spinUnlock,
   // jiffies at HZ=250, from the same clock as ktime

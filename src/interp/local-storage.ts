@@ -1,5 +1,5 @@
 /**
- * Local storage maps (BPF_MAP_TYPE_TASK_STORAGE): one value per owner, the
+ * Local storage maps (BPF_MAP_TYPE_TASK_STORAGE, SK_STORAGE, INODE_STORAGE): one value per owner, the
  * owner being the kernel object a program names by pointer. The interpreter
  * has no kernel objects, so an owner is the pointer value itself (what
  * bpf_get_current_task_btf or a tp_btf argument gives); user space sees the

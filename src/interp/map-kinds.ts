@@ -35,6 +35,8 @@ export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   xskmap: (spec) => new RedirectArrayMap(spec),
   devmap_hash: (spec) => new RedirectHashMap(spec),
   task_storage: (spec) => new LocalStorageMap(spec),
+  sk_storage: (spec) => new LocalStorageMap(spec),
+  inode_storage: (spec) => new LocalStorageMap(spec),
   stack_trace: (spec) => new StackTraceMap(spec),
 };
 

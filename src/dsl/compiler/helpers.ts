@@ -6,7 +6,7 @@
 import type { ProgramKind } from './program-kinds.js';
 
 /** The BTF-typed tracing kinds (BPF_PROG_TYPE_TRACING and LSM). */
-const BTF_TYPED: ProgramKind[] = ['tp_btf', 'fentry', 'fexit', 'fmod_ret', 'lsm'];
+export const BTF_TYPED: ProgramKind[] = ['tp_btf', 'fentry', 'fexit', 'fmod_ret', 'lsm'];
 const ALL: ProgramKind[] = ['xdp', 'tc', 'socket_filter', 'tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event', 'cgroup_skb', ...BTF_TYPED];
 const TRACING: ProgramKind[] = ['tracepoint', 'raw_tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'perf_event', ...BTF_TYPED];
 /** Helpers about the current task are not offered to socket filters and XDP by the kernel. */

@@ -11,6 +11,8 @@ import { storedInteger } from './lower-maps.js';
 import { imm, type Operand, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';
+import { BTF_TYPED } from './helpers.js';
+import type { ProgramKind } from './program-kinds.js';
 import type { Value } from './values.js';
 
 /** BPF_F_CURRENT_CPU: the perf buffer of the CPU the program runs on. */
@@ -110,28 +112,40 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
       return { k: 'ptr', reg: r, to: INNER_MAP, space: 'map', innerMap: map.inner! };
     }
     case 'task_storage':
+    case 'sk_storage':
+    case 'inode_storage': {
+      const kind = LOCAL_STORAGES[map.kind];
+      if (!kind.programs.includes(l.program.kind)) l.fail(node, 'TSBPF_HELPER_PROGRAM_TYPE', `${map.name} (${kindName(map)}) is not available in ${l.program.kind} programs`);
       switch (method) {
         case 'get': {
-          const task = taskArg(l, arg(0), map);
+          const owner = ownerArg(l, arg(0), map, kind.owner);
           // BPF_LOCAL_STORAGE_GET_F_CREATE, from a constant or a run-time bool.
           const create = args[1] ? l.convert(l.int(args[1]), U64, args[1]).op : imm(0);
-          const r = l.call(Helper.task_storage_get, [reg(l.mapFd(map)), task, imm(0), create], node)!;
+          const r = l.call(kind.get, [reg(l.mapFd(map)), owner, imm(0), create], node)!;
           if (map.value.kind === 'int') return storedInteger(l, r, map.value);
           return { k: 'ptr', reg: r, to: map.value, space: 'map' };
         }
         case 'delete':
-          return int(l.call(Helper.task_storage_delete, [reg(l.mapFd(map)), taskArg(l, arg(0), map)], node));
+          return int(l.call(kind.delete, [reg(l.mapFd(map)), ownerArg(l, arg(0), map, kind.owner)], node));
         default: return wrong('get and delete');
       }
+    }
     default:
       return undefined;
   }
 }
 
-/** The task of a task storage: a pointer the verifier knows as a task_struct (PTR_TO_BTF_ID), not a plain address. */
-function taskArg(l: FunctionLowering, node: Node, map: MapInfo): Operand {
+/** The local storage kinds: their helpers, the kernel object that owns a value, and the program kinds the kernel offers them to. */
+const LOCAL_STORAGES = {
+  task_storage: { get: Helper.task_storage_get, delete: Helper.task_storage_delete, owner: 'task (bpf.currentTaskBtf() or a Ptr<task_struct> argument)', programs: BTF_TYPED },
+  sk_storage: { get: Helper.sk_storage_get, delete: Helper.sk_storage_delete, owner: 'socket (a Ptr<sock> argument)', programs: BTF_TYPED },
+  inode_storage: { get: Helper.inode_storage_get, delete: Helper.inode_storage_delete, owner: 'inode (a Ptr<inode> argument)', programs: ['lsm'] as ProgramKind[] },
+};
+
+/** The owner of a local storage value: a pointer the verifier knows by its BTF type (PTR_TO_BTF_ID), not a plain address. */
+function ownerArg(l: FunctionLowering, node: Node, map: MapInfo, owner: string): Operand {
   const v = l.int(node);
-  if (!v.t.btfPointer) l.fail(node, 'TSBPF_HELPER_ARG', `${map.name} is keyed by a task the verifier knows: bpf.currentTaskBtf() or a Ptr<task_struct> argument of a tp_btf, fentry or lsm program`);
+  if (!v.t.btfPointer) l.fail(node, 'TSBPF_HELPER_ARG', `${map.name} is keyed by a ${owner} the verifier knows as a BTF pointer of a tp_btf, fentry or lsm program, not a plain address`);
   return v.op;
 }
 

@@ -13,6 +13,8 @@ export const BPF_F_NO_PREALLOC = 1;
 /** The kernel's default stack depth (PERF_MAX_STACK_DEPTH). */
 export const DEFAULT_STACK_DEPTH = 127;
 
+const LOCAL_STORAGE_FACTORY = { task_storage: 'taskStorage', sk_storage: 'skStorage', inode_storage: 'inodeStorage' } as const;
+
 /** An LPM trie key: a struct whose first field is the prefix length (u32), then at most 256 bytes of data. */
 export function lpmKey(cx: CompilerContext, info: MapInfo, kNode: TypeNode): void {
   info.flags = BPF_F_NO_PREALLOC;
@@ -93,9 +95,11 @@ export function mapOfKind(
       info.value = { kind: 'array', element: U64, length: depth };
       return;
     }
-    case 'task_storage': {
+    case 'task_storage':
+    case 'sk_storage':
+    case 'inode_storage': {
       // Local storage: an int key (the kernel checks its BTF), no entries of its own, never preallocated.
-      const t = typeArg('taskStorage<Value>');
+      const t = typeArg(`${LOCAL_STORAGE_FACTORY[info.kind]}<Value>`);
       info.value = cx.ctypeOf(t);
       if (sizeOf(info.value) === 0) cx.report(t, 'TSBPF_MAP_TYPE', 'values must not be empty');
       info.key = I32;

@@ -71,7 +71,8 @@ const MAP_FACTORIES: Record<string, MapKind> = {
   hashMap: 'hash', arrayMap: 'array', perCpuHash: 'percpu_hash', perCpuArray: 'percpu_array', lruHash: 'lru_hash', ringBuf: 'ringbuf',
   lpmTrie: 'lpm_trie', queueMap: 'queue', stackMap: 'stack', bloomFilter: 'bloom_filter', perfEventArray: 'perf_event_array',
   progArray: 'prog_array', stackTraceMap: 'stack_trace', devMap: 'devmap', devMapHash: 'devmap_hash', cpuMap: 'cpumap', xskMap: 'xskmap',
-  arrayOfMaps: 'array_of_maps', hashOfMaps: 'hash_of_maps', taskStorage: 'task_storage',
+  arrayOfMaps: 'array_of_maps', hashOfMaps: 'hash_of_maps',
+  taskStorage: 'task_storage', skStorage: 'sk_storage', inodeStorage: 'inode_storage',
   ...HISTOGRAM_FACTORIES,
 };
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
@@ -258,7 +259,7 @@ export class ModuleModel {
     if (info.key && spinLocks(info.key).count > 0) this.cx.report(typeArgs[0] ?? call, 'TSBPF_LOCK', 'a map key cannot hold a SpinLock');
     const locks = spinLocks(info.value);
     if (locks.count === 0) return;
-    if (!SPIN_LOCK_KINDS.has(info.kind)) this.cx.report(at, 'TSBPF_LOCK', `a SpinLock can be in the values of hashMap, arrayMap and taskStorage maps, not of ${info.kind} maps`);
+    if (!SPIN_LOCK_KINDS.has(info.kind)) this.cx.report(at, 'TSBPF_LOCK', `a SpinLock can be in the values of hashMap, arrayMap and local storage maps, not of ${info.kind} maps`);
     else if (locks.count > 1) this.cx.report(at, 'TSBPF_LOCK', `a map value holds at most one SpinLock; ${typeName(info.value)} has ${locks.count}`);
     else if (locks.nested) this.cx.report(at, 'TSBPF_LOCK', 'a SpinLock must be a top-level field of the map value (the kernel does not look inside nested structs or arrays)');
   }
@@ -338,7 +339,7 @@ export class ModuleModel {
         if (!(e instanceof Error && e.name === 'Abandon')) throw e;
       }
     }
-    if (tNode && spinLocks(type).count > 0) this.cx.report(tNode, 'TSBPF_LOCK', 'a SpinLock lives in a map value (hashMap, arrayMap, taskStorage), not in a global');
+    if (tNode && spinLocks(type).count > 0) this.cx.report(tNode, 'TSBPF_LOCK', 'a SpinLock lives in a map value (hashMap, arrayMap, a local storage), not in a global');
     const initial = initialBytes(this.cx, type, f.call.getArguments()[0]);
     const align = alignOf(type);
     const offset = Math.ceil(this.#sectionSize[section] / align) * align;
