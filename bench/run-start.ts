@@ -15,10 +15,14 @@
  *   the whole process to its exit and its peak memory (user + system time
  *   and maximum RSS from getrusage of the process tree). Wall time counts
  *   from the fork of the command, not from the bench's spawn of its wrapper.
- * - Cold = an empty build cache (a private TSBPF_CACHE_DIR per run); cached =
- *   a cache filled by an earlier run of the same module; edit = the module
- *   with one line changed (its map's maxEntries) since the last run, the
- *   cache otherwise warm.
+ * - Cold = an empty build cache (a private TSBPF_CACHE_DIR per run) holding
+ *   only the compiler's start-up snapshot (src/cli/compiler-snapshot.ts),
+ *   which the first compile after an install builds in the background; first
+ *   = the first run after an install: no build cache and no snapshot (the
+ *   background build it starts counts while it overlaps the run, and the
+ *   next sample waits for it); cached = a cache filled by an earlier run of
+ *   the same module; edit = the module with one line changed (its map's
+ *   maxEntries) since the last run, the cache otherwise warm.
  * - Entry points: the installed binary (`node dist/cli/bin.js`: what a global
  *   or linked install and `npx` start; `npm run build` first) and the
  *   README's command as typed, `npx tsbpf run …` in the package directory
@@ -26,8 +30,8 @@
  * - Rounds alternate between the sides; each figure is the median.
  * `npx tsx bench/run-start.ts` runs it alone; TSBPF_BENCH_RUNS sets the count.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +41,7 @@ import { type BenchRow, forkedAt, median, readRusage, rusageWrapper } from './ro
 
 const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
 const ATTACH_TIMEOUT_MS = 120_000;
+const SNAPSHOT_TIMEOUT_MS = 300_000;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BPFTRACE_SCRIPT = 'tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }';
 const ANCHOR_NAME = `bpftrace -e '${BPFTRACE_SCRIPT}'`;
@@ -88,10 +93,14 @@ function processTree(pid: number): number[] {
 /**
  * CPU milliseconds a live process tree has used so far: the sum over its
  * threads of /proc/PID/task/TID/schedstat (nanoseconds on the CPU), which is
- * finer than the clock ticks of /proc/PID/stat.
+ * finer than the clock ticks of /proc/PID/stat, plus the CPU of children the
+ * tree's processes have already reaped (cutime + cstime of /proc/PID/stat, in
+ * clock ticks): a cold run compiles in a child process that exits before
+ * the attach.
  */
 function cpuMs(pids: number[]): number {
   let ns = 0;
+  let reapedTicks = 0;
   for (const pid of pids) {
     try {
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -101,12 +110,19 @@ function cpuMs(pids: number[]): number {
           // the thread exited meanwhile
         }
       }
+      // Fields after the command's closing parenthesis: state is field 3, cutime and cstime 16 and 17.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      reapedTicks += Number(fields[13]) + Number(fields[14]);
     } catch {
       // the process exited meanwhile
     }
   }
-  return ns / 1e6;
+  return ns / 1e6 + (reapedTicks * 1000) / CLOCK_TICKS;
 }
+
+/** Clock ticks per second of /proc/PID/stat's times. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 const BPF_FD_TYPE_TRACEPOINT = 1;
 const LIVE_POLL_MS = 1;
@@ -226,6 +242,18 @@ async function timeToAttach(cmd: string[], opts: { env: NodeJS.ProcessEnv; cwd?:
   }
 }
 
+/** Waits until the compiler's start-up snapshot a cold compile started building is in the cache (it builds in the background). */
+async function snapshotBuilt(cache: string): Promise<void> {
+  const dir = join(cache, 'snapshot');
+  const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
+  for (;;) {
+    const files = existsSync(dir) ? readdirSync(dir) : [];
+    if (files.some((f) => f.endsWith('.blob')) && !files.some((f) => f.endsWith('.lock'))) return;
+    if (Date.now() > deadline) throw new Error(`no compiler snapshot in ${dir} after ${SNAPSHOT_TIMEOUT_MS} ms (files: ${files.join(', ') || 'none'})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** A `{"attached": …}` JSON line from `tsbpf run --json`. */
 function tsbpfAttached(line: string): boolean {
   if (!line.startsWith('{')) return false;
@@ -266,6 +294,7 @@ const CACHED = { cpu: '<= 1.0', wall: '<= 1.0', cpuTotal: '<= 1.0', peakMb: '<= 
 const EDIT = { cpu: '<= 1.5', wall: '<= 1.5', cpuTotal: '<= 1.5' };
 const FIGURES: Figure[] = [
   { key: 'installed cold', label: 'run cold (tsbpf installed: node dist/cli/bin.js)', targets: COLD },
+  { key: 'installed first', label: 'first run after install: no build cache, no snapshot yet (tsbpf installed)', targets: COLD },
   { key: 'installed cached', label: 'run cached (tsbpf installed)', targets: CACHED },
   { key: 'installed edit', label: 'run after a one-line edit (tsbpf installed)', targets: EDIT },
   { key: 'npx cold', label: 'run cold as typed (npx tsbpf run …)', targets: COLD },
@@ -304,7 +333,16 @@ export async function benchRunStart(): Promise<BenchRow[]> {
     }
     if (working.length === 0) throw new Error('tsbpf run did not attach from any entry point');
     await run(working[0]!, editPath, warmCache);
+    await snapshotBuilt(warmCache);
     await timeToAttach(bpftrace, { env: process.env }, bpftraceAttached);
+    /** An empty build cache with the snapshot the warm runs built. */
+    const coldCache = () => {
+      const cache = mkdtempSync(join(dir, 'cache-cold-'));
+      cpSync(join(warmCache, 'snapshot'), join(cache, 'snapshot'), { recursive: true });
+      chmodSync(join(cache, 'snapshot'), 0o700);
+      for (const f of readdirSync(join(cache, 'snapshot'))) chmodSync(join(cache, 'snapshot', f), 0o600);
+      return cache;
+    };
 
     const samples: Record<string, StartSample[]> = { bpftrace: [] };
     const add = (key: string, s: StartSample) => (samples[key] ??= []).push(s);
@@ -314,7 +352,12 @@ export async function benchRunStart(): Promise<BenchRow[]> {
         // Other work on a shared tree can rebuild dist/ or edit the sources
         // mid-run: a run that fails then is reported and dropped, not counted.
         try {
-          add(`${entry} cold`, await run(entry, modulePath, mkdtempSync(join(dir, 'cache-cold-'))));
+          add(`${entry} cold`, await run(entry, modulePath, coldCache()));
+          if (entry === 'installed') {
+            const empty = mkdtempSync(join(dir, 'cache-first-'));
+            add(`${entry} first`, await run(entry, modulePath, empty));
+            await snapshotBuilt(empty);
+          }
           // A cached run that wrote a new cache entry missed (the compiler's
           // sources changed under it): that sample is not a cached start.
           const entriesBefore = readdirSync(warmCache).length;

@@ -6,14 +6,21 @@
  * does), so these are the figures to compare across machines. Each row's
  * ratio is the phase's share of the sum; medians of TSBPF_BENCH_RUNS runs.
  *
+ * A cold `tsbpf run` compiles in the compiler's start-up snapshot
+ * (src/cli/compiler-snapshot.ts) once one is built: the second table times
+ * that process (`node --snapshot-blob`): Node's start-up with the heap's
+ * deserialization, the compile, and the whole process's CPU and peak memory.
+ * The first table is the compile in the CLI's own process, which a run
+ * without a snapshot (the first after an install) still takes.
+ *
  * Run directly: npx tsx bench/start-phases.ts
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BenchRow, median } from './row.js';
+import { type BenchRow, median, readRusage, rusageWrapper } from './row.js';
 import { moduleText } from './run-start.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -51,6 +58,39 @@ const PHASES: Array<[Phase, string]> = [
   ['lower', 'lowering, IR passes, register allocation, emission'],
 ];
 
+/** The compile in the start-up snapshot: a blob built here, then the snapshot process timed per phase. */
+async function snapshotPhases(dir: string, entry: string): Promise<BenchRow[]> {
+  const dist = (p: string) => pathToFileURL(join(root, 'dist', p)).href;
+  const { nodeCompileOptions } = (await import(dist('cli/dsl-host.js'))) as typeof import('../src/cli/dsl-host.js');
+  const { snapshotBlobPath, SNAPSHOT_BUNDLE } = (await import(dist('cli/compiler-snapshot.js'))) as typeof import('../src/cli/compiler-snapshot.js');
+  const { dslRoot, dslAliases = [] } = nodeCompileOptions(entry);
+  const blob = snapshotBlobPath(join(dir, 'cache'), { dslRoot, dslAliases });
+  if (!blob) throw new Error('dist/cli/compiler-snapshot.cjs is missing: run `npm run build` first');
+  mkdirSync(dirname(blob), { recursive: true, mode: 0o700 });
+  const env = { ...process.env, TSBPF_SNAPSHOT_DSL: JSON.stringify({ dslRoot, dslAliases }) };
+  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', SNAPSHOT_BUNDLE], { env, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building the compiler snapshot failed: ${built.stderr}`);
+  chmodSync(blob, 0o600);
+  const samples: Array<{ ready: number; compile: number; rest: number; total: number; peakMb: number }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const usage = join(dir, `rusage-${i}`);
+    const [wrapper, ...args] = rusageWrapper(usage);
+    const r = spawnSync(wrapper!, [...args, process.execPath, '--snapshot-blob', blob], { input: JSON.stringify({ entry, dslRoot, dslAliases, timing: true }), encoding: 'utf8', maxBuffer: 1 << 28 });
+    const answer = JSON.parse(r.stdout) as { module?: string; cpuMs?: { ready: number; compiled: number } };
+    if (!answer.module || !answer.cpuMs) throw new Error(`the compiler snapshot did not compile the module: ${r.stdout.slice(0, 400)} ${r.stderr}`);
+    const { cpu, peakMb } = readRusage(usage);
+    samples.push({ ready: answer.cpuMs.ready, compile: answer.cpuMs.compiled - answer.cpuMs.ready, rest: cpu - answer.cpuMs.compiled, total: cpu, peakMb });
+  }
+  const total = median(samples.map((s) => s.total));
+  const row = (name: string, ms: number): BenchRow => ({ name: `snapshot compile: ${name}`, ours: Math.round(ms), anchor: Math.round(total), ratio: ms / total, unit: 'ms CPU', anchorName: 'the snapshot process, whole', target: 'breakdown' });
+  return [
+    row('Node start-up and deserializing the heap (TypeScript, the parsed lib and DSL)', median(samples.map((s) => s.ready))),
+    row('compile of the module (program, check, lowering, emission, answer as JSON)', median(samples.map((s) => s.compile))),
+    row('the rest (writing the answer, exit)', median(samples.map((s) => s.rest))),
+    { name: 'snapshot compile: peak memory of the process', ours: Math.round(median(samples.map((s) => s.peakMb))), anchor: NaN, ratio: NaN, unit: 'MB', target: 'breakdown' },
+  ];
+}
+
 export async function benchStartPhases(): Promise<BenchRow[]> {
   if (!existsSync(join(root, 'dist/dsl/compiler/compile.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-phases-'));
@@ -74,6 +114,7 @@ export async function benchStartPhases(): Promise<BenchRow[]> {
       target: 'breakdown',
     }));
     rows.push({ name: 'cold compile path: peak memory of the process', ours: Math.round(median(samples.map((s) => s.peakMb))), anchor: NaN, ratio: NaN, unit: 'MB', target: 'breakdown' });
+    rows.push(...(await snapshotPhases(dir, entry)));
     return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,11 +10,15 @@
  * also carries the hash of its content, checked before it is used.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompiledModule } from '../dsl/compiler/compile.js';
+import { prepareCacheDir, untrusted } from './cache-trust.js';
+import { deserializeModule, serializeModule } from './compiled-module-json.js';
+import { compileInSnapshot } from './compiler-snapshot.js';
+import { CompileError } from '../dsl/compiler/diagnostics.js';
 import { nodeCompileOptions, nodeHost } from './dsl-host.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -31,40 +35,6 @@ function compilerVersion(): string {
 }
 
 export const cacheDir = (): string => process.env.TSBPF_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tsbpf');
-
-function serialize(mod: CompiledModule): string {
-  return JSON.stringify(mod, (_k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v instanceof Uint8Array ? { $bytes: Buffer.from(v).toString('hex') } : v));
-}
-
-function deserialize(text: string): CompiledModule {
-  return JSON.parse(text, (_k, v) => {
-    if (v && typeof v === 'object' && '$bigint' in v) return BigInt(v.$bigint);
-    if (v && typeof v === 'object' && '$bytes' in v) return new Uint8Array(Buffer.from(v.$bytes, 'hex'));
-    return v;
-  }) as CompiledModule;
-}
-
-/** Why a file or directory of the cache must not be trusted, or null when it may be. */
-function untrusted(st: { uid: number; mode: number }, what: string): string | null {
-  const uid = process.getuid?.() ?? st.uid;
-  if (st.uid !== uid) return `${what} is owned by uid ${st.uid}, not by the current user (uid ${uid})`;
-  if (st.mode & 0o022) return `${what} is writable by ${st.mode & 0o020 ? 'group' : 'others'} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`;
-  return null;
-}
-
-/**
- * Makes the cache directory (0700) or checks the existing one; returns why it
- * cannot be used, or null. A directory of ours that is merely too open is tightened.
- */
-function prepareCacheDir(dir: string): string | null {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  if (!st.isDirectory()) return `cache directory ${dir} is not a directory`;
-  const uid = process.getuid?.() ?? st.uid;
-  if (st.uid !== uid) return `cache directory ${dir} is owned by uid ${st.uid}, not by the current user (uid ${uid})`;
-  if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-  return null;
-}
 
 /** Reads a cache entry if it is a regular file of ours that no one else can write; else says why not. */
 function readTrusted(file: string): { text: string } | { refused: string } | undefined {
@@ -102,11 +72,17 @@ export interface CachedCompile {
 /**
  * Compiles a module file, or returns the cached result of an identical earlier
  * build. The compiler (ts-morph and TypeScript, most of `tsbpf run`'s start-up)
- * is imported only on a cache miss, so a cached run never loads it.
+ * is never loaded on a hit; a miss compiles in the compiler's start-up
+ * snapshot when there is one (compiler-snapshot.ts), else in this process.
  */
 export async function compileCached(
   entryPath: string,
-  options: { cache?: boolean; warn?: (message: string) => void } = {},
+  options: {
+    cache?: boolean;
+    warn?: (message: string) => void;
+    /** false: a miss compiles in this process (the engine, whose compiler is loaded and warm), not in the start-up snapshot. */
+    snapshot?: boolean;
+  } = {},
 ): Promise<CachedCompile> {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`tsbpf: warning: ${m}\n`));
   const entry = resolve(entryPath);
@@ -141,13 +117,35 @@ export async function compileCached(
             const t = nodeHost.readFile(p);
             return t !== undefined && sha(t) === h;
           });
-          if (fresh) return { module: deserialize(stored.module), cached: true };
+          if (fresh) return { module: deserializeModule(stored.module), cached: true };
         }
       } catch {
         warn(`ignoring cache entry ${file}: it is not a valid entry; rebuilding`);
       }
     }
   }
+  const { dslRoot, dslAliases = [] } = nodeCompileOptions(entry);
+  const viaSnapshot = useCache && options.snapshot !== false ? compileInSnapshot({ entry, dslRoot, dslAliases }, dir, warn) : undefined;
+  if (viaSnapshot && 'diagnostics' in viaSnapshot) throw new CompileError(viaSnapshot.diagnostics);
+  const { module, files, serialized } = viaSnapshot
+    ? { module: deserializeModule(viaSnapshot.module), files: viaSnapshot.files, serialized: viaSnapshot.module }
+    : await compileHere(entry);
+  if (useCache) {
+    try {
+      const tmp = `${file}.${process.pid}.tmp`;
+      const stored: StoredEntry = { files, module: serialized, moduleHash: sha(serialized) };
+      // 'wx': never write through a file (or link) someone placed at the temporary name.
+      writeFileSync(tmp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
+      renameSync(tmp, file);
+    } catch {
+      // caching is best effort
+    }
+  }
+  return { module, cached: false };
+}
+
+/** Compiles in this process (loading TypeScript), recording each file read with its hash. */
+async function compileHere(entry: string): Promise<{ module: CompiledModule; files: Record<string, string>; serialized: string }> {
   const files: Record<string, string> = {};
   const host = {
     ...nodeHost,
@@ -159,17 +157,5 @@ export async function compileCached(
   };
   const { compile } = await import('../dsl/compiler/compile.js');
   const module = compile(nodeCompileOptions(entry, host));
-  if (useCache) {
-    try {
-      const tmp = `${file}.${process.pid}.tmp`;
-      const serialized = serialize(module);
-      const stored: StoredEntry = { files, module: serialized, moduleHash: sha(serialized) };
-      // 'wx': never write through a file (or link) someone placed at the temporary name.
-      writeFileSync(tmp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
-      renameSync(tmp, file);
-    } catch {
-      // caching is best effort
-    }
-  }
-  return { module, cached: false };
+  return { module, files, serialized: serializeModule(module) };
 }

@@ -2,11 +2,12 @@
  * The compiler's host on Node: files from disk, the DSL declarations from
  * this package, tracepoint formats from tracefs.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompileHost, CompileOptions } from '../dsl/compiler/compile.js';
 import { ensureTracefs } from '../kernel/fs-mounts.js';
+import { isTracepointName, readSourceFile, readTracepointFormat } from './tracepoint-format.js';
 
 /**
  * Where the DSL's index.ts/net.ts live. The package ships src/, so the
@@ -19,31 +20,16 @@ export const dslRoot = [resolve(here, '../dsl'), resolve(here, '../../src/dsl')]
 
 
 export const nodeHost: CompileHost = {
-  readFile(path: string): string | undefined {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      return undefined;
-    }
-  },
+  readFile: readSourceFile,
   tracepointFormat(group: string, name: string): string | undefined | { unavailable: string } {
-    if (!/^[\w-]+$/.test(group) || !/^[\w-]+$/.test(name)) return undefined;
+    if (!isTracepointName(group, name)) return undefined;
     let root: string;
     try {
       root = ensureTracefs(); // mounts it where missing (root only); the error says how otherwise
     } catch (e) {
       return { unavailable: (e as Error).message };
     }
-    const path = `${root}/events/${group}/${name}/format`;
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') {
-        return { unavailable: `permission denied reading ${path}: tracefs is readable by root only, so run as root (sudo)` };
-      }
-      return undefined; // no such tracepoint
-    }
+    return readTracepointFormat(root, group, name);
   },
 };
 

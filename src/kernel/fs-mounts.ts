@@ -7,14 +7,15 @@
  * loops forever when sysfs answers ENOENT (as /sys/fs/bpf does without a
  * bpffs mounted), and pins must not create directories outside bpffs.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { mount } from '../syscall/mount.js';
+import { findTracefs, isMounted, mounts, TRACEFS_PATH } from './mount-table.js';
+
+export { isMounted, TRACEFS_PATH };
 
 /** Where bpffs is mounted by convention (pins live under it). */
 export const BPFFS_PATH = '/sys/fs/bpf';
-/** Where tracefs is mounted by convention (tracepoint ids, kprobe_events). */
-export const TRACEFS_PATH = '/sys/kernel/tracing';
 
 /**
  * A needed filesystem is not mounted and could not be mounted.
@@ -24,30 +25,6 @@ export const TRACEFS_PATH = '/sys/kernel/tracing';
 export class MountError extends Error {
   override readonly name = 'MountError';
   readonly code = 'E_MOUNT';
-}
-
-interface MountEntry {
-  target: string;
-  fstype: string;
-}
-
-function mounts(): MountEntry[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [, target, fstype] = line.split(' ');
-      return { target: (target ?? '').replace(/\\040/g, ' '), fstype: fstype ?? '' };
-    });
-}
-
-/**
- * Whether a filesystem of `fstype` is mounted at `path`.
- * @example
- * isMounted('/sys/fs/bpf', 'bpf');   // true once bpffs is mounted there
- */
-export function isMounted(path: string, fstype: string): boolean {
-  return mounts().some((m) => m.target === path && m.fstype === fstype);
 }
 
 /**
@@ -156,10 +133,7 @@ export function ensureTracefs(path = TRACEFS_PATH): string {
 }
 
 function findOrMountTracefs(path: string): string {
-  if (isMounted(path, 'tracefs')) return path;
-  const debugTracing = '/sys/kernel/debug/tracing';
-  if (path === TRACEFS_PATH && existsSync(`${debugTracing}/events`) && isMounted(debugTracing, 'tracefs')) return debugTracing;
-  return ensure(path, 'tracefs', 'tracefs', `sudo mount -t tracefs tracefs ${path}`);
+  return findTracefs(path) ?? ensure(path, 'tracefs', 'tracefs', `sudo mount -t tracefs tracefs ${path}`);
 }
 
 /**

@@ -205,6 +205,7 @@ describe('README set-up and test commands in a fresh clone', function () {
     const r = inClone('npm', [...install!.split(/\s+/).slice(1), '--prefer-offline', '--no-audit', '--no-fund']);
     expect(r.status, r.stderr).to.equal(0);
     expect(existsSync(join(clone, 'dist/index.js')), 'prepare built dist/').to.equal(true);
+    expect(existsSync(join(clone, 'dist/cli/compiler-snapshot.cjs')), 'prepare bundled the compiler snapshot\'s script').to.equal(true);
     const version = inClone('npx', ['tsbpf', '--version']);
     expect(version.status, version.stderr).to.equal(0);
     expect(version.stdout).to.equal(`tsbpf ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);

@@ -42,7 +42,7 @@ export const warm = tracepoint('syscalls/sys_enter_getpid', () => 0);
 
 /** Compiles a .bpf.ts file to an ELF object: the build cache first, else the in-process (warm) compiler. */
 export async function compileToObject(entry: string): Promise<Uint8Array> {
-  const { module } = await compileCached(entry);
+  const { module } = await compileCached(entry, { snapshot: false });
   return writeObject(module);
 }
 
