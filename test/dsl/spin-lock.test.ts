@@ -51,6 +51,39 @@ export const p = xdp((ctx) => {
     expect(kernelSequence(mod, 'p', packets), 'kernel and interpreter').to.deep.equal(interp);
   });
 
+  it('a module function called under the lock is inlined, never a bpf-to-bpf call', function () {
+    const mod = compileSource(`${IMPORTS}
+export const stats = arrayMap<Stats>({ maxEntries: 1 });
+// Large and called three times: the compiler would make it a subprogram, which kernels before 6.3 refuse under a lock.
+function bump(s: Stats, len: u32): u64 {
+  s.packets += 1;
+  s.bytes += len;
+  if (len > s.max) s.max = len;
+  if (s.packets > 100) s.packets = 0;
+  if (s.bytes > 100000) s.bytes = 0;
+  if (s.max > 9000) s.max = 9000;
+  if (s.packets > 50 && s.bytes < 10) s.bytes = 10;
+  if (s.packets > 60 && s.bytes < 20) s.bytes = 20;
+  if (s.packets > 70 && s.bytes < 30) s.bytes = 30;
+  if (s.packets > 80 && s.bytes < 40) s.bytes = 40;
+  if (s.packets > 90 && s.bytes < 50) s.bytes = 50;
+  return s.packets;
+}
+export const p = xdp((ctx) => {
+  const s = stats.lookup(0);
+  if (s === null) return 0;
+  const a = bpf.withLock(s.lock, () => bump(s, ctx.packet.length));
+  const b = bpf.withLock(s.lock, () => bump(s, 1));
+  const c = bpf.withLock(s.lock, () => bump(s, 2));
+  return u32(a + b + c);
+});`);
+    expect(mod.programs[0]!.subprograms ?? [], 'subprograms').to.deep.equal([]);
+    const interp = interpSequence(mod, 'p', [packet({})]);
+    expect(interp.retvals).to.deep.equal([1 + 2 + 3]);
+    needKernel(this);
+    expect(kernelSequence(mod, 'p', [packet({})]), 'kernel and interpreter').to.deep.equal(interp);
+  });
+
   it('tp_btf: a lock in a task storage value', function () {
     const mod = compileSource(`import { tpBtf, taskStorage, hashMap, rodata, bpf, type SpinLock, type i64, type u32, type u64 } from 'tsbpf/dsl';
 export interface Calls { lock: SpinLock; n: u64 }
@@ -93,6 +126,10 @@ export const m = hashMap<u32, Outer>({ maxEntries: 1 });`, /top-level field/],
 export const p = kprobe('do_nanosleep', () => { const s = m.lookup(0); return s === null ? 0 : 1; });`, /does not let kprobe programs use/],
     ['a callback not written in place', `export const m = arrayMap<Stats>({ maxEntries: 1 });
 export const p = xdp(() => { const s = m.lookup(0); if (s === null) return 0; const f = () => { s.max = 1; }; bpf.withLock(s.lock, f); return 0; });`, /written in place/],
+    ['a @noinline function called inside the callback', `export const m = arrayMap<Stats>({ maxEntries: 1 });
+/** @noinline */
+function bump(s: Stats): u64 { s.packets += 1; return s.packets; }
+export const p = xdp(() => { const s = m.lookup(0); if (s === null) return 0; bpf.withLock(s.lock, () => { bump(s); }); return u32(bump(s)); });`, /@noinline function is called while a spin lock is held/],
     ['passing a locked value to a helper', `export const m = hashMap<u32, Stats>({ maxEntries: 2 });
 export const p = xdp(() => { const s = m.lookup(0); if (s === null) return 0; m.update(1, s); return 0; });`, /copies a map value that holds a SpinLock/],
     ['copying a locked value', `export const m = arrayMap<Stats>({ maxEntries: 1 });
