@@ -618,6 +618,15 @@ const onlyInPrograms = (): never => {
 
 /** Kernel helpers with TypeScript names; each is checked against the program type it is used in. */
 export const bpf = {
+  /**
+   * bpf_loop (kernel 5.17+): calls `callback(i, ctx)` for i = 0, 1, … n - 1
+   * until it returns non-zero (true, 1: stop); its result is the number of
+   * calls made, or -7 (E2BIG) when n is over 8388608. The callback is a
+   * BPF function of its own: it reaches the caller's state only through
+   * `ctx`, a struct local passed by reference (maps and globals as usual).
+   * An i32: the kernel's inlined bpf_loop sets only the low 32 bits of -E2BIG.
+   */
+  loop: onlyInPrograms as <T = undefined>(n: number, callback: (i: u32, ctx: T) => number | boolean | void, ctx?: T) => i32,
   /** bpf_ktime_get_ns */
   ktimeNs: onlyInPrograms as () => u64,
   /** Process id (tgid, upper half of bpf_get_current_pid_tgid). */

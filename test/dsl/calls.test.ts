@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PseudoCall } from '../../src/asm/opcodes.js';
+import { PseudoCall, PseudoLoad } from '../../src/asm/opcodes.js';
 import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { readElf } from '../../src/elf/reader.js';
@@ -28,6 +28,7 @@ export const out = arrayMap<u64>({ maxEntries: 8 });
 const udp = (payload: number[] = [1, 2, 3]) => packet({ proto: 'udp', payload });
 
 const isCall = (ins: { opcode: number; src: number }) => ins.opcode === 0x85 && ins.src === PseudoCall.CALL;
+const isFuncAddress = (ins: { opcode: number; src: number }) => ins.opcode === 0x18 && ins.src === PseudoLoad.FUNC;
 
 interface CallCase extends SequenceCase {
   /** Subprograms the program must have (names), or none. */
@@ -203,6 +204,52 @@ export const p = xdp((ctx) => {
     subprograms: ['hash'],
   },
   {
+    name: 'bpf.loop calls an arrow function with the index and a struct local until it returns 1',
+    source: `
+export interface Acc { sum: u64; last: u32; limit: u32 }
+export const p = xdp((ctx) => {
+  let acc!: Acc;
+  acc.limit = ctx.packet.length;
+  const calls = bpf.loop(100, (i, a) => {
+    a.sum += i * i;
+    a.last = i;
+    return i >= a.limit ? 1 : 0;
+  }, acc);
+  out.update(0, acc.sum);
+  out.update(1, acc.last);
+  out.update(2, calls);
+  out.update(3, bpf.loop(5, (i) => { out.increment(4, i); }));
+  return XdpAction.PASS;
+});`,
+    packets: [udp(), udp([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56])],
+    subprograms: ['p_loop', 'p_loop_2'],
+  },
+  {
+    name: 'bpf.loop calls a module function; a true result stops, a count over 8388608 is -E2BIG',
+    source: `
+export interface Search { want: u32; found: u32; seen: u32 }
+function probe(i: u32, s: Search): boolean {
+  s.seen++;
+  if (i * 7 % 64 === s.want) {
+    s.found = i;
+    return true;
+  }
+  return false;
+}
+export const p = xdp((ctx) => {
+  let s!: Search;
+  s.want = ctx.packet.length;
+  s.found = 999;
+  out.update(0, bpf.loop(64, probe, s));
+  out.update(1, s.found);
+  out.update(2, s.seen);
+  out.update(3, bpf.loop(8388609, probe, s));
+  return XdpAction.PASS;
+});`,
+    packets: [udp(), udp([1]), udp([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17])],
+    subprograms: ['probe'],
+  },
+  {
     name: '@inline keeps a large function called from several places inline',
     source: `
 /** @inline */
@@ -232,7 +279,7 @@ describe('dsl bpf-to-bpf calls', function () {
         const mod = compileSource(source);
         const prog = mod.programs.find((p) => p.name === 'p')!;
         expect((prog.subprograms ?? []).map((s) => s.name).sort()).to.deep.equal([...c.subprograms].sort());
-        expect(prog.instructions.some(isCall)).to.equal(c.subprograms.length > 0);
+        expect(prog.instructions.some((ins) => isCall(ins) || isFuncAddress(ins))).to.equal(c.subprograms.length > 0);
         const ev = evalSequence(source, {}, 'p', c.packets);
         const interp = interpSequence(mod, 'p', c.packets);
         expect(interp).to.deep.equal(ev);
@@ -260,6 +307,7 @@ export const a = xdp((ctx) => {
 });
 export const b = xdp((ctx) => {
   out.update(1, twice(lengthPlus(ctx, 2)) + twice(3));
+  bpf.loop(3, (i) => { out.increment(2, twice(i)); });
   return XdpAction.PASS;
 });
 `;
@@ -276,12 +324,15 @@ export const b = xdp((ctx) => {
       const elf = readElf(writeObject(compileSource(source)));
       const text = elf.sections.find((s) => s.name === '.text')!;
       const funcs = elf.symbols.filter((s) => s.sectionIndex === text.index && s.type === 2).map((s) => [s.name, s.binding]);
-      expect(funcs.sort()).to.deep.equal([['lengthPlus', 0], ['twice', 0]]);
+      expect(funcs.sort()).to.deep.equal([['b_loop', 0], ['lengthPlus', 0], ['twice', 0]]);
       const xdpSection = elf.sections.find((s) => s.name === 'xdp')!;
       const calls = elf.relocationsFor(xdpSection.index).flatMap((r) => r.relocations).filter((r) => r.type === 10);
       expect(calls.length).to.equal(5);
       for (const r of calls) expect(elf.symbols[r.symbolIndex]!.name).to.equal('.text');
-      expect(elf.relocationsFor(text.index).flatMap((r) => r.relocations)).to.deep.equal([]);
+      // The callback's address: an lddw with R_BPF_64_64 against .text; the callback calls twice from .text.
+      const addresses = elf.relocationsFor(xdpSection.index).flatMap((r) => r.relocations).filter((r) => r.type === 1 && elf.symbols[r.symbolIndex]!.name === '.text');
+      expect(addresses.length).to.equal(1);
+      expect(elf.relocationsFor(text.index).flatMap((r) => r.relocations).filter((r) => r.type === 10).length).to.equal(1);
     });
 
     it('bpftool prog loadall loads it, with the subprograms named in the translated code', function () {
@@ -293,6 +344,7 @@ export const b = xdp((ctx) => {
         const xlated = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', `${pin}/b`, 'linum'], { encoding: 'utf8' });
         expect(xlated).to.match(/u32 twice\(u32 x\):/);
         expect(xlated).to.include('return ctx.packet.length + k;');
+        expect(xlated).to.match(/i64 b_loop\(u32 i\):/);
       } finally {
         rmSync(pin, { recursive: true, force: true });
       }
@@ -309,7 +361,7 @@ export const b = xdp((ctx) => {
           expect(retvals).to.deep.equal(kernelSequence(mod, name, pkts).retvals);
         }
         const entries = Object.fromEntries([...coll.maps.get('out')!].filter(([, v]) => v.some((x) => x !== 0)).map(([k, v]) => [Buffer.from(k).toString('hex'), Buffer.from(v).toString('hex')]));
-        expect(entries).to.deep.equal(outMap({ 0: 2n * (46n + 1n), 1: 2n * (46n + 2n) + 6n }));
+        expect(entries).to.deep.equal(outMap({ 0: 2n * (46n + 1n), 1: 2n * (46n + 2n) + 6n, 2: 2n * 6n }));
       } finally {
         for (const p of coll.programs.values()) p.close();
         for (const m of coll.maps.values()) m.close();
@@ -358,6 +410,32 @@ export const p = xdp(() => {
   bump(v, 1);
   return 2;
 });`).map((s) => s.split(' ')[1])).to.deep.equal(['TSBPF_USE_AFTER_RELEASE']);
+    });
+    it('a bpf.loop callback that reads a local of the program is TSBPF_CLOSURE', () => {
+      expect(codes(`
+export const p = xdp((ctx) => {
+  const len = ctx.packet.length;
+  bpf.loop(4, (i) => { out.update(i, len); });
+  return 2;
+});`).map((s) => s.split(' ')[1])).to.deep.equal(['TSBPF_CLOSURE']);
+    });
+    it("bpf.loop's ctx must be stack memory, and its callback has no program context (TSBPF_HELPER_ARG)", () => {
+      expect(codes(`
+export interface C { n: u64 }
+export const cs = arrayMap<C>({ maxEntries: 1 });
+function usesCtx(i: u32, c: C): void { c.n += i; }
+export const p = xdp(() => {
+  const c = cs.lookup(0);
+  if (c === null) return 1;
+  bpf.loop(4, usesCtx, c);
+  return 2;
+});`)).to.deep.equal(['8:24 TSBPF_HELPER_ARG']);
+      expect(codes(`
+export const p = xdp((ctx) => {
+  bpf.loop(4, (i) => { out.update(i, length(ctx)); });
+  return 2;
+});
+function length(c: XdpContext): u32 { return c.packet.length; }`).map((s) => s.split(' ')[1])).to.include('TSBPF_CLOSURE');
     });
     it('frames that together exceed 512 bytes of stack are TSBPF_STACK at the first call of the chain', () => {
       expect(codes(`

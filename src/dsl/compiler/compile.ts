@@ -543,7 +543,8 @@ function callStackProblem(
   subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>,
 ): { node: Node; message: string } | undefined {
   const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
-  const callees = (code: Instruction[]) => [...new Set(code.flatMap((ins) => (ins.callee !== undefined && ins.imm64 === undefined ? [ins.callee] : [])))];
+  // A callback's frame counts as a call's (the helper calls it).
+  const callees = (code: Instruction[]) => [...new Set(code.flatMap((ins) => (ins.callee !== undefined ? [ins.callee] : [])))];
   const tailCalls = [main.instructions, ...order.map((n) => subs.get(n)!.code.instructions)].some((c) => c.some((ins) => ins.opcode === (Class.JMP | JmpOp.CALL) && ins.src === 0 && ins.imm === Helper.tail_call));
   const limit = tailCalls ? 256 : STACK_LIMIT;
   // The deepest chain below each function, and the call that starts it.

@@ -176,6 +176,15 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         done();
         break;
       }
+      case 'func': {
+        // The callee's offset (imm, relative as a call's) is filled in when the program is linked.
+        const [d, done] = defReg(op.dst);
+        const ins = wideLoad(d, 0, PseudoLoad.FUNC);
+        ins.callee = op.subprogram;
+        push(ins);
+        done();
+        break;
+      }
       case 'coreLoad': {
         const base = use(op.base, R5);
         const [d, done] = defReg(op.dst);

@@ -15,6 +15,7 @@ const TASK: ProgramKind[] = TRACING;
 /** Which program kinds may use each `bpf.*` helper. */
 export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   ktimeNs: ALL,
+  loop: ALL,
   random: ALL,
   cpu: ALL,
   printk: ALL,

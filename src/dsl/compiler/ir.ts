@@ -37,6 +37,8 @@ export type Op =
   | { op: 'call'; helper: number; args: Operand[]; dst?: VReg; atomic?: AtomicCall; subprogram?: string }
   /** dst = *(size *)(base + a CO-RE relocated field offset): a direct load through a BTF pointer, as clang emits for tp_btf/fentry arguments. */
   | { op: 'coreLoad'; dst: VReg; base: VReg; size: 1 | 2 | 4 | 8; relo: number }
+  /** dst = the address of a subprogram (lddw BPF_PSEUDO_FUNC): a callback for bpf_loop. */
+  | { op: 'func'; dst: VReg; subprogram: string }
   /** dst = a CO-RE relocated constant (relocation `relo` of the module): a field offset, size, existence…; opaque to every pass. */
   | { op: 'core'; dst: VReg; relo: number }
   | { op: 'jmp'; target: string }
@@ -105,7 +107,7 @@ export function uses(op: Op): VReg[] {
 /** The virtual register an operation writes, if any. */
 export function def(op: Op): VReg | undefined {
   switch (op.op) {
-    case 'mov': case 'alu': case 'bswap': case 'load': case 'frame': case 'map': case 'core': case 'coreLoad': return op.dst;
+    case 'mov': case 'alu': case 'bswap': case 'load': case 'frame': case 'map': case 'func': case 'core': case 'coreLoad': return op.dst;
     case 'call': return op.dst;
     default: return undefined;
   }
@@ -135,6 +137,7 @@ export function formatIr(fn: IrFunction): string {
       case 'frame': s = `v${op.dst} = &slot${op.slot}+${op.off}`; break;
       case 'map': s = `v${op.dst} = map ${op.map}${op.valueOffset !== undefined ? ` value+${op.valueOffset}` : ''}`; break;
       case 'core': s = `v${op.dst} = core relocation #${op.relo}`; break;
+      case 'func': s = `v${op.dst} = &${op.subprogram}`; break;
       case 'coreLoad': s = `v${op.dst} = load${op.size * 8} [v${op.base} + core relocation #${op.relo}]`; break;
       case 'call': s = `${op.dst !== undefined ? `v${op.dst} = ` : ''}${op.atomic ? `atomic_${op.atomic.fetch ? 'fetch_' : ''}${op.atomic.aop}${op.atomic.size * 8}+${op.atomic.off}` : op.subprogram !== undefined ? `call ${op.subprogram}` : `call ${op.helper}`}(${op.args.map(f).join(', ')})`; break;
       case 'jmp': s = `jmp ${op.target}`; break;

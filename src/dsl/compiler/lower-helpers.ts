@@ -10,6 +10,7 @@ import { imm, type Operand, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { kernelHelper, kernelSource } from './lower-kernel.js';
 import { reloadPacketBounds } from './lower-packet.js';
+import { loopCall } from './subprograms.js';
 import type { Value } from './values.js';
 
 /** sizeof(struct bpf_fib_lookup). */
@@ -34,6 +35,7 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
   const kernel = kernelHelper(l, name, args, node);
   if (kernel) return kernel;
   switch (name) {
+    case 'loop': return loopCall(l, args, node);
     case 'ktimeNs': return result(l.call(Helper.ktime_get_ns, [], node), U64);
     case 'random': return result(l.call(Helper.get_prandom_u32, [], node), U32);
     case 'cpu': return result(l.call(Helper.get_smp_processor_id, [], node), U32);

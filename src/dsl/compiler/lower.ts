@@ -38,6 +38,8 @@ interface Frame {
   resultPtr?: { to: CType; space: Space; refs: number[] };
   /** For a function whose TypeScript type returns `number | null`: 0 when the integer result is null. */
   resultNull?: VReg;
+  /** A bpf_loop callback's frame (results 0 or 1). */
+  callback?: boolean;
 }
 
 export interface LoopTarget {
@@ -234,9 +236,9 @@ export class FunctionLowering {
         this.#bindings.set(p, { k: 'value', value: { k: 'ptr', reg: regs[i]!, to: sp.to, space: sp.space, ...withRefs(refs) } });
       }
     });
-    const frame: Frame = { kind: 'subprogram', decl: plan.decl, end: this.newLabel('exit') };
+    const frame: Frame = { kind: 'subprogram', decl: plan.decl, end: this.newLabel('exit'), ...(plan.callback ? { callback: true } : {}) };
     const rt = fn.getReturnTypeNode();
-    if (rt && rt.getKind() !== SK.VoidKeyword) {
+    if (rt && rt.getKind() !== SK.VoidKeyword && !plan.callback) {
       const t = this.#tryCtype(rt);
       if (t?.kind === 'int') frame.resultType = t;
     }
@@ -251,9 +253,12 @@ export class FunctionLowering {
     const ctxUsed = ops.some((op, i) => i !== entry.length && uses(op).includes(ctxReg));
     // The context costs an argument register only when the body reads it.
     if (!ctxUsed) ops.splice(entry.length, 1);
+    else if (plan.callback) this.fail(plan.node, 'TSBPF_HELPER_ARG', "a bpf.loop callback has no program context (bpf_loop passes only the index and its ctx): read what it needs from the context before the loop, into the loop's ctx");
     else if (ctxArg >= 5) this.fail(plan.node, 'TSBPF_NOINLINE', `${plan.name} takes ${ctxArg} arguments and the context: a BPF function takes at most 5`);
     plan.usesCtx = ctxUsed;
     if (frame.resultType) plan.result = frame.resultType;
+    // As the kernel declares a callback: long (*)(u32 index, void *ctx).
+    if (plan.callback) plan.result = I64;
     return { name: plan.name, ops, slots: this.slots, vregCount: this.#vregs };
   }
 
@@ -316,6 +321,18 @@ export class FunctionLowering {
         return;
       }
       const iv = this.intOf(this.taken(this.expr(expr), expr), expr);
+      if (frame.callback) {
+        // The verifier wants a callback's r0 in [0, 1]: any value but 0 stops the loop, as bpf_loop reads it.
+        if (iv.op.kind === 'imm') return this.emit({ op: 'ret', value: imm(iv.op.value === 0n ? 0 : 1) });
+        const r = this.newReg();
+        const zero = this.newLabel('stay');
+        this.emit({ op: 'mov', dst: r, src: imm(0), bits: 64 });
+        this.emit({ op: 'br', cmp: 'eq', bits: iv.t.bits === 64 ? 64 : 32, a: iv.op.reg, b: imm(0), target: zero });
+        this.emit({ op: 'mov', dst: r, src: imm(1), bits: 64 });
+        this.label(zero);
+        this.emit({ op: 'ret', value: reg(r) });
+        return;
+      }
       frame.resultType ??= iv.literal ? literalType(iv.op.kind === 'imm' ? iv.op.value : 0n) : iv.t;
       const r = this.newReg();
       this.#assignReg(r, this.convert(iv, frame.resultType, expr));

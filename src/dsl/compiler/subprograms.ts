@@ -8,8 +8,9 @@
  */
 import { type ArrowFunction, type FunctionDeclaration, type FunctionExpression, Node, ts } from 'ts-morph';
 import type { CompilerContext } from './context.js';
-import type { CType, IntType } from './ctypes.js';
-import { type IrFunction, type Operand, reg } from './ir.js';
+import { type CType, I32, type IntType, U32 } from './ctypes.js';
+import { Helper } from '../../asm/helpers.js';
+import { imm, type IrFunction, type Operand, reg } from './ir.js';
 import { FunctionLowering, isContextType } from './lower.js';
 import { reloadPacketBounds } from './lower-packet.js';
 import type { Space, Value } from './values.js';
@@ -52,6 +53,8 @@ export interface SubprogramPlan {
   depth: number;
   /** Whether the compiler chose it (not `@noinline`): then a program it does not fit in is lowered again with everything inlined. */
   automatic: boolean;
+  /** A bpf_loop callback: it returns 0 or 1 (any other value is made 1) and has no program context. */
+  callback?: boolean;
   lowering?: FunctionLowering;
   ir?: IrFunction;
 }
@@ -164,22 +167,7 @@ export function callSubprogram(l: FunctionLowering, choice: CallChoice, fn: Func
     if (!choice.forced) return undefined;
     return l.fail(node, 'TSBPF_CALL_DEPTH', `calling ${name} here makes ${l.frameDepth + 1} nested BPF functions; the kernel allows ${MAX_CALL_FRAMES} frames`);
   }
-  // One subprogram per function and kind of memory each reference points to (the code differs: packet bounds, read-only data).
-  const key = `${keyOf(fn)}|${params.map((p) => (p.kind === 'ptr' ? `${p.space}:${p.origins.map(originKey).join('+')}` : p.kind)).join(',')}`;
-  let plan = l.subprograms.plans.get(key);
-  if (!plan) {
-    plan = {
-      name: l.subprograms.uniqueName(name), fn, decl, node, params, usesCtx: false, movesPacket: false,
-      depth: l.frameDepth, automatic: !choice.forced,
-    };
-    const sub = new FunctionLowering(l.cx, l.model, l.program, l.subprograms, [...l.functionChain]);
-    sub.frameDepth = l.frameDepth + 1;
-    plan.ir = sub.lowerSubprogram(plan);
-    plan.lowering = sub;
-    plan.movesPacket = sub.movesPacket;
-    l.subprograms.plans.set(key, plan);
-  }
-  plan.depth = Math.max(plan.depth, l.frameDepth);
+  const plan = planFor(l, { name, fn, decl, node, params, automatic: !choice.forced });
   const args: Operand[] = [];
   plan.params.forEach((p, i) => {
     if (p.kind === 'ctx') return;
@@ -197,10 +185,78 @@ export function callSubprogram(l: FunctionLowering, choice: CallChoice, fn: Func
   l.at(node);
   const dst = plan.result ? l.newReg() : undefined;
   l.emit({ op: 'call', helper: 0, args, subprogram: plan.name, ...(dst !== undefined ? { dst } : {}) });
-  if (plan.movesPacket) reloadPacketBounds(l, `${name}()`, node);
-  // What the callee may free (a map value it deletes or updates), the caller's references to it included.
-  for (const r of plan.lowering!.lifetimes.releases) if (r.kind === 'values') l.lifetimes.release(r, `${name}()`, node);
+  afterCall(l, plan, `${name}()`, node);
   return dst !== undefined ? { k: 'int', op: reg(dst), t: plan.result! } : { k: 'void' };
+}
+
+/** The subprogram of `fn` for parameters passed this way: lowered on its first use, once per program. */
+function planFor(l: FunctionLowering, base: Pick<SubprogramPlan, 'name' | 'fn' | 'decl' | 'node' | 'params' | 'automatic' | 'callback'>): SubprogramPlan {
+  // One subprogram per function and kind of memory each reference points to (the code differs: packet bounds, read-only data).
+  const key = `${base.callback ? 'loop:' : ''}${keyOf(base.fn)}|${base.params.map((p) => (p.kind === 'ptr' ? `${p.space}:${p.origins.map(originKey).join('+')}` : p.kind)).join(',')}`;
+  let plan = l.subprograms.plans.get(key);
+  if (!plan) {
+    plan = { ...base, name: l.subprograms.uniqueName(base.name), usesCtx: false, movesPacket: false, depth: l.frameDepth };
+    const sub = new FunctionLowering(l.cx, l.model, l.program, l.subprograms, [...l.functionChain]);
+    sub.frameDepth = l.frameDepth + 1;
+    plan.ir = sub.lowerSubprogram(plan);
+    plan.lowering = sub;
+    plan.movesPacket = sub.movesPacket;
+    l.subprograms.plans.set(key, plan);
+  }
+  plan.depth = Math.max(plan.depth, l.frameDepth);
+  return plan;
+}
+
+/** After a call of `plan` (or a helper calling it back): what it may have moved or freed ends in the caller too. */
+function afterCall(l: FunctionLowering, plan: SubprogramPlan, what: string, node: Node): void {
+  if (plan.movesPacket) reloadPacketBounds(l, what, node);
+  // What the callee may free (a map value it deletes or updates), the caller's references to it included.
+  for (const r of plan.lowering!.lifetimes.releases) if (r.kind === 'values') l.lifetimes.release(r, what, node);
+}
+
+/**
+ * `bpf.loop(n, callback, ctx?)`: bpf_loop with the callback lowered as a
+ * subprogram whose address is an lddw BPF_PSEUDO_FUNC. Its parameters are
+ * the index (u32) and `ctx`, which the kernel takes as stack memory (a
+ * struct local, passed by reference) or nothing.
+ */
+export function loopCall(l: FunctionLowering, args: Node[], node: Node): Value {
+  const [nArg, cbArg, ctxArg] = args;
+  if (!nArg || !cbArg) return l.fail(node, 'TSBPF_ARGS', 'bpf.loop takes a count, a callback and optionally a context');
+  const n = l.coerceLoose(l.int(nArg), U32, nArg).op;
+  let fn: Node | undefined = cbArg;
+  let decl: Node = cbArg;
+  if (Node.isIdentifier(cbArg)) {
+    decl = l.cx.declarationOf(cbArg) ?? cbArg;
+    fn = Node.isVariableDeclaration(decl) ? decl.getInitializer() : decl;
+  }
+  if (!fn || !(Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) {
+    return l.fail(cbArg, 'TSBPF_HELPER_ARG', 'bpf.loop calls a function: an arrow function or a module function');
+  }
+  if (l.functionChain.includes(fn)) return l.fail(cbArg, 'TSBPF_RECURSION', 'a bpf.loop callback cannot call back into itself: BPF programs cannot recurse');
+  let ctx: Extract<Value, { k: 'ptr' }> | undefined;
+  if (ctxArg) {
+    const v = l.expr(ctxArg);
+    if (v.k !== 'ptr' || v.space !== 'stack') return l.fail(ctxArg, 'TSBPF_HELPER_ARG', "bpf.loop's context is stack memory: a struct local (copy a map value into one first)");
+    ctx = v;
+  }
+  const fnParams = fn.getParameters();
+  if (fnParams.length > 2) return l.fail(fnParams[2]!, 'TSBPF_HELPER_ARG', 'a bpf.loop callback takes the index and the context');
+  if (fnParams.length === 2 && !ctx) return l.fail(fnParams[1]!, 'TSBPF_HELPER_ARG', 'the callback takes a context: pass it as bpf.loop\'s third argument');
+  const params: SubprogramParam[] = [];
+  if (fnParams.length > 0) params.push({ kind: 'int', arg: 0, t: U32 });
+  if (fnParams.length > 1 && ctx) params.push({ kind: 'ptr', arg: 1, to: ctx.to, space: 'stack', origins: l.lifetimes.originsOf(ctx.refs ?? []) });
+  if (l.frameDepth + 1 > MAX_CALL_FRAMES) return l.fail(node, 'TSBPF_CALL_DEPTH', `this bpf.loop callback makes ${l.frameDepth + 1} nested BPF functions; the kernel allows ${MAX_CALL_FRAMES} frames`);
+  const named = Node.isFunctionDeclaration(decl) || Node.isVariableDeclaration(decl) ? (decl.getName() ?? 'loop_callback') : `${l.program.name}_loop`;
+  const plan = planFor(l, { name: named, fn, decl, node, params, automatic: false, callback: true });
+  const f = l.newReg();
+  l.at(node);
+  l.emit({ op: 'func', dst: f, subprogram: plan.name });
+  if (ctx) l.lifetimes.use(ctx.refs, node);
+  const dst = l.call(Helper.loop, [n, reg(f), ctx ? reg(ctx.reg) : imm(0), imm(0)], node)!;
+  afterCall(l, plan, 'bpf.loop()', node);
+  // An i32: the verifier's inlined bpf_loop writes -E2BIG with a 32-bit move (0xfffffff9), the helper as a long.
+  return { k: 'int', op: reg(dst), t: I32 };
 }
 
 const originKey = (o: Origin): string => (o.kind === 'value' ? `value:${o.map.name}:${o.key ?? ''}` : o.kind);

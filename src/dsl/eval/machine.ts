@@ -507,6 +507,44 @@ export class Machine {
     return fail(node, 'TSBPF_CALL', 'not callable');
   }
 
+  /**
+   * bpf.loop(n, callback, ctx?): the callback called with the index (u32) and
+   * the same ctx reference until it returns something other than 0 (or
+   * false); the number of calls, or -E2BIG for more than BPF_MAX_LOOPS.
+   */
+  #loop(args: Node[], node: Node): RV {
+    const n = BigInt.asUintN(32, this.#int(args[0]!));
+    let fn: Node | undefined = args[1];
+    if (fn && Node.isIdentifier(fn)) {
+      const t = this.typer.typeOf(fn);
+      fn = t.k === 'fn' ? t.fn : undefined;
+    }
+    if (!fn || !(Node.isArrowFunction(fn) || Node.isFunctionExpression(fn) || Node.isFunctionDeclaration(fn))) return fail(node, 'TSBPF_HELPER_ARG', 'bpf.loop calls a function');
+    const ctx = args[2] ? this.#expr(args[2]) : null;
+    if (n > 1n << 23n) return -7n;
+    const params = fn.getParameters();
+    let i = 0n;
+    while (i < n) {
+      const frame = new Map<Node, Slot>();
+      if (params[0]) frame.set(params[0], { v: i });
+      if (params[1]) frame.set(params[1], { v: ctx });
+      this.#frames.push(frame);
+      let result: RV = 0n;
+      try {
+        const body = fn.getBody();
+        if (body && Node.isBlock(body)) {
+          const c = this.#block(body);
+          if (c?.k === 'return') result = c.v;
+        } else if (body) result = this.#expr(body);
+      } finally {
+        this.#frames.pop();
+      }
+      i++;
+      if (typeof result === 'bigint' && result !== 0n) break;
+    }
+    return i;
+  }
+
   #callFunction(fn: FunctionNode, args: Node[], node: Node): RV {
     if (this.#frames.length > 40) return fail(node, 'TSBPF_RECURSION', 'calls nest too deeply');
     const params = fn.getParameters();
@@ -569,6 +607,7 @@ export class Machine {
   }
 
   #helper(name: string, args: Node[], node: Node): RV {
+    if (name === 'loop') return this.#loop(args, node);
     if (name === 'xdpAdjustHead' || name === 'xdpAdjustTail') {
       const d = Number(BigInt.asIntN(32, this.#int(args[1]!)));
       return BigInt(name === 'xdpAdjustHead' ? this.env.adjustPacket(d, 0) : this.env.adjustPacket(0, d));

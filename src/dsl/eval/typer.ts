@@ -190,6 +190,13 @@ export class Typer {
       // A program body's parameter is its context.
       if (!tn) {
         if (fn && this.#isProgramBody(fn)) return { k: 'ctx', ctx: this.#programCtx(fn) };
+        // A bpf.loop callback's parameters: the index, and the reference passed as the loop's ctx.
+        const loop = fn?.getParent();
+        if (fn && loop && Node.isCallExpression(loop) && loop.getArguments()[1] === fn && this.#isLoopHelper(loop)) {
+          if ((Node.isArrowFunction(fn) || Node.isFunctionExpression(fn)) && fn.getParameters()[0] === decl) return { k: 'int', t: U32 };
+          const ctxArg = loop.getArguments()[2];
+          if (ctxArg) return this.typeOf(ctxArg);
+        }
         const init = decl.getInitializer();
         if (init) return this.#valueTypeOf(this.typeOf(init));
         return fail(decl, 'TSBPF_TYPE', 'parameters need a type');
@@ -247,6 +254,13 @@ export class Typer {
 
   #valueTypeOf(t: SType): SType {
     return t.k === 'int' && t.c !== undefined ? { k: 'int', t: operandType(t) } : t;
+  }
+
+  #isLoopHelper(call: import('ts-morph').CallExpression): boolean {
+    const callee = call.getExpression();
+    if (!Node.isPropertyAccessExpression(callee) || callee.getName() !== 'loop') return false;
+    const o = this.typeOf(callee.getExpression());
+    return o.k === 'dsl' && o.name === 'bpf';
   }
 
   #isProgramBody(fn: Node): boolean {
@@ -417,6 +431,7 @@ export class Typer {
   #helper(name: string, node: Node): SType {
     switch (name) {
       case 'xdpAdjustHead': case 'xdpAdjustTail': case 'l3CsumReplace': case 'l4CsumReplace': return { k: 'int', t: I64 };
+      case 'loop': return { k: 'int', t: INTS.i32! };
       default: return fail(node, 'TSBPF_HELPER', `bpf.${name} is not modelled by the evaluator`);
     }
   }
@@ -737,6 +752,17 @@ export class Checker {
           return;
         }
         this.expr(callee.getExpression());
+        const o2 = this.typer.typeOf(callee.getExpression());
+        if (o2.k === 'dsl' && o2.name === 'bpf' && callee.getName() === 'loop') {
+          // The callback is a function of its own (an arrow function here, or a module function), checked as one.
+          const [n, cb, ctx] = args;
+          if (n) this.expr(n);
+          if (ctx) this.expr(ctx);
+          const fn = cb && Node.isIdentifier(cb) ? this.typer.typeOf(cb) : undefined;
+          if (fn?.k === 'fn') this.function(fn.fn);
+          else if (cb && (Node.isArrowFunction(cb) || Node.isFunctionExpression(cb))) this.function(cb);
+          return;
+        }
         for (const a of args) if (this.typer.typeOf(a).k !== 'header') this.expr(a);
         return;
       }
