@@ -23,6 +23,7 @@
  *   next sample waits for it); cached = a cache filled by an earlier run of
  *   the same module; edit = the module with one line changed (its map's
  *   maxEntries) since the last run, the cache otherwise warm.
+ *   TSBPF_COMPILER_SNAPSHOT=0 measures the compile without the snapshot.
  * - Entry points: the installed binary (`node dist/cli/bin.js`: what a global
  *   or linked install and `npx` start; `npm run build` first) and the
  *   README's command as typed, `npx tsbpf run …` in the package directory
@@ -42,6 +43,8 @@ import { type BenchRow, forkedAt, median, readRusage, rusageWrapper } from './ro
 const RUNS = Number(process.env.TSBPF_BENCH_RUNS ?? 5);
 const ATTACH_TIMEOUT_MS = 120_000;
 const SNAPSHOT_TIMEOUT_MS = 300_000;
+/** TSBPF_COMPILER_SNAPSHOT=0 (passed on to tsbpf) measures the compile in the CLI's own process, as before the snapshot. */
+const SNAPSHOT = process.env.TSBPF_COMPILER_SNAPSHOT !== '0';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BPFTRACE_SCRIPT = 'tracepoint:syscalls:sys_enter_execve { @[comm] = count(); }';
 const ANCHOR_NAME = `bpftrace -e '${BPFTRACE_SCRIPT}'`;
@@ -244,6 +247,7 @@ async function timeToAttach(cmd: string[], opts: { env: NodeJS.ProcessEnv; cwd?:
 
 /** Waits until the compiler's start-up snapshot a cold compile started building is in the cache (it builds in the background). */
 async function snapshotBuilt(cache: string): Promise<void> {
+  if (!SNAPSHOT) return;
   const dir = join(cache, 'snapshot');
   const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
   for (;;) {
@@ -338,6 +342,7 @@ export async function benchRunStart(): Promise<BenchRow[]> {
     /** An empty build cache with the snapshot the warm runs built. */
     const coldCache = () => {
       const cache = mkdtempSync(join(dir, 'cache-cold-'));
+      if (!SNAPSHOT) return cache;
       cpSync(join(warmCache, 'snapshot'), join(cache, 'snapshot'), { recursive: true });
       chmodSync(join(cache, 'snapshot'), 0o700);
       for (const f of readdirSync(join(cache, 'snapshot'))) chmodSync(join(cache, 'snapshot', f), 0o600);
