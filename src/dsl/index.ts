@@ -6,7 +6,7 @@
  * handles on its programs and maps; the program bodies never run in Node.
  */
 
-import type { inode, sock, task_struct } from './kernel.js';
+import type { cgroup, inode, sock, task_struct } from './kernel.js';
 
 // ---------------------------------------------------------------- integers
 
@@ -185,7 +185,7 @@ function definedIn(): string | undefined {
 export type MapKind =
   | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | 'log2hist' | 'linearhist'
   | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
-  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage' | 'sk_storage' | 'inode_storage';
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage' | 'sk_storage' | 'inode_storage' | 'cgrp_storage';
 
 /** Update flags as in the kernel: ANY, NOEXIST, EXIST. */
 export const UpdateFlags = { ANY: 0, NOEXIST: 1, EXIST: 2 } as const;
@@ -354,9 +354,12 @@ export interface TaskStorage<V> extends LocalStorage<task_struct, V> {}
 export interface SkStorage<V> extends LocalStorage<sock, V> {}
 /** A value per inode (BPF_MAP_TYPE_INODE_STORAGE), in lsm programs only. */
 export interface InodeStorage<V> extends LocalStorage<inode, V> {}
+/** A value per cgroup v2 (BPF_MAP_TYPE_CGRP_STORAGE, Linux 6.2+), in tp_btf, fentry/fexit and lsm programs. */
+export interface CgroupStorage<V> extends LocalStorage<cgroup, V> {}
 export const taskStorage: <V>(options?: Partial<MapOptions>) => TaskStorage<V> = mapFactory('task_storage');
 export const skStorage: <V>(options?: Partial<MapOptions>) => SkStorage<V> = mapFactory('sk_storage');
 export const inodeStorage: <V>(options?: Partial<MapOptions>) => InodeStorage<V> = mapFactory('inode_storage');
+export const cgroupStorage: <V>(options?: Partial<MapOptions>) => CgroupStorage<V> = mapFactory('cgrp_storage');
 export const arrayOfMaps: <M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<u32, M> = mapFactory('array_of_maps');
 export const hashOfMaps: <K, M extends MapDescriptor>(options: MapOptions & { inner: M }) => MapOfMaps<K, M> = mapFactory('hash_of_maps');
 

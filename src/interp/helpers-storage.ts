@@ -1,4 +1,4 @@
-/** Local storage helpers (bpf_{task,sk,inode}_storage_get/delete), the task pointer they are keyed by, and spin locks on map values. */
+/** Local storage helpers (bpf_{task,sk,inode,cgrp}_storage_get/delete), the task pointer they are keyed by, and spin locks on map values. */
 import { InterpError } from './errors.js';
 import type { Helper, HelperContext } from './helpers.js';
 import { LocalStorageMap } from './local-storage.js';

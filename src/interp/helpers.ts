@@ -121,6 +121,8 @@ export const HelperId = {
   SK_STORAGE_DELETE: HelperNumbers.sk_storage_delete,
   INODE_STORAGE_GET: HelperNumbers.inode_storage_get,
   INODE_STORAGE_DELETE: HelperNumbers.inode_storage_delete,
+  CGRP_STORAGE_GET: HelperNumbers.cgrp_storage_get,
+  CGRP_STORAGE_DELETE: HelperNumbers.cgrp_storage_delete,
   SPIN_LOCK: HelperNumbers.spin_lock,
   SPIN_UNLOCK: HelperNumbers.spin_unlock,
 } as const;
@@ -183,6 +185,8 @@ export const defaultHelpers: HelperTable = {
   [HelperId.SK_STORAGE_DELETE]: localStorageDelete,
   [HelperId.INODE_STORAGE_GET]: localStorageGet,
   [HelperId.INODE_STORAGE_DELETE]: localStorageDelete,
+  [HelperId.CGRP_STORAGE_GET]: localStorageGet,
+  [HelperId.CGRP_STORAGE_DELETE]: localStorageDelete,
   [HelperId.SPIN_LOCK]: spinLock,
   [HelperId.SPIN_UNLOCK]: spinUnlock,
   // jiffies at HZ=250, from the same clock as ktime

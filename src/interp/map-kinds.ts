@@ -37,6 +37,7 @@ export const mapKinds: Record<string, (spec: MapSpec) => InterpMap> = {
   task_storage: (spec) => new LocalStorageMap(spec),
   sk_storage: (spec) => new LocalStorageMap(spec),
   inode_storage: (spec) => new LocalStorageMap(spec),
+  cgrp_storage: (spec) => new LocalStorageMap(spec),
   stack_trace: (spec) => new StackTraceMap(spec),
 };
 

@@ -34,6 +34,7 @@ export const kernelFeatures = {
   bpf_loop: { since: '5.17', what: 'the bpf_loop helper', probe: () => haveHelper('SOCKET_FILTER', 'loop') === true },
   xdp_frags: { since: '5.18', what: 'XDP programs for multi-buffer frames (SEC("xdp.frags"))', probe: haveXdpFrags },
   kprobe_multi: { since: '5.18', what: 'kprobe_multi links (also needs CONFIG_FPROBE)', probe: probeKprobeMulti },
+  cgrp_storage: { since: '6.2', what: 'cgroup local storage maps (BPF_MAP_TYPE_CGRP_STORAGE)', probe: () => haveMapType('CGRP_STORAGE') === true },
   tcx: { since: '6.6', what: 'tcx (tc BPF links)', probe: probeTcx },
   uprobe_multi: { since: '6.6', what: 'uprobe_multi links', probe: probeUprobeMulti },
   isa_v4: { since: '6.6', what: 'eBPF ISA v4 (sign extension, bswap, sdiv, gotol)', probe: () => haveIsa(4) },

@@ -1,21 +1,24 @@
 /**
- * skStorage and inodeStorage: a value per socket from a tp_btf program on
+ * skStorage, cgroupStorage and inodeStorage: a value per socket from a tp_btf program on
  * inet_sock_set_state (the test thread's own connects and closes: SYN_SENT
  * and FIN_WAIT1 happen in its connect() and close() calls, so nothing else
- * is counted), and a value per directory inode from an lsm program on
+ * is counted), a value per cgroup from tp_btf programs on cgroup_mkdir
+ * and cgroup_rmdir (cgroups the test thread makes and removes), and a value per directory inode from an lsm program on
  * inode_unlink (the test thread's unlinks in a directory it makes). Each
  * runs in the interpreter on the same events, and the two agree. This host
  * has no BPF trampolines, so the lsm program runs in the dev VMs and skips
  * here, saying why.
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCompiledModule } from '../../src/cli/dsl-live.js';
 import { attachTracing } from '../../src/kernel/link-tracing.js';
-import { needKernel } from '../support/kernel.js';
+import { cgroup2Path } from '../../src/kernel/fs-mounts.js';
+import { skipWithout } from '../support/features.js';
+import { needKernel, uniqueName } from '../support/kernel.js';
 import { compileSource, diagnosticsOf, dumpKernelMaps, InterpMaps, le32, le64, runInterp } from '../dsl/support/harness.js';
 
 const TCP_ESTABLISHED = 1n;
@@ -58,13 +61,39 @@ export const p = lsm('inode_unlink', (dir: Ptr<inode>, victim: Ptr<dentry>) => {
   return 0;
 });`;
 
+const CGROUP_SOURCE = `
+import { tpBtf, cgroupStorage, hashMap, rodata, bpf, u32, type Ptr, type u64 } from 'tsbpf/dsl';
+import type { cgroup } from 'tsbpf/dsl/kernel';
+export interface Events { n: u64 }
+export const cgroups = cgroupStorage<Events>();
+export const byCount = hashMap<u32, u64>({ maxEntries: 16 });
+export const tid = rodata<u32>(0);
+function count(cg: Ptr<cgroup>, create: boolean): void {
+  const c = cgroups.get(cg, create);
+  if (c === null) return;
+  c.n += 1;
+  byCount.increment(u32(c.n));
+}
+export const made = tpBtf('cgroup_mkdir', (cg: Ptr<cgroup>, path: u64) => {
+  if (bpf.tid() === tid.get()) count(cg, true);
+  return 0;
+});
+export const removed = tpBtf('cgroup_rmdir', (cg: Ptr<cgroup>, path: u64) => {
+  if (bpf.tid() === tid.get()) count(cg, false);
+  return 0;
+});`;
+
 /** A tp_btf/lsm context: the hook's arguments as u64s. */
 const args = (...values: bigint[]) => new Uint8Array(new BigUint64Array(values).buffer);
 
-function interpRun(source: string, events: Uint8Array[]) {
+/** Runs events (a context, or a program name and its context) through a module in the interpreter, on the test thread's task. */
+function interpRun(source: string, events: Array<Uint8Array | [string, Uint8Array]>) {
   const mod = compileSource(source);
   const maps = new InterpMaps(mod, { tid: process.pid });
-  for (const ctx of events) runInterp(mod, 'p', { ctx }, { maps, task: { pid: process.pid, tgid: process.pid } });
+  for (const e of events) {
+    const [program, ctx] = e instanceof Uint8Array ? ['p', e] : e;
+    runInterp(mod, program, { ctx }, { maps, task: { pid: process.pid, tgid: process.pid } });
+  }
   return { mod, maps: maps.dump() };
 }
 
@@ -73,7 +102,7 @@ const once = (s: Socket, event: string) => new Promise<void>((resolve, reject) =
   s.once('error', reject);
 });
 
-describe('kernel: local storage from modules (skStorage, inodeStorage)', function () {
+describe('kernel: local storage from modules (skStorage, cgroupStorage, inodeStorage)', function () {
   it('are refused where the kernel does not offer them, and keyed by BTF pointers', () => {
     const tp = diagnosticsOf(`import { tracepoint, skStorage, type Ptr, type u64 } from 'tsbpf/dsl';
       import type { sock } from 'tsbpf/dsl/kernel';
@@ -122,6 +151,38 @@ describe('kernel: local storage from modules (skStorage, inodeStorage)', functio
       live.close();
       b?.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('cgroupStorage: a value per cgroup over its mkdir and rmdir (tp_btf cgroup_mkdir, cgroup_rmdir)', function () {
+    // Cgroups A and B are made, then removed: each value counts 1 at mkdir and 2 at rmdir.
+    const A = 0xffff_8880_6000_0000n;
+    const B = 0xffff_8880_7000_0000n;
+    const path = 0xffff_8880_8000_0000n;
+    const { mod, maps: interp } = interpRun(CGROUP_SOURCE, [['made', args(A, path)], ['made', args(B, path)], ['removed', args(A, path)], ['removed', args(B, path)]]);
+    expect(interp.byCount).to.deep.equal({ [le32(1)]: le64(2n), [le32(2)]: le64(2n) });
+
+    needKernel(this);
+    skipWithout(this, 'cgrp_storage');
+    const root = cgroup2Path();
+    if (!root) {
+      if (this.test) this.test.title += ' (kernel part skipped: no cgroup v2 mount)';
+      this.skip();
+    }
+    const live = loadCompiledModule(mod, { rodata: { tid: process.pid } });
+    const dirs = [join(root, uniqueName('feata')), join(root, uniqueName('featb'))];
+    try {
+      const links = [attachTracing(live.programs.get('made')!, 'tp_btf/cgroup_mkdir'), attachTracing(live.programs.get('removed')!, 'tp_btf/cgroup_rmdir')];
+      try {
+        for (const d of dirs) mkdirSync(d);
+        for (const d of dirs) rmdirSync(d);
+      } finally {
+        for (const l of links) l.close();
+      }
+      expect(dumpKernelMaps(mod, live.maps).byCount, 'kernel and interpreter').to.deep.equal(interp.byCount);
+    } finally {
+      live.close();
+      for (const d of dirs) rmSync(d, { recursive: false, force: true });
     }
   });
 

@@ -127,7 +127,7 @@ export interface CompiledModule {
 
 export const MAP_TYPE_IDS: Record<MapKind, number> = {
   hash: 1, array: 2, prog_array: 3, perf_event_array: 4, percpu_hash: 5, percpu_array: 6, stack_trace: 7, lru_hash: 9, lpm_trie: 11,
-  array_of_maps: 12, hash_of_maps: 13, devmap: 14, cpumap: 16, xskmap: 17, queue: 22, stack: 23, sk_storage: 24, devmap_hash: 25, ringbuf: 27, inode_storage: 28, task_storage: 29, bloom_filter: 30,
+  array_of_maps: 12, hash_of_maps: 13, devmap: 14, cpumap: 16, xskmap: 17, queue: 22, stack: 23, sk_storage: 24, devmap_hash: 25, ringbuf: 27, inode_storage: 28, task_storage: 29, bloom_filter: 30, cgrp_storage: 32,
   log2hist: 5, linearhist: 5,
 };
 

@@ -113,7 +113,8 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
     }
     case 'task_storage':
     case 'sk_storage':
-    case 'inode_storage': {
+    case 'inode_storage':
+    case 'cgrp_storage': {
       const kind = LOCAL_STORAGES[map.kind];
       if (!kind.programs.includes(l.program.kind)) l.fail(node, 'TSBPF_HELPER_PROGRAM_TYPE', `${map.name} (${kindName(map)}) is not available in ${l.program.kind} programs`);
       switch (method) {
@@ -139,6 +140,7 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
 const LOCAL_STORAGES = {
   task_storage: { get: Helper.task_storage_get, delete: Helper.task_storage_delete, owner: 'task (bpf.currentTaskBtf() or a Ptr<task_struct> argument)', programs: BTF_TYPED },
   sk_storage: { get: Helper.sk_storage_get, delete: Helper.sk_storage_delete, owner: 'socket (a Ptr<sock> argument)', programs: BTF_TYPED },
+  cgrp_storage: { get: Helper.cgrp_storage_get, delete: Helper.cgrp_storage_delete, owner: 'cgroup (a Ptr<cgroup> argument)', programs: BTF_TYPED },
   inode_storage: { get: Helper.inode_storage_get, delete: Helper.inode_storage_delete, owner: 'inode (a Ptr<inode> argument)', programs: ['lsm'] as ProgramKind[] },
 };
 

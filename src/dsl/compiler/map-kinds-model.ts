@@ -13,7 +13,7 @@ export const BPF_F_NO_PREALLOC = 1;
 /** The kernel's default stack depth (PERF_MAX_STACK_DEPTH). */
 export const DEFAULT_STACK_DEPTH = 127;
 
-const LOCAL_STORAGE_FACTORY = { task_storage: 'taskStorage', sk_storage: 'skStorage', inode_storage: 'inodeStorage' } as const;
+const LOCAL_STORAGE_FACTORY = { task_storage: 'taskStorage', sk_storage: 'skStorage', inode_storage: 'inodeStorage', cgrp_storage: 'cgroupStorage' } as const;
 
 /** An LPM trie key: a struct whose first field is the prefix length (u32), then at most 256 bytes of data. */
 export function lpmKey(cx: CompilerContext, info: MapInfo, kNode: TypeNode): void {
@@ -97,7 +97,8 @@ export function mapOfKind(
     }
     case 'task_storage':
     case 'sk_storage':
-    case 'inode_storage': {
+    case 'inode_storage':
+    case 'cgrp_storage': {
       // Local storage: an int key (the kernel checks its BTF), no entries of its own, never preallocated.
       const t = typeArg(`${LOCAL_STORAGE_FACTORY[info.kind]}<Value>`);
       info.value = cx.ctypeOf(t);

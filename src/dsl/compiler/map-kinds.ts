@@ -7,13 +7,13 @@ import type { HistogramKind } from './histogram-model.js';
 export type MapKind =
   | 'hash' | 'array' | 'percpu_hash' | 'percpu_array' | 'lru_hash' | 'ringbuf' | HistogramKind
   | 'lpm_trie' | 'queue' | 'stack' | 'bloom_filter' | 'perf_event_array' | 'prog_array' | 'stack_trace'
-  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage' | 'sk_storage' | 'inode_storage';
+  | 'devmap' | 'devmap_hash' | 'cpumap' | 'xskmap' | 'array_of_maps' | 'hash_of_maps' | 'task_storage' | 'sk_storage' | 'inode_storage' | 'cgrp_storage';
 
 /** Maps whose slots hold kernel objects by fd (programs, perf buffers, devices, maps): their BTF gives sizes, not types. */
 export const FD_MAP_KINDS: ReadonlySet<MapKind> = new Set(['perf_event_array', 'prog_array', 'devmap', 'devmap_hash', 'cpumap', 'xskmap', 'array_of_maps', 'hash_of_maps', 'stack_trace']);
 /** Maps a program reads and writes with lookup/update/delete/increment. */
 export const KEY_VALUE_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'percpu_hash', 'percpu_array', 'lru_hash', 'lpm_trie']);
 /** Maps whose values may hold a bpf_spin_lock (the kernel's map_check_btf). */
-export const SPIN_LOCK_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'task_storage', 'sk_storage', 'inode_storage']);
+export const SPIN_LOCK_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'task_storage', 'sk_storage', 'inode_storage', 'cgrp_storage']);
 /** Maps user space dumps as key/value pairs (at exit, in tests). */
 export const isDumpable = (kind: MapKind): boolean => KEY_VALUE_KINDS.has(kind) || kind === 'log2hist' || kind === 'linearhist';

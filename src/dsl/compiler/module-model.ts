@@ -72,7 +72,7 @@ const MAP_FACTORIES: Record<string, MapKind> = {
   lpmTrie: 'lpm_trie', queueMap: 'queue', stackMap: 'stack', bloomFilter: 'bloom_filter', perfEventArray: 'perf_event_array',
   progArray: 'prog_array', stackTraceMap: 'stack_trace', devMap: 'devmap', devMapHash: 'devmap_hash', cpuMap: 'cpumap', xskMap: 'xskmap',
   arrayOfMaps: 'array_of_maps', hashOfMaps: 'hash_of_maps',
-  taskStorage: 'task_storage', skStorage: 'sk_storage', inodeStorage: 'inode_storage',
+  taskStorage: 'task_storage', skStorage: 'sk_storage', inodeStorage: 'inode_storage', cgroupStorage: 'cgrp_storage',
   ...HISTOGRAM_FACTORIES,
 };
 const PROGRAM_FACTORIES: Record<string, ProgramKind> = {
