@@ -62,20 +62,20 @@ const PHASES: Array<[Phase, string]> = [
 async function snapshotPhases(dir: string, entry: string): Promise<BenchRow[]> {
   const dist = (p: string) => pathToFileURL(join(root, 'dist', p)).href;
   const { nodeCompileOptions } = (await import(dist('cli/dsl-host.js'))) as typeof import('../src/cli/dsl-host.js');
-  const { snapshotBlobPath, SNAPSHOT_BUNDLE } = (await import(dist('cli/compiler-snapshot.js'))) as typeof import('../src/cli/compiler-snapshot.js');
+  const { snapshotBlobPath, SNAPSHOT_BUNDLE, SNAPSHOT_NODE_FLAGS } = (await import(dist('cli/compiler-snapshot.js'))) as typeof import('../src/cli/compiler-snapshot.js');
   const { dslRoot, dslAliases = [] } = nodeCompileOptions(entry);
   const blob = snapshotBlobPath(join(dir, 'cache'), { dslRoot, dslAliases });
   if (!blob) throw new Error('dist/cli/compiler-snapshot.cjs is missing: run `npm run build` first');
   mkdirSync(dirname(blob), { recursive: true, mode: 0o700 });
   const env = { ...process.env, TSBPF_SNAPSHOT_DSL: JSON.stringify({ dslRoot, dslAliases }) };
-  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', SNAPSHOT_BUNDLE], { env, encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [...SNAPSHOT_NODE_FLAGS, '--snapshot-blob', blob, '--build-snapshot', SNAPSHOT_BUNDLE], { env, encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`building the compiler snapshot failed: ${built.stderr}`);
   chmodSync(blob, 0o600);
   const samples: Array<{ ready: number; compile: number; rest: number; total: number; peakMb: number }> = [];
   for (let i = 0; i < RUNS; i++) {
     const usage = join(dir, `rusage-${i}`);
     const [wrapper, ...args] = rusageWrapper(usage);
-    const r = spawnSync(wrapper!, [...args, process.execPath, '--snapshot-blob', blob], { input: JSON.stringify({ entry, dslRoot, dslAliases, timing: true }), encoding: 'utf8', maxBuffer: 1 << 28 });
+    const r = spawnSync(wrapper!, [...args, process.execPath, ...SNAPSHOT_NODE_FLAGS, '--snapshot-blob', blob], { input: JSON.stringify({ entry, dslRoot, dslAliases, timing: true }), encoding: 'utf8', maxBuffer: 1 << 28 });
     const answer = JSON.parse(r.stdout) as { module?: string; cpuMs?: { ready: number; compiled: number } };
     if (!answer.module || !answer.cpuMs) throw new Error(`the compiler snapshot did not compile the module: ${r.stdout.slice(0, 400)} ${r.stderr}`);
     const { cpu, peakMb } = readRusage(usage);

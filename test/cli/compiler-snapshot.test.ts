@@ -47,7 +47,7 @@ describe('cli: the compiler start-up snapshot', function () {
 
   const build = (into: string) => {
     mkdirSync(dirname(into), { recursive: true, mode: 0o700 });
-    const r = spawnSync(process.execPath, ['--snapshot-blob', into, '--build-snapshot', client.SNAPSHOT_BUNDLE], { encoding: 'utf8', env: { ...process.env, TSBPF_SNAPSHOT_DSL: JSON.stringify(dsl) } });
+    const r = spawnSync(process.execPath, [...client.SNAPSHOT_NODE_FLAGS, '--snapshot-blob', into, '--build-snapshot', client.SNAPSHOT_BUNDLE], { encoding: 'utf8', env: { ...process.env, TSBPF_SNAPSHOT_DSL: JSON.stringify(dsl) } });
     expect(r.status, r.stderr).to.equal(0);
     chmodSync(into, 0o600);
   };
