@@ -33,6 +33,28 @@ export const p = ${kind === 'xdp' ? 'xdp(' : "tc('ingress', "}(ctx) => {
   return u32(r);
 });`;
 
+/** IPv6: the destination is the 16 bytes after the UDP header (the packet builder makes IPv4 frames; the lookup does not read them). */
+const SOURCE6 = `
+import { xdp, arrayMap, hashMap, header, rodata, bpf, range, u32, FibFamily, type FibLookupParams, type FixedArray, type be32 } from 'tsbpf/dsl';
+export interface Dst6 { w: FixedArray<be32, 4> }
+export const Dst6 = header<Dst6>('Dst6', 16);
+export const iface = rodata<u32>(0);
+export const results = hashMap<u32, FibLookupParams>({ maxEntries: 16 });
+export const p = xdp((ctx) => {
+  const d = ctx.packet.at(Dst6, 42);
+  if (d === null) return 0;
+  let f!: FibLookupParams;
+  f.family = FibFamily.INET6;
+  f.ifindex = iface.get();
+  for (const i of range(4)) f.dst[i] = d.w[i];
+  const r = bpf.fibLookup(ctx, f);
+  results.update(d.w[3], f);
+  return u32(r);
+});`;
+
+/** The 16 bytes of an IPv6 address written in full (eight groups). */
+const ipv6 = (text: string) => Uint8Array.from(text.split(':').flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
+
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 const mac = (text: string) => Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
 const addr = (text: string) => Uint8Array.from(text.split('.').map(Number));
@@ -126,5 +148,62 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
         expect([...params.subarray(58, 64)]).to.deep.equal([...peerMac]);
       });
     }
+  });
+
+  describe('IPv6 on a veth pair', function () {
+    let net: VethNetns | undefined;
+    const g = Math.floor(Math.random() * 0xffff).toString(16);
+    const prefix = `fd00:fea7:${g}:0`;
+    const host6 = `${prefix}:0:0:0:1`;
+    const peer6 = `${prefix}:0:0:0:2`;
+    const noNeigh6 = `${prefix}:0:0:0:3`;
+    const via6 = `fd00:fea7:${g}:1:0:0:0:1`;
+    const unreachable6 = `fd00:fea7:${g}:2:0:0:0:1`;
+    let hostIfindex = 0;
+    let hostMac = new Uint8Array();
+    let peerMac = new Uint8Array();
+
+    before(function () {
+      needKernel(this);
+      net = VethNetns.orSkip(this, 'feat');
+      hostIfindex = Number(readFileSync(`/sys/class/net/${net.host}/ifindex`, 'utf8'));
+      hostMac = mac(readFileSync(`/sys/class/net/${net.host}/address`, 'utf8').trim());
+      peerMac = mac(execFileSync('ip', ['-n', net.ns, '-o', 'link', 'show', net.peer], { encoding: 'utf8' }).match(/link\/ether ([0-9a-f:]+)/)![1]!);
+      writeFileSync(`/proc/sys/net/ipv6/conf/${net.host}/forwarding`, '1');
+      ip('-6', 'addr', 'add', `${host6}/64`, 'dev', net.host, 'nodad');
+      ip('-n', net.ns, '-6', 'addr', 'add', `${peer6}/64`, 'dev', net.peer, 'nodad');
+      ip('-6', 'neigh', 'replace', peer6, 'lladdr', [...peerMac].map((b) => b.toString(16).padStart(2, '0')).join(':'), 'dev', net.host, 'nud', 'permanent');
+      ip('-6', 'route', 'add', `fd00:fea7:${g}:1::/64`, 'via', peer6, 'dev', net.host);
+      ip('-6', 'route', 'add', 'unreachable', `fd00:fea7:${g}:2::/64`);
+    });
+    after(() => {
+      try {
+        ip('-6', 'route', 'del', 'unreachable', `fd00:fea7:${g}:2::/64`);
+      } catch {
+        // Never added.
+      }
+      net?.destroy();
+    });
+
+    it('xdp: SUCCESS (direct and through a gateway), NO_NEIGH, NOT_FWDED (local), UNREACHABLE', function () {
+      const answer = (metric: number, gateway?: string): FibAnswer => ({ result: FibResult.SUCCESS, ifindex: hostIfindex, metric, smac: hostMac, dmac: peerMac, mtu: 1500, ...(gateway ? { gateway: ipv6(gateway) } : {}) });
+      const table: FibTable = (q) => {
+        const dst = Buffer.from(q.dst).toString('hex');
+        const is = (a: string) => dst === Buffer.from(ipv6(a)).toString('hex');
+        // Connected routes have metric 256, added ones 1024 (the kernel's defaults).
+        if (is(peer6)) return answer(256);
+        if (is(via6)) return answer(1024, peer6);
+        if (is(noNeigh6)) return { result: FibResult.NO_NEIGH, ifindex: hostIfindex, metric: 256 };
+        if (is(unreachable6)) return { result: FibResult.UNREACHABLE };
+        return { result: FibResult.NOT_FWDED };
+      };
+      const packets = [peer6, via6, noNeigh6, host6, unreachable6].map((a) => packet({ payload: [...ipv6(a)] }));
+      const mod = compileSource(SOURCE6);
+      const rodata = { iface: hostIfindex };
+      const interp = interpSequence(mod, 'p', packets, rodata, { [HelperId.FIB_LOOKUP]: fibLookupWith(table) });
+      const { SUCCESS, NO_NEIGH, NOT_FWDED, UNREACHABLE } = FibResult;
+      expect(interp.retvals, 'interpreter results').to.deep.equal([SUCCESS, SUCCESS, NO_NEIGH, NOT_FWDED, UNREACHABLE]);
+      expect(kernelSequence(mod, 'p', packets, rodata), 'kernel and interpreter').to.deep.equal(interp);
+    });
   });
 });
