@@ -13,12 +13,14 @@
  * trusted as build-cache entries are (the current user's, no one else can
  * write it). A missing blob is built in the background and this compile
  * goes the normal way; a blob that fails to start or answers nonsense is
- * removed (to be rebuilt), and the compile goes the normal way.
+ * removed (to be rebuilt once: <blob>.broken; a second failure, or a failed
+ * build, leaves <blob>.failed and no snapshot for that key), and the compile
+ * goes the normal way.
  * TSBPF_COMPILER_SNAPSHOT=0 turns it off.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareCacheDir, untrusted } from './cache-trust.js';
@@ -81,9 +83,14 @@ export function compileInSnapshot(req: SnapshotRequest, cacheDir: string, warn: 
   const child = spawnSync(process.execPath, [...SNAPSHOT_NODE_FLAGS, '--snapshot-blob', blob], { input: JSON.stringify(req), encoding: 'utf8', maxBuffer: MAX_ANSWER_BYTES, env: snapshotEnv() });
   const answer = child.status === 0 ? parseAnswer(child.stdout) : undefined;
   if (!answer) {
+    // Stopped from outside (Ctrl-C reaches the whole process group): nothing is wrong with the blob.
+    if (child.signal === 'SIGINT' || child.signal === 'SIGTERM' || child.signal === 'SIGHUP') return undefined;
     const how = child.error ? child.error.message : child.signal ? `signal ${child.signal}` : child.status !== 0 ? `exit status ${child.status}` : 'an answer that is not one';
-    warn(`the compiler snapshot failed (${how}); compiling without it, and it will be rebuilt`);
+    // A blob that fails is rebuilt once; if the rebuilt one fails too, this Node and package get no snapshot.
+    const again = existsSync(`${blob}.broken`);
+    warn(`the compiler snapshot failed (${how}); compiling without it${again ? ', and not using one again for this Node and package' : ', and it will be rebuilt'}`);
     try {
+      writeFileSync(`${blob}.${again ? 'failed' : 'broken'}`, `${how}\n`, { mode: 0o600 });
       unlinkSync(blob);
     } catch {
       // someone else removed it
@@ -126,7 +133,10 @@ try {
     fs.chmodSync(tmp, 0o600);
     fs.renameSync(tmp, blob);
     const dir = path.dirname(blob);
-    for (const f of fs.readdirSync(dir)) if (/^compiler-[0-9a-f]+\\.blob$/.test(f) && path.join(dir, f) !== blob) fs.rmSync(path.join(dir, f), { force: true });
+    const name = path.basename(blob);
+    for (const f of fs.readdirSync(dir)) if (/^compiler-[0-9a-f]+\\.blob(\\.broken|\\.failed)?$/.test(f) && f !== name && f !== name + '.broken') fs.rmSync(path.join(dir, f), { force: true });
+  } else if (r.status) {
+    fs.writeFileSync(blob + '.failed', 'node --build-snapshot: ' + (r.error ? r.error.message : r.signal || 'exit status ' + r.status) + '\\n', { mode: 0o600 });
   }
 } finally {
   fs.rmSync(tmp, { force: true });
@@ -140,8 +150,9 @@ function snapshotEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Starts building the blob, unless a builder is at it already. */
+/** Starts building the blob, unless a builder is at it already or building it failed before. */
 function buildInBackground(blob: string, dsl: SnapshotDsl): void {
+  if (existsSync(`${blob}.failed`)) return;
   const lock = `${blob}.lock`;
   try {
     if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) unlinkSync(lock);

@@ -159,7 +159,7 @@ describe('cli: the compiler start-up snapshot', function () {
     expect(viaSnapshot(entry).answer).to.have.property('module');
   });
 
-  it('falls back from a corrupt blob and removes it; a missing blob is built in the background', async () => {
+  it('falls back from a corrupt blob and removes it; a missing blob is built in the background; one failing twice is given up', async () => {
     const entry = join(ROOT, 'examples/xdp-proto-count.bpf.ts');
     const good = readFileSync(blob);
     writeFileSync(blob, good.subarray(0, good.length >> 1), { mode: 0o600 });
@@ -176,8 +176,19 @@ describe('cli: the compiler start-up snapshot', function () {
       await new Promise((res) => setTimeout(res, 200));
     }
     expect(statSync(blob).mode & 0o777).to.equal(0o600);
-    expect(readdirSync(dirname(blob))).to.deep.equal([blob.slice(dirname(blob).length + 1)]);
+    const name = blob.slice(dirname(blob).length + 1);
+    expect(readdirSync(dirname(blob)).sort()).to.deep.equal([name, `${name}.broken`]);
     expect(viaSnapshot(entry).answer).to.deep.equal(inProcess(entry));
+    // The rebuilt one fails too: no snapshot for this Node and package, and no more builds.
+    writeFileSync(blob, 'not a snapshot', { mode: 0o600 });
+    r = viaSnapshot(entry);
+    expect(r.answer).to.equal(undefined);
+    expect(r.warnings.join('\n')).to.match(/not using one again/);
+    expect(viaSnapshot(entry)).to.deep.equal({ answer: undefined, warnings: [] });
+    expect(readdirSync(dirname(blob)).sort()).to.deep.equal([`${name}.broken`, `${name}.failed`]);
+    rmSync(`${blob}.broken`);
+    rmSync(`${blob}.failed`);
+    build(blob);
   });
 
   it('tsbpf build writes the same object with and without it', () => {
