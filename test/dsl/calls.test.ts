@@ -16,7 +16,9 @@ import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { readElf } from '../../src/elf/reader.js';
 import { loadCollection } from '../../src/kernel/collection.js';
-import { needKernel, uniqueName } from '../support/kernel.js';
+import { kernelUnavailableReason, needKernel, uniqueName } from '../support/kernel.js';
+
+const kernelOk = () => kernelUnavailableReason() === null;
 import { haveBpftool } from '../support/tools.js';
 import { compileSource, diagnosticsOf, evalSequence, interpSequence, kernelSequence, outMap, packet, type SequenceCase } from './support/harness.js';
 
@@ -437,7 +439,41 @@ export const p = xdp((ctx) => {
 });
 function length(c: XdpContext): u32 { return c.packet.length; }`).map((s) => s.split(' ')[1])).to.include('TSBPF_CLOSURE');
     });
-    it('frames that together exceed 512 bytes of stack are TSBPF_STACK at the first call of the chain', () => {
+    it("a function making a tail call below 256 bytes of callers' frames: TSBPF_STACK when forced, inlined when chosen (and it runs)", function () {
+      const source = `${HEAD}
+import { progArray } from 'tsbpf/dsl';
+export interface Mid { a: u64; b: u64; c: u64; d: u64; e: u64; f: u64; g: u64; h: u64; i: u64; j: u64; k: u64; l: u64; m: u64; n: u64; o: u64; p: u64; q: u64; r: u64; s: u64; t: u64; u: u64; v: u64; w: u64; x: u64; y: u64; z: u64; aa: u64; bb: u64; cc: u64; dd: u64; ee: u64; ff: u64 }
+export const mids = arrayMap<Mid>({ maxEntries: 1 });
+export const drop = xdp(() => XdpAction.DROP);
+export const jumps = progArray<XdpContext>({ programs: [drop], maxEntries: 2 });
+function jump(ctx: XdpContext, x: u32): u64 {
+  let h: u64 = x;
+  h = h * 31 + 1; h = h * 31 + 2; h = h * 31 + 3; h = h * 31 + 4; h = h * 31 + 5; h = h * 31 + 6;
+  h = h * 31 + 7; h = h * 31 + 8; h = h * 31 + 9; h = h * 31 + 10; h = h * 31 + 11; h = h * 31 + 12;
+  if (h % 1000 === 1) jumps.tailCall(ctx, 1);
+  return h;
+}
+export const p = xdp((ctx) => {
+  let big!: Mid;
+  big.a = jump(ctx, ctx.packet.length);
+  big.b = jump(ctx, 3);
+  mids.update(0, big);
+  out.update(0, big.a + big.b);
+  return XdpAction.PASS;
+});`;
+      const mod = compileSource(source);
+      expect(mod.programs.find((x) => x.name === 'p')!.subprograms).to.equal(undefined);
+      const forced = diagnosticsOf(source.replace('function jump', '/** @noinline */\nfunction jump'));
+      expect(forced.map((d) => d.code)).to.deep.equal(['TSBPF_STACK']);
+      expect(forced[0]!.message).to.include('jump makes a tail call');
+      // The evaluator has no prog arrays: the interpreter and the kernel agree, and the value is the hashes' sum.
+      const pkts = [udp(), udp([1, 2])];
+      const interp = interpSequence(mod, 'p', pkts);
+      const hash = (x: bigint) => { let h = x; for (let k = 1n; k <= 12n; k++) h = BigInt.asUintN(64, h * 31n + k); return h; };
+      expect(interp.maps.out).to.deep.equal(outMap({ 0: BigInt.asUintN(64, hash(BigInt(udp([1, 2]).length)) + hash(3n)) }));
+      if (kernelOk()) expect(kernelSequence(mod, 'p', pkts)).to.deep.equal(interp);
+    });
+    it('frames that together exceed 512 bytes of stack are TSBPF_STACK at the call that exceeds it', () => {
       expect(codes(`
 export const bigs = arrayMap<Big>({ maxEntries: 1 });
 export interface Big { a: u64; b: u64; c: u64; d: u64; e: u64; f: u64; g: u64; h: u64; i: u64; j: u64; k: u64; l: u64; m: u64; n: u64; o: u64; p: u64; q: u64; r: u64; s: u64; t: u64; u: u64; v: u64; w: u64; x: u64; y: u64; z: u64; aa: u64; bb: u64; cc: u64; dd: u64 }

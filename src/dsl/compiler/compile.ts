@@ -536,34 +536,39 @@ function nameSubprogramsApart(programs: CompiledProgram[]): void {
   }
 }
 
-/** Frames are rounded up to 32 bytes (at least one) and together take at most 512; with tail calls, 256 (kernel 6.1's check_max_stack_depth). */
+/**
+ * The kernel's check_max_stack_depth: along every chain of calls, frames
+ * rounded up to 32 bytes (at least one) take at most 512 together, and a
+ * subprogram that makes a tail call may be entered only while its callers'
+ * frames take less than 256 (tail calls keep the callers' stack).
+ */
 function callStackProblem(
   main: { instructions: Instruction[]; stackSize: number },
-  order: string[],
+  _order: string[],
   subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>,
 ): { node: Node; message: string } | undefined {
   const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
   // A callback's frame counts as a call's (the helper calls it).
   const callees = (code: Instruction[]) => [...new Set(code.flatMap((ins) => (ins.callee !== undefined ? [ins.callee] : [])))];
-  const tailCalls = [main.instructions, ...order.map((n) => subs.get(n)!.code.instructions)].some((c) => c.some((ins) => ins.opcode === (Class.JMP | JmpOp.CALL) && ins.src === 0 && ins.imm === Helper.tail_call));
-  const limit = tailCalls ? 256 : STACK_LIMIT;
-  // The deepest chain below each function, and the call that starts it.
-  const deepest = (code: Instruction[], own: number): { bytes: number; chain: string[] } => {
-    let best = { bytes: frame(own), chain: [] as string[] };
+  const tailCalls = (code: Instruction[]) => code.some((ins) => ins.opcode === (Class.JMP | JmpOp.CALL) && ins.src === 0 && ins.imm === Helper.tail_call);
+  const visit = (code: Instruction[], own: number, above: number, chain: string[]): { node: Node; message: string } | undefined => {
+    const path = ['program', ...chain].join(' → ');
+    const at = chain.length ? subs.get(chain[chain.length - 1]!)!.plan.node : undefined;
+    if (at && tailCalls(code) && above >= 256) {
+      return { node: at, message: `${chain[chain.length - 1]} makes a tail call, and its callers' frames (${path}) take ${above} bytes of stack; the kernel allows tail calls in a function only below 256: mark it @inline or keep large values in a map` };
+    }
+    const depth = above + frame(own);
+    if (at && depth > STACK_LIMIT) {
+      return { node: at, message: `the calls ${path} need ${depth} bytes of stack together (each frame rounded up to 32); the limit is ${STACK_LIMIT}: mark a function @inline or keep large values in a map` };
+    }
     for (const c of callees(code)) {
       const s = subs.get(c)!;
-      const below = deepest(s.code.instructions, s.code.stackSize);
-      if (frame(own) + below.bytes > best.bytes) best = { bytes: frame(own) + below.bytes, chain: [c, ...below.chain] };
+      const found = visit(s.code.instructions, s.code.stackSize, depth, [...chain, c]);
+      if (found) return found;
     }
-    return best;
+    return undefined;
   };
-  const d = deepest(main.instructions, main.stackSize);
-  if (d.bytes <= limit) return undefined;
-  const first = subs.get(d.chain[0]!)!.plan;
-  return {
-    node: first.node,
-    message: `the calls ${['program', ...d.chain].join(' → ')} need ${d.bytes} bytes of stack together (each frame rounded up to 32); the limit is ${limit}${tailCalls ? ' in a program with tail calls' : ''}: mark a function @inline or keep large values in a map`,
-  };
+  return visit(main.instructions, main.stackSize, 0, []);
 }
 
 /** A map as the loader and the object writer see it; prog arrays name their programs (all of one kind). */
