@@ -55,6 +55,16 @@ export const p = xdp((ctx) => {
 /** The 16 bytes of an IPv6 address written in full (eight groups). */
 const ipv6 = (text: string) => Uint8Array.from(text.split(':').flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
 
+/** The host end's ifindex and MAC and the peer's MAC: what a lookup through the pair answers. */
+interface Pair { hostIfindex: number; hostMac: Uint8Array; peerMac: Uint8Array }
+function pairOf(net: VethNetns): Pair {
+  return {
+    hostIfindex: Number(readFileSync(`/sys/class/net/${net.host}/ifindex`, 'utf8')),
+    hostMac: mac(readFileSync(`/sys/class/net/${net.host}/address`, 'utf8').trim()),
+    peerMac: mac(execFileSync('ip', ['-n', net.ns, '-o', 'link', 'show', net.peer], { encoding: 'utf8' }).match(/link\/ether ([0-9a-f:]+)/)![1]!),
+  };
+}
+
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 const mac = (text: string) => Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
 const addr = (text: string) => Uint8Array.from(text.split('.').map(Number));
@@ -80,16 +90,12 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
     const noNeigh = `198.18.${third}.2`;
     const unreachable = `198.18.${third}.3`;
     const small = `198.18.${third}.4`;
-    let hostIfindex = 0;
-    let hostMac = new Uint8Array();
-    let peerMac = new Uint8Array();
+    let pair: Pair;
 
     before(function () {
       needKernel(this);
       net = VethNetns.orSkip(this, 'feat');
-      hostIfindex = Number(readFileSync(`/sys/class/net/${net.host}/ifindex`, 'utf8'));
-      hostMac = mac(readFileSync(`/sys/class/net/${net.host}/address`, 'utf8').trim());
-      peerMac = mac(execFileSync('ip', ['-n', net.ns, '-o', 'link', 'show', net.peer], { encoding: 'utf8' }).match(/link\/ether ([0-9a-f:]+)/)![1]!);
+      pair = pairOf(net);
       // Lookups from the host end need forwarding on it (FWD_DISABLED otherwise); only this device's setting changes.
       writeFileSync(`/proc/sys/net/ipv4/conf/${net.host}/forwarding`, '1');
       ip('route', 'add', `${via}/32`, 'via', net.peerIp, 'dev', net.host);
@@ -112,10 +118,10 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
     const table: FibTable = (q) => {
       const dst = dotted(q.dst);
       // On SUCCESS the kernel reports the route's MTU (the device's unless the route sets one).
-      const forward = (gateway?: string, mtu = 1500): FibAnswer => ({ result: FibResult.SUCCESS, ifindex: hostIfindex, metric: 0, smac: hostMac, dmac: peerMac, mtu, ...(gateway ? { gateway: addr(gateway) } : {}) });
+      const forward = (gateway?: string, mtu = 1500): FibAnswer => ({ result: FibResult.SUCCESS, ifindex: pair.hostIfindex, metric: 0, smac: pair.hostMac, dmac: pair.peerMac, mtu, ...(gateway ? { gateway: addr(gateway) } : {}) });
       if (dst === net!.peerIp) return forward();
       if (dst === via) return forward(net!.peerIp);
-      if (dst === noNeigh) return { result: FibResult.NO_NEIGH, ifindex: hostIfindex, metric: 0 };
+      if (dst === noNeigh) return { result: FibResult.NO_NEIGH, ifindex: pair.hostIfindex, metric: 0 };
       if (dst === unreachable) return { result: FibResult.UNREACHABLE };
       if (dst === small) return q.totLen > 1000 ? { result: FibResult.FRAG_NEEDED, mtu: 1000 } : forward(net!.peerIp, 1000);
       return { result: FibResult.NOT_FWDED };
@@ -134,7 +140,7 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
           packet({ src, dst: small }),
         ];
         const mod = compileSource(source(kind));
-        const rodata = { iface: hostIfindex };
+        const rodata = { iface: pair.hostIfindex };
         const interp = interpSequence(mod, 'p', packets, rodata, { [HelperId.FIB_LOOKUP]: fibLookupWith(table) });
         const { SUCCESS, NO_NEIGH, NOT_FWDED, UNREACHABLE, FRAG_NEEDED } = FibResult;
         expect(interp.retvals, 'interpreter results').to.deep.equal([SUCCESS, SUCCESS, NO_NEIGH, NOT_FWDED, UNREACHABLE, FRAG_NEEDED, SUCCESS]);
@@ -143,9 +149,9 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
         // The stored params of the direct route: egress device, source and next-hop MACs as the kernel wrote them.
         const key = Buffer.from(addr(net!.peerIp)).toString('hex');
         const params = Buffer.from(kernel.maps.results![key]!, 'hex');
-        expect(params.readUInt32LE(8)).to.equal(hostIfindex);
-        expect([...params.subarray(52, 58)]).to.deep.equal([...hostMac]);
-        expect([...params.subarray(58, 64)]).to.deep.equal([...peerMac]);
+        expect(params.readUInt32LE(8)).to.equal(pair.hostIfindex);
+        expect([...params.subarray(52, 58)]).to.deep.equal([...pair.hostMac]);
+        expect([...params.subarray(58, 64)]).to.deep.equal([...pair.peerMac]);
       });
     }
   });
@@ -159,20 +165,16 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
     const noNeigh6 = `${prefix}:0:0:0:3`;
     const via6 = `fd00:fea7:${g}:1:0:0:0:1`;
     const unreachable6 = `fd00:fea7:${g}:2:0:0:0:1`;
-    let hostIfindex = 0;
-    let hostMac = new Uint8Array();
-    let peerMac = new Uint8Array();
+    let pair: Pair;
 
     before(function () {
       needKernel(this);
       net = VethNetns.orSkip(this, 'feat');
-      hostIfindex = Number(readFileSync(`/sys/class/net/${net.host}/ifindex`, 'utf8'));
-      hostMac = mac(readFileSync(`/sys/class/net/${net.host}/address`, 'utf8').trim());
-      peerMac = mac(execFileSync('ip', ['-n', net.ns, '-o', 'link', 'show', net.peer], { encoding: 'utf8' }).match(/link\/ether ([0-9a-f:]+)/)![1]!);
+      pair = pairOf(net);
       writeFileSync(`/proc/sys/net/ipv6/conf/${net.host}/forwarding`, '1');
       ip('-6', 'addr', 'add', `${host6}/64`, 'dev', net.host, 'nodad');
       ip('-n', net.ns, '-6', 'addr', 'add', `${peer6}/64`, 'dev', net.peer, 'nodad');
-      ip('-6', 'neigh', 'replace', peer6, 'lladdr', [...peerMac].map((b) => b.toString(16).padStart(2, '0')).join(':'), 'dev', net.host, 'nud', 'permanent');
+      ip('-6', 'neigh', 'replace', peer6, 'lladdr', [...pair.peerMac].map((b) => b.toString(16).padStart(2, '0')).join(':'), 'dev', net.host, 'nud', 'permanent');
       ip('-6', 'route', 'add', `fd00:fea7:${g}:1::/64`, 'via', peer6, 'dev', net.host);
       ip('-6', 'route', 'add', 'unreachable', `fd00:fea7:${g}:2::/64`);
     });
@@ -186,20 +188,20 @@ describe('dsl bpf.fibLookup: kernel routes and the interpreter agree', function 
     });
 
     it('xdp: SUCCESS (direct and through a gateway), NO_NEIGH, NOT_FWDED (local), UNREACHABLE', function () {
-      const answer = (metric: number, gateway?: string): FibAnswer => ({ result: FibResult.SUCCESS, ifindex: hostIfindex, metric, smac: hostMac, dmac: peerMac, mtu: 1500, ...(gateway ? { gateway: ipv6(gateway) } : {}) });
+      const answer = (metric: number, gateway?: string): FibAnswer => ({ result: FibResult.SUCCESS, ifindex: pair.hostIfindex, metric, smac: pair.hostMac, dmac: pair.peerMac, mtu: 1500, ...(gateway ? { gateway: ipv6(gateway) } : {}) });
       const table: FibTable = (q) => {
         const dst = Buffer.from(q.dst).toString('hex');
         const is = (a: string) => dst === Buffer.from(ipv6(a)).toString('hex');
         // Connected routes have metric 256, added ones 1024 (the kernel's defaults).
         if (is(peer6)) return answer(256);
         if (is(via6)) return answer(1024, peer6);
-        if (is(noNeigh6)) return { result: FibResult.NO_NEIGH, ifindex: hostIfindex, metric: 256 };
+        if (is(noNeigh6)) return { result: FibResult.NO_NEIGH, ifindex: pair.hostIfindex, metric: 256 };
         if (is(unreachable6)) return { result: FibResult.UNREACHABLE };
         return { result: FibResult.NOT_FWDED };
       };
       const packets = [peer6, via6, noNeigh6, host6, unreachable6].map((a) => packet({ payload: [...ipv6(a)] }));
       const mod = compileSource(SOURCE6);
-      const rodata = { iface: hostIfindex };
+      const rodata = { iface: pair.hostIfindex };
       const interp = interpSequence(mod, 'p', packets, rodata, { [HelperId.FIB_LOOKUP]: fibLookupWith(table) });
       const { SUCCESS, NO_NEIGH, NOT_FWDED, UNREACHABLE } = FibResult;
       expect(interp.retvals, 'interpreter results').to.deep.equal([SUCCESS, SUCCESS, NO_NEIGH, NOT_FWDED, UNREACHABLE]);
