@@ -8,7 +8,7 @@ import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Sour
 import { type AluName, type AtomicCall, type CmpName, entryMoves, type IrFunction, type Operand, type SpannedOp, type VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
 import { peephole } from './peephole.js';
-import type { Allocation, MapReference } from './regalloc.js';
+import type { Allocation, FrameAddress, MapReference } from './regalloc.js';
 
 const R0 = 0;
 const R5 = 5;
@@ -56,6 +56,12 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   };
   const movReg = (dst: number, src: number, bits: 32 | 64 = 64) => {
     if (dst !== src || bits === 32) push(instruction((bits === 32 ? Class.ALU : Class.ALU64) | AluOp.MOV | Source.X, dst, src));
+  };
+  /** The base register and offset of a memory access: r10 directly for a rematerialized stack address. */
+  const address = (base: VReg, off: number, scratch: number): [number, number] => {
+    const f = alloc.frames.get(base);
+    if (f) return [FP, slotOff(f.slot) + f.off + off];
+    return [use(base, scratch), off];
   };
   /** A physical register holding a virtual one (reloading spills into `scratch`). */
   const use = (v: VReg, scratch: number): number => {
@@ -136,33 +142,34 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         break;
       }
       case 'load': {
-        const base = use(op.base, R5);
+        const [base, off] = address(op.base, op.off, R5);
         const [d, done] = defReg(op.dst);
-        push(instruction(Class.LDX | Mode.MEM | SIZE[op.size], d, base, op.off));
+        push(instruction(Class.LDX | Mode.MEM | SIZE[op.size], d, base, off));
         done();
         break;
       }
       case 'store': {
-        const base = use(op.base, R5);
+        const [base, off] = address(op.base, op.off, R5);
         if (op.value.kind === 'imm' && fitsImm32(op.value.value, op.size === 8 ? 64 : 32)) {
-          push(instruction(Class.ST | Mode.MEM | SIZE[op.size], base, 0, op.off, Number(BigInt.asIntN(32, op.value.value))));
+          push(instruction(Class.ST | Mode.MEM | SIZE[op.size], base, 0, off, Number(BigInt.asIntN(32, op.value.value))));
         } else {
           let v: number;
           if (op.value.kind === 'imm') {
             movImm(R0, op.value.value, 64);
             v = R0;
           } else v = use(op.value.reg, R0);
-          push(instruction(Class.STX | Mode.MEM | SIZE[op.size], base, v, op.off));
+          push(instruction(Class.STX | Mode.MEM | SIZE[op.size], base, v, off));
         }
         break;
       }
       case 'atomicAdd': {
-        const base = use(op.base, R5);
+        const [base, off] = address(op.base, op.off, R5);
         const v = use(op.value, R0);
-        push(instruction(Class.STX | Mode.ATOMIC | SIZE[op.size], base, v, op.off, AtomicOp.ADD));
+        push(instruction(Class.STX | Mode.ATOMIC | SIZE[op.size], base, v, off, AtomicOp.ADD));
         break;
       }
       case 'frame': {
+        if (alloc.frames.has(op.dst)) break;
         const [d, done] = defReg(op.dst);
         movReg(d, FP);
         push(instruction(Class.ALU64 | AluOp.ADD | Source.K, d, 0, 0, slotOff(op.slot) + op.off));
@@ -204,7 +211,7 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
         break;
       }
       case 'call': {
-        moveArguments(op.args, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
+        moveArguments(op.args, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized, frames: alloc.frames });
         if (op.atomic) atomicInstructions(op.atomic).forEach(push);
         else if (op.subprogram !== undefined) {
           // A bpf-to-bpf call: imm is the callee's offset, filled in when the program is linked.
@@ -286,6 +293,7 @@ interface MoveTools {
   movImm(dst: number, value: bigint, bits: 32 | 64): void;
   movReg(dst: number, src: number, bits?: 32 | 64): void;
   rematerialized: Map<VReg, MapReference>;
+  frames: Map<VReg, FrameAddress>;
 }
 
 /** Moves call arguments into r1…r5 as one parallel move (r0 breaks cycles). */
@@ -295,7 +303,7 @@ function moveArguments(args: Operand[], t: MoveTools): void {
     const dst = i + 1;
     if (src.kind === 'reg') {
       if (src.reg < 0) return { dst, src, from: -src.reg };
-      if (t.rematerialized.has(src.reg)) return { dst, src };
+      if (t.rematerialized.has(src.reg) || t.frames.has(src.reg)) return { dst, src };
       const l = t.loc(src.reg);
       if (l.kind === 'reg') return { dst, src, from: l.reg };
     }
@@ -305,6 +313,11 @@ function moveArguments(args: Operand[], t: MoveTools): void {
     if (m.from !== undefined) t.movReg(m.dst, m.from);
     else if (m.src.kind === 'imm') t.movImm(m.dst, m.src.value, 64);
     else if (t.rematerialized.has(m.src.reg)) t.push(mapLoad(m.dst, t.rematerialized.get(m.src.reg)!));
+    else if (t.frames.has(m.src.reg)) {
+      const f = t.frames.get(m.src.reg)!;
+      t.movReg(m.dst, FP);
+      t.push(instruction(Class.ALU64 | AluOp.ADD | Source.K, m.dst, 0, 0, t.slotOff(f.slot) + f.off));
+    }
     else {
       const l = t.loc(m.src.reg);
       if (l.kind === 'spill') t.push(instruction(Class.LDX | Mode.MEM | Size.DW, m.dst, FP, t.slotOff(l.slot)));

@@ -70,6 +70,13 @@ export interface IrFunction {
   ops: SpannedOp[];
   slots: StackSlot[];
   vregCount: number;
+  /**
+   * Registers that only ever hold pointers into the packet (ctx->data, and
+   * headers at an offset from it): the verifier takes unaligned accesses
+   * through them where the CPU has efficient unaligned access, as it does
+   * for every target this compiler loads on (x86-64, arm64).
+   */
+  packetPointers?: Set<VReg>;
 }
 
 /** How many ops at the start copy the entry's argument registers (r1-r5, as negative registers) into virtual ones. */

@@ -1,7 +1,7 @@
 /**
  * C-style loops, `for (let i = …; …; …)`, `while` and `do…while`, once
- * loop-bounds.ts has proved how many times they can run. A `for` of at most
- * UNROLL_LIMIT iterations is unrolled as `range()` loops are (the variable is
+ * loop-bounds.ts has proved how many times they can run. A short `for`
+ * (lower.ts, unrolls) is unrolled as `range()` loops are (the variable is
  * a constant in each copy, so it can index arrays of structs); other loops
  * become the loop the source describes: the condition as written, the body,
  * the step, and a jump back, which the verifier follows to the same bound.
@@ -9,7 +9,7 @@
 import { type DoStatement, type ForStatement, Node, type WhileStatement } from 'ts-morph';
 import { imm, reg } from './ir.js';
 import { forInduction, type Induction, LOOP_ADVICE, LoopBoundError, type LoopFacts, whileInduction } from './loop-bounds.js';
-import { type FunctionLowering, UNROLL_LIMIT, wrapTo } from './lower.js';
+import { type FunctionLowering, unrolls, wrapTo } from './lower.js';
 
 function facts(l: FunctionLowering): LoopFacts {
   return {
@@ -45,7 +45,7 @@ export function lowerFor(l: FunctionLowering, node: ForStatement): void {
   const induction = proved(l, () => forInduction(facts(l), node, variable, t));
   const cond = node.getCondition()!;
   const exit = l.newLabel('endloop');
-  if (induction.trips <= BigInt(UNROLL_LIMIT)) {
+  if (unrolls(induction.trips, node.getStatement())) {
     // The step is one constant: in copy k the variable is start + k·step (the proof says it does not wrap).
     for (let k = 0n, v = induction.start; k < induction.trips; k++, v += induction.step) {
       const next = l.newLabel('next');

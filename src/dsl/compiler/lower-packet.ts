@@ -82,6 +82,7 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
     offset = reg(bounded);
   }
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: p, a: reg(data), b: offset });
+  l.packetPointers.add(p);
   const q = l.newReg();
   l.emit({ op: 'alu', alu: 'add', bits: 64, dst: q, a: reg(p), b: imm(size) });
   return { k: 'ptr', reg: p, to: t, space: 'packet', nullIf: { a: q, b: end }, refs: [l.lifetimes.acquire({ kind: 'header' })] };
@@ -106,6 +107,7 @@ export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
   const entrySpan = l.ops[0]?.span;
   l.ops.splice(entryMoves(l.ops), 0, ...loads.map((o) => (entrySpan ? { ...o, span: entrySpan } : o)));
   l.packetBoundsCache = { data, end };
+  l.packetPointers.add(data);
   return l.packetBoundsCache;
 }
 

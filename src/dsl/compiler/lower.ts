@@ -51,6 +51,18 @@ const SK = ts.SyntaxKind;
 
 /** Loops of at most this many iterations are unrolled. */
 export const UNROLL_LIMIT = 8;
+/** …and loops of at most this many whose body is one assignment with no calls (a copy of an array, byte by byte), as clang unrolls them fully. */
+export const SMALL_BODY_UNROLL_LIMIT = 32;
+
+/** Whether a loop of `trips` iterations around `body` is unrolled. */
+export function unrolls(trips: bigint, body: Node): boolean {
+  if (trips <= BigInt(UNROLL_LIMIT)) return true;
+  if (trips > BigInt(SMALL_BODY_UNROLL_LIMIT)) return false;
+  const statement = Node.isBlock(body) && body.getStatements().length === 1 ? body.getStatements()[0]! : body;
+  if (!Node.isExpressionStatement(statement)) return false;
+  const e = statement.getExpression();
+  return Node.isBinaryExpression(e) && e.getOperatorToken().getKind() === SK.EqualsToken && e.getDescendantsOfKind(SK.CallExpression).length === 0;
+}
 
 const intType = (bits: 32 | 64, signed: boolean): IntType => (bits === 64 ? (signed ? I64 : U64) : signed ? I32 : U32);
 
@@ -202,7 +214,7 @@ export class FunctionLowering {
     this.label(end);
     // A construct abandoned because of a diagnostic given elsewhere (another program) leaves the IR incomplete.
     if (this.#incomplete) throw new Abandon('incomplete after an earlier diagnostic');
-    return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs };
+    return { name: this.program.name, ops: this.ops, slots: this.slots, vregCount: this.#vregs, packetPointers: this.packetPointers };
   }
 
   /**
@@ -289,6 +301,8 @@ export class FunctionLowering {
   movesPacket = false;
   /** ctx->data / ctx->data_end registers, once loaded (see packetBounds). */
   packetBoundsCache: { data: VReg; end: VReg } | undefined;
+  /** See IrFunction.packetPointers. */
+  readonly packetPointers = new Set<VReg>();
 
   #lowerFunctionBody(body: Node | undefined): void {
     if (!body) return;
@@ -1351,7 +1365,7 @@ export class FunctionLowering {
     const decl = Node.isVariableDeclarationList(init) ? init.getDeclarations()[0] : undefined;
     if (!decl || !Node.isIdentifier(decl.getNameNode())) return this.fail(node, 'TSBPF_LOOP', 'declare the loop variable: for (const i of range(n))');
     // Short loops are unrolled, as clang does: the verifier walks them once and constant indexes fold.
-    if (end - start <= BigInt(UNROLL_LIMIT)) {
+    if (unrolls(end - start, node.getStatement())) {
       const exit = this.newLabel('endloop');
       for (let k = start; k < end; k++) {
         const next = this.newLabel('next');

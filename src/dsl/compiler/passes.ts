@@ -6,6 +6,7 @@
 import { I64, U64 } from './ctypes.js';
 import { type CmpName, def, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
 import { foldAlu } from './lower.js';
+import { Helper } from '../../asm/helpers.js';
 
 /** Successor op indexes of each op. */
 export function successors(ops: readonly SpannedOp[]): number[][] {
@@ -209,6 +210,13 @@ export function removeDeadCode(fn: IrFunction): boolean {
   fn.ops = ops;
   // Pure results nobody reads.
   const live = liveness(fn);
+  // A helper's result nobody reads: the call stays, its result needs no register.
+  fn.ops = fn.ops.map((op, i) => {
+    if (op.op !== 'call' || op.dst === undefined || live.has(live.liveOut[i]!, op.dst)) return op;
+    changed = true;
+    const { dst: _unused, ...call } = op;
+    return call;
+  });
   const kept = fn.ops.filter((op, i) => {
     const d = def(op);
     if (d === undefined || hasSideEffects(op)) return true;
@@ -338,6 +346,333 @@ export function foldAddresses(fn: IrFunction): boolean {
   return changed;
 }
 
+/** `p = &slot + k; q = p + c` → `q = &slot + (k + c)`: a stack address plus a constant is another stack address. */
+export function foldFrameOffsets(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  const frames = new Map<VReg, { slot: number; off: number }>();
+  for (const op of fn.ops) if (op.op === 'frame' && counts.get(op.dst) === 1) frames.set(op.dst, { slot: op.slot, off: op.off });
+  let changed = false;
+  fn.ops = fn.ops.map((op) => {
+    if (op.op !== 'alu' || op.alu !== 'add' || op.bits !== 64 || op.a.kind !== 'reg' || op.b.kind !== 'imm') return op;
+    const f = frames.get(op.a.reg);
+    if (!f || !fitsImm32(op.b.value, 64)) return op;
+    const off = f.off + Number(op.b.value);
+    if (off < -32768 || off > 32767) return op;
+    changed = true;
+    return { op: 'frame', dst: op.dst, slot: f.slot, off, ...(op.span ? { span: op.span } : {}) };
+  });
+  return changed;
+}
+
+/** Helper arguments that are pointers the helper only reads (the key of a lookup, update or delete; the value of an update). */
+const READ_ONLY_ARGUMENTS = new Map<number, readonly number[]>([
+  [Helper.map_lookup_elem, [1]],
+  [Helper.map_update_elem, [1, 2]],
+  [Helper.map_delete_elem, [1]],
+]);
+
+/**
+ * Stack copies of one register (a map key built from a local before each
+ * map call) become one slot written once, right after the register's only
+ * definition, as clang keeps an address-taken local in its stack home:
+ * `m.lookup(sk)` … `m.delete(sk)` store `sk` once, not before every call.
+ * Only slots whose one store is at their start, of a register defined
+ * once (the same size in every slot of a group), and whose address is otherwise only read (loads, read-only helper
+ * arguments), so the slot holds that register's value wherever it is read.
+ */
+export function shareRegisterCopies(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  const frameOf = new Map<VReg, { slot: number; off: number }>();
+  const spoiled = new Set<number>();
+  for (const op of fn.ops) {
+    if (op.op !== 'frame') continue;
+    if (counts.get(op.dst) === 1) frameOf.set(op.dst, { slot: op.slot, off: op.off });
+    else spoiled.add(op.slot);
+  }
+  const stores = new Map<number, { index: number; value: VReg; size: number }[]>();
+  fn.ops.forEach((op, i) => {
+    const readOnly = op.op === 'call' && !op.atomic && op.subprogram === undefined ? READ_ONLY_ARGUMENTS.get(op.helper) ?? [] : [];
+    for (const u of uses(op)) {
+      const f = frameOf.get(u);
+      if (!f) continue;
+      if (op.op === 'load' && op.base === u) continue;
+      if (op.op === 'store' && op.base === u && !(op.value.kind === 'reg' && op.value.reg === u)) {
+        const ok = f.off + op.off === 0 && op.size <= fn.slots[f.slot]!.size && op.value.kind === 'reg' && op.value.reg >= 0 && counts.get(op.value.reg) === 1;
+        if (!ok) spoiled.add(f.slot);
+        else stores.set(f.slot, [...(stores.get(f.slot) ?? []), { index: i, value: (op.value as { reg: VReg }).reg, size: op.size }]);
+        continue;
+      }
+      if (op.op === 'call' && op.args.every((a, k) => a.kind !== 'reg' || a.reg !== u || readOnly.includes(k))) continue;
+      spoiled.add(f.slot);
+    }
+  });
+  // Slots written once, grouped by the register and size written.
+  const groups = new Map<string, { slots: number[]; value: VReg; size: number; storeAt: number[] }>();
+  for (const [slot, list] of stores) {
+    if (spoiled.has(slot) || list.length !== 1) continue;
+    const { index, value, size } = list[0]!;
+    const key = `${value}:${size}:${fn.slots[slot]!.size}`;
+    const g = groups.get(key) ?? { slots: [], value, size, storeAt: [] };
+    g.slots.push(slot);
+    g.storeAt.push(index);
+    groups.set(key, g);
+  }
+  let changed = false;
+  for (const g of groups.values()) {
+    if (g.slots.length < 2) continue;
+    const defAt = fn.ops.findIndex((op) => def(op) === g.value);
+    if (defAt < 0) continue;
+    const home = g.slots[0]!;
+    const others = new Set(g.slots);
+    const drop = new Set(g.storeAt);
+    const base = fn.vregCount++;
+    const span = fn.ops[defAt]!.span;
+    const out: SpannedOp[] = [];
+    fn.ops.forEach((op, i) => {
+      if (drop.has(i)) return;
+      out.push(op.op === 'frame' && others.has(op.slot) ? { ...op, slot: home } : op);
+      if (i === defAt) {
+        out.push({ op: 'frame', dst: base, slot: home, off: 0, ...(span ? { span } : {}) });
+        out.push({ op: 'store', base, off: 0, size: g.size as 1 | 2 | 4 | 8, value: { kind: 'reg', reg: g.value }, ...(span ? { span } : {}) });
+      }
+    });
+    fn.ops = out;
+    changed = true;
+  }
+  return changed;
+}
+
+const bitLength = (v: bigint): number => v.toString(2).length - (v === 0n ? 1 : 0);
+
+/**
+ * How many low bits can be set in each register defined once (64 when
+ * unknown): a load of n bytes has 8n, `x & 0xffff` 16, `x >> 16` 16 fewer
+ * than x, a 32-bit result 32.
+ */
+function valueWidths(fn: IrFunction): (x: Operand) => number {
+  const counts = defCounts(fn);
+  const width = new Map<VReg, number>();
+  const of = (x: Operand): number => {
+    if (x.kind === 'imm') return x.value < 0n ? 64 : bitLength(x.value);
+    return width.get(x.reg) ?? 64;
+  };
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d === undefined || counts.get(d) !== 1) continue;
+    let w = 64;
+    switch (op.op) {
+      case 'load': w = op.size * 8; break;
+      case 'mov': w = op.bits === 32 ? Math.min(32, op.src.kind === 'imm' ? bitLength(BigInt.asUintN(32, op.src.value)) : of(op.src)) : of(op.src); break;
+      case 'bswap': w = op.bits; break;
+      case 'alu': {
+        const cap = op.bits === 32 ? 32 : 64;
+        const b = op.b.kind === 'imm' ? { kind: 'imm' as const, value: BigInt.asUintN(op.bits, op.b.value) } : op.b;
+        if (op.alu === 'and') w = Math.min(of(op.a), of(b), cap);
+        else if (op.alu === 'rsh' && b.kind === 'imm') w = Math.max(0, Math.min(cap, of(op.a)) - Number(b.value));
+        else if (op.alu === 'or' || op.alu === 'xor') w = Math.min(cap, Math.max(of(op.a), of(b)));
+        else if (op.alu === 'add') w = Math.min(cap, Math.max(of(op.a), of(b)) + 1);
+        else w = cap;
+        break;
+      }
+      default: break;
+    }
+    width.set(d, w);
+  }
+  return of;
+}
+
+/**
+ * Masks and extensions that change nothing, by the widths above: `x &
+ * 0xffff` of a 16-bit value is x, a zero extension (`w = w`) of a value
+ * that fits 32 bits is a copy, `x << 32 s>> 32` of a value that fits 31
+ * bits is x; and `x & 0xffffffff` is the one-instruction zero extension.
+ */
+export function simplifyByWidth(fn: IrFunction): boolean {
+  const width = valueWidths(fn);
+  let changed = false;
+  const out: SpannedOp[] = [];
+  const at = (op: SpannedOp) => (op.span ? { span: op.span } : {});
+  for (let i = 0; i < fn.ops.length; i++) {
+    const op = fn.ops[i]!;
+    const next = fn.ops[i + 1];
+    if (op.op === 'alu' && op.alu === 'and' && op.a.kind === 'reg' && op.b.kind === 'imm') {
+      const m = BigInt.asUintN(op.bits, op.b.value);
+      const isLowMask = (m & (m + 1n)) === 0n;
+      if (isLowMask && width(op.a) <= bitLength(m)) {
+        out.push({ op: 'mov', dst: op.dst, src: op.a, bits: 64, ...at(op) });
+        changed = true;
+        continue;
+      }
+      if (op.bits === 64 && m === 0xffffffffn) {
+        out.push({ op: 'mov', dst: op.dst, src: op.a, bits: 32, ...at(op) });
+        changed = true;
+        continue;
+      }
+    }
+    if (op.op === 'mov' && op.bits === 32 && op.src.kind === 'reg' && op.src.reg >= 0 && width(op.src) <= 32) {
+      out.push({ ...op, bits: 64 });
+      changed = true;
+      continue;
+    }
+    // Sign extension (`lsh` then `arsh` by the same amount) of a value whose sign bit there is clear.
+    if (
+      op.op === 'alu' && op.alu === 'lsh' && op.a.kind === 'reg' && op.b.kind === 'imm' &&
+      next?.op === 'alu' && next.alu === 'arsh' && next.bits === op.bits && next.dst === op.dst && next.a.kind === 'reg' && next.a.reg === op.dst &&
+      next.b.kind === 'imm' && next.b.value === op.b.value && width(op.a) < op.bits - Number(op.b.value)
+    ) {
+      out.push({ op: 'mov', dst: op.dst, src: op.a, bits: 64, ...at(op) });
+      i++;
+      changed = true;
+      continue;
+    }
+    out.push(op);
+  }
+  fn.ops = out;
+  return changed;
+}
+
+/** Helpers whose result cannot change within one run of a program (the task, its ids, the CPU: BPF programs run with migration off). */
+const RUN_CONSTANT_HELPERS = new Set<number>([
+  Helper.get_current_pid_tgid, Helper.get_current_uid_gid, Helper.get_current_task, Helper.get_smp_processor_id,
+  Helper.get_current_task_btf, Helper.get_current_cgroup_id,
+]);
+
+/**
+ * Common subexpressions within an extended basic block (from a label to the
+ * next, where every op runs after the ones above it): a second reference to
+ * the same map or global (two instructions each), and a second call of a
+ * helper whose result is the same for the whole run (`bpf.pid()` and
+ * `bpf.tid()` both calling get_current_pid_tgid), become copies.
+ */
+export function reuseInBlocks(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  let seen = new Map<string, VReg>();
+  let changed = false;
+  fn.ops = fn.ops.map((op) => {
+    if (op.op === 'label') {
+      seen = new Map();
+      return op;
+    }
+    let key: string | undefined;
+    if (op.op === 'map') key = `map ${op.map} ${op.valueOffset ?? ''}`;
+    else if (op.op === 'call' && !op.atomic && op.subprogram === undefined && op.args.length === 0 && RUN_CONSTANT_HELPERS.has(op.helper)) key = `call ${op.helper}`;
+    const d = def(op);
+    if (key === undefined || d === undefined || counts.get(d) !== 1) return op;
+    const earlier = seen.get(key);
+    if (earlier === undefined) {
+      seen.set(key, d);
+      return op;
+    }
+    changed = true;
+    return { op: 'mov', dst: d, src: { kind: 'reg', reg: earlier }, bits: 64, ...(op.span ? { span: op.span } : {}) };
+  });
+  return changed;
+}
+
+/**
+ * `t = (32) x` with x and t defined once: uses of t that read only its low
+ * 32 bits (32-bit ALU and compares, stores of 4 bytes or fewer) read x.
+ */
+export function narrowTruncations(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  const truncated = new Map<VReg, VReg>();
+  for (const op of fn.ops) {
+    if (op.op === 'mov' && op.bits === 32 && op.src.kind === 'reg' && op.src.reg >= 0 && counts.get(op.dst) === 1 && counts.get(op.src.reg) === 1) truncated.set(op.dst, op.src.reg);
+  }
+  if (truncated.size === 0) return false;
+  let changed = false;
+  const low = (x: Operand): Operand => {
+    if (x.kind !== 'reg' || !truncated.has(x.reg)) return x;
+    changed = true;
+    return { kind: 'reg', reg: truncated.get(x.reg)! };
+  };
+  fn.ops = fn.ops.map((op) => {
+    switch (op.op) {
+      case 'alu': return op.bits === 32 ? { ...op, a: low(op.a), b: low(op.b) } : op;
+      case 'mov': return op.bits === 32 ? { ...op, src: low(op.src) } : op;
+      case 'store': return op.size <= 4 ? { ...op, value: low(op.value) } : op;
+      case 'br': {
+        if (op.bits !== 32) return op;
+        const a = low({ kind: 'reg', reg: op.a });
+        return { ...op, a: (a as { reg: VReg }).reg, b: low(op.b) };
+      }
+      default: return op;
+    }
+  });
+  return changed;
+}
+
+/**
+ * Byte-by-byte copies from the packet to the stack (`for (const i of
+ * range(16)) key.addr[i] = ip6.saddr[i]`, unrolled) become copies of 8, 4
+ * or 2 bytes at a time where the stack side is aligned to the width: the
+ * verifier wants aligned stack accesses and takes unaligned packet ones
+ * (see IrFunction.packetPointers). Only runs of adjacent `t = load [p + a];
+ * store [s + b] = t` pairs whose loaded register is read by that store
+ * alone, at consecutive offsets.
+ */
+export function widenPacketCopies(fn: IrFunction): boolean {
+  const packet = fn.packetPointers;
+  if (!packet || packet.size === 0) return false;
+  const counts = defCounts(fn);
+  const useCount = new Map<VReg, number>();
+  for (const op of fn.ops) for (const u of uses(op)) useCount.set(u, (useCount.get(u) ?? 0) + 1);
+  const frames = new Map<VReg, { slot: number; off: number }>();
+  for (const op of fn.ops) if (op.op === 'frame' && counts.get(op.dst) === 1) frames.set(op.dst, { slot: op.slot, off: op.off });
+  type Pair = { load: Extract<SpannedOp, { op: 'load' }>; store: Extract<SpannedOp, { op: 'store' }> };
+  const pairAt = (i: number): Pair | undefined => {
+    const load = fn.ops[i];
+    const store = fn.ops[i + 1];
+    if (load?.op !== 'load' || store?.op !== 'store' || !packet.has(load.base) || !frames.has(store.base)) return undefined;
+    if (store.value.kind !== 'reg' || store.value.reg !== load.dst || store.size !== load.size) return undefined;
+    if (counts.get(load.dst) !== 1 || useCount.get(load.dst) !== 1) return undefined;
+    return { load, store };
+  };
+  let changed = false;
+  const out: SpannedOp[] = [];
+  for (let i = 0; i < fn.ops.length; ) {
+    const first = pairAt(i);
+    if (!first) {
+      out.push(fn.ops[i]!);
+      i++;
+      continue;
+    }
+    // The run: pairs with the same bases, each starting where the one before ended.
+    const run: Pair[] = [first];
+    let j = i + 2;
+    for (;;) {
+      const prev = run[run.length - 1]!;
+      const next = pairAt(j);
+      if (!next || next.load.base !== first.load.base || next.store.base !== first.store.base) break;
+      if (next.load.off !== prev.load.off + prev.load.size || next.store.off !== prev.store.off + prev.store.size) break;
+      run.push(next);
+      j += 2;
+    }
+    const bytes = run.reduce((n, p) => n + p.load.size, 0);
+    const frame = frames.get(first.store.base)!;
+    const align = fn.slots[frame.slot]!.align;
+    const pieces: { at: number; size: 1 | 2 | 4 | 8 }[] = [];
+    for (let at = 0; at < bytes; ) {
+      const stackOff = frame.off + first.store.off + at;
+      const size = ([8, 4, 2, 1] as const).find((w) => at + w <= bytes && w <= align && stackOff % w === 0)!;
+      pieces.push({ at, size });
+      at += size;
+    }
+    if (pieces.length < run.length) {
+      changed = true;
+      for (const piece of pieces) {
+        const t = fn.vregCount++;
+        const span = first.load.span;
+        out.push({ op: 'load', dst: t, base: first.load.base, off: first.load.off + piece.at, size: piece.size, ...(span ? { span } : {}) });
+        out.push({ op: 'store', base: first.store.base, off: first.store.off + piece.at, size: piece.size, value: { kind: 'reg', reg: t }, ...(first.store.span ? { span: first.store.span } : {}) });
+      }
+    } else for (const p of run) out.push(p.load, p.store);
+    i = j;
+  }
+  fn.ops = out;
+  return changed;
+}
+
 /** `t = a op b; x = t` with t used only there → `x = a op b` (assignments to variables). */
 export function sinkIntoMoves(fn: IrFunction): boolean {
   const counts = defCounts(fn);
@@ -351,7 +686,7 @@ export function sinkIntoMoves(fn: IrFunction): boolean {
     const t = def(op);
     if (
       t !== undefined && next?.op === 'mov' && next.bits === 64 && next.src.kind === 'reg' && next.src.reg === t &&
-      (op.op === 'alu' || op.op === 'load' || op.op === 'bswap') && counts.get(t) === 1 && useCount.get(t) === 1
+      (op.op === 'alu' || op.op === 'load' || op.op === 'bswap' || op.op === 'mov') && counts.get(t) === 1 && useCount.get(t) === 1
     ) {
       out.push({ ...op, dst: next.dst });
       i++;
@@ -433,15 +768,103 @@ export function mergeReturnsAndJumps(fn: IrFunction): boolean {
   return changed;
 }
 
+/**
+ * Jump threading on equality tests against constants, as a ring buffer
+ * reservation lowers (`if (e !== null) goto ok; count a drop; ok: if (e ===
+ * null) return`): a branch to a test of the same register against the same
+ * constant goes straight to where that test leads, and a test whose outcome
+ * the branch just fallen past decides is dropped or becomes a jump.
+ */
+export function threadBranches(fn: IrFunction): boolean {
+  type Test = Extract<SpannedOp, { op: 'br' }>;
+  const isTest = (o: SpannedOp | undefined): o is Test => o?.op === 'br' && o.b.kind === 'imm' && (o.cmp === 'eq' || o.cmp === 'ne');
+  const constant = (t: Test) => BigInt.asUintN(t.bits, (t.b as { value: bigint }).value);
+  const labelAt = new Map<string, number>();
+  fn.ops.forEach((o, i) => {
+    if (o.op === 'label') labelAt.set(o.label, i);
+  });
+  /** The first op at or after i that is not a label. */
+  const landing = (i: number) => {
+    while (fn.ops[i]?.op === 'label') i++;
+    return i;
+  };
+  let changed = false;
+  const fresh = new Map<number, string>();
+  let n = 0;
+  const labelAfter = (j: number): string => {
+    const next = fn.ops[j + 1];
+    if (next?.op === 'label') return next.label;
+    if (!fresh.has(j)) {
+      let name = `thread${n++}`;
+      while (labelAt.has(name)) name = `thread${n++}`;
+      fresh.set(j, name);
+    }
+    return fresh.get(j)!;
+  };
+  const same = (a: Test, b: Test) => a.a === b.a && a.bits === b.bits && constant(a) === constant(b);
+  fn.ops = fn.ops.map((op) => {
+    if (!isTest(op)) return op;
+    let target = op.target;
+    for (let hops = 0; hops < 4; hops++) {
+      const j = landing(labelAt.get(target)! + 1);
+      const t = fn.ops[j];
+      if (!isTest(t) || !same(op, t)) break;
+      // Taken here means taken there when the tests agree; not taken there when they are opposite.
+      target = t.cmp === op.cmp ? t.target : labelAfter(j);
+      if (t.cmp !== op.cmp) break;
+    }
+    if (target === op.target) return op;
+    changed = true;
+    return { ...op, target };
+  });
+  if (fresh.size > 0) {
+    const out: SpannedOp[] = [];
+    fn.ops.forEach((o, i) => {
+      out.push(o);
+      const l = fresh.get(i);
+      if (l) out.push({ op: 'label', label: l });
+    });
+    fn.ops = out;
+  }
+  // Outcomes known on the fall-through path.
+  const referenced = new Set<string>();
+  for (const o of fn.ops) if (o.op === 'jmp' || o.op === 'br') referenced.add(o.target);
+  let fact: { test: Test; equal: boolean } | undefined;
+  const out: SpannedOp[] = [];
+  for (const op of fn.ops) {
+    if (op.op === 'label') {
+      if (referenced.has(op.label)) fact = undefined;
+      out.push(op);
+      continue;
+    }
+    if (isTest(op) && fact && same(op, fact.test)) {
+      const taken = (op.cmp === 'eq') === fact.equal;
+      changed = true;
+      if (taken) {
+        out.push({ op: 'jmp', target: op.target, ...(op.span ? { span: op.span } : {}) });
+        fact = undefined;
+      }
+      continue;
+    }
+    out.push(op);
+    const d = def(op);
+    if (fact && d === fact.test.a) fact = undefined;
+    if (isTest(op)) fact = { test: op, equal: op.cmp === 'ne' };
+    else if (op.op === 'jmp' || op.op === 'ret') fact = undefined;
+  }
+  fn.ops = out;
+  return changed;
+}
+
 /** Runs the IR passes to a fixed point. */
 export function optimize(fn: IrFunction): void {
   for (let round = 0; round < 10; round++) {
-    const a = propagateConstants(fn);
-    const s = simplifyIdentities(fn);
+    const a = propagateConstants(fn) || reuseInBlocks(fn) || narrowTruncations(fn);
+    const s = simplifyIdentities(fn) || simplifyByWidth(fn);
     const c = propagateCopies(fn);
-    const f = foldAddresses(fn);
-    const m = sinkIntoMoves(fn);
-    const j = mergeReturnsAndJumps(fn);
+    const f = foldAddresses(fn) || foldFrameOffsets(fn) || widenPacketCopies(fn);
+    const m = sinkIntoMoves(fn) || shareRegisterCopies(fn);
+    const j = mergeReturnsAndJumps(fn) || threadBranches(fn);
     const b = removeDeadCode(fn);
     if (!a && !b && !s && !c && !f && !m && !j) break;
   }

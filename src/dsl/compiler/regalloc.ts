@@ -13,6 +13,8 @@ export interface Allocation {
   locations: Map<VReg, Location>;
   /** Map references used only as helper arguments: loaded straight into the argument register at each call, never allocated. */
   rematerialized: Map<VReg, MapReference>;
+  /** Stack addresses (r10 + offset) never allocated: memory accesses through them use r10, call arguments get `rN = r10; rN += off`. */
+  frames: Map<VReg, FrameAddress>;
   /** Callee-saved registers used (for statistics). */
   spills: number;
 }
@@ -43,6 +45,48 @@ export function rematerializableMaps(fn: IrFunction): Map<VReg, MapReference> {
   return found;
 }
 
+/** A stack address: slot `slot` plus `off`. */
+export interface FrameAddress {
+  slot: number;
+  off: number;
+}
+
+/**
+ * Virtual registers defined once by a `frame` op and read only as the base
+ * of loads and stores (which then address r10 directly) or as at most two
+ * helper arguments (each rebuilt in its argument register, two
+ * instructions, no more than holding it in a callee-saved register and
+ * moving it at each call costs).
+ */
+export function rematerializableFrames(fn: IrFunction): Map<VReg, FrameAddress> {
+  const defs = new Map<VReg, number>();
+  const found = new Map<VReg, FrameAddress>();
+  const spoiled = new Set<VReg>();
+  const asArgument = new Map<VReg, number>();
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d !== undefined) {
+      defs.set(d, (defs.get(d) ?? 0) + 1);
+      if (op.op === 'frame') found.set(d, { slot: op.slot, off: op.off });
+    }
+    switch (op.op) {
+      case 'load': break;
+      case 'store': if (op.value.kind === 'reg') spoiled.add(op.value.reg); break;
+      case 'atomicAdd': spoiled.add(op.value); break;
+      case 'call':
+        op.args.forEach((a, i) => {
+          if (a.kind !== 'reg') return;
+          if (i >= 5 || op.atomic) spoiled.add(a.reg);
+          else asArgument.set(a.reg, (asArgument.get(a.reg) ?? 0) + 1);
+        });
+        break;
+      default: for (const u of uses(op)) spoiled.add(u);
+    }
+  }
+  for (const v of [...found.keys()]) if (spoiled.has(v) || defs.get(v) !== 1 || (asArgument.get(v) ?? 0) > 2) found.delete(v);
+  return found;
+}
+
 interface Interval {
   vreg: VReg;
   start: number;
@@ -68,6 +112,7 @@ export function allocateRegisters(fn: IrFunction): Allocation {
 
 function allocate(fn: IrFunction, useR0: boolean): Allocation {
   const rematerialized = rematerializableMaps(fn);
+  const frames = rematerializableFrames(fn);
   const live = liveness(fn);
   const start = new Map<VReg, number>();
   const end = new Map<VReg, number>();
@@ -101,7 +146,7 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       }
     }
   });
-  const intervals: Interval[] = [...start.keys()].filter((v) => !rematerialized.has(v)).map((v) => ({
+  const intervals: Interval[] = [...start.keys()].filter((v) => !rematerialized.has(v) && !frames.has(v)).map((v) => ({
     vreg: v,
     start: start.get(v)!,
     end: end.get(v)!,
@@ -117,6 +162,10 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     // A parameter arrives with the others: r0 breaks cycles among them (see emit's moveParameters).
     if (first.op === 'mov' && first.src.kind === 'reg' && first.src.reg < 0) return false;
     if (!useR0 || (first.op !== 'call' && !returned)) return false;
+    return r0Untouched(iv);
+  };
+  /** No call or large store (which use r0) while the interval lives. */
+  const r0Untouched = (iv: Interval): boolean => {
     for (let i = iv.start + 1; i <= iv.end; i++) {
       const op = fn.ops[i]!;
       if (op.op === 'call' || (op.op === 'store' && op.value.kind === 'imm' && (op.value.value > 0x7fffffffn || op.value.value < -0x80000000n))) return false;
@@ -159,7 +208,8 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     const defOp = fn.ops[iv.start]!;
     const first = defOp.op === 'mov' || defOp.op === 'bswap' ? defOp.src : defOp.op === 'alu' ? defOp.a : defOp.op === 'load' ? { kind: 'reg' as const, reg: defOp.base } : undefined;
     if (def(defOp) === iv.vreg && first?.kind === 'reg' && first.reg >= 0) {
-      const donor = active.find((a) => a.vreg === first.reg && a.end === iv.start && pool.includes(a.reg));
+      // A helper's result in r0 can be worked on in place (`r0 >>= 32`) while nothing else needs r0.
+      const donor = active.find((a) => a.vreg === first.reg && a.end === iv.start && (pool.includes(a.reg) || (a.reg === 0 && useR0 && !iv.crossesCall && r0Untouched(iv))));
       const otherOperand = defOp.op === 'alu' && defOp.b.kind === 'reg' ? defOp.b.reg : undefined;
       if (donor && otherOperand !== first.reg) {
         active.splice(active.indexOf(donor), 1);
@@ -197,5 +247,5 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       spill(iv.vreg);
     }
   }
-  return { locations, rematerialized, spills };
+  return { locations, rematerialized, frames, spills };
 }

@@ -1,0 +1,221 @@
+/**
+ * IR passes that bring the tools' code size to clang's (issue 10): each on
+ * a small function, with the cases it must leave alone.
+ */
+import { expect } from 'chai';
+import { Helper } from '../../src/asm/helpers.js';
+import { formatIr, imm, type IrFunction, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
+import { narrowTruncations, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
+import { rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
+import { needKernel } from '../support/kernel.js';
+import { compileSource, le64, runInterp, runKernel } from './support/harness.js';
+
+const fn = (ops: SpannedOp[], slots = 4): IrFunction => ({
+  name: 't', ops, slots: Array.from({ length: slots }, () => ({ size: 8, align: 8 })), vregCount: 100,
+});
+
+describe('dsl passes: stack copies of one register share a slot', () => {
+  const keyedTwice = (helperOnSecond: number, argIndex = 1): IrFunction => fn([
+    { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 1 },
+    { op: 'map', dst: 2, map: 'm' },
+    { op: 'frame', dst: 3, slot: 0, off: 0 },
+    { op: 'store', base: 3, off: 0, size: 8, value: reg(1) },
+    { op: 'call', helper: Helper.map_lookup_elem, args: [reg(2), reg(3)], dst: 4 },
+    { op: 'frame', dst: 5, slot: 1, off: 0 },
+    { op: 'store', base: 5, off: 0, size: 8, value: reg(1) },
+    { op: 'call', helper: helperOnSecond, args: argIndex === 1 ? [reg(2), reg(5)] : [reg(5), imm(8), reg(2)], dst: 6 },
+    { op: 'ret', value: imm(0) },
+  ]);
+
+  it('two keys from one register: one store, right after the register is defined', () => {
+    const f = keyedTwice(Helper.map_delete_elem);
+    expect(shareRegisterCopies(f)).to.equal(true);
+    const stores = f.ops.filter((o) => o.op === 'store');
+    expect(stores).to.have.length(1);
+    expect(f.ops[1]).to.deep.include({ op: 'frame', slot: 0 });
+    expect(f.ops[2]).to.deep.include({ op: 'store', value: reg(1) });
+    expect(f.ops.filter((o) => o.op === 'frame').every((o) => o.op === 'frame' && o.slot === 0)).to.equal(true, formatIr(f));
+  });
+
+  it('a slot a helper writes through is left alone', () => {
+    const f = keyedTwice(Helper.probe_read_kernel, 0);
+    expect(shareRegisterCopies(f)).to.equal(false);
+  });
+
+  it('a slot whose address escapes into arithmetic is left alone', () => {
+    const f = keyedTwice(Helper.map_delete_elem);
+    f.ops.splice(8, 0, { op: 'alu', alu: 'add', bits: 64, dst: 7, a: reg(5), b: imm(4) });
+    expect(shareRegisterCopies(f)).to.equal(false);
+  });
+});
+
+describe('dsl passes: reuse within a block', () => {
+  it('a second get_current_pid_tgid and a second map reference become copies; not past a label', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 1 },
+      { op: 'map', dst: 2, map: '.data', valueOffset: 0 },
+      { op: 'br', cmp: 'eq', bits: 64, a: 1, b: imm(0), target: 'L' },
+      { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 3 },
+      { op: 'map', dst: 4, map: '.data', valueOffset: 0 },
+      { op: 'map', dst: 5, map: '.data', valueOffset: 4 },
+      { op: 'label', label: 'L' },
+      { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 6 },
+      { op: 'ret', value: imm(0) },
+    ]);
+    expect(reuseInBlocks(f)).to.equal(true);
+    expect(f.ops[3]).to.deep.include({ op: 'mov', dst: 3, src: reg(1) });
+    expect(f.ops[4]).to.deep.include({ op: 'mov', dst: 4, src: reg(2) });
+    expect(f.ops[5]).to.deep.include({ op: 'map', dst: 5 });
+    expect(f.ops[7]).to.deep.include({ op: 'call', dst: 6 });
+  });
+
+  it('a helper with effects is called again (ktime)', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 1 },
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 2 },
+      { op: 'ret', value: reg(2) },
+    ]);
+    expect(reuseInBlocks(f)).to.equal(false);
+  });
+});
+
+describe('dsl passes: truncations to 32 bits', () => {
+  it('a 4-byte store and a 32-bit compare read the untruncated register; a 64-bit use keeps the truncation', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 1 },
+      { op: 'mov', dst: 2, src: reg(1), bits: 32 },
+      { op: 'frame', dst: 3, slot: 0, off: 0 },
+      { op: 'store', base: 3, off: 0, size: 4, value: reg(2) },
+      { op: 'br', cmp: 'eq', bits: 32, a: 2, b: imm(0), target: 'L' },
+      { op: 'store', base: 3, off: 0, size: 8, value: reg(2) },
+      { op: 'label', label: 'L' },
+      { op: 'ret', value: imm(0) },
+    ]);
+    expect(narrowTruncations(f)).to.equal(true);
+    expect(f.ops[3]).to.deep.include({ op: 'store', size: 4, value: reg(1) });
+    expect(f.ops[4]).to.deep.include({ op: 'br', a: 1 });
+    expect(f.ops[5]).to.deep.include({ op: 'store', size: 8, value: reg(2) });
+  });
+});
+
+describe('dsl passes: masks and extensions by value width', () => {
+  it('drops a mask a 16-bit value passes, a sign extension of a 16-bit value; & 0xffffffff becomes w = w', () => {
+    const f = fn([
+      { op: 'load', dst: 1, base: 0, off: 0, size: 2 },
+      { op: 'alu', alu: 'and', bits: 32, dst: 2, a: reg(1), b: imm(0xffff) },
+      { op: 'alu', alu: 'lsh', bits: 64, dst: 3, a: reg(2), b: imm(32) },
+      { op: 'alu', alu: 'arsh', bits: 64, dst: 3, a: reg(3), b: imm(32) },
+      { op: 'load', dst: 4, base: 0, off: 8, size: 8 },
+      { op: 'alu', alu: 'and', bits: 64, dst: 5, a: reg(4), b: imm(0xffffffffn) },
+      { op: 'alu', alu: 'and', bits: 64, dst: 6, a: reg(4), b: imm(0xff) },
+      { op: 'ret', value: reg(3) },
+    ]);
+    expect(simplifyByWidth(f)).to.equal(true);
+    expect(f.ops[1]).to.deep.include({ op: 'mov', dst: 2, src: reg(1), bits: 64 });
+    expect(f.ops[2]).to.deep.include({ op: 'mov', dst: 3, src: reg(2), bits: 64 });
+    expect(f.ops[4]).to.deep.include({ op: 'mov', dst: 5, src: reg(4), bits: 32 });
+    expect(f.ops[5]).to.deep.include({ op: 'alu', alu: 'and', dst: 6 });
+  });
+  it('keeps the sign extension of a 32-bit load (its sign bit may be set)', () => {
+    const f = fn([
+      { op: 'load', dst: 1, base: 0, off: 0, size: 4 },
+      { op: 'alu', alu: 'lsh', bits: 64, dst: 2, a: reg(1), b: imm(32) },
+      { op: 'alu', alu: 'arsh', bits: 64, dst: 2, a: reg(2), b: imm(32) },
+      { op: 'ret', value: reg(2) },
+    ]);
+    expect(simplifyByWidth(f)).to.equal(false);
+  });
+});
+
+describe('dsl passes: jump threading on tests against constants', () => {
+  it('a reservation null test after the drop count: the first branch goes to the event code, the second test goes', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ringbuf_reserve, args: [imm(0), imm(8), imm(0)], dst: 1 },
+      { op: 'br', cmp: 'ne', bits: 64, a: 1, b: imm(0), target: 'ok' },
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 2 },
+      { op: 'label', label: 'ok' },
+      { op: 'br', cmp: 'ne', bits: 64, a: 1, b: imm(0), target: 'event' },
+      { op: 'ret', value: imm(0) },
+      { op: 'label', label: 'event' },
+      { op: 'ret', value: imm(1) },
+    ]);
+    expect(threadBranches(f)).to.equal(true);
+    expect(f.ops[1]).to.deep.include({ op: 'br', target: 'event' });
+    expect(f.ops.filter((o) => o.op === 'br')).to.have.length(1, formatIr(f));
+  });
+  it('an opposite test: the branch lands after it; a redefinition in between forgets what was known', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ringbuf_reserve, args: [imm(0), imm(8), imm(0)], dst: 1 },
+      { op: 'br', cmp: 'ne', bits: 64, a: 1, b: imm(0), target: 'ok' },
+      { op: 'mov', dst: 1, src: imm(5), bits: 64 },
+      { op: 'label', label: 'ok' },
+      { op: 'br', cmp: 'eq', bits: 64, a: 1, b: imm(0), target: 'none' },
+      { op: 'ret', value: imm(1) },
+      { op: 'label', label: 'none' },
+      { op: 'ret', value: imm(0) },
+    ]);
+    expect(threadBranches(f)).to.equal(true);
+    expect(f.ops[1]).to.deep.include({ op: 'br', cmp: 'ne' });
+    const target = (f.ops[1] as { target: string }).target;
+    expect(f.ops.findIndex((o) => o.op === 'label' && o.label === target)).to.equal(f.ops.findIndex((o) => o.op === 'br' && o.cmp === 'eq') + 1, formatIr(f));
+    expect(f.ops.filter((o) => o.op === 'br')).to.have.length(2, formatIr(f));
+  });
+});
+
+describe('dsl register allocation: stack addresses rebuilt where used', () => {
+  const uses = (extra: SpannedOp[]): IrFunction => fn([
+    { op: 'frame', dst: 1, slot: 0, off: 8 },
+    { op: 'store', base: 1, off: 0, size: 8, value: imm(0) },
+    ...extra,
+    { op: 'ret', value: imm(0) },
+  ]);
+  it('loads, stores and up to two helper arguments address r10 directly', () => {
+    const f = uses([{ op: 'call', helper: Helper.probe_read_kernel, args: [reg(1), imm(8), imm(0)] }, { op: 'load', dst: 2, base: 1, off: 0, size: 8 }]);
+    expect(rematerializableFrames(f).get(1)).to.deep.equal({ slot: 0, off: 8 });
+  });
+  it('not when stored as a value, used in arithmetic, or passed to three calls', () => {
+    expect(rematerializableFrames(uses([{ op: 'store', base: 1, off: 0, size: 8, value: reg(1) }])).has(1)).to.equal(false);
+    expect(rematerializableFrames(uses([{ op: 'alu', alu: 'add', bits: 64, dst: 2, a: reg(1), b: imm(1) }])).has(1)).to.equal(false);
+    const call: SpannedOp = { op: 'call', helper: Helper.probe_read_kernel, args: [reg(1), imm(8), imm(0)] };
+    expect(rematerializableFrames(uses([call, call, call])).has(1)).to.equal(false);
+  });
+});
+
+describe('dsl passes: byte copies from the packet, keys stored once (kernel and interpreter agree)', function () {
+  // 16 bytes from an odd packet offset into a struct key at offset 4 (4-aligned): copied 4 bytes at a time.
+  const source = `
+import { hashMap, header, range, u64, xdp, XdpAction, type FixedArray, type u32, type u8 } from 'tsbpf/dsl';
+interface Bytes { b: FixedArray<u8, 16> }
+const Bytes = header<Bytes>('Bytes', 16);
+interface Key { len: u32; addr: FixedArray<u8, 16> }
+export const seen = hashMap<Key, u64>({ maxEntries: 8 });
+export const byLen = hashMap<u64, u64>({ maxEntries: 8 });
+export const copy = xdp((ctx) => {
+  const p = ctx.packet.at(Bytes, 7);
+  if (p === null) return XdpAction.PASS;
+  let key!: Key;
+  key.len = 128;
+  for (const i of range(16)) key.addr[i] = p.b[i];
+  seen.update(key, 1);
+  const n = u64(ctx.packet.length);
+  byLen.update(n, 1);
+  if (byLen.lookup(n) !== null) byLen.update(n, 2);
+  return XdpAction.PASS;
+});
+`;
+  const pkt = Uint8Array.from({ length: 40 }, (_, i) => (i * 7 + 3) & 0xff);
+
+  it('copies 4 bytes at a time, stores the length key once, and both runs leave the same maps', function () {
+    const mod = compileSource(source);
+    const ir = mod.programs[0]!.ir!;
+    expect(ir).not.to.match(/load8/);
+    expect(ir.match(/load32 \[v\d+\+\d+\]/g)?.length).to.equal(4, ir);
+    const expected = Buffer.concat([Buffer.from('80000000', 'hex'), Buffer.from(pkt.slice(7, 23))]).toString('hex');
+    const interp = runInterp(mod, 'copy', { packet: pkt });
+    expect(Object.keys(interp.maps.seen ?? {})).to.deep.equal([expected]);
+    expect(Object.values(interp.maps.byLen ?? {})).to.deep.equal([le64(2n)]);
+    needKernel(this);
+    const kernel = runKernel(mod, 'copy', pkt);
+    expect(kernel.maps).to.deep.equal(interp.maps);
+  });
+});
