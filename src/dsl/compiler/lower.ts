@@ -51,7 +51,7 @@ const SK = ts.SyntaxKind;
 
 /** Loops of at most this many iterations are unrolled. */
 export const UNROLL_LIMIT = 8;
-/** …and loops of at most this many whose body is one assignment with no calls (a copy of an array, byte by byte), as clang unrolls them fully. */
+/** …and loops of at most this many whose body is one assignment with no calls or struct/array literals (a copy of an array, byte by byte), as clang unrolls them fully. */
 export const SMALL_BODY_UNROLL_LIMIT = 32;
 
 /** Whether a loop of `trips` iterations around `body` is unrolled. */
@@ -61,7 +61,9 @@ export function unrolls(trips: bigint, body: Node): boolean {
   const statement = Node.isBlock(body) && body.getStatements().length === 1 ? body.getStatements()[0]! : body;
   if (!Node.isExpressionStatement(statement)) return false;
   const e = statement.getExpression();
-  return Node.isBinaryExpression(e) && e.getOperatorToken().getKind() === SK.EqualsToken && e.getDescendantsOfKind(SK.CallExpression).length === 0;
+  // No calls and no literals of structs or arrays: each copy of the body needs no stack of its own.
+  const grows = [SK.CallExpression, SK.ObjectLiteralExpression, SK.ArrayLiteralExpression].some((k) => e.getDescendantsOfKind(k).length > 0);
+  return Node.isBinaryExpression(e) && e.getOperatorToken().getKind() === SK.EqualsToken && !grows;
 }
 
 const intType = (bits: 32 | 64, signed: boolean): IntType => (bits === 64 ? (signed ? I64 : U64) : signed ? I32 : U32);
