@@ -28,6 +28,16 @@ const TOOL_TWINS = [
   { tool: 'xdp-lb', program: 'balanceUdp' },
   { tool: 'xdp-lb', program: 'balanceTcp' },
   { tool: 'profile', program: 'onSample' },
+  { tool: 'runqlat', program: 'onWakeup' },
+  { tool: 'runqlat', program: 'onWakeupNew' },
+  { tool: 'runqlat', program: 'onSwitch' },
+  { tool: 'tc-dnat', program: 'dnat' },
+  { tool: 'xdp-firewall', program: 'firewall' },
+  { tool: 'killsnoop', program: 'onKill' },
+  { tool: 'killsnoop', program: 'onKillReturn' },
+  { tool: 'exitsnoop', program: 'onExit' },
+  { tool: 'oomkill', program: 'onMarkVictim' },
+  { tool: 'bashreadline', program: 'onReadline' },
 ];
 const TWINS = ['pass', 'proto_count', 'udp_drop', 'ttl_dec', 'flow_bytes', 'syn_count', 'vlan_id', 'mac_sum', 'port_class', 'len_hist'];
 
