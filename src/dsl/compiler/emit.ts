@@ -92,7 +92,7 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   const entry = entryMoves(fn.ops);
   if (entry > 0) {
     span = fn.ops[0]!.span;
-    moveParameters(fn.ops.slice(0, entry) as Array<Extract<SpannedOp, { op: 'mov' }>>, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized });
+    moveParameters(fn.ops.slice(0, entry) as Array<Extract<SpannedOp, { op: 'mov' }>>, { loc, slotOff, push, movImm, movReg, rematerialized: alloc.rematerialized, frames: alloc.frames });
   }
   for (const op of fn.ops.slice(entry) as SpannedOp[]) {
     span = op.span;

@@ -4,7 +4,7 @@
  * Liveness is shared with the register allocator.
  */
 import { I64, U64 } from './ctypes.js';
-import { type CmpName, def, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
+import { type CmpName, def, entryMoves, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
 import { foldAlu } from './lower.js';
 import { Helper } from '../../asm/helpers.js';
 
@@ -420,8 +420,10 @@ export function shareRegisterCopies(fn: IrFunction): boolean {
   let changed = false;
   for (const g of groups.values()) {
     if (g.slots.length < 2) continue;
-    const defAt = fn.ops.findIndex((op) => def(op) === g.value);
-    if (defAt < 0) continue;
+    const found = fn.ops.findIndex((op) => def(op) === g.value);
+    if (found < 0) continue;
+    // Not inside the parameter moves at the entry: they stay together (emit moves them as one).
+    const defAt = Math.max(found, entryMoves(fn.ops) - 1);
     const home = g.slots[0]!;
     const others = new Set(g.slots);
     const drop = new Set(g.storeAt);
