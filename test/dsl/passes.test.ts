@@ -219,3 +219,34 @@ export const copy = xdp((ctx) => {
     expect(kernel.maps).to.deep.equal(interp.maps);
   });
 });
+
+describe('dsl: increment takes its key before its amount runs (found by npm run fuzz:dsl, seed 33391)', function () {
+  const source = `
+import { hashMap, header, i32, xdp, type u8 } from 'tsbpf/dsl';
+export interface S0 { f0: u8; }
+const H0 = header<S0>('S0', 1);
+export const m0 = hashMap<S0, u8>({ maxEntries: 1 });
+function f0(a0: S0, a1: u8) {
+  a0.f0 = a1;
+  return i32(a1);
+}
+export const prog = xdp((ctx) => {
+  let k0!: S0;
+  m0.increment({ f0: k0.f0 }, f0(k0, 1));
+  const v1 = m0.lookup({ f0: k0.f0 });
+  if (v1 === null) return 0;
+  return v1;
+});
+`;
+  it('counts at key 0 (k0.f0 before f0 set it), then finds nothing at key 1: in the interpreter and the kernel', function () {
+    const mod = compileSource(source);
+    const pkt = new Uint8Array(14);
+    const interp = runInterp(mod, 'prog', { packet: pkt });
+    expect(interp.retval).to.equal(0);
+    expect(interp.maps.m0).to.deep.equal({ '00': '01' });
+    needKernel(this);
+    const kernel = runKernel(mod, 'prog', pkt);
+    expect(kernel.retval).to.equal(0);
+    expect(kernel.maps).to.deep.equal(interp.maps);
+  });
+});

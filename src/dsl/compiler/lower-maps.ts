@@ -132,8 +132,9 @@ function countDrop(l: FunctionLowering, map: MapInfo, result: VReg, okIf: 'ne' |
 function increment(l: FunctionLowering, map: MapInfo, args: Node[], node: Node): void {
   const vt = map.value;
   if (vt.kind !== 'int') l.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
-  const by = l.coerceLoose(args[1] ? l.int(args[1]) : { k: 'int', op: imm(1), t: I32, literal: true }, vt, args[1] ?? node);
+  // Arguments in source order: the key is taken before `by` runs (which may change what the key was read from).
   const k = l.materialize(args[0]!, map.key!);
+  const by = l.coerceLoose(args[1] ? l.int(args[1]) : { k: 'int', op: imm(1), t: I32, literal: true }, vt, args[1] ?? node);
   addAtKey(l, map, k, by, node);
 }
 
