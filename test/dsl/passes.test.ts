@@ -250,3 +250,32 @@ export const prog = xdp((ctx) => {
     expect(kernel.maps).to.deep.equal(interp.maps);
   });
 });
+
+describe('dsl passes: two groups of shared key copies in one function (found by npm run fuzz:dsl, seed 44127)', function () {
+  const source = `
+import { arrayMap, hashMap, i32, u8, xdp, type u8 as U8 } from 'tsbpf/dsl';
+export interface S0 { f0: U8; }
+export const m0 = arrayMap<S0>({ maxEntries: 1 });
+export const m1 = hashMap<U8, U8>({ maxEntries: 1 });
+export const prog = xdp((ctx) => {
+  let x0: U8 = u8(((0 === i32(0)) ? (-((0 << 0))) : 0));
+  const v1 = m0.lookup(x0);
+  if (v1 !== null) {
+    m1.update(x0, x0);
+  } else {
+    const v2 = m0.lookup(x0);
+    if (v2 !== null) {
+    }
+  }
+  return x0;
+});
+`;
+  it('each group keeps the stack addresses its map calls use: interpreter and kernel agree', function () {
+    const mod = compileSource(source);
+    const pkt = new Uint8Array(14);
+    const interp = runInterp(mod, 'prog', { packet: pkt });
+    expect(interp.retval).to.equal(0);
+    needKernel(this);
+    expect(runKernel(mod, 'prog', pkt).maps).to.deep.equal(interp.maps);
+  });
+});

@@ -417,7 +417,6 @@ export function shareRegisterCopies(fn: IrFunction): boolean {
     g.storeAt.push(index);
     groups.set(key, g);
   }
-  let changed = false;
   for (const g of groups.values()) {
     if (g.slots.length < 2) continue;
     const found = fn.ops.findIndex((op) => def(op) === g.value);
@@ -439,9 +438,10 @@ export function shareRegisterCopies(fn: IrFunction): boolean {
       }
     });
     fn.ops = out;
-    changed = true;
+    // One group per call: the other groups' store indexes are stale now (the optimizer calls again).
+    return true;
   }
-  return changed;
+  return false;
 }
 
 const bitLength = (v: bigint): number => v.toString(2).length - (v === 0n ? 1 : 0);
