@@ -56,12 +56,14 @@ export function spawnRun(args: string[], cacheDir: string): RunningCli {
 /**
  * How a run ended, for a failure message: its exit status, or the signal that
  * killed it. A SIGKILL nobody in the test sent is most often the kernel's OOM
- * killer (a dev VM has 2 GiB), whose line the kernel log then carries: quote it.
+ * killer (a dev VM has 2 GiB), a SIGSEGV names the faulting object: the kernel
+ * log carries both, so quote it.
  */
 export function howItEnded(run: RunningCli): string {
   const { exitCode, signalCode } = run.child;
   if (signalCode === null) return exitCode === null ? 'is still running' : `exited ${exitCode}`;
-  const oom = spawnSync('dmesg', [], { encoding: 'utf8' }).stdout?.split('\n').filter((l) => /Out of memory|oom-kill|Killed process/.test(l)).slice(-2) ?? [];
+  // The kernel logs why: an OOM kill, or the faulting address and the object it fell in ("segfault at … in libX.so").
+  const oom = spawnSync('dmesg', [], { encoding: 'utf8' }).stdout?.split('\n').filter((l) => /Out of memory|oom-kill|Killed process|segfault at|general protection|trap /.test(l)).slice(-3) ?? [];
   const available = /MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
   return `was killed by ${signalCode}${oom.length ? ` (kernel log: ${oom.join(' / ').trim()})` : ''}; ${Math.round(Number(available) / 1024)} MiB available now`;
 }
