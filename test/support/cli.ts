@@ -63,9 +63,9 @@ export function howItEnded(run: RunningCli): string {
   const { exitCode, signalCode } = run.child;
   if (signalCode === null) return exitCode === null ? 'is still running' : `exited ${exitCode}`;
   // The kernel logs why: an OOM kill, or the faulting address and the object it fell in ("segfault at … in libX.so").
-  const oom = spawnSync('dmesg', [], { encoding: 'utf8' }).stdout?.split('\n').filter((l) => /Out of memory|oom-kill|Killed process|segfault at|general protection|trap /.test(l)).slice(-3) ?? [];
+  const logged = spawnSync('dmesg', [], { encoding: 'utf8' }).stdout?.split('\n').filter((l) => /Out of memory|oom-kill|Killed process|segfault at|general protection|trap /.test(l)).slice(-3) ?? [];
   const available = /MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
-  return `was killed by ${signalCode}${oom.length ? ` (kernel log: ${oom.join(' / ').trim()})` : ''}; ${Math.round(Number(available) / 1024)} MiB available now`;
+  return `was killed by ${signalCode}${logged.length ? ` (kernel log: ${logged.join(' / ').trim()})` : ''}; ${Math.round(Number(available) / 1024)} MiB available now`;
 }
 
 /** Waits (up to `polls` quarter-seconds) until `done(run)` holds or the run exits. */
