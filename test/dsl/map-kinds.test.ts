@@ -8,7 +8,7 @@ import { needKernel } from '../support/kernel.js';
 import { compileSource, interpSequence, kernelSequence, packet, type SequenceOutcome } from './support/harness.js';
 
 const IMPORTS = `
-import { xdp, tc, arrayMap, hashMap, lpmTrie, queueMap, stackMap, bloomFilter, perfEventArray, progArray, devMap, arrayOfMaps, global, atomic, bpf,
+import { xdp, tc, arrayMap, hashMap, ringBuf, lpmTrie, queueMap, stackMap, bloomFilter, perfEventArray, progArray, devMap, arrayOfMaps, global, atomic, bpf,
   XdpAction, TcAction, UpdateFlags, u8, u16, u32, u64, type be32, type CStr, type FixedArray, type XdpContext } from 'tsbpf/dsl';
 import { EthHdr, IpHdr, UdpHdr } from 'tsbpf/dsl/net';
 export const out = arrayMap<u64>({ maxEntries: 8 });
@@ -82,6 +82,25 @@ const cases: Case[] = [
     packets: [packet({})],
     retvals: [1],
     out: { 0: 7n, 1: 10n, 2: 20n, 3: 20n, 4: 1n, 5: 3n, 6: 2n },
+  },
+  {
+    // The verifier takes one pointer into a reservation per helper call: the key goes as a copy (fuzz seed 13579, program 400).
+    name: 'update with a key read from a ring-buffer event that is also the value',
+    source: `export interface S { k: u32; n: u32 }
+      export const m = hashMap<u32, S>({ maxEntries: 4 });
+      export const ev = ringBuf<S>({ size: 4096 });
+      export const p = xdp((ctx) => {
+        const e = ev.reserve();
+        if (e === null) return 0;
+        e.k = 3;
+        e.n = ctx.packet.length;
+        const r = m.update(e.k, e);
+        ev.discard(e);
+        const got = m.lookup(3);
+        return got === null ? 99 : r !== 0 ? 98 : got.n;
+      });`,
+    packets: [packet({})],
+    retvals: [packet({}).length],
   },
   {
     name: 'bloom filter: every added value is found',

@@ -175,6 +175,11 @@ export function inStackOrMap(l: FunctionLowering, node: Node, t: CType): VReg {
   if (Node.isObjectLiteralExpression(node)) return l.materialize(node, t);
   const v = l.expr(node);
   if (v.k !== 'ptr' || (v.space !== 'packet' && v.space !== 'ctx') || t.kind !== 'int' && !sameSize(v.to, t)) return l.materializeValue(v, t, node);
+  return copiedToStack(l, v, t, node);
+}
+
+/** A copy of what `v` points at (or of its integer value) in a stack slot of type `t`. */
+export function copiedToStack(l: FunctionLowering, v: Value, t: CType, node: Node): VReg {
   const s = l.slot(sizeOf(t), node);
   const p = l.newReg();
   l.emit({ op: 'frame', dst: p, slot: s, off: 0 });
@@ -182,6 +187,7 @@ export function inStackOrMap(l: FunctionLowering, node: Node, t: CType): VReg {
     l.emit({ op: 'store', base: p, off: 0, size: (t.bits / 8) as 1 | 2 | 4 | 8, value: l.coerceLoose(l.intOf(v, node), t, node).op });
     return p;
   }
+  if (v.k !== 'ptr') return l.fail(node, 'TSBPF_TYPE', `expected a ${t.kind === 'struct' ? t.name : 'value'} here`);
   // The reference was checked against null already (TypeScript wants it so): its register points at the bytes.
   const src = v.reg;
   for (let o = 0; o < sizeOf(t); ) {

@@ -2,7 +2,7 @@
  * Map methods inside programs: lookup (a reference or null), update,
  * delete, increment, and ring buffer reserve/submit/discard/output.
  */
-import type { Node } from 'ts-morph';
+import { Node } from 'ts-morph';
 import { Helper } from '../../asm/helpers.js';
 import { I32, I64, type IntType, sizeOf, spinLocks } from './ctypes.js';
 import { HELPER_PROGRAMS } from './helpers.js';
@@ -10,7 +10,7 @@ import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import { KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
 import type { MapInfo } from './module-model.js';
-import { inStackOrMap, otherMapMethod } from './lower-map-kinds.js';
+import { copiedToStack, inStackOrMap, otherMapMethod } from './lower-map-kinds.js';
 
 /** Maps with one value per key, where a 32/64-bit add is made atomic. */
 const SHARED_KINDS: ReadonlySet<MapKind> = new Set(['hash', 'array', 'lru_hash', 'lpm_trie']);
@@ -70,10 +70,17 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     }
     case 'update': {
       need(2);
-      const k = l.materialize(args[0]!, key);
-      const v = l.materialize(args[1]!, map.value);
+      const keyValue = Node.isObjectLiteralExpression(args[0]!) ? undefined : l.expr(args[0]!);
+      const k = keyValue === undefined ? l.materialize(args[0]!, key) : l.materializeValue(keyValue, key, args[0]!);
+      const value = Node.isObjectLiteralExpression(args[1]!) ? undefined : l.expr(args[1]!);
+      const v = value === undefined ? l.materialize(args[1]!, map.value) : l.materializeValue(value, map.value, args[1]!);
       const flags = args[2] ? l.int(args[2]).op : imm(0);
-      const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(k), reg(v), flags], node)!;
+      // A helper takes at most one pointer into memory it must see released (the verifier: "more than one arg
+      // with ref_obj_id"): a key in a ring-buffer event whose event is also the value goes as a copy, made
+      // when the helper would read it.
+      const inEvent = (x: Value | undefined, r: VReg): x is Extract<Value, { k: 'ptr' }> => x?.k === 'ptr' && x.space === 'ringbuf' && x.reg === r;
+      const keyArg = inEvent(keyValue, k) && inEvent(value, v) ? copiedToStack(l, keyValue, key, args[0]!) : k;
+      const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(keyArg), reg(v), flags], node)!;
       // The kernel replaces the element (an LRU map may evict any other to make room).
       if (freesValues(map)) l.lifetimes.release({ kind: 'values', map, key: map.kind === 'lru_hash' ? 'any' : l.cx.constantOf(args[0]!) }, `${map.name}.update()`, node);
       return { k: 'int', op: reg(r), t: I64 };
