@@ -55,7 +55,7 @@ export const TCG_CPU = 'max,avx=off,avx2=off,fma=off,f16c=off';
 export function qemuArgs(o: BootOptions): string[] {
   // Under TCG, no AVX: QEMU 7.2 (Debian 12's) was the first to emulate AVX/AVX2/FMA, with a new decoder that
   // had operand-size bugs fixed only in 8.x (e.g. qemu#1377), and V8 JITs AVX code when CPUID offers it. The
-  // dev VMs' node then died of a rare SIGSEGV at start (seen in CI runs, and 1 in 12 guest runs of one tool).
+  // dev VMs' node then died of a rare SIGSEGV at start (seen in CI runs, and in 1 of 7 1100 MB guest runs of one test).
   const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', TCG_CPU];
   return [
     '-machine', 'q35',
