@@ -21,6 +21,9 @@ import { qemuBinary } from './qemu.js';
 import type { GuestTestSummary } from './guest/reporter.js';
 import { compareRuns, formatReport, reportClean, reportJson, type RunResult } from '../test/flake/compare.js';
 
+/** The kernel tests and the kprobe link tests: the parts the host skips (no kprobes or BPF trampolines here) run in the guest. */
+const DEFAULT_TESTS = 'test/kernel/**/*.test.ts test/vm/kprobe-links.test.ts';
+
 export const usage = `usage: vm <command> [options]
 
 commands:
@@ -40,7 +43,7 @@ options:
   -k, --kernel LIST    kernel names, comma-separated, or 'all' (default: all; run/shell: the first)
   -c, --cmd TEXT       the command for 'run' (instead of arguments after --)
   -t, --timeout S      kill a guest after S seconds (run: 600, test: 3600, shell: 86400)
-      --tests LIST     test files or globs for 'test' and 'flake' (default: test/kernel/**/*.test.ts test/vm/kprobe-links.test.ts)
+      --tests LIST     test files or globs for 'test' and 'flake' (default: ${DEFAULT_TESTS})
       --runs N         'flake': runs per kernel (default 5); 'bench': boots per kernel (default 3)
       --memory MB      guest memory (default 2048)
       --json           'test', 'flake': one JSON object per kernel on stdout
@@ -48,8 +51,6 @@ environment: TSBPF_VM_ACCEL=kvm|tcg forces the accelerator, TSBPF_VM_CACHE moves
              TSBPF_VM_MIRROR replaces the Debian mirror, TSBPF_VM_QEMU names the qemu binary.
 `;
 
-/** The kernel tests, and the kprobe and LSM tool tests that only a dev VM can run (the host kernel has no kprobes or BPF trampolines). */
-const DEFAULT_TESTS = 'test/kernel/**/*.test.ts test/vm/kprobe-links.test.ts';
 const say = (msg: string): void => void process.stderr.write(`vm: ${msg}\n`);
 
 function parse(argv: string[]) {
