@@ -13,7 +13,6 @@ const SKIP_MASK = 0xffn;
 const USER_STACK = 1n << 8n;
 const FAST_STACK_CMP = 1n << 9n;
 const REUSE_STACKID = 1n << 10n;
-const USER_BUILD_ID = 1n << 11n;
 
 /** The frames a run's helpers see for `flags`: the user or the kernel stack, past the frames to skip. */
 function framesFor(ctx: HelperContext, flags: bigint): readonly bigint[] | undefined {
@@ -22,12 +21,13 @@ function framesFor(ctx: HelperContext, flags: bigint): readonly bigint[] | undef
   return stack.slice(Number(flags & SKIP_MASK));
 }
 
-const bytesOf = (frames: readonly bigint[], size: number): Uint8Array => {
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  frames.slice(0, size / 8).forEach((ip, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, ip), true));
-  return out;
-};
+/** Writes as many of `frames` as fit into `out`, little-endian u64s; the bytes written. */
+function writeFrames(out: Uint8Array, frames: readonly bigint[]): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const n = Math.min(frames.length, Math.floor(out.length / 8));
+  for (let i = 0; i < n; i++) view.setBigUint64(i * 8, BigInt.asUintN(64, frames[i]!), true);
+  return n * 8;
+}
 
 /** FNV-1a over the frames' bytes: ids are stable for one stack, as the kernel's jhash makes them. */
 function hashOf(bytes: Uint8Array): number {
@@ -55,7 +55,8 @@ export class StackTraceMap extends HashMap {
 
   /** Stores `frames` under its id: the id, or -EEXIST when another stack holds it (unless `reuse`). */
   store(frames: readonly bigint[], flags: bigint): number {
-    const bytes = bytesOf(frames, this.valueSize);
+    const bytes = new Uint8Array(this.valueSize);
+    writeFrames(bytes, frames);
     const hash = hashOf(bytes);
     const id = hash & (this.#buckets - 1);
     const key = u32KeyBytes(id);
@@ -79,13 +80,11 @@ export const getStackId: Helper = (ctx, _progCtx, mapPtr, flags) => {
 };
 
 export const getStack: Helper = (ctx, _progCtx, buf, size, flags) => {
-  if (flags & ~(SKIP_MASK | USER_STACK | USER_BUILD_ID) || size % 8n !== 0n || (flags & USER_BUILD_ID && !(flags & USER_STACK))) return helperResult(-Errno.EINVAL);
-  if (flags & USER_BUILD_ID) return helperResult(-Errno.EINVAL); // build-id frames are not modelled
+  // BPF_F_USER_BUILD_ID is refused too: build-id frames are not modelled.
+  if (flags & ~(SKIP_MASK | USER_STACK) || size % 8n !== 0n) return helperResult(-Errno.EINVAL);
   const dst = ctx.memory.slice(buf, Number(size), ctx.pc, true);
   const frames = framesFor(ctx, flags);
   dst.fill(0);
   if (!frames || frames.length === 0) return helperResult(-Errno.EFAULT);
-  const bytes = bytesOf(frames, Math.min(dst.length, frames.length * 8));
-  dst.set(bytes);
-  return BigInt(bytes.length);
+  return BigInt(writeFrames(dst, frames));
 };
