@@ -1,4 +1,4 @@
-/** Local storage helpers (bpf_{task,sk,inode,cgrp}_storage_get/delete), the task pointer they are keyed by, and spin locks on map values. */
+/** Local storage helpers (bpf_{task,sk,inode,cgrp}_storage_get/delete) and spin locks on map values. */
 import { InterpError } from './errors.js';
 import type { Helper, HelperContext } from './helpers.js';
 import { LocalStorageMap } from './local-storage.js';
@@ -6,13 +6,6 @@ import { Errno, helperResult } from './maps.js';
 
 /** BPF_LOCAL_STORAGE_GET_F_CREATE: the only flag get accepts. */
 const GET_F_CREATE = 1n;
-
-/**
- * What bpf_get_current_task(_btf) gives in the interpreter: an address that
- * names the run's task (by its thread id) and points at nothing, so storage
- * is per task while reads through it fault.
- */
-export const taskPointer = (ctx: HelperContext): bigint => 0xffff_8880_0000_0000n + BigInt(ctx.task.pid >>> 0) * 0x4000n;
 
 /** (map, owner, value, flags): the owner's value, created when flags say so; NULL otherwise. */
 export const localStorageGet: Helper = (ctx, map, owner, value, flags) => {

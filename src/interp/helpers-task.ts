@@ -1,10 +1,17 @@
-/** Helpers about the current task and reading memory: pid/tgid, uid/gid, comm, probe_read*. */
+/** Helpers about the current task and reading memory: pid/tgid, uid/gid, comm, the task pointer, probe_read*. */
 import { InterpError } from './errors.js';
 import type { Helper } from './helpers.js';
 import { Errno, helperResult } from './maps.js';
 
 export const currentPidTgid: Helper = (ctx) => (BigInt(ctx.task.tgid >>> 0) << 32n) | BigInt(ctx.task.pid >>> 0);
 export const currentUidGid: Helper = (ctx) => (BigInt(ctx.task.gid >>> 0) << 32n) | BigInt(ctx.task.uid >>> 0);
+
+/**
+ * What bpf_get_current_task(_btf) gives in the interpreter: an address that
+ * names the run's task (by its thread id) and points at nothing, so task
+ * storage is per task while reads through it fault.
+ */
+export const taskPointer: Helper = (ctx) => 0xffff_8880_0000_0000n + BigInt(ctx.task.pid >>> 0) * 0x4000n;
 
 export const currentComm: Helper = (ctx, buf, size) => {
   if (size === 0n || size > 4096n) return helperResult(-Errno.EINVAL);

@@ -8,13 +8,13 @@ import { Errno, type InterpMap, helperResult } from './maps.js';
 import type { Memory } from './memory.js';
 import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOutput } from './helpers-map.js';
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
-import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr } from './helpers-task.js';
+import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr, taskPointer } from './helpers-task.js';
 import { tracePrintk } from './helpers-trace.js';
 import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
 import { fibLookupNotForwarded } from './fib.js';
-import { localStorageDelete, localStorageGet, spinLock, spinUnlock, taskPointer } from './helpers-storage.js';
+import { localStorageDelete, localStorageGet, spinLock, spinUnlock } from './helpers-storage.js';
 import { getStack, getStackId } from './stack-trace-map.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
