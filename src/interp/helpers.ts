@@ -14,7 +14,8 @@ import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdj
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
 import { fibLookupNotForwarded } from './fib.js';
-import { localStorageDelete, localStorageGet, spinLock, spinUnlock } from './helpers-storage.js';
+import { localStorageDelete, localStorageGet } from './helpers-storage.js';
+import { spinLock, spinUnlock } from './helpers-spin-lock.js';
 import { getStack, getStackId } from './stack-trace-map.js';
 
 /** The task a program pretends to run in (bpf_get_current_*). */
