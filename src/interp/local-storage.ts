@@ -51,7 +51,7 @@ export class LocalStorageMap implements InterpMap {
   }
 
   *keys(): Iterable<Uint8Array> {
-    for (const owner of this.#values.keys()) yield new Uint8Array(new BigUint64Array([owner]).buffer);
+    for (const owner of this.#values.keys()) yield keyOf(owner);
   }
 }
 
@@ -60,4 +60,11 @@ function ownerOf(key: Uint8Array): bigint {
   const k = new Uint8Array(8);
   k.set(key.subarray(0, 8));
   return new DataView(k.buffer).getBigUint64(0, true);
+}
+
+/** The key user space sees for an owner: ownerOf's inverse. */
+function keyOf(owner: bigint): Uint8Array {
+  const k = new Uint8Array(8);
+  new DataView(k.buffer).setBigUint64(0, owner, true);
+  return k;
 }
