@@ -23,6 +23,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 function serve(req: SnapshotRequest): SnapshotAnswer {
   const files: Record<string, string> = {};
   let fallback: string | undefined;
+  let tracefs: string | undefined | null = null; // looked up at the first tracepoint, not at each
   const host: CompileHost = {
     readFile(p) {
       const t = readSourceFile(p);
@@ -33,7 +34,8 @@ function serve(req: SnapshotRequest): SnapshotAnswer {
     },
     tracepointFormat(group, name) {
       if (!isTracepointName(group, name)) return undefined;
-      const root = findTracefs();
+      if (tracefs === null) tracefs = findTracefs();
+      const root = tracefs;
       // Mounting tracefs needs the syscall layer: the CLI compiles such a module itself.
       if (root === undefined) {
         fallback = 'tracefs is not mounted';

@@ -39,8 +39,10 @@ export function isMounted(path: string, fstype: string): boolean {
  * findTracefs();   // '/sys/kernel/tracing', or undefined before anyone mounted it
  */
 export function findTracefs(path = TRACEFS_PATH): string | undefined {
-  if (isMounted(path, 'tracefs')) return path;
+  const table = mounts(); // read once for both places
+  const at = (target: string) => table.some((m) => m.target === target && m.fstype === 'tracefs');
+  if (at(path)) return path;
   const debugTracing = '/sys/kernel/debug/tracing';
-  if (path === TRACEFS_PATH && existsSync(`${debugTracing}/events`) && isMounted(debugTracing, 'tracefs')) return debugTracing;
+  if (path === TRACEFS_PATH && existsSync(`${debugTracing}/events`) && at(debugTracing)) return debugTracing;
   return undefined;
 }
