@@ -7,27 +7,25 @@
  * Started from the snapshot, it compiles the module a request on stdin names
  * and writes the answer on stdout as one JSON text (see SnapshotAnswer).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { startupSnapshot } from 'node:v8';
 import { compile, type CompileHost, openModule } from '../dsl/compiler/compile.js';
 import { CompileError } from '../dsl/compiler/diagnostics.js';
 import { findTracefs } from '../kernel/mount-table.js';
 import { serializeModule } from './compiled-module-json.js';
+import { recordingReads } from './file-hashes.js';
 import type { SnapshotAnswer, SnapshotDsl, SnapshotRequest } from './compiler-snapshot-protocol.js';
 import { isTracepointName, readSourceFile, readTracepointFormat } from './tracepoint-format.js';
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Compiles as the CLI's build cache does: the same host, every file read recorded with its hash. */
 function serve(req: SnapshotRequest): SnapshotAnswer {
   const files: Record<string, string> = {};
   let fallback: string | undefined;
   let tracefs: string | undefined | null = null; // looked up at the first tracepoint, not at each
+  const recorded = recordingReads(readSourceFile, files);
   const host: CompileHost = {
     readFile(p) {
-      const t = readSourceFile(p);
-      if (t !== undefined) files[p] = sha(t);
+      const t = recorded(p);
       // The bundle keeps only the libs lib.es2022 reaches (the others are most of its size).
       if (t !== undefined && /<reference\s+lib\s*=/.test(t)) fallback = `${p} names a lib`;
       return t;

@@ -19,12 +19,12 @@
  * TSBPF_COMPILER_SNAPSHOT=0 turns it off.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareCacheDir, untrusted } from './cache-trust.js';
 import type { SnapshotAnswer, SnapshotDsl, SnapshotRequest } from './compiler-snapshot-protocol.js';
+import { sha256 } from './file-hashes.js';
 import { readSourceFile } from './tracepoint-format.js';
 
 /** The bundled snapshot script; it exists next to the built CLI only (dist/cli), so the CLI run from src/ compiles in-process. */
@@ -39,8 +39,6 @@ export const SNAPSHOT_NODE_FLAGS = ['--no-opt'];
 const STALE_LOCK_MS = 10 * 60_000;
 const MAX_ANSWER_BYTES = 512 * 1024 * 1024;
 
-const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
-
 /** The blob's path for this Node, this bundle and these declarations; undefined when there is no bundle. */
 export function snapshotBlobPath(cacheDir: string, dsl: SnapshotDsl): string | undefined {
   let bundle: Buffer;
@@ -50,7 +48,7 @@ export function snapshotBlobPath(cacheDir: string, dsl: SnapshotDsl): string | u
     return undefined;
   }
   const declarations = ['index', 'net', 'kernel'].map((m) => readSourceFile(`${dsl.dslRoot}/${m}.ts`) ?? readSourceFile(`${dsl.dslRoot}/${m}.d.ts`) ?? '');
-  const key = sha([process.version, process.arch, process.execPath, ...SNAPSHOT_NODE_FLAGS, sha(bundle), JSON.stringify(dsl), ...declarations.map(sha)].join('\0'));
+  const key = sha256([process.version, process.arch, process.execPath, ...SNAPSHOT_NODE_FLAGS, sha256(bundle), JSON.stringify(dsl), ...declarations.map((d) => sha256(d))].join('\0'));
   return join(cacheDir, 'snapshot', `compiler-${key.slice(0, 40)}.blob`);
 }
 

@@ -20,8 +20,7 @@ import { deserializeModule, serializeModule } from './compiled-module-json.js';
 import { compileInSnapshot } from './compiler-snapshot.js';
 import { CompileError } from '../dsl/compiler/diagnostics.js';
 import { nodeCompileOptions, nodeHost } from './dsl-host.js';
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+import { recordingReads, sha256 } from './file-hashes.js';
 
 let compilerHash: string | undefined;
 /** A hash of the compiler's code, so a changed compiler never reuses old output. */
@@ -87,7 +86,7 @@ export async function compileCached(
   const warn = options.warn ?? ((m: string) => process.stderr.write(`tsbpf: warning: ${m}\n`));
   const entry = resolve(entryPath);
   const text = nodeHost.readFile(entry);
-  const key = sha(`${entry}\0${text ?? ''}\0${compilerVersion()}`);
+  const key = sha256(`${entry}\0${text ?? ''}\0${compilerVersion()}`);
   const dir = cacheDir();
   const file = join(dir, `${key}.json`);
   let useCache = options.cache !== false;
@@ -108,14 +107,14 @@ export async function compileCached(
     else if (read) {
       try {
         const stored = JSON.parse(read.text) as StoredEntry;
-        if (typeof stored.module !== 'string' || sha(stored.module) !== stored.moduleHash) {
+        if (typeof stored.module !== 'string' || sha256(stored.module) !== stored.moduleHash) {
           warn(`ignoring cache entry ${file}: its content does not match its hash; rebuilding`);
         } else {
           // The key already covers the entry's text; only the files it imports need reading again.
           const fresh = Object.entries(stored.files).every(([p, h]) => {
             if (p === entry) return true;
             const t = nodeHost.readFile(p);
-            return t !== undefined && sha(t) === h;
+            return t !== undefined && sha256(t) === h;
           });
           if (fresh) return { module: deserializeModule(stored.module), cached: true };
         }
@@ -133,7 +132,7 @@ export async function compileCached(
   if (useCache) {
     try {
       const tmp = `${file}.${process.pid}.tmp`;
-      const stored: StoredEntry = { files, module: serialized, moduleHash: sha(serialized) };
+      const stored: StoredEntry = { files, module: serialized, moduleHash: sha256(serialized) };
       // 'wx': never write through a file (or link) someone placed at the temporary name.
       writeFileSync(tmp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
       renameSync(tmp, file);
@@ -147,14 +146,7 @@ export async function compileCached(
 /** Compiles in this process (loading TypeScript), recording each file read with its hash. */
 async function compileHere(entry: string): Promise<{ module: CompiledModule; files: Record<string, string>; serialized: string }> {
   const files: Record<string, string> = {};
-  const host = {
-    ...nodeHost,
-    readFile(p: string) {
-      const t = nodeHost.readFile(p);
-      if (t !== undefined) files[p] = sha(t);
-      return t;
-    },
-  };
+  const host = { ...nodeHost, readFile: recordingReads(nodeHost.readFile, files) };
   const { compile } = await import('../dsl/compiler/compile.js');
   const module = compile(nodeCompileOptions(entry, host));
   return { module, files, serialized: serializeModule(module) };
