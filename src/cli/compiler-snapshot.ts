@@ -39,16 +39,24 @@ export const SNAPSHOT_NODE_FLAGS = ['--no-opt'];
 const STALE_LOCK_MS = 10 * 60_000;
 const MAX_ANSWER_BYTES = 512 * 1024 * 1024;
 
-/** The blob's path for this Node, this bundle and these declarations; undefined when there is no bundle. */
-export function snapshotBlobPath(cacheDir: string, dsl: SnapshotDsl): string | undefined {
-  let bundle: Buffer;
+/** The bundle's sha256: the one the build wrote next to it, else (a bundle made some other way) hashed now; undefined when there is no bundle. */
+function bundleHash(): string | undefined {
+  if (!existsSync(SNAPSHOT_BUNDLE)) return undefined;
+  const written = readSourceFile(`${SNAPSHOT_BUNDLE}.sha256`)?.trim();
+  if (written && /^[0-9a-f]{64}$/.test(written)) return written;
   try {
-    bundle = readFileSync(SNAPSHOT_BUNDLE);
+    return sha256(readFileSync(SNAPSHOT_BUNDLE));
   } catch {
     return undefined;
   }
+}
+
+/** The blob's path for this Node, this bundle and these declarations; undefined when there is no bundle. */
+export function snapshotBlobPath(cacheDir: string, dsl: SnapshotDsl): string | undefined {
+  const bundle = bundleHash();
+  if (bundle === undefined) return undefined;
   const declarations = ['index', 'net', 'kernel'].map((m) => readSourceFile(`${dsl.dslRoot}/${m}.ts`) ?? readSourceFile(`${dsl.dslRoot}/${m}.d.ts`) ?? '');
-  const key = sha256([process.version, process.arch, process.execPath, ...SNAPSHOT_NODE_FLAGS, sha256(bundle), JSON.stringify(dsl), ...declarations.map((d) => sha256(d))].join('\0'));
+  const key = sha256([process.version, process.arch, process.execPath, ...SNAPSHOT_NODE_FLAGS, bundle, JSON.stringify(dsl), ...declarations.map((d) => sha256(d))].join('\0'));
   return join(cacheDir, 'snapshot', `compiler-${key.slice(0, 40)}.blob`);
 }
 
