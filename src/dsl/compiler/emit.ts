@@ -323,7 +323,16 @@ function moveArguments(args: Operand[], t: MoveTools): void {
       if (l.kind === 'spill') t.push(instruction(Class.LDX | Mode.MEM | Size.DW, m.dst, FP, t.slotOff(l.slot)));
     }
   };
-  let todo = pending.filter((m) => m.from !== m.dst);
+  parallelMove(pending.filter((m) => m.from !== m.dst), emit, t);
+}
+
+/**
+ * Emits moves into distinct registers as one parallel move: each move once
+ * no other still reads its destination, a cycle of register moves broken by
+ * parking one source in r0.
+ */
+function parallelMove<M extends { dst: number; from?: number }>(moves: M[], emit: (m: M) => void, t: MoveTools): void {
+  let todo = moves;
   while (todo.length) {
     const ready = todo.find((m) => !todo.some((o) => o !== m && o.from === m.dst));
     if (ready) {
@@ -331,7 +340,6 @@ function moveArguments(args: Operand[], t: MoveTools): void {
       todo = todo.filter((m) => m !== ready);
       continue;
     }
-    // A cycle of register moves: park one source in r0.
     const m = todo.find((x) => x.from !== undefined)!;
     t.movReg(R0, m.from!);
     for (const o of todo) if (o.from === m.from) o.from = R0;
@@ -353,18 +361,7 @@ function moveParameters(moves: Array<Extract<SpannedOp, { op: 'mov' }>>, t: Move
     if (l.kind === 'spill') t.push(instruction(Class.STX | Mode.MEM | Size.DW, FP, from, t.slotOff(l.slot)));
     else if (l.reg !== from) regs.push({ dst: l.reg, from });
   }
-  let todo = regs;
-  while (todo.length) {
-    const ready = todo.find((m) => !todo.some((o) => o !== m && o.from === m.dst));
-    if (ready) {
-      t.movReg(ready.dst, ready.from);
-      todo = todo.filter((m) => m !== ready);
-      continue;
-    }
-    const m = todo[0]!;
-    t.movReg(R0, m.from);
-    for (const o of todo) if (o.from === m.from) o.from = R0;
-  }
+  parallelMove(regs, (m) => t.movReg(m.dst, m.from), t);
 }
 
 const ATOMIC_OPS = { add: AtomicOp.ADD, or: AtomicOp.OR, and: AtomicOp.AND, xor: AtomicOp.XOR, xchg: AtomicOp.XCHG, cmpxchg: AtomicOp.CMPXCHG } as const;
