@@ -5,10 +5,10 @@
  */
 import { type Instruction, instruction, type SourceSpan, wideLoad } from '../../asm/instruction.js';
 import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } from '../../asm/opcodes.js';
-import { type AluName, type AtomicCall, type CmpName, entryMoves, type IrFunction, type Operand, type SpannedOp, type VReg } from './ir.js';
+import { type AluName, type AtomicCall, type CmpName, entryMoves, type FrameAddress, type IrFunction, type Operand, type SpannedOp, type VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
 import { peephole } from './peephole.js';
-import type { Allocation, FrameAddress, MapReference } from './regalloc.js';
+import type { Allocation, MapReference } from './regalloc.js';
 
 const R0 = 0;
 const R5 = 5;

@@ -65,6 +65,12 @@ export interface StackSlot {
   offset?: number;
 }
 
+/** A stack address: slot `slot` plus `off` (what a `frame` op computes). */
+export interface FrameAddress {
+  slot: number;
+  off: number;
+}
+
 export interface IrFunction {
   name: string;
   ops: SpannedOp[];

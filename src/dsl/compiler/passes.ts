@@ -4,7 +4,7 @@
  * Liveness is shared with the register allocator.
  */
 import { I64, U64 } from './ctypes.js';
-import { type CmpName, def, entryMoves, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
+import { type CmpName, def, entryMoves, type FrameAddress, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
 import { foldAlu } from './lower.js';
 import { Helper } from '../../asm/helpers.js';
 
@@ -258,6 +258,20 @@ function defCounts(fn: IrFunction): Map<VReg, number> {
   return counts;
 }
 
+/** How many times each virtual register is read. */
+function useCounts(fn: IrFunction): Map<VReg, number> {
+  const counts = new Map<VReg, number>();
+  for (const op of fn.ops) for (const u of uses(op)) counts.set(u, (counts.get(u) ?? 0) + 1);
+  return counts;
+}
+
+/** Registers defined once, by a `frame` op: each holds that stack address wherever it is read. */
+export function frameAddresses(fn: IrFunction, counts = defCounts(fn)): Map<VReg, FrameAddress> {
+  const frames = new Map<VReg, FrameAddress>();
+  for (const op of fn.ops) if (op.op === 'frame' && counts.get(op.dst) === 1) frames.set(op.dst, { slot: op.slot, off: op.off });
+  return frames;
+}
+
 function renameUses(op: SpannedOp, from: VReg, to: VReg): SpannedOp {
   const r = (x: Operand): Operand => (x.kind === 'reg' && x.reg === from ? { kind: 'reg', reg: to } : x);
   const v = (x: VReg): VReg => (x === from ? to : x);
@@ -348,9 +362,7 @@ export function foldAddresses(fn: IrFunction): boolean {
 
 /** `p = &slot + k; q = p + c` → `q = &slot + (k + c)`: a stack address plus a constant is another stack address. */
 export function foldFrameOffsets(fn: IrFunction): boolean {
-  const counts = defCounts(fn);
-  const frames = new Map<VReg, { slot: number; off: number }>();
-  for (const op of fn.ops) if (op.op === 'frame' && counts.get(op.dst) === 1) frames.set(op.dst, { slot: op.slot, off: op.off });
+  const frames = frameAddresses(fn);
   let changed = false;
   fn.ops = fn.ops.map((op) => {
     if (op.op !== 'alu' || op.alu !== 'add' || op.bits !== 64 || op.a.kind !== 'reg' || op.b.kind !== 'imm') return op;
@@ -382,13 +394,9 @@ const READ_ONLY_ARGUMENTS = new Map<number, readonly number[]>([
  */
 export function shareRegisterCopies(fn: IrFunction): boolean {
   const counts = defCounts(fn);
-  const frameOf = new Map<VReg, { slot: number; off: number }>();
+  const frameOf = frameAddresses(fn, counts);
   const spoiled = new Set<number>();
-  for (const op of fn.ops) {
-    if (op.op !== 'frame') continue;
-    if (counts.get(op.dst) === 1) frameOf.set(op.dst, { slot: op.slot, off: op.off });
-    else spoiled.add(op.slot);
-  }
+  for (const op of fn.ops) if (op.op === 'frame' && !frameOf.has(op.dst)) spoiled.add(op.slot);
   const stores = new Map<number, { index: number; value: VReg; size: number }[]>();
   fn.ops.forEach((op, i) => {
     const readOnly = op.op === 'call' && !op.atomic && op.subprogram === undefined ? READ_ONLY_ARGUMENTS.get(op.helper) ?? [] : [];
@@ -617,10 +625,8 @@ export function widenPacketCopies(fn: IrFunction): boolean {
   const packet = fn.packetPointers;
   if (!packet || packet.size === 0) return false;
   const counts = defCounts(fn);
-  const useCount = new Map<VReg, number>();
-  for (const op of fn.ops) for (const u of uses(op)) useCount.set(u, (useCount.get(u) ?? 0) + 1);
-  const frames = new Map<VReg, { slot: number; off: number }>();
-  for (const op of fn.ops) if (op.op === 'frame' && counts.get(op.dst) === 1) frames.set(op.dst, { slot: op.slot, off: op.off });
+  const useCount = useCounts(fn);
+  const frames = frameAddresses(fn, counts);
   type Pair = { load: Extract<SpannedOp, { op: 'load' }>; store: Extract<SpannedOp, { op: 'store' }> };
   const pairAt = (i: number): Pair | undefined => {
     const load = fn.ops[i];
@@ -678,8 +684,7 @@ export function widenPacketCopies(fn: IrFunction): boolean {
 /** `t = a op b; x = t` with t used only there → `x = a op b` (assignments to variables). */
 export function sinkIntoMoves(fn: IrFunction): boolean {
   const counts = defCounts(fn);
-  const useCount = new Map<VReg, number>();
-  for (const op of fn.ops) for (const u of uses(op)) useCount.set(u, (useCount.get(u) ?? 0) + 1);
+  const useCount = useCounts(fn);
   let changed = false;
   const out: SpannedOp[] = [];
   for (let i = 0; i < fn.ops.length; i++) {

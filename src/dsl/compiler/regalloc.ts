@@ -4,8 +4,8 @@
  * value live across a call goes to r6-r9 (callee-saved) or to the stack;
  * r0 and r5 stay free as scratch for the emitter; r10 is the frame pointer.
  */
-import { def, type IrFunction, uses, type VReg } from './ir.js';
-import { liveness } from './passes.js';
+import { def, type FrameAddress, type IrFunction, uses, type VReg } from './ir.js';
+import { frameAddresses, liveness } from './passes.js';
 
 export type Location = { kind: 'reg'; reg: number } | { kind: 'spill'; slot: number };
 
@@ -45,12 +45,6 @@ export function rematerializableMaps(fn: IrFunction): Map<VReg, MapReference> {
   return found;
 }
 
-/** A stack address: slot `slot` plus `off`. */
-export interface FrameAddress {
-  slot: number;
-  off: number;
-}
-
 /**
  * Virtual registers defined once by a `frame` op and read only as the base
  * of loads and stores (which then address r10 directly) or as at most two
@@ -59,16 +53,10 @@ export interface FrameAddress {
  * moving it at each call costs).
  */
 export function rematerializableFrames(fn: IrFunction): Map<VReg, FrameAddress> {
-  const defs = new Map<VReg, number>();
-  const found = new Map<VReg, FrameAddress>();
+  const found = frameAddresses(fn);
   const spoiled = new Set<VReg>();
   const asArgument = new Map<VReg, number>();
   for (const op of fn.ops) {
-    const d = def(op);
-    if (d !== undefined) {
-      defs.set(d, (defs.get(d) ?? 0) + 1);
-      if (op.op === 'frame') found.set(d, { slot: op.slot, off: op.off });
-    }
     switch (op.op) {
       case 'load': break;
       case 'store': if (op.value.kind === 'reg') spoiled.add(op.value.reg); break;
@@ -83,7 +71,7 @@ export function rematerializableFrames(fn: IrFunction): Map<VReg, FrameAddress> 
       default: for (const u of uses(op)) spoiled.add(u);
     }
   }
-  for (const v of [...found.keys()]) if (spoiled.has(v) || defs.get(v) !== 1 || (asArgument.get(v) ?? 0) > 2) found.delete(v);
+  for (const v of [...found.keys()]) if (spoiled.has(v) || (asArgument.get(v) ?? 0) > 2) found.delete(v);
   return found;
 }
 
