@@ -91,8 +91,8 @@ export function packetAt(l: FunctionLowering, t: CType, off: Extract<Value, { k:
 
 /**
  * Registers holding ctx->data and ctx->data_end, loaded once at the
- * function's entry (after the copies of its argument registers) (so they dominate every use) and reloaded after helpers
- * that move the packet.
+ * function's entry, after the copies of its argument registers (so they
+ * dominate every use), and reloaded after helpers that move the packet.
  */
 export function packetBounds(l: FunctionLowering): { data: VReg; end: VReg } {
   if (l.packetBoundsCache) return l.packetBoundsCache;
