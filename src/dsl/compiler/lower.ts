@@ -1148,12 +1148,7 @@ export class FunctionLowering {
     if (fn.isAsync()) return this.fail(fn, 'TSBPF_ASYNC', 'async functions are not supported');
     if (Node.isFunctionDeclaration(fn) && fn.isGenerator()) return this.fail(fn, 'TSBPF_GENERATOR', 'generators are not supported');
     if (this.#inlining.length > 16) return this.fail(node, 'TSBPF_INLINE_DEPTH', 'functions nest too deeply');
-    let choice = planCall(this, fn, decl, args, node);
-    // Kernels before 6.3 refuse bpf-to-bpf calls while a spin lock is held: a function called inside withLock is inlined.
-    if (choice && this.lockHeld) {
-      if (choice.forced) this.fail(node, 'TSBPF_LOCK', 'a @noinline function is called while a spin lock is held: the verifier allows no calls inside withLock (let it be inlined)');
-      choice = undefined;
-    }
+    const choice = planCall(this, fn, decl, node);
     const values = this.#argumentValues(fn, args, node);
     if (choice) {
       const called = callSubprogram(this, choice, fn, decl, values, node);

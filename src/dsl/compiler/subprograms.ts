@@ -88,10 +88,15 @@ export interface CallChoice {
   forced: boolean;
 }
 
-/** Whether a call of `fn` should be a bpf-to-bpf call (then the argument values decide whether it can be). */
-export function planCall(l: FunctionLowering, fn: FunctionNode, decl: Node, _args: Node[], _node: Node): CallChoice | undefined {
+/** Whether the call of `fn` at `node` should be a bpf-to-bpf call (then the argument values decide whether it can be). */
+export function planCall(l: FunctionLowering, fn: FunctionNode, decl: Node, node: Node): CallChoice | undefined {
   const tag = inlineTag(decl);
   if (tag === 'inline') return undefined;
+  // Kernels before 6.3 refuse bpf-to-bpf calls while a spin lock is held: a function called inside withLock is inlined.
+  if (l.lockHeld) {
+    if (tag === 'noinline') l.fail(node, 'TSBPF_LOCK', 'a @noinline function is called while a spin lock is held: the verifier allows no calls inside withLock (let it be inlined)');
+    return undefined;
+  }
   if (tag === 'noinline') return { forced: true };
   if (!l.subprograms.automatic) return undefined;
   if ((inlinedCopies(l.cx, l.program.body).get(decl) ?? 0) < AUTO_MIN_CALLS || syntaxSize(fn) < AUTO_MIN_NODES) return undefined;
