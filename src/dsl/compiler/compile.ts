@@ -334,7 +334,7 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
   for (const p of model.programs) {
     try {
       // An automatic choice of bpf-to-bpf calls that does not fit the kernel's limits: the program again, inlined.
-      const compiled = compileProgram(cx, model, p, entry, true) ?? undefined;
+      const compiled = compileProgram(cx, model, p, entry, true);
       const out = compiled === 'retry' ? compileProgram(cx, model, p, entry, false) : compiled;
       if (out && out !== 'retry') programs.push(out);
     } catch (e) {
@@ -426,7 +426,7 @@ function compileProgram(cx: CompilerContext, model: ModuleModel, p: ProgramInfo,
   if (main.stackSize > STACK_LIMIT) cx.report(p.body, 'TSBPF_STACK', `program ${p.name} needs ${main.stackSize} bytes of stack; the limit is ${STACK_LIMIT}`);
   const linked = linkSubprograms(main.instructions, subs);
   if (linked.subprograms.length) {
-    const problem = callStackProblem(main, linked.order, subs);
+    const problem = callStackProblem(main, subs);
     if (problem) {
       if ([...subs.values()].some((s) => s.plan.automatic)) return 'retry';
       cx.report(problem.node, 'TSBPF_STACK', problem.message);
@@ -544,7 +544,6 @@ function nameSubprogramsApart(programs: CompiledProgram[]): void {
  */
 function callStackProblem(
   main: { instructions: Instruction[]; stackSize: number },
-  _order: string[],
   subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>,
 ): { node: Node; message: string } | undefined {
   const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
