@@ -13,7 +13,7 @@ import { Class, JmpOp } from '../../asm/opcodes.js';
 import type { Node } from 'ts-morph';
 import { type SubprogramParam, type SubprogramPlan, SubprogramTable } from './subprograms.js';
 import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
-import { emitFunction, layoutStack } from './emit.js';
+import { emitFunction, layoutStack, slotOffsets } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
 import { kernelTypes, type KernelTypesOutput } from './kernel-types.js';
@@ -381,8 +381,21 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
   return out;
 }
 
+/** A BPF function's code: emitted, with its stack size and its IR's text. */
+interface FinishedFunction {
+  instructions: Instruction[];
+  stackSize: number;
+  ir: string;
+}
+
+/** A subprogram's plan and its code. */
+interface FinishedSubprogram {
+  plan: SubprogramPlan;
+  code: FinishedFunction;
+}
+
 /** One BPF function after lowering: checked, optimized, allocated and emitted. Undefined after a diagnostic. */
-function finishFunction(cx: CompilerContext, fn: IrFunction, lowering: FunctionLowering, entry: SourceFile, before: number): { instructions: Instruction[]; stackSize: number; ir: string } | undefined {
+function finishFunction(cx: CompilerContext, fn: IrFunction, lowering: FunctionLowering, entry: SourceFile, before: number): FinishedFunction | undefined {
   for (const u of lowering.lifetimes.check(fn)) cx.report(u.node, 'TSBPF_USE_AFTER_RELEASE', u.message);
   if (cx.diagnostics.length > before) return undefined;
   optimize(fn);
@@ -416,7 +429,7 @@ function compileProgram(cx: CompilerContext, model: ModuleModel, p: ProgramInfo,
   if (cx.diagnostics.length > before || cx.suppressed > suppressed) return undefined;
   const main = finishFunction(cx, fn, lowering, entry, before);
   if (!main) return undefined;
-  const subs = new Map<string, { plan: SubprogramPlan; code: NonNullable<ReturnType<typeof finishFunction>> }>();
+  const subs = new Map<string, FinishedSubprogram>();
   for (const plan of table.plans.values()) {
     const code = finishFunction(cx, plan.ir!, plan.lowering!, entry, before);
     if (!code) return undefined;
@@ -440,7 +453,7 @@ function compileProgram(cx: CompilerContext, model: ModuleModel, p: ProgramInfo,
   const declPos = lineAndColumn(declFile, p.decl.getStart());
   return {
     name: p.name, kind: p.kind, section: p.section, progType: info.progType, instructions: linked.instructions, stackSize: main.stackSize,
-    ir: [main.ir, ...linked.order.map((name) => subs.get(name)!.code.ir)].join('\n'),
+    ir: [main.ir, ...linked.subprograms.map((sp) => subs.get(sp.name)!.code.ir)].join('\n'),
     declaredAt: { file: declFile.getFilePath(), line: declPos.line, column: declPos.column },
     ...(linked.subprograms.length ? { subprograms: linked.subprograms } : {}),
     ...(attach !== undefined ? { expectedAttachType: attach } : {}),
@@ -455,27 +468,22 @@ function compileProgram(cx: CompilerContext, model: ModuleModel, p: ProgramInfo,
  * first in order of first call (libbpf's order), with each call's imm set
  * to the callee's offset.
  */
-function linkSubprograms(main: Instruction[], subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>): { instructions: Instruction[]; subprograms: CompiledSubprogram[]; order: string[] } {
+function linkSubprograms(main: Instruction[], subs: Map<string, FinishedSubprogram>): { instructions: Instruction[]; subprograms: CompiledSubprogram[] } {
   const out: Instruction[] = [];
-  const startSlot = new Map<string, number>();
+  /** Index of each callee's first instruction. */
+  const start = new Map<string, number>();
   const subprograms: CompiledSubprogram[] = [];
-  const order: string[] = [];
-  let slots = 0;
   const append = (code: Instruction[]) => {
-    for (const ins of code) {
-      out.push({ ...ins });
-      slots += ins.imm64 !== undefined ? 2 : 1;
-    }
+    for (const ins of code) out.push({ ...ins });
   };
   append(main);
   // Appending a callee as its first call is met, then resolving calls once everything is placed.
   for (let i = 0; i < out.length; i++) {
     const callee = out[i]!.callee;
-    if (callee === undefined || startSlot.has(callee)) continue;
+    if (callee === undefined || start.has(callee)) continue;
     const sub = subs.get(callee);
     if (!sub) throw new Error(`internal: call of unknown subprogram ${callee}`);
-    startSlot.set(callee, slots);
-    order.push(callee);
+    start.set(callee, out.length);
     const plan = sub.plan;
     subprograms.push({
       name: callee, start: out.length, stackSize: sub.code.stackSize,
@@ -487,15 +495,13 @@ function linkSubprograms(main: Instruction[], subs: Map<string, { plan: Subprogr
     });
     append(sub.code.instructions);
   }
-  let slot = 0;
-  for (const ins of out) {
-    if (ins.callee !== undefined) {
-      ins.imm = startSlot.get(ins.callee)! - slot - 1;
-      if (ins.imm64 !== undefined) ins.imm64 = BigInt.asUintN(32, BigInt(ins.imm));
-    }
-    slot += ins.imm64 !== undefined ? 2 : 1;
-  }
-  return { instructions: out, subprograms, order };
+  const slots = slotOffsets(out);
+  out.forEach((ins, i) => {
+    if (ins.callee === undefined) return;
+    ins.imm = slots[start.get(ins.callee)!]! - slots[i]! - 1;
+    if (ins.imm64 !== undefined) ins.imm64 = BigInt.asUintN(32, BigInt(ins.imm));
+  });
+  return { instructions: out, subprograms };
 }
 
 function paramName(plan: SubprogramPlan, x: SubprogramParam, j: number): string {
@@ -542,10 +548,7 @@ function nameSubprogramsApart(programs: CompiledProgram[]): void {
  * subprogram that makes a tail call may be entered only while its callers'
  * frames take less than 256 (tail calls keep the callers' stack).
  */
-function callStackProblem(
-  main: { instructions: Instruction[]; stackSize: number },
-  subs: Map<string, { plan: SubprogramPlan; code: { instructions: Instruction[]; stackSize: number } }>,
-): { node: Node; message: string } | undefined {
+function callStackProblem(main: FinishedFunction, subs: Map<string, FinishedSubprogram>): { node: Node; message: string } | undefined {
   const frame = (n: number) => Math.ceil(Math.max(n, 1) / 32) * 32;
   // A callback's frame counts as a call's (the helper calls it).
   const callees = (code: Instruction[]) => [...new Set(code.flatMap((ins) => (ins.callee !== undefined ? [ins.callee] : [])))];

@@ -259,15 +259,21 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   return resolveJumps(code, labels);
 }
 
-/** Resolves jumps to labels (label → instruction index): offsets count slots (lddw takes two). */
-export function resolveJumps(out: Instruction[], labelAt: Map<string, number>): Instruction[] {
-  const slotIndex: number[] = [];
+/** The slot each instruction starts at (lddw takes two), then the slots of all of them. */
+export function slotOffsets(code: readonly Instruction[]): number[] {
+  const out: number[] = [];
   let slots = 0;
-  for (const ins of out) {
-    slotIndex.push(slots);
+  for (const ins of code) {
+    out.push(slots);
     slots += ins.imm64 !== undefined ? 2 : 1;
   }
-  slotIndex.push(slots);
+  out.push(slots);
+  return out;
+}
+
+/** Resolves jumps to labels (label → instruction index): offsets count slots (lddw takes two). */
+export function resolveJumps(out: Instruction[], labelAt: Map<string, number>): Instruction[] {
+  const slotIndex = slotOffsets(out);
   out.forEach((ins, i) => {
     if (ins.reference === undefined || ins.imm64 !== undefined) return;
     const target = labelAt.get(ins.reference);

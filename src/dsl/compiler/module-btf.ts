@@ -10,6 +10,7 @@ import type { FuncInfo, LineInfo } from '../../btf/ext.js';
 import type { CompiledMap, CompiledModule, CompiledProgram } from './compile.js';
 import { FD_MAP_KINDS } from './map-kinds.js';
 import { type CType, sizeOf } from './ctypes.js';
+import { slotOffsets } from './emit.js';
 import type { KernelStruct, KernelTypesOutput, KType } from './kernel-types.js';
 
 export interface ModuleBtf {
@@ -165,13 +166,13 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
   return {
     builder: b, mapVars, mapOffsets, mapSizes, mapsSize: offset, funcs, keyValue, kernelIds,
     funcInfo: (p) => {
-      const slots = slotsOf(p);
+      const slots = slotOffsets(p.instructions);
       return [{ insnOff: 0, typeId: funcs.get(p.name)! }, ...(p.subprograms ?? []).map((sp) => ({ insnOff: slots[sp.start]! * 8, typeId: subFuncs.get(sp.name)! }))];
     },
     lineInfo: (p) => {
       const out: LineInfo[] = [];
       const starts = new Set((p.subprograms ?? []).map((sp) => sp.start));
-      let slot = 0;
+      const slots = slotOffsets(p.instructions);
       let last = '';
       p.instructions.forEach((ins, i) => {
         const s = ins.source;
@@ -179,14 +180,12 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
         if (s) {
           const key = `${s.file}:${s.line}:${s.column}`;
           if (key !== last) {
-            out.push({ insnOff: slot * 8, fileName: s.file, line: s.text ?? '', lineNumber: s.line, column: Math.min(s.column, 0x3ff) });
+            out.push({ insnOff: slots[i]! * 8, fileName: s.file, line: s.text ?? '', lineNumber: s.line, column: Math.min(s.column, 0x3ff) });
             last = key;
           }
         }
-        slot += ins.imm64 !== undefined ? 2 : 1;
       });
       // The kernel wants line info to start at the first instruction of each function.
-      const slots = slotsOf(p);
       for (const at of [0, ...(p.subprograms ?? []).map((sp) => slots[sp.start]!)]) {
         if (out.some((r) => r.insnOff === at * 8)) continue;
         const next = out.find((r) => r.insnOff > at * 8) ?? out[out.length - 1];
@@ -195,17 +194,6 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
       return out.sort((x, y) => x.insnOff - y.insnOff);
     },
   };
-}
-
-/** The slot of each instruction (lddw takes two). */
-function slotsOf(p: CompiledProgram): number[] {
-  const out: number[] = [];
-  let slot = 0;
-  for (const ins of p.instructions) {
-    out.push(slot);
-    slot += ins.imm64 !== undefined ? 2 : 1;
-  }
-  return out;
 }
 
 /**

@@ -14,20 +14,20 @@ import type { Instruction } from '../../asm/instruction.js';
 import { encodeTsbpfMeta, TSBPF_META_SECTION, type TsbpfMeta } from '../../elf/tsbpf-meta.js';
 import { ElfWriter } from '../../elf/writer.js';
 import type { CompiledModule } from './compile.js';
+import { slotOffsets } from './emit.js';
 import { buildModuleBtf } from './module-btf.js';
 import { attachSectionName } from './program-kinds.js';
 
 /** The CO-RE relocation records of a program's instructions (offsets in bytes from its start). */
 function coreRelocations(btf: ReturnType<typeof buildModuleBtf>, mod: CompiledModule, p: CompiledModule['programs'][number]): CoreRelo[] {
   const out: CoreRelo[] = [];
-  let slot = 0;
-  for (const ins of p.instructions) {
+  const slots = slotOffsets(p.instructions);
+  p.instructions.forEach((ins, i) => {
     if (ins.coreRelocation !== undefined && mod.kernel) {
       const r = mod.kernel.relocations[ins.coreRelocation]!;
-      out.push({ insnOff: slot * 8, typeId: btf.kernelIds.get(r.ref.root)!, accessString: r.accessString, kind: r.ref.kind });
+      out.push({ insnOff: slots[i]! * 8, typeId: btf.kernelIds.get(r.ref.root)!, accessString: r.accessString, kind: r.ref.kind });
     }
-    slot += ins.imm64 !== undefined ? 2 : 1;
-  }
+  });
   return out;
 }
 
@@ -48,7 +48,9 @@ export function writeObject(mod: CompiledModule): Uint8Array {
   const btf = buildModuleBtf(mod);
   const w = new ElfWriter();
   const symbols = new Map<string, number>();
-  const slotsOf = (ins: Instruction[]) => ins.reduce((n, x) => n + (x.imm64 !== undefined ? 2 : 1), 0);
+  const slotIndex = new Map(mod.programs.map((p) => [p, slotOffsets(p.instructions)]));
+  const slotAt = (p: Program, i: number): number => slotIndex.get(p)![i]!;
+  const bytesOf = (part: Part): number => (slotAt(part.program, part.to) - slotAt(part.program, part.from)) * 8;
 
   // Subprograms go to .text once each (compile gives different code different names), as clang writes static functions.
   const text: Part[] = [];
@@ -59,8 +61,9 @@ export function writeObject(mod: CompiledModule): Uint8Array {
       if (textSlot.has(sp.name)) return;
       const to = p.subprograms![i + 1]?.start ?? p.instructions.length;
       textSlot.set(sp.name, textSize / 8);
-      text.push({ program: p, section: '.text', from: sp.start, to, base: textSize });
-      textSize += slotsOf(p.instructions.slice(sp.start, to)) * 8;
+      const part: Part = { program: p, section: '.text', from: sp.start, to, base: textSize };
+      text.push(part);
+      textSize += bytesOf(part);
     });
   }
   /** Instructions as an object file holds them: an lddw carries only its offset (the relocation names the map, section or function), a call its callee's slot in .text less one. */
@@ -83,7 +86,7 @@ export function writeObject(mod: CompiledModule): Uint8Array {
     sectionIndex.set('.text', index);
     textSymbol = w.addSymbol({ name: '.text', section: index, type: STT_SECTION });
     for (const part of text) {
-      w.addSymbol({ name: part.program.subprograms!.find((sp) => sp.start === part.from)!.name, section: index, value: part.base, size: slotsOf(part.program.instructions.slice(part.from, part.to)) * 8, type: STT_FUNC, binding: STB_LOCAL });
+      w.addSymbol({ name: part.program.subprograms!.find((sp) => sp.start === part.from)!.name, section: index, value: part.base, size: bytesOf(part), type: STT_FUNC, binding: STB_LOCAL });
     }
   }
 
@@ -142,21 +145,6 @@ export function writeObject(mod: CompiledModule): Uint8Array {
   }
 
   // .BTF.ext records are computed over each linked program, then moved to the part (section and offset) that holds their instruction.
-  const slotIndex = new Map<Program, number[]>();
-  const slotAt = (p: Program, i: number): number => {
-    let s = slotIndex.get(p);
-    if (!s) {
-      s = [];
-      let n = 0;
-      for (const ins of p.instructions) {
-        s.push(n);
-        n += ins.imm64 !== undefined ? 2 : 1;
-      }
-      s.push(n);
-      slotIndex.set(p, s);
-    }
-    return s[i]!;
-  };
   const sectionNames = [...new Set(parts.map((x) => x.section))];
   const shifted = <R extends { insnOff: number }>(records: (p: Program) => R[]) => sectionNames.map((section) => ({
     section,
