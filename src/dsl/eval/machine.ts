@@ -528,17 +528,7 @@ export class Machine {
       const frame = new Map<Node, Slot>();
       if (params[0]) frame.set(params[0], { v: i });
       if (params[1]) frame.set(params[1], { v: ctx });
-      this.#frames.push(frame);
-      let result: RV = 0n;
-      try {
-        const body = fn.getBody();
-        if (body && Node.isBlock(body)) {
-          const c = this.#block(body);
-          if (c?.k === 'return') result = c.v;
-        } else if (body) result = this.#expr(body);
-      } finally {
-        this.#frames.pop();
-      }
+      const result = this.#run(fn, frame);
       i++;
       if (typeof result === 'bigint' && result !== 0n) break;
     }
@@ -566,17 +556,19 @@ export class Machine {
       return undefined;
     });
     const rt = this.typer.returnType(fn);
+    return this.#convertTo(this.#run(fn, frame), rt);
+  }
+
+  /** Runs a function's body in `frame` (its parameters bound): what it returns, void when it returns nothing. */
+  #run(fn: FunctionNode, frame: Map<Node, Slot>): RV {
     this.#frames.push(frame);
     try {
       const body = fn.getBody();
-      let result: RV = { special: 'void' };
       if (body && Node.isBlock(body)) {
         const c = this.#block(body);
-        if (c?.k === 'return') result = c.v;
-      } else if (body) {
-        result = this.#expr(body);
+        return c?.k === 'return' ? c.v : { special: 'void' };
       }
-      return this.#convertTo(result, rt);
+      return body ? this.#expr(body) : { special: 'void' };
     } finally {
       this.#frames.pop();
     }

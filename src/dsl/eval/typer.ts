@@ -5,7 +5,7 @@
  * contract's compile-time errors (narrowing, literal range, constant zero
  * divisors, constant shift amounts, constant indexes).
  */
-import { type Expression, Node, ts } from 'ts-morph';
+import { type CallExpression, type Expression, Node, ts } from 'ts-morph';
 import { BOOL, type BinOp, type CmpOp, common, compare, exact, I64, INTS, type IntT, arith, promote, shift, shiftType, shiftWidth, swapBytes, typeByValue, U16, U32, U64, wrap } from './ints.js';
 import type { EvalModel, GlobalSpec, MapSpec } from './model.js';
 import { type CT, EvalError, fail, type Resolver, sizeOfCT } from './resolve.js';
@@ -256,7 +256,7 @@ export class Typer {
     return t.k === 'int' && t.c !== undefined ? { k: 'int', t: operandType(t) } : t;
   }
 
-  #isLoopHelper(call: import('ts-morph').CallExpression): boolean {
+  #isLoopHelper(call: CallExpression): boolean {
     const callee = call.getExpression();
     if (!Node.isPropertyAccessExpression(callee) || callee.getName() !== 'loop') return false;
     const o = this.typeOf(callee.getExpression());
@@ -752,8 +752,7 @@ export class Checker {
           return;
         }
         this.expr(callee.getExpression());
-        const o2 = this.typer.typeOf(callee.getExpression());
-        if (o2.k === 'dsl' && o2.name === 'bpf' && callee.getName() === 'loop') {
+        if (o.k === 'dsl' && o.name === 'bpf' && callee.getName() === 'loop') {
           // The callback is a function of its own (an arrow function here, or a module function), checked as one.
           const [n, cb, ctx] = args;
           if (n) this.expr(n);
