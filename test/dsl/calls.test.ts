@@ -8,9 +8,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { PseudoCall, PseudoLoad } from '../../src/asm/opcodes.js';
 import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
@@ -20,7 +18,7 @@ import { kernelUnavailableReason, needKernel, uniqueName } from '../support/kern
 
 const kernelOk = () => kernelUnavailableReason() === null;
 import { haveBpftool } from '../support/tools.js';
-import { compileSource, diagnosticsOf, evalSequence, interpSequence, kernelSequence, outMap, packet, type SequenceCase } from './support/harness.js';
+import { compileSource, diagnosticsOf, evalSequence, interpSequence, kernelSequence, objectFileOf, outMap, packet, type SequenceCase } from './support/harness.js';
 
 const HEAD = `import { xdp, tc, hashMap, arrayMap, bpf, XdpAction, type u8, type u16, type u32, type i8, type i16, type i32, type i64, u64, type XdpContext } from 'tsbpf/dsl';
 import { EthHdr, IpHdr } from 'tsbpf/dsl/net';
@@ -313,14 +311,7 @@ export const b = xdp((ctx) => {
   return XdpAction.PASS;
 });
 `;
-    let dir: string;
-    let object: string;
-    before(() => {
-      dir = mkdtempSync(join(tmpdir(), 'tsbpf-calls-'));
-      object = join(dir, 'm.o');
-      writeFileSync(object, writeObject(compileSource(source)));
-    });
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    const object = objectFileOf(source);
 
     it('puts each subprogram once in .text as a static function, called through R_BPF_64_32 against .text', () => {
       const elf = readElf(writeObject(compileSource(source)));
@@ -342,7 +333,7 @@ export const b = xdp((ctx) => {
       if (!haveBpftool()) this.skip();
       const pin = `/sys/fs/bpf/${uniqueName('tscalls')}`;
       try {
-        execFileSync('bpftool', ['prog', 'loadall', object, pin], { stdio: 'pipe' });
+        execFileSync('bpftool', ['prog', 'loadall', object.path, pin], { stdio: 'pipe' });
         const xlated = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', `${pin}/b`, 'linum'], { encoding: 'utf8' });
         expect(xlated).to.match(/u32 twice\(u32 x\):/);
         expect(xlated).to.include('return ctx.packet.length + k;');

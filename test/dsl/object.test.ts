@@ -5,15 +5,13 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { loadCollection } from '../../src/kernel/collection.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { haveBpftool } from '../support/tools.js';
-import { compileSource, kernelSequence, packet } from './support/harness.js';
+import { compileSource, kernelSequence, objectFileOf, packet } from './support/harness.js';
 
 const source = `
 import { xdp, hashMap, perCpuArray, ringBuf, rodata, global, XdpAction, type u8, type u32, type u64, type CStr } from 'tsbpf/dsl';
@@ -37,21 +35,14 @@ export const count = xdp((ctx) => {
 `;
 
 describe('dsl objects (tsbpf build output)', function () {
-  let dir: string;
-  let object: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'tsbpf-dsl-obj-'));
-    object = join(dir, 'm.o');
-    writeFileSync(object, writeObject(compileSource(source)));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const object = objectFileOf(source);
 
   it('bpftool btf dump shows the structs, maps and globals', function () {
     if (!haveBpftool()) this.skip();
-    const dump = execFileSync('bpftool', ['btf', 'dump', 'file', object, 'format', 'c'], { encoding: 'utf8' });
+    const dump = execFileSync('bpftool', ['btf', 'dump', 'file', object.path, 'format', 'c'], { encoding: 'utf8' });
     expect(dump).to.match(/struct FlowKey \{\s+u32 saddr;\s+u32 daddr;\s+u8 proto;\s+\};/);
     expect(dump).to.match(/struct Event \{\s+struct FlowKey flow;\s+u32 len;\s+char comm\[16\];\s+\};/);
-    const raw = execFileSync('bpftool', ['btf', 'dump', 'file', object], { encoding: 'utf8' });
+    const raw = execFileSync('bpftool', ['btf', 'dump', 'file', object.path], { encoding: 'utf8' });
     for (const name of ['flows', 'protos', 'events', 'verdict', 'total']) expect(raw).to.include(`VAR '${name}'`);
     expect(raw).to.include("DATASEC '.maps'");
     expect(raw).to.include("FUNC 'count'");
@@ -62,7 +53,7 @@ describe('dsl objects (tsbpf build output)', function () {
     if (!haveBpftool()) this.skip();
     const pin = `/sys/fs/bpf/${uniqueName('tsdsl')}`;
     try {
-      execFileSync('bpftool', ['prog', 'loadall', object, pin], { stdio: 'pipe' });
+      execFileSync('bpftool', ['prog', 'loadall', object.path, pin], { stdio: 'pipe' });
       const xlated = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', `${pin}/count`, 'linum'], { encoding: 'utf8' });
       expect(xlated).to.include('flows.increment(key);');
       expect(xlated).to.match(/line_num:\d+/);

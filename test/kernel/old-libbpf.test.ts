@@ -8,16 +8,14 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { readElf } from '../../src/elf/reader.js';
 import { loadCollection } from '../../src/kernel/collection.js';
 import { Program } from '../../src/kernel/program.js';
 import { BpfMap } from '../../src/kernel/map.js';
-import { compileSource } from '../dsl/support/harness.js';
+import { compileSource, objectFileOf } from '../dsl/support/harness.js';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { haveBpftool } from '../support/tools.js';
 import { patience } from '../support/wait.js';
@@ -41,17 +39,10 @@ function bookwormBpftool(): { path: string } | { missing: string } {
 
 describe('kernel: objects tsbpf writes load with old and new libbpf', function () {
   this.timeout(patience(60_000));
-  let dir: string;
-  let object: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'tsbpf-old-libbpf-'));
-    object = join(dir, 'mod.o');
-    writeFileSync(object, writeObject(compileSource(MODULE)));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const object = objectFileOf(MODULE, 'mod.o');
 
   it('writes SEC("tc") for tcx programs, no libbpf pinning member, and records both in .tsbpf', () => {
-    const elf = readElf(new Uint8Array(readFileSync(object)));
+    const elf = readElf(new Uint8Array(readFileSync(object.path)));
     const sections = elf.sections.map((s) => s.name);
     expect(sections).to.include('tc');
     expect(sections.filter((s) => s.startsWith('tcx/'))).to.deep.equal([]);
@@ -60,7 +51,7 @@ describe('kernel: objects tsbpf writes load with old and new libbpf', function (
       'program onIngress section tcx/ingress\nprogram onEgress section tcx/egress\nmap seen pinning byName\n',
     );
     // tsbpf's own reading of the object: the exact attach types and the pinning.
-    const spec = parseObject(new Uint8Array(readFileSync(object)));
+    const spec = parseObject(new Uint8Array(readFileSync(object.path)));
     expect(spec.programs.map((p) => [p.name, p.type, p.attachType])).to.deep.equal([
       ['onIngress', 'SCHED_CLS', 'TCX_INGRESS'], ['onEgress', 'SCHED_CLS', 'TCX_EGRESS'], ['onXdp', 'XDP', 'XDP'],
     ]);
@@ -72,7 +63,7 @@ describe('kernel: objects tsbpf writes load with old and new libbpf', function (
     const pinPath = `/sys/fs/bpf/${uniqueName('tsbpf_old')}`;
     mkdirSync(pinPath, { recursive: true });
     try {
-      using c = loadCollection(parseObject(new Uint8Array(readFileSync(object))), { pinPath });
+      using c = loadCollection(parseObject(new Uint8Array(readFileSync(object.path))), { pinPath });
       expect([...c.programs.keys()].sort()).to.deep.equal(['onEgress', 'onIngress', 'onXdp']);
       expect(readdirSync(pinPath)).to.deep.equal(['seen']);
     } finally {
@@ -98,7 +89,7 @@ describe('kernel: objects tsbpf writes load with old and new libbpf', function (
       const root = `/sys/fs/bpf/${uniqueName('tsbpf_ldall')}`;
       mkdirSync(root, { recursive: true });
       try {
-        execFileSync(bpftool, ['prog', 'loadall', object, root, 'pinmaps', join(root, 'maps')], { stdio: 'pipe' });
+        execFileSync(bpftool, ['prog', 'loadall', object.path, root, 'pinmaps', join(root, 'maps')], { stdio: 'pipe' });
         expect(readdirSync(root).filter((f) => f !== 'maps').sort()).to.deep.equal(['onEgress', 'onIngress', 'onXdp']);
         expect(readdirSync(join(root, 'maps')).sort()).to.deep.equal(['plain', 'seen']);
         using p = Program.openPinned(join(root, 'onEgress'));

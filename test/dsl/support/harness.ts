@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 /**
  * Test support for DSL modules: compile a module from a string, run one of
  * its programs in the interpreter and in the kernel (BPF_PROG_TEST_RUN),
@@ -18,6 +21,7 @@ import { u32KeyBytes } from '../../../src/interp/maps.js';
 import { sumPerCpu } from '../../../src/cli/dsl-values.js';
 import { encode } from '../../../src/asm/codec.js';
 import { compile, type CompiledMap, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
+import { writeObject } from '../../../src/dsl/compiler/object.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
 import { createMap, type HelperTable, type InterpMap, RingBufMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
 import { BpfMap } from '../../../src/kernel/map.js';
@@ -36,6 +40,23 @@ export function memoryHost(files: Record<string, string>): CompileHost {
 /** Compiles `source` as MODULE_DIR/m.bpf.ts (other files may be given too). */
 export function compileSource(source: string, extra: Record<string, string> = {}): CompiledModule {
   return compile({ entry: `${MODULE_DIR}/m.bpf.ts`, host: memoryHost({ 'm.bpf.ts': source, ...extra }), dslRoot });
+}
+
+/**
+ * The module's object (what `tsbpf build` writes) as a file for the
+ * enclosing suite: written in a temporary directory before its tests,
+ * removed after them. `path` is set once the suite runs.
+ */
+export function objectFileOf(source: string, name = 'm.o'): { path: string } {
+  const file = { path: '' };
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsbpf-obj-'));
+    file.path = join(dir, name);
+    writeFileSync(file.path, writeObject(compileSource(source)));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return file;
 }
 
 /** The diagnostics a module produces (empty when it compiles). */
