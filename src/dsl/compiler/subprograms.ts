@@ -103,9 +103,12 @@ export function planCall(l: FunctionLowering, fn: FunctionNode, decl: Node, node
   return { forced: false };
 }
 
+/** A parameter as its declaration gives it (SubprogramParam without what the arguments decide). */
+type DeclaredParam = { kind: 'int'; t: IntType } | { kind: 'ptr'; to: CType } | { kind: 'ctx' };
+
 /** Why a function cannot be a subprogram whatever its arguments, or its parameters' kinds without the argument-dependent parts. */
-function signatureOf(l: FunctionLowering, fn: FunctionNode): { why: string } | { params: Array<{ kind: 'int'; t: IntType } | { kind: 'ptr'; to: CType } | { kind: 'ctx' }> } {
-  const params: Array<{ kind: 'int'; t: IntType } | { kind: 'ptr'; to: CType } | { kind: 'ctx' }> = [];
+function signatureOf(l: FunctionLowering, fn: FunctionNode): { why: string } | { params: DeclaredParam[] } {
+  const params: DeclaredParam[] = [];
   for (const p of fn.getParameters()) {
     if (!Node.isIdentifier(p.getNameNode())) return { why: `parameter ${p.getText()} is destructured` };
     if (p.isRestParameter() || p.hasQuestionToken() || p.hasInitializer()) return { why: `parameter ${p.getName()} is optional` };
