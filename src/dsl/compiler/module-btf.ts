@@ -62,7 +62,8 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
       let id = typedefs.get(t.name);
       if (id === undefined) {
         const [cname, signed] = C_INT[t.name] ?? ['unsigned long long', false];
-        id = b.typedef(t.name, cInt(cname, t.bits / 8, signed));
+        // A kernel pointer's DSL name (`Ptr<tcp_sock>`) is no C identifier, and the kernel refuses BTF with one.
+        id = b.typedef(t.name.replace(/[^A-Za-z0-9_]+/g, '_').replace(/_$/, ''), cInt(cname, t.bits / 8, signed));
         typedefs.set(t.name, id);
       }
       return id;
