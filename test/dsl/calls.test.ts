@@ -14,6 +14,7 @@ import { writeObject } from '../../src/dsl/compiler/object.js';
 import { parseObject } from '../../src/elf/parse-object.js';
 import { readElf } from '../../src/elf/reader.js';
 import { loadCollection } from '../../src/kernel/collection.js';
+import { loadCompiledModule } from '../../src/cli/dsl-live.js';
 import { kernelUnavailableReason, needKernel, uniqueName } from '../support/kernel.js';
 
 const kernelOk = () => kernelUnavailableReason() === null;
@@ -360,6 +361,30 @@ export const b = xdp((ctx) => {
         for (const m of coll.maps.values()) m.close();
       }
     });
+  });
+
+  it("nested subprograms are placed depth first, as libbpf and tsbpf's ELF loader place them: the program tag is the same either way", function () {
+    needKernel(this);
+    // p calls f then g, f calls h: libbpf's order is p, f, h, g (breadth first would be p, f, g, h).
+    const mod = compileSource(`${HEAD}
+/** @noinline */
+function h(x: u32): u32 { return x + 3; }
+/** @noinline */
+function f(x: u32): u32 { return h(x) * 2; }
+/** @noinline */
+function g(x: u32): u32 { return x ^ 5; }
+export const p = xdp((ctx) => { out.update(0, f(ctx.packet.length) + g(ctx.packet.length)); return XdpAction.PASS; });
+`);
+    expect(mod.programs[0]!.subprograms!.map((sp) => sp.name)).to.deep.equal(['f', 'h', 'g']);
+    const direct = loadCompiledModule(mod, { only: ['p'] });
+    const coll = loadCollection(parseObject(writeObject(mod)));
+    try {
+      expect(coll.programs.get('p')!.info().tag).to.equal(direct.programs.get('p')!.info().tag);
+    } finally {
+      direct.close();
+      for (const x of coll.programs.values()) x.close();
+      for (const m of coll.maps.values()) m.close();
+    }
   });
 
   describe('limits and refusals', () => {

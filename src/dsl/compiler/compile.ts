@@ -473,28 +473,32 @@ function linkSubprograms(main: Instruction[], subs: Map<string, FinishedSubprogr
   /** Index of each callee's first instruction. */
   const start = new Map<string, number>();
   const subprograms: CompiledSubprogram[] = [];
-  const append = (code: Instruction[]) => {
+  // A callee goes in when its first call is met, and its own callees right after it (depth first, as
+  // libbpf and src/elf/program-linker.ts place them, so the linked program and its tag are the same).
+  const place = (code: Instruction[]): void => {
+    const from = out.length;
     for (const ins of code) out.push({ ...ins });
+    const end = out.length;
+    for (let i = from; i < end; i++) {
+      const callee = out[i]!.callee;
+      if (callee === undefined || start.has(callee)) continue;
+      const sub = subs.get(callee);
+      if (!sub) throw new Error(`internal: call of unknown subprogram ${callee}`);
+      start.set(callee, out.length);
+      const plan = sub.plan;
+      subprograms.push({
+        name: callee, start: out.length, stackSize: sub.code.stackSize,
+        params: [
+          ...plan.params.filter((x) => x.kind !== 'ctx').map((x, j): CompiledSubprogram['params'][number] => ({ name: paramName(plan, x, j), type: x.kind === 'int' ? x.t : 'ptr' })),
+          ...(plan.usesCtx ? [{ name: 'ctx', type: 'ctx' as const }] : []),
+        ],
+        ...(plan.result ? { result: plan.result } : {}),
+      });
+      place(sub.code.instructions);
+    }
   };
-  append(main);
-  // Appending a callee as its first call is met, then resolving calls once everything is placed.
-  for (let i = 0; i < out.length; i++) {
-    const callee = out[i]!.callee;
-    if (callee === undefined || start.has(callee)) continue;
-    const sub = subs.get(callee);
-    if (!sub) throw new Error(`internal: call of unknown subprogram ${callee}`);
-    start.set(callee, out.length);
-    const plan = sub.plan;
-    subprograms.push({
-      name: callee, start: out.length, stackSize: sub.code.stackSize,
-      params: [
-        ...plan.params.filter((x) => x.kind !== 'ctx').map((x, j): CompiledSubprogram['params'][number] => ({ name: paramName(plan, x, j), type: x.kind === 'int' ? x.t : 'ptr' })),
-        ...(plan.usesCtx ? [{ name: 'ctx', type: 'ctx' as const }] : []),
-      ],
-      ...(plan.result ? { result: plan.result } : {}),
-    });
-    append(sub.code.instructions);
-  }
+  place(main);
+  // Calls are resolved once everything is placed.
   const slots = slotOffsets(out);
   out.forEach((ins, i) => {
     if (ins.callee === undefined) return;
