@@ -40,6 +40,18 @@ export interface Instruction {
 /** Number of 8-byte slots an instruction occupies. */
 export const slotCount = (ins: Instruction): number => (ins.opcode === LDDW ? 2 : 1);
 
+/** The slot each instruction starts at (lddw takes two), then the slots of all of them. */
+export function slotOffsets(code: readonly Instruction[]): number[] {
+  const out: number[] = [];
+  let slots = 0;
+  for (const ins of code) {
+    out.push(slots);
+    slots += slotCount(ins);
+  }
+  out.push(slots);
+  return out;
+}
+
 /** Makes a plain instruction with the numeric fields normalised. */
 export function instruction(opcode: number, dst = 0, src = 0, off = 0, imm = 0): Instruction {
   return { opcode: opcode & 0xff, dst: dst & 0xf, src: src & 0xf, off: (off << 16) >> 16, imm: imm | 0 };

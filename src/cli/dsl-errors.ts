@@ -3,6 +3,7 @@
  * last "N: (op) …" line of the log; its source span came from the compiler.
  */
 import type { CompiledProgram } from '../dsl/compiler/compile.js';
+import { slotOffsets } from '../asm/instruction.js';
 import { escapeControl } from './output.js';
 
 export interface SourcePoint {
@@ -24,13 +25,9 @@ export function failingSlot(log: string): number | undefined {
 
 /** The TypeScript position of the instruction at a slot index. */
 export function sourceAtSlot(p: CompiledProgram, slot: number): SourcePoint | undefined {
-  let at = 0;
-  for (const ins of p.instructions) {
-    const width = ins.imm64 !== undefined ? 2 : 1;
-    if (slot >= at && slot < at + width) return ins.source;
-    at += width;
-  }
-  return undefined;
+  const starts = slotOffsets(p.instructions);
+  const i = p.instructions.findIndex((_, k) => slot >= starts[k]! && slot < starts[k + 1]!);
+  return i < 0 ? undefined : p.instructions[i]!.source;
 }
 
 export function sourceOfFailure(p: CompiledProgram, log: string): SourcePoint | undefined {

@@ -6,7 +6,7 @@
  * packet is long enough (so the verifier lets the test read and write it)
  * and passes the packet pointer and length in r1/r2; without it r1 = r2 = 0.
  */
-import { instruction, slotCount, wideLoad, type Instruction } from '../asm/instruction.js';
+import { instruction, slotOffsets, wideLoad, type Instruction } from '../asm/instruction.js';
 import { Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source, AluOp } from '../asm/opcodes.js';
 import { BpfMap } from '../kernel/map.js';
 import { Program } from '../kernel/program.js';
@@ -25,7 +25,7 @@ const jgtReg = (dst: number, src: number, off: number): Instruction => instructi
 const exit = (): Instruction => instruction(Class.JMP | JmpOp.EXIT);
 
 /** Slots taken by a list of instructions. */
-const slots = (insns: readonly Instruction[]): number => insns.reduce((n, i) => n + slotCount(i), 0);
+const slots = (insns: readonly Instruction[]): number => slotOffsets(insns).at(-1)!;
 
 /** The entry program around `test`, storing r0 through a direct pointer into `result`'s value. */
 export function wrapForKernel(test: readonly Instruction[], resultMapFd: number, memLength: number | undefined): Instruction[] {

@@ -20,7 +20,7 @@
  * reached by tail call have no run counts of their own.
  */
 import { Builder } from '../asm/builder.js';
-import type { Instruction } from '../asm/instruction.js';
+import { type Instruction, slotOffsets } from '../asm/instruction.js';
 import { R0, R1, R2, R3, R6 } from '../asm/registers.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../elf/object-spec.js';
 
@@ -81,7 +81,7 @@ export function chainMemberSpec(spec: ObjectSpec, program: string, index: number
     const { reference: _r, ...rest } = ins;
     return rest;
   });
-  const slots = insns.reduce((n, ins) => n + (ins.imm64 !== undefined ? 2 : 1), 0);
+  const slots = slotOffsets(insns).at(-1)!;
   const shifted: ProgramSpec = {
     ...p,
     // A prog array takes programs of one expected attach type (and one xdp.frags setting): the dispatcher's.

@@ -5,7 +5,7 @@
  * emission. Pure: files come from the host.
  */
 import { Project, ts, type SourceFile } from 'ts-morph';
-import type { Instruction } from '../../asm/instruction.js';
+import { type Instruction, slotOffsets } from '../../asm/instruction.js';
 import { CompilerContext, type CompileHostHooks, type DslRef, lineAndColumn, sourceLine } from './context.js';
 import { type CType, type IntType, sizeOf, STACK_LIMIT } from './ctypes.js';
 import { Helper } from '../../asm/helpers.js';
@@ -13,7 +13,7 @@ import { Class, JmpOp } from '../../asm/opcodes.js';
 import type { Node } from 'ts-morph';
 import { type SubprogramParam, type SubprogramPlan, SubprogramTable } from './subprograms.js';
 import { Abandon, CompileError, type DslDiagnostic } from './diagnostics.js';
-import { emitFunction, layoutStack, slotOffsets } from './emit.js';
+import { emitFunction, layoutStack } from './emit.js';
 import { formatIr, type IrFunction } from './ir.js';
 import { FunctionLowering } from './lower.js';
 import { kernelTypes, type KernelTypesOutput } from './kernel-types.js';

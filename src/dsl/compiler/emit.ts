@@ -3,7 +3,7 @@
  * r0 and r5 are scratch registers (spill reloads, large constants, cycles
  * in argument moves); jump offsets are resolved at the end.
  */
-import { type Instruction, instruction, type SourceSpan, wideLoad } from '../../asm/instruction.js';
+import { type Instruction, instruction, slotOffsets, type SourceSpan, wideLoad } from '../../asm/instruction.js';
 import { AluOp, AtomicOp, Class, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source } from '../../asm/opcodes.js';
 import { type AluName, type AtomicCall, type CmpName, entryMoves, type FrameAddress, type IrFunction, type Operand, type SpannedOp, type VReg } from './ir.js';
 import { fitsImm32 } from './passes.js';
@@ -257,18 +257,6 @@ export function emitFunction(fn: IrFunction, alloc: Allocation): Instruction[] {
   }
   const { out: code, labelAt: labels } = peephole(out, labelAt);
   return resolveJumps(code, labels);
-}
-
-/** The slot each instruction starts at (lddw takes two), then the slots of all of them. */
-export function slotOffsets(code: readonly Instruction[]): number[] {
-  const out: number[] = [];
-  let slots = 0;
-  for (const ins of code) {
-    out.push(slots);
-    slots += ins.imm64 !== undefined ? 2 : 1;
-  }
-  out.push(slots);
-  return out;
 }
 
 /** Resolves jumps to labels (label → instruction index): offsets count slots (lddw takes two). */

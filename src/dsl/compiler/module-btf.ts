@@ -10,7 +10,7 @@ import type { FuncInfo, LineInfo } from '../../btf/ext.js';
 import type { CompiledMap, CompiledModule, CompiledProgram } from './compile.js';
 import { FD_MAP_KINDS } from './map-kinds.js';
 import { type CType, sizeOf } from './ctypes.js';
-import { slotOffsets } from './emit.js';
+import { slotOffsets } from '../../asm/instruction.js';
 import type { KernelStruct, KernelTypesOutput, KType } from './kernel-types.js';
 
 export interface ModuleBtf {

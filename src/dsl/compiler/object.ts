@@ -10,11 +10,10 @@ import { encode } from '../../asm/codec.js';
 import { PseudoLoad } from '../../asm/opcodes.js';
 import { type CoreRelo, encodeBtfExt } from '../../btf/ext.js';
 import { R_BPF_64_32, R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
-import type { Instruction } from '../../asm/instruction.js';
+import { type Instruction, slotOffsets } from '../../asm/instruction.js';
 import { encodeTsbpfMeta, TSBPF_META_SECTION, type TsbpfMeta } from '../../elf/tsbpf-meta.js';
 import { ElfWriter } from '../../elf/writer.js';
 import type { CompiledModule } from './compile.js';
-import { slotOffsets } from './emit.js';
 import { buildModuleBtf } from './module-btf.js';
 import { attachSectionName } from './program-kinds.js';
 
