@@ -11,6 +11,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } lines SEC(".maps");
+RINGBUF_DROPS(lines);
 
 SEC("uretprobe//bin/bash:readline")
 int BPF_KRETPROBE(onReadline, const void *text)
@@ -20,8 +21,10 @@ int BPF_KRETPROBE(onReadline, const void *text)
 	if (!text)
 		return 0;
 	e = bpf_ringbuf_reserve(&lines, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		COUNT_DROP(lines);
 		return 0;
+	}
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_user_str(e->line, sizeof(e->line), text);

@@ -40,6 +40,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } refusals SEC(".maps");
+RINGBUF_DROPS(refusals);
 
 SEC("lsm/bprm_check_security")
 int BPF_PROG(checkExec, struct linux_binprm *bprm, int ret)
@@ -64,7 +65,8 @@ int BPF_PROG(checkExec, struct linux_binprm *bprm, int ret)
 	e.pid = bpf_get_current_pid_tgid() >> 32;
 	e.refused = refuse;
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	bpf_ringbuf_output(&refusals, &e, sizeof(e), 0);
+	if (bpf_ringbuf_output(&refusals, &e, sizeof(e), 0) < 0)
+		COUNT_DROP(refusals);
 	if (refuse)
 		return -EPERM;
 	return 0;

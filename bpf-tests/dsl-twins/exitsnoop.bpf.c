@@ -14,6 +14,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } exits SEC(".maps");
+RINGBUF_DROPS(exits);
 
 SEC("tracepoint/sched/sched_process_exit")
 int onExit(void *ctx)
@@ -21,8 +22,10 @@ int onExit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct exit_event *e = bpf_ringbuf_reserve(&exits, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		COUNT_DROP(exits);
 		return 0;
+	}
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);

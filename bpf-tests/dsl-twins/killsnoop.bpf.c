@@ -18,6 +18,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } kills SEC(".maps");
+RINGBUF_DROPS(kills);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -53,6 +54,8 @@ int onKillReturn(struct trace_event_raw_sys_exit *ctx)
 		e->ret = (__s32)ctx->ret;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		bpf_ringbuf_submit(e, 0);
+	} else {
+		COUNT_DROP(kills);
 	}
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;

@@ -14,14 +14,17 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } kills SEC(".maps");
+RINGBUF_DROPS(kills);
 
 SEC("tracepoint/oom/mark_victim")
 int onMarkVictim(struct trace_event_raw_mark_victim *ctx)
 {
 	struct kill *e = bpf_ringbuf_reserve(&kills, sizeof(*e), 0);
 
-	if (!e)
+	if (!e) {
+		COUNT_DROP(kills);
 		return 0;
+	}
 	e->triggerPid = bpf_get_current_pid_tgid() >> 32;
 	e->victimPid = ctx->pid;
 	e->totalVm = ctx->total_vm;

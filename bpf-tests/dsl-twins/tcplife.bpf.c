@@ -28,6 +28,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } lives SEC(".maps");
+RINGBUF_DROPS(lives);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -71,8 +72,10 @@ int onStateChange(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	}
 	e = bpf_ringbuf_reserve(&lives, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		COUNT_DROP(lives);
 		return 0;
+	}
 	e->spanUs = (bpf_ktime_get_ns() - *born) / 1000;
 	e->rxBytes = BPF_CORE_READ((struct tcp_sock *)sk, bytes_received);
 	e->txBytes = BPF_CORE_READ((struct tcp_sock *)sk, bytes_acked);

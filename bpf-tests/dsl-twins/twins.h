@@ -11,4 +11,14 @@
 #define XDP_TX 3
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+/*
+ * A module's ring buffer counts the reservations (and outputs) that failed
+ * because the ring was full, in a hidden .data u64 per ring, and tsbpf run
+ * reports them as lost events (README: "lost N events from RING"); the
+ * kernel counts nothing for ring buffers. The twins of tools with a ring
+ * buffer count the same way, under the same name, so `tsbpf run` reports
+ * the twin's lost events too.
+ */
+#define RINGBUF_DROPS(ring) __u64 __tsbpf_ringbuf_drops_##ring SEC(".data") = 0
+#define COUNT_DROP(ring) __sync_fetch_and_add(&__tsbpf_ringbuf_drops_##ring, 1)
 #endif
