@@ -82,3 +82,45 @@ describe('dsl objects (tsbpf build output)', function () {
     }
   });
 });
+
+describe('dsl objects: a prog array carries its programs', function () {
+  const tail = `
+import { progArray, xdp, XdpAction, type XdpContext } from 'tsbpf/dsl';
+export const drop = xdp(() => XdpAction.DROP);
+export const tx = xdp(() => XdpAction.TX);
+export const stages = progArray<XdpContext>({ programs: [tx, drop] });
+export const entry = xdp((ctx) => {
+  stages.tailCall(ctx, ctx.packet.length > 60 ? 1 : 0);
+  return XdpAction.PASS;
+});
+`;
+  const object = objectFileOf(tail);
+
+  it("as libbpf's __array(values, …) initialiser: bpftool 7.1 fills the slots", function () {
+    needKernel(this);
+    if (!haveBpftool()) this.skip();
+    const pin = `/sys/fs/bpf/${uniqueName('tsdslpa')}`;
+    try {
+      execFileSync('bpftool', ['prog', 'loadall', object.path, pin, 'pinmaps', `${pin}/maps`], { stdio: 'pipe' });
+      const slots = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'pinned', `${pin}/maps/stages`, '-j'], { encoding: 'utf8' })) as unknown[];
+      expect(slots).to.have.length(2);
+      const ids = (name: string) => (JSON.parse(execFileSync('bpftool', ['prog', 'show', 'pinned', `${pin}/${name}`, '-j'], { encoding: 'utf8' })) as { id: number }).id;
+      const values = slots.map((s) => Buffer.from(((s as { value: string[] }).value).map((b) => parseInt(b, 16))).readUInt32LE(0));
+      expect(values).to.deep.equal([ids('tx'), ids('drop')]);
+    } finally {
+      rmSync(pin, { recursive: true, force: true });
+    }
+  });
+
+  it("and tsbpf's ELF loader fills them: the entry program's tail calls reach both", function () {
+    needKernel(this);
+    const coll = loadCollection(parseObject(writeObject(compileSource(tail))));
+    try {
+      const entry = coll.program('entry');
+      expect(entry.testRun({ data: packet({ payload: [1] }) }).retval).to.equal(3);
+      expect(entry.testRun({ data: packet({ payload: Array(40).fill(0) }) }).retval).to.equal(1);
+    } finally {
+      coll.close();
+    }
+  });
+});

@@ -99,6 +99,8 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
       // Slots hold fds (or stack traces): sizes only, as libbpf's objects declare them.
       members.push({ name: 'key_size', type: numberPtr(m.keySize) });
       if (m.inner) members.push({ name: 'values', type: b.array(b.ptr(mapDef(m.inner, false)), 0, intId) });
+      // A prog array's programs, as `__array(values, int (void *))` declares them: the slots follow the struct, each an R_BPF_64_ABS64 at its program.
+      else if (m.programs?.length) members.push({ name: 'values', type: b.array(b.ptr(b.funcProto(intId, [{ name: '', type: b.ptr(0) }])), 0, intId) });
       else members.push({ name: 'value_size', type: numberPtr(m.valueSize) });
       if (m.event) typeId(m.event);
     } else if (m.key) {
@@ -115,11 +117,13 @@ export function buildModuleBtf(mod: CompiledModule): ModuleBtf {
     }
     // Pinning by name is recorded in .tsbpf, not here: libbpf would pin at load and then fail
     // `bpftool prog loadall … pinmaps DIR`, whose path differs from its pin root.
-    return b.struct('', members.length * 8, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
+    // `values` is a flexible array: it adds nothing to the struct's size.
+    const size = members.filter((x) => x.name !== 'values').length * 8;
+    return b.struct('', size, members.map((x, i) => ({ name: x.name, type: x.type, bitOffset: i * 64, bitfieldSize: 0 })));
   };
   for (const m of mod.maps) {
     const def = mapDef(m, true);
-    const size = (b.get(def) as { size: number }).size;
+    const size = (b.get(def) as { size: number }).size + 8 * (m.programs?.length ?? 0);
     mapSizes.set(m.name, size);
     const v = b.variable(m.name, def, 'global');
     for (const tag of m.metricTags ?? []) b.add({ kind: 'decl_tag', name: tag, type: v, componentIdx: -1 });

@@ -9,7 +9,7 @@
 import { encode } from '../../asm/codec.js';
 import { PseudoLoad } from '../../asm/opcodes.js';
 import { type CoreRelo, encodeBtfExt } from '../../btf/ext.js';
-import { R_BPF_64_32, R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
+import { R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_PROGBITS, STB_GLOBAL, STB_LOCAL, STT_FUNC, STT_OBJECT, STT_SECTION } from '../../elf/constants.js';
 import { type Instruction, slotOffsets } from '../../asm/instruction.js';
 import { encodeTsbpfMeta, TSBPF_META_SECTION, type TsbpfMeta } from '../../elf/tsbpf-meta.js';
 import { ElfWriter } from '../../elf/writer.js';
@@ -93,6 +93,7 @@ export function writeObject(mod: CompiledModule): Uint8Array {
   // writes them: .BTF.ext names sections, so two sections of one name would be ambiguous.
   const bySection = new Map<string, Program[]>();
   for (const p of mod.programs) bySection.set(p.section, [...(bySection.get(p.section) ?? []), p]);
+  const programSymbols = new Map<string, number>();
   const parts: Part[] = [...text];
   for (const [section, progs] of bySection) {
     const bodies = progs.map((p) => p.instructions.slice(0, p.subprograms?.[0]?.start ?? p.instructions.length));
@@ -107,7 +108,7 @@ export function writeObject(mod: CompiledModule): Uint8Array {
     const index = w.addSection({ name: section, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data, addralign: 8 });
     sectionIndex.set(section, index);
     progs.forEach((p, i) => {
-      w.addSymbol({ name: p.name, section: index, value: bases[i]!, size: codes[i]!.length, type: STT_FUNC, binding: STB_GLOBAL });
+      programSymbols.set(p.name, w.addSymbol({ name: p.name, section: index, value: bases[i]!, size: codes[i]!.length, type: STT_FUNC, binding: STB_GLOBAL }));
       parts.push({ program: p, section, from: 0, to: bodies[i]!.length, base: bases[i]! });
     });
   }
@@ -116,6 +117,9 @@ export function writeObject(mod: CompiledModule): Uint8Array {
     const maps = w.addSection({ name: '.maps', type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: new Uint8Array(btf.mapsSize), addralign: 8 });
     for (const m of mod.maps) {
       symbols.set(m.name, w.addSymbol({ name: m.name, section: maps, value: btf.mapOffsets.get(m.name)!, size: btf.mapSizes.get(m.name)!, type: STT_OBJECT, binding: STB_GLOBAL }));
+      // A prog array's initial programs (libbpf fills the slots at load): one pointer-sized slot each after the definition.
+      const slots = btf.mapOffsets.get(m.name)! + btf.mapSizes.get(m.name)! - 8 * (m.programs?.length ?? 0);
+      m.programs?.forEach((name, i) => w.addRelocation(maps, { offset: slots + 8 * i, symbol: programSymbols.get(name)!, type: R_BPF_64_ABS64 }));
     }
   }
   for (const d of mod.data) {
