@@ -32,7 +32,7 @@ int onSample(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32;
 	struct profile_sample s;
-	__u64 one = 1, *n;
+	__u64 zero = 0, *n;
 
 	if (!includeIdle && (__u32)id == 0)
 		return 0;
@@ -43,11 +43,9 @@ int onSample(struct bpf_perf_event_data *ctx)
 	s.kernelStack = onlyStacks == 1 ? -1 : bpf_get_stackid(ctx, &stacks, 0);
 	s.userStack = onlyStacks == 2 ? -1 : bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	bpf_get_current_comm(s.comm, sizeof(s.comm));
-	n = bpf_map_lookup_elem(&samples, &s);
+	n = bpf_map_lookup_or_try_init(&samples, &s, &zero);
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&samples, &s, &one, BPF_NOEXIST);
 	return 0;
 }
 

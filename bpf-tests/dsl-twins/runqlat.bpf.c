@@ -73,7 +73,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(onSwitch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct hist_key key = {};
-	__u64 *since, delta, one = 1, *count;
+	__u64 *since, delta, zero = 0, *count;
 	__u32 tid;
 
 	/* A task switched out while still runnable (preempted) waits on the run queue again. */
@@ -86,11 +86,9 @@ int BPF_PROG(onSwitch, bool preempt, struct task_struct *prev, struct task_struc
 	delta = bpf_ktime_get_ns() - *since;
 	bpf_map_delete_elem(&enqueued, &tid);
 	key.bucket = log2_index(inMilliseconds ? delta / 1000000 : delta / 1000);
-	count = bpf_map_lookup_elem(&runqLatency, &key);
+	count = bpf_map_lookup_or_try_init(&runqLatency, &key, &zero);
 	if (count)
 		*count += 1;
-	else
-		bpf_map_update_elem(&runqLatency, &key, &one, BPF_NOEXIST);
 	return 0;
 }
 

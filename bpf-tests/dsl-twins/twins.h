@@ -21,4 +21,23 @@
  */
 #define RINGBUF_DROPS(ring) __u64 __tsbpf_ringbuf_drops_##ring SEC(".data") = 0
 #define COUNT_DROP(ring) __sync_fetch_and_add(&__tsbpf_ringbuf_drops_##ring, 1)
+/*
+ * A module's m.increment()/h.record() inserts a missing key with
+ * BPF_NOEXIST and, when another CPU inserted it first, looks it up again
+ * and adds (docs/language.md); the twins count the way bcc's libbpf-tools
+ * do (maps.bpf.h), which also survives that race.
+ */
+#define EEXIST 17
+static __always_inline void *bpf_map_lookup_or_try_init(void *map, const void *key, const void *init)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return 0;
+	return bpf_map_lookup_elem(map, key);
+}
 #endif
