@@ -5,8 +5,8 @@
 import { expect } from 'chai';
 import { Helper } from '../../src/asm/helpers.js';
 import { formatIr, imm, type IrFunction, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
-import { narrowTruncations, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
-import { rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
+import { mergeReturnsAndJumps, narrowTruncations, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
+import { allocateRegisters, rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
 import { needKernel } from '../support/kernel.js';
 import { compileSource, le64, runInterp, runKernel } from './support/harness.js';
 
@@ -46,6 +46,25 @@ describe('dsl passes: stack copies of one register share a slot', () => {
     const f = keyedTwice(Helper.map_delete_elem);
     f.ops.splice(8, 0, { op: 'alu', alu: 'add', bits: 64, dst: 7, a: reg(5), b: imm(4) });
     expect(shareRegisterCopies(f)).to.equal(false);
+  });
+
+  it('one copy past a branch is stored where the register is defined (as clang stores a local at once); not when no branch is between', () => {
+    const once = (between: SpannedOp[]): IrFunction => fn([
+      { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 1 },
+      ...between,
+      { op: 'frame', dst: 3, slot: 0, off: 0 },
+      { op: 'store', base: 3, off: 0, size: 8, value: reg(1) },
+      { op: 'map', dst: 2, map: 'm' },
+      { op: 'call', helper: Helper.map_lookup_elem, args: [reg(2), reg(3)], dst: 4 },
+      { op: 'label', label: 'out' },
+      { op: 'ret', value: imm(0) },
+    ]);
+    const f = once([{ op: 'br', cmp: 'eq', bits: 64, a: 1, b: imm(0), target: 'out' }]);
+    expect(shareRegisterCopies(f)).to.equal(true);
+    expect(f.ops[2]).to.deep.include({ op: 'store', value: reg(1) }, formatIr(f));
+    expect(f.ops.filter((o) => o.op === 'store')).to.have.length(1);
+    expect(shareRegisterCopies(f)).to.equal(false);
+    expect(shareRegisterCopies(once([{ op: 'mov', dst: 5, src: imm(1), bits: 64 }]))).to.equal(false);
   });
 });
 
@@ -159,6 +178,129 @@ describe('dsl passes: jump threading on tests against constants', () => {
     const target = (f.ops[1] as { target: string }).target;
     expect(f.ops.findIndex((o) => o.op === 'label' && o.label === target)).to.equal(f.ops.findIndex((o) => o.op === 'br' && o.cmp === 'eq') + 1, formatIr(f));
     expect(f.ops.filter((o) => o.op === 'br')).to.have.length(2, formatIr(f));
+  });
+});
+
+describe('dsl passes: jump threading past ops whose results the destination does not read', () => {
+  // storedInteger's shape: v = 0; if (p == 0) goto absent; v = *p; absent: w = v; if (p != 0) goto found; return 0.
+  const lookedUp = (after: SpannedOp[]): IrFunction => fn([
+    { op: 'call', helper: Helper.map_lookup_elem, args: [imm(0), imm(0)], dst: 1 },
+    { op: 'mov', dst: 2, src: imm(0), bits: 64 },
+    { op: 'br', cmp: 'eq', bits: 64, a: 1, b: imm(0), target: 'absent' },
+    { op: 'load', dst: 2, base: 1, off: 0, size: 8 },
+    { op: 'label', label: 'absent' },
+    { op: 'mov', dst: 3, src: reg(2), bits: 64 },
+    { op: 'br', cmp: 'ne', bits: 64, a: 1, b: imm(0), target: 'found' },
+    ...after,
+    { op: 'ret', value: imm(0) },
+    { op: 'label', label: 'found' },
+    { op: 'ret', value: reg(3) },
+  ]);
+  it('the null branch goes straight to the return, and the second test goes', () => {
+    const f = lookedUp([]);
+    expect(threadBranches(f)).to.equal(true);
+    const target = (f.ops[2] as { target: string }).target;
+    expect(f.ops[f.ops.findIndex((o) => o.op === 'label' && o.label === target) + 1]).to.deep.include({ op: 'ret', value: imm(0) }, formatIr(f));
+    expect(f.ops.filter((o) => o.op === 'br')).to.have.length(1, formatIr(f));
+  });
+  it('not when the destination reads what the skipped ops set', () => {
+    const f = lookedUp([{ op: 'ret', value: reg(3) }]);
+    threadBranches(f);
+    expect(f.ops[2]).to.deep.include({ op: 'br', target: 'absent' }, formatIr(f));
+  });
+});
+
+describe('dsl passes: a block only jumps reach, jumped over, moves to the end', () => {
+  it('the jump over it goes; what falls through stays in order', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 1 },
+      { op: 'br', cmp: 'eq', bits: 64, a: 1, b: imm(0), target: 'zero' },
+      { op: 'mov', dst: 2, src: imm(7), bits: 64 },
+      { op: 'jmp', target: 'go' },
+      { op: 'label', label: 'zero' },
+      { op: 'ret', value: imm(0) },
+      { op: 'label', label: 'go' },
+      { op: 'ret', value: reg(2) },
+    ]);
+    expect(mergeReturnsAndJumps(f)).to.equal(true);
+    expect(f.ops.map((o) => o.op)).to.deep.equal(['call', 'br', 'mov', 'label', 'ret', 'label', 'ret'], formatIr(f));
+    expect(f.ops[4]).to.deep.include({ op: 'ret', value: reg(2) });
+    expect(f.ops[6]).to.deep.include({ op: 'ret', value: imm(0) });
+  });
+});
+
+describe('dsl register allocation: r0 and argument registers', () => {
+  it("a register both lookups of increment set stays in r0 across the update between them (dead there), and update's result shares r0", () => {
+    const f = fn([
+      { op: 'frame', dst: 1, slot: 0, off: 0 },
+      { op: 'store', base: 1, off: 0, size: 8, value: imm(5) },
+      { op: 'call', helper: Helper.map_lookup_elem, args: [imm(0), reg(1)], dst: 2 },
+      { op: 'br', cmp: 'ne', bits: 64, a: 2, b: imm(0), target: 'add' },
+      { op: 'call', helper: Helper.map_update_elem, args: [imm(0), reg(1), reg(1), imm(1)], dst: 3 },
+      { op: 'br', cmp: 'eq', bits: 64, a: 3, b: imm(0), target: 'done' },
+      { op: 'call', helper: Helper.map_lookup_elem, args: [imm(0), reg(1)], dst: 2 },
+      { op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'done' },
+      { op: 'label', label: 'add' },
+      { op: 'mov', dst: 4, src: imm(1), bits: 64 },
+      { op: 'atomicAdd', base: 2, off: 0, size: 8, value: 4 },
+      { op: 'label', label: 'done' },
+      { op: 'ret', value: imm(0) },
+    ]);
+    const a = allocateRegisters(f);
+    expect(a.locations.get(2)).to.deep.equal({ kind: 'reg', reg: 0 });
+    expect(a.locations.get(3)).to.deep.equal({ kind: 'reg', reg: 0 });
+  });
+  it('not when it is live across the call', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 2 },
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 3 },
+      { op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(2), b: reg(3) },
+      { op: 'ret', value: reg(4) },
+    ]);
+    expect(allocateRegisters(f).locations.get(2)).not.to.deep.equal({ kind: 'reg', reg: 0 });
+  });
+  it("a value made into a helper argument is built in that argument's register", () => {
+    // r3 = *(r10 - 8); r3 += off: probe_read's source, as clang builds it.
+    const f = fn([
+      { op: 'frame', dst: 1, slot: 0, off: 0 },
+      { op: 'call', helper: Helper.probe_read_kernel, args: [reg(1), imm(8), imm(0)] },
+      { op: 'load', dst: 2, base: 1, off: 0, size: 8 },
+      { op: 'mov', dst: 3, src: imm(8), bits: 64 },
+      { op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(2), b: reg(3) },
+      { op: 'call', helper: Helper.probe_read_kernel, args: [reg(1), imm(4), reg(4)] },
+      { op: 'ret', value: imm(0) },
+    ]);
+    const a = allocateRegisters(f);
+    expect(a.locations.get(2)).to.deep.equal({ kind: 'reg', reg: 3 });
+    expect(a.locations.get(4)).to.deep.equal({ kind: 'reg', reg: 3 });
+  });
+});
+
+describe('dsl: increment adds in one place, after a lookup or an insertion race (interpreter and kernel agree)', function () {
+  const source = `
+import { arrayMap, hashMap, perCpuHash, xdp, type u32, type u64 } from 'tsbpf/dsl';
+export const h = hashMap<u32, u64>({ maxEntries: 4 });
+export const p = perCpuHash<u32, u32>({ maxEntries: 4 });
+export const a = arrayMap<u64>({ maxEntries: 2 });
+export const prog = xdp((ctx) => {
+  const n = ctx.packet.length;
+  h.increment(1);
+  h.increment(n, 3);
+  p.increment(7, n);
+  a.increment(1, 5);
+  a.increment(n, 9);
+  return 2;
+});
+`;
+  it('each map counts the same over three runs', function () {
+    const mod = compileSource(source);
+    expect(mod.programs[0]!.ir!.match(/atomic_add64/g)?.length).to.equal(4, mod.programs[0]!.ir);
+    const pkt = new Uint8Array(20);
+    const interp = runInterp(mod, 'prog', { packet: pkt }, { repeat: 3 });
+    expect(interp.maps.h).to.deep.equal({ '01000000': le64(3n), '14000000': le64(9n) });
+    needKernel(this);
+    const kernel = runKernel(mod, 'prog', pkt, { repeat: 3 });
+    expect(kernel.maps).to.deep.equal(interp.maps);
   });
 });
 

@@ -150,7 +150,6 @@ export function addAtKey(l: FunctionLowering, map: MapInfo, k: VReg, by: Extract
   const vt = map.value;
   if (vt.kind !== 'int') l.fail(node, 'TSBPF_INCREMENT', 'increment needs a map with integer values');
   const size = (vt.bits / 8) as 1 | 2 | 4 | 8;
-  const insert = l.newLabel('insert');
   const done = l.newLabel('done');
   const addTo = (p: VReg) => {
     if ((size === 8 || size === 4) && SHARED_KINDS.has(map.kind)) {
@@ -163,25 +162,26 @@ export function addAtKey(l: FunctionLowering, map: MapInfo, k: VReg, by: Extract
     }
   };
   l.at(node);
+  // One add for both ways to the value (found at once, or after a lost insertion race), as clang
+  // merges the two arms of `if (!p) { …; p = lookup(); } if (p) *p += by;`.
+  const add = l.newLabel('add');
   const p = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
-  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: insert });
-  addTo(p);
-  l.emit({ op: 'jmp', target: done });
-  l.label(insert);
   // Array slots always exist: a missing one is an index out of range, nothing to insert.
   if (map.kind === 'array' || map.kind === 'percpu_array') {
-    l.label(done);
-    return;
+    l.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: done });
+  } else {
+    l.emit({ op: 'br', cmp: 'ne', bits: 64, a: p, b: imm(0), target: add });
+    const s = l.slot(8, node);
+    const vp = l.newReg();
+    l.emit({ op: 'frame', dst: vp, slot: s, off: 0 });
+    l.emit({ op: 'store', base: vp, off: 0, size, value: by.op });
+    const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(k), reg(vp), imm(1)], node)!;
+    // Lost a race with another CPU inserting the key: add to its value.
+    l.emit({ op: 'br', cmp: 'eq', bits: 64, a: r, b: imm(0), target: done });
+    l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node, true, p);
+    l.emit({ op: 'br', cmp: 'eq', bits: 64, a: p, b: imm(0), target: done });
   }
-  const s = l.slot(8, node);
-  const vp = l.newReg();
-  l.emit({ op: 'frame', dst: vp, slot: s, off: 0 });
-  l.emit({ op: 'store', base: vp, off: 0, size, value: by.op });
-  const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(k), reg(vp), imm(1)], node)!;
-  // Lost a race with another CPU inserting the key: add to its value.
-  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: r, b: imm(0), target: done });
-  const again = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
-  l.emit({ op: 'br', cmp: 'eq', bits: 64, a: again, b: imm(0), target: done });
-  addTo(again);
+  l.label(add);
+  addTo(p);
   l.label(done);
 }

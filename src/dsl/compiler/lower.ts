@@ -1055,10 +1055,11 @@ export class FunctionLowering {
   /** The withLock call whose callback is being lowered: a spin lock is held, so no helper may be called. */
   lockHeld: Node | undefined;
 
-  call(helper: number, args: Operand[], node: Node, withResult = true): VReg | undefined {
+  /** A helper call; its result goes to a new register, or to `into` (a register other paths also set). */
+  call(helper: number, args: Operand[], node: Node, withResult = true, into?: VReg): VReg | undefined {
     if (this.lockHeld) this.fail(node, 'TSBPF_LOCK', `this calls bpf_${helperName(helper) ?? helper} while a spin lock is held: the verifier allows no helper calls inside withLock; move it before or after`);
     this.at(node);
-    const dst = withResult ? this.newReg() : undefined;
+    const dst = withResult ? (into ?? this.newReg()) : undefined;
     this.emit({ op: 'call', helper, args, ...(dst !== undefined ? { dst } : {}) });
     return dst;
   }

@@ -426,11 +426,13 @@ export function shareRegisterCopies(fn: IrFunction): boolean {
     groups.set(key, g);
   }
   for (const g of groups.values()) {
-    if (g.slots.length < 2) continue;
     const found = fn.ops.findIndex((op) => def(op) === g.value);
     if (found < 0) continue;
     // Not inside the parameter moves at the entry: they stay together (emit moves them as one).
     const defAt = Math.max(found, entryMoves(fn.ops) - 1);
+    // One copy past a branch is also stored where the value is made, as clang stores an address-taken local
+    // at once: the verifier then finds the same stack on every path and prunes more.
+    if (g.slots.length === 1 && !fn.ops.slice(defAt + 1, g.storeAt[0]).some((o) => o.op === 'br' || o.op === 'label')) continue;
     const home = g.slots[0]!;
     const others = new Set(g.slots);
     const drop = new Set(g.storeAt);
@@ -772,7 +774,28 @@ export function mergeReturnsAndJumps(fn: IrFunction): boolean {
     ops.push(op);
   }
   fn.ops = ops;
-  return changed;
+  return moveJumpedOverBlock(fn) || changed;
+}
+
+/**
+ * `jmp L; B: …; ret|jmp; L:` — a block that only jumps reach, jumped over —
+ * moves to the end of the function (after its last op, which falls into
+ * nothing), and the jump over it goes: clang also lays out the shared
+ * `return 0` last.
+ */
+function moveJumpedOverBlock(fn: IrFunction): boolean {
+  const ops = fn.ops;
+  const terminal = (o: SpannedOp | undefined) => o?.op === 'ret' || o?.op === 'jmp';
+  if (!terminal(ops[ops.length - 1])) return false;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    if (op.op !== 'jmp' || ops[i + 1]?.op !== 'label') continue;
+    const k = ops.findIndex((o, j) => j > i + 1 && o.op === 'label' && o.label === op.target);
+    if (k < 0 || !terminal(ops[k - 1])) continue;
+    fn.ops = [...ops.slice(0, i), ...ops.slice(k), ...ops.slice(i + 1, k)];
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -809,16 +832,33 @@ export function threadBranches(fn: IrFunction): boolean {
     return fresh.get(j)!;
   };
   const same = (a: Test, b: Test) => a.a === b.a && a.bits === b.bits && constant(a) === constant(b);
+  // The test may sit after ops without side effects (`v = 0; if (p === 0) goto absent; v = *p; absent: x = v;
+  // if (p === 0) return`) whose results the place the test leads to does not read: the jump skips them.
+  const live = liveness(fn);
+  const skippable = (from: number, tested: VReg): { at: number; defined: VReg[] } => {
+    const defined: VReg[] = [];
+    let i = landing(from);
+    for (; i < fn.ops.length; i = landing(i + 1)) {
+      const o = fn.ops[i]!;
+      const d = def(o);
+      if (hasSideEffects(o) || d === undefined || d === tested) break;
+      defined.push(d);
+    }
+    return { at: i, defined };
+  };
   fn.ops = fn.ops.map((op) => {
     if (!isTest(op)) return op;
     let target = op.target;
     for (let hops = 0; hops < 4; hops++) {
-      const j = landing(labelAt.get(target)! + 1);
+      const { at: j, defined } = skippable(labelAt.get(target)! + 1, op.a);
       const t = fn.ops[j];
       if (!isTest(t) || !same(op, t)) break;
       // Taken here means taken there when the tests agree; not taken there when they are opposite.
-      target = t.cmp === op.cmp ? t.target : labelAfter(j);
-      if (t.cmp !== op.cmp) break;
+      const taken = t.cmp === op.cmp;
+      const lands = taken ? labelAt.get(t.target)! : j + 1;
+      if (defined.some((d) => live.has(live.liveIn[lands]!, d))) break;
+      target = taken ? t.target : labelAfter(j);
+      if (!taken) break;
     }
     if (target === op.target) return op;
     changed = true;

@@ -152,15 +152,56 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     if (!useR0 || (first.op !== 'call' && !returned)) return false;
     return r0Untouched(iv);
   };
-  /** No call or large store (which use r0) while the interval lives. */
+  const defs = fn.ops.map(def);
+  /** Whether v is read at op i or live after it (its register holds it there). */
+  const heldIn = (v: VReg, i: number) => live.has(live.liveIn[i]!, v);
+  const heldOut = (v: VReg, i: number) => live.has(live.liveOut[i]!, v) || defs[i] === v;
+  /**
+   * No call or large store (which use r0) while the value is held: one in a
+   * hole of the interval (a register set again on each path, as the two
+   * lookups of `increment`) is fine, and so is the call that sets it.
+   */
   const r0Untouched = (iv: Interval): boolean => {
     for (let i = iv.start + 1; i <= iv.end; i++) {
       const op = fn.ops[i]!;
-      if (op.op === 'call' || (op.op === 'store' && op.value.kind === 'imm' && (op.value.value > 0x7fffffffn || op.value.value < -0x80000000n))) return false;
+      if (op.op !== 'call' && !(op.op === 'store' && op.value.kind === 'imm' && (op.value.value > 0x7fffffffn || op.value.value < -0x80000000n))) continue;
+      if (heldIn(iv.vreg, i) || (heldOut(iv.vreg, i) && defs[i] !== iv.vreg)) return false;
+    }
+    return true;
+  };
+  /** Whether a value in r0 leaves it to `iv` for iv's whole life: never held at the same op, but for a call that reads one and sets the other. */
+  const leavesR0 = (a: Interval, iv: Interval): boolean => {
+    for (let i = Math.max(a.start, iv.start); i <= Math.min(a.end, iv.end); i++) {
+      const ai = heldIn(a.vreg, i), ao = heldOut(a.vreg, i), bi = heldIn(iv.vreg, i), bo = heldOut(iv.vreg, i);
+      if (!(ai || ao) || !(bi || bo)) continue;
+      if (fn.ops[i]!.op === 'call' && ((ai && !ao && bo && !bi) || (bi && !bo && ao && !ai))) continue;
+      return false;
     }
     return true;
   };
 
+  const byVreg = new Map(intervals.map((iv) => [iv.vreg, iv]));
+  /**
+   * The argument register a value ends in: its last use is as a helper
+   * argument, or as the operand of the op that makes a value ending so
+   * (which then takes this register over): `r3 = *(r10 - 8); r3 += off`
+   * builds probe_read's source in r3, not in r1 and then moved.
+   */
+  const argumentRegister = (v: VReg, depth = 0): number | undefined => {
+    const iv = byVreg.get(v);
+    if (!iv || depth > 4) return undefined;
+    const endOp = fn.ops[iv.end]!;
+    if (endOp.op === 'call') {
+      const k = endOp.args.findIndex((a) => a.kind === 'reg' && a.reg === v);
+      return k >= 0 && k < 4 && !endOp.atomic ? k + 1 : undefined;
+    }
+    const d = defs[iv.end];
+    const first = endOp.op === 'mov' || endOp.op === 'bswap' ? endOp.src : endOp.op === 'alu' ? endOp.a : undefined;
+    const other = endOp.op === 'alu' && endOp.b.kind === 'reg' ? endOp.b.reg : undefined;
+    if (d === undefined || d === v || first?.kind !== 'reg' || first.reg !== v || other === v) return undefined;
+    const next = byVreg.get(d);
+    return next && !next.crossesCall && next.start === iv.end ? argumentRegister(d, depth + 1) : undefined;
+  };
   const locations = new Map<VReg, Location>();
   const active: Array<Interval & { reg: number }> = [];
   const free = new Set([...CALLER_SAVED, ...CALLEE_SAVED]);
@@ -183,7 +224,7 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     }
     const pool = iv.crossesCall ? CALLEE_SAVED : r0Ok(iv) ? [0, ...CALLER_SAVED, ...CALLEE_SAVED] : [...CALLER_SAVED, ...CALLEE_SAVED];
     // A helper result takes r0 at once; a returned value only if it cannot reuse its operand's register (the peephole then renames that chain into r0).
-    const r0Free = pool[0] === 0 && !active.some((a) => a.reg === 0);
+    const r0Free = pool[0] === 0 && !active.some((a) => a.reg === 0 && !leavesR0(a, iv));
     const takeR0 = () => {
       active.push({ ...iv, reg: 0 });
       locations.set(iv.vreg, { kind: 'reg', reg: 0 });
@@ -210,10 +251,7 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       takeR0();
       continue;
     }
-    // A value whose last use is as a helper argument prefers that argument's register.
-    const endOp = fn.ops[iv.end]!;
-    const argIndex = endOp.op === 'call' ? endOp.args.findIndex((a) => a.kind === 'reg' && a.reg === iv.vreg) : -1;
-    const preferred = argIndex >= 0 && argIndex < 4 && !iv.crossesCall ? argIndex + 1 : undefined;
+    const preferred = iv.crossesCall ? undefined : argumentRegister(iv.vreg);
     const r = preferred !== undefined && free.has(preferred) ? preferred : pool.find((p) => free.has(p));
     if (r !== undefined) {
       free.delete(r);
