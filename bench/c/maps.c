@@ -6,6 +6,8 @@
  * Usage: maps ELEMENTS OPS DUMP_ENTRIES DUMP_CHUNK ROUNDS
  * Prints one JSON line: {"lookup_ns":..,"update_ns":..,"dump_ns":..}
  * (per element for lookup/update, per whole dump for dump; best of ROUNDS).
+ * Times are process CPU time (user + system), as bench/maps.ts measures its
+ * side: on a loaded machine wall time would mostly measure preemption.
  */
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -16,7 +18,7 @@
 
 static uint64_t now_ns(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 

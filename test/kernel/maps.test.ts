@@ -63,6 +63,39 @@ describe('kernel: maps', function () {
     expect(() => m.updateBatch(new Uint8Array(6), new Uint8Array(16))).to.throw(RangeError);
   });
 
+  it('the fast path of lookupInto and update keeps every check (sizes, Uint8Array, closed)', () => {
+    const m = BpfMap.create({ type: 'HASH', keySize: 4, valueSize: 8, maxEntries: 4 });
+    const out = new Uint8Array(8);
+    // Prime the attr (the fast path is taken from the second call on).
+    m.update(u32le(1), u64le(11));
+    expect(m.lookupInto(u32le(1), out)).to.equal(true);
+    expect(readU64(out)).to.equal(11n);
+    m.update(u32le(1), u64le(12));
+    expect(m.lookupInto(u32le(1), out)).to.equal(true);
+    expect(readU64(out)).to.equal(12n);
+    expect(m.lookupInto(u32le(2), out)).to.equal(false);
+    expect(() => m.lookupInto(new Uint8Array(5), out)).to.throw(RangeError, /key_size is 4/);
+    expect(() => m.lookupInto(u32le(1), new Uint8Array(9))).to.throw(RangeError, /value_size 8/);
+    expect(() => m.update(u32le(1), new Uint8Array(7))).to.throw(RangeError, /value_size 8/);
+    // Same length in elements, other element sizes: refused, not copied element by element.
+    expect(() => m.lookupInto(new Uint32Array(4) as unknown as Uint8Array, out)).to.throw(TypeError, /Uint8Array/);
+    expect(() => m.update(u32le(1), new Uint16Array(8) as unknown as Uint8Array)).to.throw(TypeError, /Uint8Array/);
+    expect(() => m.lookupInto([1, 0, 0, 0] as unknown as Uint8Array, out)).to.throw(TypeError, /Uint8Array/);
+    expect(() => m.lookupInto(u32le(1), new Float64Array(8) as unknown as Uint8Array)).to.throw(TypeError, /Uint8Array/);
+    // A Buffer is a Uint8Array.
+    expect(m.lookupInto(Buffer.from(u32le(1)), out)).to.equal(true);
+    m.update(Buffer.from(u32le(1)), Buffer.from(u64le(13)));
+    expect(m.lookupInto(u32le(1), out)).to.equal(true);
+    expect(readU64(out)).to.equal(13n);
+    // A different flag takes the checked way and primes the attr again.
+    m.update(u32le(1), u64le(14), UpdateFlags.EXIST);
+    expect(m.lookupInto(u32le(1), out)).to.equal(true);
+    expect(readU64(out)).to.equal(14n);
+    m.close();
+    expect(() => m.lookupInto(u32le(1), out)).to.throw(ObjectClosedError, /closed/);
+    expect(() => m.update(u32le(1), u64le(1))).to.throw(ObjectClosedError, /closed/);
+  });
+
   it('a closed map is an ObjectClosedError', () => {
     const m = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 4, maxEntries: 1 });
     m.close();
