@@ -58,6 +58,76 @@ describe('kernel: ring buffer reader', function () {
     expect(seqs).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
   });
 
+  it('a backlog of many copy chunks (64 KiB each): every record in order, of its own length, and limit exact across chunks', function () {
+    // Records of 64 and 200 bytes on one ring, 2000 + 1000 + 2000 of them (~500 KiB): chunks and offsets in the copy shift.
+    using seq = BpfMap.create({ type: 'ARRAY', keySize: 4, valueSize: 8, maxEntries: 1 });
+    using ring = BpfMap.create({ type: 'RINGBUF', maxEntries: 1024 * 1024 });
+    using small = Program.load({ type: 'XDP', instructions: emitSequencedEvents(seq.fd, ring.fd, 'ringbuf', 64), name: 'rb_small' });
+    using big = Program.load({ type: 'XDP', instructions: emitSequencedEvents(seq.fd, ring.fd, 'ringbuf', 200), name: 'rb_big' });
+    using reader = new RingBufReader(ring);
+    const lengthOf = (i: number): number => (i >= 2000 && i < 3000 ? 200 : 64);
+    const fill = (): void => {
+      small.testRun({ data: packet, repeat: 2000 });
+      big.testRun({ data: packet, repeat: 1000 });
+      small.testRun({ data: packet, repeat: 2000 });
+    };
+    fill();
+    const got: number[] = [];
+    const lengths: number[] = [];
+    expect(reader.consume((view) => {
+      got.push(seqOf(view));
+      lengths.push(view.length);
+      expect(view[view.length - 1]).to.equal(0xff);
+    }, 2500)).to.equal(2500);
+    expect(reader.consume((view) => {
+      got.push(seqOf(view));
+      lengths.push(view.length);
+    })).to.equal(2500);
+    expect(got).to.deep.equal(Array.from({ length: 5000 }, (_, i) => i));
+    expect(lengths).to.deep.equal(got.map(lengthOf));
+    // The same backlog through consumeRaw, stopped by limit in the middle of a chunk.
+    fill();
+    const raw: number[] = [];
+    const rawLengths: number[] = [];
+    const onRaw = (bytes: Uint8Array, off: number, len: number): void => {
+      raw.push(Number(new DataView(bytes.buffer, bytes.byteOffset + off, 8).getBigUint64(0, true)));
+      rawLengths.push(len);
+    };
+    expect(reader.consumeRaw(onRaw, 1234)).to.equal(1234);
+    // A callback that scribbles over its record and the headers around it in the copy changes nothing.
+    expect(reader.consumeRaw((bytes, off, len) => {
+      onRaw(bytes, off, len);
+      bytes.fill(0x7f, Math.max(0, off - 8), Math.min(bytes.length, off + len + 8));
+    })).to.equal(3766);
+    expect(raw).to.deep.equal(Array.from({ length: 5000 }, (_, i) => 5000 + i));
+    expect(rawLengths).to.deep.equal(raw.map((x) => lengthOf(x - 5000)));
+    expect(reader.available).to.equal(0);
+  });
+
+  it('consume reuses its view objects: a view is good only during its callback, view.slice() keeps the record', function () {
+    using s = setup(1024 * 1024);
+    using reader = new RingBufReader(s.ring);
+    s.prog.testRun({ data: packet, repeat: 5000 }); // 5000 * 72 bytes: several copy chunks
+    const objects = new Set<Uint8Array>();
+    const kept: Uint8Array[] = [];
+    reader.consume((view) => {
+      objects.add(view);
+      kept.push(view.slice());
+      view.fill(0); // the copy is ours: writing to it is harmless
+    });
+    expect(kept.map(seqOf)).to.deep.equal(Array.from({ length: 5000 }, (_, i) => i));
+    expect(kept.every((k) => k.length === 64 && k[8] === 0xab)).to.equal(true);
+    // One object per offset in a 64 KiB chunk (65536 / 72 = 910), not one per record.
+    expect(objects.size).to.be.at.most(Math.ceil(65536 / 72) + 1);
+    // Later calls reuse them too.
+    s.prog.testRun({ data: packet, repeat: 100 });
+    let fresh = 0;
+    reader.consume((view) => {
+      if (!objects.has(view)) fresh++;
+    });
+    expect(fresh).to.equal(0);
+  });
+
   it('a callback that throws consumes its record and leaves the rest for the next call', function () {
     using s = setup(16 * 1024);
     using reader = new RingBufReader(s.ring);
