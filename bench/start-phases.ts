@@ -32,7 +32,15 @@ const probe = (entry: string) => {
   return `
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const t0 = cpu();
-await import(${dist('cli/commands/run.js')});
+// As bin.js: the CLI's bundle when it is current (its run command is a chunk main loads), else dist/ module by module.
+const { currentBundle } = await import(${dist('cli/bundle-record.js')});
+if (currentBundle(${JSON.stringify(join(root, 'dist/cli/tsbpf-cli.js'))})) {
+  const { main } = await import(${dist('cli/tsbpf-cli.js')});
+  const write = process.stdout.write;
+  process.stdout.write = () => true;
+  await main(['run', '--help']);
+  process.stdout.write = write;
+} else await import(${dist('cli/commands/run.js')});
 const t1 = cpu();
 const { compile, openModule } = await import(${dist('dsl/compiler/compile.js')});
 const { nodeCompileOptions } = await import(${dist('cli/dsl-host.js')});
@@ -52,7 +60,7 @@ process.stdout.write(JSON.stringify({ start: t0, cli: t1 - t0, importCompiler: t
 type Phase = 'start' | 'cli' | 'importCompiler' | 'typescript' | 'lower';
 const PHASES: Array<[Phase, string]> = [
   ['start', 'Node start-up (to the first line of the CLI)'],
-  ['cli', 'import the run command (CLI, kernel layer, koffi)'],
+  ['cli', 'import the run command (CLI, kernel layer, koffi; from the bundle when current)'],
   ['importCompiler', 'import the compiler (ts-morph + TypeScript)'],
   ['typescript', 'TypeScript program over lib + DSL + module: parse, bind, type check'],
   ['lower', 'lowering, IR passes, register allocation, emission'],

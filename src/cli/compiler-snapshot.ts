@@ -15,13 +15,17 @@
  * goes the normal way; a blob that fails to start or answers nonsense is
  * removed (to be rebuilt once: <blob>.broken; a second failure, or a failed
  * build, leaves <blob>.failed and no snapshot for that key), and the compile
- * goes the normal way.
+ * goes the normal way. A bundle older than the sources it was made from
+ * (src/ edited or rebuilt by tsc alone since `npm run build`: its record,
+ * bundle-record.ts, says so) is not used either: it would compile with the
+ * compiler as it was.
  * TSBPF_COMPILER_SNAPSHOT=0 turns it off.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { currentBundle } from './bundle-record.js';
 import { prepareCacheDir, untrusted } from './cache-trust.js';
 import type { SnapshotAnswer, SnapshotDsl, SnapshotRequest } from './compiler-snapshot-protocol.js';
 import { sha256 } from './file-hashes.js';
@@ -39,22 +43,10 @@ export const SNAPSHOT_NODE_FLAGS = ['--no-opt'];
 const STALE_LOCK_MS = 10 * 60_000;
 const MAX_ANSWER_BYTES = 512 * 1024 * 1024;
 
-/** The bundle's sha256: the one the build wrote next to it, else (a bundle made some other way) hashed now; undefined when there is no bundle. */
-function bundleHash(): string | undefined {
-  if (!existsSync(SNAPSHOT_BUNDLE)) return undefined;
-  const written = readSourceFile(`${SNAPSHOT_BUNDLE}.sha256`)?.trim();
-  if (written && /^[0-9a-f]{64}$/.test(written)) return written;
-  try {
-    return sha256(readFileSync(SNAPSHOT_BUNDLE));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The blob's path for this Node, this bundle and these declarations; undefined when there is no bundle. */
+/** The blob's path for this Node, this bundle and these declarations; undefined when there is no bundle or it is older than the compiler's sources (bundle-record.ts). */
 export function snapshotBlobPath(cacheDir: string, dsl: SnapshotDsl): string | undefined {
-  const bundle = bundleHash();
-  if (bundle === undefined) return undefined;
+  const bundle = currentBundle(SNAPSHOT_BUNDLE)?.sha256;
+  if (bundle === undefined || !/^[0-9a-f]{64}$/.test(bundle)) return undefined;
   const declarations = ['index', 'net', 'kernel'].map((m) => readSourceFile(`${dsl.dslRoot}/${m}.ts`) ?? readSourceFile(`${dsl.dslRoot}/${m}.d.ts`) ?? '');
   const key = sha256([process.version, process.arch, process.execPath, ...SNAPSHOT_NODE_FLAGS, bundle, JSON.stringify(dsl), ...declarations.map((d) => sha256(d))].join('\0'));
   return join(cacheDir, 'snapshot', `compiler-${key.slice(0, 40)}.blob`);

@@ -77,4 +77,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { CliError };
+export { CliError, reportError };

@@ -89,7 +89,13 @@ describe('cli: the compiler start-up snapshot', function () {
     mkdirSync(cache, { mode: 0o700 });
     const { dslRoot, dslAliases = [] } = host.nodeCompileOptions(join(dir, 'x.bpf.ts'));
     dsl = { dslRoot, dslAliases };
-    blob = client.snapshotBlobPath(cache, dsl)!;
+    const path = client.snapshotBlobPath(cache, dsl);
+    if (path === undefined) {
+      // The bundle's record (src/cli/bundle-record.ts) says src/ changed since the bundle was made: the CLI does not use it then.
+      console.log('    (skipped: dist/cli/compiler-snapshot.cjs is older than src/; npm run build)');
+      this.skip();
+    }
+    blob = path;
     build(blob);
   });
   after(() => dir && rmSync(dir, { recursive: true, force: true }));

@@ -5,9 +5,12 @@
  * cached `tsbpf run`, `tsbpf load`, `map`, `prog` and `--version` never load
  * it. The check walks the static imports of src/ as Node runs them
  * (verbatimModuleSyntax keeps `import { type X }` as an import; only
- * `import type` and dynamic `import()` are not followed).
+ * `import type` and dynamic `import()` are not followed). The built CLI runs
+ * from its bundle (dist/cli/tsbpf-cli.js, scripts/bundle.mjs): the same walk
+ * over the bundle's files checks that esbuild kept the compiler, and koffi for
+ * --version and --help, behind a dynamic import.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -15,21 +18,21 @@ import { expect } from 'chai';
 const src = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 const STATIC_IMPORT = /^\s*(import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
 
-/** Every package a file reaches through static imports, each with the chain of files that leads to it. */
-function staticPackages(entry: string): Map<string, string[]> {
+/** Every package a file reaches through static imports, each with the chain of files that leads to it (names relative to `root`). */
+function staticPackages(entry: string, root = src): Map<string, string[]> {
   const via = new Map<string, string | null>([[entry, null]]);
   const packages = new Map<string, string[]>();
   const queue = [entry];
   const chain = (file: string): string[] => {
     const out: string[] = [];
-    for (let f: string | null | undefined = file; f; f = via.get(f)) out.push(f.slice(src.length + 1));
+    for (let f: string | null | undefined = file; f; f = via.get(f)) out.push(f.slice(root.length + 1));
     return out;
   };
   while (queue.length) {
     const file = queue.shift()!;
     for (const [, , spec] of readFileSync(file, 'utf8').matchAll(STATIC_IMPORT)) {
       if (spec!.startsWith('.')) {
-        const target = resolve(dirname(file), spec!.replace(/\.js$/, '.ts'));
+        const target = resolve(dirname(file), root === src ? spec!.replace(/\.js$/, '.ts') : spec!);
         if (!existsSync(target) || via.has(target)) continue;
         via.set(target, file);
         queue.push(target);
@@ -56,5 +59,42 @@ describe('cli start-up imports', () => {
 
   it('bin.ts and main.ts import nothing but Node built-ins (--version, --help)', () => {
     expect([...staticPackages(resolve(src, 'cli/bin.ts')).keys()]).to.deep.equal([]);
+    expect([...staticPackages(resolve(src, 'cli/main.ts')).keys()]).to.deep.equal([]);
+  });
+});
+
+describe('cli start-up imports of the bundle (dist/cli/tsbpf-cli.js)', () => {
+  const cliDir = resolve(src, '../dist/cli');
+  const entry = resolve(cliDir, 'tsbpf-cli.js');
+  /** The bundle's chunk for each command: the entry's map of `import("./commands/*.js")`. */
+  const chunks = new Map<string, string>();
+
+  before(function () {
+    if (!existsSync(entry)) {
+      console.log('    (skipped: dist/ is not built; npm install or npm run build builds it)');
+      this.skip();
+    }
+    for (const [, name, chunk] of readFileSync(entry, 'utf8').matchAll(/"\.\/commands\/([a-z]+)\.js": \(\) => import\("\.\/([^"]+)"\)/g)) chunks.set(name!, resolve(cliDir, chunk!));
+  });
+
+  it('maps every command to a chunk of its own', () => {
+    expect([...chunks.keys()]).to.include.members(['run', 'load', 'map', 'prog', 'link', 'build', 'asm']);
+  });
+
+  it('the entry (--version, --help) imports no package: no koffi, no compiler', () => {
+    expect([...staticPackages(entry, cliDir).keys()]).to.deep.equal([]);
+  });
+
+  for (const name of ['run', 'load', 'map', 'prog', 'link']) {
+    it(`the ${name} command's chunk does not import the TypeScript compiler statically`, () => {
+      const packages = staticPackages(chunks.get(name)!, cliDir);
+      expect(packages.has('koffi'), 'the walk finds koffi where the kernel layer is').to.equal(true);
+      for (const pkg of ['ts-morph', 'typescript']) expect(packages.get(pkg), `${pkg} reached through ${packages.get(pkg)?.join(' <- ')}`).to.equal(undefined);
+    });
+  }
+
+  it('the walk does find the compiler in the bundle (behind build\'s dynamic import)', () => {
+    const compilerChunks = readdirSync(cliDir).filter((f) => /^tsbpf-cli-.*\.js$/.test(f) && staticPackages(resolve(cliDir, f), cliDir).has('ts-morph'));
+    expect(compilerChunks.length).to.be.greaterThan(0);
   });
 });

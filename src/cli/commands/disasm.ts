@@ -45,9 +45,8 @@ const isElf = (b: Uint8Array): boolean => b.length >= 4 && b[0] === 0x7f && b[1]
 
 /** Loads src/elf lazily: the ELF reader is another part of tsbpf and may be missing from a build. */
 async function loadElfReader(): Promise<ElfModule['readElf']> {
-  const spec = '../../elf/index.js';
   try {
-    return ((await import(spec)) as ElfModule).readElf;
+    return ((await import('../../elf/index.js')) as ElfModule).readElf;
   } catch {
     return undefined;
   }

@@ -88,11 +88,9 @@ function loadObject(file: string, data: Uint8Array, prog: string | undefined): L
 }
 
 async function assembleLlvm(source: string, file: string): Promise<Uint8Array> {
-  // Held in a variable: the LLVM-syntax assembler lives in src/asm/index.ts, which may not exist in every build.
-  const specifier = '../../asm/index.js';
   let mod: LlvmAssembler;
   try {
-    mod = (await import(specifier)) as LlvmAssembler;
+    mod = (await import('../../asm/index.js')) as LlvmAssembler;
   } catch (e) {
     throw new CliError(`${file}: the llvm-syntax assembler is not available in this build (${(e as Error).message}); try --syntax ubpf`);
   }
@@ -215,8 +213,7 @@ export async function run(argv: string[]): Promise<number> {
       trace = result.trace;
     } else if (engine === 'kernel') {
       const insns = decode(program.bytes);
-      const specifier = '../exec-kernel.js';
-      const mod = (await import(specifier)) as KernelRunner;
+      const mod = (await import('../exec-kernel.js')) as KernelRunner;
       r0 = await mod.runInKernel(insns, mem);
     } else {
       const result = runSync(program.bytes, { mem, budget, onTrace: values.json ? undefined : (line) => process.stderr.write(`trace: ${line}\n`) });
