@@ -547,6 +547,39 @@ export class Btf {
     }
   }
 
+  /**
+   * Own type ids whose name starts with `prefix` (UTF-8 bytes, not empty),
+   * in id order: a byte scan that compares the first byte first, no string
+   * decoded, no name's end looked for (unlike forEachName). Cheaper than
+   * building a name index when only a few names are wanted.
+   */
+  idsWithNamePrefix(prefix: Uint8Array): number[] {
+    const out: number[] = [];
+    const n = prefix.length;
+    if (n === 0) return out;
+    const v = this.view;
+    const le = this.littleEndian;
+    const baseLen = this.base ? this.base.stringsLength : 0;
+    const own = this.strings.bytes;
+    const baseBytes = this.base ? this.base.flatStrings() : undefined;
+    const first = prefix[0]!;
+    const count = this.ownCount;
+    for (let i = 0; i < count; i++) {
+      let off = v.getUint32(this.offsets[i]!, le);
+      if (off === 0) continue;
+      let b = own;
+      if (off < baseLen) {
+        if (!baseBytes) continue;
+        b = baseBytes;
+      } else off -= baseLen;
+      if (b[off] !== first || off + n > b.length) continue;
+      let k = 1;
+      while (k < n && b[off + k] === prefix[k]) k++;
+      if (k === n) out.push(this.firstId + i);
+    }
+    return out;
+  }
+
   /** All string bytes addressable here, base first (for split BTF lookups). */
   flatStrings(): Uint8Array {
     if (!this.base) return this.strings.bytes;

@@ -62,6 +62,25 @@ describe('btf: CO-RE', function () {
     expect(essentialName('plain')).to.equal('plain');
   });
 
+  it('finds the same candidates by scanning names (the first searches) as through the essential-name index (later ones)', function () {
+    const bytes = readFileSync(VMLINUX);
+    const local = (kind: 'struct' | 'union' | 'enum' | 'typedef', name: string) => ({ kind, name }) as Parameters<CoreTarget['candidates']>[0];
+    const wanted = [
+      local('struct', 'task_struct'), local('struct', 'task_struct___x'), local('struct', 'task_struct___v2___y'), local('struct', 'list_head'),
+      local('struct', 'trace_event_raw_sys_enter'), local('enum', 'bpf_map_type'), local('enum', 'bpf_map_type___old'), local('union', 'bpf_attr'),
+      local('typedef', 'u32'), local('struct', 'sk_buff'), local('struct', 'no_such_type_anywhere'), local('struct', 'mm_struct'),
+    ];
+    const scanned = new CoreTarget(parseBtf(bytes));
+    const indexed = new CoreTarget(parseBtf(bytes));
+    for (let i = 0; i < 20; i++) indexed.candidates(local('struct', `warm_up_${i}`)); // past the scans: the index is built
+    for (const l of wanted) {
+      const ids = (t: CoreTarget) => t.candidates(l).map((c) => c.id);
+      expect(ids(scanned), `${l.kind} ${l.name}`).to.deep.equal(ids(indexed));
+    }
+    expect(scanned.candidates(local('struct', 'task_struct'))).to.have.length.greaterThan(0);
+    expect(scanned.candidates(local('struct', 'no_such_type_anywhere'))).to.deep.equal([]);
+  });
+
   it('relocates every kind in a clang-built object against vmlinux', function () {
     const { elf, btf, ext } = loadObject(new URL('./fixtures/core_kinds.bpf.o', import.meta.url).pathname);
     const tgid = member(vmlinux, 'task_struct', 'tgid');

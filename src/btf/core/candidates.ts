@@ -1,8 +1,11 @@
 /**
  * Where CO-RE looks for target types: vmlinux first, then module BTF (only
  * when vmlinux has no candidate, as libbpf does). Candidates share the local
- * type's kind and essential name; the per-BTF essential-name index is built
- * once, on first use.
+ * type's kind and essential name. The first searches in a BTF scan its names
+ * for the wanted prefix (~2 ms over vmlinux); after SCANS_BEFORE_INDEX of
+ * them the per-BTF essential-name index is built (~40 ms over vmlinux's
+ * ~130k types), once. An object relocates against a handful of kernel types
+ * (libbpf-tools' objects: 3 to 6), so a one-shot `tsbpf load` never builds it.
  */
 import { hashBytes, type Btf } from '../btf.js';
 import { encodeUtf8 } from '../strings.js';
@@ -16,6 +19,9 @@ export interface Candidate {
 }
 
 const essentialIndexes = new WeakMap<Btf, EssentialIndex>();
+/** Searches made by scanning, per BTF. */
+const scans = new WeakMap<Btf, number>();
+const SCANS_BEFORE_INDEX = 16;
 
 /** Essential-name length over UTF-8 bytes (same rule as essentialNameLength). */
 function essentialEnd(b: Uint8Array, start: number, end: number): number {
@@ -104,9 +110,14 @@ export class CoreTarget {
   private search(btf: Btf, local: BtfType): Candidate[] {
     const want = essentialName(local.name);
     const bytes = encodeUtf8(want);
-    const ids = idsWithHash(essentialIndex(btf), hashBytes(bytes, 0, bytes.length));
+    const n = scans.get(btf) ?? 0;
+    let ids: number[];
+    if (n < SCANS_BEFORE_INDEX && !essentialIndexes.has(btf)) {
+      scans.set(btf, n + 1);
+      ids = btf.idsWithNamePrefix(bytes); // a superset: the essential names are compared below
+    } else ids = idsWithHash(essentialIndex(btf), hashBytes(bytes, 0, bytes.length));
     const out: Candidate[] = [];
-    for (const id of ids) if (kindsCoreCompat(btf.type(id), local) && essentialName(btf.nameOf(id)) === want) out.push({ btf, id });
+    for (const id of ids) if (essentialName(btf.nameOf(id)) === want && kindsCoreCompat(btf.type(id), local)) out.push({ btf, id });
     return out;
   }
 }
