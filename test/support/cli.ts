@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { untilOutput } from './wait.js';
 
-export const CLI_BIN = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
+/** TSBPF_TEST_CLI=dist: the built CLI instead (node dist/cli/bin.js, from its bundle while that is current; npm run build first). */
+const BUILT = process.env.TSBPF_TEST_CLI === 'dist';
+export const CLI_BIN = fileURLToPath(new URL(BUILT ? '../../dist/cli/bin.js' : '../../src/cli/bin.ts', import.meta.url));
+const NODE_ARGS = BUILT ? [] : ['--import', 'tsx'];
 
 export interface CliRun<Output> {
   /** The exit status; -1 when the process died of a signal or did not start. */
@@ -18,7 +21,7 @@ export interface CliRun<Output> {
 }
 
 function runCli(args: string[], input: string | Uint8Array | undefined): CliRun<Buffer> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI_BIN, ...args], { input, env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [...NODE_ARGS, CLI_BIN, ...args], { input, env: { ...process.env, NO_COLOR: '1' } });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 
@@ -44,7 +47,7 @@ export interface RunningCli {
 
 /** `tsbpf run ...args` as a child process (with its own cache directory), its output collected as it arrives. */
 export function spawnRun(args: string[], cacheDir: string): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_BIN, 'run', ...args], {
+  const child = spawn(process.execPath, [...NODE_ARGS, CLI_BIN, 'run', ...args], {
     cwd: ROOT, env: { ...process.env, NO_COLOR: '1', TSBPF_CACHE_DIR: cacheDir },
   });
   const run: RunningCli = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code ?? -1))) };
