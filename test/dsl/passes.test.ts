@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { Helper } from '../../src/asm/helpers.js';
 import { formatIr, imm, type IrFunction, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
-import { mergeReturnsAndJumps, narrowTruncations, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
+import { mergeReturnsAndJumps, narrowTruncations, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
 import { allocateRegisters, rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
 import { needKernel } from '../support/kernel.js';
 import { compileSource, le64, runInterp, runKernel } from './support/harness.js';
@@ -88,6 +88,25 @@ describe('dsl passes: reuse within a block', () => {
     expect(f.ops[7]).to.deep.include({ op: 'call', dst: 6 });
   });
 
+  it('arithmetic on the same registers set once and constants: data + 14 twice is one add; not of a register set twice', () => {
+    const f = fn([
+      { op: 'mov', dst: 1, src: { kind: 'reg', reg: -1 }, bits: 64 },
+      { op: 'load', dst: 2, base: 1, off: 0, size: 4 },
+      { op: 'alu', alu: 'add', bits: 64, dst: 3, a: reg(2), b: imm(14) },
+      { op: 'br', cmp: 'eq', bits: 64, a: 3, b: imm(0), target: 'L' },
+      { op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(2), b: imm(14) },
+      { op: 'mov', dst: 5, src: imm(1), bits: 64 },
+      { op: 'alu', alu: 'add', bits: 64, dst: 6, a: reg(5), b: imm(14) },
+      { op: 'mov', dst: 5, src: imm(2), bits: 64 },
+      { op: 'alu', alu: 'add', bits: 64, dst: 7, a: reg(5), b: imm(14) },
+      { op: 'label', label: 'L' },
+      { op: 'ret', value: imm(0) },
+    ]);
+    expect(reuseInBlocks(f)).to.equal(true);
+    expect(f.ops[4]).to.deep.include({ op: 'mov', dst: 4, src: reg(3) });
+    expect(f.ops[8]).to.deep.include({ op: 'alu', dst: 7 }, formatIr(f));
+  });
+
   it('a helper with effects is called again (ktime)', () => {
     const f = fn([
       { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 1 },
@@ -143,6 +162,80 @@ describe('dsl passes: masks and extensions by value width', () => {
       { op: 'ret', value: reg(2) },
     ]);
     expect(simplifyByWidth(f)).to.equal(false);
+  });
+});
+
+describe('dsl passes: stack stores written again before anything reads them', () => {
+  // let o!: Owner (20 bytes: zero-filled as 8 + 8 + 4); o.pid = …; bpf.currentComm(o.comm); m.update(k, o)
+  const filled = (between: SpannedOp[], comm = 16): IrFunction => fn([
+    { op: 'frame', dst: 1, slot: 0, off: 0 },
+    { op: 'store', base: 1, off: 0, size: 8, value: imm(0) },
+    { op: 'store', base: 1, off: 8, size: 8, value: imm(0) },
+    { op: 'store', base: 1, off: 16, size: 4, value: imm(0) },
+    { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 2 },
+    { op: 'store', base: 1, off: 0, size: 4, value: reg(2) },
+    ...between,
+    { op: 'frame', dst: 3, slot: 0, off: 4 },
+    { op: 'call', helper: Helper.get_current_comm, args: [reg(3), imm(comm)] },
+    { op: 'call', helper: Helper.map_update_elem, args: [imm(0), imm(0), reg(1), imm(0)] },
+    { op: 'ret', value: imm(0) },
+  ]);
+  it('the zero fill of a struct whose fields a store and get_current_comm all set goes', () => {
+    const f = filled([]);
+    expect(removeOverwrittenStores(f)).to.equal(true);
+    expect(f.ops.filter((o) => o.op === 'store')).to.have.length(1, formatIr(f));
+  });
+  it('not the bytes a shorter fill leaves, nor past a read, a branch or an address that escapes', () => {
+    const short = filled([], 12);
+    removeOverwrittenStores(short);
+    expect(short.ops.filter((o) => o.op === 'store' && o.value.kind === 'imm').map((o) => (o as { off: number }).off)).to.deep.equal([16], formatIr(short));
+    const zeroes = (f: IrFunction) => f.ops.filter((o) => o.op === 'store' && o.value.kind === 'imm').map((o) => (o as { off: number }).off);
+    const read = filled([{ op: 'load', dst: 4, base: 1, off: 8, size: 1 }]);
+    removeOverwrittenStores(read);
+    expect(zeroes(read)).to.deep.equal([8], formatIr(read));
+    expect(removeOverwrittenStores(filled([{ op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'x' }, { op: 'label', label: 'x' }]))).to.equal(false);
+    expect(removeOverwrittenStores(filled([{ op: 'call', helper: Helper.probe_read_kernel_str, args: [reg(1), imm(20), imm(0)] }]))).to.equal(false);
+    expect(removeOverwrittenStores(filled([{ op: 'alu', alu: 'add', bits: 64, dst: 5, a: reg(1), b: imm(8) }]))).to.equal(false);
+  });
+});
+
+describe('dsl passes: signed tests of values whose sign bit is clear', () => {
+  it('c ? x / 1000000 : x / 1000 is never negative: the s< 0 test goes, and an s>= 0 test becomes a jump', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 1 },
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 2 },
+      { op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'us' },
+      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000000) },
+      { op: 'jmp', target: 'done' },
+      { op: 'label', label: 'us' },
+      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000) },
+      { op: 'label', label: 'done' },
+      { op: 'br', cmp: 'slt', bits: 64, a: 3, b: imm(0), target: 'neg' },
+      { op: 'br', cmp: 'sge', bits: 64, a: 3, b: imm(0), target: 'pos' },
+      { op: 'label', label: 'neg' },
+      { op: 'ret', value: imm(1) },
+      { op: 'label', label: 'pos' },
+      { op: 'ret', value: imm(2) },
+    ]);
+    expect(simplifyByWidth(f)).to.equal(true);
+    expect(f.ops.filter((o) => o.op === 'br')).to.have.length(1, formatIr(f));
+    expect(f.ops[8]).to.deep.include({ op: 'jmp', target: 'pos' });
+  });
+  it('not of a division that may keep the sign bit, nor of a register a loop keeps adding to', () => {
+    const f = fn([
+      { op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 1 },
+      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1) },
+      { op: 'br', cmp: 'slt', bits: 64, a: 3, b: imm(0), target: 'neg' },
+      { op: 'mov', dst: 4, src: imm(1), bits: 64 },
+      { op: 'label', label: 'loop' },
+      { op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(4), b: reg(4) },
+      { op: 'br', cmp: 'slt', bits: 64, a: 4, b: imm(0), target: 'neg' },
+      { op: 'jmp', target: 'loop' },
+      { op: 'label', label: 'neg' },
+      { op: 'ret', value: imm(1) },
+    ]);
+    simplifyByWidth(f);
+    expect(f.ops.filter((o) => o.op === 'br')).to.have.length(2, formatIr(f));
   });
 });
 

@@ -4,7 +4,7 @@
  * Liveness is shared with the register allocator.
  */
 import { I64, U64 } from './ctypes.js';
-import { type CmpName, def, entryMoves, type FrameAddress, hasSideEffects, imm, type IrFunction, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
+import { type CmpName, def, entryMoves, type FrameAddress, formatOperand, hasSideEffects, imm, type IrFunction, reg, type Operand, type SpannedOp, uses, type VReg } from './ir.js';
 import { foldAlu } from './lower.js';
 import { Helper } from '../../asm/helpers.js';
 
@@ -457,38 +457,54 @@ export function shareRegisterCopies(fn: IrFunction): boolean {
 const bitLength = (v: bigint): number => v.toString(2).length - (v === 0n ? 1 : 0);
 
 /**
- * How many low bits can be set in each register defined once (64 when
- * unknown): a load of n bytes has 8n, `x & 0xffff` 16, `x >> 16` 16 fewer
- * than x, a 32-bit result 32.
+ * How many low bits can be set in each register (64 when unknown): a load
+ * of n bytes has 8n, `x & 0xffff` 16, `x >> 16` 16 fewer than x, `x / 1000`
+ * 9 fewer, a 32-bit result 32. A register set in several places (the arms
+ * of `c ? x / 1000000 : x / 1000`) has the widest of them: the widths grow
+ * from 0 to a fixed point, each op's width growing with its operands'.
  */
 function valueWidths(fn: IrFunction): (x: Operand) => number {
-  const counts = defCounts(fn);
   const width = new Map<VReg, number>();
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d !== undefined) width.set(d, 0);
+  }
   const of = (x: Operand): number => {
     if (x.kind === 'imm') return x.value < 0n ? 64 : bitLength(x.value);
     return width.get(x.reg) ?? 64;
   };
-  for (const op of fn.ops) {
-    const d = def(op);
-    if (d === undefined || counts.get(d) !== 1) continue;
-    let w = 64;
+  const widthOf = (op: SpannedOp): number => {
     switch (op.op) {
-      case 'load': w = op.size * 8; break;
-      case 'mov': w = op.bits === 32 ? Math.min(32, op.src.kind === 'imm' ? bitLength(BigInt.asUintN(32, op.src.value)) : of(op.src)) : of(op.src); break;
-      case 'bswap': w = op.bits; break;
+      case 'load': return op.size * 8;
+      case 'mov': return op.bits === 32 ? Math.min(32, op.src.kind === 'imm' ? bitLength(BigInt.asUintN(32, op.src.value)) : of(op.src)) : of(op.src);
+      case 'bswap': return op.bits;
       case 'alu': {
         const cap = op.bits === 32 ? 32 : 64;
         const b = op.b.kind === 'imm' ? { kind: 'imm' as const, value: BigInt.asUintN(op.bits, op.b.value) } : op.b;
-        if (op.alu === 'and') w = Math.min(of(op.a), of(b), cap);
-        else if (op.alu === 'rsh' && b.kind === 'imm') w = Math.max(0, Math.min(cap, of(op.a)) - Number(b.value));
-        else if (op.alu === 'or' || op.alu === 'xor') w = Math.min(cap, Math.max(of(op.a), of(b)));
-        else if (op.alu === 'add') w = Math.min(cap, Math.max(of(op.a), of(b)) + 1);
-        else w = cap;
-        break;
+        if (op.alu === 'and') return Math.min(of(op.a), of(b), cap);
+        if (op.alu === 'rsh' && b.kind === 'imm') return Math.max(0, Math.min(cap, of(op.a)) - Number(b.value));
+        // Unsigned division by a constant of n bits leaves at most n - 1 fewer (a divisor of 0 gives 0).
+        if (op.alu === 'div' && b.kind === 'imm') return Math.max(0, Math.min(cap, of(op.a)) - Math.max(0, bitLength(b.value) - 1));
+        if (op.alu === 'or' || op.alu === 'xor') return Math.min(cap, Math.max(of(op.a), of(b)));
+        if (op.alu === 'add') return Math.min(cap, Math.max(of(op.a), of(b)) + 1);
+        return cap;
       }
-      default: break;
+      default: return 64;
     }
-    width.set(d, w);
+  };
+  for (let round = 0, changed = true; changed && round < 100; round++) {
+    changed = false;
+    for (const op of fn.ops) {
+      const d = def(op);
+      if (d === undefined) continue;
+      const w = Math.max(width.get(d)!, widthOf(op));
+      if (w !== width.get(d)) {
+        width.set(d, w);
+        changed = true;
+      }
+    }
+    // Not settled (a long chain of additions in a loop): every register is unknown.
+    if (round === 99 && changed) width.clear();
   }
   return of;
 }
@@ -526,6 +542,12 @@ export function simplifyByWidth(fn: IrFunction): boolean {
       changed = true;
       continue;
     }
+    // `x s< 0` of a value whose sign bit is clear is never true, `x s>= 0` always.
+    if (op.op === 'br' && (op.cmp === 'slt' || op.cmp === 'sge') && op.b.kind === 'imm' && op.b.value === 0n && width(reg(op.a)) < op.bits) {
+      if (op.cmp === 'sge') out.push({ op: 'jmp', target: op.target, ...at(op) });
+      changed = true;
+      continue;
+    }
     // Sign extension (`lsh` then `arsh` by the same amount) of a value whose sign bit there is clear.
     if (
       op.op === 'alu' && op.alu === 'lsh' && op.a.kind === 'reg' && op.b.kind === 'imm' &&
@@ -554,7 +576,9 @@ const RUN_CONSTANT_HELPERS = new Set<number>([
  * next, where every op runs after the ones above it): a second reference to
  * the same map or global (two instructions each), and a second call of a
  * helper whose result is the same for the whole run (`bpf.pid()` and
- * `bpf.tid()` both calling get_current_pid_tgid), become copies.
+ * `bpf.tid()` both calling get_current_pid_tgid), and arithmetic on the
+ * same registers (each set once) and constants (`data + 14` for the bounds
+ * check and again for the header), become copies.
  */
 export function reuseInBlocks(fn: IrFunction): boolean {
   const counts = defCounts(fn);
@@ -568,6 +592,9 @@ export function reuseInBlocks(fn: IrFunction): boolean {
     let key: string | undefined;
     if (op.op === 'map') key = `map ${op.map} ${op.valueOffset ?? ''}`;
     else if (op.op === 'call' && !op.atomic && op.subprogram === undefined && op.args.length === 0 && RUN_CONSTANT_HELPERS.has(op.helper)) key = `call ${op.helper}`;
+    else if (op.op === 'alu' && [op.a, op.b].every((x) => x.kind === 'imm' || (x.reg >= 0 && counts.get(x.reg) === 1))) {
+      key = `alu ${op.alu}${op.bits} ${formatOperand(op.a)} ${formatOperand(op.b)}`;
+    }
     const d = def(op);
     if (key === undefined || d === undefined || counts.get(d) !== 1) return op;
     const earlier = seen.get(key);
@@ -681,6 +708,80 @@ export function widenPacketCopies(fn: IrFunction): boolean {
   }
   fn.ops = out;
   return changed;
+}
+
+/** Helpers that fill `size` (an immediate argument) bytes at a stack address argument, whatever happens (zeroed on failure). */
+const FILLING_HELPERS = new Map<number, { buffer: number; size: number }>([
+  [Helper.get_current_comm, { buffer: 0, size: 1 }],
+  [Helper.probe_read_kernel, { buffer: 0, size: 1 }],
+  [Helper.probe_read_user, { buffer: 0, size: 1 }],
+]);
+
+/**
+ * Dead stores to the stack: a store whose every byte is written again
+ * (by stores, or by a helper that fills a buffer whatever happens) before
+ * anything can read it, within a straight run of ops: the zero fill of a
+ * struct local whose fields are all set next (`let o!: Owner; o.pid = …;
+ * bpf.currentComm(o.comm)`), which clang does not write. Only slots whose
+ * address goes nowhere but loads, stores and helper arguments.
+ */
+export function removeOverwrittenStores(fn: IrFunction): boolean {
+  const frames = frameAddresses(fn);
+  const escaped = new Set<number>();
+  for (const op of fn.ops) {
+    if (op.op === 'frame' && !frames.has(op.dst)) escaped.add(op.slot);
+    const through = op.op === 'load' || op.op === 'store' || op.op === 'atomicAdd' ? op.base : undefined;
+    for (const u of uses(op)) {
+      const f = frames.get(u);
+      if (!f) continue;
+      const asValue = op.op === 'store' && op.value.kind === 'reg' && op.value.reg === u;
+      if ((op.op === 'call' && !op.atomic) || (u === through && !asValue)) continue;
+      escaped.add(f.slot);
+    }
+  }
+  const dead = new Set<number>();
+  fn.ops.forEach((op, i) => {
+    if (op.op !== 'store') return;
+    const at = frames.get(op.base);
+    if (!at || escaped.has(at.slot)) return;
+    const start = at.off + op.off;
+    const need = new Set<number>();
+    for (let b = start; b < start + op.size; b++) need.add(b);
+    const overlaps = (from: number, to: number) => [...need].some((b) => b >= from && b < to);
+    const cover = (from: number, to: number) => {
+      for (let b = from; b < to; b++) need.delete(b);
+    };
+    for (let j = i + 1; j < fn.ops.length && need.size > 0; j++) {
+      const o = fn.ops[j]!;
+      if (o.op === 'label' || o.op === 'br' || o.op === 'jmp' || o.op === 'ret') return;
+      if (o.op === 'store' || o.op === 'load') {
+        const f = frames.get(o.base);
+        if (!f || f.slot !== at.slot) continue;
+        if (o.op === 'load') {
+          if (overlaps(f.off + o.off, f.off + o.off + o.size)) return;
+        } else cover(f.off + o.off, f.off + o.off + o.size);
+        continue;
+      }
+      if (o.op === 'call') {
+        const fills = o.subprogram === undefined && !o.atomic ? FILLING_HELPERS.get(o.helper) : undefined;
+        let filled: [number, number] | undefined;
+        for (const [k, a] of o.args.entries()) {
+          const f = a.kind === 'reg' ? frames.get(a.reg) : undefined;
+          if (!f || f.slot !== at.slot) continue;
+          const size = fills ? o.args[fills.size] : undefined;
+          if (fills && k === fills.buffer && size?.kind === 'imm') filled = [f.off, f.off + Number(size.value)];
+          else return; // read, or unknown
+        }
+        if (filled) cover(filled[0], filled[1]);
+        continue;
+      }
+      if (uses(o).some((u) => frames.get(u)?.slot === at.slot)) return;
+    }
+    if (need.size === 0) dead.add(i);
+  });
+  if (dead.size === 0) return false;
+  fn.ops = fn.ops.filter((_, i) => !dead.has(i));
+  return true;
 }
 
 /** `t = a op b; x = t` with t used only there → `x = a op b` (assignments to variables). */
@@ -909,7 +1010,7 @@ export function optimize(fn: IrFunction): void {
     const a = propagateConstants(fn) || reuseInBlocks(fn) || narrowTruncations(fn);
     const s = simplifyIdentities(fn) || simplifyByWidth(fn);
     const c = propagateCopies(fn);
-    const f = foldAddresses(fn) || foldFrameOffsets(fn) || widenPacketCopies(fn);
+    const f = foldAddresses(fn) || foldFrameOffsets(fn) || widenPacketCopies(fn) || removeOverwrittenStores(fn);
     const m = sinkIntoMoves(fn) || shareRegisterCopies(fn);
     const j = mergeReturnsAndJumps(fn) || threadBranches(fn);
     const b = removeDeadCode(fn);
