@@ -61,6 +61,8 @@ export class Btf {
   private readonly typeStart: number;
   private readonly typeEnd: number;
   private words: Uint32Array | undefined;
+  /** The type section as native-order words, when its byte order and alignment allow (kept after indexing, for name scans). */
+  private readonly typeWords: Uint32Array | undefined;
   private readonly cache = new Map<number, BtfType>();
   private nameIndex: Map<number, number[]> | undefined;
   private scans = 0;
@@ -116,6 +118,7 @@ export class Btf {
     this.offsets = new Uint32Array(Math.max(16, Math.floor(h.typeLen / 32)));
     const abs = bytes.byteOffset + typeStart;
     if (this.littleEndian && hostLittleEndian && abs % 4 === 0) this.words = new Uint32Array(bytes.buffer, abs, h.typeLen >>> 2);
+    this.typeWords = this.words;
     if (h.typeLen === 0) this.finishIndex();
   }
 
@@ -487,6 +490,7 @@ export class Btf {
       return out;
     }
     // A byte scan: no string is decoded.
+    if (this.typeWords) return this.scanAligned(this.typeWords, want, kindNo, firstOnly, out);
     const v = this.view;
     const le = this.littleEndian;
     for (let i = 0; ; i++) {
@@ -499,6 +503,28 @@ export class Btf {
       // The kind is next to the name offset and cheaper to compare.
       if (kindNo >= 0 && ((v.getUint32(off + 4, le) >>> 24) & 0x1f) !== kindNo) continue;
       const nameOff = v.getUint32(off, le);
+      if (nameOff === 0 || !this.stringEquals(nameOff, want)) continue;
+      out.push(this.firstId + i);
+      if (firstOnly) break;
+    }
+    return out;
+  }
+
+  /** findAllByName's scan over native-order words (no DataView calls), as indexAligned. */
+  private scanAligned(words: Uint32Array, want: Uint8Array, kindNo: number, firstOnly: boolean, out: number[]): number[] {
+    const start = this.typeStart;
+    let offsets = this.offsets;
+    for (let i = 0; ; i++) {
+      if (i >= this.indexed) {
+        if (this.indexDone) break;
+        this.indexUpTo(i + 4096);
+        if (i >= this.indexed) break;
+        offsets = this.offsets; // indexing may have grown (replaced) the array
+      }
+      const w = (offsets[i]! - start) >>> 2;
+      // The kind is next to the name offset and cheaper to compare.
+      if (kindNo >= 0 && ((words[w + 1]! >>> 24) & 0x1f) !== kindNo) continue;
+      const nameOff = words[w]!;
       if (nameOff === 0 || !this.stringEquals(nameOff, want)) continue;
       out.push(this.firstId + i);
       if (firstOnly) break;
