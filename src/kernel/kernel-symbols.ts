@@ -8,6 +8,7 @@ import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { type Btf, parseBtf } from '../btf/index.js';
 import { parseKernelConfig } from '../elf/kconfig.js';
+import { readBtfFile } from './btf-file.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -19,7 +20,7 @@ let kallsyms: Map<string, bigint> | undefined;
 
 /** The running kernel's BTF. */
 export function kernelBtf(): Btf {
-  vmlinux ??= parseBtf(new Uint8Array(readFileSync(VMLINUX)), { section: VMLINUX });
+  vmlinux ??= parseBtf(readBtfFile(VMLINUX), { section: VMLINUX });
   return vmlinux;
 }
 
@@ -36,7 +37,7 @@ export function moduleBtfs(): Btf[] {
   }
   for (const n of names) {
     try {
-      const m = parseBtf(new Uint8Array(readFileSync(`/sys/kernel/btf/${n}`)), { base, section: `/sys/kernel/btf/${n}` });
+      const m = parseBtf(readBtfFile(`/sys/kernel/btf/${n}`), { base, section: `/sys/kernel/btf/${n}` });
       moduleNames.set(m, n);
       modules.push(m);
     } catch {
