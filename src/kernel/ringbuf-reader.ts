@@ -92,9 +92,8 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
   #touch = 0;
   /** Where consume/consumeRaw copy a batch before handing it out. */
   #scratch = new Uint8Array(0);
-  /** consume()'s views of the scratch copy, by offset / 8, and the scratch array they view. */
+  /** consume()'s views of the scratch copy, by offset / 8 (emptied when the scratch is replaced). */
   #views: (Uint8Array | undefined)[] = [];
-  #viewsOf: Uint8Array | undefined;
 
   constructor(map: RingBufMapLike) {
     if (map.type !== undefined && map.type !== MapType.RINGBUF) {
@@ -150,7 +149,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * (discarded ones are skipped), at most `limit`.
    */
   consumeRaw(cb: RawSampleCallback, limit = Infinity): number {
-    return this.#drain(cb, limit, true);
+    return this.#drain(cb, null, limit, true);
   }
 
   /**
@@ -162,7 +161,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * shows the copy of consumeRaw matters and the callback only reads.
    */
   unsafeConsumeRaw(cb: RawSampleCallback, limit = Infinity): number {
-    return this.#drain(cb, limit, false);
+    return this.#drain(cb, null, limit, false);
   }
 
   /**
@@ -177,28 +176,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * whole delivery of a record).
    */
   consume(cb: (view: Uint8Array) => void, limit = Infinity): number {
-    // Views of the copy, cached by offset: with records of one size, every chunk lands at the same offsets.
-    // A view costs ~20 ns to create (V8 calls a builtin), more than the rest of a record's delivery.
-    let viewsOf = this.#viewsOf;
-    let views = this.#views;
-    try {
-      return this.#drain((b, offset, length) => {
-        if (b !== viewsOf) {
-          viewsOf = b;
-          views = [];
-        }
-        const slot = offset >> 3;
-        let view = views[slot];
-        if (view === undefined || view.length !== length) {
-          view = new Uint8Array(b.buffer, offset, length);
-          if (slot < VIEW_CACHE_SLOTS) views[slot] = view;
-        }
-        cb(view);
-      }, limit, true);
-    } finally {
-      this.#viewsOf = viewsOf;
-      this.#views = views;
-    }
+    return this.#drain(null, cb, limit, true);
   }
 
   /**
@@ -222,7 +200,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
    * once, and the records are handed out from there: a record is never
    * copied before its header says it is committed.
    */
-  #drain(cb: RawSampleCallback, limit: number, copy: boolean): number {
+  #drain(cb: RawSampleCallback | null, viewCb: ((view: Uint8Array) => void) | null, limit: number, copy: boolean): number {
     this.#ensureOpen('consume');
     const data = this.#data;
     const headers = this.#headers;
@@ -234,6 +212,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     let pos = 0;
     let count = 0;
     let touch = 0;
+    let views = this.#views;
     const wrap = 2 * this.size - 1; // prefetch offsets stay inside the double-mapped area
     try {
       outer: for (;;) {
@@ -260,6 +239,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
           if (end === start) break;
           this.#growScratch(end - start);
           source = this.#scratch;
+          views = this.#views;
           source.set(data.subarray(start, end));
           shift = start;
         }
@@ -276,7 +256,19 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
           pos += (sampleLen + HEADER + 7) & ~7;
           if (!(len & DISCARD)) {
             count++;
-            cb(source, at - shift, sampleLen);
+            if (viewCb === null) cb!(source, at - shift, sampleLen);
+            else {
+              // consume(): views of the copy, cached by offset (with records of one size, every chunk lands at the
+              // same offsets). A view costs ~20 ns to create (V8 calls a builtin), more than a record's delivery.
+              const offset = at - shift;
+              const slot = offset >> 3;
+              let view = views[slot];
+              if (view === undefined || view.length !== sampleLen) {
+                view = new Uint8Array(source.buffer, offset, sampleLen);
+                if (slot < VIEW_CACHE_SLOTS) views[slot] = view;
+              }
+              viewCb(view);
+            }
             if (count >= limit || this.#closed) break outer;
           }
         }
@@ -297,6 +289,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array>, Disposable {
     if (this.#scratch.byteLength >= length) return;
     const buffer = new ArrayBuffer(Math.min(this.size, Math.max(length, 2 * this.#scratch.byteLength, 4096)));
     this.#scratch = new Uint8Array(buffer);
+    this.#views = [];
   }
 
   /**
