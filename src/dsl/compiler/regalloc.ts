@@ -202,11 +202,39 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     const next = byVreg.get(d);
     return next && !next.crossesCall && next.start === iv.end ? argumentRegister(d, depth + 1) : undefined;
   };
+  /** The register an op works on in place when its result shares it: a move's, load's or the left operand's. */
+  const inPlaceOperand = (op: (typeof fn.ops)[number]): VReg | undefined => {
+    if (op.op === 'mov' || op.op === 'bswap') return op.src.kind === 'reg' ? op.src.reg : undefined;
+    if (op.op === 'load') return op.base;
+    if (op.op === 'alu' && op.a.kind === 'reg' && !(op.b.kind === 'reg' && op.b.reg === op.a.reg)) return op.a.reg;
+    return undefined;
+  };
+  /**
+   * Whether two values can share a register: at no op are both held, but
+   * where one is read for the last time by the op that sets the other (a
+   * call, or an op working on it in place). A value set again on each path
+   * leaves holes in its interval that another value can fill.
+   */
+  const apart = (a: Interval, b: Interval): boolean => {
+    for (let i = Math.max(a.start, b.start); i <= Math.min(a.end, b.end); i++) {
+      const ai = heldIn(a.vreg, i), ao = heldOut(a.vreg, i), bi = heldIn(b.vreg, i), bo = heldOut(b.vreg, i);
+      if (!(ai || ao) || !(bi || bo)) continue;
+      const op = fn.ops[i]!;
+      const aToB = ai && !ao && bo && !bi && defs[i] === b.vreg;
+      const bToA = bi && !bo && ao && !ai && defs[i] === a.vreg;
+      if ((aToB || bToA) && op.op === 'call') continue;
+      if ((aToB && inPlaceOperand(op) === a.vreg) || (bToA && inPlaceOperand(op) === b.vreg)) continue;
+      return false;
+    }
+    return true;
+  };
   const locations = new Map<VReg, Location>();
   const active: Array<Interval & { reg: number }> = [];
   const free = new Set([...CALLER_SAVED, ...CALLEE_SAVED]);
+  /** Whether iv can take register r beside the values holding it now. */
+  const canShare = (r: number, iv: Interval) => active.every((a) => a.reg !== r || apart(a, iv));
   const release = (r: number) => {
-    if (r !== 0) free.add(r);
+    if (r !== 0 && !active.some((a) => a.reg === r)) free.add(r);
   };
   let spills = 0;
   const spill = (v: VReg) => {
@@ -218,8 +246,8 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     // Expire intervals that ended strictly before this one starts.
     for (let i = active.length - 1; i >= 0; i--) {
       if (active[i]!.end < iv.start) {
-        release(active[i]!.reg);
-        active.splice(i, 1);
+        const [gone] = active.splice(i, 1);
+        release(gone!.reg);
       }
     }
     const pool = iv.crossesCall ? CALLEE_SAVED : r0Ok(iv) ? [0, ...CALLER_SAVED, ...CALLEE_SAVED] : [...CALLER_SAVED, ...CALLEE_SAVED];
@@ -240,10 +268,17 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       // A helper's result in r0 can be worked on in place (`r0 >>= 32`) while nothing else needs r0.
       const donor = active.find((a) => a.vreg === first.reg && a.end === iv.start && (pool.includes(a.reg) || (a.reg === 0 && useR0 && !iv.crossesCall && r0Untouched(iv))));
       const otherOperand = defOp.op === 'alu' && defOp.b.kind === 'reg' ? defOp.b.reg : undefined;
-      if (donor && otherOperand !== first.reg) {
+      if (donor && otherOperand !== first.reg && active.every((a) => a === donor || a.reg !== donor.reg || apart(a, iv))) {
         active.splice(active.indexOf(donor), 1);
         active.push({ ...iv, reg: donor.reg });
         locations.set(iv.vreg, { kind: 'reg', reg: donor.reg });
+        continue;
+      }
+      // s is set again later (its interval goes on), but not held past here on any path: d takes its register in between.
+      const later = donor ? undefined : active.find((a) => a.vreg === first.reg && a.reg !== 0 && pool.includes(a.reg) && !heldOut(a.vreg, iv.start) && canShare(a.reg, iv));
+      if (later && otherOperand !== first.reg) {
+        active.push({ ...iv, reg: later.reg });
+        locations.set(iv.vreg, { kind: 'reg', reg: later.reg });
         continue;
       }
     }
@@ -259,11 +294,18 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       locations.set(iv.vreg, { kind: 'reg', reg: r });
       continue;
     }
+    // No register is free: one whose values are all apart from this one (in its holes) is as good.
+    const shared = pool.find((p) => p !== 0 && active.some((a) => a.reg === p) && canShare(p, iv));
+    if (shared !== undefined) {
+      active.push({ ...iv, reg: shared });
+      locations.set(iv.vreg, { kind: 'reg', reg: shared });
+      continue;
+    }
     // Spill the interval of this pool (or this one) that is accessed least often for its length; of equals, the one that ends last.
     const density = (x: Interval) => (accesses.get(x.vreg) ?? 0) / (x.end - x.start + 1);
     const cheaper = (a: Interval, b: Interval) => density(a) < density(b) || (density(a) === density(b) && a.end > b.end);
     let victim: (Interval & { reg: number }) | undefined;
-    for (const a of active) if (pool.includes(a.reg) && (!victim || cheaper(a, victim))) victim = a;
+    for (const a of active) if (pool.includes(a.reg) && active.every((b) => b === a || b.reg !== a.reg) && (!victim || cheaper(a, victim))) victim = a;
     if (victim && cheaper(victim, iv)) {
       active.splice(active.indexOf(victim), 1);
       spill(victim.vreg);
