@@ -489,29 +489,10 @@ export class Btf {
       }
       return out;
     }
-    // A byte scan: no string is decoded.
-    if (this.typeWords) return this.scanAligned(this.typeWords, want, kindNo, firstOnly, out);
+    // A byte scan: no string is decoded. Native-order words where the type section allows (as indexAligned), else a DataView.
+    const words = this.typeWords;
     const v = this.view;
     const le = this.littleEndian;
-    for (let i = 0; ; i++) {
-      if (i >= this.indexed) {
-        if (this.indexDone) break;
-        this.indexUpTo(i + 1024);
-        if (i >= this.indexed) break;
-      }
-      const off = this.offsets[i]!;
-      // The kind is next to the name offset and cheaper to compare.
-      if (kindNo >= 0 && ((v.getUint32(off + 4, le) >>> 24) & 0x1f) !== kindNo) continue;
-      const nameOff = v.getUint32(off, le);
-      if (nameOff === 0 || !this.stringEquals(nameOff, want)) continue;
-      out.push(this.firstId + i);
-      if (firstOnly) break;
-    }
-    return out;
-  }
-
-  /** findAllByName's scan over native-order words (no DataView calls), as indexAligned. */
-  private scanAligned(words: Uint32Array, want: Uint8Array, kindNo: number, firstOnly: boolean, out: number[]): number[] {
     const start = this.typeStart;
     let offsets = this.offsets;
     for (let i = 0; ; i++) {
@@ -521,10 +502,11 @@ export class Btf {
         if (i >= this.indexed) break;
         offsets = this.offsets; // indexing may have grown (replaced) the array
       }
-      const w = (offsets[i]! - start) >>> 2;
+      const off = offsets[i]!;
+      const w = (off - start) >>> 2;
       // The kind is next to the name offset and cheaper to compare.
-      if (kindNo >= 0 && ((words[w + 1]! >>> 24) & 0x1f) !== kindNo) continue;
-      const nameOff = words[w]!;
+      if (kindNo >= 0 && (((words ? words[w + 1]! : v.getUint32(off + 4, le)) >>> 24) & 0x1f) !== kindNo) continue;
+      const nameOff = words ? words[w]! : v.getUint32(off, le);
       if (nameOff === 0 || !this.stringEquals(nameOff, want)) continue;
       out.push(this.firstId + i);
       if (firstOnly) break;
