@@ -32,10 +32,10 @@ const probe = (entry: string) => {
   return `
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const t0 = cpu();
-// As bin.js: the CLI's bundle when it is current (its run command is a chunk main loads), else dist/ module by module.
+// As bin.js: run's bundle when it is current (main loads the command, a chunk of it), else dist/ module by module.
 const { currentBundle } = await import(${dist('cli/bundle-record.js')});
-if (currentBundle(${JSON.stringify(join(root, 'dist/cli/tsbpf-cli.js'))})) {
-  const { main } = await import(${dist('cli/tsbpf-cli.js')});
+if (currentBundle(${JSON.stringify(join(root, 'dist/cli/tsbpf-cli-run.js'))})) {
+  const { main } = await import(${dist('cli/tsbpf-cli-run.js')});
   const write = process.stdout.write;
   process.stdout.write = () => true;
   await main(['run', '--help']);

@@ -3,18 +3,22 @@
  * with esbuild after tsc, each with the record of what it was made from
  * (src/cli/bundle-record.ts: a bundle whose files changed since is not used).
  *
- * 1. dist/cli/tsbpf-cli.js: the CLI (dist/cli/main.js and what it imports),
- *    which bin.js imports instead of dist/ module by module: a command loads a
- *    few files instead of ~150 ES modules (Node resolves, reads and compiles
- *    each one; most of a cached `tsbpf run`'s start-up was that). Split at
- *    every dynamic import (--splitting): each command, and the compiler on a
- *    build-cache miss, stays a chunk of its own that loads only when used;
- *    without splitting the compiler's static import of ts-morph would become
- *    a static import of the whole CLI. koffi, ts-morph and tsx stay outside.
- *    Made from dist/ (tsc's JavaScript, so it runs what the unbundled CLI
- *    runs), not minified (error messages and names stay as written), with
- *    source maps that lead back to src/ (bin.js turns them on with
- *    TSBPF_DEBUG=1, when stacks are shown).
+ * 1. The CLI: dist/cli/tsbpf-cli-<command>.js for each command, and
+ *    dist/cli/tsbpf-cli.js for none (--version, --help), each the CLI
+ *    (dist/cli/main.js and what it imports) with that one command; bin.js
+ *    imports the one it needs instead of dist/ module by module. A command
+ *    then loads 3-6 files instead of ~150 ES modules (Node resolves, opens,
+ *    reads and compiles each one: most of a cached `tsbpf run`'s start-up
+ *    was that; one bundle for all commands, split per command, was still ~30
+ *    files for `run`, ~20 ms more). Split at the dynamic imports left
+ *    (--splitting): the compiler, loaded on a build-cache miss only, stays a
+ *    chunk of its own; without splitting its static import of ts-morph would
+ *    become one of the whole CLI. A process loads one bundle, so each module
+ *    has one instance. koffi, ts-morph and tsx stay outside. Made from dist/
+ *    (tsc's JavaScript, so it runs what the unbundled CLI runs), not minified
+ *    (error messages and names stay as written); without source maps (16 of
+ *    them would be ~40 MB): with TSBPF_DEBUG=1, when stacks are shown, bin.js
+ *    runs dist/ with its source maps instead.
  *
  * 2. dist/cli/compiler-snapshot.cjs: src/cli/compiler-snapshot-entry.ts with
  *    the compiler, ts-morph and TypeScript, the script of the compiler's
@@ -64,18 +68,36 @@ async function bundle(entry, options) {
   writeBundleRecord(entry, files, sha256(entry));
 }
 
-// 1. The CLI. Chunks of an earlier build are removed first: their names change with their content.
-const cliEntry = join(cliDir, 'tsbpf-cli.js');
-for (const f of readdirSync(cliDir)) if (/^tsbpf-cli(-[A-Z0-9]+)?\.js(\.map)?$/.test(f)) rmSync(join(cliDir, f));
-await bundle(cliEntry, {
-  entryPoints: { 'tsbpf-cli': join(cliDir, 'main.js') },
-  outdir: cliDir,
-  chunkNames: 'tsbpf-cli-[hash]',
-  format: 'esm',
-  splitting: true,
-  sourcemap: 'linked',
-  external: ['koffi', 'ts-morph', 'tsx', 'tsx/*'],
+// 1. The CLI, a bundle per command. Files of an earlier build are removed first: chunk names change with their content.
+const commandsDir = join(cliDir, 'commands');
+const commands = readdirSync(commandsDir).filter((f) => /^[a-z]+\.js$/.test(f)).map((f) => f.slice(0, -3));
+for (const f of readdirSync(cliDir)) if (/^tsbpf-cli(-[A-Za-z0-9-]+)?\.js(\.map|\.inputs\.json)?$/.test(f)) rmSync(join(cliDir, f));
+const MAIN_IMPORT = 'await import(`./commands/${name}.js`)';
+/** main.js with its import of a command by name narrowed to `command` (or to none): the bundle holds that command only. */
+const onlyCommand = (command) => ({
+  name: 'only-command',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]cli[\\/]main\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(MAIN_IMPORT)) throw new Error(`dist/cli/main.js no longer has ${MAIN_IMPORT}: update scripts/bundle.mjs`);
+      const notHere = 'Promise.reject(Object.assign(new Error(`commands/${name}: not in this bundle`), { code: "ERR_MODULE_NOT_FOUND" }))';
+      const one = command ? `(name === ${JSON.stringify(command)} ? import(${JSON.stringify(`./commands/${command}.js`)}) : ${notHere})` : notHere;
+      return { contents: text.replace(MAIN_IMPORT, `await ${one}`), loader: 'js' };
+    });
+  },
 });
+await Promise.all([undefined, ...commands].map((command) => {
+  const name = command ? `tsbpf-cli-${command}` : 'tsbpf-cli';
+  return bundle(join(cliDir, `${name}.js`), {
+    entryPoints: { [name]: join(cliDir, 'main.js') },
+    outdir: cliDir,
+    chunkNames: `${name}-[hash]`,
+    format: 'esm',
+    splitting: true,
+    external: ['koffi', 'ts-morph', 'tsx', 'tsx/*'],
+    plugins: [onlyCommand(command)],
+  });
+}));
 
 // 2. The compiler snapshot's script.
 const snapshot = join(cliDir, 'compiler-snapshot.cjs');

@@ -89,26 +89,32 @@ describe('cli: bin.js runs the CLI from its bundle', function () {
       console.log('    (skipped: dist/ is not built; npm install or npm run build builds it)');
       this.skip();
     }
-    if (!currentBundle(join(ROOT, 'dist/cli/tsbpf-cli.js'))) {
+    if (!currentBundle(join(ROOT, 'dist/cli/tsbpf-cli.js')) || !currentBundle(join(ROOT, 'dist/cli/tsbpf-cli-asm.js'))) {
       console.log('    (skipped: dist/ is older than its sources; npm run build)');
       this.skip();
     }
   });
 
-  it('--version and --help load the bundle\'s entry and no package (no koffi)', () => {
+  it('--version and --help load the bundle without a command, and no package (no koffi)', () => {
     for (const args of [['--version'], ['--help']]) {
       const { files } = loaded(args);
-      expect(files).to.include('tsbpf-cli.js');
-      expect(files).to.not.include('main.js');
-      expect(files.filter((f) => f.includes('node_modules')), args.join(' ')).to.deep.equal([]);
+      expect(files, args.join(' ')).to.deep.equal(['bin.js', 'bundle-record.js', 'tsbpf-cli.js']);
     }
   });
 
-  it('TSBPF_CLI_BUNDLE=0 runs dist/ module by module, with the same answer', () => {
+  it("a command loads its own bundle's files only", () => {
+    const { files } = loaded(['asm', '--help']);
+    expect(files.length).to.be.lessThan(8);
+    expect(files.filter((f) => !/^(bin|bundle-record|tsbpf-cli-asm(-[A-Z0-9]+)?)\.js$/.test(f)), 'outside asm\'s bundle').to.deep.equal([]);
+  });
+
+  it('TSBPF_CLI_BUNDLE=0 and TSBPF_DEBUG=1 run dist/ module by module, with the same answer', () => {
     const bundled = loaded(['asm', '--help']);
-    const { stdout, files } = loaded(['asm', '--help'], { TSBPF_CLI_BUNDLE: '0' });
-    expect(files).to.include('main.js');
-    expect(files).to.not.include('tsbpf-cli.js');
-    expect(stdout).to.equal(bundled.stdout);
+    for (const env of [{ TSBPF_CLI_BUNDLE: '0' }, { TSBPF_DEBUG: '1' }] as Array<Record<string, string>>) {
+      const { stdout, files } = loaded(['asm', '--help'], env);
+      expect(files).to.include('main.js');
+      expect(files.filter((f) => f.startsWith('tsbpf-cli'))).to.deep.equal([]);
+      expect(stdout).to.equal(bundled.stdout);
+    }
   });
 });
