@@ -208,7 +208,7 @@ describe('README set-up and test commands in a fresh clone', function () {
     expect(existsSync(join(clone, 'dist/index.js')), 'prepare built dist/').to.equal(true);
     expect(existsSync(join(clone, 'dist/cli/compiler-snapshot.cjs')), 'prepare bundled the compiler snapshot\'s script').to.equal(true);
     // Both bundles current (src/cli/bundle-record.ts), or bin.js and a cache miss would not use them.
-    for (const bundle of ['tsbpf-cli.js', 'compiler-snapshot.cjs']) expect(currentBundle(join(clone, 'dist/cli', bundle)), `prepare recorded dist/cli/${bundle} as current`).to.not.equal(undefined);
+    for (const bundle of ['tsbpf-cli.js', 'tsbpf-cli-run.js', 'compiler-snapshot.cjs']) expect(currentBundle(join(clone, 'dist/cli', bundle)), `prepare recorded dist/cli/${bundle} as current`).to.not.equal(undefined);
     const version = inClone('npx', ['tsbpf', '--version']);
     expect(version.status, version.stderr).to.equal(0);
     expect(version.stdout).to.equal(`tsbpf ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
