@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { Helper } from '../../src/asm/helpers.js';
 import { formatIr, imm, type IrFunction, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
-import { mergeReturnsAndJumps, narrowTruncations, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
+import { mergeReturnsAndJumps, mergeZeroTests, narrowTruncations, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
 import { allocateRegisters, rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
 import { needKernel } from '../support/kernel.js';
 import { compileSource, le64, runInterp, runKernel } from './support/harness.js';
@@ -300,6 +300,30 @@ describe('dsl passes: jump threading past ops whose results the destination does
     const f = lookedUp([{ op: 'ret', value: reg(3) }]);
     threadBranches(f);
     expect(f.ops[2]).to.deep.include({ op: 'br', target: 'absent' }, formatIr(f));
+  });
+});
+
+describe('dsl passes: two tests against 0 going to one place become one test of an or', () => {
+  const tests = (second: SpannedOp, tested: number): IrFunction => fn([
+    { op: 'call', helper: Helper.get_current_pid_tgid, args: [], dst: 1 },
+    { op: 'map', dst: 2, map: '.data', valueOffset: 4 },
+    { op: 'load', dst: 3, base: 2, off: 0, size: 4 },
+    second,
+    { op: 'br', cmp: 'ne', bits: 32, a: 3, b: imm(0), target: 'go' },
+    { op: 'br', cmp: 'ne', bits: 32, a: tested, b: imm(0), target: 'go' },
+    { op: 'ret', value: imm(0) },
+    { op: 'label', label: 'go' },
+    { op: 'ret', value: imm(1) },
+  ]);
+  it('a global and the thread id (profile: includeIdle === 0 && tid === 0 returns): (a | b) != 0', () => {
+    const f = tests({ op: 'mov', dst: 4, src: imm(7), bits: 64 }, 1);
+    expect(mergeZeroTests(f)).to.equal(true);
+    expect(f.ops.filter((o) => o.op === 'br')).to.have.length(1, formatIr(f));
+    expect(f.ops[4]).to.deep.include({ op: 'alu', alu: 'or', bits: 32, a: reg(3), b: reg(1) });
+  });
+  it('not of a pointer (the verifier refuses | on one): a map lookup result', () => {
+    const f = tests({ op: 'call', helper: Helper.map_lookup_elem, args: [imm(0), imm(0)], dst: 4 }, 4);
+    expect(mergeZeroTests(f)).to.equal(false);
   });
 });
 

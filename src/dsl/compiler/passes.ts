@@ -1004,6 +1004,56 @@ export function threadBranches(fn: IrFunction): boolean {
   return changed;
 }
 
+/** Helpers whose result the verifier takes as a plain number. */
+const SCALAR_HELPERS = new Set<number>([
+  Helper.get_current_pid_tgid, Helper.get_current_uid_gid, Helper.ktime_get_ns, Helper.get_smp_processor_id, Helper.get_prandom_u32, Helper.get_current_cgroup_id,
+]);
+const SCALAR_ALU = new Set(['and', 'or', 'xor', 'lsh', 'rsh', 'arsh', 'mul', 'div', 'mod']);
+
+/**
+ * `if (a != 0) goto L; if (b != 0) goto L` becomes `if ((a | b) != 0) goto
+ * L`, as clang merges `!x && !y` when both are known: one test, and one
+ * path for the verifier to walk instead of two. Only of numbers the
+ * verifier knows are numbers (it refuses `|` on a pointer): results of
+ * id and clock helpers, values loaded from globals, bitwise arithmetic.
+ */
+export function mergeZeroTests(fn: IrFunction): boolean {
+  const counts = defCounts(fn);
+  const defOf = new Map<VReg, SpannedOp>();
+  for (const op of fn.ops) {
+    const d = def(op);
+    if (d !== undefined && counts.get(d) === 1) defOf.set(d, op);
+  }
+  const scalar = (v: VReg): boolean => {
+    const o = defOf.get(v);
+    if (!o) return false;
+    if (o.op === 'call') return !o.atomic && o.subprogram === undefined && SCALAR_HELPERS.has(o.helper);
+    if (o.op === 'load') {
+      const base = defOf.get(o.base);
+      return base?.op === 'map' && base.valueOffset !== undefined;
+    }
+    return (o.op === 'alu' && SCALAR_ALU.has(o.alu)) || o.op === 'bswap' || (o.op === 'mov' && o.src.kind === 'imm');
+  };
+  let changed = false;
+  const out: SpannedOp[] = [];
+  for (let i = 0; i < fn.ops.length; i++) {
+    const op = fn.ops[i]!;
+    const next = fn.ops[i + 1];
+    const zeroTest = (o: SpannedOp | undefined): o is Extract<SpannedOp, { op: 'br' }> => o?.op === 'br' && o.cmp === 'ne' && o.b.kind === 'imm' && o.b.value === 0n;
+    if (zeroTest(op) && zeroTest(next) && next.target === op.target && next.bits === op.bits && next.a !== op.a && scalar(op.a) && scalar(next.a)) {
+      const t = fn.vregCount++;
+      const at = op.span ? { span: op.span } : {};
+      out.push({ op: 'alu', alu: 'or', bits: op.bits, dst: t, a: reg(op.a), b: reg(next.a), ...at }, { ...op, a: t });
+      i++;
+      changed = true;
+      continue;
+    }
+    out.push(op);
+  }
+  fn.ops = out;
+  return changed;
+}
+
 /** Runs the IR passes to a fixed point. */
 export function optimize(fn: IrFunction): void {
   for (let round = 0; round < 10; round++) {
@@ -1012,7 +1062,7 @@ export function optimize(fn: IrFunction): void {
     const c = propagateCopies(fn);
     const f = foldAddresses(fn) || foldFrameOffsets(fn) || widenPacketCopies(fn) || removeOverwrittenStores(fn);
     const m = sinkIntoMoves(fn) || shareRegisterCopies(fn);
-    const j = mergeReturnsAndJumps(fn) || threadBranches(fn);
+    const j = mergeReturnsAndJumps(fn) || threadBranches(fn) || mergeZeroTests(fn);
     const b = removeDeadCode(fn);
     if (!a && !b && !s && !c && !f && !m && !j) break;
   }
