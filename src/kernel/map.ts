@@ -277,9 +277,11 @@ export class BpfMap {
    * Sizes are checked with `.length`, not `.byteLength`: Node 20's optimizing
    * compiler inlines a typed array's length but calls a builtin for its
    * byteLength (~15 ns a read, a tenth of a lookup's user-space time). The
-   * two agree for a Uint8Array; anything else is refused by #notBytes.
-   * Either way the kernel reads only the map's own native buffers, which
-   * the key and value are copied into.
+   * two agree for a Uint8Array; anything else is refused by notBytes
+   * (`instanceof`, which the compiler folds into a map check, where
+   * BYTES_PER_ELEMENT was a ~5 ns property lookup). Either way the kernel
+   * reads only the map's own native buffers, which the key and value are
+   * copied into.
    */
 
   #checkKey(key: Uint8Array | undefined, op: string): void {
@@ -289,14 +291,14 @@ export class BpfMap {
       return;
     }
     if (key === undefined) throw new RangeError(`${op}: ${this.typeName} map needs a ${this.keySize}-byte key`);
-    if (key.length !== this.keySize || key.BYTES_PER_ELEMENT !== 1) {
+    if (key.length !== this.keySize || !(key instanceof Uint8Array)) {
       notBytes(key, op, 'key');
       throw new RangeError(`${op}: key is ${key.byteLength} bytes but the map's key_size is ${this.keySize}`);
     }
   }
 
   #checkValue(value: Uint8Array, op: string): void {
-    if (value.length !== this.userValueSize || value.BYTES_PER_ELEMENT !== 1) {
+    if (value.length !== this.userValueSize || !(value instanceof Uint8Array)) {
       notBytes(value, op, 'value');
       const what = this.isPerCpu ? `${this.perCpuStride} bytes × ${possibleCpuCount()} possible CPUs = ${this.userValueSize}` : `value_size ${this.valueSize}`;
       throw new RangeError(`${op}: value is ${value.byteLength} bytes but the map needs ${what}`);
@@ -346,7 +348,7 @@ export class BpfMap {
   #ready(key: Uint8Array | undefined, value: Uint8Array, flags: number): boolean {
     if (this.#keyState !== 1 || this.#valueState !== VALUE_BUF || flags !== this.#flagsState || key === undefined) return false;
     const ks = this.keySize;
-    if (key.length !== ks || key.BYTES_PER_ELEMENT !== 1 || value.length !== this.userValueSize || value.BYTES_PER_ELEMENT !== 1 || this.#fd.closed) return false;
+    if (key.length !== ks || value.length !== this.userValueSize || !(key instanceof Uint8Array) || !(value instanceof Uint8Array) || this.#fd.closed) return false;
     copySmall(this.#keyBytes, key, ks);
     return true;
   }
