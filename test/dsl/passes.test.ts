@@ -376,39 +376,27 @@ describe('dsl register allocation: r0 and argument registers', () => {
     ]);
     expect(allocateRegisters(f).locations.get(2)).not.to.deep.equal({ kind: 'reg', reg: 0 });
   });
+  // c ? x / 1000000 : x / 1000, with `extra` after the first division.
+  const divided = (extra: SpannedOp[], after: SpannedOp[]): IrFunction => fn([
+    { op: 'mov', dst: 0, src: reg(-1), bits: 64 },
+    { op: 'load', dst: 1, base: 0, off: 0, size: 8 },
+    { op: 'load', dst: 2, base: 0, off: 8, size: 8 },
+    { op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'us' },
+    { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000000) },
+    ...extra,
+    { op: 'jmp', target: 'done' },
+    { op: 'label', label: 'us' },
+    { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000) },
+    { op: 'label', label: 'done' },
+    ...after,
+  ]);
   it('a register set on each path (c ? x / 1000000 : x / 1000) takes the register of x, which each path reads last: no moves', () => {
-    const f = fn([
-      { op: 'mov', dst: 0, src: reg(-1), bits: 64 },
-      { op: 'load', dst: 1, base: 0, off: 0, size: 8 },
-      { op: 'load', dst: 2, base: 0, off: 8, size: 8 },
-      { op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'us' },
-      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000000) },
-      { op: 'jmp', target: 'done' },
-      { op: 'label', label: 'us' },
-      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000) },
-      { op: 'label', label: 'done' },
-      { op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(3), b: reg(2) },
-      { op: 'ret', value: reg(4) },
-    ]);
-    const a = allocateRegisters(f);
+    const a = allocateRegisters(divided([], [{ op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(3), b: reg(2) }, { op: 'ret', value: reg(4) }]));
     expect(a.locations.get(3)).to.deep.equal(a.locations.get(1));
     expect(a.locations.get(2)).not.to.deep.equal(a.locations.get(1));
   });
   it('not when x is read again after one of them', () => {
-    const f = fn([
-      { op: 'mov', dst: 0, src: reg(-1), bits: 64 },
-      { op: 'load', dst: 1, base: 0, off: 0, size: 8 },
-      { op: 'load', dst: 2, base: 0, off: 8, size: 8 },
-      { op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'us' },
-      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000000) },
-      { op: 'alu', alu: 'add', bits: 64, dst: 3, a: reg(3), b: reg(1) },
-      { op: 'jmp', target: 'done' },
-      { op: 'label', label: 'us' },
-      { op: 'alu', alu: 'div', bits: 64, dst: 3, a: reg(1), b: imm(1000) },
-      { op: 'label', label: 'done' },
-      { op: 'ret', value: reg(3) },
-    ]);
-    const a = allocateRegisters(f);
+    const a = allocateRegisters(divided([{ op: 'alu', alu: 'add', bits: 64, dst: 3, a: reg(3), b: reg(1) }], [{ op: 'ret', value: reg(3) }]));
     expect(a.locations.get(3)).not.to.deep.equal(a.locations.get(1));
   });
   it("a value made into a helper argument is built in that argument's register", () => {
