@@ -1,14 +1,16 @@
 /** .kconfig values and the BTF handed to the kernel (pure parts of the loader). */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { BtfBuilder, parseBtf } from '../../src/btf/index.js';
 import { collectExterns } from '../../src/elf/externs.js';
 import { ElfError } from '../../src/elf/errors.js';
 import { fillKconfig, kernelVersionCode, parseKernelConfig } from '../../src/elf/kconfig.js';
-import { kernelBtfBytes } from '../../src/elf/kernel-btf.js';
+import { kernelBtfBytes, rebuiltKernelBtf } from '../../src/elf/kernel-btf.js';
 import { objectNameFromPath } from '../../src/elf/map-types.js';
 import type { ObjectSpec } from '../../src/elf/object-spec.js';
 import { parseObject } from '../../src/elf/parse-object.js';
-import { readBpfTestObject } from './objects.js';
+import { bpfTestObjects, bpfTestsDir, readBpfTestObject } from './objects.js';
 
 const spec = (file: string) => parseObject(readBpfTestObject(file), { name: objectNameFromPath(file) });
 
@@ -51,6 +53,20 @@ describe('elf: BTF for the kernel', () => {
     }
     return { btf, out };
   };
+
+  it('fixes DATASECs in place to the same bytes as through the BTF builder, for every clang-built object', () => {
+    const objects = [...bpfTestObjects(), ...readdirSync(join(bpfTestsDir, 'corpus')).filter((f) => f.endsWith('.bpf.o')).map((f) => `corpus/${f}`)];
+    let inPlace = 0;
+    for (const f of objects) {
+      const s = spec(f);
+      if (!s.btf) continue;
+      const fast = kernelBtfBytes(s)!;
+      expect(Buffer.from(fast).equals(Buffer.from(rebuiltKernelBtf(s)!)), f).to.equal(true);
+      const wasZero = [...s.btf.ids()].some((id) => { const t = s.btf!.type(id); return t.kind === 'datasec' && t.size === 0; });
+      if (wasZero && s.externs.length === 0 && s.hiddenFunctions.length === 0) inPlace++;
+    }
+    expect(inPlace, 'objects whose DATASECs were patched in place').to.be.greaterThan(5);
+  });
 
   it('gives DATASECs their section sizes and variables their symbol offsets, sorted', () => {
     const { out } = datasecs(spec('global_data.bpf.o'));
