@@ -54,7 +54,9 @@ describe('tools: runqlat (compared with bpftrace)', function () {
       expect(await eventually(10, () => /usecs\n@runqLatency/.test(tool.stdout)), tool.stdout).to.equal(true);
       const fromBpftrace = total(traced);
       const fromTool = total(tool.stdout);
-      expect(fromBpftrace, traced).to.be.at.least(100);
+      // Most of the 100 sleeps are wakeups; not all: a sleep whose 2 ms timer fired while the process was still
+      // preempted, before it scheduled out, never sleeps (seen once as 99 at load 12). Equality is the check.
+      expect(fromBpftrace, traced).to.be.at.least(50);
       expect(fromTool, tool.stdout).to.equal(fromBpftrace);
     } finally {
       workload.kill('SIGKILL');
