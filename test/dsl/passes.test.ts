@@ -4,8 +4,8 @@
  */
 import { expect } from 'chai';
 import { Helper } from '../../src/asm/helpers.js';
-import { formatIr, imm, type IrFunction, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
-import { mergeReturnsAndJumps, mergeZeroTests, narrowTruncations, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
+import { formatIr, imm, type IrFunction, type Operand, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
+import { mergeReturnsAndJumps, mergeTails, mergeZeroTests, narrowTruncations, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
 import { allocateRegisters, rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
 import { needKernel } from '../support/kernel.js';
 import { compileSource, le64, runInterp, runKernel } from './support/harness.js';
@@ -324,6 +324,37 @@ describe('dsl passes: two tests against 0 going to one place become one test of 
   it('not of a pointer (the verifier refuses | on one): a map lookup result', () => {
     const f = tests({ op: 'call', helper: Helper.map_lookup_elem, args: [imm(0), imm(0)], dst: 4 }, 4);
     expect(mergeZeroTests(f)).to.equal(false);
+  });
+});
+
+describe('dsl passes: tail merging of runs that differ in one constant', () => {
+  // if (p === 17) tailCall(ctx, stages, 0); else if (p === 6) tailCall(ctx, stages, 1); return 2
+  const calls = (after: SpannedOp[]): IrFunction => fn([
+    { op: 'mov', dst: 0, src: reg(-1), bits: 64 },
+    { op: 'load', dst: 1, base: 0, off: 0, size: 1 },
+    { op: 'br', cmp: 'ne', bits: 32, a: 1, b: imm(17), target: 'other' },
+    { op: 'map', dst: 2, map: 'stages' },
+    { op: 'call', helper: Helper.tail_call, args: [reg(0), reg(2), imm(0)], dst: 5 },
+    { op: 'jmp', target: 'done' },
+    { op: 'label', label: 'other' },
+    { op: 'br', cmp: 'ne', bits: 32, a: 1, b: imm(6), target: 'done' },
+    { op: 'map', dst: 3, map: 'stages' },
+    { op: 'call', helper: Helper.tail_call, args: [reg(0), reg(3), imm(1)], dst: 6 },
+    { op: 'label', label: 'done' },
+    ...after,
+  ]);
+  it('one call, with the index set on each way to it (before the first test)', () => {
+    const f = calls([{ op: 'ret', value: imm(2) }]);
+    expect(mergeTails(f)).to.equal(true);
+    expect(f.ops.filter((o) => o.op === 'call')).to.have.length(1, formatIr(f));
+    const sets = f.ops.filter((o) => o.op === 'mov' && o.src.kind === 'imm');
+    expect(sets.map((o) => (o as { src: { value: bigint } }).src.value)).to.deep.equal([0n, 1n], formatIr(f));
+    expect(f.ops.findIndex((o) => o === sets[0])).to.be.lessThan(f.ops.findIndex((o) => o.op === 'br'));
+    const call = f.ops.find((o) => o.op === 'call') as { args: Operand[] };
+    expect(call.args[2]).to.deep.equal(reg((sets[0] as { dst: number }).dst));
+  });
+  it('not when what the first run sets is read after it', () => {
+    expect(mergeTails(calls([{ op: 'ret', value: reg(5) }]))).to.equal(false);
   });
 });
 

@@ -1054,6 +1054,123 @@ export function mergeZeroTests(fn: IrFunction): boolean {
   return changed;
 }
 
+type Part = { kind: 'def' | 'use'; reg: VReg } | { kind: 'operand'; x: Operand };
+
+/** An op as the registers it defines and reads and the operands that may be immediates, and the rest as a key; undefined for ops never merged. */
+function partsOf(op: SpannedOp): { key: string; parts: Part[] } | undefined {
+  const use = (r: VReg): Part => ({ kind: 'use', reg: r });
+  const def = (r: VReg): Part => ({ kind: 'def', reg: r });
+  const operand = (x: Operand): Part => ({ kind: 'operand', x });
+  switch (op.op) {
+    case 'mov': return { key: `mov ${op.bits}`, parts: [def(op.dst), operand(op.src)] };
+    case 'alu': return { key: `alu ${op.alu} ${op.bits}`, parts: [def(op.dst), operand(op.a), operand(op.b)] };
+    case 'bswap': return { key: `bswap ${op.bits}`, parts: [def(op.dst), operand(op.src)] };
+    case 'load': return { key: `load ${op.off} ${op.size}`, parts: [def(op.dst), use(op.base)] };
+    case 'store': return { key: `store ${op.off} ${op.size}`, parts: [use(op.base), operand(op.value)] };
+    case 'frame': return { key: `frame ${op.slot} ${op.off}`, parts: [def(op.dst)] };
+    case 'map': return { key: `map ${op.map} ${op.valueOffset ?? ''}`, parts: [def(op.dst)] };
+    case 'call':
+      if (op.atomic || op.subprogram !== undefined) return undefined;
+      return { key: `call ${op.helper} ${op.args.length} ${op.dst !== undefined}`, parts: [...op.args.map(operand), ...(op.dst !== undefined ? [def(op.dst)] : [])] };
+    default: return undefined;
+  }
+}
+
+/**
+ * Tail merging: `A; jmp J … B; J:` where the runs A and B do the same but
+ * for one constant (`if (p === UDP) tailCall(ctx, stages, 0); else if (p
+ * === TCP) tailCall(ctx, stages, 1)`) becomes `v = a; jmp M … v = b; M:
+ * B(v); J:`, as clang calls once with the index selected. Only runs whose
+ * registers A sets are read within A alone.
+ */
+export function mergeTails(fn: IrFunction): boolean {
+  const ops = fn.ops;
+  const counts = defCounts(fn);
+  const usedAt = new Map<VReg, number[]>();
+  ops.forEach((op, i) => {
+    for (const u of uses(op)) usedAt.set(u, [...(usedAt.get(u) ?? []), i]);
+  });
+  const labelAt = new Map<string, number>();
+  ops.forEach((op, i) => {
+    if (op.op === 'label') labelAt.set(op.label, i);
+  });
+  /** Whether ops[s1, s1+k) and ops[s2, s2+k) match, and where the one constant that differs is. */
+  const match = (s1: number, s2: number, k: number): { ok: boolean; diff?: { at: number; part: number; a: bigint; b: bigint } } => {
+    const mapping = new Map<VReg, VReg>();
+    let diff: { at: number; part: number; a: bigint; b: bigint } | undefined;
+    for (let n = 0; n < k; n++) {
+      const a = partsOf(ops[s1 + n]!);
+      const b = partsOf(ops[s2 + n]!);
+      if (!a || !b || a.key !== b.key || a.parts.length !== b.parts.length) return { ok: false };
+      for (let p = 0; p < a.parts.length; p++) {
+        const x = a.parts[p]!;
+        const y = b.parts[p]!;
+        const same = (r: VReg, t: VReg) => (mapping.get(r) ?? r) === t;
+        if (x.kind === 'def' && y.kind === 'def') {
+          // What A sets is read in A alone (B's register stands for it after the merge).
+          if (counts.get(x.reg) !== 1 || counts.get(y.reg) !== 1 || (usedAt.get(x.reg) ?? []).some((i) => i < s1 || i >= s1 + k)) return { ok: false };
+          mapping.set(x.reg, y.reg);
+        } else if (x.kind === 'use' && y.kind === 'use') {
+          if (!same(x.reg, y.reg)) return { ok: false };
+        } else if (x.kind === 'operand' && y.kind === 'operand') {
+          if (x.x.kind === 'reg' && y.x.kind === 'reg') {
+            if (!same(x.x.reg, y.x.reg)) return { ok: false };
+          } else if (x.x.kind === 'imm' && y.x.kind === 'imm') {
+            if (x.x.value === y.x.value) continue;
+            if (diff) return { ok: false };
+            diff = { at: n, part: p, a: x.x.value, b: y.x.value };
+          } else return { ok: false };
+        } else return { ok: false };
+      }
+    }
+    return { ok: true, ...(diff ? { diff } : {}) };
+  };
+  const plain = (o: SpannedOp | undefined) => o !== undefined && partsOf(o) !== undefined;
+  for (let j1 = 0; j1 < ops.length; j1++) {
+    const jmp = ops[j1]!;
+    if (jmp.op !== 'jmp') continue;
+    const at = labelAt.get(jmp.target);
+    if (at === undefined || at <= j1) continue;
+    // B falls into J past nothing but labels.
+    let e2 = at;
+    while (ops[e2 - 1]?.op === 'label') e2--;
+    let max = 0;
+    while (max < 8 && plain(ops[j1 - 1 - max]) && plain(ops[e2 - 1 - max]) && e2 - 1 - max > j1) max++;
+    for (let k = max; k >= 1; k--) {
+      const s1 = j1 - k;
+      const s2 = e2 - k;
+      const m = match(s1, s2, k);
+      if (!m.ok) continue;
+      // Worth it: a constant that differs costs a move on each way in, paid back when it is a helper argument
+      // (moved into its register anyway) in a run of two ops or more, or by a run of three or more.
+      if (m.diff && (k < 2 || (k < 3 && ops[s2 + m.diff.at]!.op !== 'call'))) continue;
+      const label = `tail${j1}`;
+      const v = m.diff ? fn.vregCount++ : undefined;
+      const set = (value: bigint, span?: SpannedOp['span']): SpannedOp[] => (v === undefined ? [] : [{ op: 'mov', dst: v, src: imm(value), bits: 64, ...(span ? { span } : {}) }]);
+      const b = ops.slice(s2, e2).map((o, n) => {
+        if (!m.diff || n !== m.diff.at) return o;
+        const x = reg(v!);
+        switch (o.op) {
+          case 'mov': return { ...o, src: x };
+          case 'bswap': return { ...o, src: x };
+          case 'alu': return m.diff.part === 1 ? { ...o, a: x } : { ...o, b: x };
+          case 'store': return { ...o, value: x };
+          case 'call': return { ...o, args: o.args.map((a, i) => (i === m.diff!.part ? x : a)) };
+          default: return o;
+        }
+      });
+      // A's constant is set before the branch A follows, if any (v is read in B alone, after B sets it): `if !c goto M` then.
+      const before = ops[s1 - 1]?.op === 'br' ? s1 - 1 : s1;
+      fn.ops = [
+        ...ops.slice(0, before), ...set(m.diff?.a ?? 0n, ops[s1]!.span), ...ops.slice(before, s1), { op: 'jmp', target: label, ...(jmp.span ? { span: jmp.span } : {}) },
+        ...ops.slice(j1 + 1, s2), ...set(m.diff?.b ?? 0n, ops[s2]!.span), { op: 'label', label }, ...b, ...ops.slice(e2),
+      ];
+      return true;
+    }
+  }
+  return false;
+}
+
 /** Runs the IR passes to a fixed point. */
 export function optimize(fn: IrFunction): void {
   for (let round = 0; round < 10; round++) {
@@ -1062,7 +1179,7 @@ export function optimize(fn: IrFunction): void {
     const c = propagateCopies(fn);
     const f = foldAddresses(fn) || foldFrameOffsets(fn) || widenPacketCopies(fn) || removeOverwrittenStores(fn);
     const m = sinkIntoMoves(fn) || shareRegisterCopies(fn);
-    const j = mergeReturnsAndJumps(fn) || threadBranches(fn) || mergeZeroTests(fn);
+    const j = mergeReturnsAndJumps(fn) || threadBranches(fn) || mergeZeroTests(fn) || mergeTails(fn);
     const b = removeDeadCode(fn);
     if (!a && !b && !s && !c && !f && !m && !j) break;
   }
