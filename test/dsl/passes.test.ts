@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { Helper } from '../../src/asm/helpers.js';
 import { formatIr, imm, type IrFunction, type Operand, reg, type SpannedOp } from '../../src/dsl/compiler/ir.js';
-import { mergeReturnsAndJumps, mergeTails, mergeZeroTests, narrowTruncations, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
+import { foldAddresses, mergeReturnsAndJumps, mergeTails, mergeZeroTests, narrowTruncations, rebaseSums, removeOverwrittenStores, reuseInBlocks, shareRegisterCopies, simplifyByWidth, threadBranches } from '../../src/dsl/compiler/passes.js';
 import { allocateRegisters, rematerializableFrames } from '../../src/dsl/compiler/regalloc.js';
 import { needKernel } from '../support/kernel.js';
 import { compileSource, le64, runInterp, runKernel } from './support/harness.js';
@@ -355,6 +355,67 @@ describe('dsl passes: tail merging of runs that differ in one constant', () => {
   });
   it('not when what the first run sets is read after it', () => {
     expect(mergeTails(calls([{ op: 'ret', value: reg(5) }]))).to.equal(false);
+  });
+});
+
+describe('dsl passes: header addresses (xdp-lb entry: data + 14 checked, then data + 34)', () => {
+  const checks = (between: SpannedOp[], loop = false): IrFunction => fn([
+    { op: 'mov', dst: 0, src: reg(-1), bits: 64 },
+    { op: 'load', dst: 1, base: 0, off: 0, size: 4 },
+    { op: 'load', dst: 2, base: 0, off: 4, size: 4 },
+    ...(loop ? [{ op: 'label', label: 'top' } as SpannedOp] : []),
+    { op: 'alu', alu: 'add', bits: 64, dst: 3, a: reg(1), b: imm(14) },
+    { op: 'br', cmp: 'gt', bits: 64, a: 3, b: reg(2), target: 'out' },
+    ...between,
+    { op: 'label', label: 'next' },
+    { op: 'alu', alu: 'add', bits: 64, dst: 4, a: reg(1), b: imm(34) },
+    { op: 'br', cmp: 'gt', bits: 64, a: 4, b: reg(2), target: 'out' },
+    { op: 'alu', alu: 'add', bits: 64, dst: 5, a: reg(1), b: imm(14) },
+    { op: 'br', cmp: 'eq', bits: 64, a: 2, b: imm(0), target: 'out' },
+    { op: 'label', label: 'field' },
+    { op: 'load', dst: 6, base: 5, off: 9, size: 1 },
+    ...(loop ? [{ op: 'br', cmp: 'eq', bits: 32, a: 6, b: imm(0), target: 'top' } as SpannedOp] : []),
+    { op: 'label', label: 'out' },
+    { op: 'ret', value: imm(2) },
+  ]);
+  it('data + 34 is made from data + 14 (read for the last time before it): one add in its register', () => {
+    const f = checks([]);
+    expect(rebaseSums(f)).to.equal(true);
+    expect(f.ops.find((o) => o.op === 'alu' && o.dst === 4)).to.deep.include({ a: reg(3), b: imm(20) }, formatIr(f));
+  });
+  it('not across a call, nor in a loop', () => {
+    const f = checks([{ op: 'call', helper: Helper.ktime_get_ns, args: [], dst: 9 }]);
+    rebaseSums(f);
+    expect(f.ops.find((o) => o.op === 'alu' && o.dst === 4)).to.deep.include({ a: reg(1), b: imm(34) }, formatIr(f));
+    expect(rebaseSums(checks([], true))).to.equal(false);
+  });
+  it('a header field is read at data + 23 past labels when nothing loops; not in a loop', () => {
+    const f = checks([]);
+    foldAddresses(f);
+    expect(f.ops.find((o) => o.op === 'load' && o.dst === 6)).to.deep.include({ base: 1, off: 23 }, formatIr(f));
+    const g = checks([], true);
+    foldAddresses(g);
+    expect(g.ops.find((o) => o.op === 'load' && o.dst === 6)).to.deep.include({ base: 5, off: 9 }, formatIr(g));
+  });
+});
+
+describe('dsl register allocation: an argument register left to the value that ends in it', () => {
+  it("a value live while the tail call's index is set does not take r3", () => {
+    // v2 = protocol; v3 = 0; if v2 == 17 goto call; …; v3 = 1; call: tail_call(ctx, map, v3)
+    const f = fn([
+      { op: 'mov', dst: 0, src: reg(-1), bits: 64 },
+      { op: 'load', dst: 2, base: 0, off: 0, size: 1 },
+      { op: 'mov', dst: 3, src: imm(0), bits: 64 },
+      { op: 'br', cmp: 'eq', bits: 32, a: 2, b: imm(17), target: 'call' },
+      { op: 'mov', dst: 3, src: imm(1), bits: 64 },
+      { op: 'label', label: 'call' },
+      { op: 'map', dst: 4, map: 'stages' },
+      { op: 'call', helper: Helper.tail_call, args: [reg(0), reg(4), reg(3)] },
+      { op: 'ret', value: imm(2) },
+    ]);
+    const a = allocateRegisters(f);
+    expect(a.locations.get(3)).to.deep.equal({ kind: 'reg', reg: 3 });
+    expect(a.locations.get(2)).not.to.deep.equal({ kind: 'reg', reg: 3 });
   });
 });
 

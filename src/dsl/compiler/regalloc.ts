@@ -228,6 +228,7 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
     }
     return true;
   };
+  const wants = new Map(intervals.map((iv) => [iv.vreg, argumentRegister(iv.vreg)]));
   const locations = new Map<VReg, Location>();
   const active: Array<Interval & { reg: number }> = [];
   const free = new Set([...CALLER_SAVED, ...CALLEE_SAVED]);
@@ -287,7 +288,11 @@ function allocate(fn: IrFunction, useR0: boolean): Allocation {
       continue;
     }
     const preferred = iv.crossesCall ? undefined : argumentRegister(iv.vreg);
-    const r = preferred !== undefined && free.has(preferred) ? preferred : pool.find((p) => free.has(p));
+    // Otherwise not the argument register a value starting while this one lives wants (the index of a tail call set
+    // on two paths, made in r3 while the tested protocol sits elsewhere).
+    const wanted = new Set<number | undefined>();
+    for (const o of intervals) if (o.start > iv.start && o.start <= iv.end && !o.crossesCall) wanted.add(wants.get(o.vreg));
+    const r = preferred !== undefined && free.has(preferred) ? preferred : pool.find((p) => free.has(p) && !wanted.has(p)) ?? pool.find((p) => free.has(p));
     if (r !== undefined) {
       free.delete(r);
       active.push({ ...iv, reg: r });
