@@ -1202,8 +1202,8 @@ export function mergeTails(fn: IrFunction): boolean {
  * made as `e + (b - a)`, in e's register (one instruction, not a copy of x
  * and an add), as clang takes `data + 34` from `data + 14`. Runs after the
  * other passes (address folding would undo it). Only where e holds its
- * value at d: e and x set once, e before the first label or in d's block,
- * and no loop.
+ * value at d: e and x set once, e before the first branch or label (it runs
+ * on every path) or in d's block, and no loop.
  */
 export function rebaseSums(fn: IrFunction): boolean {
   const counts = defCounts(fn);
@@ -1212,7 +1212,8 @@ export function rebaseSums(fn: IrFunction): boolean {
   fn.ops.forEach((op, i) => {
     for (const u of uses(op)) lastUse.set(u, i);
   });
-  const firstLabel = fn.ops.findIndex((op) => op.op === 'label');
+  // The ops before the first branch or label run on every path: a register they set is there wherever it is read.
+  const firstControl = fn.ops.findIndex((op) => op.op === 'label' || op.op === 'br' || op.op === 'jmp' || op.op === 'ret');
   type Sum = { index: number; dst: VReg; x: VReg; k: bigint };
   const sums: Sum[] = [];
   let blockStart = 0;
@@ -1223,7 +1224,7 @@ export function rebaseSums(fn: IrFunction): boolean {
     const x = op.a.reg;
     const k = op.b.value;
     // Not across a call (e would have to live in a callee-saved register, or be saved).
-    const from = [...sums].reverse().find((e) => e.x === x && (e.index < firstLabel || firstLabel < 0 || e.index > blockStart) && (lastUse.get(e.dst) ?? -1) < i && fitsImm32(k - e.k, 64) && !fn.ops.slice(e.index, i).some((o) => o.op === 'call'));
+    const from = [...sums].reverse().find((e) => e.x === x && (e.index < firstControl || firstControl < 0 || e.index > blockStart) && (lastUse.get(e.dst) ?? -1) < i && fitsImm32(k - e.k, 64) && !fn.ops.slice(e.index, i).some((o) => o.op === 'call'));
     sums.push({ index: i, dst: op.dst, x, k });
     if (!from) return;
     fn.ops[i] = { ...op, a: reg(from.dst), b: imm(k - from.k) };

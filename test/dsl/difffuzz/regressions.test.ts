@@ -180,4 +180,10 @@ describe('difffuzz regressions: control flow', function () {
     const pkt = (b: number) => Uint8Array.from({ length: 14 }, (_, i) => (i === 0 ? b : 0));
     expect(r0s(body, decls, [pkt(1), pkt(0)])).to.deep.equal([3, 3]);
   });
+
+  it('data + k is made from an earlier data + j only where that one ran on every path to it (was read where a branch had skipped it; seed 577215 programs 108, 727, 1498, 1735)', () => {
+    const decls = "export interface S0 { f0: u8; }\nconst H0 = header<S0>('S0', 1);";
+    const body = 'const h0 = ctx.packet.at(H0, 0);\n  if (h0 === null) return ctx.packet.byte(1);\n  const h1 = ctx.packet.at(H0, 0);\n  if (h1 === null) return 0;\n  return ctx.packet.length;';
+    expect(r0s(body, decls, [new Uint8Array(14)])).to.deep.equal([14]);
+  });
 });
