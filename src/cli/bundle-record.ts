@@ -1,7 +1,7 @@
 /**
  * The bundles `npm run build` makes from the package's own files (the CLI's,
- * dist/cli/tsbpf-cli.js, and the compiler snapshot's script,
- * dist/cli/compiler-snapshot.cjs) each carry a record of what they were made
+ * dist/cli/tsbpf-cli-<command>.js and tsbpf-cli.js, and the compiler
+ * snapshot's script, dist/cli/compiler-snapshot.cjs) each carry a record of what they were made
  * from: <bundle>.inputs.json, with every file of the package that went into
  * the bundle and every file the bundle is made of, each with its size, and
  * the bundle's sha256.
