@@ -4,6 +4,7 @@
  * printer (every S seconds, a time stamp and every map, optionally cleared).
  */
 import { isDumpable } from '../dsl/compiler/map-kinds.js';
+import { isHiddenVariable } from '../dsl/compiler/hidden-variables.js';
 import type { CompiledModule } from '../dsl/compiler/compile.js';
 import type { BpfMap } from '../kernel/map.js';
 import { formatHistogram, readHistogram } from '../module/histogram.js';
@@ -29,7 +30,8 @@ export function printGlobals(mod: CompiledModule, maps: ReadonlyMap<string, BpfM
   for (const d of mod.data) {
     const bytes = maps.get(d.name)?.lookup(new Uint8Array(4));
     if (!bytes) continue;
-    for (const v of d.variables) {
+    // The compiler's own variables (ring buffer drop counts) are reported as lost events, not as the module's globals.
+    for (const v of d.variables.filter((x) => !isHiddenVariable(x.name))) {
       const value = decodeValue(bytes.subarray(v.offset, v.offset + v.size), v.type);
       if (json) printJson({ global: v.name, value });
       else process.stdout.write(`@${v.name}: ${formatDecoded(value)}\n`);

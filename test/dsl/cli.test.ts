@@ -94,6 +94,8 @@ describe('dsl CLI: tsbpf build / run', function () {
     const entries = lines.filter((l) => l.map === 'execsByName');
     expect(entries.length).to.be.greaterThan(0);
     expect(entries.every((e) => typeof e.key === 'string' && typeof e.value === 'number')).to.equal(true);
+    // The compiler's ring buffer drop count is reported as lost events, never printed as one of the module's globals.
+    expect(lines.filter((l) => typeof l.global === 'string' && l.global.startsWith('__tsbpf_')), run.stdout).to.deep.equal([]);
   });
 
   it('without --duration it runs until SIGTERM, then prints its maps and exits 0 (no ring buffer keeps it alive)', async function () {
