@@ -239,7 +239,9 @@ export function runLayer(spec: RunSpec): Uint8Array {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new VmError('BAD_USAGE', `not a valid environment variable name for the guest: ${k}`);
   }
   // TSBPF_VM=1 tells tests they run in a dev VM (under emulation, slower: allow for it in timeouts).
-  const env = { TSBPF_VM: '1', TSBPF_VM_MODE: spec.mode, TSBPF_VM_CWD: GUEST_PROJECT, ...spec.env };
+  // Node's SIGSEGV handler (for WebAssembly traps, which nothing here uses) re-raises the signal, and the kernel
+  // then logs no "segfault at … ip … in LIB" line: without it a crash under TCG says where (vm-images/RESULTS.md).
+  const env = { TSBPF_VM: '1', TSBPF_VM_MODE: spec.mode, TSBPF_VM_CWD: GUEST_PROJECT, NODE_OPTIONS: '--disable-wasm-trap-handler', ...spec.env };
   const w = new CpioWriter();
   const enc = new TextEncoder();
   w.add({ kind: 'file', path: 'tsbpf-vm/env', data: enc.encode(Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}\n`).join('')) });

@@ -230,7 +230,7 @@ describe('vm: image helpers', () => {
   it('quotes the command environment for the guest shell', () => {
     expect(shQuote("it's $HOME")).to.equal(`'it'\\''s $HOME'`);
     const layer = new TextDecoder().decode(runLayer({ mode: 'run', command: 'echo "$X"', env: { X: "a'b" } }));
-    expect(layer).to.contain("export X='a'\\''b'").and.to.contain("export TSBPF_VM_MODE='run'").and.to.contain('echo "$X"\n');
+    expect(layer).to.contain("export X='a'\\''b'").and.to.contain("export TSBPF_VM_MODE='run'").and.to.contain("export NODE_OPTIONS='--disable-wasm-trap-handler'").and.to.contain('echo "$X"\n');
     expect(vmError(() => runLayer({ mode: 'run', command: 'true', env: { 'BAD-NAME': '1' } })).code).to.equal('BAD_USAGE');
   });
 
