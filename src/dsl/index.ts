@@ -675,6 +675,15 @@ export const bpf = {
   l4CsumReplace: onlyInPrograms as (ctx: SkbContext, offset: u32, from: u64, to: u64, flags: u64) => i64,
   /** Appends to the trace pipe; format and up to three arguments: integers, or CStr for `%s`. */
   printk: onlyInPrograms as (format: string, ...args: Array<number | CStr<number>>) => i64,
+  /**
+   * Formats into `out` as the kernel's bpf_snprintf (5.13+): a string literal format with %d %i %u %x %X
+   * (l or ll for 64 bits), %s (a CStr) and %c, flags `0+- ` and a width; up to 12 values. Gives the length
+   * with its NUL (larger than `out` when the text was cut), or a negative errno.
+   * @example
+   * const line: CStr<32> = '';
+   * bpf.snprintf(line, '%s:%d', ev.comm, ev.pid);
+   */
+  snprintf: onlyInPrograms as (out: CStr<number>, format: string, ...args: Array<number | CStr<number>>) => i64,
   /** bpf_get_current_cgroup_id: the cgroup v2 id of the current task. */
   cgroupId: onlyInPrograms as () => u64,
   /** bpf_skb_cgroup_id: the cgroup v2 id of the packet's socket (tc egress). */

@@ -1,6 +1,8 @@
-/** bpf_trace_printk: kernel-style formatting of up to three arguments. */
+/** bpf_trace_printk and bpf_snprintf: kernel-style formatting. */
+import { formatBprintf, parseBprintfFormat } from '../asm/bprintf-format.js';
 import { InterpError } from './errors.js';
 import type { Helper, HelperContext } from './helpers.js';
+import { Errno, helperResult } from './maps.js';
 
 /** Formats a bpf_trace_printk format with its arguments (%d %i %u %x %X %c %s %p, l/ll modifiers, %%). */
 export function formatTrace(ctx: HelperContext, fmt: string, args: readonly bigint[]): string {
@@ -39,4 +41,27 @@ export const tracePrintk: Helper = (ctx, fmt, size, a1, a2, a3) => {
   const line = formatTrace(ctx, text, [a1, a2, a3]);
   ctx.trace(line.endsWith('\n') ? line.slice(0, -1) : line);
   return BigInt(line.length);
+};
+
+/** The kernel's limit on bpf_snprintf's arguments (MAX_BPRINTF_VARARGS). */
+const MAX_BPRINTF_VARARGS = 12;
+
+/** bpf_snprintf(str, str_size, fmt, data, data_len): formats u64 arguments into `str`; the length with its NUL, or -EINVAL. */
+export const snprintf: Helper = (ctx, str, strSize, fmtAddr, data, dataLen) => {
+  if (dataLen % 8n !== 0n || dataLen > BigInt(MAX_BPRINTF_VARARGS * 8) || (dataLen !== 0n && data === 0n)) return helperResult(-Errno.EINVAL);
+  const fmt = ctx.memory.cString(fmtAddr, 4096, ctx.pc);
+  const parsed = parseBprintfFormat(fmt);
+  const count = Number(dataLen / 8n);
+  if ('error' in parsed || parsed.specs.length > count) return helperResult(-Errno.EINVAL);
+  const args = Array.from({ length: count }, (_, i) => ctx.memory.load(data + BigInt(i * 8), 8, ctx.pc));
+  // The kernel copies a %s argument into a 512-byte buffer shared by all of them (MAX_BPRINTF_BUF).
+  const text = new TextEncoder().encode(formatBprintf(fmt, args, (addr) => ctx.memory.cString(addr, 512, ctx.pc)));
+  const size = Number(strSize);
+  if (size > 0) {
+    const out = ctx.memory.slice(str, size, ctx.pc, true);
+    const n = Math.min(text.length, size - 1);
+    out.set(text.subarray(0, n));
+    out[n] = 0;
+  }
+  return BigInt(text.length + 1);
 };

@@ -9,7 +9,7 @@ import type { Memory } from './memory.js';
 import { mapDelete, mapLookup, mapPeek, mapPop, mapPush, mapUpdate, perfEventOutput } from './helpers-map.js';
 import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSubmit } from './helpers-ringbuf.js';
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr, taskPointer } from './helpers-task.js';
-import { tracePrintk } from './helpers-trace.js';
+import { snprintf, tracePrintk } from './helpers-trace.js';
 import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
@@ -75,6 +75,7 @@ export const HelperId = {
   L4_CSUM_REPLACE: HelperNumbers.l4_csum_replace,
   KTIME_GET_NS: HelperNumbers.ktime_get_ns,
   TRACE_PRINTK: HelperNumbers.trace_printk,
+  SNPRINTF: HelperNumbers.snprintf,
   GET_PRANDOM_U32: HelperNumbers.get_prandom_u32,
   GET_SMP_PROCESSOR_ID: HelperNumbers.get_smp_processor_id,
   TAIL_CALL: HelperNumbers.tail_call,
@@ -139,6 +140,7 @@ export const defaultHelpers: HelperTable = {
   [HelperId.KTIME_GET_BOOT_NS]: (ctx) => ctx.now(),
   [HelperId.KTIME_GET_COARSE_NS]: (ctx) => ctx.now(),
   [HelperId.TRACE_PRINTK]: tracePrintk,
+  [HelperId.SNPRINTF]: snprintf,
   [HelperId.GET_PRANDOM_U32]: (ctx) => BigInt(ctx.random() >>> 0),
   [HelperId.GET_SMP_PROCESSOR_ID]: (ctx) => BigInt(ctx.cpu),
   [HelperId.GET_CURRENT_PID_TGID]: currentPidTgid,

@@ -356,7 +356,7 @@ function compileUnguarded(opts: CompileOptions): CompiledModule {
     if (size === 0) continue;
     const bytes = new Uint8Array(Math.ceil(size / 8) * 8);
     const variables: CompiledVariable[] = [];
-    for (const g of [...model.globals.values(), ...model.ringbufDrops.values()]) {
+    for (const g of [...model.globals.values(), ...model.ringbufDrops.values(), ...model.formatStrings.values()]) {
       if (g.section !== name) continue;
       bytes.set(g.initial, g.offset);
       variables.push({ name: g.name, offset: g.offset, size: sizeOf(g.type), signed: g.type.kind === 'int' && g.type.signed, type: g.type });

@@ -19,6 +19,7 @@ export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   random: ALL,
   cpu: ALL,
   printk: ALL,
+  snprintf: ALL,
   unsafeLoad: ALL,
   pid: TASK,
   tgid: TASK,

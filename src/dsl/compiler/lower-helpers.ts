@@ -3,6 +3,7 @@
  * calls with their arguments in C form.
  */
 import { Node, SyntaxKind } from 'ts-morph';
+import { parseBprintfFormat } from '../../asm/bprintf-format.js';
 import { Helper } from '../../asm/helpers.js';
 import { I32, I64, type IntType, sizeOf, SPIN_LOCK, U32, U64 } from './ctypes.js';
 import { HELPER_PROGRAMS } from './helpers.js';
@@ -98,6 +99,7 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
       return result(r, I64);
     }
     case 'printk': return printk(l, args, node);
+    case 'snprintf': return snprintf(l, args, node);
     case 'cgroupId': return result(l.call(Helper.get_current_cgroup_id, [], node), U64);
     case 'skbCgroupId': return result(l.call(Helper.skb_cgroup_id, [ctxArg(0)], node), U64);
     case 'socketCookie': return result(l.call(Helper.get_socket_cookie, [ctxArg(0)], node), U64);
@@ -174,6 +176,51 @@ function printk(l: FunctionLowering, args: Node[], node: Node): Value {
     }
   }
   const r = l.call(Helper.trace_printk, [reg(p), imm(size), ...values], node)!;
+  return { k: 'int', op: reg(r), t: I64 };
+}
+
+/** The kernel's limit on bpf_snprintf's values (MAX_BPRINTF_VARARGS). */
+const SNPRINTF_MAX_VALUES = 12;
+
+/**
+ * bpf.snprintf(out, 'fmt', ...values): the format goes to .rodata (the kernel reads formats only from a
+ * frozen read-only map), the values to a u64 array on the stack, as bpf_snprintf takes them.
+ */
+function snprintf(l: FunctionLowering, args: Node[], node: Node): Value {
+  const outNode = l.argAt(args, 0, node);
+  const out = l.expr(outNode);
+  if (out.k !== 'ptr' || out.to.kind !== 'array' || !out.to.cstr || out.nullIf) return l.fail(outNode, 'TSBPF_SNPRINTF', 'bpf.snprintf writes into a CStr (a local, a field of a map value or of an event)');
+  const fmt = args[1];
+  if (!fmt || !(Node.isStringLiteral(fmt) || Node.isNoSubstitutionTemplateLiteral(fmt))) return l.fail(fmt ?? node, 'TSBPF_SNPRINTF', 'bpf.snprintf needs a string literal format');
+  const text = fmt.getLiteralValue();
+  const parsed = parseBprintfFormat(text);
+  if ('error' in parsed) return l.fail(fmt, 'TSBPF_SNPRINTF', `the kernel refuses this format: ${parsed.error}`);
+  const values = args.slice(2);
+  if (values.length !== parsed.specs.length) return l.fail(values[parsed.specs.length] ?? fmt, 'TSBPF_SNPRINTF', `the format has ${parsed.specs.length} conversion${parsed.specs.length === 1 ? '' : 's'} and ${values.length} value${values.length === 1 ? ' follows' : 's follow'}`);
+  if (values.length > SNPRINTF_MAX_VALUES) return l.fail(values[SNPRINTF_MAX_VALUES]!, 'TSBPF_SNPRINTF', `bpf.snprintf takes at most ${SNPRINTF_MAX_VALUES} values`);
+  const words = values.map((a, i) => {
+    const v = l.expr(a);
+    const isStr = v.k === 'ptr' && v.to.kind === 'array' && v.to.cstr === true && !v.nullIf;
+    if (parsed.specs[i]!.conv === 's') {
+      if (!isStr) l.fail(a, 'TSBPF_SNPRINTF', '%s takes a CStr');
+      return reg((v as Extract<Value, { k: 'ptr' }>).reg);
+    }
+    if (isStr) l.fail(a, 'TSBPF_SNPRINTF', `a CStr goes with %s, not %${parsed.specs[i]!.conv}`);
+    return l.convert(l.intOf(v, a), U64, a).op;
+  });
+  const fmtVar = l.model.formatString(text, fmt);
+  l.at(node);
+  let data: Operand = imm(0);
+  if (words.length) {
+    const s = l.slot(8 * words.length, node);
+    const p = l.newReg();
+    l.emit({ op: 'frame', dst: p, slot: s, off: 0 });
+    words.forEach((w, i) => l.emit({ op: 'store', base: p, off: 8 * i, size: 8, value: w }));
+    data = reg(p);
+  }
+  const f = l.newReg();
+  l.emit({ op: 'map', dst: f, map: fmtVar.section, valueOffset: fmtVar.offset });
+  const r = l.call(Helper.snprintf, [reg(out.reg), imm(sizeOf(out.to)), reg(f), data, imm(8 * words.length)], node)!;
   return { k: 'int', op: reg(r), t: I64 };
 }
 

@@ -11,7 +11,7 @@ import { type ProgramKind, sectionName } from './program-kinds.js';
 import { HISTOGRAM_FACTORIES, type HistogramKind, type HistogramSpec, histogramMap } from './histogram-model.js';
 import { lpmKey, mapOfKind } from './map-kinds-model.js';
 import { KEY_VALUE_KINDS, type MapKind, SPIN_LOCK_KINDS } from './map-kinds.js';
-import { ringbufDropsVariable } from './hidden-variables.js';
+import { formatStringVariable, ringbufDropsVariable } from './hidden-variables.js';
 
 
 export interface MapInfo {
@@ -94,6 +94,8 @@ export class ModuleModel {
   readonly globals = new Map<Node, GlobalInfo>();
   /** Per ring buffer used in a program: the hidden .data counter of its failed reserves and outputs. */
   readonly ringbufDrops = new Map<MapInfo, GlobalInfo>();
+  /** Format strings of bpf.snprintf, by text: hidden .rodata strings, one per distinct text. */
+  readonly formatStrings = new Map<string, GlobalInfo>();
   readonly programs: ProgramInfo[] = [];
   #sectionSize = { '.rodata': 0, '.data': 0 };
 
@@ -361,6 +363,21 @@ export class ModuleModel {
     this.#sectionSize['.data'] = offset + 8;
     const info: GlobalInfo = { name: ringbufDropsVariable(map.name), section: '.data', type: U64, offset, initial: new Uint8Array(8), decl: map.decl };
     this.ringbufDrops.set(map, info);
+    return info;
+  }
+
+  /** The hidden NUL-terminated .rodata copy of a format string (shared by every use of the same text). */
+  formatString(text: string, decl: Node): GlobalInfo {
+    const known = this.formatStrings.get(text);
+    if (known) return known;
+    const bytes = new TextEncoder().encode(text);
+    const initial = new Uint8Array(bytes.length + 1);
+    initial.set(bytes);
+    const offset = this.#sectionSize['.rodata'];
+    this.#sectionSize['.rodata'] = offset + initial.length;
+    const type: CType = { kind: 'array', element: INT_TYPES.u8!, length: initial.length, cstr: true };
+    const info: GlobalInfo = { name: formatStringVariable(this.formatStrings.size), section: '.rodata', type, offset, initial, decl };
+    this.formatStrings.set(text, info);
     return info;
   }
 
