@@ -43,7 +43,7 @@ describe('the README Builder example and map references by name', () => {
       try {
         writeFileSync(join(dir, 'example.mts'), readmeExample());
         const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'example.mts')], { cwd: ROOT, encoding: 'utf8' });
-        expect(r.status, r.stderr).to.equal(0);
+        expect(r.status, `${r.signal ? `killed by ${r.signal}; ` : ''}${r.stderr}`).to.equal(0);
         expect(r.stdout.replace(/\s+/g, ' ')).to.contain('[ 1, 0, 0, 0, 0, 0, 0, 0 ]');
       } finally {
         rmSync(dir, { recursive: true, force: true });
