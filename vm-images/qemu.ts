@@ -49,15 +49,14 @@ export function kernelCommandLine(extra = ''): string {
   return `console=ttyS0 quiet loglevel=3 panic=-1 oops=panic rdinit=/init random.trust_cpu=on no_timer_check ${extra}`.trim();
 }
 
-/** The CPU a TCG guest sees: everything QEMU emulates except the VEX-encoded families, AVX and BMI (see qemuArgs). */
-export const TCG_CPU = 'max,avx=off,avx2=off,fma=off,f16c=off,bmi1=off,bmi2=off,adx=off';
+/** The CPU a TCG guest sees: everything QEMU emulates except the AVX family (see qemuArgs). */
+export const TCG_CPU = 'max,avx=off,avx2=off,fma=off,f16c=off';
 
 export function qemuArgs(o: BootOptions): string[] {
   // Under TCG, no AVX: QEMU 7.2 (Debian 12's) was the first to emulate AVX/AVX2/FMA, with a new decoder that
   // had operand-size bugs fixed only in 8.x (e.g. qemu#1377), and V8 JITs AVX code when CPUID offers it. The
   // dev VMs' node then died of a rare SIGSEGV at start (seen in CI runs, and in 1 of 7 1100 MB guest runs of one test).
-  // Without AVX it still did, now and then (vm-images/RESULTS.md): BMI1/BMI2 are VEX-encoded too and went to the
-  // same new decoder in 7.2 (qemu#1374 was BZHI), and V8 uses them (shlx/sarx/shrx, andn, blsr) when offered.
+  // Without AVX it still does, now and then, in JIT code (vm-images/RESULTS.md); taking BMI out too did not help.
   const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', TCG_CPU];
   return [
     '-machine', 'q35',

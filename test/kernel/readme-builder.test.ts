@@ -42,7 +42,14 @@ describe('the README Builder example and map references by name', () => {
       const dir = mkdtempSync(join(tmpdir(), 'tsbpf-readme-builder-user-'));
       try {
         writeFileSync(join(dir, 'example.mts'), readmeExample());
-        const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'example.mts')], { cwd: ROOT, encoding: 'utf8' });
+        const run = () => spawnSync(process.execPath, ['--import', 'tsx', join(dir, 'example.mts')], { cwd: ROOT, encoding: 'utf8' });
+        let r = run();
+        // Under software emulation (dev VMs, QEMU 7.2 TCG) node now and then dies of SIGSEGV in its JIT code, whatever
+        // it runs (vm-images/RESULTS.md): there, and only for that signal, the example gets one more run, said aloud.
+        if (process.env.TSBPF_VM === '1' && r.signal === 'SIGSEGV') {
+          process.stderr.write('readme-builder: the example was killed by SIGSEGV under TCG; running it once more\n');
+          r = run();
+        }
         expect(r.status, `${r.signal ? `killed by ${r.signal}; ` : ''}${r.stderr}`).to.equal(0);
         expect(r.stdout.replace(/\s+/g, ' ')).to.contain('[ 1, 0, 0, 0, 0, 0, 0, 0 ]');
       } finally {
