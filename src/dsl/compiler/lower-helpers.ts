@@ -154,12 +154,7 @@ function printk(l: FunctionLowering, args: Node[], node: Node): Value {
   if (args.length > 4) l.fail(args[4]!, 'TSBPF_PRINTK', 'printk takes at most three values');
   const bytes = new TextEncoder().encode(fmt.getLiteralValue());
   const size = bytes.length + 1;
-  // %s takes a CStr (its address); everything else is an integer widened to 64 bits.
-  const values = args.slice(1).map((a) => {
-    const v = l.expr(a);
-    if (v.k === 'ptr' && v.to.kind === 'array' && v.to.cstr) return reg(v.reg);
-    return l.convert(l.intOf(v, a), U64, a).op;
-  });
+  const values = args.slice(1).map((a) => formatValue(l, a).word);
   const s = l.slot(size, fmt);
   const p = l.newReg();
   l.at(node);
@@ -177,6 +172,13 @@ function printk(l: FunctionLowering, args: Node[], node: Node): Value {
   }
   const r = l.call(Helper.trace_printk, [reg(p), imm(size), ...values], node)!;
   return { k: 'int', op: reg(r), t: I64 };
+}
+
+/** A printk/snprintf value as the u64 the helper takes: a CStr's address (for %s), or an integer widened to 64 bits. */
+function formatValue(l: FunctionLowering, a: Node): { word: Operand; cstr: boolean } {
+  const v = l.expr(a);
+  if (v.k === 'ptr' && v.to.kind === 'array' && v.to.cstr) return { word: reg(v.reg), cstr: true };
+  return { word: l.convert(l.intOf(v, a), U64, a).op, cstr: false };
 }
 
 /** The kernel's limit on bpf_snprintf's values (MAX_BPRINTF_VARARGS). */
@@ -199,14 +201,11 @@ function snprintf(l: FunctionLowering, args: Node[], node: Node): Value {
   if (values.length !== parsed.specs.length) return l.fail(values[parsed.specs.length] ?? fmt, 'TSBPF_SNPRINTF', `the format has ${parsed.specs.length} conversion${parsed.specs.length === 1 ? '' : 's'} and ${values.length} value${values.length === 1 ? ' follows' : 's follow'}`);
   if (values.length > SNPRINTF_MAX_VALUES) return l.fail(values[SNPRINTF_MAX_VALUES]!, 'TSBPF_SNPRINTF', `bpf.snprintf takes at most ${SNPRINTF_MAX_VALUES} values`);
   const words = values.map((a, i) => {
-    const v = l.expr(a);
-    const isStr = v.k === 'ptr' && v.to.kind === 'array' && v.to.cstr === true && !v.nullIf;
-    if (parsed.specs[i]!.conv === 's') {
-      if (!isStr) l.fail(a, 'TSBPF_SNPRINTF', '%s takes a CStr');
-      return reg((v as Extract<Value, { k: 'ptr' }>).reg);
-    }
-    if (isStr) l.fail(a, 'TSBPF_SNPRINTF', `a CStr goes with %s, not %${parsed.specs[i]!.conv}`);
-    return l.convert(l.intOf(v, a), U64, a).op;
+    const { word, cstr } = formatValue(l, a);
+    const conv = parsed.specs[i]!.conv;
+    if (conv === 's' && !cstr) l.fail(a, 'TSBPF_SNPRINTF', '%s takes a CStr');
+    if (conv !== 's' && cstr) l.fail(a, 'TSBPF_SNPRINTF', `a CStr goes with %s, not %${conv}`);
+    return word;
   });
   const fmtVar = l.model.formatString(text, fmt);
   l.at(node);
