@@ -33,8 +33,12 @@ export type be16 = number;
 /** 32-bit value in network byte order (convert with ntohl/htonl). */
 export type be32 = number;
 
-const wrap = (bits: number, signed: boolean) => (v: number | bigint): number => {
-  const b = BigInt(typeof v === 'number' ? Math.trunc(v) : v);
+/**
+ * A cast takes an integer, or a kernel pointer (`u64(task.real_parent)`: its
+ * address, to store in an integer field or compare with one).
+ */
+const wrap = (bits: number, signed: boolean) => (v: number | bigint | Ptr<unknown>): number => {
+  const b = BigInt(typeof v === 'number' ? Math.trunc(v) : (v as unknown as bigint));
   return Number(signed ? BigInt.asIntN(bits, b) : BigInt.asUintN(bits, b));
 };
 
@@ -661,8 +665,11 @@ export const bpf = {
   enumValue: onlyInPrograms as <E extends Record<string, number | bigint>>(e: E, name: keyof E & string) => u64,
   cpu: onlyInPrograms as () => u32,
   random: onlyInPrograms as () => u32,
-  /** Copies sizeof(dst) bytes from a kernel address, or from a kernel struct's field (`task.comm`), into dst. */
-  probeReadKernel: onlyInPrograms as <T>(dst: T, src: u64 | T | Ptr<unknown>) => i64,
+  /**
+   * Copies sizeof(dst) bytes from a kernel address, or from a kernel struct's field (`task.comm`), into dst.
+   * The field may be of another type than dst (an `in6_addr` into a `FixedArray<u8, 16>`), at least as large.
+   */
+  probeReadKernel: onlyInPrograms as <T>(dst: T, src: u64 | T | Ptr<unknown> | KernelType<string> | FixedArray<number, number>) => i64,
   probeReadUser: onlyInPrograms as <T>(dst: T, src: u64) => i64,
   /** Copies a NUL-terminated kernel string (a `char *` field, or a kernel struct's char array) into dst. */
   probeReadKernelStr: onlyInPrograms as <N extends number>(dst: CStr<N>, src: u64 | CStr<number> | Ptr<unknown>) => i64,

@@ -100,4 +100,26 @@ export const p = rawTracepoint('sys_enter', () => probe(bpf.currentTask() as unk
       live.close();
     }
   });
+
+  it('probeReadKernel copies a kernel struct field into an array of another type (list_head into FixedArray<u64, 2>), and u64(p) compares a pointer with it', function () {
+    needKernel(this);
+    // The declaration once took only a source of dst's own type, so TypeScript refused this (tcpconnect's in6_addr into FixedArray<u8, 16>).
+    const live = loadCompiledModule(compileSource(`
+import { bpf, rawTracepoint, u64, type FixedArray } from 'tsbpf/dsl';
+export interface Links { both: FixedArray<u64, 2> }
+export const p = rawTracepoint('sys_enter', () => {
+  const task = bpf.currentTask();
+  let l!: Links;
+  if (bpf.probeReadKernel(l.both, task.children) !== 0) return 1;
+  if (l.both[0] === 0) return 2;
+  // u64(p): a pointer's address as an integer (TypeScript compares a number with a Ptr only so).
+  return l.both[0] === u64(task.children.next) && l.both[1] === u64(task.children.prev) ? 100 : 3;
+});
+`));
+    try {
+      expect(live.programs.get('p')!.testRun({ ctx: new Uint8Array(16) }).retval).to.equal(100);
+    } finally {
+      live.close();
+    }
+  });
 });
