@@ -216,11 +216,29 @@ export interface SharedMap<K, V> extends KeyValueMap<K, V> {
   readonly __perCpu?: false;
 }
 
-export interface HashMap<K, V> extends SharedMap<K, V> {}
-export interface ArrayMap<V> extends SharedMap<u32, V> {}
-export interface PerCpuHash<K, V> extends PerCpuMap<K, V> {}
-export interface PerCpuArray<V> extends PerCpuMap<u32, V> {}
-export interface LruHash<K, V> extends SharedMap<K, V> {}
+/**
+ * Maps bpf_for_each_map_elem walks (kernel 5.13+): hash, LRU hash, array,
+ * per-CPU hash and per-CPU array maps.
+ */
+export interface ForEachMap<K, V> {
+  /**
+   * bpf_for_each_map_elem: calls `callback(key, value, ctx)` for each
+   * element (arrays: every index; hash maps: in the kernel's order) until it
+   * returns non-zero (true, 1: stop). An integer key or value is its value;
+   * a struct key is a read-only reference into the map, a struct value a
+   * reference (writes go to the map; per-CPU maps: this CPU's value). The
+   * callback is a BPF function of its own: it reaches the caller's state
+   * through `ctx`, a struct local. The result is the number of elements
+   * visited (the one that stopped included).
+   */
+  forEachElem<C = undefined>(callback: (key: K, value: V, ctx: C) => number | boolean | void, ctx?: C): i64;
+}
+
+export interface HashMap<K, V> extends SharedMap<K, V>, ForEachMap<K, V> {}
+export interface ArrayMap<V> extends SharedMap<u32, V>, ForEachMap<u32, V> {}
+export interface PerCpuHash<K, V> extends PerCpuMap<K, V>, ForEachMap<K, V> {}
+export interface PerCpuArray<V> extends PerCpuMap<u32, V>, ForEachMap<u32, V> {}
+export interface LruHash<K, V> extends SharedMap<K, V>, ForEachMap<K, V> {}
 
 /** A ring buffer carrying events of type T to user space. */
 export interface RingBuf<T> extends MapDescriptor {

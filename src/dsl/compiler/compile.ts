@@ -488,10 +488,7 @@ function linkSubprograms(main: Instruction[], subs: Map<string, FinishedSubprogr
       const plan = sub.plan;
       subprograms.push({
         name: callee, start: out.length, stackSize: sub.code.stackSize,
-        params: [
-          ...plan.params.filter((x) => x.kind !== 'ctx').map((x, j): CompiledSubprogram['params'][number] => ({ name: paramName(plan, x, j), type: x.kind === 'int' ? x.t : 'ptr' })),
-          ...(plan.usesCtx ? [{ name: 'ctx', type: 'ctx' as const }] : []),
-        ],
+        params: [...registerParams(plan), ...(plan.usesCtx ? [{ name: 'ctx', type: 'ctx' as const }] : [])],
         ...(plan.result ? { result: plan.result } : {}),
       });
       place(sub.code.instructions);
@@ -511,6 +508,22 @@ function linkSubprograms(main: Instruction[], subs: Map<string, FinishedSubprogr
 function paramName(plan: SubprogramPlan, x: SubprogramParam, j: number): string {
   const p = plan.fn.getParameters()[plan.params.indexOf(x)];
   return p ? p.getName() : `arg${j}`;
+}
+
+/**
+ * A subprogram's argument registers in order, as its BTF prototype declares
+ * them: a register the body does not read (forEachElem's map) is a pointer
+ * all the same, and an integer passed by its address (forEachElem's key
+ * and value) is that pointer.
+ */
+function registerParams(plan: SubprogramPlan): CompiledSubprogram['params'] {
+  const byArg = new Map(plan.params.flatMap((x) => (x.kind === 'ctx' ? [] : [[x.arg, x] as const])));
+  const count = byArg.size ? Math.max(...byArg.keys()) + 1 : 0;
+  return Array.from({ length: count }, (_, a) => {
+    const x = byArg.get(a);
+    if (!x) return { name: plan.callback === 'forEachElem' && a === 0 ? 'map' : `arg${a}`, type: 'ptr' as const };
+    return { name: paramName(plan, x, a), type: x.kind === 'int' && !x.load ? x.t : ('ptr' as const) };
+  });
 }
 
 /**

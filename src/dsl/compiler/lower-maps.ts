@@ -8,7 +8,8 @@ import { I32, I64, type IntType, sizeOf, spinLocks } from './ctypes.js';
 import { HELPER_PROGRAMS } from './helpers.js';
 import { imm, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
-import { KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
+import { FOR_EACH_KINDS, freesValues, KEY_VALUE_KINDS, type MapKind } from './map-kinds.js';
+import { forEachCall } from './subprograms.js';
 import type { MapInfo } from './module-model.js';
 import { copiedToStack, inStackOrMap, otherMapMethod } from './lower-map-kinds.js';
 
@@ -24,6 +25,12 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
   if (map.histogram) return histogramMethod(l, map, method, args, node);
   if (spinLocks(map.value).count > 0 && !HELPER_PROGRAMS.withLock!.includes(l.program.kind)) {
     l.fail(node, 'TSBPF_LOCK', `${map.name}'s values hold a SpinLock, which the kernel does not let ${l.program.kind} programs use`);
+  }
+  if (method === 'forEachElem') {
+    if (!FOR_EACH_KINDS.has(map.kind) || map.fdReg !== undefined) {
+      return l.fail(node, 'TSBPF_FOR_EACH', `forEachElem walks hash, LRU hash, array and per-CPU hash and array maps${map.fdReg !== undefined ? ' named by the module, not an inner map' : `, not ${map.kind} maps`}`);
+    }
+    return forEachCall(l, map, args, node);
   }
   if (!KEY_VALUE_KINDS.has(map.kind) && map.kind !== 'ringbuf') {
     const v = otherMapMethod(l, map, method, args, node);
@@ -65,7 +72,7 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       const r = l.call(Helper.map_lookup_elem, [reg(l.mapFd(map)), reg(k)], node)!;
       if (map.value.kind === 'int') return storedInteger(l, r, map.value);
       // Array elements live as long as the map; hash-map values until a delete or update may free them.
-      const refs = freesValues(map) ? [l.lifetimes.acquire({ kind: 'value', map, key: l.cx.constantOf(args[0]!) })] : [];
+      const refs = freesValues(map.kind) ? [l.lifetimes.acquire({ kind: 'value', map, key: l.cx.constantOf(args[0]!) })] : [];
       return { k: 'ptr', reg: r, to: map.value, space: 'map', ...(refs.length ? { refs } : {}) };
     }
     case 'update': {
@@ -82,14 +89,14 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
       const keyArg = inEvent(keyValue, k) && inEvent(value, v) ? copiedToStack(l, keyValue, key, args[0]!) : k;
       const r = l.call(Helper.map_update_elem, [reg(l.mapFd(map)), reg(keyArg), reg(v), flags], node)!;
       // The kernel replaces the element (an LRU map may evict any other to make room).
-      if (freesValues(map)) l.lifetimes.release({ kind: 'values', map, key: map.kind === 'lru_hash' ? 'any' : l.cx.constantOf(args[0]!) }, `${map.name}.update()`, node);
+      if (freesValues(map.kind)) l.lifetimes.release({ kind: 'values', map, key: map.kind === 'lru_hash' ? 'any' : l.cx.constantOf(args[0]!) }, `${map.name}.update()`, node);
       return { k: 'int', op: reg(r), t: I64 };
     }
     case 'delete': {
       need(1);
       const k = l.materialize(args[0]!, key);
       const r = l.call(Helper.map_delete_elem, [reg(l.mapFd(map)), reg(k)], node)!;
-      if (freesValues(map)) l.lifetimes.release({ kind: 'values', map, key: l.cx.constantOf(args[0]!) }, `${map.name}.delete()`, node);
+      if (freesValues(map.kind)) l.lifetimes.release({ kind: 'values', map, key: l.cx.constantOf(args[0]!) }, `${map.name}.delete()`, node);
       return { k: 'int', op: reg(r), t: I64 };
     }
     case 'increment':
@@ -101,8 +108,6 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
   }
 }
 
-/** Whether a delete or update of the map can free a value a reference points into (hash maps; array elements live as long as the map). */
-const freesValues = (map: MapInfo): boolean => map.kind === 'hash' || map.kind === 'percpu_hash' || map.kind === 'lru_hash';
 
 /**
  * A lookup in a map of integers gives the integer stored now (a value, as

@@ -38,7 +38,7 @@ interface Frame {
   resultPtr?: { to: CType; space: Space; refs: number[] };
   /** For a function whose TypeScript type returns `number | null`: 0 when the integer result is null. */
   resultNull?: VReg;
-  /** A bpf_loop callback's frame (results 0 or 1). */
+  /** A helper's callback frame (results 0 or 1). */
   callback?: boolean;
 }
 
@@ -244,7 +244,12 @@ export class FunctionLowering {
     plan.params.forEach((sp, i) => {
       const p = params[i]!;
       if (sp.kind === 'ctx') this.#bindings.set(p, { k: 'value', value: { k: 'ctx' } });
-      else if (sp.kind === 'int') this.#bindings.set(p, { k: 'var', reg: regs[i]!, t: sp.t });
+      else if (sp.kind === 'int' && sp.load) {
+        // A pointer to the integer (forEachElem's key or value): the parameter is its value at the entry.
+        const r = this.newReg();
+        this.emit({ op: 'mov', dst: r, src: this.load(regs[i]!, 0, sp.t).op, bits: 64 });
+        this.#bindings.set(p, { k: 'var', reg: r, t: sp.t });
+      } else if (sp.kind === 'int') this.#bindings.set(p, { k: 'var', reg: regs[i]!, t: sp.t });
       else {
         const refs = sp.origins.map((o) => this.lifetimes.acquire(o));
         this.#bindings.set(p, { k: 'value', value: { k: 'ptr', reg: regs[i]!, to: sp.to, space: sp.space, ...withRefs(refs) } });
@@ -267,11 +272,11 @@ export class FunctionLowering {
     const ctxUsed = ops.some((op, i) => i !== entry.length && uses(op).includes(ctxReg));
     // The context costs an argument register only when the body reads it.
     if (!ctxUsed) ops.splice(entry.length, 1);
-    else if (plan.callback) this.fail(plan.node, 'TSBPF_HELPER_ARG', "a bpf.loop callback has no program context (bpf_loop passes only the index and its ctx): read what it needs from the context before the loop, into the loop's ctx");
+    else if (plan.callback) this.fail(plan.node, 'TSBPF_HELPER_ARG', `a ${plan.callback} callback has no program context (the kernel passes it only ${plan.callback === 'bpf.loop' ? 'the index' : 'the key, the value'} and its ctx): read what it needs from the context before the call, into the callback's ctx`);
     else if (ctxArg >= 5) this.fail(plan.node, 'TSBPF_NOINLINE', `${plan.name} takes ${ctxArg} arguments and the context: a BPF function takes at most 5`);
     plan.usesCtx = ctxUsed;
     if (frame.resultType) plan.result = frame.resultType;
-    // As the kernel declares a callback: long (*)(u32 index, void *ctx).
+    // As the kernel declares a callback: long (*)(u32 index, void *ctx), long (*)(map, key, value, ctx).
     if (plan.callback) plan.result = I64;
     return { name: plan.name, ops, slots: this.slots, vregCount: this.#vregs };
   }
@@ -881,6 +886,7 @@ export class FunctionLowering {
       if (v.k === 'ptr' && v.to.kind === 'int') {
         if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
         if (v.space === 'rodata') this.fail(node, 'TSBPF_RODATA_WRITE', 'a rodata global is read-only in programs: set it from user space before load (--set)');
+        if (v.space === 'mapkey') this.fail(node, 'TSBPF_FOR_EACH', "forEachElem's key is the map's own key, read-only: copy it to change it ({ ...key })");
         return { k: 'mem', base: v.reg, off: 0, t: v.to, ...(v.nullIf ? { guard: v.nullIf } : {}) };
       }
       return this.fail(node, 'TSBPF_ASSIGN', 'only integer fields can be assigned (copy structs field by field)');

@@ -8,15 +8,20 @@
  */
 import { type ArrowFunction, type FunctionDeclaration, type FunctionExpression, Node, ts } from 'ts-morph';
 import type { CompilerContext } from './context.js';
-import { type CType, I32, type IntType, U32 } from './ctypes.js';
+import { type CType, I32, I64, type IntType, U32 } from './ctypes.js';
 import { Helper } from '../../asm/helpers.js';
-import { imm, type IrFunction, type Operand, reg } from './ir.js';
+import { imm, type IrFunction, type Operand, reg, type VReg } from './ir.js';
 import { FunctionLowering, isContextType } from './lower.js';
 import { reloadPacketBounds } from './lower-packet.js';
 import type { Space, Value } from './values.js';
+import type { MapInfo } from './module-model.js';
+import { freesValues } from './map-kinds.js';
 import type { Origin } from './lifetimes.js';
 
 export type FunctionNode = FunctionDeclaration | ArrowFunction | FunctionExpression;
+
+/** The methods that pass a callback to the kernel, as the module writes them. */
+export type CallbackHelper = 'bpf.loop' | 'forEachElem';
 
 /** MAX_CALL_FRAMES: the program's frame and at most 7 calls below it. */
 export const MAX_CALL_FRAMES = 8;
@@ -32,7 +37,8 @@ export const AUTO_MIN_NODES = 120;
 
 /** How a parameter reaches a subprogram: in argument register `arg`, or (the context) in the register after the others. */
 export type SubprogramParam =
-  | { kind: 'int'; arg: number; t: IntType }
+  /** With `load`, the register holds a pointer to the integer (a map's key or value), read at the entry. */
+  | { kind: 'int'; arg: number; t: IntType; load?: boolean }
   | { kind: 'ptr'; arg: number; to: CType; space: Space; origins: Origin[] }
   | { kind: 'ctx' };
 
@@ -53,8 +59,8 @@ export interface SubprogramPlan {
   depth: number;
   /** Whether the compiler chose it (not `@noinline`): then a program it does not fit in is lowered again with everything inlined. */
   automatic: boolean;
-  /** A bpf_loop callback: it returns 0 or 1 (any other value is made 1) and has no program context. */
-  callback?: boolean;
+  /** A helper's callback (named by the method that passes it): it returns 0 or 1 (any other value is made 1) and has no program context. */
+  callback?: CallbackHelper;
   lowering?: FunctionLowering;
   ir?: IrFunction;
 }
@@ -200,7 +206,7 @@ export function callSubprogram(l: FunctionLowering, choice: CallChoice, fn: Func
 /** The subprogram of `fn` for parameters passed this way: lowered on its first use, once per program. */
 function planFor(l: FunctionLowering, base: Pick<SubprogramPlan, 'name' | 'fn' | 'decl' | 'node' | 'params' | 'automatic' | 'callback'>): SubprogramPlan {
   // One subprogram per function and kind of memory each reference points to (the code differs: packet bounds, read-only data).
-  const key = `${base.callback ? 'loop:' : ''}${keyOf(base.fn)}|${base.params.map((p) => (p.kind === 'ptr' ? `${p.space}:${p.origins.map(originKey).join('+')}` : p.kind)).join(',')}`;
+  const key = `${base.callback ?? ''}:${keyOf(base.fn)}|${base.params.map((p) => (p.kind === 'ptr' ? `${p.arg}:${p.space}:${p.origins.map(originKey).join('+')}` : p.kind === 'int' ? `${p.arg}:int${p.load ? '*' : ''}` : p.kind)).join(',')}`;
   let plan = l.subprograms.plans.get(key);
   if (!plan) {
     plan = { ...base, name: l.subprograms.uniqueName(base.name), usesCtx: false, movesPacket: false, depth: l.frameDepth };
@@ -222,6 +228,53 @@ function afterCall(l: FunctionLowering, plan: SubprogramPlan, what: string, node
   for (const r of plan.lowering!.lifetimes.releases) if (r.kind === 'values') l.lifetimes.release(r, what, node);
 }
 
+/** The function passed to a helper: an arrow function written there, or a module function by name. */
+function callbackFunction(l: FunctionLowering, cbArg: Node, what: CallbackHelper): { fn: FunctionNode; decl: Node } {
+  let fn: Node | undefined = cbArg;
+  let decl: Node = cbArg;
+  if (Node.isIdentifier(cbArg)) {
+    decl = l.cx.declarationOf(cbArg) ?? cbArg;
+    fn = Node.isVariableDeclaration(decl) ? decl.getInitializer() : decl;
+  }
+  if (!fn || !(Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) {
+    return l.fail(cbArg, 'TSBPF_HELPER_ARG', `${what} calls a function: an arrow function or a module function`);
+  }
+  if (l.functionChain.includes(fn)) return l.fail(cbArg, 'TSBPF_RECURSION', `a ${what} callback cannot call back into itself: BPF programs cannot recurse`);
+  return { fn, decl };
+}
+
+/** A callback's `ctx` argument: stack memory (the kernel takes nothing else there), or none. */
+function callbackContext(l: FunctionLowering, ctxArg: Node | undefined, what: CallbackHelper): Extract<Value, { k: 'ptr' }> | undefined {
+  if (!ctxArg) return undefined;
+  const v = l.expr(ctxArg);
+  if (v.k !== 'ptr' || v.space !== 'stack') return l.fail(ctxArg, 'TSBPF_HELPER_ARG', `${what}'s context is stack memory: a struct local (copy a map value into one first)`);
+  return v;
+}
+
+/**
+ * Lowers the callback as a subprogram (once per program and parameter
+ * kinds), calls `helper` with its address (lddw BPF_PSEUDO_FUNC) in the
+ * argument register `fnArg`, and ends in the caller what the callback may
+ * have moved or freed. The helper's result, a long, in a register.
+ */
+function callWithCallback(
+  l: FunctionLowering, what: CallbackHelper, cb: { fn: FunctionNode; decl: Node }, params: SubprogramParam[], node: Node,
+  helper: number, args: (fn: VReg) => Operand[], ctx: Extract<Value, { k: 'ptr' }> | undefined,
+): VReg {
+  if (l.frameDepth + 1 > MAX_CALL_FRAMES) return l.fail(node, 'TSBPF_CALL_DEPTH', `this ${what} callback makes ${l.frameDepth + 1} nested BPF functions; the kernel allows ${MAX_CALL_FRAMES} frames`);
+  const { fn, decl } = cb;
+  const suffix = what === 'bpf.loop' ? 'loop' : 'each';
+  const named = Node.isFunctionDeclaration(decl) || Node.isVariableDeclaration(decl) ? (decl.getName() ?? `${suffix}_callback`) : `${l.program.name}_${suffix}`;
+  const plan = planFor(l, { name: named, fn, decl, node, params, automatic: false, callback: what });
+  const f = l.newReg();
+  l.at(node);
+  l.emit({ op: 'func', dst: f, subprogram: plan.name });
+  if (ctx) l.lifetimes.use(ctx.refs, node);
+  const dst = l.call(helper, args(f), node)!;
+  afterCall(l, plan, `${what}()`, node);
+  return dst;
+}
+
 /**
  * `bpf.loop(n, callback, ctx?)`: bpf_loop with the callback lowered as a
  * subprogram whose address is an lddw BPF_PSEUDO_FUNC. Its parameters are
@@ -232,39 +285,43 @@ export function loopCall(l: FunctionLowering, args: Node[], node: Node): Value {
   const [nArg, cbArg, ctxArg] = args;
   if (!nArg || !cbArg) return l.fail(node, 'TSBPF_ARGS', 'bpf.loop takes a count, a callback and optionally a context');
   const n = l.coerceLoose(l.int(nArg), U32, nArg).op;
-  let fn: Node | undefined = cbArg;
-  let decl: Node = cbArg;
-  if (Node.isIdentifier(cbArg)) {
-    decl = l.cx.declarationOf(cbArg) ?? cbArg;
-    fn = Node.isVariableDeclaration(decl) ? decl.getInitializer() : decl;
-  }
-  if (!fn || !(Node.isFunctionDeclaration(fn) || Node.isArrowFunction(fn) || Node.isFunctionExpression(fn))) {
-    return l.fail(cbArg, 'TSBPF_HELPER_ARG', 'bpf.loop calls a function: an arrow function or a module function');
-  }
-  if (l.functionChain.includes(fn)) return l.fail(cbArg, 'TSBPF_RECURSION', 'a bpf.loop callback cannot call back into itself: BPF programs cannot recurse');
-  let ctx: Extract<Value, { k: 'ptr' }> | undefined;
-  if (ctxArg) {
-    const v = l.expr(ctxArg);
-    if (v.k !== 'ptr' || v.space !== 'stack') return l.fail(ctxArg, 'TSBPF_HELPER_ARG', "bpf.loop's context is stack memory: a struct local (copy a map value into one first)");
-    ctx = v;
-  }
-  const fnParams = fn.getParameters();
+  const cb = callbackFunction(l, cbArg, 'bpf.loop');
+  const ctx = callbackContext(l, ctxArg, 'bpf.loop');
+  const fnParams = cb.fn.getParameters();
   if (fnParams.length > 2) return l.fail(fnParams[2]!, 'TSBPF_HELPER_ARG', 'a bpf.loop callback takes the index and the context');
   if (fnParams.length === 2 && !ctx) return l.fail(fnParams[1]!, 'TSBPF_HELPER_ARG', 'the callback takes a context: pass it as bpf.loop\'s third argument');
   const params: SubprogramParam[] = [];
   if (fnParams.length > 0) params.push({ kind: 'int', arg: 0, t: U32 });
   if (fnParams.length > 1 && ctx) params.push({ kind: 'ptr', arg: 1, to: ctx.to, space: 'stack', origins: l.lifetimes.originsOf(ctx.refs ?? []) });
-  if (l.frameDepth + 1 > MAX_CALL_FRAMES) return l.fail(node, 'TSBPF_CALL_DEPTH', `this bpf.loop callback makes ${l.frameDepth + 1} nested BPF functions; the kernel allows ${MAX_CALL_FRAMES} frames`);
-  const named = Node.isFunctionDeclaration(decl) || Node.isVariableDeclaration(decl) ? (decl.getName() ?? 'loop_callback') : `${l.program.name}_loop`;
-  const plan = planFor(l, { name: named, fn, decl, node, params, automatic: false, callback: true });
-  const f = l.newReg();
-  l.at(node);
-  l.emit({ op: 'func', dst: f, subprogram: plan.name });
-  if (ctx) l.lifetimes.use(ctx.refs, node);
-  const dst = l.call(Helper.loop, [n, reg(f), ctx ? reg(ctx.reg) : imm(0), imm(0)], node)!;
-  afterCall(l, plan, 'bpf.loop()', node);
+  const dst = callWithCallback(l, 'bpf.loop', cb, params, node, Helper.loop, (f) => [n, reg(f), ctx ? reg(ctx.reg) : imm(0), imm(0)], ctx);
   // An i32: the verifier's inlined bpf_loop writes -E2BIG with a 32-bit move (0xfffffff9), the helper as a long.
   return { k: 'int', op: reg(dst), t: I32 };
+}
+
+/**
+ * `m.forEachElem(callback, ctx?)`: bpf_for_each_map_elem. The kernel calls
+ * back with (map, key, value, ctx): the key and the value are pointers into
+ * the map, the key read-only; an integer key or value is read at the
+ * callback's entry (a value, as `lookup` gives it), a struct one is a
+ * reference, which a delete or update of a hash map in the callback ends.
+ */
+export function forEachCall(l: FunctionLowering, map: MapInfo, args: Node[], node: Node): Value {
+  const what = 'forEachElem';
+  const [cbArg, ctxArg] = args;
+  if (!cbArg) return l.fail(node, 'TSBPF_ARGS', `${what} takes a callback and optionally a context`);
+  const cb = callbackFunction(l, cbArg, what);
+  const ctx = callbackContext(l, ctxArg, what);
+  const fnParams = cb.fn.getParameters();
+  if (fnParams.length > 3) return l.fail(fnParams[3]!, 'TSBPF_FOR_EACH', `a ${what} callback takes the key, the value and the context`);
+  if (fnParams.length === 3 && !ctx) return l.fail(fnParams[2]!, 'TSBPF_FOR_EACH', `the callback takes a context: pass it as ${what}'s second argument`);
+  // A hash map's element goes away when the callback deletes or replaces it (any key may be the one visited).
+  const origins: Origin[] = freesValues(map.kind) ? [{ kind: 'value', map, key: undefined }] : [];
+  const element = (t: CType, arg: number, space: Space): SubprogramParam =>
+    t.kind === 'int' ? { kind: 'int', arg, t, load: true } : { kind: 'ptr', arg, to: t, space, origins };
+  const params: SubprogramParam[] = [element(map.key!, 1, 'mapkey'), element(map.value, 2, 'map')].slice(0, fnParams.length);
+  if (fnParams.length > 2 && ctx) params.push({ kind: 'ptr', arg: 3, to: ctx.to, space: 'stack', origins: l.lifetimes.originsOf(ctx.refs ?? []) });
+  const dst = callWithCallback(l, what, cb, params, node, Helper.for_each_map_elem, (f) => [reg(l.mapFd(map)), reg(f), ctx ? reg(ctx.reg) : imm(0), imm(0)], ctx);
+  return { k: 'int', op: reg(dst), t: I64 };
 }
 
 const originKey = (o: Origin): string => (o.kind === 'value' ? `value:${o.map.name}:${o.key ?? ''}` : o.kind);

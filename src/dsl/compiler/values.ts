@@ -7,8 +7,8 @@ import type { Operand, VReg } from './ir.js';
 import type { KernelStruct, KStep, KType } from './kernel-types.js';
 import type { GlobalInfo, MapInfo } from './module-model.js';
 
-/** Where a pointer points: the verifier treats each differently. */
-export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf' | 'rodata';
+/** Where a pointer points: the verifier treats each differently ('mapkey': a key forEachElem passes, read-only). */
+export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf' | 'rodata' | 'mapkey';
 
 export type Value =
   /**

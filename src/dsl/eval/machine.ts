@@ -376,6 +376,7 @@ export class Machine {
       return;
     }
     if (p.ref.mem.life.released) throw new EvalError('TSBPF_USE_AFTER_RELEASE', `${p.ref.mem.what} is written after it was ${p.ref.mem.life.released}`);
+    if (p.ref.mem.readonly) throw new EvalError('TSBPF_FOR_EACH', `${p.ref.mem.what} is read-only`);
     storeInt(p.ref.mem.bytes, p.ref.off, p.t, v);
   }
 
@@ -514,12 +515,7 @@ export class Machine {
    */
   #loop(args: Node[], node: Node): RV {
     const n = BigInt.asUintN(32, this.#int(args[0]!));
-    let fn: Node | undefined = args[1];
-    if (fn && Node.isIdentifier(fn)) {
-      const t = this.typer.typeOf(fn);
-      fn = t.k === 'fn' ? t.fn : undefined;
-    }
-    if (!fn || !(Node.isArrowFunction(fn) || Node.isFunctionExpression(fn) || Node.isFunctionDeclaration(fn))) return fail(node, 'TSBPF_HELPER_ARG', 'bpf.loop calls a function');
+    const fn = this.#callback(args[1], node, 'bpf.loop');
     const ctx = args[2] ? this.#expr(args[2]) : null;
     if (n > 1n << 23n) return -7n;
     const params = fn.getParameters();
@@ -533,6 +529,43 @@ export class Machine {
       if (typeof result === 'bigint' && result !== 0n) break;
     }
     return i;
+  }
+
+  /**
+   * m.forEachElem(callback, ctx?): the callback called with each element's
+   * key (an integer, or a read-only reference to a copy) and value (an
+   * integer read now, or a reference into the map) and the ctx reference,
+   * until it returns something other than 0; the elements visited. An
+   * element deleted before its turn is not visited.
+   */
+  #forEachElem(spec: MapSpec, map: EvalMap, args: Node[], node: Node): RV {
+    const fn = this.#callback(args[0], node, 'forEachElem');
+    const ctx = args[1] ? this.#expr(args[1]) : null;
+    const params = fn.getParameters();
+    let visited = 0n;
+    for (const e of map.walk()) {
+      if (e.mem.life.released) continue;
+      visited++;
+      const element = (t: CT, mem: Mem): RV => (t.kind === 'int' ? loadInt(mem.bytes, 0, t.t) : { mem, off: 0, type: t });
+      const frame = new Map<Node, Slot>();
+      if (params[0]) frame.set(params[0], { v: element(spec.key!, { bytes: e.key, life: e.mem.life, what: `a key of map ${spec.name}`, readonly: true }) });
+      if (params[1]) frame.set(params[1], { v: element(spec.value, e.mem) });
+      if (params[2]) frame.set(params[2], { v: ctx });
+      const result = this.#run(fn, frame);
+      if (typeof result === 'bigint' && result !== 0n) break;
+    }
+    return visited;
+  }
+
+  /** The function a helper calls back: an arrow function written there, or a module function by name. */
+  #callback(arg: Node | undefined, node: Node, what: string): FunctionNode {
+    let fn: Node | undefined = arg;
+    if (fn && Node.isIdentifier(fn)) {
+      const t = this.typer.typeOf(fn);
+      fn = t.k === 'fn' ? t.fn : undefined;
+    }
+    if (!fn || !(Node.isArrowFunction(fn) || Node.isFunctionExpression(fn) || Node.isFunctionDeclaration(fn))) return fail(node, 'TSBPF_HELPER_ARG', `${what} calls a function`);
+    return fn;
   }
 
   #callFunction(fn: FunctionNode, args: Node[], node: Node): RV {
@@ -712,7 +745,7 @@ export class Machine {
       if (m === 'output') return BigInt(map.output(this.#bytesOf(args[0]!, spec.value)));
       return fail(node, 'TSBPF_METHOD', `ring buffers have no ${m}`);
     }
-    const key = this.#bytesOf(args[0]!, spec.key!);
+    const key = m === 'forEachElem' ? new Uint8Array(0) : this.#bytesOf(args[0]!, spec.key!);
     switch (m) {
       case 'lookup': {
         const mem = map.lookup(key);
@@ -727,6 +760,8 @@ export class Machine {
       }
       case 'delete':
         return BigInt(map.delete(key));
+      case 'forEachElem':
+        return this.#forEachElem(spec, map, args, node);
       case 'increment': {
         if (spec.value.kind !== 'int') return fail(node, 'TSBPF_INCREMENT', 'increment needs integer values');
         const by = args[1] ? this.#int(args[1]) : 1n;

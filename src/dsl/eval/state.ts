@@ -18,6 +18,8 @@ export interface Mem {
   life: Life;
   /** What it is, for messages: "the packet", "a value of map m", "an event of events". */
   what: string;
+  /** Read-only memory (the key forEachElem passes). */
+  readonly?: boolean;
 }
 
 export function loadInt(bytes: Uint8Array, off: number, t: IntT): bigint {
@@ -144,6 +146,15 @@ export class EvalMap {
     const value = new Uint8Array(this.valueSize);
     storeInt(value, 0, t, by);
     this.update(key, value, 1n);
+  }
+
+  /**
+   * The entries as they are now (arrays: every slot, in index order; hash
+   * maps: in insertion order): keys copied, values live. A walk skips those
+   * deleted meanwhile (their memory is released).
+   */
+  walk(): Array<{ key: Uint8Array; mem: Mem }> {
+    return [...this.#entries.values()].map((e) => ({ key: e.key.slice(), mem: e.mem }));
   }
 
   /** Every entry (arrays: every slot), keys and values copied. */

@@ -19,7 +19,8 @@ export type SType =
   /** A map lookup of integer values: the value or null. */
   | { k: 'intOrNull'; t: IntT }
   /** `ro`: memory programs may not write (a rodata array or struct). */
-  | { k: 'ref'; to: CT; ro?: true }
+  /** `ro`: read-only memory, a rodata global or the key forEachElem passes. */
+  | { k: 'ref'; to: CT; ro?: 'rodata' | 'mapkey' }
   | { k: 'null' }
   | { k: 'void' }
   | { k: 'ctx'; ctx: CtxKind }
@@ -190,6 +191,18 @@ export class Typer {
       // A program body's parameter is its context.
       if (!tn) {
         if (fn && this.#isProgramBody(fn)) return { k: 'ctx', ctx: this.#programCtx(fn) };
+        // A forEachElem callback's parameters: the map's key and value, and the reference passed as ctx.
+        const parent = fn?.getParent();
+        const call = parent && Node.isCallExpression(parent) && parent.getArguments()[0] === fn ? parent : undefined;
+        const walked = call ? this.#forEachMap(call) : undefined;
+        if (call && walked) {
+          const i = (fn as FunctionNode).getParameters().indexOf(decl);
+          const element = (t: CT, ro?: 'mapkey'): SType => (t.kind === 'int' ? { k: 'int', t: t.t } : { k: 'ref', to: t, ...(ro ? { ro } : {}) });
+          if (i === 0) return element(walked.key!, 'mapkey');
+          if (i === 1) return element(walked.value);
+          const ctxArg = call.getArguments()[1];
+          if (i === 2 && ctxArg) return this.typeOf(ctxArg);
+        }
         // A bpf.loop callback's parameters: the index, and the reference passed as the loop's ctx.
         const loop = fn?.getParent();
         if (fn && loop && Node.isCallExpression(loop) && loop.getArguments()[1] === fn && this.#isLoopHelper(loop)) {
@@ -263,6 +276,14 @@ export class Typer {
     return o.k === 'dsl' && o.name === 'bpf';
   }
 
+  /** The map a `m.forEachElem(…)` call walks. */
+  #forEachMap(call: CallExpression): MapSpec | undefined {
+    const callee = call.getExpression();
+    if (!Node.isPropertyAccessExpression(callee) || callee.getName() !== 'forEachElem') return undefined;
+    const o = this.typeOf(callee.getExpression());
+    return o.k === 'map' ? o.map : undefined;
+  }
+
   #isProgramBody(fn: Node): boolean {
     for (const p of this.model.programs.values()) if (p.body === fn) return true;
     return false;
@@ -325,7 +346,7 @@ export class Typer {
         if (o.to.kind !== 'struct') return fail(node, 'TSBPF_MEMBER', `not a struct: no field ${name}`);
         const f = o.to.fields.find((x) => x.name === name);
         if (!f) return fail(node, 'TSBPF_MEMBER', `${o.to.name} has no field ${name}`);
-        return f.type.kind === 'int' ? { k: 'int', t: f.type.t } : { k: 'ref', to: f.type, ...(o.ro ? { ro: true as const } : {}) };
+        return f.type.kind === 'int' ? { k: 'int', t: f.type.t } : { k: 'ref', to: f.type, ...(o.ro ? { ro: o.ro } : {}) };
       }
       default:
         return fail(node, 'TSBPF_MEMBER', `${o.k} has no property ${name}`);
@@ -338,7 +359,7 @@ export class Typer {
     const idx = this.int(node.getArgumentExpressionOrThrow());
     if (idx.c !== undefined && (idx.c < 0n || idx.c >= BigInt(o.to.length))) return fail(node.getArgumentExpressionOrThrow(), 'TSBPF_INDEX_RANGE', `index ${idx.c} is outside the array`);
     if (idx.c === undefined && o.to.elem.kind !== 'int') return fail(node, 'TSBPF_INDEX', 'arrays of structs need constant indexes');
-    return o.to.elem.kind === 'int' ? { k: 'int', t: o.to.elem.t } : { k: 'ref', to: o.to.elem, ...(o.ro ? { ro: true as const } : {}) };
+    return o.to.elem.kind === 'int' ? { k: 'int', t: o.to.elem.t } : { k: 'ref', to: o.to.elem, ...(o.ro ? { ro: o.ro } : {}) };
   }
 
   // ------------------------------------------------------------ calls
@@ -353,7 +374,7 @@ export class Typer {
       if (o.k === 'global') {
         const gt = o.global.type;
         if (gt.kind !== 'int') {
-          if (m === 'get') return { k: 'ref', to: gt, ...(o.global.section === 'rodata' ? { ro: true as const } : {}) };
+          if (m === 'get') return { k: 'ref', to: gt, ...(o.global.section === 'rodata' ? { ro: 'rodata' as const } : {}) };
           if (m === 'set') return fail(callee, 'TSBPF_ARGS', `${o.global.name} is written through get()`);
         } else {
           if (m === 'get') return { k: 'int', t: gt.t };
@@ -419,6 +440,8 @@ export class Typer {
     } else {
       if (m === 'lookup') return map.value.kind === 'int' ? { k: 'intOrNull', t: map.value.t } : { k: 'ref', to: map.value };
       if (m === 'update' || m === 'delete') return { k: 'int', t: I64 };
+      // Every key/value kind the evaluator models is one bpf_for_each_map_elem walks.
+      if (m === 'forEachElem') return { k: 'int', t: I64 };
       if (m === 'increment') {
         if (map.value.kind !== 'int') return fail(node, 'TSBPF_INCREMENT', 'increment needs integer values');
         if (args[1]) this.checkStore(this.int(args[1]), map.value.t, args[1]);
@@ -612,7 +635,8 @@ export class Typer {
     const t = Node.isParenthesizedExpression(target) ? target.getExpression() : target;
     if (!Node.isPropertyAccessExpression(t) && !Node.isElementAccessExpression(t)) return;
     const o = this.typeOf(t.getExpression());
-    if (o.k === 'ref' && o.ro) fail(t, 'TSBPF_RODATA_WRITE', 'a rodata global is read-only in programs');
+    if (o.k === 'ref' && o.ro === 'rodata') fail(t, 'TSBPF_RODATA_WRITE', 'a rodata global is read-only in programs');
+    if (o.k === 'ref' && o.ro === 'mapkey') fail(t, 'TSBPF_FOR_EACH', "forEachElem's key is read-only");
   }
 
   checkAssign(left: Node, right: Node): void {
@@ -732,6 +756,14 @@ export class Checker {
     if (to?.kind === 'int' && t.k === 'int') this.typer.checkStore(t, to.t, arg);
   }
 
+  /** A helper's callback and its ctx: the callback is a function of its own (an arrow function here, or a module function), checked as one. */
+  #callback(cb: Node | undefined, ctx: Node | undefined): void {
+    if (ctx) this.expr(ctx);
+    const fn = cb && Node.isIdentifier(cb) ? this.typer.typeOf(cb) : undefined;
+    if (fn?.k === 'fn') this.function(fn.fn);
+    else if (cb && (Node.isArrowFunction(cb) || Node.isFunctionExpression(cb))) this.function(cb);
+  }
+
   expr(node: Node): void {
     if (Node.isObjectLiteralExpression(node)) return fail(node, 'TSBPF_OBJECT', 'an object literal needs a struct type');
     if (Node.isCallExpression(node)) {
@@ -743,6 +775,7 @@ export class Checker {
         if (o.k === 'map') {
           const m = callee.getName();
           if (o.map.kind === 'ringbuf') this.#store(args[0], m === 'output' ? o.map.value : undefined);
+          else if (m === 'forEachElem') this.#callback(args[0], args[1]);
           else {
             this.#store(args[0], o.map.key);
             if (m === 'update') this.#store(args[1], o.map.value);
@@ -756,10 +789,7 @@ export class Checker {
           // The callback is a function of its own (an arrow function here, or a module function), checked as one.
           const [n, cb, ctx] = args;
           if (n) this.expr(n);
-          if (ctx) this.expr(ctx);
-          const fn = cb && Node.isIdentifier(cb) ? this.typer.typeOf(cb) : undefined;
-          if (fn?.k === 'fn') this.function(fn.fn);
-          else if (cb && (Node.isArrowFunction(cb) || Node.isFunctionExpression(cb))) this.function(cb);
+          this.#callback(cb, ctx);
           return;
         }
         for (const a of args) if (this.typer.typeOf(a).k !== 'header') this.expr(a);
