@@ -60,8 +60,8 @@ export function bindAddress(fd: number, sockaddr: Uint8Array, what = 'bind'): vo
   if ((bindRaw(fd, sockaddr, sockaddr.byteLength) as number) < 0) throw new SyscallError(what, lastErrno());
 }
 
-/** bind(fd, 127.0.0.1-style IPv4 address, port); port 0 picks a free one. Returns the bound port. */
-export function bindInet4(fd: number, address: string, port: number): number {
+/** A struct sockaddr_in for a 127.0.0.1-style IPv4 address and a port. */
+function sockaddrInet4(address: string, port: number): Uint8Array {
   const octets = address.split('.').map(Number);
   if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) throw new RangeError(`bad IPv4 address '${address}'`);
   const sa = new Uint8Array(16);
@@ -69,10 +69,32 @@ export function bindInet4(fd: number, address: string, port: number): number {
   v.setUint16(0, AddressFamily.INET, true);
   v.setUint16(2, port, false);
   sa.set(octets, 4);
+  return sa;
+}
+
+/** bind(fd, 127.0.0.1-style IPv4 address, port); port 0 picks a free one. Returns the bound port. */
+export function bindInet4(fd: number, address: string, port: number): number {
+  const sa = sockaddrInet4(address, port);
+  const v = new DataView(sa.buffer);
   if ((bindRaw(fd, sa, 16) as number) < 0) throw new SyscallError(`bind ${address}:${port}`, lastErrno());
   const len = [16];
   if ((getsocknameRaw(fd, sa, len) as number) < 0) throw new SyscallError('getsockname', lastErrno());
   return v.getUint16(2, false);
+}
+
+const connectRaw = libc.func('int connect(int fd, void *addr, unsigned int len)');
+const sendRaw = libc.func('long send(int fd, void *buf, unsigned long len, int flags)');
+
+/** connect(fd, IPv4 address, port): for a datagram socket, the default destination of send. */
+export function connectInet4(fd: number, address: string, port: number): void {
+  if ((connectRaw(fd, sockaddrInet4(address, port), 16) as number) < 0) throw new SyscallError(`connect ${address}:${port}`, lastErrno());
+}
+
+/** send(fd, buf, 0) on a connected socket: the bytes sent. */
+export function send(fd: number, buf: Uint8Array): number {
+  const n = Number(sendRaw(fd, buf, buf.byteLength, 0));
+  if (n < 0) throw new SyscallError('send', lastErrno());
+  return n;
 }
 
 /** recv(fd, buf, MSG_DONTWAIT): bytes received, or -1 when nothing is waiting (EAGAIN). */
