@@ -372,8 +372,15 @@ export interface LocalStorage<O, V> extends MapDescriptor {
 }
 /** A value per task (BPF_MAP_TYPE_TASK_STORAGE). */
 export interface TaskStorage<V> extends LocalStorage<task_struct, V> {}
-/** A value per socket (BPF_MAP_TYPE_SK_STORAGE), in tp_btf, fentry/fexit and lsm programs. */
-export interface SkStorage<V> extends LocalStorage<sock, V> {}
+/**
+ * A value per socket (BPF_MAP_TYPE_SK_STORAGE): in tp_btf, fentry/fexit and
+ * lsm programs for a Ptr<sock> argument, in tc and cgroup skb programs for
+ * the packet's socket (`ctx.sk`, or `bpf.skFullsock(ctx.sk)`).
+ */
+export interface SkStorage<V> extends LocalStorage<sock, V> {
+  get(owner: Ptr<sock> | SockCommon, create?: boolean): V | null;
+  delete(owner: Ptr<sock> | SockCommon): i64;
+}
 /** A value per inode (BPF_MAP_TYPE_INODE_STORAGE), in lsm programs only. */
 export interface InodeStorage<V> extends LocalStorage<inode, V> {}
 /** A value per cgroup v2 (BPF_MAP_TYPE_CGRP_STORAGE, Linux 6.2+), in tp_btf, fentry/fexit and lsm programs. */
@@ -562,6 +569,44 @@ export interface SkbContext {
   readonly hash: u32;
 }
 
+/**
+ * The packet's socket as tc and cgroup skb programs see it (`ctx.sk`, the
+ * kernel's struct bpf_sock over a sock_common): what every socket has, its
+ * addresses, ports and state. Read-only; `bpf.skFullsock(sk)` gives the
+ * full socket, with the rest.
+ */
+export interface SockCommon {
+  readonly boundDevIf: u32;
+  /** AF_INET (2) or AF_INET6 (10). */
+  readonly family: u32;
+  readonly srcIp4: be32;
+  readonly srcIp6: FixedArray<be32, 4>;
+  /** Host byte order. */
+  readonly srcPort: u32;
+  /** Network byte order. */
+  readonly dstPort: be16;
+  readonly dstIp4: be32;
+  readonly dstIp6: FixedArray<be32, 4>;
+  /** The TCP state (TCP_ESTABLISHED is 1); UDP sockets report TCP_CLOSE (7) or ESTABLISHED when connected. */
+  readonly state: u32;
+  readonly rxQueueMapping: i32;
+}
+/** A full socket (struct bpf_sock from bpf_sk_fullsock): also its type, protocol, mark and priority; the owner of `skStorage` values. */
+export interface BpfSock extends SockCommon {
+  /** SOCK_STREAM (1), SOCK_DGRAM (2), … */
+  readonly type: u32;
+  /** IPPROTO_TCP (6), IPPROTO_UDP (17), … */
+  readonly protocol: u32;
+  readonly mark: u32;
+  readonly priority: u32;
+}
+
+/** The context of tc and cgroup skb programs: __sk_buff with the packet's socket. */
+export interface SkbSockContext extends SkbContext {
+  /** The packet's socket (skb->sk), or null (tc: packets not yet or no longer owned by a local socket). */
+  readonly sk: SockCommon | null;
+}
+
 /** Tracepoint fields by name, typed from the tracepoint's format at compile time. */
 export type TracepointContext<F> = F & { readonly [field: string]: u64 };
 
@@ -606,9 +651,9 @@ const program = <C>(programType: ProgramKind, target?: string, options?: Record<
 
 export const xdp = (_body: Body<XdpContext>): ProgramDescriptor<XdpContext> => program('xdp');
 /** tcx program on ingress (default) or egress. */
-export const tc = (direction: 'ingress' | 'egress', _body: Body<SkbContext>): ProgramDescriptor<SkbContext> => program('tc', direction);
+export const tc = (direction: 'ingress' | 'egress', _body: Body<SkbSockContext>): ProgramDescriptor<SkbSockContext> => program('tc', direction);
 export const socketFilter = (_body: Body<SkbContext>): ProgramDescriptor<SkbContext> => program('socket_filter');
-export const cgroupSkb = (direction: 'ingress' | 'egress', _body: Body<SkbContext>): ProgramDescriptor<SkbContext> => program('cgroup_skb', direction);
+export const cgroupSkb = (direction: 'ingress' | 'egress', _body: Body<SkbSockContext>): ProgramDescriptor<SkbSockContext> => program('cgroup_skb', direction);
 export const tracepoint = <F = {}>(name: string, _body: Body<TracepointContext<F>>): ProgramDescriptor<TracepointContext<F>> => program('tracepoint', name);
 export const rawTracepoint = (name: string, _body: Body<ArgsContext>): ProgramDescriptor<ArgsContext> => program('raw_tracepoint', name);
 export const kprobe = (fn: string, _body: Body<ProbeContext>): ProgramDescriptor<ProbeContext> => program('kprobe', fn);
@@ -713,6 +758,11 @@ export const bpf = {
   cgroupId: onlyInPrograms as () => u64,
   /** bpf_skb_cgroup_id: the cgroup v2 id of the packet's socket (tc egress). */
   skbCgroupId: onlyInPrograms as (ctx: SkbContext) => u64,
+  /**
+   * bpf_sk_fullsock (tc, cgroup skb): the full socket behind `ctx.sk`, or
+   * null when it is not one (a request or time-wait socket) or `sk` is null.
+   */
+  skFullsock: onlyInPrograms as (sk: SockCommon | null) => BpfSock | null,
   /** bpf_get_socket_cookie: a number naming the packet's socket for its lifetime (0 without a socket). */
   socketCookie: onlyInPrograms as (ctx: SkbContext) => u64,
   /** bpf_skb_load_bytes: copies packet bytes at `offset` into `dst` (its whole size); 0 or a negative errno. */

@@ -5,6 +5,7 @@
  * data/data_end fields read as pointers into the packet.
  */
 import type { Memory, Region } from './memory.js';
+import { SKB_SK, type SocketInfo, socketRegion } from './socket.js';
 
 export interface ProgramInput {
   /** Input memory: r1 points at it and r2 holds its length (the conformance convention); also the packet of ld_abs/ld_ind. */
@@ -16,8 +17,11 @@ export interface ProgramInput {
    * after bpf_xdp_adjust_head/tail the packet is a new array, RunResult.packet).
    */
   xdp?: { packet: Uint8Array; ingressIfindex?: number; rxQueueIndex?: number };
-  /** Run as a socket filter / tc program: r1 is a struct __sk_buff over `packet` (len, protocol, data, data_end...). */
-  skb?: { packet: Uint8Array; ifindex?: number; mark?: number; priority?: number };
+  /**
+   * Run as a socket filter / tc / cgroup skb program: r1 is a struct __sk_buff over `packet` (len, protocol, data,
+   * data_end...); `sk` is the packet's socket (__sk_buff.sk), none by default.
+   */
+  skb?: { packet: Uint8Array; ifindex?: number; mark?: number; priority?: number; sk?: SocketInfo };
 }
 
 /** struct xdp_md and struct __sk_buff (uapi bpf.h): sizes and the offsets the interpreter fills in. */
@@ -109,6 +113,7 @@ export function setUpContext(memory: Memory, R: BigUint64Array, options: Program
     v.setUint32(SK_BUFF.priority, skb.priority ?? 0, true);
     v.setUint32(SK_BUFF.ingressIfindex, skb.ifindex ?? 1, true);
     v.setUint32(SK_BUFF.ifindex, skb.ifindex ?? 1, true);
+    if (skb.sk) v.setBigUint64(SKB_SK, socketRegion(memory, skb.sk), true);
     fields = new Map([[SK_BUFF.data, start], [SK_BUFF.dataEnd, end], [SK_BUFF.dataMeta, start]]);
   }
   // __sk_buff has fields programs may write (mark, priority, cb); xdp_md has none.

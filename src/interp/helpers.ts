@@ -11,6 +11,7 @@ import { ringbufDiscard, ringbufOutput, ringbufQuery, ringbufReserve, ringbufSub
 import { currentComm, currentPidTgid, currentUidGid, probeRead, probeReadStr, taskPointer } from './helpers-task.js';
 import { snprintf, tracePrintk } from './helpers-trace.js';
 import { l3CsumReplace, l4CsumReplace, packetLoadBytes, packetStoreBytes, xdpAdjustHead, xdpAdjustTail } from './helpers-packet.js';
+import { skFullsock, socketCookie } from './socket.js';
 import { forEachMapElem, loop } from './helpers-callback.js';
 import { csumDiff, redirectMap } from './helpers-net.js';
 import { fibLookupNotForwarded } from './fib.js';
@@ -111,6 +112,7 @@ export const HelperId = {
   REDIRECT_MAP: HelperNumbers.redirect_map,
   CSUM_DIFF: HelperNumbers.csum_diff,
   GET_SOCKET_COOKIE: HelperNumbers.get_socket_cookie,
+  SK_FULLSOCK: HelperNumbers.sk_fullsock,
   SKB_CGROUP_ID: HelperNumbers.skb_cgroup_id,
   GET_STACKID: HelperNumbers.get_stackid,
   GET_STACK: HelperNumbers.get_stack,
@@ -172,8 +174,9 @@ export const defaultHelpers: HelperTable = {
   [HelperId.GET_CURRENT_CGROUP_ID]: (ctx) => ctx.task.cgroupId,
   [HelperId.REDIRECT_MAP]: redirectMap,
   [HelperId.CSUM_DIFF]: csumDiff,
-  // The interpreter's packets have no socket (the kernel gives 0 then) and no cgroup.
-  [HelperId.GET_SOCKET_COOKIE]: () => 0n,
+  // A packet's socket is the one the run describes (skb.sk), none by default (the kernel gives 0 then); there is no cgroup.
+  [HelperId.GET_SOCKET_COOKIE]: socketCookie,
+  [HelperId.SK_FULLSOCK]: skFullsock,
   [HelperId.SKB_CGROUP_ID]: () => 0n,
   [HelperId.GET_STACKID]: getStackId,
   [HelperId.GET_STACK]: getStack,

@@ -22,6 +22,7 @@ export { type DecodedProgram, decodeProgram } from './program.js';
 export { DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE, type RunOptions, type RunResult } from './machine.js';
 export { Memory, type Region, type RegionOptions } from './memory.js';
 export type { ProgramInput } from './context.js';
+export type { SocketInfo } from './socket.js';
 export { type Helper, type HelperContext, type HelperTable, HelperId, type TaskInfo, defaultHelpers, errno } from './helpers.js';
 export { formatTrace } from './helpers-trace.js';
 export { type FibAnswer, type FibQuery, FibResult, type FibTable, fibLookupWith } from './fib.js';

@@ -2,8 +2,9 @@
  * Local storage maps (BPF_MAP_TYPE_TASK_STORAGE, SK_STORAGE, INODE_STORAGE): one value per owner, the
  * owner being the kernel object a program names by pointer. The interpreter
  * has no kernel objects, so an owner is the pointer value itself (what
- * bpf_get_current_task_btf or a tp_btf argument gives); user space sees the
- * entries keyed by that pointer (8 bytes, little-endian), not by pidfd.
+ * bpf_get_current_task_btf or a tp_btf argument gives), or for the packet's
+ * socket of an skb run its cookie (socket.ts); user space sees the entries
+ * keyed by that (8 bytes, little-endian), not by pidfd or socket fd.
  */
 import { checkSpec, Errno, type InterpMap, type MapSpec } from './maps.js';
 

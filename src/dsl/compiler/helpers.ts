@@ -49,6 +49,7 @@ export const HELPER_PROGRAMS: Record<string, ProgramKind[]> = {
   cgroupId: TRACING,
   skbCgroupId: ['tc'],
   socketCookie: ['tc', 'socket_filter', 'cgroup_skb'],
+  skFullsock: ['tc', 'cgroup_skb'],
   skbLoadBytes: ['tc', 'socket_filter', 'cgroup_skb'],
   skbStoreBytes: ['tc'],
   csumDiff: ['xdp', 'tc'],

@@ -76,7 +76,7 @@ function atomicTarget(l: FunctionLowering, args: Node[], node: Node): { target: 
     const f = v.to.fields.find((x) => x.name === name);
     if (!f) return l.fail(nameNode, 'TSBPF_MEMBER', `${v.to.name} has no field ${name}`);
     if (f.type.kind !== 'int') return l.fail(nameNode, 'TSBPF_ATOMIC', `atomics work on integer fields; ${name} is ${typeName(f.type)}`);
-    if (v.space === 'packet' || v.space === 'ctx' || v.space === 'mapkey') l.fail(first, 'TSBPF_ATOMIC', `atomics work on map values, globals, events and the stack, not on ${v.space === 'packet' ? 'packet data' : v.space === 'ctx' ? 'the context' : "a map's key"}`);
+    if (v.space === 'packet' || v.space === 'ctx' || v.space === 'mapkey' || v.space === 'sock') l.fail(first, 'TSBPF_ATOMIC', `atomics work on map values, globals, events and the stack, not on ${v.space === 'packet' ? 'packet data' : v.space === 'ctx' ? 'the context' : v.space === 'sock' ? 'a socket' : "a map's key"}`);
     target = { base: v.reg, off: f.offset, t: f.type };
     rest = args.slice(2);
   } else {

@@ -9,6 +9,7 @@ import type { FunctionLowering } from './lower.js';
 import { PROGRAM_KINDS } from './program-kinds.js';
 import { parseTracepointFormat, type TracepointField } from './tracepoint-format.js';
 import type { Value } from './values.js';
+import { packetSocket } from './lower-sock.js';
 
 export function ctxMethod(l: FunctionLowering, method: string, args: Node[], node: Node): Value {
   const info = PROGRAM_KINDS[l.program.kind];
@@ -30,6 +31,7 @@ export function ctxField(l: FunctionLowering, name: string, node: Node): Value {
     if (info.packet) return { k: 'packet' };
     if (l.program.kind !== 'tracepoint') return l.fail(node, 'TSBPF_PACKET', `${l.program.kind} programs have no packet`);
   }
+  if (name === 'sk') return packetSocket(l, node);
   const f = info.fields[name];
   if (f) {
     const t = name === 'protocol' ? INT_TYPES.be16! : f.size === 8 ? U64 : U32;

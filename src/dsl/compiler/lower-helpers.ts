@@ -12,6 +12,7 @@ import type { FunctionLowering } from './lower.js';
 import { kernelHelper, kernelSource } from './lower-kernel.js';
 import { reloadPacketBounds } from './lower-packet.js';
 import { loopCall } from './subprograms.js';
+import { skFullsock } from './lower-sock.js';
 import type { Value } from './values.js';
 
 /** sizeof(struct bpf_fib_lookup). */
@@ -103,6 +104,7 @@ export function helperCall(l: FunctionLowering, name: string, args: Node[], node
     case 'cgroupId': return result(l.call(Helper.get_current_cgroup_id, [], node), U64);
     case 'skbCgroupId': return result(l.call(Helper.skb_cgroup_id, [ctxArg(0)], node), U64);
     case 'socketCookie': return result(l.call(Helper.get_socket_cookie, [ctxArg(0)], node), U64);
+    case 'skFullsock': return skFullsock(l, args[0], node);
     case 'skbLoadBytes': {
       const c = ctxArg(0);
       const off = intArg(1, U32);

@@ -12,6 +12,7 @@ import { imm, type Operand, reg, type VReg } from './ir.js';
 import type { FunctionLowering } from './lower.js';
 import type { MapInfo } from './module-model.js';
 import { BTF_TYPED } from './helpers.js';
+import { isSocket } from './lower-sock.js';
 import type { ProgramKind } from './program-kinds.js';
 import type { Value } from './values.js';
 
@@ -139,14 +140,17 @@ export function otherMapMethod(l: FunctionLowering, map: MapInfo, method: string
 /** The local storage kinds: their helpers, the kernel object that owns a value, and the program kinds the kernel offers them to. */
 const LOCAL_STORAGES = {
   task_storage: { get: Helper.task_storage_get, delete: Helper.task_storage_delete, owner: 'task (bpf.currentTaskBtf() or a Ptr<task_struct> argument)', programs: BTF_TYPED },
-  sk_storage: { get: Helper.sk_storage_get, delete: Helper.sk_storage_delete, owner: 'socket (a Ptr<sock> argument)', programs: BTF_TYPED },
+  sk_storage: { get: Helper.sk_storage_get, delete: Helper.sk_storage_delete, owner: 'socket (a Ptr<sock> argument, or ctx.sk in tc and cgroup skb programs)', programs: [...BTF_TYPED, 'tc', 'cgroup_skb'] as ProgramKind[] },
   cgrp_storage: { get: Helper.cgrp_storage_get, delete: Helper.cgrp_storage_delete, owner: 'cgroup (a Ptr<cgroup> argument)', programs: BTF_TYPED },
   inode_storage: { get: Helper.inode_storage_get, delete: Helper.inode_storage_delete, owner: 'inode (a Ptr<inode> argument)', programs: ['lsm'] as ProgramKind[] },
 };
 
 /** The owner of a local storage value: a pointer the verifier knows by its BTF type (PTR_TO_BTF_ID), not a plain address. */
 function ownerArg(l: FunctionLowering, node: Node, map: MapInfo, owner: string): Operand {
-  const v = l.int(node);
+  // A packet's socket (ctx.sk, bpf.skFullsock's): the helper takes a sock_common and looks for the full socket itself.
+  const sock = map.kind === 'sk_storage' ? l.expr(node) : undefined;
+  if (sock && isSocket(sock)) return reg(sock.reg);
+  const v = sock ? l.intOf(sock, node) : l.int(node);
   if (!v.t.btfPointer) l.fail(node, 'TSBPF_HELPER_ARG', `${map.name} is keyed by a ${owner} the verifier knows as a BTF pointer of a tp_btf, fentry or lsm program, not a plain address`);
   return v.op;
 }

@@ -24,6 +24,7 @@ import { atomicCall } from './lower-atomics.js';
 import { cstrMethod } from './lower-strings.js';
 import { packetMethod } from './lower-packet.js';
 import type { Place, Space, Value } from './values.js';
+import { isSocket, socketField } from './lower-sock.js';
 
 /** A name's binding: an integer local (`nullFlag`: a nullable one, see Value), or a value fixed when it was bound. */
 type Binding = { k: 'var'; reg: VReg; t: IntType; nullFlag?: VReg } | { k: 'value'; value: Value };
@@ -308,6 +309,8 @@ export class FunctionLowering {
   movesPacket = false;
   /** ctx->data / ctx->data_end registers, once loaded (see packetBounds). */
   packetBoundsCache: { data: VReg; end: VReg } | undefined;
+  /** ctx.sk, once loaded (see packetSocket). */
+  socketCache: VReg | undefined;
   /** See IrFunction.packetPointers. */
   readonly packetPointers = new Set<VReg>();
 
@@ -818,6 +821,7 @@ export class FunctionLowering {
     const ops = this.ops.slice();
     const slots = this.slots.length;
     const bounds = this.packetBoundsCache;
+    const socket = this.socketCache;
     const diagnostics = this.cx.diagnostics.length;
     let v: Value | undefined;
     this.#foldingConstants.add(key);
@@ -836,6 +840,7 @@ export class FunctionLowering {
     }
     this.slots.length = slots;
     this.packetBoundsCache = bounds;
+    this.socketCache = socket;
     this.cx.diagnostics.length = diagnostics;
     const constant = v?.k === 'int' && v.op.kind === 'imm' && !emitted && !inner ? (v as Extract<Value, { k: 'int' }> & { op: { kind: 'imm' } }) : undefined;
     return { ...(constant ? { constant } : {}), ...(v ? { value: v } : {}), inner };
@@ -886,6 +891,7 @@ export class FunctionLowering {
       if (v.k === 'ptr' && v.to.kind === 'int') {
         if (v.space === 'ctx') this.fail(node, 'TSBPF_CTX_WRITE', 'context fields are read-only');
         if (v.space === 'rodata') this.fail(node, 'TSBPF_RODATA_WRITE', 'a rodata global is read-only in programs: set it from user space before load (--set)');
+        if (v.space === 'sock') this.fail(node, 'TSBPF_CTX_WRITE', "a socket's fields are read-only");
         if (v.space === 'mapkey') this.fail(node, 'TSBPF_FOR_EACH', "forEachElem's key is the map's own key, read-only: copy it to change it ({ ...key })");
         return { k: 'mem', base: v.reg, off: 0, t: v.to, ...(v.nullIf ? { guard: v.nullIf } : {}) };
       }
@@ -951,6 +957,7 @@ export class FunctionLowering {
   member(v: Extract<Value, { k: 'ptr' }>, name: string, node: Node): Value {
     if (v.to === SPIN_LOCK) return this.fail(node, 'TSBPF_LOCK', 'a SpinLock has no fields: it is only taken with bpf.withLock(lock, () => …)');
     if (v.to.kind !== 'struct') return this.fail(node, 'TSBPF_MEMBER', `${typeName(v.to)} has no fields`);
+    if (isSocket(v)) return socketField(this, v, name, node);
     const f = v.to.fields.find((x) => x.name === name);
     if (!f) return this.fail(node, 'TSBPF_MEMBER', `${v.to.name} has no field ${name}`);
     return { k: 'ptr', reg: this.offsetPtr(v.reg, f.offset), to: f.type, space: v.space, ...withRefs(v.refs) };
@@ -969,6 +976,7 @@ export class FunctionLowering {
 
   /** Like materialize, for a value already evaluated from `node`. */
   materializeValue(v: Value, t: CType, node: Node): VReg {
+    if (isSocket(v)) return this.fail(node, 'TSBPF_HELPER_ARG', 'a socket is not memory to copy: read its fields into a struct');
     if (v.k === 'ptr' && v.space === 'map' && spinLocks(v.to).count > 0) lockedCopy(this, node);
     if (v.k === 'ptr' && sameType(v.to, t)) return v.reg;
     if (t.kind !== 'int') return this.fail(node, 'TSBPF_TYPE', `expected a ${typeName(t)} here, got ${describeValue(v)}`);
@@ -1017,6 +1025,7 @@ export class FunctionLowering {
       let init: Node;
       if (Node.isSpreadAssignment(prop)) {
         const v = this.expr(prop.getExpression());
+        if (isSocket(v)) this.fail(prop, 'TSBPF_OBJECT', 'a socket is not copied whole (the verifier lets a program only read its fields one by one): copy the fields you need');
         if (v.k !== 'ptr' || !sameType(v.to, t)) this.fail(prop, 'TSBPF_OBJECT', `only a ${t.name} can be spread into a ${t.name}, not ${describeValue(v)}`);
         if (v.space === 'map' && spinLocks(t).count > 0) lockedCopy(this, prop);
         this.at(prop);

@@ -147,6 +147,7 @@ function unpassable(v: Value, kind: 'int' | 'ptr' | 'ctx'): string | undefined {
   if (v.k !== 'ptr') return 'an argument is not a reference in a register';
   if (v.space === 'ringbuf') return 'an argument is a ring-buffer event (its submit or discard must stay in the function that reserves it)';
   if (v.innerMap) return 'an argument is an inner map';
+  if (v.space === 'sock') return 'an argument is a socket (the verifier allows no arithmetic on it: its reads stay in the function that has it)';
   return undefined;
 }
 

@@ -7,8 +7,8 @@ import type { Operand, VReg } from './ir.js';
 import type { KernelStruct, KStep, KType } from './kernel-types.js';
 import type { GlobalInfo, MapInfo } from './module-model.js';
 
-/** Where a pointer points: the verifier treats each differently ('mapkey': a key forEachElem passes, read-only). */
-export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf' | 'rodata' | 'mapkey';
+/** Where a pointer points: the verifier treats each differently ('mapkey': a key forEachElem passes, read-only; 'sock': a packet's socket, or an address array copied out of one, read-only). */
+export type Space = 'stack' | 'map' | 'packet' | 'ctx' | 'ringbuf' | 'rodata' | 'mapkey' | 'sock';
 
 export type Value =
   /**

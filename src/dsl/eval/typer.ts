@@ -52,7 +52,7 @@ export const COMPARE: Partial<Record<number, CmpOp>> = {
   [SK.LessThanToken]: '<', [SK.LessThanEqualsToken]: '<=', [SK.GreaterThanToken]: '>', [SK.GreaterThanEqualsToken]: '>=',
 };
 
-const CONTEXTS: Record<string, CtxKind> = { XdpContext: 'xdp', SkbContext: 'skb', TracepointContext: 'tracepoint', ArgsContext: 'args', ProbeContext: 'args', PerfEventContext: 'perf' };
+const CONTEXTS: Record<string, CtxKind> = { XdpContext: 'xdp', SkbContext: 'skb', SkbSockContext: 'skb', TracepointContext: 'tracepoint', ArgsContext: 'args', ProbeContext: 'args', PerfEventContext: 'perf' };
 const CASTS = new Set(['u8', 'u16', 'u32', 'u64', 'i8', 'i16', 'i32', 'i64']);
 const SKB_FIELDS = new Set(['len', 'pktType', 'mark', 'queueMapping', 'protocol', 'vlanPresent', 'vlanTci', 'priority', 'ingressIfindex', 'ifindex', 'hash']);
 

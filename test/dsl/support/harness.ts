@@ -23,7 +23,7 @@ import { encode } from '../../../src/asm/codec.js';
 import { compile, type CompiledMap, type CompiledModule, type CompileHost } from '../../../src/dsl/compiler/compile.js';
 import { writeObject } from '../../../src/dsl/compiler/object.js';
 import { CompileError, type DslDiagnostic } from '../../../src/dsl/compiler/diagnostics.js';
-import { createMap, type HelperTable, type InterpMap, RingBufMap, runSync, type TaskInfo } from '../../../src/interp/index.js';
+import { createMap, type HelperTable, type InterpMap, RingBufMap, runSync, type SocketInfo, type TaskInfo } from '../../../src/interp/index.js';
 import { BpfMap } from '../../../src/kernel/map.js';
 import { RingBufReader } from '../../../src/kernel/ringbuf-reader.js';
 
@@ -210,7 +210,7 @@ export class InterpMaps {
 export function runInterp(
   mod: CompiledModule,
   program: string,
-  input: { packet?: Uint8Array; ctx?: Uint8Array },
+  input: { packet?: Uint8Array; ctx?: Uint8Array; sk?: SocketInfo },
   options: { repeat?: number; task?: Partial<TaskInfo>; rodata?: Record<string, GlobalSetting>; maps?: InterpMaps; helpers?: HelperTable } = {},
 ): RunOutcome & { trace: string[] } {
   const p = mod.programs.find((x) => x.name === program);
@@ -227,7 +227,7 @@ export function runInterp(
   const trace: string[] = [];
   let after: Uint8Array | undefined = packet;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
-    const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet } }) : {};
+    const net = packet ? (p.kind === 'xdp' ? { xdp: { packet } } : { skb: { packet, ...(input.sk ? { sk: input.sk } : {}) } }) : {};
     const r = runSync(bytes, { ...net, ...(input.ctx ? { ctx: input.ctx } : {}), maps: maps.byFd, task, ...(options.helpers ? { helpers: options.helpers } : {}) });
     retval = Number(BigInt.asUintN(32, r.r0));
     trace.push(...r.trace);
