@@ -157,7 +157,7 @@ export const p = tc('ingress', (ctx) => {
   out.update(3, sk.srcIp6[0] ^ sk.srcIp6[3]);
   out.update(4, sk.dstIp6[3]);
   out.update(5, sk.state);
-  out.update(6, u64(sk.rxQueueMapping));
+  out.update(6, sk.boundDevIf);
   const full = bpf.skFullsock(ctx.sk);
   if (full === null) return 2;
   out.update(7, full.protocol);
@@ -167,8 +167,8 @@ export const p = tc('ingress', (ctx) => {
   s.n += 1;
   out.update(9, (out.lookup(9) ?? 0) + s.n);
   return 0;
-});`.replace('type u64', 'u64');
-    // The run's socket (bpf_prog_test_run_skb): the packet's family and addresses, a TCP_CLOSE state, no queue, a new one each run.
+});`;
+    // The run's socket (bpf_prog_test_run_skb, since 5.9): the packet's family and addresses, a TCP_CLOSE state, a new one each run.
     const v4 = packet({ proto: 'udp', src: '10.1.2.3', dst: '192.0.2.9', payload: [1, 2, 3] });
     const ip6 = (last: number) => [0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), last];
     const v6 = Uint8Array.from([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 11, 17, 64, ...ip6(1), ...ip6(2), 0x04, 0xd2, 0, 53, 0, 11, 0, 0, 1, 2, 3]);
@@ -190,8 +190,8 @@ export const p = tc('ingress', (ctx) => {
         return kernel.maps.out!;
       });
       const [four, six] = outs;
-      // IPv4: AF_INET, the packet's addresses as be32 (10.1.2.3, 192.0.2.9), no IPv6 address; TCP_CLOSE, no queue.
-      expect([four!['00000000'], four!['01000000'], four!['02000000'], four!['03000000'], four!['05000000'], four!['06000000']]).to.deep.equal([le64(2n), le64(0x0302010an), le64(0x090200c0n), undefined, le64(7n), le64(-1n)]);
+      // IPv4: AF_INET, the packet's addresses as be32 (10.1.2.3, 192.0.2.9), no IPv6 address; TCP_CLOSE, bound to no device.
+      expect([four!['00000000'], four!['01000000'], four!['02000000'], four!['03000000'], four!['05000000'], four!['06000000']]).to.deep.equal([le64(2n), le64(0x0302010an), le64(0x090200c0n), undefined, le64(7n), undefined]);
       // IPv6: AF_INET6, the addresses' words (2001:db8::1 and 2001:db8::2).
       expect([six!['00000000'], six!['03000000'], six!['04000000']]).to.deep.equal([le64(10n), le64(0xb80d0120n ^ 0x01000000n), le64(0x02000000n)]);
       // Each run's socket had a value of its own, counted once.
