@@ -1,6 +1,6 @@
 /** Helpers that call back into the program: bpf_loop and bpf_for_each_map_elem. */
 import type { Helper } from './helpers.js';
-import { Errno, helperResult } from './maps.js';
+import { Errno, helperResult, LruHashMap } from './maps.js';
 
 /** The kernel's bound on bpf_loop iterations (BPF_MAX_LOOPS). */
 const MAX_LOOPS = 1 << 23;
@@ -25,7 +25,8 @@ export const forEachMapElem: Helper = (ctx, mapPtr, fn, cbCtx, flags) => {
   const m = ctx.map(mapPtr);
   let visited = 0;
   for (const key of m.keys()) {
-    const value = m.lookup(key, ctx.cpu);
+    // The kernel walks the elements as they are: an LRU map's order is not touched.
+    const value = m instanceof LruHashMap ? m.peek(key) : m.lookup(key, ctx.cpu);
     if (!value) continue;
     visited++;
     const keyPtr = ctx.memory.add(key.slice(), { name: `${m.type} map key`, writable: false }).base;

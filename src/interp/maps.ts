@@ -183,6 +183,11 @@ export class HashMap implements InterpMap {
 export class LruHashMap extends HashMap {
   override readonly type: string = 'lru_hash';
 
+  /** The value without marking it used (bpf_for_each_map_elem walks an LRU map without reordering it). */
+  peek(key: Uint8Array): Uint8Array | undefined {
+    return this.entries.get(keyString(key.subarray(0, this.keySize)))?.value;
+  }
+
   override lookup(key: Uint8Array): Uint8Array | undefined {
     const k = keyString(key.subarray(0, this.keySize));
     const e = this.entries.get(k);

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { needKernel, uniqueName } from '../support/kernel.js';
 import { haveBpftool } from '../support/tools.js';
-import { compileSource, diagnosticsOf, evalSequence, expectOutcome, interpSequence, kernelSequence, le64, objectFileOf, packet, type SequenceCase } from './support/harness.js';
+import { compileSource, diagnosticsOf, evalSequence, expectOutcome, interpSequence, kernelSequence, le64, objectFileOf, outMap, packet, type SequenceCase } from './support/harness.js';
 
 const HEAD = `import { xdp, range, hashMap, arrayMap, perCpuArray, perCpuHash, lruHash, bpf, atomic, XdpAction, type u8, type u16, type u32, type u64 } from 'tsbpf/dsl';
 export const out = arrayMap<u64>({ maxEntries: 8 });
@@ -160,6 +160,25 @@ describe('dsl forEachElem (bpf_for_each_map_elem)', function () {
       });
     });
   }
+});
+
+describe('dsl forEachElem on an LRU map', () => {
+  // The kernel's LRU eviction is approximate (reference bits, per-CPU free lists): this order is checked where it is exact.
+  it('a walk does not mark elements used: after a walk that stops at the oldest, an update evicts that one (evaluator and interpreter)', () => {
+    const source = `${HEAD}
+export const recent = lruHash<u32, u64>({ maxEntries: 4 });
+export const p = xdp(() => {
+  for (const i of range(4)) recent.update(i + 1, i + 1);
+  out.update(0, recent.forEachElem((k) => k === 1));
+  recent.update(5, 5);
+  out.update(1, recent.lookup(1) ?? 0);
+  out.update(2, recent.lookup(2) ?? 0);
+  return XdpAction.PASS;
+});`;
+    const ev = evalSequence(source, {}, 'p', [udp()]);
+    expect(interpSequence(compileSource(source), 'p', [udp()])).to.deep.equal(ev);
+    expect(ev.maps.out).to.deep.equal(outMap({ 0: 1n, 2: 2n }));
+  });
 });
 
 describe('dsl forEachElem: objects and diagnostics', function () {

@@ -371,7 +371,7 @@ export function kernelSequence(mod: CompiledModule, program: string, packets: Ui
 /** An interpreter map for a compiled one (per-CPU kinds as one CPU, histograms as hashes). */
 function interpMapOf(m: CompiledMap): InterpMap {
   if (m.kind === 'ringbuf') return new RingBufMap({ maxEntries: m.maxEntries });
-  const plain = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : isDumpable(m.kind) ? 'hash' : m.kind;
+  const plain = m.kind === 'percpu_array' || m.kind === 'array' ? 'array' : m.kind === 'lru_hash' ? 'lru_hash' : isDumpable(m.kind) ? 'hash' : m.kind;
   return createMap({ type: m.kind === 'lpm_trie' ? 'lpm_trie' : plain, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries || 1 });
 }
 
