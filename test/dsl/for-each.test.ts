@@ -266,14 +266,24 @@ export const p = xdp(() => {
   return 2;
 });`).map((s) => s.split(' ')[1])).to.deep.equal(['TSBPF_USE_AFTER_RELEASE']);
   });
-  it('an inner map is TSBPF_FOR_EACH', () => {
-    expect(codes(`import { arrayOfMaps } from 'tsbpf/dsl';
+  it('an inner map (a map of maps\' lookup) is walked too: kernel and interpreter agree', function () {
+    needKernel(this);
+    const inner = `${HEAD}import { arrayOfMaps } from 'tsbpf/dsl';
 export const outer = arrayOfMaps({ maxEntries: 1, inner: hashMap<u32, u64>({ maxEntries: 4 }) });
-export const p = xdp(() => {
+export interface S { n: u64 }
+export const p = xdp((ctx) => {
   const m = outer.lookup(0);
   if (m === null) return 1;
-  m.forEachElem(() => 0);
+  m.update(ctx.packet.length, 5);
+  m.update(7, 6);
+  let s!: S;
+  out.update(0, m.forEachElem((k, v, c) => { c.n += k * v; }, s));
+  out.update(1, s.n);
   return 2;
-});`)).to.deep.equal(['8:3 TSBPF_FOR_EACH']);
+});`;
+    const mod = compileSource(inner);
+    const kernel = kernelSequence(mod, 'p', [udp(1)]);
+    expect(interpSequence(mod, 'p', [udp(1)])).to.deep.equal(kernel);
+    expect(kernel.maps.out).to.deep.equal(outMap({ 0: 2n, 1: 43n * 5n + 7n * 6n }));
   });
 });

@@ -27,8 +27,8 @@ export function mapMethod(l: FunctionLowering, map: MapInfo, method: string, arg
     l.fail(node, 'TSBPF_LOCK', `${map.name}'s values hold a SpinLock, which the kernel does not let ${l.program.kind} programs use`);
   }
   if (method === 'forEachElem') {
-    if (!FOR_EACH_KINDS.has(map.kind) || map.fdReg !== undefined) {
-      return l.fail(node, 'TSBPF_FOR_EACH', `forEachElem walks hash, LRU hash, array and per-CPU hash and array maps${map.fdReg !== undefined ? ' named by the module, not an inner map' : `, not ${map.kind} maps`}`);
+    if (!FOR_EACH_KINDS.has(map.kind)) {
+      return l.fail(node, 'TSBPF_FOR_EACH', `forEachElem walks hash, LRU hash, array and per-CPU hash and array maps, not ${map.kind} maps`);
     }
     return forEachCall(l, map, args, node);
   }
