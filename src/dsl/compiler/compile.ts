@@ -271,10 +271,10 @@ function tsDiagnostics(project: Project, files: SourceFile[], opts: { syntaxOnly
   const errors = (ds: readonly ts.Diagnostic[]) => ds.filter((d) => d.category === ts.DiagnosticCategory.Error);
   const syntactic = files.map((sf) => errors(program.getSyntacticDiagnostics(sf.compilerNode)));
   const syntax = syntactic.some((ds) => ds.length > 0);
+  const userSpace = opts.syntaxOnly || syntax ? undefined : userSpaceRanges(files);
   const diagnostics = files.flatMap((sf, i) => {
-    const userSpace = userSpaceRanges(sf);
     // Type errors in the user-space half are the user's tsc's business (it has Node's types); syntax errors are everyone's.
-    const semantic = opts.syntaxOnly || syntax ? [] : errors(program.getSemanticDiagnostics(sf.compilerNode)).filter((d) => d.start === undefined || !inUserSpace(userSpace, d.start));
+    const semantic = !userSpace ? [] : errors(program.getSemanticDiagnostics(sf.compilerNode)).filter((d) => d.start === undefined || !inUserSpace(userSpace.get(sf)!, d.start));
     return [...syntactic[i]!, ...semantic].map((d): DslDiagnostic => {
       const pos = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : { line: 0, character: 0 };
       return {
