@@ -43,11 +43,9 @@ describe('tools: tcpconnect (compared with bpftrace)', function () {
     let bt;
     let traced = '';
     try {
-      // Both instances start together (they share the compiled module's cache).
-      [tool, counter] = await Promise.all([
-        startTool('tcpconnect', ['-P', String(port)], cache, /DPORT\n/),
-        startTool('tcpconnect', ['-c', '-p', String(process.pid)], cache, /Hit Ctrl-C to end\n/),
-      ]);
+      // The first compiles the module into the cache, the second loads it from there.
+      tool = await startTool('tcpconnect', ['-P', String(port)], cache, /DPORT\n/);
+      counter = await startTool('tcpconnect', ['-c', '-p', String(process.pid)], cache, /Hit Ctrl-C to end\n/);
       bt = await startBpftrace(
         `tracepoint:sock:inet_sock_set_state /args->oldstate == 7 && args->newstate == 2 && args->dport == ${port}/ {\n` +
         `  if (args->family == 2) { printf("%d %s 4 %s %s %d\\n", pid, comm, ntop(args->saddr), ntop(args->daddr), args->dport); }\n` +
