@@ -75,7 +75,7 @@ export const options = {
 } as const;
 
 /** Block devices by dev_t (major << 20 | minor), from /sys/class/block. */
-function blockDevices(): Map<number, string> {
+export function blockDevices(): Map<number, string> {
   const out = new Map<number, string>();
   for (const name of readdirSync('/sys/class/block')) {
     try {

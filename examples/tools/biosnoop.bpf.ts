@@ -10,8 +10,8 @@
 import { bpf, global, hashMap, ringBuf, tpBtf, type CStr, type i32, type KernelType, type Ptr, type u32, type u64, type u8 } from 'tsbpf/dsl';
 import type { gendisk } from 'tsbpf/dsl/kernel';
 import type { LiveModule, ModuleArgs } from 'tsbpf';
-import { readdirSync, readFileSync } from 'node:fs';
 import type * as biosnoop from './biosnoop.bpf.js';
+import { blockDevices } from './biolatency.bpf.js';
 
 /** 1 once main has set the filter below: the programs run from attach on. */
 export const ready = global<u32>(0);
@@ -129,20 +129,6 @@ export const options = {
   disk: { type: 'string', short: 'd' },
 } as const;
 
-/** Block devices by dev_t (major << 20 | minor), from /sys/class/block. */
-function blockDevices(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const name of readdirSync('/sys/class/block')) {
-    try {
-      const [major, minor] = readFileSync(`/sys/class/block/${name}/dev`, 'utf8').trim().split(':').map(Number);
-      out.set(name, ((major! << 20) | minor!) >>> 0);
-    } catch {
-      // A device that went away while listing.
-    }
-  }
-  return out;
-}
-
 /** REQ_OP_* as bcc's T column shows it. */
 const OPS: Record<number, string> = { 0: 'R', 1: 'W', 2: 'F', 3: 'D' };
 
@@ -150,7 +136,7 @@ const OPS: Record<number, string> = { 0: 'R', 1: 'W', 2: 'F', 3: 'D' };
 export async function main(live: LiveModule<typeof biosnoop>, args: ModuleArgs): Promise<void> {
   const v = args.values;
   if (typeof v.disk === 'string') {
-    const dev = blockDevices().get(v.disk);
+    const dev = [...blockDevices()].find(([, name]) => name === v.disk)?.[0];
     if (dev === undefined) throw new Error(`-d: no block device named ${v.disk}`);
     live.globals.targetDev = dev;
   }
